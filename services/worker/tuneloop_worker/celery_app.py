@@ -1,0 +1,22 @@
+"""The one place a Celery app is built for the worker."""
+
+import logging
+
+from celery import Celery
+
+from tuneloop.celery_config import celery_config
+from tuneloop.settings import Settings
+
+TASK_MODULES = ("tuneloop_worker.tasks.stages", "tuneloop_worker.tasks.models")
+
+
+def create_celery(settings: Settings) -> Celery:
+    """Build the worker's Celery app from settings."""
+    app = Celery("tuneloop", set_as_current=True)
+    app.conf.update(celery_config(settings), include=list(TASK_MODULES))
+    app.conf.tuneloop_settings = settings
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s",
+    )
+    return app

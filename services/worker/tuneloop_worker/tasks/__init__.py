@@ -1,0 +1,1 @@
+"""Thin Celery tasks: serialization, retries and acks; the logic lives in tuneloop."""

@@ -1,0 +1,1 @@
+"""Tuneloop's shared package: imported by the gateway and the worker."""

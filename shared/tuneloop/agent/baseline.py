@@ -1,0 +1,36 @@
+"""The lab's keyword agent, made deterministic."""
+
+import re
+
+from tuneloop.agent.response import AgentResponse
+
+KEYWORDS: dict[str, tuple[str, ...]] = {
+    "weather": ("weather", "temperature", "rain", "sunny", "forecast", "cloudy"),
+    "travel": ("travel", "flight", "hotel", "trip", "vacation", "book"),
+}
+ANSWERS: dict[str, str] = {
+    "weather": "I can help you with weather information. Please specify the location.",
+    "travel": "I can help you plan your travel. Where would you like to go?",
+    "general": "I understand your question. Let me help you with that.",
+}
+_WORD = re.compile(r"[a-z']+")
+
+
+class KeywordAgent:
+    """Route by keyword; confidence grows with the number of keywords matched."""
+
+    model_id = "tuneloop-keyword-baseline"
+
+    def respond(self, text: str) -> AgentResponse:
+        """Answer one input by the first task whose keywords it contains."""
+        words = _WORD.findall(text.lower())
+        best, hits = "general", 0
+        for task, keywords in KEYWORDS.items():
+            matched = sum(1 for w in words if any(w.startswith(k) for k in keywords))
+            if matched > hits:
+                best, hits = task, matched
+        confidence = min(0.95, 0.6 + 0.15 * hits) if hits else 0.5
+        reasoning = (
+            f"matched {hits} '{best}' keyword(s)" if hits else "no task keyword matched"
+        )
+        return AgentResponse(ANSWERS[best], round(confidence, 4), reasoning, best)

@@ -1,0 +1,30 @@
+"""Celery settings both services use, as plain data (no Celery import here)."""
+
+from tuneloop.settings import Settings
+
+INTERACTIVE_QUEUE = "tuneloop.interactive"
+PIPELINE_QUEUE = "tuneloop.pipeline"
+
+
+def celery_config(settings: Settings) -> dict:
+    """Return the Celery configuration: JSON only, late acks, prefetch one."""
+    transport = {"visibility_timeout": settings.visibility_timeout}
+    return {
+        "broker_url": settings.redis_url,
+        "result_backend": settings.redis_url,
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "result_accept_content": ["json"],
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "broker_transport_options": transport,
+        "result_backend_transport_options": transport,
+        "result_expires": settings.result_expires,
+        "broker_connection_retry_on_startup": True,
+        "task_default_queue": PIPELINE_QUEUE,
+        "task_routes": {"tuneloop.models.*": {"queue": INTERACTIVE_QUEUE}},
+        "worker_hijack_root_logger": False,
+        "enable_utc": True,
+    }

@@ -1,0 +1,10 @@
+"""Errors that end a job: each has a stable machine-readable code."""
+
+
+class StageError(Exception):
+    """A deterministic failure of a stage; retrying would fail the same way."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message

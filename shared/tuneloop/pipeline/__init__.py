@@ -1,0 +1,1 @@
+"""Stage runners: read a job's inputs from the store, call a pure stage, write its outputs."""

@@ -1,0 +1,31 @@
+"""Collect: turn stored interactions into training examples."""
+
+from collections.abc import Iterable, Iterator
+
+from tuneloop.agent.lab import SYNTHETIC_EXAMPLES
+
+EXAMPLE_FIELDS = ("input", "output", "rating", "task_type")
+
+
+def to_example(row: dict) -> dict:
+    """Keep what training needs from an interaction record."""
+    example = {k: row.get(k) for k in EXAMPLE_FIELDS}
+    example["source"] = row.get("source", "human")
+    example["id"] = row.get("id")
+    return example
+
+
+def synthetic_examples() -> list[dict]:
+    """Return the lab's synthetic examples as training examples."""
+    return [
+        {**ex, "source": "synthetic", "id": f"lab-synthetic-{i}"}
+        for i, ex in enumerate(SYNTHETIC_EXAMPLES, start=1)
+    ]
+
+
+def collect(batches: Iterable[list[dict]], include_synthetic: bool) -> Iterator[list[dict]]:
+    """Yield examples batch by batch, with the lab's synthetic ones first when asked."""
+    if include_synthetic:
+        yield synthetic_examples()
+    for batch in batches:
+        yield [to_example(r) for r in batch]

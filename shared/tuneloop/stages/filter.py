@@ -1,0 +1,50 @@
+"""Filter: keep the examples that pass the job's quality rules, counting what was dropped."""
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from tuneloop.stages.text import normalize
+
+
+@dataclass
+class QualityFilter:
+    """Streaming filter; feed it batches, then read dropped."""
+
+    min_score: float
+    task_types: frozenset[str] | None = None
+    excluded_inputs: frozenset[str] = frozenset()
+    dropped: Counter = field(default_factory=Counter)
+    _seen: set = field(default_factory=set)
+
+    def reason_to_drop(self, ex: dict) -> str | None:
+        """Return why ex is dropped, or None to keep it."""
+        text, output, rating, task = (ex.get(k) for k in ("input", "output", "rating", "task_type"))
+        if not all(isinstance(v, str) for v in (text, output, task)) or not isinstance(
+            rating, int | float
+        ):
+            return "malformed"
+        if not text.strip() or not output.strip() or not task.strip():
+            return "empty"
+        if rating < self.min_score:
+            return "below_min_score"
+        if self.task_types is not None and task not in self.task_types:
+            return "task_type_not_selected"
+        key = normalize(text)
+        if key in self.excluded_inputs:
+            return "in_evaluation_set"
+        if (key, normalize(output)) in self._seen:
+            return "duplicate"
+        self._seen.add((key, normalize(output)))
+        return None
+
+    def feed(self, batch: Iterable[dict]) -> list[dict]:
+        """Return the examples of batch that pass, counting the others by reason."""
+        kept = []
+        for ex in batch:
+            reason = self.reason_to_drop(ex)
+            if reason is None:
+                kept.append(ex)
+            else:
+                self.dropped[reason] += 1
+        return kept

@@ -1,0 +1,123 @@
+"""Rated interactions: stored atomically, listed by cursor, read as a snapshot."""
+
+import json
+import uuid
+from collections.abc import Iterator, Sequence
+
+from redis import Redis
+
+from tuneloop.store import keys
+from tuneloop.timeutil import now
+
+
+# One script, so a job's snapshot sequence never sees half a batch or a gap.
+_ADD_SCRIPT = """
+local p = ARGV[1]
+local n = (#ARGV - 1) / 4
+local seq = redis.call('INCRBY', p .. ':seq:interactions', n) - n
+for i = 0, n - 1 do
+  local id, task, bucket, body = ARGV[2 + 4*i], ARGV[3 + 4*i], ARGV[4 + 4*i], ARGV[5 + 4*i]
+  seq = seq + 1
+  redis.call('SET', p .. ':interaction:' .. id, body)
+  redis.call('ZADD', p .. ':interactions', seq, id)
+  redis.call('ZADD', p .. ':interactions:task:' .. task, seq, id)
+  redis.call('HINCRBY', p .. ':stats:tasks', task, 1)
+  redis.call('HINCRBY', p .. ':stats:ratings', bucket, 1)
+end
+return seq
+"""
+
+
+def rating_bucket(rating: float) -> str:
+    """Return the histogram bucket of a rating: ten buckets of width 0.1."""
+    low = min(int(rating * 10), 9) / 10
+    return f"{low:.1f}-{low + 0.1:.1f}"
+
+
+class InteractionStore:
+    """Interactions, their per-task index and running statistics."""
+
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self._add = redis.register_script(_ADD_SCRIPT)
+
+    def add_many(self, items: Sequence[dict]) -> list[dict]:
+        """Store validated interactions in one atomic step: all of them or none."""
+        created, records, args = now(), [], []
+        for item in items:
+            record = {
+                "id": f"int_{uuid.uuid4().hex[:24]}",
+                "object": "interaction",
+                "created_at": created,
+                "source": "human",
+                "metadata": {},
+                **item,
+            }
+            records.append(record)
+            args += [record["id"], record["task_type"], rating_bucket(record["rating"])]
+            args.append(json.dumps(record))
+        self._add(args=[keys.PREFIX, *args])
+        return records
+
+    def last_seq(self) -> int:
+        """Return the sequence number of the newest interaction (0 when none)."""
+        return int(self.redis.get(keys.INTERACTION_SEQ) or 0)
+
+    def count(self) -> int:
+        """Return how many interactions are stored."""
+        return int(self.redis.zcard(keys.INTERACTIONS))
+
+    def get_many(self, ids: Sequence[str]) -> list[dict]:
+        """Return the records of ids, skipping any that are missing."""
+        if not ids:
+            return []
+        raw = self.redis.mget([keys.interaction(i) for i in ids])
+        return [json.loads(r) for r in raw if r is not None]
+
+    def page(
+        self,
+        limit: int,
+        after: str | None = None,
+        task_type: str | None = None,
+        min_rating: float | None = None,
+    ) -> tuple[list[dict], bool]:
+        """Return up to limit interactions after the cursor, oldest first, and has_more."""
+        index = keys.interactions_of_task(task_type) if task_type else keys.INTERACTIONS
+        start = "-inf"
+        if after is not None:
+            score = self.redis.zscore(keys.INTERACTIONS, after)
+            if score is None:
+                raise KeyError(after)
+            start = f"({int(score)}"
+        found: list[dict] = []
+        while len(found) <= limit:
+            chunk = self.redis.zrangebyscore(index, start, "+inf", start=0, num=500, withscores=True)
+            if not chunk:
+                break
+            start = f"({int(chunk[-1][1])}"
+            rows = self.get_many([i for i, _ in chunk])
+            found += [r for r in rows if min_rating is None or r["rating"] >= min_rating]
+        return found[:limit], len(found) > limit
+
+    def snapshot(self, upto_seq: int, batch: int = 500) -> Iterator[list[dict]]:
+        """Yield, in bounded batches, the interactions that existed at sequence upto_seq."""
+        start = "-inf"
+        while True:
+            chunk = self.redis.zrangebyscore(
+                keys.INTERACTIONS, start, upto_seq, start=0, num=batch, withscores=True
+            )
+            if not chunk:
+                return
+            start = f"({int(chunk[-1][1])}"
+            yield self.get_many([i for i, _ in chunk])
+
+    def stats(self) -> dict:
+        """Return the count, the task distribution and the rating histogram."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.zcard(keys.INTERACTIONS).hgetall(keys.TASK_COUNTS).hgetall(keys.RATING_COUNTS)
+        count, tasks, ratings = pipe.execute()
+        return {
+            "count": int(count),
+            "task_distribution": {k: int(v) for k, v in sorted(tasks.items())},
+            "rating_histogram": {k: int(v) for k, v in sorted(ratings.items())},
+        }

@@ -1,0 +1,144 @@
+"""Fine-tuning jobs: the record, its progress and its durable event log."""
+
+import json
+import uuid
+
+from redis import Redis
+
+from tuneloop import contracts
+from tuneloop.store import keys
+from tuneloop.timeutil import now
+
+# Update fields only while the job is not finished, so a late or repeated stage
+# can never resurrect a failed, cancelled or succeeded job.
+_UPDATE_IF_ACTIVE = """
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return -1 end
+status = cjson.decode(status)
+if status == 'succeeded' or status == 'failed' or status == 'cancelled' then return 0 end
+for i = 1, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+return 1
+"""
+_ADD_EVENT_ONCE = """
+if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then return false end
+return redis.call('XADD', KEYS[1], '*', 'event', ARGV[2])
+"""
+_FIELDS = (
+    "id", "object", "status", "stage", "created_at", "started_at", "finished_at",
+    "request", "result", "error", "snapshot_seq", "total_steps", "model_id",
+)  # fmt: skip
+
+
+class JobStore:
+    """Job records as Redis hashes of JSON values."""
+
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self._update = redis.register_script(_UPDATE_IF_ACTIVE)
+        self._event = redis.register_script(_ADD_EVENT_ONCE)
+
+    def create(self, request: dict, snapshot_seq: int, total_steps: int) -> dict:
+        """Store a new queued job and return it."""
+        jid = f"ftjob-{uuid.uuid4().hex[:24]}"
+        record = {
+            "id": jid, "object": "fine_tuning.job", "status": contracts.QUEUED,
+            "stage": None, "created_at": now(), "started_at": None, "finished_at": None,
+            "request": request, "result": None, "error": None,
+            "snapshot_seq": snapshot_seq, "total_steps": total_steps, "model_id": None,
+        }  # fmt: skip
+        seq = self.redis.incr(keys.JOB_SEQ)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(keys.job(jid), mapping={k: json.dumps(v) for k, v in record.items()})
+        pipe.zadd(keys.JOBS, {jid: seq})
+        pipe.execute()
+        return self.get(jid)
+
+    def get(self, jid: str) -> dict | None:
+        """Return a job with its progress, or None when there is no such job."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hmget(keys.job(jid), _FIELDS).scard(keys.job_steps(jid))
+        values, done = pipe.execute()
+        if values[0] is None:
+            return None
+        job = {k: json.loads(v) if v is not None else None for k, v in zip(_FIELDS, values)}
+        total = job.pop("total_steps") or 1
+        current = min(int(done), total)
+        job["progress"] = {
+            "current": current,
+            "total": total,
+            "percent": round(100.0 * current / total, 1),
+        }
+        return job
+
+    def page(
+        self, limit: int, after: str | None = None, status: str | None = None
+    ) -> tuple[list[dict], bool]:
+        """Return up to limit jobs after the cursor, newest first, and has_more."""
+        start = "+inf"
+        if after is not None:
+            score = self.redis.zscore(keys.JOBS, after)
+            if score is None:
+                raise KeyError(after)
+            start = f"({int(score)}"
+        found: list[dict] = []
+        while len(found) <= limit:
+            chunk = self.redis.zrevrangebyscore(
+                keys.JOBS, start, "-inf", start=0, num=200, withscores=True
+            )
+            if not chunk:
+                break
+            start = f"({int(chunk[-1][1])}"
+            jobs = [j for j in (self.get(i) for i, _ in chunk) if j is not None]
+            found += [j for j in jobs if status is None or j["status"] == status]
+        return found[:limit], len(found) > limit
+
+    def count(self) -> int:
+        """Return how many jobs exist."""
+        return int(self.redis.zcard(keys.JOBS))
+
+    def update_if_active(self, jid: str, **fields: object) -> bool:
+        """Set fields unless the job has finished; return whether they were set."""
+        args = [a for k, v in fields.items() for a in (k, json.dumps(v))]
+        return self._update(keys=[keys.job(jid)], args=args) == 1
+
+    def start_stage(self, jid: str, stage: str) -> bool:
+        """Mark the job running in stage; return False when the job has finished."""
+        if not self.update_if_active(jid, status=contracts.RUNNING, stage=stage):
+            return False
+        self.redis.hsetnx(keys.job(jid), "started_at", json.dumps(now()))
+        return True
+
+    def complete_step(self, jid: str, step: str) -> None:
+        """Count one progress step as done (idempotent)."""
+        self.redis.sadd(keys.job_steps(jid), step)
+
+    def fail(self, jid: str, stage: str, code: str, message: str) -> bool:
+        """End the job as failed in stage with an error code."""
+        error = {"code": code, "message": message, "stage": stage}
+        return self.update_if_active(
+            jid, status=contracts.FAILED, stage=stage, error=error, finished_at=now()
+        )
+
+    def succeed(self, jid: str, result: dict) -> bool:
+        """End the job as succeeded with its result."""
+        return self.update_if_active(
+            jid, status=contracts.SUCCEEDED, result=result, finished_at=now()
+        )
+
+    def add_event(
+        self, jid: str, key: str, type_: str, message: str, data: dict | None = None,
+        level: str = "info",
+    ) -> None:  # fmt: skip
+        """Append an event once per key, so a redelivered stage adds no duplicate."""
+        body = {"created_at": now(), "level": level, "type": type_, "message": message,
+                "data": data or {}}  # fmt: skip
+        self._event(keys=[keys.job_events(jid), keys.job_event_keys(jid)],
+                    args=[key, json.dumps(body)])  # fmt: skip
+
+    def events(self, jid: str, limit: int, after: str | None = None) -> tuple[list[dict], bool]:
+        """Return up to limit events after the cursor, oldest first, and has_more."""
+        start = f"({after}" if after else "-"
+        rows = self.redis.xrange(keys.job_events(jid), min=start, max="+", count=limit + 1)
+        events = [{"id": eid, "object": "fine_tuning.job.event", **json.loads(f["event"])}
+                  for eid, f in rows]  # fmt: skip
+        return events[:limit], len(events) > limit

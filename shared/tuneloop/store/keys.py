@@ -1,0 +1,55 @@
+"""Every Redis key Tuneloop writes, in one place."""
+
+PREFIX = "tuneloop"
+INTERACTION_SEQ = f"{PREFIX}:seq:interactions"
+INTERACTIONS = f"{PREFIX}:interactions"
+TASK_COUNTS = f"{PREFIX}:stats:tasks"
+RATING_COUNTS = f"{PREFIX}:stats:ratings"
+JOB_SEQ = f"{PREFIX}:seq:jobs"
+JOBS = f"{PREFIX}:jobs"
+MODELS = f"{PREFIX}:models"
+
+
+def interaction(iid: str) -> str:
+    """Key of one interaction's JSON."""
+    return f"{PREFIX}:interaction:{iid}"
+
+
+def interactions_of_task(task_type: str) -> str:
+    """Key of the sorted set of one task type's interaction ids."""
+    return f"{PREFIX}:interactions:task:{task_type}"
+
+
+def job(jid: str) -> str:
+    """Key of one job's hash."""
+    return f"{PREFIX}:job:{jid}"
+
+
+def job_events(jid: str) -> str:
+    """Key of one job's event stream."""
+    return f"{PREFIX}:job:{jid}:events"
+
+
+def job_event_keys(jid: str) -> str:
+    """Key of the set of event keys already written, so redelivery adds none twice."""
+    return f"{PREFIX}:job:{jid}:event-keys"
+
+
+def job_steps(jid: str) -> str:
+    """Key of the set of completed progress steps."""
+    return f"{PREFIX}:job:{jid}:steps"
+
+
+def artifact(jid: str, name: str) -> str:
+    """Key of one artifact of a job."""
+    return f"{PREFIX}:job:{jid}:artifact:{name}"
+
+
+def model(mid: str) -> str:
+    """Key of one model's weights and memory."""
+    return f"{PREFIX}:model:{mid}"
+
+
+def model_meta(mid: str) -> str:
+    """Key of one model's public description."""
+    return f"{PREFIX}:model-meta:{mid}"
