@@ -1,0 +1,1 @@
+"""Tuneloop's Flask gateway."""

@@ -1,0 +1,100 @@
+"""Fine-tuning jobs: create, read, list, events, training file."""
+
+import logging
+
+from flask import Response, url_for
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+
+from tuneloop.contracts import STAGES
+from tuneloop.schemas.jobs import (
+    EventPageSchema,
+    EventQuerySchema,
+    JobInSchema,
+    JobPageSchema,
+    JobQuerySchema,
+    JobSchema,
+)
+from tuneloop.stages.prepare import to_chat_jsonl
+from tuneloop_gateway.extensions import services
+from tuneloop_gateway.pipeline import job_canvas
+
+log = logging.getLogger(__name__)
+blp = Blueprint("jobs", __name__, url_prefix="/v1/jobs", description="Fine-tuning jobs")
+
+
+def get_job_or_404(job_id: str) -> dict:
+    """Return the job or answer 404."""
+    job = services().store.jobs.get(job_id)
+    if job is None:
+        abort(404, message=f"no job with id {job_id!r}")
+    return job
+
+
+@blp.route("")
+class Jobs(MethodView):
+    """The collection of jobs."""
+
+    @blp.arguments(JobInSchema)
+    @blp.response(202, JobSchema)
+    def post(self, request: dict) -> tuple:
+        """Create a job over the interactions stored now, and queue its stages."""
+        svc = services()
+        total = len(STAGES) + request["hyperparameters"]["n_epochs"]
+        job = svc.store.jobs.create(request, svc.store.interactions.last_seq(), total)
+        try:
+            job_canvas(svc.celery, job["id"]).apply_async()
+        except Exception as exc:  # the broker refused: the job must not stay queued
+            log.exception("job %s: could not be queued", job["id"])
+            svc.store.jobs.fail(job["id"], "collect", "enqueue_failed", str(exc))
+            abort(503, message="the job could not be queued; retry later")
+        location = url_for("jobs.Job", job_id=job["id"])
+        return job, 202, {"Location": location}
+
+    @blp.arguments(JobQuerySchema, location="query")
+    @blp.response(200, JobPageSchema)
+    def get(self, query: dict) -> dict:
+        """List jobs, newest first."""
+        try:
+            data, has_more = services().store.jobs.page(**query)
+        except KeyError:
+            abort(404, message=f"no job with id {query['after']!r} to page after")
+        return {"data": data, "has_more": has_more}
+
+
+@blp.route("/<job_id>")
+class Job(MethodView):
+    """One job."""
+
+    @blp.response(200, JobSchema)
+    def get(self, job_id: str) -> dict:
+        """Return the job's status, stage, progress, result or error."""
+        return get_job_or_404(job_id)
+
+
+@blp.route("/<job_id>/events")
+class JobEvents(MethodView):
+    """A job's events."""
+
+    @blp.arguments(EventQuerySchema, location="query")
+    @blp.response(200, EventPageSchema)
+    def get(self, query: dict, job_id: str) -> dict:
+        """List the job's events, oldest first, after an optional cursor."""
+        get_job_or_404(job_id)
+        data, has_more = services().store.jobs.events(job_id, **query)
+        return {"data": data, "has_more": has_more}
+
+
+@blp.route("/<job_id>/training_file")
+class TrainingFile(MethodView):
+    """A job's training split."""
+
+    @blp.response(200, content_type="application/jsonl")
+    def get(self, job_id: str) -> Response:
+        """Download the training split as chat-format JSONL."""
+        get_job_or_404(job_id)
+        try:
+            train = services().store.artifacts.get(job_id, "train")
+        except KeyError:
+            abort(409, message="the training data is not prepared yet")
+        return Response(to_chat_jsonl(train), mimetype="application/jsonl")

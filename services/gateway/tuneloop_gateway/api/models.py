@@ -1,0 +1,82 @@
+"""Models: the keyword baseline and every fine-tuned agent; ask one for an answer."""
+
+import time
+
+from celery.exceptions import TimeoutError as CeleryTimeout
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+
+from tuneloop import contracts
+from tuneloop.schemas.models import (
+    ModelListSchema,
+    ModelSchema,
+    ResponseInSchema,
+    ResponseSchema,
+)
+from tuneloop_gateway.extensions import services
+
+blp = Blueprint("models", __name__, url_prefix="/v1/models", description="Agents to ask")
+
+BASELINE = {
+    "id": contracts.BASELINE_MODEL_ID,
+    "object": "model",
+    "created_at": 0,
+    "owned_by": "tuneloop",
+    "base_model": None,
+    "job_id": None,
+    "task_types": ["general", "travel", "weather"],
+    "training_examples": None,
+}
+
+
+def get_model_or_404(model_id: str) -> dict:
+    """Return a model's description or answer 404."""
+    if model_id == contracts.BASELINE_MODEL_ID:
+        return BASELINE
+    meta = services().store.models.meta(model_id)
+    if meta is None:
+        abort(404, message=f"no model with id {model_id!r}")
+    return meta
+
+
+@blp.route("")
+class Models(MethodView):
+    """All models."""
+
+    @blp.response(200, ModelListSchema)
+    def get(self) -> dict:
+        """List the baseline and every fine-tuned model."""
+        return {"data": [BASELINE, *services().store.models.list()]}
+
+
+@blp.route("/<model_id>")
+class Model(MethodView):
+    """One model."""
+
+    @blp.response(200, ModelSchema)
+    def get(self, model_id: str) -> dict:
+        """Describe one model."""
+        return get_model_or_404(model_id)
+
+
+@blp.route("/<model_id>/responses")
+class ModelResponses(MethodView):
+    """Answers of a model."""
+
+    @blp.arguments(ResponseInSchema)
+    @blp.response(200, ResponseSchema)
+    def post(self, body: dict, model_id: str) -> dict:
+        """Ask the model to answer one input (a worker answers)."""
+        get_model_or_404(model_id)
+        svc = services()
+        result = svc.celery.send_task(contracts.RESPOND, args=(model_id, body["input"]))
+        started = time.monotonic()
+        try:
+            answer = result.get(timeout=svc.settings.respond_timeout)
+        except CeleryTimeout:
+            abort(503, message=f"no worker answered within {time.monotonic() - started:.0f}s")
+        finally:
+            result.forget()
+        if answer is None:
+            abort(404, message=f"no model with id {model_id!r}")
+        return answer

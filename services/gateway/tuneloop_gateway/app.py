@@ -1,0 +1,80 @@
+"""The gateway's app factory."""
+
+import logging
+from collections.abc import Mapping
+
+import swagger_ui_bundle
+from flask import Flask, request, send_from_directory
+from flask_smorest import Api
+
+from tuneloop.schemas.common import ProblemSchema
+from tuneloop.settings import Settings
+from tuneloop.store import Store
+from tuneloop_gateway import auth, errors
+from tuneloop_gateway.api import health, interactions, jobs, models
+from tuneloop_gateway.errors import problem
+from tuneloop_gateway.extensions import Services, build_celery
+
+DEFAULTS = {
+    "API_TITLE": "Tuneloop",
+    "API_VERSION": "v1",
+    "OPENAPI_VERSION": "3.1.0",
+    "OPENAPI_URL_PREFIX": "/",
+    "OPENAPI_JSON_PATH": "openapi.json",
+    "OPENAPI_SWAGGER_UI_PATH": "/docs",
+    "OPENAPI_SWAGGER_UI_URL": "/docs/static/",
+    "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+    "API_SPEC_OPTIONS": {
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}
+        },
+        "security": [{"bearer": []}],
+    },
+}
+
+
+class TuneloopApi(Api):
+    """flask-smorest's Api, documenting errors as problem details."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+
+def create_app(test_config: Mapping | None = None, settings: Settings | None = None) -> Flask:
+    """Build the gateway from settings (read from the environment when not given)."""
+    settings = settings or Settings.from_env()
+    if not settings.api_key:
+        raise RuntimeError("TUNELOOP_API_KEY is not set: the gateway will not start without it")
+    app = Flask(__name__)
+    app.config.update(DEFAULTS)
+    app.config.from_prefixed_env("TUNELOOP_FLASK")
+    if test_config:
+        app.config.update(test_config)
+    logging.basicConfig(level=settings.log_level,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
+    app.extensions["tuneloop"] = Services(
+        settings=settings,
+        store=Store.from_url(settings.redis_url),
+        celery=build_celery(settings),
+        key_digest=auth.key_digest(settings.api_key),
+    )
+    api = TuneloopApi(app)
+    for module in (health, interactions, jobs, models):
+        api.register_blueprint(module.blp)
+    errors.register(app)
+    auth.register(app)
+    app.before_request(require_json_body)
+    app.add_url_rule("/docs/static/<path:filename>", "docs_static", docs_static)
+    return app
+
+
+def require_json_body() -> object:
+    """Answer 415 to a request body that is not declared as JSON."""
+    if request.method in ("POST", "PUT", "PATCH") and not request.is_json:
+        return problem(415, "Unsupported Media Type",
+                       "the request body must be JSON (Content-Type: application/json)")  # fmt: skip
+    return None
+
+
+def docs_static(filename: str) -> object:
+    """Serve the bundled Swagger UI files, so the docs work without internet."""
+    return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename)

@@ -1,0 +1,85 @@
+"""Every error as an RFC 9457 problem document, from one place."""
+
+import logging
+
+from flask import Flask, Response, json
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem(status: int, title: str, detail: str, errors: dict | None = None,
+            headers: dict | None = None) -> Response:  # fmt: skip
+    """Render a problem document with its content type."""
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    if errors:
+        body["errors"] = errors
+    response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
+    response.headers.update(headers or {})
+    return response
+
+
+def _field_errors(messages: dict) -> dict:
+    """Merge webargs' per-location messages into one map of field to messages."""
+    merged: dict = {}
+    for location, fields in messages.items():
+        if isinstance(fields, dict):
+            merged.update(fields)
+        else:
+            merged["body" if location == "json" else location] = fields
+    return merged
+
+
+def _paths(errors: dict, prefix: str = "") -> list[str]:
+    """Return dotted paths of the invalid fields: items[3].rating, metadata.key."""
+    paths = []
+    for key, value in errors.items():
+        if isinstance(key, int) or str(key).isdigit():
+            path = f"{prefix}[{key}]"
+        elif key == "_schema":
+            path = prefix or "body"
+        else:
+            path = f"{prefix}.{key}" if prefix else str(key)
+        paths += _paths(value, path) if isinstance(value, dict) else [path]
+    return paths
+
+
+def _detail(errors: dict) -> str:
+    if list(errors) == ["body"] and isinstance(errors["body"], list):
+        return "; ".join(str(m) for m in errors["body"])
+    return "invalid fields: " + ", ".join(_paths(errors))
+
+
+def handle_http_exception(error: HTTPException) -> Response:
+    """Render an HTTP error, naming the invalid fields for validation errors."""
+    data = getattr(error, "data", None) or {}
+    errors = _field_errors(data["messages"]) if "messages" in data else data.get("errors")
+    detail = data.get("message") or (_detail(errors) if errors else error.description)
+    headers = dict(data.get("headers") or {})
+    if error.code == 405 and error.valid_methods:
+        headers["Allow"] = ", ".join(error.valid_methods)
+    return problem(error.code or 500, error.name, detail, errors, headers)
+
+
+def handle_redis_error(error: RedisError) -> Response:
+    """Answer 503 when Redis cannot take or give data: nothing was stored."""
+    log.warning("redis unavailable: %s", error)
+    kind = "unreachable" if isinstance(error, RedisConnectionError) else "refused the request"
+    return problem(503, "Service Unavailable", f"storage is {kind}; retry later",
+                   headers={"Retry-After": "5"})  # fmt: skip
+
+
+def handle_unexpected(error: Exception) -> Response:
+    """Log the stack trace; the client gets a plain 500 problem without it."""
+    log.exception("unhandled error")
+    return problem(500, "Internal Server Error", "an unexpected error occurred")
+
+
+def register(app: Flask) -> None:
+    """Install the problem handlers on app."""
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(RedisError, handle_redis_error)
+    app.register_error_handler(Exception, handle_unexpected)

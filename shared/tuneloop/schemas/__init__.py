@@ -1,0 +1,1 @@
+"""Marshmallow schemas for every request, response and stage payload."""

@@ -1,0 +1,78 @@
+"""Field types and validators used across the schemas."""
+
+import json
+import unicodedata
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+MAX_TEXT = 4000
+MAX_TASK_TYPE = 64
+MAX_METADATA_BYTES = 4096
+MAX_METADATA_DEPTH = 4
+TASK_TYPE = validate.Regexp(
+    r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
+    error="must start with a letter or digit and hold only letters, digits, '_', '.', ':', '-'",
+)
+
+
+def not_blank(value: str) -> None:
+    """Reject strings of only whitespace."""
+    if not value.strip():
+        raise ValidationError("must not be blank")
+
+
+def no_control_characters(value: str) -> None:
+    """Reject control characters other than tab, newline and carriage return."""
+    bad = {c for c in value if unicodedata.category(c) == "Cc" and c not in "\t\n\r"}
+    if bad:
+        raise ValidationError(f"must not contain control characters ({len(bad)} found)")
+
+
+def text(max_length: int = MAX_TEXT, **kwargs: object) -> fields.String:
+    """A required-by-default, non-blank string of bounded length."""
+    return fields.String(
+        validate=[validate.Length(1, max_length), not_blank, no_control_characters], **kwargs
+    )
+
+
+def task_type(**kwargs: object) -> fields.String:
+    """A task type label: any name the data uses, in a URL-safe alphabet."""
+    return fields.String(validate=[validate.Length(1, MAX_TASK_TYPE), TASK_TYPE], **kwargs)
+
+
+def _depth(value: object) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
+
+
+def small_json_object(value: dict) -> None:
+    """Bound metadata in nesting depth and in encoded size."""
+    if _depth(value) > MAX_METADATA_DEPTH:
+        raise ValidationError(f"must not nest deeper than {MAX_METADATA_DEPTH} levels")
+    if len(json.dumps(value, allow_nan=False)) > MAX_METADATA_BYTES:
+        raise ValidationError(f"must encode to at most {MAX_METADATA_BYTES} bytes of JSON")
+
+
+def metadata(**kwargs: object) -> fields.Dict:
+    """Free-form JSON object supplied by the client, bounded in size and depth."""
+    return fields.Dict(keys=fields.String(validate=validate.Length(1, 64)),
+                       validate=small_json_object, **kwargs)  # fmt: skip
+
+
+def limit_field(default: int = 20, maximum: int = 100) -> fields.Integer:
+    """The page size of a list endpoint."""
+    return fields.Integer(load_default=default,
+                          validate=validate.Range(1, maximum))  # fmt: skip
+
+
+class ProblemSchema(Schema):
+    """An RFC 9457 problem document, as every error is rendered."""
+
+    type = fields.String()
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String()
+    errors = fields.Dict(metadata={"description": "messages by field, for validation errors"})
