@@ -25,9 +25,7 @@ DEFAULTS = {
     "OPENAPI_SWAGGER_UI_URL": "/docs/static/",
     "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
     "API_SPEC_OPTIONS": {
-        "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}
-        },
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         "security": [{"bearer": []}],
     },
 }
@@ -49,8 +47,9 @@ def create_app(test_config: Mapping | None = None, settings: Settings | None = N
     app.config.from_prefixed_env("TUNELOOP_FLASK")
     if test_config:
         app.config.update(test_config)
-    logging.basicConfig(level=settings.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     app.extensions["tuneloop"] = Services(
         settings=settings,
         store=Store.from_url(settings.redis_url),
@@ -70,8 +69,11 @@ def create_app(test_config: Mapping | None = None, settings: Settings | None = N
 def require_json_body() -> object:
     """Answer 415 to a request body that is not declared as JSON."""
     if request.method in ("POST", "PUT", "PATCH") and not request.is_json:
-        return problem(415, "Unsupported Media Type",
-                       "the request body must be JSON (Content-Type: application/json)")  # fmt: skip
+        return problem(
+            415,
+            "Unsupported Media Type",
+            "the request body must be JSON (Content-Type: application/json)",
+        )
     return None
 
 

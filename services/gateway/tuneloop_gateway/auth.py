@@ -23,8 +23,10 @@ def check_bearer() -> object:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     expected = current_app.extensions["tuneloop"].key_digest
-    if scheme.lower() != "bearer" or not token or not hmac.compare_digest(
-        key_digest(token.strip()), expected
+    if (
+        scheme.lower() != "bearer"
+        or not token
+        or not hmac.compare_digest(key_digest(token.strip()), expected)
     ):
         detail = "missing bearer key" if not header else "the bearer key is not valid"
         return problem(401, "Unauthorized", detail, headers={"WWW-Authenticate": "Bearer"})

@@ -11,8 +11,9 @@ log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 
 
-def problem(status: int, title: str, detail: str, errors: dict | None = None,
-            headers: dict | None = None) -> Response:  # fmt: skip
+def problem(
+    status: int, title: str, detail: str, errors: dict | None = None, headers: dict | None = None
+) -> Response:
     """Render a problem document with its content type."""
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
     if errors:
@@ -68,8 +69,9 @@ def handle_redis_error(error: RedisError) -> Response:
     """Answer 503 when Redis cannot take or give data: nothing was stored."""
     log.warning("redis unavailable: %s", error)
     kind = "unreachable" if isinstance(error, RedisConnectionError) else "refused the request"
-    return problem(503, "Service Unavailable", f"storage is {kind}; retry later",
-                   headers={"Retry-After": "5"})  # fmt: skip
+    return problem(
+        503, "Service Unavailable", f"storage is {kind}; retry later", headers={"Retry-After": "5"}
+    )
 
 
 def handle_unexpected(error: Exception) -> Response:

@@ -8,7 +8,7 @@ from tuneloop import contracts
 def job_canvas(celery: Celery, job_id: str) -> chain:
     """Build the chain of stage tasks; each gets only the job id."""
 
-    def stage(name: str):  # noqa: ANN202
+    def stage(name: str):
         return celery.signature(name, args=(job_id,), immutable=True)
 
     return chain(

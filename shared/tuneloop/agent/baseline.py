@@ -30,7 +30,5 @@ class KeywordAgent:
             if matched > hits:
                 best, hits = task, matched
         confidence = min(0.95, 0.6 + 0.15 * hits) if hits else 0.5
-        reasoning = (
-            f"matched {hits} '{best}' keyword(s)" if hits else "no task keyword matched"
-        )
+        reasoning = f"matched {hits} '{best}' keyword(s)" if hits else "no task keyword matched"
         return AgentResponse(ANSWERS[best], round(confidence, 4), reasoning, best)

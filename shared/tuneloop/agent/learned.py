@@ -67,7 +67,9 @@ class LearnedAgent:
         sims = np.asarray((vectors @ feat.T).todense()).ravel()
         best = int(np.argmax(sims))  # rows are sorted by rating, so ties go to the best-rated
         row = rows[best]
-        reason = f"{head}; answer of a {row['rating']:.2f}-rated example (similarity {sims[best]:.2f})"
+        reason = (
+            f"{head}; answer of a {row['rating']:.2f}-rated example (similarity {sims[best]:.2f})"
+        )
         return AgentResponse(row["output"], round(conf, 4), reason, task)
 
     def to_dict(self) -> dict:

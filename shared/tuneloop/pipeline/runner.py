@@ -20,16 +20,18 @@ def run_stage(store: Store, job_id: str, stage: str, work: StageWork) -> str:
         log.info("job %s stage %s: skipped, job is %s", job_id, stage, job["status"])
         return job_id
     log.info("job %s stage %s: started", job_id, stage)
-    store.jobs.add_event(job_id, f"{stage}:started", "stage.started", f"{stage} started",
-                         {"stage": stage})  # fmt: skip
+    store.jobs.add_event(
+        job_id, f"{stage}:started", "stage.started", f"{stage} started", {"stage": stage}
+    )
     try:
         work(store, store.jobs.get(job_id) or job)
     except StageError as exc:
         fail(store, job_id, stage, exc.code, exc.message)
         raise
     store.jobs.complete_step(job_id, stage)
-    store.jobs.add_event(job_id, f"{stage}:finished", "stage.finished", f"{stage} finished",
-                         {"stage": stage})  # fmt: skip
+    store.jobs.add_event(
+        job_id, f"{stage}:finished", "stage.finished", f"{stage} finished", {"stage": stage}
+    )
     log.info("job %s stage %s: finished", job_id, stage)
     return job_id
 
@@ -38,5 +40,11 @@ def fail(store: Store, job_id: str, stage: str, code: str, message: str) -> None
     """End the job as failed in stage, once, with an error event."""
     if store.jobs.fail(job_id, stage, code, message):
         log.warning("job %s stage %s: failed with %s: %s", job_id, stage, code, message)
-        store.jobs.add_event(job_id, f"{stage}:failed", "job.failed", message,
-                             {"stage": stage, "code": code}, level="error")  # fmt: skip
+        store.jobs.add_event(
+            job_id,
+            f"{stage}:failed",
+            "job.failed",
+            message,
+            {"stage": stage, "code": code},
+            level="error",
+        )

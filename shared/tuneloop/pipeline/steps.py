@@ -28,8 +28,9 @@ def collect(store: Store, job: dict) -> None:
     batches = store.interactions.snapshot(job["snapshot_seq"])
     rows = collect_examples(batches, job["request"]["include_synthetic"])
     n = store.artifacts.put_rows(job["id"], "collected", rows)
-    store.jobs.add_event(job["id"], "collect:count", "message", f"collected {n} examples",
-                         {"collected": n})  # fmt: skip
+    store.jobs.add_event(
+        job["id"], "collect:count", "message", f"collected {n} examples", {"collected": n}
+    )
 
 
 def filter_(store: Store, job: dict) -> None:
@@ -44,12 +45,17 @@ def filter_(store: Store, job: dict) -> None:
     batches = (rules.feed(b) for b in store.artifacts.rows(job["id"], "collected"))
     kept = store.artifacts.put_rows(job["id"], "filtered", batches)
     store.artifacts.put(job["id"], "dropped", dict(rules.dropped))
-    store.jobs.add_event(job["id"], "filter:count", "message",
-                         f"kept {kept} examples, dropped {sum(rules.dropped.values())}",
-                         {"kept": kept, "dropped": dict(rules.dropped)})  # fmt: skip
+    store.jobs.add_event(
+        job["id"],
+        "filter:count",
+        "message",
+        f"kept {kept} examples, dropped {sum(rules.dropped.values())}",
+        {"kept": kept, "dropped": dict(rules.dropped)},
+    )
     if kept == 0:
-        raise StageError("no_training_data",
-                         f"no example passed the filter (dropped: {dict(rules.dropped)})")  # fmt: skip
+        raise StageError(
+            "no_training_data", f"no example passed the filter (dropped: {dict(rules.dropped)})"
+        )
 
 
 def prepare(store: Store, job: dict) -> None:
@@ -57,13 +63,16 @@ def prepare(store: Store, job: dict) -> None:
     req, jid = job["request"], job["id"]
     fraction = req.get("holdout_fraction")
     seed = req["hyperparameters"]["seed"]
-    train, validation = split(store.artifacts.all_rows(jid, "filtered"),
-                              fraction if fraction is not None else DEFAULT_VALIDATION_FRACTION,
-                              seed)  # fmt: skip
+    train, validation = split(
+        store.artifacts.all_rows(jid, "filtered"),
+        fraction if fraction is not None else DEFAULT_VALIDATION_FRACTION,
+        seed,
+    )
     store.artifacts.put(jid, "train", train)
     store.artifacts.put(jid, "validation", validation)
-    store.artifacts.put(jid, "training_data",
-                        summarize(train, validation, store.artifacts.get(jid, "dropped")))  # fmt: skip
+    store.artifacts.put(
+        jid, "training_data", summarize(train, validation, store.artifacts.get(jid, "dropped"))
+    )
     holdout = validation if fraction is not None else None
     store.artifacts.put(jid, "eval_cases", evaluation_cases(req.get("eval_set"), holdout))
 
@@ -85,16 +94,27 @@ def fine_tune(store: Store, job: dict) -> None:
     def on_epoch(epoch: int, train_loss: float, valid_loss: float | None) -> None:
         epochs.append({"epoch": epoch, "train_loss": train_loss, "valid_loss": valid_loss})
         shown = "n/a" if valid_loss is None else f"{valid_loss:.4f}"
-        store.jobs.add_event(jid, f"epoch:{epoch}", "metrics",
-                             f"epoch {epoch}/{hp.n_epochs}: train loss {train_loss:.4f}, "
-                             f"validation loss {shown}", epochs[-1])  # fmt: skip
+        store.jobs.add_event(
+            jid,
+            f"epoch:{epoch}",
+            "metrics",
+            f"epoch {epoch}/{hp.n_epochs}: train loss {train_loss:.4f}, validation loss {shown}",
+            epochs[-1],
+        )
         store.jobs.complete_step(jid, f"epoch:{epoch}")
 
     train = store.artifacts.get(jid, "train")
     body = train_agent(train, store.artifacts.get(jid, "validation"), hp, mid, on_epoch)
-    meta = {"id": mid, "object": "model", "created_at": now(), "owned_by": "tuneloop",
-            "base_model": contracts.BASELINE_MODEL_ID, "job_id": jid,
-            "task_types": body["router"]["classes"], "training_examples": len(train)}  # fmt: skip
+    meta = {
+        "id": mid,
+        "object": "model",
+        "created_at": now(),
+        "owned_by": "tuneloop",
+        "base_model": contracts.BASELINE_MODEL_ID,
+        "job_id": jid,
+        "task_types": body["router"]["classes"],
+        "training_examples": len(train),
+    }
     store.models.save(meta, body)
     store.artifacts.put(jid, "epochs", epochs)
     store.jobs.update_if_active(jid, model_id=mid)
@@ -124,8 +144,9 @@ def compare(store: Store, job: dict) -> None:
         "improvement": cmp.improvement(base, tuned),
         "model_id": model_id_for(job),
         "epochs": art.get(jid, "epochs"),
-        "examples": cmp.side_by_side(cases, art.get(jid, "baseline_answers"),
-                                     art.get(jid, "fine_tuned_answers")),  # fmt: skip
+        "examples": cmp.side_by_side(
+            cases, art.get(jid, "baseline_answers"), art.get(jid, "fine_tuned_answers")
+        ),
     }
     store.jobs.succeed(jid, result)
 

@@ -58,14 +58,14 @@ def small_json_object(value: dict) -> None:
 
 def metadata(**kwargs: object) -> fields.Dict:
     """Free-form JSON object supplied by the client, bounded in size and depth."""
-    return fields.Dict(keys=fields.String(validate=validate.Length(1, 64)),
-                       validate=small_json_object, **kwargs)  # fmt: skip
+    return fields.Dict(
+        keys=fields.String(validate=validate.Length(1, 64)), validate=small_json_object, **kwargs
+    )
 
 
 def limit_field(default: int = 20, maximum: int = 100) -> fields.Integer:
     """The page size of a list endpoint."""
-    return fields.Integer(load_default=default,
-                          validate=validate.Range(1, maximum))  # fmt: skip
+    return fields.Integer(load_default=default, validate=validate.Range(1, maximum))
 
 
 class ProblemSchema(Schema):

@@ -30,8 +30,9 @@ class InteractionSchema(InteractionInSchema):
 class InteractionBatchInSchema(Schema):
     """Up to 1,000 interactions stored all together or not at all."""
 
-    items = fields.List(fields.Nested(InteractionInSchema), required=True,
-                        validate=validate.Length(1, MAX_BATCH))  # fmt: skip
+    items = fields.List(
+        fields.Nested(InteractionInSchema), required=True, validate=validate.Length(1, MAX_BATCH)
+    )
 
 
 class BatchCreatedSchema(Schema):
@@ -63,5 +64,8 @@ class InteractionStatsSchema(Schema):
 
     count = fields.Integer()
     task_distribution = fields.Dict(keys=fields.String(), values=fields.Integer())
-    rating_histogram = fields.Dict(keys=fields.String(), values=fields.Integer(),
-                                   metadata={"description": "ten buckets of width 0.1"})  # fmt: skip
+    rating_histogram = fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(),
+        metadata={"description": "ten buckets of width 0.1"},
+    )

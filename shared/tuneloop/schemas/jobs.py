@@ -13,8 +13,9 @@ class HyperparametersSchema(Schema):
     """How the router is trained; the same values and data give the same model."""
 
     n_epochs = fields.Integer(load_default=20, strict=True, validate=validate.Range(1, 200))
-    learning_rate = fields.Float(load_default=0.5, allow_nan=False,
-                                 validate=validate.Range(0, 10, min_inclusive=False))  # fmt: skip
+    learning_rate = fields.Float(
+        load_default=0.5, allow_nan=False, validate=validate.Range(0, 10, min_inclusive=False)
+    )
     batch_size = fields.Integer(load_default=8, strict=True, validate=validate.Range(1, 4096))
     seed = fields.Integer(load_default=42, strict=True, validate=validate.Range(0, 2**32 - 1))
 
@@ -34,14 +35,14 @@ class JobInSchema(Schema):
     task_types = fields.List(task_type(), validate=validate.Length(1, 1000))
     include_synthetic = fields.Boolean(load_default=True)
     holdout_fraction = fields.Float(
-        allow_nan=False, validate=validate.Range(0, 0.9, min_inclusive=False),
+        allow_nan=False,
+        validate=validate.Range(0, 0.9, min_inclusive=False),
         metadata={"description": "held out of training and added to the evaluation suite"},
-    )  # fmt: skip
+    )
     hyperparameters = fields.Nested(
         HyperparametersSchema, load_default=lambda: HyperparametersSchema().load({})
     )
-    eval_set = fields.List(fields.Nested(EvalCaseSchema),
-                           validate=validate.Length(1, MAX_EVAL_SET))  # fmt: skip
+    eval_set = fields.List(fields.Nested(EvalCaseSchema), validate=validate.Length(1, MAX_EVAL_SET))
     suffix = fields.String(validate=validate.Regexp(r"^[a-z0-9][a-z0-9-]{0,39}$"))
     metadata = metadata()
 

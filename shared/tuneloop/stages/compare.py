@@ -26,10 +26,16 @@ def side_by_side(
         {
             "input": c["input"],
             "expected_type": c["expected_type"],
-            "baseline": {"text": b["text"], "task_type": b["task_type"],
-                         "confidence": b["confidence"]},
-            "fine_tuned": {"text": f["text"], "task_type": f["task_type"],
-                           "confidence": f["confidence"]},
-        }  # fmt: skip
-        for c, b, f in list(zip(cases, baseline, fine_tuned))[:limit]
+            "baseline": {
+                "text": b["text"],
+                "task_type": b["task_type"],
+                "confidence": b["confidence"],
+            },
+            "fine_tuned": {
+                "text": f["text"],
+                "task_type": f["task_type"],
+                "confidence": f["confidence"],
+            },
+        }
+        for c, b, f in list(zip(cases, baseline, fine_tuned, strict=True))[:limit]
     ]

@@ -7,14 +7,16 @@ from tuneloop.agent.lab import TEST_CASES
 from tuneloop.stages.text import token_f1
 
 
-def evaluation_cases(
-    eval_set: Sequence[dict] | None, holdout: Sequence[dict] | None
-) -> list[dict]:
+def evaluation_cases(eval_set: Sequence[dict] | None, holdout: Sequence[dict] | None) -> list[dict]:
     """Return the job's eval set (or the lab's five test cases) plus any holdout examples."""
     cases = [dict(c) for c in (eval_set or TEST_CASES)]
     for ex in holdout or ():
         cases.append(
-            {"input": ex["input"], "expected_type": ex["task_type"], "reference_output": ex["output"]}
+            {
+                "input": ex["input"],
+                "expected_type": ex["task_type"],
+                "reference_output": ex["output"],
+            }
         )
     return cases
 
@@ -33,10 +35,12 @@ def metrics(cases: Sequence[dict], answers: Sequence[dict]) -> dict:
 
 
 def _metrics(cases: Sequence[dict], answers: Sequence[dict]) -> dict:
-    accuracy = fmean(a["task_type"] == c["expected_type"] for c, a in zip(cases, answers))
+    accuracy = fmean(
+        a["task_type"] == c["expected_type"] for c, a in zip(cases, answers, strict=True)
+    )
     quality = [
         token_f1(a["text"], c["reference_output"])
-        for c, a in zip(cases, answers)
+        for c, a in zip(cases, answers, strict=True)
         if c.get("reference_output")
     ]
     response_quality = fmean(quality) if quality else None

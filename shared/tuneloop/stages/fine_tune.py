@@ -25,7 +25,9 @@ def fine_tune(
     labels = [ex["task_type"] for ex in train]
     held_out = None
     if validation:
-        held_out = (featurize([ex["input"] for ex in validation]),
-                    [ex["task_type"] for ex in validation])  # fmt: skip
+        held_out = (
+            featurize([ex["input"] for ex in validation]),
+            [ex["task_type"] for ex in validation],
+        )
     router = train_router(features, labels, hp, held_out, on_epoch)
     return LearnedAgent(model_id, router, build_memory(train)).to_dict()

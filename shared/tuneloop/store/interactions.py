@@ -9,7 +9,6 @@ from redis import Redis
 from tuneloop.store import keys
 from tuneloop.timeutil import now
 
-
 # One script, so a job's snapshot sequence never sees half a batch or a gap.
 _ADD_SCRIPT = """
 local p = ARGV[1]
@@ -91,7 +90,9 @@ class InteractionStore:
             start = f"({int(score)}"
         found: list[dict] = []
         while len(found) <= limit:
-            chunk = self.redis.zrangebyscore(index, start, "+inf", start=0, num=500, withscores=True)
+            chunk = self.redis.zrangebyscore(
+                index, start, "+inf", start=0, num=500, withscores=True
+            )
             if not chunk:
                 break
             start = f"({int(chunk[-1][1])}"

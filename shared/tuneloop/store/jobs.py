@@ -24,9 +24,20 @@ if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then return false end
 return redis.call('XADD', KEYS[1], '*', 'event', ARGV[2])
 """
 _FIELDS = (
-    "id", "object", "status", "stage", "created_at", "started_at", "finished_at",
-    "request", "result", "error", "snapshot_seq", "total_steps", "model_id",
-)  # fmt: skip
+    "id",
+    "object",
+    "status",
+    "stage",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "request",
+    "result",
+    "error",
+    "snapshot_seq",
+    "total_steps",
+    "model_id",
+)
 
 
 class JobStore:
@@ -41,11 +52,20 @@ class JobStore:
         """Store a new queued job and return it."""
         jid = f"ftjob-{uuid.uuid4().hex[:24]}"
         record = {
-            "id": jid, "object": "fine_tuning.job", "status": contracts.QUEUED,
-            "stage": None, "created_at": now(), "started_at": None, "finished_at": None,
-            "request": request, "result": None, "error": None,
-            "snapshot_seq": snapshot_seq, "total_steps": total_steps, "model_id": None,
-        }  # fmt: skip
+            "id": jid,
+            "object": "fine_tuning.job",
+            "status": contracts.QUEUED,
+            "stage": None,
+            "created_at": now(),
+            "started_at": None,
+            "finished_at": None,
+            "request": request,
+            "result": None,
+            "error": None,
+            "snapshot_seq": snapshot_seq,
+            "total_steps": total_steps,
+            "model_id": None,
+        }
         seq = self.redis.incr(keys.JOB_SEQ)
         pipe = self.redis.pipeline(transaction=True)
         pipe.hset(keys.job(jid), mapping={k: json.dumps(v) for k, v in record.items()})
@@ -60,7 +80,10 @@ class JobStore:
         values, done = pipe.execute()
         if values[0] is None:
             return None
-        job = {k: json.loads(v) if v is not None else None for k, v in zip(_FIELDS, values)}
+        job = {
+            k: json.loads(v) if v is not None else None
+            for k, v in zip(_FIELDS, values, strict=True)
+        }
         total = job.pop("total_steps") or 1
         current = min(int(done), total)
         job["progress"] = {
@@ -126,19 +149,32 @@ class JobStore:
         )
 
     def add_event(
-        self, jid: str, key: str, type_: str, message: str, data: dict | None = None,
+        self,
+        jid: str,
+        key: str,
+        type_: str,
+        message: str,
+        data: dict | None = None,
         level: str = "info",
-    ) -> None:  # fmt: skip
+    ) -> None:
         """Append an event once per key, so a redelivered stage adds no duplicate."""
-        body = {"created_at": now(), "level": level, "type": type_, "message": message,
-                "data": data or {}}  # fmt: skip
-        self._event(keys=[keys.job_events(jid), keys.job_event_keys(jid)],
-                    args=[key, json.dumps(body)])  # fmt: skip
+        body = {
+            "created_at": now(),
+            "level": level,
+            "type": type_,
+            "message": message,
+            "data": data or {},
+        }
+        self._event(
+            keys=[keys.job_events(jid), keys.job_event_keys(jid)], args=[key, json.dumps(body)]
+        )
 
     def events(self, jid: str, limit: int, after: str | None = None) -> tuple[list[dict], bool]:
         """Return up to limit events after the cursor, oldest first, and has_more."""
         start = f"({after}" if after else "-"
         rows = self.redis.xrange(keys.job_events(jid), min=start, max="+", count=limit + 1)
-        events = [{"id": eid, "object": "fine_tuning.job.event", **json.loads(f["event"])}
-                  for eid, f in rows]  # fmt: skip
+        events = [
+            {"id": eid, "object": "fine_tuning.job.event", **json.loads(f["event"])}
+            for eid, f in rows
+        ]
         return events[:limit], len(events) > limit

@@ -14,8 +14,12 @@ from tuneloop.schemas.interactions import (
 )
 from tuneloop_gateway.extensions import services
 
-blp = Blueprint("interactions", __name__, url_prefix="/v1/interactions",
-                description="Interactions rated by people")  # fmt: skip
+blp = Blueprint(
+    "interactions",
+    __name__,
+    url_prefix="/v1/interactions",
+    description="Interactions rated by people",
+)
 
 
 @blp.route("")

@@ -27,7 +27,7 @@ class StageTask(Task):
     acks_late = True
     reject_on_worker_lost = True
 
-    def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:  # noqa: ANN001
+    def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
         """Record an unexpected failure on the job; StageErrors are recorded already."""
         if isinstance(exc, StageError) or not args:
             return

@@ -7,7 +7,6 @@ from tuneloop.agent.baseline import KeywordAgent
 from tuneloop.agent.learned import LearnedAgent
 from tuneloop_worker.runtime import store
 
-
 CACHE_SIZE = 8
 _loaded: dict[str, KeywordAgent | LearnedAgent] = {}
 
