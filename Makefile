@@ -1,0 +1,57 @@
+# Tuneloop: `make demo` to see it work, `make run` to use it, `make test` to check it.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+BOOTSTRAP := services/devstack/bootstrap.sh
+PACKAGES := -e shared -e services/gateway -e services/worker -e services/devstack
+
+.PHONY: demo run test unit integration lint format bench venv clean
+
+demo: $(STAMP)
+	@$(BOOTSTRAP) redis-server
+	$(PY) -m tuneloop_devstack.demo
+
+run: $(STAMP)
+	@[ -n "$$REDIS_URL" ] || $(BOOTSTRAP) redis-server
+	exec $(PY) -m tuneloop_devstack.run
+
+test: $(STAMP)
+	@$(BOOTSTRAP) redis-server docker-compose
+	$(PY) -m pytest -q
+
+unit: $(STAMP)
+	$(PY) -m pytest -q tests/unit
+
+integration: $(STAMP)
+	@$(BOOTSTRAP) redis-server
+	$(PY) -m pytest -q tests/integration
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: $(STAMP)
+	@$(BOOTSTRAP) redis-server
+	$(PY) tests/benchmarks/bench_task_accuracy.py
+	$(PY) tests/benchmarks/bench_job_latency.py
+
+venv: $(STAMP)
+
+$(STAMP): requirements-dev.txt services/gateway/requirements.txt services/worker/requirements.txt \
+          shared/pyproject.toml services/gateway/pyproject.toml services/worker/pyproject.toml \
+          services/devstack/pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed, found " + sys.version.split()[0])'
+	@$(BOOTSTRAP) python3-venv
+	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements-dev.txt
+	$(PY) -m pip install -q --no-deps $(PACKAGES)
+	@touch $@
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,1 @@
+"""Local tooling: start the stack as processes, run the demo."""

@@ -1,0 +1,90 @@
+"""`make demo`: start the stack, post rated interactions, fine-tune, print the lab's report."""
+
+import os
+import secrets
+import sys
+import time
+
+from tuneloop.agent.lab import SYNTHETIC_EXAMPLES
+from tuneloop_devstack.client import Client
+from tuneloop_devstack.demo_data import HUMAN_RATED
+from tuneloop_devstack.report import render
+from tuneloop_devstack.stack import Stack
+
+JOB_REQUEST = {
+    "min_score": 0.8,
+    "include_synthetic": False,  # the demo posts the lab's synthetic examples itself
+    "holdout_fraction": 0.25,
+    "hyperparameters": {"n_epochs": 20, "learning_rate": 0.5, "batch_size": 8, "seed": 42},
+    "suffix": "demo",
+}
+POLL_TIMEOUT = 300.0
+
+
+def interactions() -> list[dict]:
+    """Return the lab's synthetic interactions and the demo's human-rated ones."""
+    synthetic = [{**ex, "source": "synthetic"} for ex in SYNTHETIC_EXAMPLES]
+    human = [
+        {"input": i, "output": o, "rating": r, "task_type": t, "source": "human"}
+        for i, o, r, t in HUMAN_RATED
+    ]
+    return synthetic + human
+
+
+def wait_for_job(client: Client, job_id: str) -> dict:
+    """Poll the job, printing stage and progress, until it finishes."""
+    deadline, last = time.monotonic() + POLL_TIMEOUT, None
+    while time.monotonic() < deadline:
+        job = client.get(f"/v1/jobs/{job_id}")
+        shown = (job["status"], job["stage"], job["progress"]["current"])
+        if shown != last:
+            p = job["progress"]
+            print(f"  {job['status']:<9} stage={job['stage'] or '-':<20} "
+                  f"{p['current']}/{p['total']} ({p['percent']:.0f}%)")  # fmt: skip
+            last = shown
+        if job["status"] in ("succeeded", "failed", "cancelled"):
+            return job
+        time.sleep(0.2)
+    sys.exit(f"job {job_id} did not finish within {POLL_TIMEOUT:.0f}s")
+
+
+def run(client: Client) -> int:
+    """Post the data, run one job and print its report; return the exit status."""
+    posted = client.post("/v1/interactions/batch", {"items": interactions()})
+    print(f"Posted {posted['count']} rated interactions through the API.")
+    job = client.post("/v1/jobs", JOB_REQUEST)
+    print(f"Created job {job['id']}; polling:")
+    job = wait_for_job(client, job["id"])
+    events = client.get(f"/v1/jobs/{job['id']}/events?limit=1000")["data"]
+    print(render(job, events))
+    if job["status"] != "succeeded":
+        return 1
+    answer = client.post(f"/v1/models/{job['result']['model_id']}/responses",
+                         {"input": "Will it be sunny in Madrid tomorrow?"})  # fmt: skip
+    print(f"\nAsked the fine-tuned model 'Will it be sunny in Madrid tomorrow?':\n  {answer}")
+    return 0
+
+
+def main() -> None:
+    """Run the demo on a private stack and stop everything it started."""
+    started = time.monotonic()
+    stack = Stack(api_key=secrets.token_urlsafe(16), port=int(os.environ.get("PORT", "0")) or 0,
+                  workers=2)  # fmt: skip
+    if not stack.port:
+        from tuneloop_devstack.procs import free_port
+
+        stack.port = free_port()
+    try:
+        print("Starting redis-server, 2 worker processes and the gateway…")
+        stack.start()
+        status = run(Client(stack.base_url, stack.api_key))
+    finally:
+        stack.stop()
+    print(
+        f"\nDemo finished in {time.monotonic() - started:.1f}s; everything it started is stopped."
+    )
+    sys.exit(status)
+
+
+if __name__ == "__main__":
+    main()

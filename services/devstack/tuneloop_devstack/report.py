@@ -1,0 +1,57 @@
+"""Render a job as the lab's report: data, metrics, losses, improvement, examples."""
+
+METRICS = ("average_confidence", "task_accuracy", "response_quality", "overall_score")
+
+
+def _num(value: float | None, pct: bool = False) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:+.1%}" if pct else f"{value:.3f}"
+
+
+def _metrics(title: str, m: dict) -> list[str]:
+    lines = [f"{title} ({m['n_cases']} evaluation cases):"]
+    lines += [f"  {name:<20} {_num(m[name])}" for name in METRICS]
+    return lines
+
+
+def render(job: dict, events: list[dict]) -> str:
+    """Return the report of a finished job as text."""
+    if job["status"] != "succeeded":
+        return f"\nJob {job['id']} {job['status']}: {job.get('error')}"
+    r = job["result"]
+    td, collected = r["training_data"], _count(events, "collect:count", "collected")
+    lines = ["", "=" * 72, "AGENT FINE-TUNING REPORT", "=" * 72]
+    lines.append(f"Collected interactions:  {collected}")
+    lines.append(f"High-quality examples:   {td['total_examples'] + td['validation_examples']} "
+                 f"({td['total_examples']} train, {td['validation_examples']} held out)")  # fmt: skip
+    lines.append(f"Dropped:                 {td['dropped'] or 'none'}")
+    lines.append(f"Task distribution:       {td['task_distribution']}")
+    lines += _metrics("\nBaseline metrics", r["baseline_metrics"])
+    lines.append("\nFine-tuning (router log-loss, computed on the data):")
+    lines += [f"  epoch {e['epoch']:>3}  train {e['train_loss']:.4f}  "
+              f"validation {_num(e['valid_loss'])}" for e in r["epochs"]]  # fmt: skip
+    lines += _metrics("\nFine-tuned metrics", r["fine_tuned_metrics"])
+    lines.append(
+        f"\n{'metric':<20} {'baseline':>9} {'fine-tuned':>11} {'change':>8} {'relative':>9}"
+    )
+    for name in METRICS:
+        ch = r["improvement"][name]
+        lines.append(f"{name:<20} {_num(r['baseline_metrics'][name]):>9} "
+                     f"{_num(r['fine_tuned_metrics'][name]):>11} {_num(ch['absolute']):>8} "
+                     f"{_num(ch['relative'], pct=True):>9}")  # fmt: skip
+    lines.append("\nExample interactions (same input, both agents):")
+    for ex in r["examples"]:
+        lines.append(f"  Q: {ex['input']}  [expected: {ex['expected_type']}]")
+        for who in ("baseline", "fine_tuned"):
+            a = ex[who]
+            lines.append(f"    {who:<10} [{a['task_type']}, {a['confidence']:.2f}] {a['text']}")
+    lines.append(f"\nModel: {r['model_id']}")
+    return "\n".join(lines)
+
+
+def _count(events: list[dict], _key: str, field: str) -> str:
+    for e in events:
+        if field in e.get("data", {}):
+            return str(e["data"][field])
+    return "?"

@@ -1,0 +1,42 @@
+"""`make run`: the stack in the foreground until Ctrl-C or SIGTERM."""
+
+import os
+import secrets
+import signal
+import sys
+import time
+
+from tuneloop_devstack.stack import Stack
+
+
+def main() -> None:
+    """Start the stack from environment settings and keep it up until told to stop."""
+    key = os.environ.get("TUNELOOP_API_KEY") or secrets.token_urlsafe(24)
+    stack = Stack(api_key=key, port=int(os.environ.get("PORT", "8000")),
+                  workers=int(os.environ.get("WORKERS", "2")),
+                  redis_url=os.environ.get("REDIS_URL"))  # fmt: skip
+
+    def stop(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        stack.start()
+        print(f"Tuneloop is up at {stack.base_url} (docs: {stack.base_url}/docs)")
+        if "TUNELOOP_API_KEY" not in os.environ:
+            print(f"API key (generated): {key}")
+        print(f"redis: {stack.redis_url}; logs: {stack.workdir}; Ctrl-C stops everything")
+        sys.stdout.flush()
+        while all(p.alive() for p in stack.procs):
+            time.sleep(0.5)
+        dead = [p for p in stack.procs if not p.alive()]
+        print(f"{dead[0].name} exited; stopping:\n{dead[0].tail()}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print("stopping…")
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    main()
