@@ -10,15 +10,16 @@ import statistics
 import sys
 import time
 
+from tuneloop_devstack.client import Client
+from tuneloop_devstack.demo_data import HUMAN_RATED
+from tuneloop_devstack.procs import free_port
+from tuneloop_devstack.stack import Stack
+
 from tuneloop import contracts
 from tuneloop.agent.lab import SYNTHETIC_EXAMPLES
 from tuneloop.pipeline import steps
 from tuneloop.pipeline.runner import run_stage
 from tuneloop.store import Store
-from tuneloop_devstack.client import Client
-from tuneloop_devstack.demo_data import HUMAN_RATED
-from tuneloop_devstack.procs import free_port
-from tuneloop_devstack.stack import Stack
 
 RUNS, POLL = 10, 0.02
 REQUEST = {"min_score": 0.8, "include_synthetic": False, "hyperparameters": {"seed": 1}}
@@ -68,8 +69,10 @@ def main() -> None:
         stack.stop()
     med, base = statistics.median(service), statistics.median(direct)
     print(f"{len(items)} interactions, {RUNS} jobs of 20 epochs each, one after another")
-    print(f"POST -> succeeded: median {med * 1000:.0f} ms (min {min(service) * 1000:.0f}, "
-          f"max {max(service) * 1000:.0f})")  # fmt: skip
+    print(
+        f"POST -> succeeded: median {med * 1000:.0f} ms (min {min(service) * 1000:.0f}, "
+        f"max {max(service) * 1000:.0f})"
+    )
     print(f"same stages in-process: median {base * 1000:.0f} ms")
     print(f"ratio service / in-process: {med / base:.1f}x")
 

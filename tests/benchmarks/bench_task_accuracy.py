@@ -10,11 +10,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from datagen import generate  # noqa: E402
-
-from tuneloop_devstack.client import Client  # noqa: E402
-from tuneloop_devstack.procs import free_port  # noqa: E402
-from tuneloop_devstack.stack import Stack  # noqa: E402
+from datagen import generate
+from tuneloop_devstack.client import Client
+from tuneloop_devstack.procs import free_port
+from tuneloop_devstack.stack import Stack
 
 N_TASKS, PER_TASK, EVAL_PER_TASK, SEED = 20, 40, 10, 7
 
@@ -60,8 +59,10 @@ def main() -> None:
     r = job["result"]
     base, tuned = r["baseline_metrics"], r["fine_tuned_metrics"]
     held = r["training_data"]["validation_examples"]
-    print(f"task types: {len(r['training_data']['task_distribution'])}, "
-          f"train examples: {r['training_data']['total_examples']}, held-out examples: {held}")  # fmt: skip
+    print(
+        f"task types: {len(r['training_data']['task_distribution'])}, "
+        f"train examples: {r['training_data']['total_examples']}, held-out examples: {held}"
+    )
     dropped = r["training_data"]["dropped"]
     print(
         f"evaluation cases: {base['n_cases']} (held-out split + a generated eval set; "

@@ -47,10 +47,12 @@ def generate(n_per_task: int, seed: int, n_tasks: int = 20) -> list[dict]:
         words = TOPICS[task]
         for _ in range(n_per_task):
             a, b = rng.sample(words, 2)
-            rows.append({
-                "input": rng.choice(TEMPLATES).format(a=a, b=b),
-                "output": ANSWER.format(task=task.replace("_", " "), a=a, b=b),
-                "rating": round(rng.uniform(0.5, 1.0), 2),
-                "task_type": task,
-            })  # fmt: skip
+            rows.append(
+                {
+                    "input": rng.choice(TEMPLATES).format(a=a, b=b),
+                    "output": ANSWER.format(task=task.replace("_", " "), a=a, b=b),
+                    "rating": round(rng.uniform(0.5, 1.0), 2),
+                    "task_type": task,
+                }
+            )
     return rows

@@ -39,8 +39,10 @@ def wait_for_job(client: Client, job_id: str) -> dict:
         shown = (job["status"], job["stage"], job["progress"]["current"])
         if shown != last:
             p = job["progress"]
-            print(f"  {job['status']:<9} stage={job['stage'] or '-':<20} "
-                  f"{p['current']}/{p['total']} ({p['percent']:.0f}%)")  # fmt: skip
+            print(
+                f"  {job['status']:<9} stage={job['stage'] or '-':<20} "
+                f"{p['current']}/{p['total']} ({p['percent']:.0f}%)"
+            )
             last = shown
         if job["status"] in ("succeeded", "failed", "cancelled"):
             return job
@@ -59,8 +61,10 @@ def run(client: Client) -> int:
     print(render(job, events))
     if job["status"] != "succeeded":
         return 1
-    answer = client.post(f"/v1/models/{job['result']['model_id']}/responses",
-                         {"input": "Will it be sunny in Madrid tomorrow?"})  # fmt: skip
+    answer = client.post(
+        f"/v1/models/{job['result']['model_id']}/responses",
+        {"input": "Will it be sunny in Madrid tomorrow?"},
+    )
     print(f"\nAsked the fine-tuned model 'Will it be sunny in Madrid tomorrow?':\n  {answer}")
     return 0
 
@@ -68,8 +72,9 @@ def run(client: Client) -> int:
 def main() -> None:
     """Run the demo on a private stack and stop everything it started."""
     started = time.monotonic()
-    stack = Stack(api_key=secrets.token_urlsafe(16), port=int(os.environ.get("PORT", "0")) or 0,
-                  workers=2)  # fmt: skip
+    stack = Stack(
+        api_key=secrets.token_urlsafe(16), port=int(os.environ.get("PORT", "0")) or 0, workers=2
+    )
     if not stack.port:
         from tuneloop_devstack.procs import free_port
 

@@ -1,5 +1,6 @@
 """Start and stop child processes as whole process groups."""
 
+import contextlib
 import os
 import signal
 import socket
@@ -46,17 +47,15 @@ class Proc:
         self._log.close()
 
     def _kill_stragglers(self) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.popen.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
 
     def tail(self, lines: int = 20) -> str:
         """Return the last lines of the log."""
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
 
-def wait_for(check, timeout: float, what: str, procs: list[Proc]) -> None:  # noqa: ANN001
+def wait_for(check, timeout: float, what: str, procs: list[Proc]) -> None:
     """Poll check() until it is true; fail with the logs of any process that died."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

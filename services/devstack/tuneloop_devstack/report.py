@@ -23,23 +23,29 @@ def render(job: dict, events: list[dict]) -> str:
     td, collected = r["training_data"], _count(events, "collect:count", "collected")
     lines = ["", "=" * 72, "AGENT FINE-TUNING REPORT", "=" * 72]
     lines.append(f"Collected interactions:  {collected}")
-    lines.append(f"High-quality examples:   {td['total_examples'] + td['validation_examples']} "
-                 f"({td['total_examples']} train, {td['validation_examples']} held out)")  # fmt: skip
+    lines.append(
+        f"High-quality examples:   {td['total_examples'] + td['validation_examples']} "
+        f"({td['total_examples']} train, {td['validation_examples']} held out)"
+    )
     lines.append(f"Dropped:                 {td['dropped'] or 'none'}")
     lines.append(f"Task distribution:       {td['task_distribution']}")
     lines += _metrics("\nBaseline metrics", r["baseline_metrics"])
     lines.append("\nFine-tuning (router log-loss, computed on the data):")
-    lines += [f"  epoch {e['epoch']:>3}  train {e['train_loss']:.4f}  "
-              f"validation {_num(e['valid_loss'])}" for e in r["epochs"]]  # fmt: skip
+    lines += [
+        f"  epoch {e['epoch']:>3}  train {e['train_loss']:.4f}  validation {_num(e['valid_loss'])}"
+        for e in r["epochs"]
+    ]
     lines += _metrics("\nFine-tuned metrics", r["fine_tuned_metrics"])
     lines.append(
         f"\n{'metric':<20} {'baseline':>9} {'fine-tuned':>11} {'change':>8} {'relative':>9}"
     )
     for name in METRICS:
         ch = r["improvement"][name]
-        lines.append(f"{name:<20} {_num(r['baseline_metrics'][name]):>9} "
-                     f"{_num(r['fine_tuned_metrics'][name]):>11} {_num(ch['absolute']):>8} "
-                     f"{_num(ch['relative'], pct=True):>9}")  # fmt: skip
+        lines.append(
+            f"{name:<20} {_num(r['baseline_metrics'][name]):>9} "
+            f"{_num(r['fine_tuned_metrics'][name]):>11} {_num(ch['absolute']):>8} "
+            f"{_num(ch['relative'], pct=True):>9}"
+        )
     lines.append("\nExample interactions (same input, both agents):")
     for ex in r["examples"]:
         lines.append(f"  Q: {ex['input']}  [expected: {ex['expected_type']}]")

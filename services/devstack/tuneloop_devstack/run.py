@@ -12,9 +12,12 @@ from tuneloop_devstack.stack import Stack
 def main() -> None:
     """Start the stack from environment settings and keep it up until told to stop."""
     key = os.environ.get("TUNELOOP_API_KEY") or secrets.token_urlsafe(24)
-    stack = Stack(api_key=key, port=int(os.environ.get("PORT", "8000")),
-                  workers=int(os.environ.get("WORKERS", "2")),
-                  redis_url=os.environ.get("REDIS_URL"))  # fmt: skip
+    stack = Stack(
+        api_key=key,
+        port=int(os.environ.get("PORT", "8000")),
+        workers=int(os.environ.get("WORKERS", "2")),
+        redis_url=os.environ.get("REDIS_URL"),
+    )
 
     def stop(signum: int, _frame: object) -> None:
         raise KeyboardInterrupt

@@ -39,11 +39,30 @@ class Stack:
         if self.redis_url is None:
             self.redis_url = self._start_redis()
         env = {**os.environ, "REDIS_URL": self.redis_url, "TUNELOOP_API_KEY": self.api_key}
-        self.procs.append(Proc("worker", [sys.executable, "-m", "tuneloop_worker",
-                                          f"--concurrency={self.workers}", "--loglevel=INFO"],
-                               self.workdir / "worker.log", env))  # fmt: skip
-        gunicorn = [sys.executable, "-m", "gunicorn", "--workers", "2",
-                    "--bind", f"127.0.0.1:{self.port}", "tuneloop_gateway.app:create_app()"]  # fmt: skip
+        self.procs.append(
+            Proc(
+                "worker",
+                [
+                    sys.executable,
+                    "-m",
+                    "tuneloop_worker",
+                    f"--concurrency={self.workers}",
+                    "--loglevel=INFO",
+                ],
+                self.workdir / "worker.log",
+                env,
+            )
+        )
+        gunicorn = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            "2",
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            "tuneloop_gateway.app:create_app()",
+        ]
         self.procs.append(Proc("gateway", gunicorn, self.workdir / "gateway.log", env))
         wait_for(self._ready, 90, "the gateway and a worker to be ready", self.procs)
 
@@ -52,8 +71,21 @@ class Stack:
         if binary is None:
             sys.exit(REDIS_MISSING)
         port = free_port()
-        argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(self.workdir),
-                "--save", "", "--appendonly", "yes", "--maxmemory-policy", "noeviction"]  # fmt: skip
+        argv = [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.workdir),
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+            "--maxmemory-policy",
+            "noeviction",
+        ]
         self.procs.append(Proc("redis", argv, self.workdir / "redis.log"))
         wait_for(lambda: _accepts(port), 20, "redis-server to accept connections", self.procs)
         return f"redis://127.0.0.1:{port}/0"
