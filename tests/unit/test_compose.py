@@ -1,0 +1,400 @@
+"""Static checks of docker-compose.yml, the Dockerfiles and .dockerignore (no Docker engine)."""
+
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = REPO / "docker-compose.yml"
+DOCKERFILES = {
+    "gateway": REPO / "services" / "gateway" / "Dockerfile",
+    "worker": REPO / "services" / "worker" / "Dockerfile",
+}
+REDIS_PASSWORD = "test-redis-password"
+API_KEY = "test-api-key"
+TIMEOUT = 60
+# Variables the compose file interpolates: cleared so the caller's shell cannot change the result.
+COMPOSE_VARS = (
+    "REDIS_PASSWORD",
+    "TUNELOOP_API_KEY",
+    "REDIS_APPENDFSYNC",
+    "REDIS_MAXMEMORY",
+    "PORT",
+    "LOG_LEVEL",
+    "TUNELOOP_VISIBILITY_TIMEOUT",
+    "WEB_CONCURRENCY",
+    "WORKER_CONCURRENCY",
+)
+LEARNING_LIBRARIES = ("scikit-learn", "scikit_learn", "sklearn", "numpy")
+
+Service = dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def compose_bin() -> str:
+    """Return the docker-compose executable; fail in CI, skip elsewhere, when it is missing."""
+    found = shutil.which("docker-compose")
+    if found is None:
+        if os.environ.get("CI"):
+            pytest.fail("docker-compose is not on PATH, but CI must install it")
+        pytest.skip("docker-compose is not on PATH (install Debian's docker-compose to run this)")
+    return found
+
+
+@pytest.fixture(scope="module")
+def empty_env_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Return an empty env file, so a developer's .env cannot leak into the checks."""
+    path = tmp_path_factory.mktemp("compose") / "empty.env"
+    path.write_text("")
+    return path
+
+
+def run_config(
+    compose_bin: str, env_file: Path, **overrides: str
+) -> subprocess.CompletedProcess[str]:
+    """Run `docker-compose config` on the repository's compose file with a controlled env."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in COMPOSE_VARS and not k.startswith("COMPOSE_")
+    }
+    env.update(overrides)
+    return subprocess.run(
+        [
+            compose_bin,
+            "--project-directory",
+            str(REPO),
+            "--file",
+            str(COMPOSE_FILE),
+            "--env-file",
+            str(env_file),
+            "config",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def config(compose_bin: str, empty_env_file: Path) -> dict[str, Any]:
+    """Return the compose configuration as docker-compose resolves it."""
+    result = run_config(
+        compose_bin, empty_env_file, REDIS_PASSWORD=REDIS_PASSWORD, TUNELOOP_API_KEY=API_KEY
+    )
+    assert result.returncode == 0, result.stderr
+    return yaml.safe_load(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def services(config: dict[str, Any]) -> dict[str, Service]:
+    """Return the resolved services by name."""
+    return config["services"]
+
+
+def network_names(service: Service) -> set[str]:
+    """Return the names of the networks a service joins (list or mapping form)."""
+    return set(service.get("networks") or {})
+
+
+def command_text(service: Service) -> str:
+    """Return a service's command as one string (list or string form)."""
+    command = service.get("command") or ""
+    return command if isinstance(command, str) else " ".join(command)
+
+
+def healthcheck_text(service: Service) -> str:
+    """Return a service's healthcheck test as one string."""
+    test = service["healthcheck"]["test"]
+    return test if isinstance(test, str) else " ".join(test)
+
+
+def duration_seconds(value: str | int | float) -> float:
+    """Convert a compose duration such as '1m30s' or '60s' to seconds."""
+    if isinstance(value, int | float):
+        return float(value)
+    units = {"h": 3600, "m": 60, "s": 1, "ms": 0.001, "us": 1e-6}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(h|ms|us|m|s)", value)
+    assert parts and "".join(n + u for n, u in parts) == value, f"bad duration {value!r}"
+    return sum(float(n) * units[u] for n, u in parts)
+
+
+def published_targets(service: Service) -> set[int]:
+    """Return the container ports a service publishes (long or short syntax)."""
+    targets = set()
+    for port in service.get("ports") or []:
+        if isinstance(port, dict):
+            targets.add(int(port["target"]))
+        else:
+            targets.add(int(str(port).rsplit(":", 1)[-1].split("/")[0]))
+    return targets
+
+
+def dockerfile_instructions(path: Path) -> Iterator[tuple[str, str]]:
+    """Yield (INSTRUCTION, arguments) of a Dockerfile, joining continuation lines."""
+    logical = re.sub(r"\\\n", " ", path.read_text())
+    for line in logical.splitlines():
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            instruction, _, args = stripped.partition(" ")
+            yield instruction.upper(), args.strip()
+
+
+# --- redis ---------------------------------------------------------------------------------
+
+
+def test_redis_publishes_no_ports(services: dict[str, Service]) -> None:
+    """Redis is never reachable from the host."""
+    assert not services["redis"].get("ports")
+    assert not services["redis"].get("expose")
+
+
+def test_redis_is_only_on_an_internal_network(
+    config: dict[str, Any], services: dict[str, Service]
+) -> None:
+    """Redis joins internal networks only, so it has no route outside the stack."""
+    names = network_names(services["redis"])
+    assert names, "redis must join an explicit network"
+    for name in names:
+        assert config["networks"][name].get("internal") is True, name
+
+
+def test_redis_command_enables_aof_noeviction_and_a_password(services: dict[str, Service]) -> None:
+    """Redis persists with an append-only file, never evicts keys and requires the password."""
+    command = command_text(services["redis"])
+    assert "--appendonly yes" in command
+    assert "--appendfsync everysec" in command
+    assert "--maxmemory-policy noeviction" in command
+    assert "--maxmemory 1gb" in command
+    assert f"--requirepass {REDIS_PASSWORD}" in command
+
+
+def test_redis_healthcheck_authenticates_with_redis_cli(services: dict[str, Service]) -> None:
+    """The Redis healthcheck pings through redis-cli with the password."""
+    redis = services["redis"]
+    assert "redis-cli" in healthcheck_text(redis)
+    assert "ping" in healthcheck_text(redis).lower()
+    authenticated = REDIS_PASSWORD in healthcheck_text(redis) or (
+        redis.get("environment", {}).get("REDISCLI_AUTH") == REDIS_PASSWORD
+    )
+    assert authenticated, "redis-cli must authenticate (-a or REDISCLI_AUTH)"
+
+
+def test_redis_data_lives_on_a_named_volume(
+    config: dict[str, Any], services: dict[str, Service]
+) -> None:
+    """Redis's /data is a named volume, so the append-only file survives recreation."""
+    mounts = [str(v) for v in services["redis"].get("volumes", [])]
+    data = [m for m in mounts if m.split(":")[1:2] == ["/data"]]
+    assert len(data) == 1, mounts
+    assert data[0].split(":")[0] in config.get("volumes", {})
+
+
+# --- gateway -------------------------------------------------------------------------------
+
+
+def test_gateway_runs_gunicorn_with_the_app_factory(services: dict[str, Service]) -> None:
+    """The gateway is served by gunicorn (compose command, or the image's CMD)."""
+    command = command_text(services["gateway"])
+    if not command:
+        cmds = [a for i, a in dockerfile_instructions(DOCKERFILES["gateway"]) if i == "CMD"]
+        assert cmds, "the gateway Dockerfile needs a CMD"
+        command = cmds[-1]
+    assert "gunicorn" in command
+    assert "tuneloop_gateway.app:create_app()" in command
+    assert "--reload" not in command
+
+
+def test_gateway_healthcheck_gets_healthz_with_python_urllib(services: dict[str, Service]) -> None:
+    """The gateway healthcheck GETs /healthz with Python's urllib (slim images lack curl)."""
+    test = healthcheck_text(services["gateway"])
+    assert "python" in test
+    assert "urllib" in test
+    assert "/healthz" in test
+    assert "curl" not in test
+
+
+def test_gateway_publishes_port_8000_and_joins_both_networks(
+    config: dict[str, Any], services: dict[str, Service]
+) -> None:
+    """The gateway publishes 8000 and reaches both the internal and a public network."""
+    gateway = services["gateway"]
+    assert published_targets(gateway) == {8000}
+    internal = {n for n in network_names(gateway) if config["networks"][n].get("internal")}
+    public = network_names(gateway) - internal
+    assert internal == network_names(services["redis"])
+    assert public, "the gateway needs a non-internal network to publish its port"
+
+
+def test_gateway_gets_an_authenticated_redis_url_and_the_api_key(
+    services: dict[str, Service],
+) -> None:
+    """The gateway's env carries the Redis password in REDIS_URL and the API key."""
+    env = services["gateway"]["environment"]
+    assert env["REDIS_URL"] == f"redis://:{REDIS_PASSWORD}@redis:6379/0"
+    assert env["TUNELOOP_API_KEY"] == API_KEY
+
+
+# --- worker --------------------------------------------------------------------------------
+
+
+def test_worker_can_scale_having_no_container_name_and_no_ports(
+    services: dict[str, Service],
+) -> None:
+    """The worker has no fixed name and publishes nothing, so --scale worker=N works."""
+    worker = services["worker"]
+    assert "container_name" not in worker
+    assert not worker.get("ports")
+
+
+def test_worker_is_only_on_the_internal_network_with_redis_url(
+    config: dict[str, Any], services: dict[str, Service]
+) -> None:
+    """The worker joins internal networks only and connects to Redis with the password."""
+    worker = services["worker"]
+    assert network_names(worker)
+    for name in network_names(worker):
+        assert config["networks"][name].get("internal") is True, name
+    assert worker["environment"]["REDIS_URL"] == f"redis://:{REDIS_PASSWORD}@redis:6379/0"
+
+
+def test_worker_has_a_long_stop_grace_period(services: dict[str, Service]) -> None:
+    """Docker waits long enough on stop for a running stage to finish (warm shutdown)."""
+    assert duration_seconds(services["worker"].get("stop_grace_period", "10s")) >= 60
+
+
+def test_worker_and_gateway_share_the_visibility_timeout(services: dict[str, Service]) -> None:
+    """Producer and consumer use the same broker visibility timeout."""
+    gateway_env = services["gateway"]["environment"]
+    worker_env = services["worker"]["environment"]
+    assert gateway_env.get("TUNELOOP_VISIBILITY_TIMEOUT") == worker_env.get(
+        "TUNELOOP_VISIBILITY_TIMEOUT"
+    )
+
+
+# --- all services --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["gateway", "worker"])
+def test_app_services_wait_for_healthy_redis(services: dict[str, Service], name: str) -> None:
+    """The gateway and the worker start only once Redis is healthy."""
+    assert services[name]["depends_on"]["redis"]["condition"] == "service_healthy"
+
+
+@pytest.mark.parametrize("name", ["redis", "gateway", "worker"])
+def test_services_restart_unless_stopped(services: dict[str, Service], name: str) -> None:
+    """Every service comes back after a crash or a host reboot."""
+    assert services[name]["restart"] == "unless-stopped"
+
+
+@pytest.mark.parametrize("name", ["gateway", "worker"])
+def test_app_services_build_from_their_dockerfile_with_the_repo_as_context(
+    services: dict[str, Service], name: str
+) -> None:
+    """Each image builds from its own Dockerfile, with the repository root as context."""
+    build = services[name]["build"]
+    assert Path(build["context"]).resolve() == REPO
+    assert (REPO / build["dockerfile"]).resolve() == DOCKERFILES[name]
+
+
+# --- failures ------------------------------------------------------------------------------
+
+
+def test_config_fails_clearly_without_redis_password(
+    compose_bin: str, empty_env_file: Path
+) -> None:
+    """`docker-compose config` refuses to render without REDIS_PASSWORD and says so."""
+    result = run_config(compose_bin, empty_env_file, TUNELOOP_API_KEY=API_KEY)
+    assert result.returncode != 0
+    assert "set REDIS_PASSWORD" in result.stderr
+
+
+def test_config_fails_clearly_without_api_key(compose_bin: str, empty_env_file: Path) -> None:
+    """`docker-compose config` refuses to render without TUNELOOP_API_KEY and says so."""
+    result = run_config(compose_bin, empty_env_file, REDIS_PASSWORD=REDIS_PASSWORD)
+    assert result.returncode != 0
+    assert "set TUNELOOP_API_KEY" in result.stderr
+
+
+# --- Dockerfiles ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["gateway", "worker"])
+def test_dockerfile_runs_as_a_non_root_user(name: str) -> None:
+    """The image's final USER is set and is not root."""
+    users = [a for i, a in dockerfile_instructions(DOCKERFILES[name]) if i == "USER"]
+    assert users, "the Dockerfile needs a USER line"
+    user, _, group = users[-1].partition(":")
+    assert user not in ("root", "0")
+    assert group not in ("root", "0")
+
+
+@pytest.mark.parametrize("name", ["gateway", "worker"])
+def test_dockerfile_installs_pinned_requirements_before_copying_code(name: str) -> None:
+    """Pinned requirements install first (layer cache); our packages then go in with --no-deps."""
+    steps = list(dockerfile_instructions(DOCKERFILES[name]))
+    assert steps[0] == ("FROM", "python:3.11-slim")
+    runs = [(n, a) for n, (i, a) in enumerate(steps) if i == "RUN"]
+    copies = [(n, a) for n, (i, a) in enumerate(steps) if i == "COPY"]
+    requirements_install = next(n for n, a in runs if f"-r services/{name}/requirements.txt" in a)
+    first_code_copy = next(n for n, a in copies if a.split()[0] == "shared")
+    assert requirements_install < first_code_copy
+    package_install = next(n for n, a in runs if "--no-deps" in a)
+    assert f"./services/{name}" in steps[package_install][1]
+    assert "./shared" in steps[package_install][1]
+
+
+@pytest.mark.parametrize("name", ["gateway", "worker"])
+def test_dockerfile_copy_sources_exist_in_the_repo(name: str) -> None:
+    """Every COPY source is a path that exists relative to the build context (repo root)."""
+    for instruction, args in dockerfile_instructions(DOCKERFILES[name]):
+        if instruction == "COPY":
+            *sources, _dest = [a for a in args.split() if not a.startswith("--")]
+            for source in sources:
+                assert (REPO / source).exists(), source
+
+
+def test_gateway_image_has_no_learning_libraries() -> None:
+    """Neither the gateway Dockerfile nor its requirements mention scikit-learn or numpy."""
+    for path in (DOCKERFILES["gateway"], REPO / "services" / "gateway" / "requirements.txt"):
+        text = path.read_text().lower()
+        for library in LEARNING_LIBRARIES:
+            assert library not in text, f"{path.name} mentions {library}"
+    assert "[learn]" not in DOCKERFILES["gateway"].read_text()
+
+
+def test_worker_image_installs_shared_with_learning_libraries() -> None:
+    """The worker image installs shared[learn], with scikit-learn and numpy pinned."""
+    assert "./shared[learn]" in DOCKERFILES["worker"].read_text()
+    pins = (REPO / "services" / "worker" / "requirements.txt").read_text().lower()
+    assert re.search(r"^scikit-learn==", pins, re.MULTILINE)
+    assert re.search(r"^numpy==", pins, re.MULTILINE)
+
+
+def test_gateway_dockerfile_exposes_8000_without_debug() -> None:
+    """The gateway image exposes 8000 and keeps Flask's debug mode off."""
+    steps = list(dockerfile_instructions(DOCKERFILES["gateway"]))
+    assert ("EXPOSE", "8000") in steps
+    text = DOCKERFILES["gateway"].read_text()
+    assert "FLASK_DEBUG=0" in text
+    assert "--reload" not in text
+
+
+def test_dockerignore_excludes_local_state_and_tests() -> None:
+    """The build context leaves out the venv, git metadata, caches and tests."""
+    patterns = {
+        line.strip()
+        for line in (REPO / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    for required in (".venv", ".git", "tests", "**/__pycache__", "**/*.egg-info"):
+        assert required in patterns, required
