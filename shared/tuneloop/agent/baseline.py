@@ -17,12 +17,12 @@ _WORD = re.compile(r"[a-z']+")
 
 
 class KeywordAgent:
-    """Route by keyword; confidence grows with the number of keywords matched."""
+    """Route by keyword prefix; confidence grows with the number of keywords matched."""
 
     model_id = "tuneloop-keyword-baseline"
 
     def respond(self, text: str) -> AgentResponse:
-        """Answer one input by the first task whose keywords it contains."""
+        """Answer by the task with the most keyword matches (ties: weather before travel)."""
         words = _WORD.findall(text.lower())
         best, hits = "general", 0
         for task, keywords in KEYWORDS.items():

@@ -8,6 +8,7 @@ import numpy as np
 from tuneloop.agent.features import featurize
 from tuneloop.agent.response import AgentResponse
 from tuneloop.agent.router import Router
+from tuneloop.stages.text import normalize
 
 MODEL_FORMAT = "tuneloop.learned/1"
 MEMORY_PER_TASK = 64
@@ -15,7 +16,7 @@ FALLBACK_ANSWER = "I understand your question. Let me help you with that."
 
 
 def build_memory(examples: Sequence[dict], per_task: int = MEMORY_PER_TASK) -> dict:
-    """Keep the best-rated distinct answers of each task type."""
+    """Keep the best-rated answer to each distinct input, up to per_task per task type."""
     by_task: dict[str, list[dict]] = {}
     for ex in examples:
         by_task.setdefault(ex["task_type"], []).append(ex)
@@ -24,8 +25,8 @@ def build_memory(examples: Sequence[dict], per_task: int = MEMORY_PER_TASK) -> d
         rows = sorted(rows, key=lambda r: (-r["rating"], r["input"], r["output"]))
         seen, kept = set(), []
         for r in rows:
-            if r["input"].casefold() not in seen:
-                seen.add(r["input"].casefold())
+            if normalize(r["input"]) not in seen:
+                seen.add(normalize(r["input"]))
                 kept.append({"input": r["input"], "output": r["output"], "rating": r["rating"]})
         memory[task] = kept[:per_task]
     return memory
@@ -50,6 +51,8 @@ class LearnedAgent:
 
     def respond_many(self, texts: Sequence[str]) -> list[AgentResponse]:
         """Answer many inputs with one pass of the router."""
+        if not texts:
+            return []
         feats = featurize(list(texts))
         proba = self.router.proba(feats)
         answers = []

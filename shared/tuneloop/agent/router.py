@@ -15,9 +15,9 @@ from tuneloop.agent.features import N_FEATURES
 class Hyperparameters:
     """How the router is trained."""
 
-    n_epochs: int = 10
-    learning_rate: float = 0.1
-    batch_size: int = 16
+    n_epochs: int = 20
+    learning_rate: float = 0.5
+    batch_size: int = 8
     seed: int = 42
 
 

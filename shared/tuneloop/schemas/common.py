@@ -10,7 +10,7 @@ MAX_TASK_TYPE = 64
 MAX_METADATA_BYTES = 4096
 MAX_METADATA_DEPTH = 4
 TASK_TYPE = validate.Regexp(
-    r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
+    r"^[A-Za-z0-9][A-Za-z0-9_.:-]*\Z",
     error="must start with a letter or digit and hold only letters, digits, '_', '.', ':', '-'",
 )
 
@@ -52,7 +52,11 @@ def small_json_object(value: dict) -> None:
     """Bound metadata in nesting depth and in encoded size."""
     if _depth(value) > MAX_METADATA_DEPTH:
         raise ValidationError(f"must not nest deeper than {MAX_METADATA_DEPTH} levels")
-    if len(json.dumps(value, allow_nan=False)) > MAX_METADATA_BYTES:
+    try:
+        encoded = json.dumps(value, allow_nan=False)
+    except ValueError:
+        raise ValidationError("must not contain NaN or Infinity") from None
+    if len(encoded.encode()) > MAX_METADATA_BYTES:
         raise ValidationError(f"must encode to at most {MAX_METADATA_BYTES} bytes of JSON")
 
 
@@ -66,6 +70,17 @@ def metadata(**kwargs: object) -> fields.Dict:
 def limit_field(default: int = 20, maximum: int = 100) -> fields.Integer:
     """The page size of a list endpoint."""
     return fields.Integer(load_default=default, validate=validate.Range(1, maximum))
+
+
+class StrictFloat(fields.Float):
+    """A JSON number: rejects strings and booleans that plain Float would coerce."""
+
+    def _deserialize(
+        self, value: object, attr: str | None, data: object, **kwargs: object
+    ) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
 
 
 class ProblemSchema(Schema):

@@ -3,7 +3,7 @@
 from marshmallow import Schema, fields, validate
 
 from tuneloop.contracts import SOURCES
-from tuneloop.schemas.common import limit_field, metadata, task_type, text
+from tuneloop.schemas.common import StrictFloat, limit_field, metadata, task_type, text
 
 MAX_BATCH = 1000
 
@@ -13,7 +13,7 @@ class InteractionInSchema(Schema):
 
     input = text(required=True)
     output = text(required=True)
-    rating = fields.Float(required=True, allow_nan=False, validate=validate.Range(0.0, 1.0))
+    rating = StrictFloat(required=True, allow_nan=False, validate=validate.Range(0.0, 1.0))
     task_type = task_type(required=True)
     source = fields.String(load_default="human", validate=validate.OneOf(SOURCES))
     metadata = metadata(load_default=dict)

@@ -3,7 +3,7 @@
 from marshmallow import Schema, fields, validate
 
 from tuneloop.contracts import STAGES, STATUSES
-from tuneloop.schemas.common import limit_field, metadata, task_type, text
+from tuneloop.schemas.common import StrictFloat, limit_field, metadata, task_type, text
 from tuneloop.schemas.results import JobResultSchema
 
 MAX_EVAL_SET = 10_000
@@ -13,7 +13,7 @@ class HyperparametersSchema(Schema):
     """How the router is trained; the same values and data give the same model."""
 
     n_epochs = fields.Integer(load_default=20, strict=True, validate=validate.Range(1, 200))
-    learning_rate = fields.Float(
+    learning_rate = StrictFloat(
         load_default=0.5, allow_nan=False, validate=validate.Range(0, 10, min_inclusive=False)
     )
     batch_size = fields.Integer(load_default=8, strict=True, validate=validate.Range(1, 4096))
@@ -31,10 +31,10 @@ class EvalCaseSchema(Schema):
 class JobInSchema(Schema):
     """A fine-tuning job request."""
 
-    min_score = fields.Float(load_default=0.8, allow_nan=False, validate=validate.Range(0, 1))
+    min_score = StrictFloat(load_default=0.8, allow_nan=False, validate=validate.Range(0, 1))
     task_types = fields.List(task_type(), validate=validate.Length(1, 1000))
     include_synthetic = fields.Boolean(load_default=True)
-    holdout_fraction = fields.Float(
+    holdout_fraction = StrictFloat(
         allow_nan=False,
         validate=validate.Range(0, 0.9, min_inclusive=False),
         metadata={"description": "held out of training and added to the evaluation suite"},
@@ -43,7 +43,7 @@ class JobInSchema(Schema):
         HyperparametersSchema, load_default=lambda: HyperparametersSchema().load({})
     )
     eval_set = fields.List(fields.Nested(EvalCaseSchema), validate=validate.Length(1, MAX_EVAL_SET))
-    suffix = fields.String(validate=validate.Regexp(r"^[a-z0-9][a-z0-9-]{0,39}$"))
+    suffix = fields.String(validate=validate.Regexp(r"^[a-z0-9][a-z0-9-]{0,39}\Z"))
     metadata = metadata()
 
 
@@ -99,7 +99,7 @@ class JobPageSchema(Schema):
 class EventQuerySchema(Schema):
     """Cursor of a job's events (oldest first)."""
 
-    after = fields.String(validate=validate.Regexp(r"^\d{1,20}-\d{1,20}$"))
+    after = fields.String(validate=validate.Regexp(r"^[0-9]{1,20}-[0-9]{1,20}\Z"))
     limit = limit_field(default=100, maximum=1000)
 
 

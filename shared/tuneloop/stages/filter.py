@@ -20,9 +20,7 @@ class QualityFilter:
     def reason_to_drop(self, ex: dict) -> str | None:
         """Return why ex is dropped, or None to keep it."""
         text, output, rating, task = (ex.get(k) for k in ("input", "output", "rating", "task_type"))
-        if not all(isinstance(v, str) for v in (text, output, task)) or not isinstance(
-            rating, int | float
-        ):
+        if not all(isinstance(v, str) for v in (text, output, task)) or not _is_rating(rating):
             return "malformed"
         if not text.strip() or not output.strip() or not task.strip():
             return "empty"
@@ -33,9 +31,10 @@ class QualityFilter:
         key = normalize(text)
         if key in self.excluded_inputs:
             return "in_evaluation_set"
-        if (key, normalize(output)) in self._seen:
+        identity = (key, normalize(output), task)
+        if identity in self._seen:
             return "duplicate"
-        self._seen.add((key, normalize(output)))
+        self._seen.add(identity)
         return None
 
     def feed(self, batch: Iterable[dict]) -> list[dict]:
@@ -48,3 +47,8 @@ class QualityFilter:
             else:
                 self.dropped[reason] += 1
         return kept
+
+
+def _is_rating(value: object) -> bool:
+    """Return whether value is a finite number in 0..1 (and not a bool)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0.0 <= value <= 1.0

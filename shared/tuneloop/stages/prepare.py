@@ -13,17 +13,18 @@ DEFAULT_VALIDATION_FRACTION = 0.2
 def split(
     examples: Sequence[dict], validation_fraction: float, seed: int
 ) -> tuple[list[dict], list[dict]]:
-    """Split each task type's examples by the same seed; every task keeps one for training."""
-    by_task: dict[str, list[dict]] = {}
+    """Split each task type's inputs by the seed; an input never lands on both sides."""
+    groups: dict[str, dict[str, list[dict]]] = {}
     for ex in examples:
-        by_task.setdefault(ex["task_type"], []).append(ex)
+        groups.setdefault(ex["task_type"], {}).setdefault(normalize(ex["input"]), []).append(ex)
     train, validation = [], []
-    for task in sorted(by_task):
-        rows = sorted(by_task[task], key=lambda r: (normalize(r["input"]), r["output"]))
-        random.Random(f"{seed}:{task}").shuffle(rows)
-        n_val = min(round(len(rows) * validation_fraction), len(rows) - 1)
-        validation += rows[:n_val]
-        train += rows[n_val:]
+    for task in sorted(groups):
+        inputs = sorted(groups[task])
+        random.Random(f"{seed}:{task}").shuffle(inputs)
+        n_val = min(round(len(inputs) * validation_fraction), len(inputs) - 1)
+        for i, key in enumerate(inputs):
+            rows = sorted(groups[task][key], key=lambda r: r["output"])
+            (validation if i < n_val else train).extend(rows)
     return train, validation
 
 

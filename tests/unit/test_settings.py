@@ -1,0 +1,104 @@
+"""Settings come from the mapping given to from_env, read when it is called."""
+
+import dataclasses
+
+import pytest
+
+from tuneloop.celery_config import INTERACTIVE_QUEUE, PIPELINE_QUEUE, celery_config
+from tuneloop.settings import Settings
+
+ENV_NAMES = (
+    "REDIS_URL",
+    "TUNELOOP_API_KEY",
+    "LOG_LEVEL",
+    "TUNELOOP_VISIBILITY_TIMEOUT",
+    "TUNELOOP_RESULT_EXPIRES",
+    "TUNELOOP_RESPOND_TIMEOUT",
+)
+
+
+def test_empty_mapping_gives_the_defaults():
+    assert Settings.from_env({}) == Settings(
+        redis_url="redis://localhost:6379/0",
+        api_key="",
+        log_level="INFO",
+        visibility_timeout=7200,
+        result_expires=86400,
+        respond_timeout=10.0,
+    )
+
+
+def test_every_setting_is_read_from_the_mapping_and_converted():
+    settings = Settings.from_env(
+        {
+            "REDIS_URL": "redis://cache:6380/2",
+            "TUNELOOP_API_KEY": "s3cret",
+            "LOG_LEVEL": "DEBUG",
+            "TUNELOOP_VISIBILITY_TIMEOUT": "60",
+            "TUNELOOP_RESULT_EXPIRES": "120",
+            "TUNELOOP_RESPOND_TIMEOUT": "2.5",
+        }
+    )
+    assert settings == Settings("redis://cache:6380/2", "s3cret", "DEBUG", 60, 120, 2.5)
+    assert isinstance(settings.visibility_timeout, int)
+    assert isinstance(settings.respond_timeout, float)
+
+
+def test_given_mapping_wins_over_the_process_environment(monkeypatch):
+    for name in ENV_NAMES:
+        monkeypatch.setenv(name, "1")
+    assert Settings.from_env({}) == Settings()
+    assert Settings.from_env({"LOG_LEVEL": "WARNING"}).log_level == "WARNING"
+
+
+def test_default_reads_the_environment_at_call_time_not_import_time(monkeypatch):
+    for name in ENV_NAMES:
+        monkeypatch.delenv(name, raising=False)
+    assert Settings.from_env() == Settings()
+    monkeypatch.setenv("REDIS_URL", "redis://later:1/0")
+    monkeypatch.setenv("TUNELOOP_API_KEY", "late-key")
+    monkeypatch.setenv("TUNELOOP_RESULT_EXPIRES", "5")
+    settings = Settings.from_env()
+    assert (settings.redis_url, settings.api_key, settings.result_expires) == (
+        "redis://later:1/0",
+        "late-key",
+        5,
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("TUNELOOP_VISIBILITY_TIMEOUT", "soon"),
+        ("TUNELOOP_RESULT_EXPIRES", "1.5"),
+        ("TUNELOOP_RESPOND_TIMEOUT", "fast"),
+    ],
+)
+def test_non_numeric_value_fails_loudly(name, value):
+    with pytest.raises(ValueError):
+        Settings.from_env({name: value})
+
+
+def test_settings_are_frozen():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Settings().api_key = "x"  # type: ignore[misc]
+
+
+def test_celery_config_takes_urls_and_timeouts_from_settings():
+    settings = Settings.from_env(
+        {
+            "REDIS_URL": "redis://r:1/3",
+            "TUNELOOP_VISIBILITY_TIMEOUT": "99",
+            "TUNELOOP_RESULT_EXPIRES": "77",
+        }
+    )
+    config = celery_config(settings)
+    assert config["broker_url"] == config["result_backend"] == "redis://r:1/3"
+    assert config["broker_transport_options"] == {"visibility_timeout": 99}
+    assert config["result_backend_transport_options"] == {"visibility_timeout": 99}
+    assert config["result_expires"] == 77
+    assert config["accept_content"] == ["json"]
+    assert config["task_acks_late"] is True
+    assert config["worker_prefetch_multiplier"] == 1
+    assert config["task_default_queue"] == PIPELINE_QUEUE
+    assert config["task_routes"] == {"tuneloop.models.*": {"queue": INTERACTIVE_QUEUE}}
