@@ -236,7 +236,7 @@ def test_empty_job_request_gets_every_default():
     assert JobInSchema().load({}) == {
         "min_score": 0.8,
         "include_synthetic": True,
-        "hyperparameters": {"n_epochs": 20, "learning_rate": 0.5, "batch_size": 8, "seed": 42},
+        "hyperparameters": {"n_epochs": 20, "learning_rate": 0.5, "batch_size": 32, "seed": 42},
     }
 
 
@@ -245,7 +245,7 @@ def test_partial_hyperparameters_are_completed_with_defaults():
     assert loaded["hyperparameters"] == {
         "n_epochs": 3,
         "learning_rate": 0.5,
-        "batch_size": 8,
+        "batch_size": 32,
         "seed": 7,
     }
 

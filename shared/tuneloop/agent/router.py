@@ -17,7 +17,7 @@ class Hyperparameters:
 
     n_epochs: int = 20
     learning_rate: float = 0.5
-    batch_size: int = 8
+    batch_size: int = 32
     seed: int = 42
 
 

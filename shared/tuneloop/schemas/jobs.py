@@ -16,7 +16,7 @@ class HyperparametersSchema(Schema):
     learning_rate = StrictFloat(
         load_default=0.5, allow_nan=False, validate=validate.Range(0, 10, min_inclusive=False)
     )
-    batch_size = fields.Integer(load_default=8, strict=True, validate=validate.Range(1, 4096))
+    batch_size = fields.Integer(load_default=32, strict=True, validate=validate.Range(1, 4096))
     seed = fields.Integer(load_default=42, strict=True, validate=validate.Range(0, 2**32 - 1))
 
 
