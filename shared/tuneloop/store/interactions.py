@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 
 from redis import Redis
 
-from tuneloop.store import keys
+from tuneloop.store import keys, paging
 from tuneloop.timeutil import now
 
 # One script, so a job's snapshot sequence never sees half a batch or a gap.
@@ -82,35 +82,16 @@ class InteractionStore:
     ) -> tuple[list[dict], bool]:
         """Return up to limit interactions after the cursor, oldest first, and has_more."""
         index = keys.interactions_of_task(task_type) if task_type else keys.INTERACTIONS
-        start = "-inf"
-        if after is not None:
-            score = self.redis.zscore(keys.INTERACTIONS, after)
-            if score is None:
-                raise KeyError(after)
-            start = f"({int(score)}"
-        found: list[dict] = []
-        while len(found) <= limit:
-            chunk = self.redis.zrangebyscore(
-                index, start, "+inf", start=0, num=500, withscores=True
-            )
-            if not chunk:
-                break
-            start = f"({int(chunk[-1][1])}"
-            rows = self.get_many([i for i, _ in chunk])
-            found += [r for r in rows if min_rating is None or r["rating"] >= min_rating]
-        return found[:limit], len(found) > limit
+        start = paging.start_after(self.redis, keys.INTERACTIONS, after)
+        batches = (self.get_many(ids) for ids in paging.ids_from(self.redis, index, start, "+inf"))
+        return paging.first_page(
+            batches, limit, lambda r: min_rating is None or r["rating"] >= min_rating
+        )
 
     def snapshot(self, upto_seq: int, batch: int = 500) -> Iterator[list[dict]]:
         """Yield, in bounded batches, the interactions that existed at sequence upto_seq."""
-        start = "-inf"
-        while True:
-            chunk = self.redis.zrangebyscore(
-                keys.INTERACTIONS, start, upto_seq, start=0, num=batch, withscores=True
-            )
-            if not chunk:
-                return
-            start = f"({int(chunk[-1][1])}"
-            yield self.get_many([i for i, _ in chunk])
+        for ids in paging.ids_from(self.redis, keys.INTERACTIONS, "-inf", upto_seq, batch=batch):
+            yield self.get_many(ids)
 
     def stats(self) -> dict:
         """Return the count, the task distribution and the rating histogram."""

@@ -6,7 +6,7 @@ import uuid
 from redis import Redis
 
 from tuneloop import contracts
-from tuneloop.store import keys
+from tuneloop.store import keys, paging
 from tuneloop.timeutil import now
 
 # Update fields only while the job is not finished, so a late or repeated stage
@@ -97,23 +97,10 @@ class JobStore:
         self, limit: int, after: str | None = None, status: str | None = None
     ) -> tuple[list[dict], bool]:
         """Return up to limit jobs after the cursor, newest first, and has_more."""
-        start = "+inf"
-        if after is not None:
-            score = self.redis.zscore(keys.JOBS, after)
-            if score is None:
-                raise KeyError(after)
-            start = f"({int(score)}"
-        found: list[dict] = []
-        while len(found) <= limit:
-            chunk = self.redis.zrevrangebyscore(
-                keys.JOBS, start, "-inf", start=0, num=200, withscores=True
-            )
-            if not chunk:
-                break
-            start = f"({int(chunk[-1][1])}"
-            jobs = [j for j in (self.get(i) for i, _ in chunk) if j is not None]
-            found += [j for j in jobs if status is None or j["status"] == status]
-        return found[:limit], len(found) > limit
+        start = paging.start_after(self.redis, keys.JOBS, after, reverse=True)
+        ids = paging.ids_from(self.redis, keys.JOBS, start, "-inf", reverse=True, batch=200)
+        batches = ([j for j in map(self.get, chunk) if j is not None] for chunk in ids)
+        return paging.first_page(batches, limit, lambda j: status is None or j["status"] == status)
 
     def count(self) -> int:
         """Return how many jobs exist."""
