@@ -12,7 +12,7 @@ from tuneloop.settings import Settings
 from tuneloop.store import Store
 from tuneloop_gateway import auth, errors
 from tuneloop_gateway.api import health, interactions, jobs, models
-from tuneloop_gateway.errors import problem
+from tuneloop_gateway.errors import PROBLEM_JSON, problem
 from tuneloop_gateway.extensions import Services, build_celery
 
 DEFAULTS = {
@@ -35,6 +35,15 @@ class TuneloopApi(Api):
     """flask-smorest's Api, documenting errors as problem details."""
 
     ERROR_SCHEMA = ProblemSchema
+
+    def _register_responses(self) -> None:
+        """Document every error response as application/problem+json."""
+        default = self.DEFAULT_RESPONSE_CONTENT_TYPE
+        self.DEFAULT_RESPONSE_CONTENT_TYPE = PROBLEM_JSON
+        try:
+            super()._register_responses()
+        finally:
+            self.DEFAULT_RESPONSE_CONTENT_TYPE = default
 
 
 def create_app(test_config: Mapping | None = None, settings: Settings | None = None) -> Flask:

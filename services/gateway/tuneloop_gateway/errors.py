@@ -3,8 +3,10 @@
 import logging
 
 from flask import Flask, Response, json
+from kombu.exceptions import OperationalError as KombuOperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -65,13 +67,30 @@ def handle_http_exception(error: HTTPException) -> Response:
     return problem(error.code or 500, error.name, detail, errors, headers)
 
 
+# Replies with which Redis refuses a write for a while (memory full, loading, read-only).
+_UNAVAILABLE_REPLIES = ("OOM", "LOADING", "READONLY", "BUSY", "MASTERDOWN", "MISCONF")
+
+
+def unavailable(detail: str) -> Response:
+    """Answer 503 with a hint to retry."""
+    return problem(503, "Service Unavailable", detail, headers={"Retry-After": "5"})
+
+
 def handle_redis_error(error: RedisError) -> Response:
-    """Answer 503 when Redis cannot take or give data: nothing was stored."""
-    log.warning("redis unavailable: %s", error)
-    kind = "unreachable" if isinstance(error, RedisConnectionError) else "refused the request"
-    return problem(
-        503, "Service Unavailable", f"storage is {kind}; retry later", headers={"Retry-After": "5"}
-    )
+    """Answer 503 when Redis cannot take or give data now: nothing was stored."""
+    if isinstance(error, RedisConnectionError | RedisTimeoutError):
+        log.warning("redis unreachable: %s", error)
+        return unavailable("storage is unreachable; retry later")
+    if str(error).startswith(_UNAVAILABLE_REPLIES):
+        log.warning("redis refused a command: %s", error)
+        return unavailable("storage refused the request for now; retry later")
+    return handle_unexpected(error)
+
+
+def handle_broker_error(error: KombuOperationalError) -> Response:
+    """Answer 503 when a message could not be sent to the workers."""
+    log.warning("broker unavailable: %s", error)
+    return unavailable("the task queue is unreachable; retry later")
 
 
 def handle_unexpected(error: Exception) -> Response:
@@ -84,4 +103,5 @@ def register(app: Flask) -> None:
     """Install the problem handlers on app."""
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(RedisError, handle_redis_error)
+    app.register_error_handler(KombuOperationalError, handle_broker_error)
     app.register_error_handler(Exception, handle_unexpected)

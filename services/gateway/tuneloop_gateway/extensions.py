@@ -23,7 +23,25 @@ class Services:
 def build_celery(settings: Settings) -> Celery:
     """Build a Celery client that only sends tasks and reads results."""
     app = Celery("tuneloop-gateway", set_as_current=False)
-    app.conf.update(celery_config(settings))
+    config = celery_config(settings)
+    # A request thread must not hang on a Redis that is down: fail fast, answer 503.
+    fast = {"socket_connect_timeout": 3, "socket_timeout": 5}
+    config["broker_transport_options"] = {**config["broker_transport_options"], **fast}
+    config["result_backend_transport_options"] = {
+        **config["result_backend_transport_options"],
+        "retry_policy": {"timeout": 5.0},
+    }
+    app.conf.update(
+        config,
+        redis_socket_connect_timeout=3,
+        redis_socket_timeout=5,
+        task_publish_retry_policy={
+            "max_retries": 2,
+            "interval_start": 0,
+            "interval_step": 0.5,
+            "interval_max": 1,
+        },
+    )
     return app
 
 

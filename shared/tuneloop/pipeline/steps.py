@@ -132,8 +132,8 @@ def evaluate_fine_tuned(store: Store, job: dict) -> None:
     store.artifacts.put(job["id"], "fine_tuned_metrics", metrics(cases, answers))
 
 
-def compare(store: Store, job: dict) -> None:
-    """Assemble the report and end the job as succeeded."""
+def compare(store: Store, job: dict) -> dict:
+    """Assemble the report; the runner ends the job with it."""
     jid, art = job["id"], store.artifacts
     base, tuned = art.get(jid, "baseline_metrics"), art.get(jid, "fine_tuned_metrics")
     cases = art.get(jid, "eval_cases")
@@ -148,7 +148,7 @@ def compare(store: Store, job: dict) -> None:
             cases, art.get(jid, "baseline_answers"), art.get(jid, "fine_tuned_answers")
         ),
     }
-    store.jobs.succeed(jid, result)
+    return result
 
 
 STEPS = {

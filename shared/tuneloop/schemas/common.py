@@ -9,15 +9,26 @@ MAX_TEXT = 4000
 MAX_TASK_TYPE = 64
 MAX_METADATA_BYTES = 4096
 MAX_METADATA_DEPTH = 4
-TASK_TYPE = validate.Regexp(
-    r"^[A-Za-z0-9][A-Za-z0-9_.:-]*\Z",
+
+
+class FullMatch(validate.Regexp):
+    """A pattern the whole value must match; written with ^...$ so OpenAPI reads it too."""
+
+    def __call__(self, value: str) -> str:
+        if self.regex.fullmatch(value) is None:
+            raise ValidationError(self._format_error(value))
+        return value
+
+
+TASK_TYPE = FullMatch(
+    r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
     error="must start with a letter or digit and hold only letters, digits, '_', '.', ':', '-'",
 )
 
 
 def not_blank(value: str) -> None:
-    """Reject strings of only whitespace."""
-    if not value.strip():
+    """Reject strings of only whitespace or invisible format characters."""
+    if all(c.isspace() or unicodedata.category(c) == "Cf" for c in value):
         raise ValidationError("must not be blank")
 
 
@@ -38,6 +49,15 @@ def text(max_length: int = MAX_TEXT, **kwargs: object) -> fields.String:
 def task_type(**kwargs: object) -> fields.String:
     """A task type label: any name the data uses, in a URL-safe alphabet."""
     return fields.String(validate=[validate.Length(1, MAX_TASK_TYPE), TASK_TYPE], **kwargs)
+
+
+def stream_id(value: str) -> None:
+    """Accept a Redis stream id: two unsigned 64-bit integers joined by '-'."""
+    first, _, second = value.partition("-")
+    if not (first.isascii() and first.isdigit() and second.isascii() and second.isdigit()):
+        raise ValidationError("must be an event id such as 1795834537705-0")
+    if int(first) >= 2**64 or int(second) >= 2**64:
+        raise ValidationError("is out of range for an event id")
 
 
 def _depth(value: object) -> int:

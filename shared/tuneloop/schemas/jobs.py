@@ -3,7 +3,15 @@
 from marshmallow import Schema, fields, validate
 
 from tuneloop.contracts import STAGES, STATUSES
-from tuneloop.schemas.common import StrictFloat, limit_field, metadata, task_type, text
+from tuneloop.schemas.common import (
+    FullMatch,
+    StrictFloat,
+    limit_field,
+    metadata,
+    stream_id,
+    task_type,
+    text,
+)
 from tuneloop.schemas.results import JobResultSchema
 
 MAX_EVAL_SET = 10_000
@@ -43,7 +51,7 @@ class JobInSchema(Schema):
         HyperparametersSchema, load_default=lambda: HyperparametersSchema().load({})
     )
     eval_set = fields.List(fields.Nested(EvalCaseSchema), validate=validate.Length(1, MAX_EVAL_SET))
-    suffix = fields.String(validate=validate.Regexp(r"^[a-z0-9][a-z0-9-]{0,39}\Z"))
+    suffix = fields.String(validate=FullMatch(r"^[a-z0-9][a-z0-9-]{0,39}$"))
     metadata = metadata()
 
 
@@ -99,7 +107,7 @@ class JobPageSchema(Schema):
 class EventQuerySchema(Schema):
     """Cursor of a job's events (oldest first)."""
 
-    after = fields.String(validate=validate.Regexp(r"^[0-9]{1,20}-[0-9]{1,20}\Z"))
+    after = fields.String(validate=[FullMatch(r"^[0-9]{1,20}-[0-9]{1,20}$"), stream_id])
     limit = limit_field(default=100, maximum=1000)
 
 

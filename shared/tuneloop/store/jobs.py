@@ -19,10 +19,16 @@ if status == 'succeeded' or status == 'failed' or status == 'cancelled' then ret
 for i = 1, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 return 1
 """
+_SET_IF_NULL = """
+if redis.call('HGET', KEYS[1], ARGV[1]) == 'null' then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+end
+"""
 _ADD_EVENT_ONCE = """
 if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then return false end
 return redis.call('XADD', KEYS[1], '*', 'event', ARGV[2])
 """
+MAX_STREAM_ID = f"{2**64 - 1}-{2**64 - 1}"
 _FIELDS = (
     "id",
     "object",
@@ -47,6 +53,7 @@ class JobStore:
         self.redis = redis
         self._update = redis.register_script(_UPDATE_IF_ACTIVE)
         self._event = redis.register_script(_ADD_EVENT_ONCE)
+        self._set_if_null = redis.register_script(_SET_IF_NULL)
 
     def create(self, request: dict, snapshot_seq: int, total_steps: int) -> dict:
         """Store a new queued job and return it."""
@@ -115,7 +122,7 @@ class JobStore:
         """Mark the job running in stage; return False when the job has finished."""
         if not self.update_if_active(jid, status=contracts.RUNNING, stage=stage):
             return False
-        self.redis.hsetnx(keys.job(jid), "started_at", json.dumps(now()))
+        self._set_if_null(keys=[keys.job(jid)], args=["started_at", json.dumps(now())])
         return True
 
     def complete_step(self, jid: str, step: str) -> None:
@@ -158,6 +165,8 @@ class JobStore:
 
     def events(self, jid: str, limit: int, after: str | None = None) -> tuple[list[dict], bool]:
         """Return up to limit events after the cursor, oldest first, and has_more."""
+        if after == MAX_STREAM_ID:
+            return [], False
         start = f"({after}" if after else "-"
         rows = self.redis.xrange(keys.job_events(jid), min=start, max="+", count=limit + 1)
         events = [

@@ -1,8 +1,8 @@
 """Liveness and readiness."""
 
-from flask_smorest import Blueprint
 from redis.exceptions import RedisError
 
+from tuneloop_gateway.blueprint import Blueprint
 from tuneloop_gateway.errors import problem
 from tuneloop_gateway.extensions import services
 
@@ -10,12 +10,14 @@ blp = Blueprint("health", __name__, description="Liveness and readiness")
 
 
 @blp.route("/healthz")
+@blp.doc(security=[])
 def healthz() -> dict:
     """Answer while the process is up."""
     return {"status": "ok"}
 
 
 @blp.route("/readyz")
+@blp.doc(security=[])
 def readyz() -> object:
     """Answer 200 when Redis is reachable and at least one worker answers a ping."""
     svc = services()

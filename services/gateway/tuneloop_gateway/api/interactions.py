@@ -1,7 +1,7 @@
 """Rated interactions: post one, post a batch, list, count."""
 
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 
 from tuneloop.schemas.interactions import (
     BatchCreatedSchema,
@@ -12,6 +12,7 @@ from tuneloop.schemas.interactions import (
     InteractionSchema,
     InteractionStatsSchema,
 )
+from tuneloop_gateway.blueprint import Blueprint
 from tuneloop_gateway.extensions import services
 
 blp = Blueprint(

@@ -4,7 +4,7 @@ import logging
 
 from flask import Response, url_for
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 
 from tuneloop.contracts import STAGES
 from tuneloop.schemas.jobs import (
@@ -16,6 +16,7 @@ from tuneloop.schemas.jobs import (
     JobSchema,
 )
 from tuneloop.stages.prepare import to_chat_jsonl
+from tuneloop_gateway.blueprint import Blueprint
 from tuneloop_gateway.extensions import services
 from tuneloop_gateway.pipeline import job_canvas
 

@@ -4,7 +4,7 @@ import time
 
 from celery.exceptions import TimeoutError as CeleryTimeout
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 
 from tuneloop import contracts
 from tuneloop.schemas.models import (
@@ -13,6 +13,7 @@ from tuneloop.schemas.models import (
     ResponseInSchema,
     ResponseSchema,
 )
+from tuneloop_gateway.blueprint import Blueprint
 from tuneloop_gateway.extensions import services
 
 blp = Blueprint("models", __name__, url_prefix="/v1/models", description="Agents to ask")

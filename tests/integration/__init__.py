@@ -1,0 +1,1 @@
+"""End-to-end tests over a real redis-server, real Celery workers and a gunicorn gateway."""

@@ -1,0 +1,170 @@
+"""The OpenAPI document describes every endpoint and schema the gateway serves."""
+
+import re
+
+import pytest
+
+from tuneloop.settings import Settings
+from tuneloop_gateway.app import create_app
+
+from .support import ApiClient, Stack
+
+pytestmark = pytest.mark.integration
+
+EXPECTED = {
+    "/healthz": {"get"},
+    "/readyz": {"get"},
+    "/v1/interactions": {"get", "post"},
+    "/v1/interactions/batch": {"post"},
+    "/v1/interactions/stats": {"get"},
+    "/v1/jobs": {"get", "post"},
+    "/v1/jobs/{job_id}": {"get"},
+    "/v1/jobs/{job_id}/events": {"get"},
+    "/v1/jobs/{job_id}/training_file": {"get"},
+    "/v1/models": {"get"},
+    "/v1/models/{model_id}": {"get"},
+    "/v1/models/{model_id}/responses": {"post"},
+}
+SCHEMAS = {
+    "Problem",
+    "InteractionIn",
+    "Interaction",
+    "InteractionBatchIn",
+    "BatchCreated",
+    "InteractionPage",
+    "InteractionStats",
+    "JobIn",
+    "Hyperparameters",
+    "EvalCase",
+    "Job",
+    "JobPage",
+    "JobResult",
+    "JobError",
+    "Progress",
+    "Event",
+    "EventPage",
+    "Model",
+    "ModelList",
+    "ResponseIn",
+    "Response",
+}
+REQUEST_BODIES = {
+    ("/v1/interactions", "post"): "InteractionIn",
+    ("/v1/interactions/batch", "post"): "InteractionBatchIn",
+    ("/v1/jobs", "post"): "JobIn",
+    ("/v1/models/{model_id}/responses", "post"): "ResponseIn",
+}
+HTTP_METHODS = {"get", "post", "put", "patch", "delete"}
+UNDOCUMENTED = {"static", "docs_static"}  # file serving, not API
+
+
+@pytest.fixture(scope="module")
+def spec(anon: ApiClient) -> dict:
+    response = anon.get("/openapi.json")
+    assert response.status_code == 200, response.text[:300]
+    assert response.headers["Content-Type"].startswith("application/json")
+    return response.json()
+
+
+def refs(node: object) -> set[str]:
+    """Every $ref in a JSON document."""
+    if isinstance(node, dict):
+        found = {node["$ref"]} if isinstance(node.get("$ref"), str) else set()
+        return found.union(*(refs(v) for v in node.values()))
+    if isinstance(node, list):
+        return set().union(*(refs(v) for v in node))
+    return set()
+
+
+def patterns(node: object) -> set[str]:
+    """Every JSON Schema pattern in a JSON document."""
+    if isinstance(node, dict):
+        found = {node["pattern"]} if isinstance(node.get("pattern"), str) else set()
+        return found.union(*(patterns(v) for v in node.values()))
+    if isinstance(node, list):
+        return set().union(*(patterns(v) for v in node))
+    return set()
+
+
+def test_the_document_is_openapi_3_1_with_a_bearer_scheme(spec: dict) -> None:
+    assert spec["openapi"] == "3.1.0"
+    assert spec["info"]["title"] == "Tuneloop" and spec["info"]["version"] == "v1"
+    assert spec["components"]["securitySchemes"]["bearer"] == {"type": "http", "scheme": "bearer"}
+    assert {"bearer": []} in spec["security"]
+
+
+def test_every_endpoint_and_method_is_documented(spec: dict) -> None:
+    documented = {
+        path: {m for m in item if m in HTTP_METHODS} for path, item in spec["paths"].items()
+    }
+    assert documented == EXPECTED
+
+
+def test_every_route_the_gateway_serves_is_in_the_document(spec: dict, stack: Stack) -> None:
+    app = create_app(settings=Settings(redis_url=stack.redis_url, api_key=stack.api_key))
+    served: dict[str, set[str]] = {}
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in UNDOCUMENTED or rule.endpoint.startswith("api-docs."):
+            continue
+        path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule)
+        served.setdefault(path, set()).update(
+            m.lower() for m in rule.methods or () if m.lower() in HTTP_METHODS
+        )
+    assert served == EXPECTED
+
+
+def test_the_schemas_are_components_and_every_reference_resolves(spec: dict) -> None:
+    components = spec["components"]
+    assert set(components["schemas"]) >= SCHEMAS
+    for ref in refs(spec):
+        assert ref.startswith("#/components/"), ref
+        _, _, kind, name = ref.split("/", 3)
+        assert name in components[kind], f"dangling reference {ref}"
+
+
+def test_request_bodies_reference_their_input_schemas(spec: dict) -> None:
+    for (path, method), schema in REQUEST_BODIES.items():
+        body = spec["paths"][path][method]["requestBody"]
+        assert body["required"] is True
+        ref = body["content"]["application/json"]["schema"]["$ref"]
+        assert ref == f"#/components/schemas/{schema}", (path, method)
+
+
+def test_the_interaction_schema_documents_its_limits(spec: dict) -> None:
+    schema = spec["components"]["schemas"]["InteractionIn"]
+    assert set(schema["required"]) == {"input", "output", "rating", "task_type"}
+    props = schema["properties"]
+    assert props["rating"]["minimum"] == 0 and props["rating"]["maximum"] == 1
+    assert props["input"]["maxLength"] == 4000 and props["input"]["minLength"] == 1
+    assert props["task_type"]["maxLength"] == 64
+    assert set(props["source"]["enum"]) == {"human", "synthetic", "import"}
+    batch = spec["components"]["schemas"]["InteractionBatchIn"]["properties"]["items"]
+    assert batch["minItems"] == 1 and batch["maxItems"] == 1000
+    eval_set = spec["components"]["schemas"]["JobIn"]["properties"]["eval_set"]
+    assert eval_set["maxItems"] == 10_000
+
+
+def test_list_parameters_are_documented_with_their_bounds(spec: dict) -> None:
+    def params(path: str) -> dict:
+        return {p["name"]: p for p in spec["paths"][path]["get"].get("parameters", [])}
+
+    interactions = params("/v1/interactions")
+    assert set(interactions) >= {"limit", "after", "task_type", "min_rating"}
+    assert interactions["limit"]["schema"]["maximum"] == 1000
+    assert params("/v1/jobs")["limit"]["schema"]["maximum"] == 100
+    assert set(params("/v1/jobs/{job_id}/events")) >= {"after", "limit"}
+
+
+def test_public_endpoints_are_documented_as_needing_no_key(spec: dict) -> None:
+    for path in ("/healthz", "/readyz"):
+        assert spec["paths"][path]["get"].get("security") == [], path
+
+
+def test_error_responses_are_documented_as_problem_json(spec: dict) -> None:
+    for name, response in spec["components"]["responses"].items():
+        assert set(response["content"]) == {"application/problem+json"}, name
+
+
+def test_documented_patterns_use_only_ecma_262_syntax(spec: dict) -> None:
+    python_only = re.compile(r"\\[AZ]|\(\?P<|\(\?#")
+    assert {p for p in patterns(spec) if python_only.search(p)} == set()
