@@ -8,7 +8,12 @@ PIPELINE_QUEUE = "tuneloop.pipeline"
 
 def celery_config(settings: Settings) -> dict:
     """Return the Celery configuration: JSON only, late acks, prefetch one."""
-    transport = {"visibility_timeout": settings.visibility_timeout}
+    transport = {
+        "visibility_timeout": settings.visibility_timeout,
+        # Sweep for messages of dead workers every restore_interval seconds (kombu >= 5.7).
+        "unacked_restore_interval": settings.restore_interval,
+        "unacked_restore_throttle": 1,
+    }
     return {
         "broker_url": settings.redis_url,
         "result_backend": settings.redis_url,
@@ -26,5 +31,8 @@ def celery_config(settings: Settings) -> dict:
         "task_default_queue": PIPELINE_QUEUE,
         "task_routes": {"tuneloop.models.*": {"queue": INTERACTIVE_QUEUE}},
         "worker_hijack_root_logger": False,
+        # On SIGTERM (remapped to a soft shutdown) running stages get this long to finish;
+        # then they are cancelled and their messages go back to the queue for another worker.
+        "worker_soft_shutdown_timeout": settings.soft_shutdown_timeout,
         "enable_utc": True,
     }

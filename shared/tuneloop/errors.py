@@ -11,3 +11,22 @@ class StageError(Exception):
 
     def __str__(self) -> str:
         return f"{self.code}: {self.message}"
+
+
+class StageSkipped(Exception):  # noqa: N818 - a signal, not an error
+    """The job has finished (cancelled or failed elsewhere): stop here, run nothing after."""
+
+
+class StageNotReady(Exception):  # noqa: N818
+    """The stage's inputs are not all complete, or another runner holds it: try again later."""
+
+    def __init__(self, reason: str, countdown: float) -> None:
+        super().__init__(reason, countdown)
+        self.reason, self.countdown = reason, countdown
+
+    def __str__(self) -> str:
+        return f"{self.reason} (retry in {self.countdown:g}s)"
+
+
+class JobCancelled(Exception):  # noqa: N818
+    """The job was cancelled while the stage ran."""

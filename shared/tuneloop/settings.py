@@ -12,18 +12,35 @@ class Settings:
     redis_url: str = "redis://localhost:6379/0"
     api_key: str = ""
     log_level: str = "INFO"
-    visibility_timeout: int = 7200
+    # A message a worker took but did not acknowledge goes back to the queue this long after
+    # the worker's last heartbeat; workers refresh their messages every heartbeat_interval.
+    visibility_timeout: int = 60
+    heartbeat_interval: float = 10.0
+    restore_interval: int = 5
+    lease_ttl: float = 30.0
+    max_crashes: int = 3
+    soft_shutdown_timeout: float = 10.0
     result_expires: int = 86400
     respond_timeout: float = 10.0
+    failpoints: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "Settings":
         """Build settings from environment variables, with defaults."""
+        get = env.get
         return cls(
-            redis_url=env.get("REDIS_URL", cls.redis_url),
-            api_key=env.get("TUNELOOP_API_KEY", ""),
-            log_level=env.get("LOG_LEVEL", cls.log_level),
-            visibility_timeout=int(env.get("TUNELOOP_VISIBILITY_TIMEOUT", cls.visibility_timeout)),
-            result_expires=int(env.get("TUNELOOP_RESULT_EXPIRES", cls.result_expires)),
-            respond_timeout=float(env.get("TUNELOOP_RESPOND_TIMEOUT", cls.respond_timeout)),
+            redis_url=get("REDIS_URL", cls.redis_url),
+            api_key=get("TUNELOOP_API_KEY", ""),
+            log_level=get("LOG_LEVEL", cls.log_level),
+            visibility_timeout=int(get("TUNELOOP_VISIBILITY_TIMEOUT", cls.visibility_timeout)),
+            heartbeat_interval=float(get("TUNELOOP_HEARTBEAT_INTERVAL", cls.heartbeat_interval)),
+            restore_interval=int(get("TUNELOOP_RESTORE_INTERVAL", cls.restore_interval)),
+            lease_ttl=float(get("TUNELOOP_LEASE_TTL", cls.lease_ttl)),
+            max_crashes=int(get("TUNELOOP_MAX_CRASHES", cls.max_crashes)),
+            soft_shutdown_timeout=float(
+                get("TUNELOOP_SOFT_SHUTDOWN_TIMEOUT", cls.soft_shutdown_timeout)
+            ),
+            result_expires=int(get("TUNELOOP_RESULT_EXPIRES", cls.result_expires)),
+            respond_timeout=float(get("TUNELOOP_RESPOND_TIMEOUT", cls.respond_timeout)),
+            failpoints=get("TUNELOOP_FAILPOINTS", ""),
         )

@@ -19,6 +19,7 @@ EXPECTED = {
     "/v1/interactions/stats": {"get"},
     "/v1/jobs": {"get", "post"},
     "/v1/jobs/{job_id}": {"get"},
+    "/v1/jobs/{job_id}/cancel": {"post"},
     "/v1/jobs/{job_id}/events": {"get"},
     "/v1/jobs/{job_id}/training_file": {"get"},
     "/v1/models": {"get"},

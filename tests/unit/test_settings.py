@@ -14,6 +14,12 @@ ENV_NAMES = (
     "TUNELOOP_VISIBILITY_TIMEOUT",
     "TUNELOOP_RESULT_EXPIRES",
     "TUNELOOP_RESPOND_TIMEOUT",
+    "TUNELOOP_HEARTBEAT_INTERVAL",
+    "TUNELOOP_RESTORE_INTERVAL",
+    "TUNELOOP_LEASE_TTL",
+    "TUNELOOP_MAX_CRASHES",
+    "TUNELOOP_SOFT_SHUTDOWN_TIMEOUT",
+    "TUNELOOP_FAILPOINTS",
 )
 
 
@@ -22,9 +28,15 @@ def test_empty_mapping_gives_the_defaults():
         redis_url="redis://localhost:6379/0",
         api_key="",
         log_level="INFO",
-        visibility_timeout=7200,
+        visibility_timeout=60,
+        heartbeat_interval=10.0,
+        restore_interval=5,
+        lease_ttl=30.0,
+        max_crashes=3,
+        soft_shutdown_timeout=10.0,
         result_expires=86400,
         respond_timeout=10.0,
+        failpoints="",
     )
 
 
@@ -37,9 +49,28 @@ def test_every_setting_is_read_from_the_mapping_and_converted():
             "TUNELOOP_VISIBILITY_TIMEOUT": "60",
             "TUNELOOP_RESULT_EXPIRES": "120",
             "TUNELOOP_RESPOND_TIMEOUT": "2.5",
+            "TUNELOOP_HEARTBEAT_INTERVAL": "3",
+            "TUNELOOP_RESTORE_INTERVAL": "2",
+            "TUNELOOP_LEASE_TTL": "9",
+            "TUNELOOP_MAX_CRASHES": "4",
+            "TUNELOOP_SOFT_SHUTDOWN_TIMEOUT": "7.5",
+            "TUNELOOP_FAILPOINTS": "fine_tune=crash",
         }
     )
-    assert settings == Settings("redis://cache:6380/2", "s3cret", "DEBUG", 60, 120, 2.5)
+    assert settings == Settings(
+        redis_url="redis://cache:6380/2",
+        api_key="s3cret",
+        log_level="DEBUG",
+        visibility_timeout=60,
+        heartbeat_interval=3.0,
+        restore_interval=2,
+        lease_ttl=9.0,
+        max_crashes=4,
+        soft_shutdown_timeout=7.5,
+        result_expires=120,
+        respond_timeout=2.5,
+        failpoints="fine_tune=crash",
+    )
     assert isinstance(settings.visibility_timeout, int)
     assert isinstance(settings.respond_timeout, float)
 
@@ -94,8 +125,10 @@ def test_celery_config_takes_urls_and_timeouts_from_settings():
     )
     config = celery_config(settings)
     assert config["broker_url"] == config["result_backend"] == "redis://r:1/3"
-    assert config["broker_transport_options"] == {"visibility_timeout": 99}
-    assert config["result_backend_transport_options"] == {"visibility_timeout": 99}
+    sweep = {"unacked_restore_interval": 5, "unacked_restore_throttle": 1}
+    assert config["broker_transport_options"] == {"visibility_timeout": 99, **sweep}
+    assert config["result_backend_transport_options"] == {"visibility_timeout": 99, **sweep}
+    assert config["worker_soft_shutdown_timeout"] == 10.0
     assert config["result_expires"] == 77
     assert config["accept_content"] == ["json"]
     assert config["task_acks_late"] is True

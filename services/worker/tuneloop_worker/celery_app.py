@@ -4,8 +4,10 @@ import logging
 
 from celery import Celery
 
+from tuneloop import failpoints
 from tuneloop.celery_config import celery_config
 from tuneloop.settings import Settings
+from tuneloop_worker.heartbeat import VisibilityHeartbeat
 
 TASK_MODULES = ("tuneloop_worker.tasks.stages", "tuneloop_worker.tasks.models")
 
@@ -15,6 +17,8 @@ def create_celery(settings: Settings) -> Celery:
     app = Celery("tuneloop", set_as_current=True)
     app.conf.update(celery_config(settings), include=list(TASK_MODULES))
     app.conf.tuneloop_settings = settings
+    app.steps["consumer"].add(VisibilityHeartbeat)
+    failpoints.configure(settings.failpoints)
     logging.basicConfig(
         level=settings.log_level,
         format="%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s",

@@ -4,14 +4,22 @@ from functools import lru_cache
 
 from celery import current_app
 
+from tuneloop.pipeline.runner import Limits
 from tuneloop.store import Store
 
 
 @lru_cache(maxsize=1)
-def _store(redis_url: str) -> Store:
-    return Store.from_url(redis_url)
+def _store(redis_url: str, lease_ttl: float) -> Store:
+    return Store.from_url(redis_url, lease_ttl_ms=int(lease_ttl * 1000))
 
 
 def store() -> Store:
     """Return this process's store, built from the app's settings on first use."""
-    return _store(current_app.conf.tuneloop_settings.redis_url)
+    settings = current_app.conf.tuneloop_settings
+    return _store(settings.redis_url, settings.lease_ttl)
+
+
+def limits() -> Limits:
+    """Return the stage limits from the app's settings."""
+    settings = current_app.conf.tuneloop_settings
+    return Limits(max_crashes=settings.max_crashes, retry_after=min(2.0, settings.lease_ttl / 3))

@@ -65,6 +65,16 @@ def log_loss(router: Router, features: sp.csr_matrix, labels: Sequence[str]) -> 
 
 
 EpochCallback = Callable[[int, float, float | None], None]
+CheckpointCallback = Callable[[dict], None]
+
+
+def _restore(clf: SGDClassifier, checkpoint: dict) -> int:
+    """Put a checkpoint's weights back into clf; return the last epoch it completed."""
+    router = Router.from_dict(checkpoint["router"])
+    clf.classes_ = np.asarray(router.classes)
+    clf.coef_, clf.intercept_ = router.coef, router.intercept
+    clf.t_, clf.n_features_in_ = checkpoint["t"], N_FEATURES
+    return int(checkpoint["epoch"])
 
 
 def train_router(
@@ -73,8 +83,14 @@ def train_router(
     hp: Hyperparameters,
     validation: tuple[sp.csr_matrix, Sequence[str]] | None = None,
     on_epoch: EpochCallback | None = None,
+    resume: dict | None = None,
+    on_checkpoint: CheckpointCallback | None = None,
 ) -> Router:
-    """Train with mini-batch SGD on log-loss; report train and validation loss per epoch."""
+    """Train with SGD on log-loss epoch by epoch; resume from a checkpoint when given.
+
+    Each epoch's order comes from (seed, epoch) alone, so a run resumed after epoch k ends
+    with the same weights as one that never stopped.
+    """
     classes = sorted(set(labels) | set(validation[1] if validation else ()))
     if len(classes) < 2:
         raise ValueError(f"need at least two task types to train a router, got {classes}")
@@ -86,10 +102,10 @@ def train_router(
         alpha=1e-5,
         random_state=hp.seed,
     )
-    rng = np.random.default_rng(hp.seed)
-    router = None
-    for epoch in range(1, hp.n_epochs + 1):
-        order = rng.permutation(len(y))
+    first = _restore(clf, resume) + 1 if resume else 1
+    router = Router.from_dict(resume["router"]) if resume else None
+    for epoch in range(first, hp.n_epochs + 1):
+        order = np.random.default_rng([hp.seed, epoch]).permutation(len(y))
         for start in range(0, len(order), hp.batch_size):
             batch = order[start : start + hp.batch_size]
             clf.partial_fit(features[batch], y[batch], classes=classes)
@@ -98,5 +114,7 @@ def train_router(
         val_loss = log_loss(router, *validation) if validation and validation[1] else None
         if on_epoch:
             on_epoch(epoch, train_loss, val_loss)
+        if on_checkpoint:
+            on_checkpoint({"epoch": epoch, "t": float(clf.t_), "router": router.to_dict()})
     assert router is not None
     return router

@@ -1,35 +1,88 @@
-"""The life cycle every stage shares: skip finished jobs, record start, finish and failure."""
+"""The life cycle every stage shares: ordering, leases, crash counting, start, finish, failure."""
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from tuneloop import contracts
-from tuneloop.errors import StageError
+from tuneloop import contracts, failpoints
+from tuneloop.errors import JobCancelled, StageError, StageNotReady, StageSkipped
 from tuneloop.store import Store
+from tuneloop.store.leases import LeaseHeld, holder_id
 
 log = logging.getLogger(__name__)
 
 # A stage returns None, or the job result when it is the last stage.
 StageWork = Callable[[Store, dict], dict | None]
 
+# What must be done before a stage may run. Celery's chain and chord already order the
+# stages; this guard keeps a redelivered or duplicated message from running one early.
+PREREQUISITES: dict[str, tuple[str, ...]] = {
+    "collect": (),
+    "filter": ("collect",),
+    "prepare": ("filter",),
+    "evaluate_baseline": ("prepare",),
+    "fine_tune": ("prepare",),
+    "evaluate_fine_tuned": ("evaluate_baseline", "fine_tune"),
+    "compare": ("evaluate_baseline", "fine_tune", "evaluate_fine_tuned"),
+}
 
-def run_stage(store: Store, job_id: str, stage: str, work: StageWork) -> str:
-    """Run one stage of a job unless the job has finished; return the job id."""
+
+@dataclass(frozen=True)
+class Limits:
+    """How often a stage may die mid-run, and how long to wait before trying again."""
+
+    max_crashes: int = 3
+    retry_after: float = 2.0
+
+
+def run_stage(
+    store: Store, job_id: str, stage: str, work: StageWork, limits: Limits = Limits()
+) -> str:
+    """Run one stage of a job at most once to completion; return the job id."""
     job = store.jobs.get(job_id)
-    if job is None:
-        raise StageError("job_not_found", f"job {job_id} does not exist")
-    if not store.jobs.start_stage(job_id, stage):
-        log.info("job %s stage %s: skipped, job is %s", job_id, stage, job["status"])
+    if job is None or job["status"] in contracts.TERMINAL:
+        raise StageSkipped(f"job {job_id} is {job and job['status']}")
+    done = store.jobs.steps_done(job_id)
+    if stage in done:
+        log.info("job %s stage %s: already done, passing on", job_id, stage)
         return job_id
+    missing = [p for p in PREREQUISITES[stage] if p not in done]
+    if missing:
+        raise StageNotReady(f"{stage} waits for {', '.join(missing)}", limits.retry_after)
+    crashes = store.jobs.count_start(job_id, stage)
+    try:
+        if crashes >= limits.max_crashes:
+            message = f"{stage} died {crashes} times without finishing (worker process lost)"
+            fail(store, job_id, stage, "stage_crashed_repeatedly", message)
+            raise StageSkipped(message)
+        try:
+            with store.leases.hold(job_id, stage, holder_id()):
+                failpoints.hit(stage, crashes + 1)
+                _run(store, job_id, stage, work)
+        except LeaseHeld as held:
+            raise StageNotReady(
+                f"{stage} is running at {held.holder}", limits.retry_after
+            ) from None
+    finally:
+        store.jobs.count_end(job_id, stage)
+    return job_id
+
+
+def _run(store: Store, job_id: str, stage: str, work: StageWork) -> None:
+    if not store.jobs.start_stage(job_id, stage):
+        raise StageSkipped(f"job {job_id} finished before {stage} started")
     log.info("job %s stage %s: started", job_id, stage)
     store.jobs.add_event(
         job_id, f"{stage}:started", "stage.started", f"{stage} started", {"stage": stage}
     )
     try:
-        result = work(store, store.jobs.get(job_id) or job)
+        result = work(store, store.jobs.get(job_id) or {})
     except StageError as exc:
         fail(store, job_id, stage, exc.code, exc.message)
         raise
+    except JobCancelled:
+        log.info("job %s stage %s: stopped, the job was cancelled", job_id, stage)
+        raise StageSkipped(f"job {job_id} was cancelled during {stage}") from None
     store.jobs.complete_step(job_id, stage)
     store.jobs.add_event(
         job_id, f"{stage}:finished", "stage.finished", f"{stage} finished", {"stage": stage}
@@ -37,7 +90,6 @@ def run_stage(store: Store, job_id: str, stage: str, work: StageWork) -> str:
     log.info("job %s stage %s: finished", job_id, stage)
     if result is not None:
         finish(store, job_id, result)
-    return job_id
 
 
 def finish(store: Store, job_id: str, result: dict) -> None:

@@ -1,10 +1,10 @@
 """What each stage reads from and writes to the store around its pure function."""
 
-from tuneloop import contracts
+from tuneloop import contracts, failpoints
 from tuneloop.agent.baseline import KeywordAgent
 from tuneloop.agent.learned import LearnedAgent
 from tuneloop.agent.router import Hyperparameters
-from tuneloop.errors import StageError
+from tuneloop.errors import JobCancelled, StageError
 from tuneloop.stages import compare as cmp
 from tuneloop.stages.collect import collect as collect_examples
 from tuneloop.stages.evaluate import evaluation_cases, metrics
@@ -87,37 +87,56 @@ def evaluate_baseline(store: Store, job: dict) -> None:
 
 
 def fine_tune(store: Store, job: dict) -> None:
-    """Train the agent on the training split and save it as a model."""
+    """Train the agent on the training split, resuming from the last epoch checkpoint."""
     jid, hp = job["id"], Hyperparameters(**job["request"]["hyperparameters"])
-    mid, epochs = model_id_for(job), []
+    resume = store.artifacts.get_or_none(jid, "checkpoint")
+    epochs = list(resume["epochs"]) if resume else []
+    if resume:
+        store.jobs.add_event(jid, f"resume:{resume['epoch']}", "message",
+                             f"resuming fine-tuning after epoch {resume['epoch']}",
+                             {"epoch": resume["epoch"]})  # fmt: skip
 
     def on_epoch(epoch: int, train_loss: float, valid_loss: float | None) -> None:
         epochs.append({"epoch": epoch, "train_loss": train_loss, "valid_loss": valid_loss})
-        shown = "n/a" if valid_loss is None else f"{valid_loss:.4f}"
-        store.jobs.add_event(
-            jid,
-            f"epoch:{epoch}",
-            "metrics",
-            f"epoch {epoch}/{hp.n_epochs}: train loss {train_loss:.4f}, validation loss {shown}",
-            epochs[-1],
-        )
-        store.jobs.complete_step(jid, f"epoch:{epoch}")
+        _record_epoch(store, jid, hp.n_epochs, epochs[-1])
+        failpoints.hit("epoch", epoch)
+
+    def on_checkpoint(state: dict) -> None:
+        store.artifacts.put(jid, "checkpoint", {**state, "epochs": epochs})
+        if store.jobs.status(jid) == contracts.CANCELLED:
+            raise JobCancelled(jid)
 
     train = store.artifacts.get(jid, "train")
-    body = train_agent(train, store.artifacts.get(jid, "validation"), hp, mid, on_epoch)
-    meta = {
-        "id": mid,
+    validation = store.artifacts.get(jid, "validation")
+    body = train_agent(train, validation, hp, model_id_for(job), on_epoch, resume, on_checkpoint)
+    store.models.save(_model_meta(job, body, len(train)), body)
+    store.artifacts.put(jid, "epochs", epochs)
+    store.jobs.update_if_active(jid, model_id=model_id_for(job))
+
+
+def _record_epoch(store: Store, jid: str, n_epochs: int, row: dict) -> None:
+    """Write one epoch's losses as an event (once) and count the epoch as progress."""
+    valid = "n/a" if row["valid_loss"] is None else f"{row['valid_loss']:.4f}"
+    message = (
+        f"epoch {row['epoch']}/{n_epochs}: train loss {row['train_loss']:.4f}, "
+        f"validation loss {valid}"
+    )
+    store.jobs.add_event(jid, f"epoch:{row['epoch']}", "metrics", message, row)
+    store.jobs.complete_step(jid, f"epoch:{row['epoch']}")
+
+
+def _model_meta(job: dict, body: dict, n_train: int) -> dict:
+    """Describe a fine-tuned model for GET /v1/models."""
+    return {
+        "id": model_id_for(job),
         "object": "model",
         "created_at": now(),
         "owned_by": "tuneloop",
         "base_model": contracts.BASELINE_MODEL_ID,
-        "job_id": jid,
+        "job_id": job["id"],
         "task_types": body["router"]["classes"],
-        "training_examples": len(train),
+        "training_examples": n_train,
     }
-    store.models.save(meta, body)
-    store.artifacts.put(jid, "epochs", epochs)
-    store.jobs.update_if_active(jid, model_id=mid)
 
 
 def evaluate_fine_tuned(store: Store, job: dict) -> None:

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 
 from tuneloop.agent.features import featurize
 from tuneloop.agent.learned import LearnedAgent, build_memory
-from tuneloop.agent.router import EpochCallback, Hyperparameters, train_router
+from tuneloop.agent.router import CheckpointCallback, EpochCallback, Hyperparameters, train_router
 from tuneloop.errors import StageError
 
 
@@ -14,6 +14,8 @@ def fine_tune(
     hp: Hyperparameters,
     model_id: str,
     on_epoch: EpochCallback | None = None,
+    resume: dict | None = None,
+    on_checkpoint: CheckpointCallback | None = None,
 ) -> dict:
     """Return the fine-tuned agent as JSON-able data; validation is never trained on."""
     if len({ex["task_type"] for ex in train}) < 2:
@@ -29,5 +31,5 @@ def fine_tune(
             featurize([ex["input"] for ex in validation]),
             [ex["task_type"] for ex in validation],
         )
-    router = train_router(features, labels, hp, held_out, on_epoch)
+    router = train_router(features, labels, hp, held_out, on_epoch, resume, on_checkpoint)
     return LearnedAgent(model_id, router, build_memory(train)).to_dict()

@@ -26,6 +26,11 @@ class ArtifactStore:
             raise KeyError(f"artifact {name!r} of job {jid} is missing")
         return json.loads(raw)
 
+    def get_or_none(self, jid: str, name: str) -> object:
+        """Return one JSON document, or None when it was never written."""
+        raw = self.redis.get(keys.artifact(jid, name))
+        return json.loads(raw) if raw is not None else None
+
     def put_rows(self, jid: str, name: str, batches: Iterable[list[dict]]) -> int:
         """Write rows batch by batch to a temporary list, then swap it in atomically."""
         final, tmp = keys.artifact(jid, name), keys.artifact(jid, f"{name}:tmp")

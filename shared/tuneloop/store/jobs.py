@@ -84,7 +84,8 @@ class JobStore:
         """Return a job with its progress, or None when there is no such job."""
         pipe = self.redis.pipeline(transaction=True)
         pipe.hmget(keys.job(jid), _FIELDS).scard(keys.job_steps(jid))
-        values, done = pipe.execute()
+        pipe.hgetall(keys.job_deliveries(jid))
+        values, done, deliveries = pipe.execute()
         if values[0] is None:
             return None
         job = {
@@ -97,6 +98,11 @@ class JobStore:
             "current": current,
             "total": total,
             "percent": round(100.0 * current / total, 1),
+        }
+        job["deliveries"] = {
+            k.removesuffix(":started"): int(v)
+            for k, v in sorted(deliveries.items())
+            if k.endswith(":started")
         }
         return job
 
@@ -128,6 +134,31 @@ class JobStore:
     def complete_step(self, jid: str, step: str) -> None:
         """Count one progress step as done (idempotent)."""
         self.redis.sadd(keys.job_steps(jid), step)
+
+    def steps_done(self, jid: str) -> set[str]:
+        """Return the progress steps done so far."""
+        return set(self.redis.smembers(keys.job_steps(jid)))
+
+    def status(self, jid: str) -> str | None:
+        """Return only the job's status (cheap enough to check every epoch)."""
+        raw = self.redis.hget(keys.job(jid), "status")
+        return json.loads(raw) if raw else None
+
+    def count_start(self, jid: str, stage: str) -> int:
+        """Count one more start of stage; return how many starts never reached their end."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hincrby(keys.job_deliveries(jid), f"{stage}:started", 1)
+        pipe.hget(keys.job_deliveries(jid), f"{stage}:ended")
+        started, ended = pipe.execute()
+        return int(started) - int(ended or 0) - 1
+
+    def count_end(self, jid: str, stage: str) -> None:
+        """Count that a start of stage reached its end (success, failure or retry)."""
+        self.redis.hincrby(keys.job_deliveries(jid), f"{stage}:ended", 1)
+
+    def cancel(self, jid: str) -> bool:
+        """Cancel the job unless it has finished; return whether it was cancelled."""
+        return self.update_if_active(jid, status=contracts.CANCELLED, finished_at=now())
 
     def fail(self, jid: str, stage: str, code: str, message: str) -> bool:
         """End the job as failed in stage with an error code."""

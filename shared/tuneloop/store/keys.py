@@ -53,3 +53,18 @@ def model(mid: str) -> str:
 def model_meta(mid: str) -> str:
     """Key of one model's public description."""
     return f"{PREFIX}:model-meta:{mid}"
+
+
+def lease(jid: str, stage: str) -> str:
+    """Key of the lease on one stage of a job."""
+    return f"{PREFIX}:job:{jid}:lease:{stage}"
+
+
+def job_deliveries(jid: str) -> str:
+    """Key of the hash counting, per stage, how often it started and how often it ended."""
+    return f"{PREFIX}:job:{jid}:deliveries"
+
+
+def idempotency(scope: str, key: str) -> str:
+    """Key of a stored response for an Idempotency-Key."""
+    return f"{PREFIX}:idempotency:{scope}:{key}"

@@ -7,6 +7,7 @@ from flask.views import MethodView
 from flask_smorest import abort
 
 from tuneloop.contracts import STAGES
+from tuneloop.schemas.common import ProblemSchema
 from tuneloop.schemas.jobs import (
     EventPageSchema,
     EventQuerySchema,
@@ -71,6 +72,23 @@ class Job(MethodView):
     def get(self, job_id: str) -> dict:
         """Return the job's status, stage, progress, result or error."""
         return get_job_or_404(job_id)
+
+
+@blp.route("/<job_id>/cancel")
+class JobCancel(MethodView):
+    """Cancelling a job."""
+
+    @blp.response(200, JobSchema)
+    @blp.alt_response(409, schema=ProblemSchema, description="the job has already finished")
+    def post(self, job_id: str) -> dict:
+        """Cancel the job: stages not started never run; fine-tuning stops at its next epoch."""
+        job = get_job_or_404(job_id)
+        store = services().store
+        if not store.jobs.cancel(job_id):
+            current = store.jobs.get(job_id) or job
+            abort(409, message=f"job {job_id} has already finished: it is {current['status']}")
+        store.jobs.add_event(job_id, "job:cancelled", "job.cancelled", "job cancelled")
+        return store.jobs.get(job_id)
 
 
 @blp.route("/<job_id>/events")

@@ -1,24 +1,31 @@
-"""The base class of stage tasks: late acks, retries on Redis faults, failure recorded."""
+"""The base of stage tasks: late acks, retries on Redis faults, waiting, failure recorded."""
 
 import logging
 
 from celery import Task
+from celery.exceptions import Ignore
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from tuneloop.errors import StageError
-from tuneloop.pipeline.runner import fail
-from tuneloop_worker.runtime import store
+from tuneloop.errors import StageError, StageNotReady, StageSkipped
+from tuneloop.pipeline import steps
+from tuneloop.pipeline.runner import fail, run_stage
+from tuneloop_worker.runtime import limits, store
 
 log = logging.getLogger(__name__)
 
 RETRY_OPTIONS = {
+    "bind": True,
     "autoretry_for": (RedisConnectionError, RedisTimeoutError),
-    "retry_backoff": True,
+    "retry_backoff": 1,
     "retry_backoff_max": 30,
+    "retry_jitter": False,
     "max_retries": 8,
 }
+# How many times a stage re-queues itself while it waits (for its inputs, or for the lease
+# of a runner that may have died): with 2 s apart, about ten minutes.
+MAX_WAITS = 300
 
 
 class StageTask(Task):
@@ -32,7 +39,20 @@ class StageTask(Task):
         if isinstance(exc, StageError) or not args:
             return
         stage = self.name.rsplit(".", 1)[-1]
+        code = "stage_wait_exhausted" if isinstance(exc, StageNotReady) else "stage_crashed"
         try:
-            fail(store(), args[0], stage, "stage_crashed", f"{type(exc).__name__}: {exc}")
+            fail(store(), args[0], stage, code, f"{type(exc).__name__}: {exc}")
         except RedisError:
             log.exception("job %s stage %s: could not record the failure", args[0], stage)
+
+
+def run(task: StageTask, job_id: str, stage: str) -> str:
+    """Run a stage; stop the chain when the job is over, re-queue while the stage must wait."""
+    try:
+        return run_stage(store(), job_id, stage, steps.STEPS[stage], limits())
+    except StageSkipped as exc:
+        log.info("job %s stage %s: not run: %s", job_id, stage, exc)
+        raise Ignore() from exc
+    except StageNotReady as exc:
+        log.info("job %s stage %s: %s", job_id, stage, exc)
+        raise task.retry(exc=exc, countdown=exc.countdown, max_retries=MAX_WAITS) from exc

@@ -1,0 +1,105 @@
+"""Stage leases: at most one live runner per job stage, renewed while it runs."""
+
+import contextlib
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from redis import Redis
+from redis.exceptions import RedisError
+
+from tuneloop.store import keys
+
+# Take the lease if it is free, or if its holder is a dead process on this host.
+_ACQUIRE = """
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then
+  local host, pid = string.match(holder, '^([^|]*)|([^|]*)|')
+  local dead = ARGV[4] ~= '' and string.find(ARGV[4], ',' .. pid .. ',', 1, true)
+  if host ~= ARGV[3] or not dead then
+    return holder
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return false
+"""
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class LeaseHeld(Exception):  # noqa: N818 - a condition, not an error
+    """Another live runner holds the lease."""
+
+    def __init__(self, holder: str) -> None:
+        super().__init__(holder)
+        self.holder = holder
+
+
+def holder_id() -> str:
+    """Return a unique holder id: host, process id and a random part."""
+    return f"{socket.gethostname()}|{os.getpid()}|{uuid.uuid4().hex[:8]}"
+
+
+def _dead_local_pids(candidates: list[int]) -> str:
+    dead = []
+    for pid in candidates:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            dead.append(pid)
+        except PermissionError:
+            continue
+    return "," + ",".join(map(str, dead)) + "," if dead else ""
+
+
+class LeaseStore:
+    """Leases as Redis keys with a time-to-live, renewed by a background thread."""
+
+    def __init__(self, redis: Redis, ttl_ms: int = 30_000) -> None:
+        self.redis, self.ttl_ms = redis, ttl_ms
+        self._acquire = redis.register_script(_ACQUIRE)
+        self._renew = redis.register_script(_RENEW)
+        self._release = redis.register_script(_RELEASE)
+
+    def acquire(self, jid: str, stage: str, holder: str) -> None:
+        """Take the stage's lease or raise LeaseHeld naming the live holder."""
+        key = keys.lease(jid, stage)
+        current = self.redis.get(key)
+        dead = ""
+        if current and current.split("|")[0] == socket.gethostname():
+            dead = _dead_local_pids([int(current.split("|")[1])])
+        taken = self._acquire(keys=[key], args=[holder, self.ttl_ms, socket.gethostname(), dead])
+        if taken:
+            raise LeaseHeld(taken)
+
+    @contextmanager
+    def hold(self, jid: str, stage: str, holder: str) -> Iterator[None]:
+        """Hold the lease for the duration of the block, renewing it every third of its TTL."""
+        self.acquire(jid, stage, holder)
+        key, stop = keys.lease(jid, stage), threading.Event()
+
+        def renew() -> None:
+            while not stop.wait(self.ttl_ms / 3000):
+                try:
+                    self._renew(keys=[key], args=[holder, self.ttl_ms])
+                except RedisError:
+                    continue  # Redis is away; the stage's own calls will retry or fail
+
+        thread = threading.Thread(target=renew, name=f"lease-{stage}", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join(timeout=5)
+            with contextlib.suppress(RedisError):  # if Redis is away, the lease expires
+                self._release(keys=[key], args=[holder])
