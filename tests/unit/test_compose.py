@@ -398,3 +398,10 @@ def test_dockerignore_excludes_local_state_and_tests() -> None:
     }
     for required in (".venv", ".git", "tests", "**/__pycache__", "**/*.egg-info"):
         assert required in patterns, required
+
+
+def test_pipeline_workers_and_the_responder_consume_separate_queues(services: dict) -> None:
+    """A model can be asked while every pipeline worker is busy."""
+    assert "--queues=tuneloop.pipeline" in command_text(services["worker"])
+    assert "--queues=tuneloop.interactive" in command_text(services["responder"])
+    assert not services["responder"].get("ports")

@@ -191,6 +191,11 @@ def test_metadata_with_an_empty_or_overlong_key_is_rejected():
     assert "metadata" in interaction_errors(metadata={"k" * 65: 1})
 
 
+@pytest.mark.parametrize("field", ["input", "output"])
+def test_text_with_a_lone_surrogate_is_rejected(field):
+    assert field in interaction_errors(**{field: "\ud800x"})
+
+
 @pytest.mark.parametrize("value", [float("nan"), float("inf")])
 def test_metadata_holding_nan_or_infinity_is_a_validation_error(value):
     assert "metadata" in interaction_errors(metadata={"score": value})

@@ -231,15 +231,25 @@ def test_split_of_one_task_is_not_affected_by_other_tasks():
     assert keep(mixed[1]) == alone[1]
 
 
-def test_split_never_puts_the_same_input_in_train_and_validation():
+@pytest.mark.parametrize("seed", range(40, 60))
+def test_split_never_puts_the_same_input_in_train_and_validation(seed):
     data = [
         ex(f"question {i}", f"answer {j}", 0.9, task)
         for task in ("weather", "travel")
         for i in range(5)
         for j in range(2)
     ]
-    train, validation = split(data, 0.5, 42)
+    train, validation = split(data, 0.5, seed)
+    assert validation
     assert not {normalize(r["input"]) for r in train} & {normalize(r["input"]) for r in validation}
+
+
+@pytest.mark.parametrize("seed", range(40, 60))
+def test_split_keeps_an_input_labelled_with_two_task_types_on_one_side(seed):
+    data = [ex(f"q{i}", "a", 0.9, task) for i in range(10) for task in ("travel", "general")]
+    train, validation = split(data, 0.3, seed)
+    assert validation
+    assert not {r["input"] for r in train} & {r["input"] for r in validation}
 
 
 # --- prepare: summarize and JSONL ---------------------------------------------------------

@@ -10,6 +10,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tuneloop.celery_config import INTERACTIVE_QUEUE, PIPELINE_QUEUE
 from tuneloop_devstack.procs import Proc, free_port, wait_for
 
 REDIS_MISSING = (
@@ -39,20 +40,13 @@ class Stack:
         if self.redis_url is None:
             self.redis_url = self._start_redis()
         env = {**os.environ, "REDIS_URL": self.redis_url, "TUNELOOP_API_KEY": self.api_key}
-        self.procs.append(
-            Proc(
-                "worker",
-                [
-                    sys.executable,
-                    "-m",
-                    "tuneloop_worker",
-                    f"--concurrency={self.workers}",
-                    "--loglevel=INFO",
-                ],
-                self.workdir / "worker.log",
-                env,
-            )
-        )
+        for name, queue, concurrency in (
+            ("worker", PIPELINE_QUEUE, self.workers),
+            ("responder", INTERACTIVE_QUEUE, 1),
+        ):
+            argv = [sys.executable, "-m", "tuneloop_worker", "-Q", queue, "-n", f"{name}@%h",
+                    f"--concurrency={concurrency}", "--loglevel=INFO"]  # fmt: skip
+            self.procs.append(Proc(name, argv, self.workdir / f"{name}.log", env))
         gunicorn = [
             sys.executable,
             "-m",
@@ -93,9 +87,11 @@ class Stack:
     def _ready(self) -> bool:
         try:
             with urllib.request.urlopen(self.base_url + "/readyz", timeout=3) as r:
-                return json.load(r).get("status") == "ready"
+                workers = json.load(r).get("workers", [])
         except OSError:
             return False
+        # Both the pipeline worker and the responder must answer.
+        return {w.split("@")[0] for w in workers} >= {"worker", "responder"}
 
     def stop(self) -> None:
         """Stop the gateway, the workers and redis, in that order."""

@@ -1,4 +1,8 @@
-"""Start a worker: `python -m tuneloop_worker [celery worker options]`."""
+"""Start a worker: `python -m tuneloop_worker [celery worker options]`.
+
+Without -Q it consumes both queues; `-Q tuneloop.interactive` makes a responder that answers
+POST /v1/models/{id}/responses even while every pipeline worker is busy fine-tuning.
+"""
 
 import os
 import sys
@@ -16,7 +20,9 @@ def main(argv: list[str] | None = None) -> None:
 
     app = create_celery(Settings.from_env())
     args = argv if argv is not None else sys.argv[1:]
-    app.worker_main(["worker", "-Q", f"{PIPELINE_QUEUE},{INTERACTIVE_QUEUE}", *args])
+    if not any(a in ("-Q", "--queues") or a.startswith("--queues=") for a in args):
+        args = ["-Q", f"{PIPELINE_QUEUE},{INTERACTIVE_QUEUE}", *args]
+    app.worker_main(["worker", *args])
 
 
 if __name__ == "__main__":

@@ -32,6 +32,14 @@ def not_blank(value: str) -> None:
         raise ValidationError("must not be blank")
 
 
+def valid_unicode(value: str) -> None:
+    """Reject strings that cannot be encoded as UTF-8 (lone surrogates such as \\ud800)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError("must be valid Unicode (it holds a lone surrogate)") from None
+
+
 def no_control_characters(value: str) -> None:
     """Reject control characters other than tab, newline and carriage return."""
     bad = {c for c in value if unicodedata.category(c) == "Cc" and c not in "\t\n\r"}
@@ -41,9 +49,8 @@ def no_control_characters(value: str) -> None:
 
 def text(max_length: int = MAX_TEXT, **kwargs: object) -> fields.String:
     """A required-by-default, non-blank string of bounded length."""
-    return fields.String(
-        validate=[validate.Length(1, max_length), not_blank, no_control_characters], **kwargs
-    )
+    checks = [validate.Length(1, max_length), valid_unicode, not_blank, no_control_characters]
+    return fields.String(validate=checks, **kwargs)
 
 
 def task_type(**kwargs: object) -> fields.String:

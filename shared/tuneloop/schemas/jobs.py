@@ -97,7 +97,7 @@ class JobQuerySchema(Schema):
 
 
 class JobPageSchema(Schema):
-    """One page of jobs."""
+    """One page of jobs; each without its eval set and example answers (see GET /v1/jobs/{id})."""
 
     object = fields.Constant("list")
     data = fields.List(fields.Nested(JobSchema))

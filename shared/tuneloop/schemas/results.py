@@ -1,16 +1,18 @@
 """Schemas of what the stages produce: examples, training data, metrics, the report."""
 
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
+
+from tuneloop.schemas.common import StrictFloat
 
 
 class ExampleSchema(Schema):
-    """A training example as collect hands it to filter."""
+    """A training example as collect hands it to filter; filter drops rows that fail it."""
 
     id = fields.String(allow_none=True)
-    input = fields.String()
-    output = fields.String()
-    rating = fields.Float()
-    task_type = fields.String()
+    input = fields.String(required=True)
+    output = fields.String(required=True)
+    rating = StrictFloat(required=True, allow_nan=False, validate=validate.Range(0.0, 1.0))
+    task_type = fields.String(required=True)
     source = fields.String()
 
 

@@ -4,7 +4,10 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from tuneloop.schemas.results import ExampleSchema
 from tuneloop.stages.text import normalize
+
+_EXAMPLE = ExampleSchema()
 
 
 @dataclass
@@ -19,9 +22,9 @@ class QualityFilter:
 
     def reason_to_drop(self, ex: dict) -> str | None:
         """Return why ex is dropped, or None to keep it."""
-        text, output, rating, task = (ex.get(k) for k in ("input", "output", "rating", "task_type"))
-        if not all(isinstance(v, str) for v in (text, output, task)) or not _is_rating(rating):
+        if _EXAMPLE.validate(ex):
             return "malformed"
+        text, output, rating, task = (ex[k] for k in ("input", "output", "rating", "task_type"))
         if not text.strip() or not output.strip() or not task.strip():
             return "empty"
         if rating < self.min_score:
@@ -47,8 +50,3 @@ class QualityFilter:
             else:
                 self.dropped[reason] += 1
         return kept
-
-
-def _is_rating(value: object) -> bool:
-    """Return whether value is a finite number in 0..1 (and not a bool)."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and 0.0 <= value <= 1.0

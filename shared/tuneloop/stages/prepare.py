@@ -13,17 +13,27 @@ DEFAULT_VALIDATION_FRACTION = 0.2
 def split(
     examples: Sequence[dict], validation_fraction: float, seed: int
 ) -> tuple[list[dict], list[dict]]:
-    """Split each task type's inputs by the seed; an input never lands on both sides."""
-    groups: dict[str, dict[str, list[dict]]] = {}
+    """Split by input, stratified by task type; an input never lands on both sides.
+
+    Rows with the same normalized input form one group, even across task types; a group
+    belongs to the stratum of its most common task type, and every stratum keeps at least one
+    group for training.
+    """
+    groups: dict[str, list[dict]] = {}
     for ex in examples:
-        groups.setdefault(ex["task_type"], {}).setdefault(normalize(ex["input"]), []).append(ex)
+        groups.setdefault(normalize(ex["input"]), []).append(ex)
+    strata: dict[str, list[str]] = {}
+    for key, rows in groups.items():
+        counts = Counter(r["task_type"] for r in rows)
+        label = min(counts, key=lambda task: (-counts[task], task))
+        strata.setdefault(label, []).append(key)
     train, validation = [], []
-    for task in sorted(groups):
-        inputs = sorted(groups[task])
+    for task in sorted(strata):
+        inputs = sorted(strata[task])
         random.Random(f"{seed}:{task}").shuffle(inputs)
         n_val = min(round(len(inputs) * validation_fraction), len(inputs) - 1)
         for i, key in enumerate(inputs):
-            rows = sorted(groups[task][key], key=lambda r: r["output"])
+            rows = sorted(groups[key], key=lambda r: (r["task_type"], r["output"]))
             (validation if i < n_val else train).extend(rows)
     return train, validation
 

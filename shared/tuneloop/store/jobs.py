@@ -115,6 +115,14 @@ class JobStore:
         batches = ([j for j in map(self.get, chunk) if j is not None] for chunk in ids)
         return paging.first_page(batches, limit, lambda j: status is None or j["status"] == status)
 
+    def delete(self, jid: str) -> None:
+        """Remove a job that was never queued, with everything stored for it."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.zrem(keys.JOBS, jid)
+        pipe.delete(keys.job(jid), keys.job_steps(jid), keys.job_events(jid))
+        pipe.delete(keys.job_event_keys(jid), keys.job_deliveries(jid))
+        pipe.execute()
+
     def count(self) -> int:
         """Return how many jobs exist."""
         return int(self.redis.zcard(keys.JOBS))

@@ -23,8 +23,8 @@ def readyz() -> object:
     svc = services()
     try:
         svc.store.ping()
-    except RedisError as exc:
-        return problem(503, "Service Unavailable", f"redis is not reachable: {exc}")
+    except RedisError:
+        return problem(503, "Service Unavailable", "redis is not reachable")
     workers = svc.celery.control.ping(timeout=1.0)
     if not workers:
         return problem(503, "Service Unavailable", "no worker answered a ping")

@@ -46,9 +46,9 @@ class Jobs(MethodView):
         job = svc.store.jobs.create(request, svc.store.interactions.last_seq(), total)
         try:
             job_canvas(svc.celery, job["id"]).apply_async()
-        except Exception as exc:  # the broker refused: the job must not stay queued
-            log.exception("job %s: could not be queued", job["id"])
-            svc.store.jobs.fail(job["id"], "collect", "enqueue_failed", str(exc))
+        except Exception:  # the broker refused: store nothing, so a retry starts clean
+            log.exception("job %s: could not be queued; removing it", job["id"])
+            svc.store.jobs.delete(job["id"])
             abort(503, message="the job could not be queued; retry later")
         location = url_for("jobs.Job", job_id=job["id"])
         return job, 202, {"Location": location}
@@ -61,7 +61,14 @@ class Jobs(MethodView):
             data, has_more = services().store.jobs.page(**query)
         except KeyError:
             abort(404, message=f"no job with id {query['after']!r} to page after")
-        return {"data": data, "has_more": has_more}
+        return {"data": [_listed(job) for job in data], "has_more": has_more}
+
+
+def _listed(job: dict) -> dict:
+    """Leave out what can be large: the eval set and the example answers."""
+    request = {k: v for k, v in job["request"].items() if k != "eval_set"}
+    result = job["result"] and {k: v for k, v in job["result"].items() if k != "examples"}
+    return {**job, "request": request, "result": result}
 
 
 @blp.route("/<job_id>")

@@ -70,7 +70,9 @@ class ModelResponses(MethodView):
         """Ask the model to answer one input (a worker answers)."""
         get_model_or_404(model_id)
         svc = services()
-        result = svc.celery.send_task(contracts.RESPOND, args=(model_id, body["input"]))
+        result = svc.celery.send_task(
+            contracts.RESPOND, args=(model_id, body["input"]), expires=svc.settings.respond_timeout
+        )
         started = time.monotonic()
         try:
             answer = result.get(timeout=svc.settings.respond_timeout)
