@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -55,7 +56,7 @@ class Proc:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
 
-def wait_for(check, timeout: float, what: str, procs: list[Proc]) -> None:
+def wait_for(check: Callable[[], bool], timeout: float, what: str, procs: list[Proc]) -> None:
     """Poll check() until it is true; fail with the logs of any process that died."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -20,7 +20,7 @@ def render(job: dict, events: list[dict]) -> str:
     if job["status"] != "succeeded":
         return f"\nJob {job['id']} {job['status']}: {job.get('error')}"
     r = job["result"]
-    td, collected = r["training_data"], _count(events, "collect:count", "collected")
+    td, collected = r["training_data"], _first_value(events, "collected")
     lines = ["", "=" * 72, "AGENT FINE-TUNING REPORT", "=" * 72]
     lines.append(f"Collected interactions:  {collected}")
     lines.append(
@@ -56,7 +56,8 @@ def render(job: dict, events: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def _count(events: list[dict], _key: str, field: str) -> str:
+def _first_value(events: list[dict], field: str) -> str:
+    """Return the first event data value named field, or '?'."""
     for e in events:
         if field in e.get("data", {}):
             return str(e["data"][field])

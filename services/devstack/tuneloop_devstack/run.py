@@ -20,6 +20,7 @@ def main() -> None:
     )
 
     def stop(signum: int, _frame: object) -> None:
+        """Turn SIGTERM into the same clean stop as Ctrl-C."""
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)

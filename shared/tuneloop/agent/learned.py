@@ -4,6 +4,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.sparse as sp
 
 from tuneloop.agent.features import featurize
 from tuneloop.agent.response import AgentResponse
@@ -62,7 +63,8 @@ class LearnedAgent:
             answers.append(self._answer(feats[i], task, conf))
         return answers
 
-    def _answer(self, feat, task: str, conf: float) -> AgentResponse:
+    def _answer(self, feat: sp.csr_matrix, task: str, conf: float) -> AgentResponse:
+        """Answer with the memory row of task most similar to the input's features."""
         vectors, rows = self._vectors.get(task), self.memory.get(task, [])
         head = f"routed to '{task}' with p={conf:.2f}"
         if vectors is None:
