@@ -1,6 +1,6 @@
 """The job's Celery canvas: collect → filter → prepare → (baseline ∥ fine-tune) → eval → compare."""
 
-from celery import Celery, chain, group
+from celery import Celery, Signature, chain, group
 
 from tuneloop import contracts
 
@@ -8,7 +8,8 @@ from tuneloop import contracts
 def job_canvas(celery: Celery, job_id: str) -> chain:
     """Build the chain of stage tasks; each gets only the job id."""
 
-    def stage(name: str):
+    def stage(name: str) -> Signature:
+        """Return the immutable signature of one stage task."""
         return celery.signature(name, args=(job_id,), immutable=True)
 
     return chain(

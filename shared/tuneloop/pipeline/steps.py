@@ -97,11 +97,13 @@ def fine_tune(store: Store, job: dict) -> None:
                              {"epoch": resume["epoch"]})  # fmt: skip
 
     def on_epoch(epoch: int, train_loss: float, valid_loss: float | None) -> None:
+        """Record the epoch's losses and progress."""
         epochs.append({"epoch": epoch, "train_loss": train_loss, "valid_loss": valid_loss})
         _record_epoch(store, jid, hp.n_epochs, epochs[-1])
         failpoints.hit("epoch", epoch)
 
     def on_checkpoint(state: dict) -> None:
+        """Save the epoch's weights; stop here if the job was cancelled."""
         store.artifacts.put(jid, "checkpoint", {**state, "epochs": epochs})
         if store.jobs.status(jid) == contracts.CANCELLED:
             raise JobCancelled(jid)
