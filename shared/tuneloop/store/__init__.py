@@ -2,6 +2,7 @@
 
 from redis import Redis
 
+from tuneloop.store import keys
 from tuneloop.store.artifacts import ArtifactStore
 from tuneloop.store.interactions import InteractionStore
 from tuneloop.store.jobs import JobStore
@@ -25,6 +26,14 @@ class Store:
         """Connect lazily to the Redis at url."""
         redis = Redis.from_url(url, decode_responses=True, health_check_interval=30)
         return cls(redis, lease_ttl_ms)
+
+    def count_message_sent(self) -> None:
+        """Count one message the gateway sent to the workers (a job's chain, a model question)."""
+        self.redis.incr(keys.MESSAGES_SENT)
+
+    def messages_sent(self) -> int:
+        """Return how many messages the gateway has sent to the workers."""
+        return int(self.redis.get(keys.MESSAGES_SENT) or 0)
 
     def ping(self) -> bool:
         """Return whether Redis answers."""

@@ -8,6 +8,7 @@ RATING_COUNTS = f"{PREFIX}:stats:ratings"
 JOB_SEQ = f"{PREFIX}:seq:jobs"
 JOBS = f"{PREFIX}:jobs"
 MODELS = f"{PREFIX}:models"
+MESSAGES_SENT = f"{PREFIX}:stats:messages-sent"
 
 
 def interaction(iid: str) -> str:

@@ -46,6 +46,7 @@ class Jobs(MethodView):
         job = svc.store.jobs.create(request, svc.store.interactions.last_seq(), total)
         try:
             job_canvas(svc.celery, job["id"]).apply_async()
+            svc.store.count_message_sent()
         except Exception:  # the broker refused: store nothing, so a retry starts clean
             log.exception("job %s: could not be queued; removing it", job["id"])
             svc.store.jobs.delete(job["id"])

@@ -73,6 +73,7 @@ class ModelResponses(MethodView):
         result = svc.celery.send_task(
             contracts.RESPOND, args=(model_id, body["input"]), expires=svc.settings.respond_timeout
         )
+        svc.store.count_message_sent()
         started = time.monotonic()
         try:
             answer = result.get(timeout=svc.settings.respond_timeout)
