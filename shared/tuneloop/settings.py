@@ -23,6 +23,17 @@ class Settings:
     result_expires: int = 86400
     respond_timeout: float = 10.0
     failpoints: str = ""
+    # The gateway's keys beside api_key: "name:key:scope[+scope],..." (parsed by the gateway).
+    api_keys: str = ""
+    # Largest request body the gateway reads: a 1,000-item batch of maximum-size items fits.
+    max_body_bytes: int = 64 * 1024 * 1024
+    # Requests per API key, in the limits library's notation ("off" disables the limit):
+    # rate_limit for keys without the admin scope, admin_rate_limit for admin keys (the
+    # operators' keys, TUNELOOP_API_KEY among them).
+    rate_limit: str = "600/minute"
+    admin_rate_limit: str = "off"
+    # How long a stored Idempotency-Key response is replayed, in seconds.
+    idempotency_ttl: int = 86400
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "Settings":
@@ -43,4 +54,15 @@ class Settings:
             result_expires=int(get("TUNELOOP_RESULT_EXPIRES", cls.result_expires)),
             respond_timeout=float(get("TUNELOOP_RESPOND_TIMEOUT", cls.respond_timeout)),
             failpoints=get("TUNELOOP_FAILPOINTS", ""),
+            api_keys=get("TUNELOOP_API_KEYS", ""),
+            max_body_bytes=int(
+                get(
+                    "TUNELOOP_MAX_BODY_BYTES",
+                    # The Flask config name it replaces, still honoured when it is set alone.
+                    get("TUNELOOP_FLASK_MAX_CONTENT_LENGTH", cls.max_body_bytes),
+                )
+            ),
+            rate_limit=get("TUNELOOP_RATE_LIMIT", cls.rate_limit),
+            admin_rate_limit=get("TUNELOOP_ADMIN_RATE_LIMIT", cls.admin_rate_limit),
+            idempotency_ttl=int(get("TUNELOOP_IDEMPOTENCY_TTL", cls.idempotency_ttl)),
         )

@@ -20,6 +20,12 @@ ENV_NAMES = (
     "TUNELOOP_MAX_CRASHES",
     "TUNELOOP_SOFT_SHUTDOWN_TIMEOUT",
     "TUNELOOP_FAILPOINTS",
+    "TUNELOOP_API_KEYS",
+    "TUNELOOP_MAX_BODY_BYTES",
+    "TUNELOOP_FLASK_MAX_CONTENT_LENGTH",
+    "TUNELOOP_RATE_LIMIT",
+    "TUNELOOP_ADMIN_RATE_LIMIT",
+    "TUNELOOP_IDEMPOTENCY_TTL",
 )
 
 
@@ -37,6 +43,11 @@ def test_empty_mapping_gives_the_defaults():
         result_expires=86400,
         respond_timeout=10.0,
         failpoints="",
+        api_keys="",
+        max_body_bytes=64 * 1024 * 1024,
+        rate_limit="600/minute",
+        admin_rate_limit="off",
+        idempotency_ttl=86400,
     )
 
 
@@ -55,6 +66,11 @@ def test_every_setting_is_read_from_the_mapping_and_converted():
             "TUNELOOP_MAX_CRASHES": "4",
             "TUNELOOP_SOFT_SHUTDOWN_TIMEOUT": "7.5",
             "TUNELOOP_FAILPOINTS": "fine_tune=crash",
+            "TUNELOOP_API_KEYS": "app:k1:ingest,ops:k2:jobs+ingest",
+            "TUNELOOP_MAX_BODY_BYTES": "1048576",
+            "TUNELOOP_RATE_LIMIT": "20/second;600/minute",
+            "TUNELOOP_ADMIN_RATE_LIMIT": "100/second",
+            "TUNELOOP_IDEMPOTENCY_TTL": "3600",
         }
     )
     assert settings == Settings(
@@ -70,6 +86,11 @@ def test_every_setting_is_read_from_the_mapping_and_converted():
         result_expires=120,
         respond_timeout=2.5,
         failpoints="fine_tune=crash",
+        api_keys="app:k1:ingest,ops:k2:jobs+ingest",
+        max_body_bytes=1048576,
+        rate_limit="20/second;600/minute",
+        admin_rate_limit="100/second",
+        idempotency_ttl=3600,
     )
     assert isinstance(settings.visibility_timeout, int)
     assert isinstance(settings.respond_timeout, float)
@@ -103,11 +124,28 @@ def test_default_reads_the_environment_at_call_time_not_import_time(monkeypatch)
         ("TUNELOOP_VISIBILITY_TIMEOUT", "soon"),
         ("TUNELOOP_RESULT_EXPIRES", "1.5"),
         ("TUNELOOP_RESPOND_TIMEOUT", "fast"),
+        ("TUNELOOP_MAX_BODY_BYTES", "64MiB"),
+        ("TUNELOOP_FLASK_MAX_CONTENT_LENGTH", "big"),
+        ("TUNELOOP_IDEMPOTENCY_TTL", "1d"),
     ],
 )
 def test_non_numeric_value_fails_loudly(name, value):
     with pytest.raises(ValueError):
         Settings.from_env({name: value})
+
+
+def test_the_old_flask_body_limit_name_is_honoured_when_the_new_one_is_not_set():
+    old = {"TUNELOOP_FLASK_MAX_CONTENT_LENGTH": "1000"}
+    assert Settings.from_env(old).max_body_bytes == 1000
+    both = {**old, "TUNELOOP_MAX_BODY_BYTES": "2000"}
+    assert Settings.from_env(both).max_body_bytes == 2000
+
+
+def test_the_default_body_limit_fits_a_batch_of_the_largest_items_as_python_sends_it():
+    # 1,000 items of two 4,000-character texts, each character a \uXXXX escape (6 bytes),
+    # plus 4 KiB of metadata and the other fields: about 52.3 MB.
+    per_item = 2 * 4000 * 6 + 4096 + 200
+    assert 1000 * per_item < Settings().max_body_bytes
 
 
 def test_settings_are_frozen():

@@ -1,5 +1,6 @@
 """The gateway's app factory."""
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 
@@ -10,7 +11,7 @@ from flask_smorest import Api
 from tuneloop.schemas.common import ProblemSchema
 from tuneloop.settings import Settings
 from tuneloop.store import Store
-from tuneloop_gateway import auth, errors
+from tuneloop_gateway import auth, errors, limits
 from tuneloop_gateway.api import health, interactions, jobs, models
 from tuneloop_gateway.errors import PROBLEM_JSON, problem
 from tuneloop_gateway.extensions import Services, build_celery
@@ -23,7 +24,6 @@ DEFAULTS = {
     "OPENAPI_JSON_PATH": "openapi.json",
     "OPENAPI_SWAGGER_UI_PATH": "/docs",
     "OPENAPI_SWAGGER_UI_URL": "/docs/static/",
-    "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
     "API_SPEC_OPTIONS": {
         "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         "security": [{"bearer": []}],
@@ -49,27 +49,38 @@ class TuneloopApi(Api):
 def create_app(test_config: Mapping | None = None, settings: Settings | None = None) -> Flask:
     """Build the gateway from settings (read from the environment when not given)."""
     settings = settings or Settings.from_env()
-    if not settings.api_key:
-        raise RuntimeError("TUNELOOP_API_KEY is not set: the gateway will not start without it")
-    app = Flask(__name__)
-    app.config.update(DEFAULTS)
-    app.config.from_prefixed_env("TUNELOOP_FLASK")
-    if test_config:
-        app.config.update(test_config)
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    api_keys = auth.keys_from_settings(settings)  # RuntimeError when none or malformed
+    # From here on the keys are held only as digests.
+    settings = dataclasses.replace(settings, api_key="", api_keys="")
+    for name, value in (
+        ("TUNELOOP_MAX_BODY_BYTES", settings.max_body_bytes),
+        ("TUNELOOP_IDEMPOTENCY_TTL", settings.idempotency_ttl),
+    ):
+        if value < 1:
+            raise RuntimeError(f"{name} must be a positive number, not {value}")
+    app = Flask(__name__)
+    app.config.update(DEFAULTS)
+    if test_config:
+        app.config.update(test_config)
+    app.debug = False  # never the debugger, whatever FLASK_DEBUG or a config says
     app.extensions["tuneloop"] = Services(
         settings=settings,
         store=Store.from_url(settings.redis_url),
         celery=build_celery(settings),
-        key_digest=auth.key_digest(settings.api_key),
+        api_keys=api_keys,
     )
     api = TuneloopApi(app)
     for module in (health, interactions, jobs, models):
         api.register_blueprint(module.blp)
     errors.register(app)
+    # Before each request, in this order: key and scope (401, 403), the key's rate limit
+    # (429), the body size (413), the body's media type (415).
     auth.register(app)
+    limits.build_limiter(app, settings)
+    limits.install_body_limit(app, settings.max_body_bytes)
     app.before_request(require_json_body)
     app.add_url_rule("/docs/static/<path:filename>", "docs_static", docs_static)
     return app

@@ -1,13 +1,61 @@
-"""Bearer-key authentication for every endpoint but health and docs."""
+"""Bearer keys with scopes: who may call which endpoint.
+
+Keys come from the environment: ``TUNELOOP_API_KEYS`` holds ``name:key:scope[+scope]``
+entries separated by commas, and ``TUNELOOP_API_KEY`` (when set) is one more key named
+``default`` with the ``admin`` scope. Keys are held only as SHA-256 digests; a presented key
+is hashed and compared with every configured digest in constant time.
+
+Scopes:
+
+- ``ingest``: post and read interactions (and their stats);
+- ``jobs``: create, read and cancel jobs, read their events and training file, read models
+  and ask them;
+- ``admin``: everything.
+
+A view method declares the scope it needs with :func:`requires`; a protected endpoint that
+declares none needs ``admin``.
+"""
 
 import hashlib
 import hmac
+import logging
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TypeVar
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, g, request
+from flask_smorest import Blueprint
 
+from tuneloop.settings import Settings
 from tuneloop_gateway.errors import problem
 
+log = logging.getLogger(__name__)
+
+INGEST, JOBS, ADMIN = "ingest", "jobs", "admin"
+SCOPES = frozenset({INGEST, JOBS, ADMIN})
+LEGACY_KEY_NAME = "default"
+SECURITY_SCHEME = "bearer"
 PUBLIC_ENDPOINTS = frozenset({"health.healthz", "health.readyz", "docs_static"})
+SHORT_KEY = 16  # characters; shorter keys are accepted with a warning
+
+_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_KEY = re.compile(r"[!-~]+")  # visible ASCII, no spaces
+
+F = TypeVar("F", bound=Callable)
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """One configured key: who holds it, its digest and what it may do."""
+
+    name: str
+    digest: bytes
+    scopes: frozenset[str]
+
+    def allows(self, scope: str) -> bool:
+        """Whether this key may use an endpoint that needs scope."""
+        return ADMIN in self.scopes or scope in self.scopes
 
 
 def key_digest(key: str) -> bytes:
@@ -15,24 +63,151 @@ def key_digest(key: str) -> bytes:
     return hashlib.sha256(key.encode()).digest()
 
 
-def check_bearer() -> object:
-    """Reject the request with 401 unless it carries the configured key."""
+def parse_api_keys(spec: str, legacy_key: str = "") -> tuple[ApiKey, ...]:
+    """Parse TUNELOOP_API_KEYS (and TUNELOOP_API_KEY) into keys.
+
+    Raises RuntimeError naming the faulty entry (never the key itself) when an entry is
+    malformed, a scope unknown, a name or key repeated, or no key is configured at all.
+    """
+    parsed: list[tuple[str, str, frozenset[str]]] = []
+    if legacy_key:
+        parsed.append((LEGACY_KEY_NAME, legacy_key, frozenset({ADMIN})))
+    entries = [entry.strip() for entry in spec.split(",")]
+    for number, entry in enumerate(entries, start=1):
+        if not entry:
+            continue  # a trailing comma or an empty line
+        parsed.append(_parse_entry(entry, number))
+    if not parsed:
+        raise RuntimeError(
+            "no API key is configured: set TUNELOOP_API_KEYS (name:key:scope[+scope],...) "
+            "or TUNELOOP_API_KEY; the gateway will not start without one"
+        )
+    names = [name for name, _, _ in parsed]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise RuntimeError(f"TUNELOOP_API_KEYS: key names must be unique; repeated: {repeated}")
+    digests: dict[bytes, str] = {}
+    keys = []
+    for name, key, scopes in parsed:
+        digest = key_digest(key)
+        if digest in digests:
+            raise RuntimeError(
+                f"TUNELOOP_API_KEYS: keys {digests[digest]!r} and {name!r} are the same key"
+            )
+        digests[digest] = name
+        if len(key) < SHORT_KEY:
+            log.warning("API key %r is shorter than %d characters", name, SHORT_KEY)
+        keys.append(ApiKey(name, digest, scopes))
+    return tuple(keys)
+
+
+def _parse_entry(entry: str, number: int) -> tuple[str, str, frozenset[str]]:
+    where = f"TUNELOOP_API_KEYS entry {number}"
+    name, sep, rest = entry.partition(":")
+    key, sep2, scope_text = rest.rpartition(":")
+    if not (sep and sep2):
+        raise RuntimeError(f"{where}: expected name:key:scope[+scope]")
+    name, key, scope_text = name.strip(), key.strip(), scope_text.strip()
+    if not _NAME.fullmatch(name):
+        raise RuntimeError(
+            f"{where}: the name must be 1-64 letters, digits, '_', '.' or '-' (got {name!r})"
+        )
+    if not _KEY.fullmatch(key):
+        raise RuntimeError(
+            f"{where} ({name}): the key must be visible ASCII characters without spaces"
+        )
+    scopes = frozenset(s.strip() for s in scope_text.split("+"))
+    unknown = sorted(scopes - SCOPES)
+    if unknown:
+        raise RuntimeError(f"{where} ({name}): unknown scope(s) {unknown}; known: {sorted(SCOPES)}")
+    return name, key, scopes
+
+
+def keys_from_settings(settings: Settings) -> tuple[ApiKey, ...]:
+    """Return the configured keys, or raise RuntimeError explaining what is wrong."""
+    return parse_api_keys(settings.api_keys, settings.api_key)
+
+
+def identify(token: str, keys: Iterable[ApiKey]) -> ApiKey | None:
+    """Return the key whose digest matches token's, comparing with every key in constant time."""
+    digest = key_digest(token)
+    found = None
+    for key in keys:
+        # No early exit: every configured digest is compared, whichever one matches.
+        if hmac.compare_digest(digest, key.digest):
+            found = key
+    return found
+
+
+def requires(blp: Blueprint, scope: str) -> Callable[[F], F]:
+    """Mark a view method as needing scope (or admin) and document it in OpenAPI."""
+    if scope not in SCOPES:
+        raise ValueError(f"unknown scope {scope!r}")
+    roles = [{SECURITY_SCHEME: [scope]}]
+    if scope != ADMIN:
+        roles.append({SECURITY_SCHEME: [ADMIN]})
+
+    def decorator(func: F) -> F:
+        func = blp.doc(security=roles)(func)
+        func = blp.alt_response(401, response="UNAUTHORIZED")(func)
+        func = blp.alt_response(403, response="FORBIDDEN")(func)
+        func = blp.alt_response(429, response="TOO_MANY_REQUESTS")(func)
+        func.required_scope = scope
+        return func
+
+    return decorator
+
+
+def required_scope() -> str:
+    """Return the scope the current request's endpoint needs (admin when none is declared)."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    view_class = getattr(view, "view_class", None)
+    if view_class is not None:
+        method = request.method.lower()
+        if method == "head":
+            method = "get"
+        view = getattr(view_class, method, None)
+    return getattr(view, "required_scope", ADMIN)
+
+
+def is_public() -> bool:
+    """Whether the current request goes to an endpoint that needs no key."""
     endpoint = request.endpoint or ""
-    if endpoint in PUBLIC_ENDPOINTS or endpoint.startswith("api-docs."):
+    return endpoint in PUBLIC_ENDPOINTS or endpoint.startswith("api-docs.")
+
+
+def current_key() -> ApiKey | None:
+    """Return the key that authenticated the current request (None on public endpoints)."""
+    return g.get("api_key")
+
+
+def check_bearer() -> object:
+    """Answer 401 without a known key, 403 when the key lacks the endpoint's scope."""
+    if is_public():
         return None
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
-    expected = current_app.extensions["tuneloop"].key_digest
-    if (
-        scheme.lower() != "bearer"
-        or not token
-        or not hmac.compare_digest(key_digest(token.strip()), expected)
-    ):
+    key = None
+    if scheme.lower() == "bearer" and token.strip():
+        key = identify(token.strip(), current_app.extensions["tuneloop"].api_keys)
+    if key is None:
         detail = "missing bearer key" if not header else "the bearer key is not valid"
         return problem(401, "Unauthorized", detail, headers={"WWW-Authenticate": "Bearer"})
+    g.api_key = key
+    if request.endpoint is None or request.method == "OPTIONS":
+        return None  # no such route (404, 405), or Flask's automatic OPTIONS answer
+    scope = required_scope()
+    if not key.allows(scope):
+        alternatives = f"{scope!r} or 'admin'" if scope != ADMIN else "'admin'"
+        return problem(
+            403,
+            "Forbidden",
+            f"the key {key.name!r} lacks the scope this endpoint needs: {alternatives}",
+            headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope}"'},
+        )
     return None
 
 
 def register(app: Flask) -> None:
-    """Check the key before every request."""
+    """Check the key and its scope before every request."""
     app.before_request(check_bearer)

@@ -5,7 +5,7 @@ import logging
 from flask import Flask, Response, json
 from kombu.exceptions import OperationalError as KombuOperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import OutOfMemoryError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from werkzeug.exceptions import HTTPException
 
@@ -81,7 +81,7 @@ def handle_redis_error(error: RedisError) -> Response:
     if isinstance(error, RedisConnectionError | RedisTimeoutError):
         log.warning("redis unreachable: %s", error)
         return unavailable("storage is unreachable; retry later")
-    if str(error).startswith(_UNAVAILABLE_REPLIES):
+    if isinstance(error, OutOfMemoryError) or str(error).startswith(_UNAVAILABLE_REPLIES):
         log.warning("redis refused a command: %s", error)
         return unavailable("storage refused the request for now; retry later")
     return handle_unexpected(error)

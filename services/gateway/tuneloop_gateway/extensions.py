@@ -1,4 +1,4 @@
-"""What the gateway holds per app: the store, a Celery client and the key digest."""
+"""What the gateway holds per app: the store, a Celery client and the API keys' digests."""
 
 from dataclasses import dataclass
 
@@ -8,6 +8,7 @@ from flask import current_app
 from tuneloop.celery_config import celery_config
 from tuneloop.settings import Settings
 from tuneloop.store import Store
+from tuneloop_gateway.auth import ApiKey
 
 
 @dataclass
@@ -17,7 +18,7 @@ class Services:
     settings: Settings
     store: Store
     celery: Celery
-    key_digest: bytes
+    api_keys: tuple[ApiKey, ...]
 
 
 def build_celery(settings: Settings) -> Celery:

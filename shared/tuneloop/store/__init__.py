@@ -4,6 +4,7 @@ from redis import Redis
 
 from tuneloop.store import keys
 from tuneloop.store.artifacts import ArtifactStore
+from tuneloop.store.idempotency import IdempotencyStore
 from tuneloop.store.interactions import InteractionStore
 from tuneloop.store.jobs import JobStore
 from tuneloop.store.leases import LeaseStore
@@ -20,6 +21,7 @@ class Store:
         self.artifacts = ArtifactStore(redis)
         self.models = ModelStore(redis)
         self.leases = LeaseStore(redis, lease_ttl_ms)
+        self.idempotency = IdempotencyStore(redis)
 
     @classmethod
     def from_url(cls, url: str, lease_ttl_ms: int = 30_000) -> "Store":

@@ -1,5 +1,6 @@
 """Liveness and readiness."""
 
+from marshmallow import Schema, fields
 from redis.exceptions import RedisError
 
 from tuneloop_gateway.blueprint import Blueprint
@@ -9,8 +10,21 @@ from tuneloop_gateway.extensions import services
 blp = Blueprint("health", __name__, description="Liveness and readiness")
 
 
+class HealthSchema(Schema):
+    """The process answers."""
+
+    status = fields.String()
+
+
+class ReadySchema(HealthSchema):
+    """Redis answers and these workers answered a ping."""
+
+    workers = fields.List(fields.String())
+
+
 @blp.route("/healthz")
 @blp.doc(security=[])
+@blp.response(200, HealthSchema)
 def healthz() -> dict:
     """Answer while the process is up."""
     return {"status": "ok"}
@@ -18,6 +32,8 @@ def healthz() -> dict:
 
 @blp.route("/readyz")
 @blp.doc(security=[])
+@blp.response(200, ReadySchema)
+@blp.alt_response(503, description="Redis or every worker is unreachable")
 def readyz() -> object:
     """Answer 200 when Redis is reachable and at least one worker answers a ping."""
     svc = services()

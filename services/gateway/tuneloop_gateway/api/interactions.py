@@ -12,8 +12,10 @@ from tuneloop.schemas.interactions import (
     InteractionSchema,
     InteractionStatsSchema,
 )
+from tuneloop_gateway.auth import INGEST, requires
 from tuneloop_gateway.blueprint import Blueprint
 from tuneloop_gateway.extensions import services
+from tuneloop_gateway.idempotency import idempotent
 
 blp = Blueprint(
     "interactions",
@@ -27,12 +29,15 @@ blp = Blueprint(
 class Interactions(MethodView):
     """The collection of interactions."""
 
+    @requires(blp, INGEST)
     @blp.arguments(InteractionInSchema)
     @blp.response(201, InteractionSchema)
+    @idempotent(blp)
     def post(self, item: dict) -> dict:
         """Store one rated interaction."""
         return services().store.interactions.add_many([item])[0]
 
+    @requires(blp, INGEST)
     @blp.arguments(InteractionQuerySchema, location="query")
     @blp.response(200, InteractionPageSchema)
     def get(self, query: dict) -> dict:
@@ -48,8 +53,10 @@ class Interactions(MethodView):
 class InteractionBatch(MethodView):
     """A batch of interactions."""
 
+    @requires(blp, INGEST)
     @blp.arguments(InteractionBatchInSchema)
     @blp.response(201, BatchCreatedSchema)
+    @idempotent(blp)
     def post(self, batch: dict) -> dict:
         """Store up to 1,000 interactions all together; one bad item stores none."""
         records = services().store.interactions.add_many(batch["items"])
@@ -60,6 +67,7 @@ class InteractionBatch(MethodView):
 class InteractionStats(MethodView):
     """Counts over all interactions."""
 
+    @requires(blp, INGEST)
     @blp.response(200, InteractionStatsSchema)
     def get(self) -> dict:
         """Return the count, task distribution and rating histogram."""

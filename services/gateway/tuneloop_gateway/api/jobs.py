@@ -17,8 +17,10 @@ from tuneloop.schemas.jobs import (
     JobSchema,
 )
 from tuneloop.stages.prepare import to_chat_jsonl
+from tuneloop_gateway.auth import JOBS, requires
 from tuneloop_gateway.blueprint import Blueprint
 from tuneloop_gateway.extensions import services
+from tuneloop_gateway.idempotency import idempotent
 from tuneloop_gateway.pipeline import job_canvas
 
 log = logging.getLogger(__name__)
@@ -37,8 +39,10 @@ def get_job_or_404(job_id: str) -> dict:
 class Jobs(MethodView):
     """The collection of jobs."""
 
+    @requires(blp, JOBS)
     @blp.arguments(JobInSchema)
     @blp.response(202, JobSchema)
+    @idempotent(blp)
     def post(self, request: dict) -> tuple:
         """Create a job over the interactions stored now, and queue its stages."""
         svc = services()
@@ -54,6 +58,7 @@ class Jobs(MethodView):
         location = url_for("jobs.Job", job_id=job["id"])
         return job, 202, {"Location": location}
 
+    @requires(blp, JOBS)
     @blp.arguments(JobQuerySchema, location="query")
     @blp.response(200, JobPageSchema)
     def get(self, query: dict) -> dict:
@@ -76,6 +81,7 @@ def _listed(job: dict) -> dict:
 class Job(MethodView):
     """One job."""
 
+    @requires(blp, JOBS)
     @blp.response(200, JobSchema)
     def get(self, job_id: str) -> dict:
         """Return the job's status, stage, progress, result or error."""
@@ -86,6 +92,7 @@ class Job(MethodView):
 class JobCancel(MethodView):
     """Cancelling a job."""
 
+    @requires(blp, JOBS)
     @blp.response(200, JobSchema)
     @blp.alt_response(409, schema=ProblemSchema, description="the job has already finished")
     def post(self, job_id: str) -> dict:
@@ -103,6 +110,7 @@ class JobCancel(MethodView):
 class JobEvents(MethodView):
     """A job's events."""
 
+    @requires(blp, JOBS)
     @blp.arguments(EventQuerySchema, location="query")
     @blp.response(200, EventPageSchema)
     def get(self, query: dict, job_id: str) -> dict:
@@ -116,6 +124,7 @@ class JobEvents(MethodView):
 class TrainingFile(MethodView):
     """A job's training split."""
 
+    @requires(blp, JOBS)
     @blp.response(200, content_type="application/jsonl")
     def get(self, job_id: str) -> Response:
         """Download the training split as chat-format JSONL."""

@@ -13,6 +13,7 @@ from tuneloop.schemas.models import (
     ResponseInSchema,
     ResponseSchema,
 )
+from tuneloop_gateway.auth import JOBS, requires
 from tuneloop_gateway.blueprint import Blueprint
 from tuneloop_gateway.extensions import services
 
@@ -44,6 +45,7 @@ def get_model_or_404(model_id: str) -> dict:
 class Models(MethodView):
     """All models."""
 
+    @requires(blp, JOBS)
     @blp.response(200, ModelListSchema)
     def get(self) -> dict:
         """List the baseline and every fine-tuned model."""
@@ -54,6 +56,7 @@ class Models(MethodView):
 class Model(MethodView):
     """One model."""
 
+    @requires(blp, JOBS)
     @blp.response(200, ModelSchema)
     def get(self, model_id: str) -> dict:
         """Describe one model."""
@@ -64,6 +67,7 @@ class Model(MethodView):
 class ModelResponses(MethodView):
     """Answers of a model."""
 
+    @requires(blp, JOBS)
     @blp.arguments(ResponseInSchema)
     @blp.response(200, ResponseSchema)
     def post(self, body: dict, model_id: str) -> dict:
