@@ -87,8 +87,13 @@ def create_app(test_config: Mapping | None = None, settings: Settings | None = N
 
 
 def require_json_body() -> object:
-    """Answer 415 to a request body that is not declared as JSON."""
-    if request.method in ("POST", "PUT", "PATCH") and not request.is_json:
+    """Answer 415 to a body that is not declared as JSON, once routing has found the view."""
+    if request.routing_exception is not None:
+        return None  # 404 or 405 comes first
+    has_body = bool(request.content_length) or "chunked" in request.headers.get(
+        "Transfer-Encoding", ""
+    )
+    if request.method in ("POST", "PUT", "PATCH") and has_body and not request.is_json:
         return problem(
             415,
             "Unsupported Media Type",

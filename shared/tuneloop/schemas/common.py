@@ -67,23 +67,27 @@ def stream_id(value: str) -> None:
         raise ValidationError("is out of range for an event id")
 
 
-def _depth(value: object) -> int:
-    if isinstance(value, dict):
-        return 1 + max((_depth(v) for v in value.values()), default=0)
-    if isinstance(value, list):
-        return 1 + max((_depth(v) for v in value), default=0)
-    return 0
+def _too_deep(value: object, levels_left: int) -> bool:
+    """Return whether value nests deeper than levels_left; stops descending past the limit."""
+    children = value.values() if isinstance(value, dict) else value
+    if not isinstance(value, dict | list):
+        return False
+    if levels_left == 0:
+        return True
+    return any(_too_deep(v, levels_left - 1) for v in children)
 
 
 def small_json_object(value: dict) -> None:
     """Bound metadata in nesting depth and in encoded size."""
-    if _depth(value) > MAX_METADATA_DEPTH:
+    if _too_deep(value, MAX_METADATA_DEPTH):
         raise ValidationError(f"must not nest deeper than {MAX_METADATA_DEPTH} levels")
     try:
-        encoded = json.dumps(value, allow_nan=False)
+        encoded = json.dumps(value, allow_nan=False, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError("must be valid Unicode (it holds a lone surrogate)") from None
     except ValueError:
         raise ValidationError("must not contain NaN or Infinity") from None
-    if len(encoded.encode()) > MAX_METADATA_BYTES:
+    if len(encoded) > MAX_METADATA_BYTES:
         raise ValidationError(f"must encode to at most {MAX_METADATA_BYTES} bytes of JSON")
 
 
@@ -108,6 +112,15 @@ class StrictFloat(fields.Float):
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.make_error("invalid")
         return super()._deserialize(value, attr, data, **kwargs)
+
+
+class StrictBoolean(fields.Boolean):
+    """A JSON true or false: rejects "true", 1 and the other values plain Boolean coerces."""
+
+    def _deserialize(self, value: object, attr: str | None, data: object, **kwargs: object) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
 
 
 class ProblemSchema(Schema):

@@ -5,6 +5,7 @@ from marshmallow import Schema, fields, validate
 from tuneloop.contracts import STAGES, STATUSES
 from tuneloop.schemas.common import (
     FullMatch,
+    StrictBoolean,
     StrictFloat,
     limit_field,
     metadata,
@@ -22,7 +23,10 @@ class HyperparametersSchema(Schema):
 
     n_epochs = fields.Integer(load_default=20, strict=True, validate=validate.Range(1, 200))
     learning_rate = StrictFloat(
-        load_default=0.5, allow_nan=False, validate=validate.Range(0, 10, min_inclusive=False)
+        load_default=0.5,
+        allow_nan=False,
+        validate=validate.Range(0, 10, min_inclusive=False),
+        metadata={"exclusiveMinimum": 0},
     )
     batch_size = fields.Integer(load_default=32, strict=True, validate=validate.Range(1, 4096))
     seed = fields.Integer(load_default=42, strict=True, validate=validate.Range(0, 2**32 - 1))
@@ -41,11 +45,14 @@ class JobInSchema(Schema):
 
     min_score = StrictFloat(load_default=0.8, allow_nan=False, validate=validate.Range(0, 1))
     task_types = fields.List(task_type(), validate=validate.Length(1, 1000))
-    include_synthetic = fields.Boolean(load_default=True)
+    include_synthetic = StrictBoolean(load_default=True)
     holdout_fraction = StrictFloat(
         allow_nan=False,
         validate=validate.Range(0, 0.9, min_inclusive=False),
-        metadata={"description": "held out of training and added to the evaluation suite"},
+        metadata={
+            "exclusiveMinimum": 0,
+            "description": "held out of training and added to the evaluation suite",
+        },
     )
     hyperparameters = fields.Nested(
         HyperparametersSchema, load_default=lambda: HyperparametersSchema().load({})

@@ -7,7 +7,6 @@ from flask.views import MethodView
 from flask_smorest import abort
 
 from tuneloop.contracts import STAGES
-from tuneloop.schemas.common import ProblemSchema
 from tuneloop.schemas.jobs import (
     EventPageSchema,
     EventQuerySchema,
@@ -94,7 +93,7 @@ class JobCancel(MethodView):
 
     @requires(blp, JOBS)
     @blp.response(200, JobSchema)
-    @blp.alt_response(409, schema=ProblemSchema, description="the job has already finished")
+    @blp.alt_response(409, response="CONFLICT", description="the job has already finished")
     def post(self, job_id: str) -> dict:
         """Cancel the job: stages not started never run; fine-tuning stops at its next epoch."""
         job = get_job_or_404(job_id)
