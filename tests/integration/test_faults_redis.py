@@ -252,16 +252,6 @@ def test_after_the_restart_the_same_gateway_accepts_new_interactions(outage: Out
         assert client.post("/v1/interactions", json=_item("after")).status_code == 201
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "the worker exits (status 0) instead of reconnecting when Redis goes away while it "
-        "holds a task: on the lost broker connection Celery closes the channel, kombu's "
-        "restore_unacked_once -> Channel._connparams raises AttributeError ('NoneType' object "
-        "has no attribute 'hostname'), Celery logs 'Unrecoverable error' and the process ends; "
-        "the job stays running until another worker restores its message from unacked"
-    ),
-)
 def test_after_the_restart_the_same_worker_finishes_the_running_job(outage: Outage) -> None:
     stack, job_id = outage.stack, outage.job_id
     assert outage.exited == [], f"processes exited: {outage.exited}\n{stack.logs(60)}"
@@ -332,15 +322,6 @@ def test_redis_at_maxmemory_answers_writes_with_a_503_problem(full_redis: Full) 
         assert int(response.headers["Retry-After"]) > 0, response.headers
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "reads that use a MULTI/EXEC pipeline (InteractionStore.stats, JobStore.get) are "
-        "refused by Redis at maxmemory (it refuses to queue any command inside MULTI when out "
-        "of memory), so GET /v1/interactions/stats, GET /v1/jobs/{id}, GET /v1/jobs and the "
-        "job's events fail while Redis is full: 500 before commit 2717c7d, 503 since"
-    ),
-)
 def test_redis_at_maxmemory_still_answers_reads_of_stats_and_jobs(full_redis: Full) -> None:
     with full_redis.stack.client() as client:
         for path in ("/v1/interactions/stats", f"/v1/jobs/{full_redis.job_id}", "/v1/jobs"):

@@ -93,15 +93,6 @@ def test_a_transient_connection_error_in_collect_is_retried_with_exponential_bac
     assert "retry: Retry in 1s" in log and "retry: Retry in 2s" in log, log[-3000:]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "runner.py passes crashes+1 (starts that never ended) to failpoints.hit as the delivery "
-        "number; a delivery that raised and was retried did end, so every delivery is "
-        "'delivery 1' and 'collect=transient:2' fails every delivery instead of the first two: "
-        "collect is retried (1 s, 2 s, 4 s, ...) until max_retries and the job never succeeds"
-    ),
-)
 def test_after_two_transient_errors_collect_succeeds_on_its_third_delivery(
     transient_run: TransientRun,
 ) -> None:

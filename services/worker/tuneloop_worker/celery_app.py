@@ -7,6 +7,7 @@ from celery import Celery
 from tuneloop import failpoints
 from tuneloop.celery_config import celery_config
 from tuneloop.settings import Settings
+from tuneloop_worker import kombu_patch
 from tuneloop_worker.heartbeat import VisibilityHeartbeat
 
 TASK_MODULES = ("tuneloop_worker.tasks.stages", "tuneloop_worker.tasks.models")
@@ -18,6 +19,7 @@ def create_celery(settings: Settings) -> Celery:
     app.conf.update(celery_config(settings), include=list(TASK_MODULES))
     app.conf.tuneloop_settings = settings
     app.steps["consumer"].add(VisibilityHeartbeat)
+    kombu_patch.apply()
     failpoints.configure(settings.failpoints)
     logging.basicConfig(
         level=settings.log_level,

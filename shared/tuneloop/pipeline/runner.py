@@ -14,8 +14,8 @@ log = logging.getLogger(__name__)
 # A stage returns None, or the job result when it is the last stage.
 StageWork = Callable[[Store, dict], dict | None]
 
-# What must be done before a stage may run. Celery's chain and chord already order the
-# stages; this guard keeps a redelivered or duplicated message from running one early.
+# What must be done before a stage may run. The canvas already orders the stages; this
+# guard keeps a redelivered or duplicated message from running one early.
 PREREQUISITES: dict[str, tuple[str, ...]] = {
     "collect": (),
     "filter": ("collect",),
@@ -25,6 +25,10 @@ PREREQUISITES: dict[str, tuple[str, ...]] = {
     "evaluate_fine_tuned": ("evaluate_baseline", "fine_tune"),
     "compare": ("evaluate_baseline", "fine_tune", "evaluate_fine_tuned"),
 }
+
+
+# Stages both parallel branches lead to: only the branch that finishes last runs them.
+JOINS = frozenset({"evaluate_fine_tuned"})
 
 
 @dataclass(frozen=True)
@@ -47,9 +51,11 @@ def run_stage(
         log.info("job %s stage %s: already done, passing on", job_id, stage)
         return job_id
     missing = [p for p in PREREQUISITES[stage] if p not in done]
+    if missing and stage in JOINS:
+        raise StageSkipped(f"{stage} left to the branch that finishes {', '.join(missing)}")
     if missing:
         raise StageNotReady(f"{stage} waits for {', '.join(missing)}", limits.retry_after)
-    crashes = store.jobs.count_start(job_id, stage)
+    started, crashes = store.jobs.count_start(job_id, stage)
     try:
         if crashes >= limits.max_crashes:
             message = f"{stage} died {crashes} times without finishing (worker process lost)"
@@ -57,7 +63,7 @@ def run_stage(
             raise StageSkipped(message)
         try:
             with store.leases.hold(job_id, stage, holder_id()):
-                failpoints.hit(stage, crashes + 1)
+                failpoints.hit(stage, started)
                 _run(store, job_id, stage, work)
         except LeaseHeld as held:
             raise StageNotReady(

@@ -93,6 +93,11 @@ class JobSchema(Schema):
     request = fields.Nested(JobInSchema)
     result = fields.Nested(JobResultSchema, allow_none=True)
     error = fields.Nested(JobErrorSchema, allow_none=True)
+    deliveries = fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(),
+        metadata={"description": "how often each stage was started (more than 1 after a crash)"},
+    )
 
 
 class JobQuerySchema(Schema):

@@ -9,6 +9,7 @@ from tuneloop.store.interactions import InteractionStore
 from tuneloop.store.jobs import JobStore
 from tuneloop.store.leases import LeaseStore
 from tuneloop.store.models import ModelStore
+from tuneloop.store.replies import ReplyStore
 
 
 class Store:
@@ -21,6 +22,7 @@ class Store:
         self.artifacts = ArtifactStore(redis)
         self.models = ModelStore(redis)
         self.leases = LeaseStore(redis, lease_ttl_ms)
+        self.replies = ReplyStore(redis)
         self.idempotency = IdempotencyStore(redis)
 
     @classmethod

@@ -95,7 +95,7 @@ class InteractionStore:
 
     def stats(self) -> dict:
         """Return the count, the task distribution and the rating histogram."""
-        pipe = self.redis.pipeline(transaction=True)
+        pipe = self.redis.pipeline(transaction=False)  # reads must work at maxmemory too
         pipe.zcard(keys.INTERACTIONS).hgetall(keys.TASK_COUNTS).hgetall(keys.RATING_COUNTS)
         count, tasks, ratings = pipe.execute()
         return {

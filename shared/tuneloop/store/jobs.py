@@ -82,7 +82,7 @@ class JobStore:
 
     def get(self, jid: str) -> dict | None:
         """Return a job with its progress, or None when there is no such job."""
-        pipe = self.redis.pipeline(transaction=True)
+        pipe = self.redis.pipeline(transaction=False)  # reads must work at maxmemory too
         pipe.hmget(keys.job(jid), _FIELDS).scard(keys.job_steps(jid))
         pipe.hgetall(keys.job_deliveries(jid))
         values, done, deliveries = pipe.execute()
@@ -152,13 +152,13 @@ class JobStore:
         raw = self.redis.hget(keys.job(jid), "status")
         return json.loads(raw) if raw else None
 
-    def count_start(self, jid: str, stage: str) -> int:
-        """Count one more start of stage; return how many starts never reached their end."""
+    def count_start(self, jid: str, stage: str) -> tuple[int, int]:
+        """Count one more start of stage; return the starts so far and those that never ended."""
         pipe = self.redis.pipeline(transaction=True)
         pipe.hincrby(keys.job_deliveries(jid), f"{stage}:started", 1)
         pipe.hget(keys.job_deliveries(jid), f"{stage}:ended")
         started, ended = pipe.execute()
-        return int(started) - int(ended or 0) - 1
+        return int(started), int(started) - int(ended or 0) - 1
 
     def count_end(self, jid: str, stage: str) -> None:
         """Count that a start of stage reached its end (success, failure or retry)."""

@@ -66,6 +66,11 @@ def job_deliveries(jid: str) -> str:
     return f"{PREFIX}:job:{jid}:deliveries"
 
 
+def reply(token: str) -> str:
+    """Key of the list a worker pushes one model answer to."""
+    return f"{PREFIX}:reply:{token}"
+
+
 def idempotency(scope: str, key: str) -> str:
     """Key of a stored response for an Idempotency-Key."""
     return f"{PREFIX}:idempotency:{scope}:{key}"

@@ -33,7 +33,9 @@ def healthz() -> dict:
 @blp.route("/readyz")
 @blp.doc(security=[])
 @blp.response(200, ReadySchema)
-@blp.alt_response(503, description="Redis or every worker is unreachable")
+@blp.alt_response(
+    503, response="SERVICE_UNAVAILABLE", description="Redis or every worker is unreachable"
+)
 def readyz() -> object:
     """Answer 200 when Redis is reachable and at least one worker answers a ping."""
     svc = services()

@@ -1,8 +1,5 @@
 """Models: the keyword baseline and every fine-tuned agent; ask one for an answer."""
 
-import time
-
-from celery.exceptions import TimeoutError as CeleryTimeout
 from flask.views import MethodView
 from flask_smorest import abort
 
@@ -74,17 +71,18 @@ class ModelResponses(MethodView):
         """Ask the model to answer one input (a worker answers)."""
         get_model_or_404(model_id)
         svc = services()
-        result = svc.celery.send_task(
-            contracts.RESPOND, args=(model_id, body["input"]), expires=svc.settings.respond_timeout
-        )
+        reply_key = svc.store.replies.new_key()
+        timeout = svc.settings.respond_timeout
+        # The worker pushes its answer to reply_key; Celery's result backend is not used, so
+        # a Redis outage cannot leave this process with a broken result consumer.
+        svc.celery.send_task(
+            contracts.RESPOND, args=(model_id, body["input"], reply_key), expires=timeout,
+            ignore_result=True,
+        )  # fmt: skip
         svc.store.count_message_sent()
-        started = time.monotonic()
-        try:
-            answer = result.get(timeout=svc.settings.respond_timeout)
-        except CeleryTimeout:
-            abort(503, message=f"no worker answered within {time.monotonic() - started:.0f}s")
-        finally:
-            result.forget()
+        found, answer = svc.store.replies.wait(reply_key, timeout)
+        if not found:
+            abort(503, message=f"no worker answered within {timeout:g}s")
         if answer is None:
             abort(404, message=f"no model with id {model_id!r}")
         return answer

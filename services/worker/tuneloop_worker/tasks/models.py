@@ -25,8 +25,8 @@ def _load(model_id: str) -> KeywordAgent | LearnedAgent | None:
     return _loaded[model_id]
 
 
-@shared_task(name=contracts.RESPOND, acks_late=False)
-def respond(model_id: str, text: str) -> dict | None:
-    """Return the model's answer to text, or None when there is no such model."""
+@shared_task(name=contracts.RESPOND, acks_late=False, ignore_result=True)
+def respond(model_id: str, text: str, reply_key: str) -> None:
+    """Push the model's answer to text (None when there is no such model) to reply_key."""
     agent = _load(model_id)
-    return agent.respond(text).to_dict() if agent else None
+    store().replies.send(reply_key, agent.respond(text).to_dict() if agent else None)
