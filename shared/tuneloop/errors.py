@@ -20,9 +20,9 @@ class StageSkipped(Exception):  # noqa: N818 - a signal, not an error
 class StageNotReady(Exception):  # noqa: N818
     """The stage's inputs are not all complete, or another runner holds it: try again later."""
 
-    def __init__(self, reason: str, countdown: float) -> None:
-        super().__init__(reason, countdown)
-        self.reason, self.countdown = reason, countdown
+    def __init__(self, reason: str, countdown: float, lease_held: bool = False) -> None:
+        super().__init__(reason, countdown, lease_held)
+        self.reason, self.countdown, self.lease_held = reason, countdown, lease_held
 
     def __str__(self) -> str:
         return f"{self.reason} (retry in {self.countdown:g}s)"

@@ -67,7 +67,7 @@ def run_stage(
                 _run(store, job_id, stage, work)
         except LeaseHeld as held:
             raise StageNotReady(
-                f"{stage} is running at {held.holder}", limits.retry_after
+                f"{stage} is running at {held.holder}", limits.retry_after, lease_held=True
             ) from None
     finally:
         store.jobs.count_end(job_id, stage)

@@ -111,6 +111,8 @@ def fine_tune(store: Store, job: dict) -> None:
     train = store.artifacts.get(jid, "train")
     validation = store.artifacts.get(jid, "validation")
     body = train_agent(train, validation, hp, model_id_for(job), on_epoch, resume, on_checkpoint)
+    if store.jobs.status(jid) == contracts.CANCELLED:
+        raise JobCancelled(jid)  # cancelled after the last epoch: publish no model
     store.models.save(_model_meta(job, body, len(train)), body)
     store.artifacts.put(jid, "epochs", epochs)
     store.jobs.update_if_active(jid, model_id=model_id_for(job))

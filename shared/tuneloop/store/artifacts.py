@@ -39,6 +39,7 @@ class ArtifactStore:
         for batch in batches:
             if batch:
                 self.redis.rpush(tmp, *(json.dumps(r) for r in batch))
+                self.redis.expire(tmp, self.ttl)  # a crash mid-write leaves nothing forever
                 count += len(batch)
         pipe = self.redis.pipeline(transaction=True)
         if count:

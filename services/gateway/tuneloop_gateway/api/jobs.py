@@ -49,11 +49,11 @@ class Jobs(MethodView):
         job = svc.store.jobs.create(request, svc.store.interactions.last_seq(), total)
         try:
             job_canvas(svc.celery, job["id"]).apply_async()
-            svc.store.count_message_sent()
         except Exception:  # the broker refused: store nothing, so a retry starts clean
             log.exception("job %s: could not be queued; removing it", job["id"])
             svc.store.jobs.delete(job["id"])
             abort(503, message="the job could not be queued; retry later")
+        svc.store.count_message_sent()
         location = url_for("jobs.Job", job_id=job["id"])
         return job, 202, {"Location": location}
 

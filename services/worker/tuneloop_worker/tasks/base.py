@@ -55,4 +55,9 @@ def run(task: StageTask, job_id: str, stage: str) -> str:
         raise Ignore() from exc
     except StageNotReady as exc:
         log.info("job %s stage %s: %s", job_id, stage, exc)
+        if exc.lease_held and task.request.retries >= MAX_WAITS:
+            # A live runner has held the stage all along: this is a duplicate; its own
+            # message carries the stage on (and comes back if that runner dies).
+            log.warning("job %s stage %s: duplicate gives way to %s", job_id, stage, exc.reason)
+            raise Ignore() from exc
         raise task.retry(exc=exc, countdown=exc.countdown, max_retries=MAX_WAITS) from exc
