@@ -44,8 +44,17 @@ class Stack:
             ("worker", PIPELINE_QUEUE, self.workers),
             ("responder", INTERACTIVE_QUEUE, 1),
         ):
-            argv = [sys.executable, "-m", "tuneloop_worker", "-Q", queue, "-n", f"{name}@%h",
-                    f"--concurrency={concurrency}", "--loglevel=INFO"]  # fmt: skip
+            argv = [
+                sys.executable,
+                "-m",
+                "tuneloop_worker",
+                "-Q",
+                queue,
+                "-n",
+                f"{name}@%h",
+                f"--concurrency={concurrency}",
+                "--loglevel=INFO",
+            ]
             self.procs.append(Proc(name, argv, self.workdir / f"{name}.log", env))
         gunicorn = [
             sys.executable,

@@ -92,9 +92,13 @@ def fine_tune(store: Store, job: dict) -> None:
     resume = store.artifacts.get_or_none(jid, "checkpoint")
     epochs = list(resume["epochs"]) if resume else []
     if resume:
-        store.jobs.add_event(jid, f"resume:{resume['epoch']}", "message",
-                             f"resuming fine-tuning after epoch {resume['epoch']}",
-                             {"epoch": resume["epoch"]})  # fmt: skip
+        store.jobs.add_event(
+            jid,
+            f"resume:{resume['epoch']}",
+            "message",
+            f"resuming fine-tuning after epoch {resume['epoch']}",
+            {"epoch": resume["epoch"]},
+        )
 
     def on_epoch(epoch: int, train_loss: float, valid_loss: float | None) -> None:
         """Record the epoch's losses and progress."""

@@ -76,9 +76,11 @@ class ModelResponses(MethodView):
         # The worker pushes its answer to reply_key; Celery's result backend is not used, so
         # a Redis outage cannot leave this process with a broken result consumer.
         svc.celery.send_task(
-            contracts.RESPOND, args=(model_id, body["input"], reply_key), expires=timeout,
+            contracts.RESPOND,
+            args=(model_id, body["input"], reply_key),
+            expires=timeout,
             ignore_result=True,
-        )  # fmt: skip
+        )
         svc.store.count_message_sent()
         found, answer = svc.store.replies.wait(reply_key, timeout)
         if not found:
