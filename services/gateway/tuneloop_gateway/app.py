@@ -90,9 +90,7 @@ def require_json_body() -> object:
     """Answer 415 to a body that is not declared as JSON, once routing has found the view."""
     if request.routing_exception is not None:
         return None  # 404 or 405 comes first
-    has_body = bool(request.content_length) or "chunked" in request.headers.get(
-        "Transfer-Encoding", ""
-    )
+    has_body = limits.request_has_body()
     if request.method in ("POST", "PUT", "PATCH") and has_body and not request.is_json:
         return problem(
             415,

@@ -5,7 +5,7 @@ import logging
 from flask import Flask, Response, json
 from kombu.exceptions import OperationalError as KombuOperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import OutOfMemoryError, RedisError
+from redis.exceptions import OutOfMemoryError, ReadOnlyError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from werkzeug.exceptions import HTTPException
 
@@ -67,8 +67,11 @@ def handle_http_exception(error: HTTPException) -> Response:
     return problem(error.code or 500, error.name, detail, errors, headers)
 
 
-# Replies with which Redis refuses a write for a while (memory full, loading, read-only).
-_UNAVAILABLE_REPLIES = ("OOM", "LOADING", "READONLY", "BUSY", "MASTERDOWN", "MISCONF")
+# Redis refuses commands for a while: memory full and read-only replicas have their own
+# exception classes in redis-py (LOADING is a ConnectionError); the other replies keep
+# their code at the start of the message.
+_UNAVAILABLE_ERRORS = (OutOfMemoryError, ReadOnlyError)
+_UNAVAILABLE_REPLIES = ("BUSY", "MASTERDOWN", "MISCONF")
 
 
 def unavailable(detail: str) -> Response:
@@ -81,7 +84,7 @@ def handle_redis_error(error: RedisError) -> Response:
     if isinstance(error, RedisConnectionError | RedisTimeoutError):
         log.warning("redis unreachable: %s", error)
         return unavailable("storage is unreachable; retry later")
-    if isinstance(error, OutOfMemoryError) or str(error).startswith(_UNAVAILABLE_REPLIES):
+    if isinstance(error, _UNAVAILABLE_ERRORS) or str(error).startswith(_UNAVAILABLE_REPLIES):
         log.warning("redis refused a command: %s", error)
         return unavailable("storage refused the request for now; retry later")
     return handle_unexpected(error)

@@ -130,6 +130,13 @@ def _retry_after(current: RequestLimit | None) -> int:
         return 1
 
 
+def request_has_body() -> bool:
+    """Whether the current request sends a body: a non-zero Content-Length, or chunked."""
+    if request.content_length:
+        return True
+    return "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+
+
 def install_body_limit(app: Flask, max_bytes: int) -> None:
     """Answer 413 problem+json to a body over max_bytes.
 
@@ -150,8 +157,7 @@ def install_body_limit(app: Flask, max_bytes: int) -> None:
                 f"the request body is {length} bytes; at most {max_bytes} are accepted "
                 "(TUNELOOP_MAX_BODY_BYTES)"
             )
-        chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
-        if length is None and chunked and len(request.get_data(cache=True)) > max_bytes:
+        if length is None and request_has_body() and len(request.get_data(cache=True)) > max_bytes:
             return too_large(
                 f"the request body is over {max_bytes} bytes, the most accepted "
                 "(TUNELOOP_MAX_BODY_BYTES)"

@@ -64,7 +64,7 @@ def run_stage(
         try:
             with store.leases.hold(job_id, stage, holder_id()):
                 failpoints.hit(stage, started)
-                _run(store, job_id, stage, work)
+                _run(store, job, stage, work)
         except LeaseHeld as held:
             raise StageNotReady(
                 f"{stage} is running at {held.holder}", limits.retry_after, lease_held=True
@@ -74,7 +74,8 @@ def run_stage(
     return job_id
 
 
-def _run(store: Store, job_id: str, stage: str, work: StageWork) -> None:
+def _run(store: Store, job: dict, stage: str, work: StageWork) -> None:
+    job_id = job["id"]
     if not store.jobs.start_stage(job_id, stage):
         raise StageSkipped(f"job {job_id} finished before {stage} started")
     log.info("job %s stage %s: started", job_id, stage)
@@ -82,7 +83,7 @@ def _run(store: Store, job_id: str, stage: str, work: StageWork) -> None:
         job_id, f"{stage}:started", "stage.started", f"{stage} started", {"stage": stage}
     )
     try:
-        result = work(store, store.jobs.get(job_id) or {})
+        result = work(store, job)  # stages read only the job's id and request
     except StageError as exc:
         fail(store, job_id, stage, exc.code, exc.message)
         raise
@@ -109,8 +110,8 @@ def finish(store: Store, job_id: str, result: dict) -> None:
 
 def fail(store: Store, job_id: str, stage: str, code: str, message: str) -> None:
     """End the job as failed in stage, once; the error event is written before the status."""
-    job = store.jobs.get(job_id)
-    if job is None or job["status"] in contracts.TERMINAL:
+    status = store.jobs.status(job_id)
+    if status is None or status in contracts.TERMINAL:
         return
     store.jobs.add_event(
         job_id,
