@@ -34,6 +34,12 @@ class Settings:
     admin_rate_limit: str = "off"
     # How long a stored Idempotency-Key response is replayed, in seconds.
     idempotency_ttl: int = 86400
+    # Largest saved model a job may publish; a larger one fails the job (model_too_large).
+    max_model_bytes: int = 256 * 1024 * 1024
+    # Bytes of loaded models a worker process keeps in memory (least recently used go first).
+    model_cache_bytes: int = 512 * 1024 * 1024
+    # Seconds a finished job keeps its intermediate artifacts (0: freed when it ends).
+    keep_intermediates: int = 0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "Settings":
@@ -65,4 +71,7 @@ class Settings:
             rate_limit=get("TUNELOOP_RATE_LIMIT", cls.rate_limit),
             admin_rate_limit=get("TUNELOOP_ADMIN_RATE_LIMIT", cls.admin_rate_limit),
             idempotency_ttl=int(get("TUNELOOP_IDEMPOTENCY_TTL", cls.idempotency_ttl)),
+            max_model_bytes=int(get("TUNELOOP_MAX_MODEL_BYTES", cls.max_model_bytes)),
+            model_cache_bytes=int(get("TUNELOOP_MODEL_CACHE_BYTES", cls.model_cache_bytes)),
+            keep_intermediates=int(get("TUNELOOP_KEEP_INTERMEDIATES", cls.keep_intermediates)),
         )

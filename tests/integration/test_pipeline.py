@@ -6,6 +6,8 @@ from collections import Counter
 
 import pytest
 
+from tuneloop.stages.split import in_validation
+
 from .support import (
     STAGES,
     ApiClient,
@@ -132,12 +134,18 @@ def test_training_data_totals_match_what_was_posted_and_filtered(job: dict, data
     assert data["total_examples"] + data["validation_examples"] == len(items) - len(low)
     assert sum(data["task_distribution"].values()) == data["total_examples"]
     assert sum(data["validation_distribution"].values()) == data["validation_examples"]
+    seed = job["request"]["hyperparameters"]["seed"]
     for task, n in kept.items():
         train = data["task_distribution"][task]
         held = data["validation_distribution"].get(task, 0)
         assert train + held == n, task
-        assert train >= 1, task
-        assert abs(held - HOLDOUT * n) <= 1, f"{task}: {held} of {n} held out"
+        expected = sum(
+            in_validation(x["input"], seed, HOLDOUT)
+            for x in items
+            if x["task_type"] == task and x["rating"] >= MIN_SCORE
+        )
+        assert held == expected, f"{task}: {held} of {n} held out, the split says {expected}"
+    assert abs(data["validation_examples"] / sum(kept.values()) - HOLDOUT) < 0.1
     assert set(data["task_distribution"]) == set(VOCABULARY)
 
 

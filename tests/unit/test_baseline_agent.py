@@ -124,7 +124,7 @@ def test_response_to_dict_has_the_four_fields(agent):
 
 
 def test_model_id_is_the_contract_baseline_id():
-    assert KeywordAgent.model_id == contracts.BASELINE_MODEL_ID
+    assert KeywordAgent().model_id == contracts.BASELINE_MODEL_ID
 
 
 def test_baseline_does_not_use_random(agent, monkeypatch):

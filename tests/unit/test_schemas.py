@@ -241,7 +241,14 @@ def test_empty_job_request_gets_every_default():
     assert JobInSchema().load({}) == {
         "min_score": 0.8,
         "include_synthetic": True,
-        "hyperparameters": {"n_epochs": 20, "learning_rate": 0.5, "batch_size": 32, "seed": 42},
+        "hyperparameters": {
+            "n_epochs": "auto",
+            "learning_rate": "auto",
+            "batch_size": "auto",
+            "seed": 42,
+            "l2": 1e-6,
+            "early_stopping_patience": 3,
+        },
     }
 
 
@@ -249,9 +256,11 @@ def test_partial_hyperparameters_are_completed_with_defaults():
     loaded = JobInSchema().load({"hyperparameters": {"n_epochs": 3, "seed": 7}})
     assert loaded["hyperparameters"] == {
         "n_epochs": 3,
-        "learning_rate": 0.5,
-        "batch_size": 32,
+        "learning_rate": "auto",
+        "batch_size": "auto",
         "seed": 7,
+        "l2": 1e-6,
+        "early_stopping_patience": 3,
     }
 
 

@@ -22,4 +22,9 @@ def store() -> Store:
 def limits() -> Limits:
     """Return the stage limits from the app's settings."""
     settings = current_app.conf.tuneloop_settings
-    return Limits(max_crashes=settings.max_crashes, retry_after=min(2.0, settings.lease_ttl / 3))
+    return Limits(
+        max_crashes=settings.max_crashes,
+        retry_after=min(2.0, settings.lease_ttl / 3),
+        max_model_bytes=settings.max_model_bytes,
+        keep_intermediates=settings.keep_intermediates,
+    )

@@ -1,36 +1,16 @@
-"""The fine-tuned agent: a trained task router plus a memory of the best-rated answers."""
+"""The fine-tuned agent: a trained softmax router plus a memory of the best-rated answers."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.sparse as sp
 
-from tuneloop.agent.features import featurize
+from tuneloop.agent import npz
+from tuneloop.agent.features import N_FEATURES, FeatureBank, featurize
 from tuneloop.agent.response import AgentResponse
-from tuneloop.agent.router import Router
-from tuneloop.stages.text import normalize
+from tuneloop.agent.softmax import Softmax
 
-MODEL_FORMAT = "tuneloop.learned/1"
-MEMORY_PER_TASK = 64
 FALLBACK_ANSWER = "I understand your question. Let me help you with that."
-
-
-def build_memory(examples: Sequence[dict], per_task: int = MEMORY_PER_TASK) -> dict:
-    """Keep the best-rated answer to each distinct input, up to per_task per task type."""
-    by_task: dict[str, list[dict]] = {}
-    for ex in examples:
-        by_task.setdefault(ex["task_type"], []).append(ex)
-    memory = {}
-    for task, rows in sorted(by_task.items()):
-        rows = sorted(rows, key=lambda r: (-r["rating"], r["input"], r["output"]))
-        seen, kept = set(), []
-        for r in rows:
-            if normalize(r["input"]) not in seen:
-                seen.add(normalize(r["input"]))
-                kept.append({"input": r["input"], "output": r["output"], "rating": r["rating"]})
-        memory[task] = kept[:per_task]
-    return memory
 
 
 @dataclass
@@ -38,13 +18,19 @@ class LearnedAgent:
     """Route an input to a task, then answer with the most similar well-rated example."""
 
     model_id: str
-    router: Router
+    router: Softmax
     memory: dict[str, list[dict]]
-    _vectors: dict = field(default_factory=dict, repr=False)
+    format = "tuneloop.softmax/1"
+    _bank: FeatureBank = field(init=False, repr=False)
+    _offsets: dict[str, int] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        self._bank, self._offsets, offset = FeatureBank(), {}, 0
         for task, rows in self.memory.items():
-            self._vectors[task] = featurize([r["input"] for r in rows]) if rows else None
+            self._offsets[task] = offset
+            offset += len(rows)
+            self._bank.add([r["input"] for r in rows])
+        self._bank.freeze()
 
     def respond(self, text: str) -> AgentResponse:
         """Answer one input."""
@@ -56,19 +42,21 @@ class LearnedAgent:
             return []
         feats = featurize(list(texts))
         proba = self.router.proba(feats)
+        best = proba.argmax(axis=1)
         answers = []
-        for i, p in enumerate(proba):
-            k = int(np.argmax(p))
-            task, conf = self.router.classes[k], float(p[k])
+        for i, k in enumerate(best):
+            task, conf = self.router.classes[k], float(proba[i, k])
             answers.append(self._answer(feats[i], task, conf))
         return answers
 
-    def _answer(self, feat: sp.csr_matrix, task: str, conf: float) -> AgentResponse:
+    def _answer(self, feat: object, task: str, conf: float) -> AgentResponse:
         """Answer with the memory row of task most similar to the input's features."""
-        vectors, rows = self._vectors.get(task), self.memory.get(task, [])
+        rows = self.memory.get(task, [])
         head = f"routed to '{task}' with p={conf:.2f}"
-        if vectors is None:
+        if not rows:
             return AgentResponse(FALLBACK_ANSWER, round(conf, 4), head + "; no rated answer", task)
+        start = self._offsets[task]
+        vectors = self._bank.span(start, start + len(rows))
         sims = np.asarray((vectors @ feat.T).todense()).ravel()
         best = int(np.argmax(sims))  # rows are sorted by rating, so ties go to the best-rated
         row = rows[best]
@@ -77,18 +65,34 @@ class LearnedAgent:
         )
         return AgentResponse(row["output"], round(conf, 4), reason, task)
 
-    def to_dict(self) -> dict:
-        """Return the whole model as JSON-able data."""
-        return {
-            "format": MODEL_FORMAT,
+    def describe(self) -> dict:
+        """Return the format and the task types the router chooses among."""
+        return {"format": self.format, "task_types": list(self.router.classes)}
+
+    def save(self) -> bytes:
+        """Return the model as .npz bytes: float16 weights of the non-zero rows, the memory."""
+        rows = np.flatnonzero(np.any(self.router.weights != 0, axis=1)).astype(np.int32)
+        arrays = {
+            "weight_rows": rows,
+            "weights": self.router.weights[rows].astype(np.float16),
+            "bias": self.router.bias.astype(np.float32),
+        }
+        header = {
+            "format": self.format,
             "model_id": self.model_id,
-            "router": self.router.to_dict(),
+            "classes": self.router.classes,
             "memory": self.memory,
         }
+        return npz.dump(arrays, header)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "LearnedAgent":
-        """Load a model saved with to_dict."""
-        if data.get("format") != MODEL_FORMAT:
-            raise ValueError(f"unknown model format {data.get('format')!r}")
-        return cls(data["model_id"], Router.from_dict(data["router"]), data["memory"])
+    def load(cls, model_id: str, payload: bytes) -> "LearnedAgent":
+        """Rebuild a model saved with save; ValueError when the payload is another format."""
+        arrays, header = npz.load(payload)
+        if header.get("format") != cls.format:
+            raise ValueError(f"unknown model format {header.get('format')!r}")
+        classes = list(header["classes"])
+        weights = np.zeros((N_FEATURES, len(classes)), dtype=np.float32)
+        weights[arrays["weight_rows"]] = arrays["weights"].astype(np.float32)
+        router = Softmax(classes, weights, arrays["bias"].astype(np.float32))
+        return cls(model_id, router, header["memory"])

@@ -11,8 +11,19 @@ from tuneloop.store.leases import LeaseHeld, holder_id
 
 log = logging.getLogger(__name__)
 
+
+@dataclass(frozen=True)
+class Limits:
+    """How often a stage may die mid-run, how long to wait, and what a job may keep."""
+
+    max_crashes: int = 3
+    retry_after: float = 2.0
+    max_model_bytes: int = 256 * 1024 * 1024
+    keep_intermediates: int = 0  # seconds a finished job's intermediates are kept
+
+
 # A stage returns None, or the job result when it is the last stage.
-StageWork = Callable[[Store, dict], dict | None]
+StageWork = Callable[[Store, dict, Limits], dict | None]
 
 # What must be done before a stage may run. The canvas already orders the stages; this
 # guard keeps a redelivered or duplicated message from running one early.
@@ -31,19 +42,13 @@ PREREQUISITES: dict[str, tuple[str, ...]] = {
 JOINS = frozenset({"evaluate_fine_tuned"})
 
 
-@dataclass(frozen=True)
-class Limits:
-    """How often a stage may die mid-run, and how long to wait before trying again."""
-
-    max_crashes: int = 3
-    retry_after: float = 2.0
-
-
 def run_stage(
     store: Store, job_id: str, stage: str, work: StageWork, limits: Limits = Limits()
 ) -> str:
     """Run one stage of a job at most once to completion; return the job id."""
     job = store.jobs.get(job_id)
+    if job is not None and job["status"] in contracts.TERMINAL:
+        store.artifacts.release(job_id, limits.keep_intermediates)
     if job is None or job["status"] in contracts.TERMINAL:
         raise StageSkipped(f"job {job_id} is {job and job['status']}")
     done = store.jobs.steps_done(job_id)
@@ -59,12 +64,12 @@ def run_stage(
     try:
         if crashes >= limits.max_crashes:
             message = f"{stage} died {crashes} times without finishing (worker process lost)"
-            fail(store, job_id, stage, "stage_crashed_repeatedly", message)
+            fail(store, job_id, stage, "stage_crashed_repeatedly", message, limits)
             raise StageSkipped(message)
         try:
             with store.leases.hold(job_id, stage, holder_id()):
                 failpoints.hit(stage, started)
-                _run(store, job, stage, work)
+                _run(store, job, stage, work, limits)
         except LeaseHeld as held:
             raise StageNotReady(
                 f"{stage} is running at {held.holder}", limits.retry_after, lease_held=True
@@ -74,7 +79,7 @@ def run_stage(
     return job_id
 
 
-def _run(store: Store, job: dict, stage: str, work: StageWork) -> None:
+def _run(store: Store, job: dict, stage: str, work: StageWork, limits: Limits) -> None:
     job_id = job["id"]
     if not store.jobs.start_stage(job_id, stage):
         raise StageSkipped(f"job {job_id} finished before {stage} started")
@@ -83,12 +88,13 @@ def _run(store: Store, job: dict, stage: str, work: StageWork) -> None:
         job_id, f"{stage}:started", "stage.started", f"{stage} started", {"stage": stage}
     )
     try:
-        result = work(store, job)  # stages read only the job's id and request
+        result = work(store, job, limits)  # stages read only the job's id and request
     except StageError as exc:
-        fail(store, job_id, stage, exc.code, exc.message)
+        fail(store, job_id, stage, exc.code, exc.message, limits)
         raise
     except JobCancelled:
         log.info("job %s stage %s: stopped, the job was cancelled", job_id, stage)
+        store.artifacts.release(job_id, limits.keep_intermediates)
         raise StageSkipped(f"job {job_id} was cancelled during {stage}") from None
     store.jobs.complete_step(job_id, stage)
     store.jobs.add_event(
@@ -96,19 +102,22 @@ def _run(store: Store, job: dict, stage: str, work: StageWork) -> None:
     )
     log.info("job %s stage %s: finished", job_id, stage)
     if result is not None:
-        finish(store, job_id, result)
+        finish(store, job_id, result, limits)
 
 
-def finish(store: Store, job_id: str, result: dict) -> None:
+def finish(store: Store, job_id: str, result: dict, limits: Limits = Limits()) -> None:
     """Record the success event, then end the job: its status changes last."""
     store.jobs.add_event(
         job_id, "job:succeeded", "job.succeeded", "job succeeded", {"model_id": result["model_id"]}
     )
     if store.jobs.succeed(job_id, result):
         log.info("job %s: succeeded with model %s", job_id, result["model_id"])
+    store.artifacts.release(job_id, limits.keep_intermediates)
 
 
-def fail(store: Store, job_id: str, stage: str, code: str, message: str) -> None:
+def fail(
+    store: Store, job_id: str, stage: str, code: str, message: str, limits: Limits = Limits()
+) -> None:
     """End the job as failed in stage, once; the error event is written before the status."""
     status = store.jobs.status(job_id)
     if status is None or status in contracts.TERMINAL:
@@ -123,3 +132,4 @@ def fail(store: Store, job_id: str, stage: str, code: str, message: str) -> None
     )
     if store.jobs.fail(job_id, stage, code, message):
         log.warning("job %s stage %s: failed with %s: %s", job_id, stage, code, message)
+    store.artifacts.release(job_id, limits.keep_intermediates)

@@ -1,19 +1,22 @@
 """What each stage reads from and writes to the store around its pure function."""
 
-from tuneloop import contracts, failpoints
-from tuneloop.agent.baseline import KeywordAgent
-from tuneloop.agent.learned import LearnedAgent
-from tuneloop.agent.router import Hyperparameters
-from tuneloop.errors import JobCancelled, StageError
+import time
+
+from tuneloop import contracts
+from tuneloop.agent import registry
+from tuneloop.errors import StageError
+from tuneloop.pipeline import data, training
+from tuneloop.pipeline.runner import Limits
 from tuneloop.stages import compare as cmp
-from tuneloop.stages.collect import collect as collect_examples
-from tuneloop.stages.evaluate import evaluation_cases, metrics
+from tuneloop.stages.evaluate import MetricsAccumulator, request_cases
 from tuneloop.stages.filter import QualityFilter
-from tuneloop.stages.fine_tune import fine_tune as train_agent
-from tuneloop.stages.prepare import DEFAULT_VALIDATION_FRACTION, split, summarize
+from tuneloop.stages.hyperparameters import auto_fields, resolve
+from tuneloop.stages.mask import MaskWriter
+from tuneloop.stages.prepare import SplitCounter
 from tuneloop.stages.text import normalize
 from tuneloop.store import Store
-from tuneloop.timeutil import now
+
+EVAL_BATCH = 2000
 
 
 def model_id_for(job: dict) -> str:
@@ -23,159 +26,134 @@ def model_id_for(job: dict) -> str:
     return f"ft-{suffix}-{tail}" if suffix else f"ft-{tail}"
 
 
-def collect(store: Store, job: dict) -> None:
-    """Snapshot the interactions that existed when the job was created."""
-    batches = store.interactions.snapshot(job["snapshot_seq"])
-    rows = collect_examples(batches, job["request"]["include_synthetic"])
-    n = store.artifacts.put_rows(job["id"], "collected", rows)
+def collect(store: Store, job: dict, limits: Limits) -> None:
+    """Count the snapshot of interactions that existed when the job was created."""
+    n = sum(len(batch) for batch in data.collected(store, job))
+    store.artifacts.put(job["id"], "collected", {"count": n})
     store.jobs.add_event(
         job["id"], "collect:count", "message", f"collected {n} examples", {"collected": n}
     )
 
 
-def filter_(store: Store, job: dict) -> None:
-    """Keep the collected examples that pass the job's quality rules."""
+def filter_(store: Store, job: dict, limits: Limits) -> None:
+    """Mark, one bit a row, the collected examples that pass the job's quality rules."""
     req = job["request"]
-    cases = evaluation_cases(req.get("eval_set"), None)
+    eval_inputs = frozenset(normalize(c["input"]) for c in request_cases(req.get("eval_set")))
     rules = QualityFilter(
         min_score=req["min_score"],
         task_types=frozenset(req["task_types"]) if req.get("task_types") else None,
-        excluded_inputs=frozenset(normalize(c["input"]) for c in cases),
+        excluded_inputs=eval_inputs,
     )
-    batches = (rules.feed(b) for b in store.artifacts.rows(job["id"], "collected"))
-    kept = store.artifacts.put_rows(job["id"], "filtered", batches)
+    mask = MaskWriter()
+    for batch in data.collected(store, job):
+        mask.extend(rules.judge(batch))
+    store.artifacts.put_blob(job["id"], "kept", mask.getvalue())
     store.artifacts.put(job["id"], "dropped", dict(rules.dropped))
     store.jobs.add_event(
         job["id"],
         "filter:count",
         "message",
-        f"kept {kept} examples, dropped {sum(rules.dropped.values())}",
-        {"kept": kept, "dropped": dict(rules.dropped)},
+        f"kept {rules.kept} examples, dropped {sum(rules.dropped.values())}",
+        {"kept": rules.kept, "dropped": dict(rules.dropped)},
     )
-    if kept == 0:
+    if rules.kept == 0:
         raise StageError(
             "no_training_data", f"no example passed the filter (dropped: {dict(rules.dropped)})"
         )
 
 
-def prepare(store: Store, job: dict) -> None:
-    """Split the filtered examples and fix the evaluation suite."""
-    req, jid = job["request"], job["id"]
-    fraction = req.get("holdout_fraction")
-    seed = req["hyperparameters"]["seed"]
-    train, validation = split(
-        store.artifacts.all_rows(jid, "filtered"),
-        fraction if fraction is not None else DEFAULT_VALIDATION_FRACTION,
-        seed,
+def prepare(store: Store, job: dict, limits: Limits) -> None:
+    """Count the split, describe the training data and resolve the "auto" controls."""
+    jid = job["id"]
+    counter = SplitCounter(*data.split_of(job))
+    for batch in data.kept(store, job):
+        counter.feed(batch)
+    summary = counter.summary(store.artifacts.get(jid, "dropped"))
+    requested = job["request"]["hyperparameters"]
+    resolved = resolve(requested, summary["total_examples"])
+    store.artifacts.put(jid, "training_data", summary)
+    store.artifacts.put(jid, "hyperparameters", resolved)
+    store.jobs.update_if_active(
+        jid, hyperparameters=resolved, total_steps=len(contracts.STAGES) + resolved["n_epochs"]
     )
-    store.artifacts.put(jid, "train", train)
-    store.artifacts.put(jid, "validation", validation)
-    store.artifacts.put(
-        jid, "training_data", summarize(train, validation, store.artifacts.get(jid, "dropped"))
+    chosen = ", ".join(f"{k}={resolved[k]}" for k in auto_fields(requested)) or "none"
+    store.jobs.add_event(
+        jid, "prepare:auto", "message", f"auto hyperparameters: {chosen}", {"resolved": resolved}
     )
-    holdout = validation if fraction is not None else None
-    store.artifacts.put(jid, "eval_cases", evaluation_cases(req.get("eval_set"), holdout))
-
-
-def evaluate_baseline(store: Store, job: dict) -> None:
-    """Answer the evaluation suite with the keyword baseline."""
-    cases = store.artifacts.get(job["id"], "eval_cases")
-    agent = KeywordAgent()
-    answers = [agent.respond(c["input"]).to_dict() for c in cases]
-    store.artifacts.put(job["id"], "baseline_answers", answers)
-    store.artifacts.put(job["id"], "baseline_metrics", metrics(cases, answers))
-
-
-def fine_tune(store: Store, job: dict) -> None:
-    """Train the agent on the training split, resuming from the last epoch checkpoint."""
-    jid, hp = job["id"], Hyperparameters(**job["request"]["hyperparameters"])
-    resume = store.artifacts.get_or_none(jid, "checkpoint")
-    epochs = list(resume["epochs"]) if resume else []
-    if resume:
+    for task in counter.untrained_tasks():
         store.jobs.add_event(
             jid,
-            f"resume:{resume['epoch']}",
+            f"prepare:untrained:{task}",
             "message",
-            f"resuming fine-tuning after epoch {resume['epoch']}",
-            {"epoch": resume["epoch"]},
+            f"task type {task!r} has no training example: all landed on the validation side",
+            {"task_type": task},
+            level="warning",
         )
 
-    def on_epoch(epoch: int, train_loss: float, valid_loss: float | None) -> None:
-        """Record the epoch's losses and progress."""
-        epochs.append({"epoch": epoch, "train_loss": train_loss, "valid_loss": valid_loss})
-        _record_epoch(store, jid, hp.n_epochs, epochs[-1])
-        failpoints.hit("epoch", epoch)
 
-    def on_checkpoint(state: dict) -> None:
-        """Save the epoch's weights; stop here if the job was cancelled."""
-        store.artifacts.put(jid, "checkpoint", {**state, "epochs": epochs})
-        if store.jobs.status(jid) == contracts.CANCELLED:
-            raise JobCancelled(jid)
-
-    train = store.artifacts.get(jid, "train")
-    validation = store.artifacts.get(jid, "validation")
-    body = train_agent(train, validation, hp, model_id_for(job), on_epoch, resume, on_checkpoint)
-    if store.jobs.status(jid) == contracts.CANCELLED:
-        raise JobCancelled(jid)  # cancelled after the last epoch: publish no model
-    store.models.save(_model_meta(job, body, len(train)), body)
-    store.artifacts.put(jid, "epochs", epochs)
-    store.jobs.update_if_active(jid, model_id=model_id_for(job))
+def evaluate_baseline(store: Store, job: dict, limits: Limits) -> None:
+    """Answer the evaluation suite with the keyword baseline."""
+    _evaluate(store, job, registry.builtin(contracts.BASELINE_MODEL_ID), "baseline")
 
 
-def _record_epoch(store: Store, jid: str, n_epochs: int, row: dict) -> None:
-    """Write one epoch's losses as an event (once) and count the epoch as progress."""
-    valid = "n/a" if row["valid_loss"] is None else f"{row['valid_loss']:.4f}"
-    message = (
-        f"epoch {row['epoch']}/{n_epochs}: train loss {row['train_loss']:.4f}, "
-        f"validation loss {valid}"
+def evaluate_fine_tuned(store: Store, job: dict, limits: Limits) -> None:
+    """Load the fine-tuned model as a worker would, and answer the evaluation suite with it."""
+    mid = model_id_for(job)
+    meta, started = store.models.meta(mid), time.perf_counter()
+    payload = store.models.payload(mid)
+    if meta is None or payload is None:
+        raise StageError("model_missing", f"model {mid} was not saved")
+    agent = registry.load(meta["format"], mid, payload)
+    seconds = time.perf_counter() - started
+    store.jobs.add_event(
+        job["id"],
+        "evaluate_fine_tuned:load",
+        "message",
+        f"loaded model {mid} ({len(payload)} bytes) in {seconds * 1000:.0f} ms",
+        {"model_id": mid, "size_bytes": len(payload), "load_seconds": seconds},
     )
-    store.jobs.add_event(jid, f"epoch:{row['epoch']}", "metrics", message, row)
-    store.jobs.complete_step(jid, f"epoch:{row['epoch']}")
+    _evaluate(store, job, agent, "fine_tuned")
 
 
-def _model_meta(job: dict, body: dict, n_train: int) -> dict:
-    """Describe a fine-tuned model for GET /v1/models."""
-    return {
-        "id": model_id_for(job),
-        "object": "model",
-        "created_at": now(),
-        "owned_by": "tuneloop",
-        "base_model": contracts.BASELINE_MODEL_ID,
-        "job_id": job["id"],
-        "task_types": body["router"]["classes"],
-        "training_examples": n_train,
-    }
+def _evaluate(store: Store, job: dict, agent: object, name: str) -> None:
+    """Answer every evaluation case in bounded batches; keep the metrics and a few answers."""
+    acc = MetricsAccumulator()
+    for cases in data.evaluation_cases(store, job):
+        for start in range(0, len(cases), EVAL_BATCH):
+            chunk = cases[start : start + EVAL_BATCH]
+            answers = agent.respond_many([c["input"] for c in chunk])
+            acc.add(chunk, [a.to_dict() for a in answers])
+    store.artifacts.put(job["id"], f"{name}_metrics", acc.result())
+    store.artifacts.put(job["id"], f"{name}_examples", acc.first_answers)
 
 
-def evaluate_fine_tuned(store: Store, job: dict) -> None:
-    """Answer the evaluation suite with the fine-tuned agent."""
-    cases = store.artifacts.get(job["id"], "eval_cases")
-    body = store.models.body(model_id_for(job))
-    if body is None:
-        raise StageError("model_missing", f"model {model_id_for(job)} was not saved")
-    agent = LearnedAgent.from_dict(body)
-    answers = [a.to_dict() for a in agent.respond_many([c["input"] for c in cases])]
-    store.artifacts.put(job["id"], "fine_tuned_answers", answers)
-    store.artifacts.put(job["id"], "fine_tuned_metrics", metrics(cases, answers))
-
-
-def compare(store: Store, job: dict) -> dict:
+def compare(store: Store, job: dict, limits: Limits) -> dict:
     """Assemble the report; the runner ends the job with it."""
     jid, art = job["id"], store.artifacts
     base, tuned = art.get(jid, "baseline_metrics"), art.get(jid, "fine_tuned_metrics")
-    cases = art.get(jid, "eval_cases")
-    result = {
+    base_examples, tuned_examples = (
+        art.get(jid, "baseline_examples"),
+        art.get(jid, "fine_tuned_examples"),
+    )
+    return {
         "training_data": art.get(jid, "training_data"),
+        "hyperparameters": art.get(jid, "hyperparameters"),
         "baseline_metrics": base,
         "fine_tuned_metrics": tuned,
         "improvement": cmp.improvement(base, tuned),
         "model_id": model_id_for(job),
-        "epochs": art.get(jid, "epochs"),
+        **art.get(jid, "training"),
         "examples": cmp.side_by_side(
-            cases, art.get(jid, "baseline_answers"), art.get(jid, "fine_tuned_answers")
+            [e["case"] for e in base_examples],
+            [e["answer"] for e in base_examples],
+            [e["answer"] for e in tuned_examples],
         ),
     }
-    return result
+
+
+def fine_tune(store: Store, job: dict, limits: Limits) -> None:
+    """Train on the training side, resuming from the last epoch checkpoint; save the model."""
+    training.run(store, job, limits, model_id_for(job))
 
 
 STEPS = {

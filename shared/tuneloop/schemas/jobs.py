@@ -1,6 +1,6 @@
 """Schemas of fine-tuning jobs and their events."""
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from tuneloop.contracts import STAGES, STATUSES
 from tuneloop.schemas.common import (
@@ -14,22 +14,82 @@ from tuneloop.schemas.common import (
     text,
 )
 from tuneloop.schemas.results import JobResultSchema
+from tuneloop.stages.hyperparameters import AUTO, DEFAULT_L2, DEFAULT_PATIENCE
 
 MAX_EVAL_SET = 10_000
 
 
-class HyperparametersSchema(Schema):
-    """How the router is trained; the same values and data give the same model."""
+class AutoOr(fields.Field):
+    """Either the string "auto" (chosen from the data size at prepare) or a value of inner."""
 
-    n_epochs = fields.Integer(load_default=20, strict=True, validate=validate.Range(1, 200))
-    learning_rate = StrictFloat(
-        load_default=0.5,
-        allow_nan=False,
-        validate=validate.Range(0, 10, min_inclusive=False),
-        metadata={"exclusiveMinimum": 0},
+    def __init__(self, inner: fields.Field, **kwargs: object) -> None:
+        super().__init__(load_default=AUTO, **kwargs)
+        self.inner = inner
+
+    def _bind_to_schema(self, field_name: str, parent: object) -> None:
+        super()._bind_to_schema(field_name, parent)
+        self.inner._bind_to_schema(field_name, parent)
+
+    def _deserialize(self, value: object, attr: str | None, data: object, **kwargs: object):
+        if value == AUTO:
+            return AUTO
+        if isinstance(value, str):
+            raise ValidationError(f'Must be "auto" or a number, not {value!r}.')
+        value = self.inner.deserialize(value, attr, data, **kwargs)
+        return value
+
+    def _serialize(self, value: object, attr: str | None, obj: object, **kwargs: object):
+        return value
+
+
+def _auto_or(inner: fields.Field, number: dict, description: str) -> AutoOr:
+    """An "auto"-or-number control, documented as oneOf in OpenAPI."""
+    one_of = [{"type": "string", "enum": [AUTO]}, number]
+    return AutoOr(inner, metadata={"description": description, "oneOf": one_of})
+
+
+class HyperparametersSchema(Schema):
+    """How the router is trained; the same values and data give the same model (README)."""
+
+    n_epochs = _auto_or(
+        fields.Integer(strict=True, validate=validate.Range(1, 200)),
+        {"type": "integer", "minimum": 1, "maximum": 200},
+        "passes over the training data (1-200), or auto: ceil(150,000 / rows), 3-30",
     )
-    batch_size = fields.Integer(load_default=32, strict=True, validate=validate.Range(1, 4096))
+    learning_rate = _auto_or(
+        StrictFloat(allow_nan=False, validate=validate.Range(0, 10, min_inclusive=False)),
+        {"type": "number", "exclusiveMinimum": 0, "maximum": 10},
+        "AdaGrad step size (0-10], or auto: 0.2 x sqrt(batch_size / 32)",
+    )
+    batch_size = _auto_or(
+        fields.Integer(strict=True, validate=validate.Range(1, 4096)),
+        {"type": "integer", "minimum": 1, "maximum": 4096},
+        "rows per step (1-4096), or auto: rows / 300 as a power of two, 16-512",
+    )
     seed = fields.Integer(load_default=42, strict=True, validate=validate.Range(0, 2**32 - 1))
+    l2 = StrictFloat(
+        load_default=DEFAULT_L2,
+        allow_nan=False,
+        validate=validate.Range(0, 1),
+        metadata={"description": "L2 penalty on the weights a step touches"},
+    )
+    early_stopping_patience = fields.Integer(
+        load_default=DEFAULT_PATIENCE,
+        allow_none=True,
+        strict=True,
+        validate=validate.Range(1, 200),
+        metadata={
+            "description": "stop after this many epochs without a lower validation loss "
+            "(null: never); the model keeps the best epoch's weights"
+        },
+    )
+
+    @validates_schema(pass_original=True)
+    def _patience_within_epochs(self, data: dict, original: object, **kwargs: object) -> None:
+        epochs, patience = data.get("n_epochs"), data.get("early_stopping_patience")
+        given = isinstance(original, dict) and "early_stopping_patience" in original
+        if given and isinstance(epochs, int) and patience is not None and patience > epochs:
+            raise ValidationError(f"must not exceed n_epochs ({epochs})", "early_stopping_patience")
 
 
 class EvalCaseSchema(Schema):
@@ -90,6 +150,10 @@ class JobSchema(Schema):
     started_at = fields.Integer(allow_none=True)
     finished_at = fields.Integer(allow_none=True)
     model_id = fields.String(allow_none=True)
+    hyperparameters = fields.Nested(
+        HyperparametersSchema,
+        metadata={"description": "the request's controls; once prepared, auto resolved"},
+    )
     request = fields.Nested(JobInSchema)
     result = fields.Nested(JobResultSchema, allow_none=True)
     error = fields.Nested(JobErrorSchema, allow_none=True)

@@ -14,8 +14,10 @@ class ModelSchema(Schema):
     owned_by = fields.String()
     base_model = fields.String(allow_none=True)
     job_id = fields.String(allow_none=True)
+    format = fields.String(metadata={"description": "the agent type, as the registry knows it"})
     task_types = fields.List(fields.String())
     training_examples = fields.Integer(allow_none=True)
+    size_bytes = fields.Integer(metadata={"description": "size of the saved model"})
 
 
 class ModelListSchema(Schema):

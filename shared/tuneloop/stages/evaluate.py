@@ -1,54 +1,86 @@
 """Evaluate: answer the evaluation cases and compute the lab's metrics, honestly defined."""
 
-from collections.abc import Sequence
-from statistics import fmean
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 
 from tuneloop.agent.lab import TEST_CASES
 from tuneloop.stages.text import token_f1
 
+EXAMPLES_KEPT = 10
 
-def evaluation_cases(eval_set: Sequence[dict] | None, holdout: Sequence[dict] | None) -> list[dict]:
-    """Return the job's eval set (or the lab's five test cases) plus any holdout examples."""
-    cases = [dict(c) for c in (eval_set or TEST_CASES)]
-    for ex in holdout or ():
-        cases.append(
+
+def request_cases(eval_set: Sequence[dict] | None) -> list[dict]:
+    """Return the job's eval set, or the lab's five test cases."""
+    return [dict(c) for c in (eval_set or TEST_CASES)]
+
+
+def holdout_cases(examples: Iterable[list[dict]]) -> Iterator[list[dict]]:
+    """Turn held-out examples into evaluation cases, batch by batch."""
+    for batch in examples:
+        yield [
             {
                 "input": ex["input"],
                 "expected_type": ex["task_type"],
                 "reference_output": ex["output"],
             }
-        )
-    return cases
+            for ex in batch
+        ]
+
+
+@dataclass
+class _Sums:
+    n: int = 0
+    confidence: float = 0.0
+    correct: int = 0
+    quality: float = 0.0
+    n_quality: int = 0
+
+    def add(self, case: dict, answer: dict) -> None:
+        self.n += 1
+        self.confidence += answer["confidence"]
+        self.correct += answer["task_type"] == case["expected_type"]
+        if case.get("reference_output"):
+            self.quality += token_f1(answer["text"], case["reference_output"])
+            self.n_quality += 1
+
+    def values(self) -> dict:
+        accuracy = self.correct / self.n
+        quality = self.quality / self.n_quality if self.n_quality else None
+        parts = [accuracy] + ([quality] if quality is not None else [])
+        return {
+            "n_cases": self.n,
+            "average_confidence": self.confidence / self.n,
+            "task_accuracy": accuracy,
+            "response_quality": quality,
+            "overall_score": sum(parts) / len(parts),
+        }
+
+
+@dataclass
+class MetricsAccumulator:
+    """Streams (case, answer) pairs; keeps sums per task type and the first few answers."""
+
+    total: _Sums = field(default_factory=_Sums)
+    by_task: dict[str, _Sums] = field(default_factory=dict)
+    first_answers: list[dict] = field(default_factory=list)
+
+    def add(self, cases: Sequence[dict], answers: Sequence[dict]) -> None:
+        """Count one batch of cases with an agent's answers to them."""
+        for case, answer in zip(cases, answers, strict=True):
+            self.total.add(case, answer)
+            self.by_task.setdefault(case["expected_type"], _Sums()).add(case, answer)
+            if len(self.first_answers) < EXAMPLES_KEPT:
+                self.first_answers.append({"case": case, "answer": answer})
+
+    def result(self) -> dict:
+        """Return the metrics over all cases and per expected task type."""
+        out = self.total.values()
+        out["by_task_type"] = {task: s.values() for task, s in sorted(self.by_task.items())}
+        return out
 
 
 def metrics(cases: Sequence[dict], answers: Sequence[dict]) -> dict:
-    """Return the metrics over all cases and per expected task type."""
-    result = _metrics(cases, answers)
-    groups: dict[str, list[int]] = {}
-    for i, case in enumerate(cases):
-        groups.setdefault(case["expected_type"], []).append(i)
-    result["by_task_type"] = {
-        task: _metrics([cases[i] for i in idx], [answers[i] for i in idx])
-        for task, idx in sorted(groups.items())
-    }
-    return result
-
-
-def _metrics(cases: Sequence[dict], answers: Sequence[dict]) -> dict:
-    accuracy = fmean(
-        a["task_type"] == c["expected_type"] for c, a in zip(cases, answers, strict=True)
-    )
-    quality = [
-        token_f1(a["text"], c["reference_output"])
-        for c, a in zip(cases, answers, strict=True)
-        if c.get("reference_output")
-    ]
-    response_quality = fmean(quality) if quality else None
-    parts = [accuracy] + ([response_quality] if response_quality is not None else [])
-    return {
-        "n_cases": len(cases),
-        "average_confidence": fmean(a["confidence"] for a in answers),
-        "task_accuracy": accuracy,
-        "response_quality": response_quality,
-        "overall_score": fmean(parts),
-    }
+    """Return the metrics of answers to cases (all in memory; for small sets and tests)."""
+    acc = MetricsAccumulator()
+    acc.add(cases, answers)
+    return acc.result()

@@ -1,13 +1,19 @@
-"""Filter: keep the examples that pass the job's quality rules, counting what was dropped."""
+"""Filter: judge each collected example against the job's quality rules, counting drops."""
 
+import hashlib
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from tuneloop.schemas.results import ExampleSchema
 from tuneloop.stages.text import normalize
 
 _EXAMPLE = ExampleSchema()
+
+
+def _identity(text: str, output: str, task: str) -> int:
+    """Return a 64-bit digest of an example's identity, so 1M rows fit in a small set."""
+    key = "\x00".join((normalize(text), normalize(output), task)).encode()
+    return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big")
 
 
 @dataclass
@@ -18,7 +24,8 @@ class QualityFilter:
     task_types: frozenset[str] | None = None
     excluded_inputs: frozenset[str] = frozenset()
     dropped: Counter = field(default_factory=Counter)
-    _seen: set = field(default_factory=set)
+    kept: int = 0
+    _seen: set[int] = field(default_factory=set)
 
     def reason_to_drop(self, ex: dict) -> str | None:
         """Return why ex is dropped, or None to keep it."""
@@ -31,22 +38,26 @@ class QualityFilter:
             return "below_min_score"
         if self.task_types is not None and task not in self.task_types:
             return "task_type_not_selected"
-        key = normalize(text)
-        if key in self.excluded_inputs:
+        if normalize(text) in self.excluded_inputs:
             return "in_evaluation_set"
-        identity = (key, normalize(output), task)
+        identity = _identity(text, output, task)
         if identity in self._seen:
             return "duplicate"
         self._seen.add(identity)
         return None
 
-    def feed(self, batch: Iterable[dict]) -> list[dict]:
-        """Return the examples of batch that pass, counting the others by reason."""
-        kept = []
+    def judge(self, batch: list[dict]) -> list[bool]:
+        """Return a keep flag per example of batch, counting the dropped ones by reason."""
+        flags = []
         for ex in batch:
             reason = self.reason_to_drop(ex)
+            flags.append(reason is None)
             if reason is None:
-                kept.append(ex)
+                self.kept += 1
             else:
                 self.dropped[reason] += 1
-        return kept
+        return flags
+
+    def feed(self, batch: list[dict]) -> list[dict]:
+        """Return the examples of batch that pass."""
+        return [ex for ex, keep in zip(batch, self.judge(batch), strict=True) if keep]

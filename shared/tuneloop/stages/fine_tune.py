@@ -1,35 +1,85 @@
-"""Fine-tune: train the router epoch by epoch and build the response memory."""
+"""Fine-tune: turn kept examples into features, train the router, build the response memory."""
 
-from collections.abc import Sequence
+from collections.abc import Iterable
+from dataclasses import dataclass
 
-from tuneloop.agent.features import featurize
-from tuneloop.agent.learned import LearnedAgent, build_memory
-from tuneloop.agent.router import CheckpointCallback, EpochCallback, Hyperparameters, train_router
+import numpy as np
+
+from tuneloop.agent.features import FeatureBank
+from tuneloop.agent.learned import LearnedAgent
+from tuneloop.agent.memory import MemoryBuilder
+from tuneloop.agent.softmax import (
+    CheckpointCallback,
+    EpochCallback,
+    TrainConfig,
+    TrainState,
+    best_model,
+    train,
+)
 from tuneloop.errors import StageError
+from tuneloop.stages.split import in_validation
+
+
+@dataclass
+class TrainingData:
+    """Both sides of the split as compact features and label indexes, plus the memory."""
+
+    classes: list[str]
+    train: FeatureBank
+    train_labels: np.ndarray
+    validation: FeatureBank
+    validation_labels: np.ndarray
+    memory: dict[str, list[dict]]
+
+
+def load_data(batches: Iterable[list[dict]], seed: int, fraction: float) -> TrainingData:
+    """Stream kept examples into compact features; validation rows are never trained on."""
+    banks = {False: FeatureBank(), True: FeatureBank()}
+    labels: dict[bool, list[str]] = {False: [], True: []}
+    memory = MemoryBuilder()
+    for batch in batches:
+        sides = [in_validation(ex["input"], seed, fraction) for ex in batch]
+        for side in (False, True):
+            rows = [ex for ex, s in zip(batch, sides, strict=True) if s == side]
+            banks[side].add([ex["input"] for ex in rows])
+            labels[side] += [ex["task_type"] for ex in rows]
+        memory.feed(ex for ex, s in zip(batch, sides, strict=True) if not s)
+    if len(set(labels[False])) < 2:
+        raise StageError(
+            "too_few_task_types",
+            "fine-tuning needs training examples of at least two task types after filtering",
+        )
+    classes = sorted(set(labels[False]) | set(labels[True]))
+    column = {c: i for i, c in enumerate(classes)}
+    index = {side: np.array([column[t] for t in labels[side]], dtype=np.int32) for side in banks}
+    return TrainingData(
+        classes,
+        banks[False].freeze(),
+        index[False],
+        banks[True].freeze(),
+        index[True],
+        memory.build(),
+    )
 
 
 def fine_tune(
-    train: Sequence[dict],
-    validation: Sequence[dict],
-    hp: Hyperparameters,
+    data: TrainingData,
+    config: TrainConfig,
     model_id: str,
+    state: TrainState | None = None,
     on_epoch: EpochCallback | None = None,
-    resume: dict | None = None,
     on_checkpoint: CheckpointCallback | None = None,
-) -> dict:
-    """Return the fine-tuned agent as JSON-able data; validation is never trained on."""
-    if len({ex["task_type"] for ex in train}) < 2:
-        raise StageError(
-            "too_few_task_types",
-            "fine-tuning needs examples of at least two task types after filtering",
-        )
-    features = featurize([ex["input"] for ex in train])
-    labels = [ex["task_type"] for ex in train]
-    held_out = None
-    if validation:
-        held_out = (
-            featurize([ex["input"] for ex in validation]),
-            [ex["task_type"] for ex in validation],
-        )
-    router = train_router(features, labels, hp, held_out, on_epoch, resume, on_checkpoint)
-    return LearnedAgent(model_id, router, build_memory(train)).to_dict()
+) -> tuple[LearnedAgent, TrainState]:
+    """Train (or resume) and return the agent of the best epoch and the final state."""
+    validation = (data.validation, data.validation_labels) if len(data.validation) else None
+    state = train(
+        data.classes,
+        data.train,
+        data.train_labels,
+        config,
+        validation,
+        state,
+        on_epoch,
+        on_checkpoint,
+    )
+    return LearnedAgent(model_id, best_model(data.classes, state), data.memory), state

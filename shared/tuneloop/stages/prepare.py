@@ -1,63 +1,62 @@
-"""Prepare: a deterministic, stratified train / validation split and its summary."""
+"""Prepare: count the train / validation split and describe the training data."""
 
 import json
-import random
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 
-from tuneloop.stages.text import normalize
-
-DEFAULT_VALIDATION_FRACTION = 0.2
-
-
-def split(
-    examples: Sequence[dict], validation_fraction: float, seed: int
-) -> tuple[list[dict], list[dict]]:
-    """Split by input, stratified by task type; an input never lands on both sides.
-
-    Rows with the same normalized input form one group, even across task types; a group
-    belongs to the stratum of its most common task type, and every stratum keeps at least one
-    group for training.
-    """
-    groups: dict[str, list[dict]] = {}
-    for ex in examples:
-        groups.setdefault(normalize(ex["input"]), []).append(ex)
-    strata: dict[str, list[str]] = {}
-    for key, rows in groups.items():
-        counts = Counter(r["task_type"] for r in rows)
-        label = min(counts, key=lambda task: (-counts[task], task))
-        strata.setdefault(label, []).append(key)
-    train, validation = [], []
-    for task in sorted(strata):
-        inputs = sorted(strata[task])
-        random.Random(f"{seed}:{task}").shuffle(inputs)
-        n_val = min(round(len(inputs) * validation_fraction), len(inputs) - 1)
-        for i, key in enumerate(inputs):
-            rows = sorted(groups[key], key=lambda r: (r["task_type"], r["output"]))
-            (validation if i < n_val else train).extend(rows)
-    return train, validation
+from tuneloop.stages.split import in_validation
 
 
-def summarize(train: Sequence[dict], validation: Sequence[dict], dropped: dict) -> dict:
-    """Describe the training data as the job result reports it."""
-    return {
-        "total_examples": len(train),
-        "task_distribution": dict(sorted(Counter(r["task_type"] for r in train).items())),
-        "validation_examples": len(validation),
-        "validation_distribution": dict(
-            sorted(Counter(r["task_type"] for r in validation).items())
-        ),
-        "dropped": dict(sorted(dropped.items())),
-    }
+@dataclass
+class SplitCounter:
+    """Streams kept examples and counts each side of the split per task type."""
+
+    seed: int
+    fraction: float
+    train: Counter = field(default_factory=Counter)
+    validation: Counter = field(default_factory=Counter)
+
+    def feed(self, batch: Iterable[dict]) -> None:
+        """Count a batch of kept examples."""
+        for ex in batch:
+            side = in_validation(ex["input"], self.seed, self.fraction)
+            (self.validation if side else self.train)[ex["task_type"]] += 1
+
+    def summary(self, dropped: dict) -> dict:
+        """Describe the training data as the job result reports it."""
+        return {
+            "total_examples": sum(self.train.values()),
+            "task_distribution": dict(sorted(self.train.items())),
+            "validation_examples": sum(self.validation.values()),
+            "validation_distribution": dict(sorted(self.validation.items())),
+            "dropped": dict(sorted(dropped.items())),
+        }
+
+    def untrained_tasks(self) -> list[str]:
+        """Return the task types whose every example landed on the validation side."""
+        return sorted(set(self.validation) - set(self.train))
 
 
-def to_chat_jsonl(examples: Sequence[dict]) -> str:
-    """Render examples as chat-format JSONL, one conversation per line."""
-    lines = []
-    for ex in examples:
-        messages = [
-            {"role": "user", "content": ex["input"]},
-            {"role": "assistant", "content": ex["output"]},
-        ]
-        lines.append(json.dumps({"messages": messages}, ensure_ascii=False))
-    return "\n".join(lines) + ("\n" if lines else "")
+def training_side(
+    batches: Iterable[list[dict]], seed: int, fraction: float, validation: bool = False
+) -> Iterator[list[dict]]:
+    """Yield the kept examples of one side of the split, batch by batch."""
+    for batch in batches:
+        yield [ex for ex in batch if in_validation(ex["input"], seed, fraction) == validation]
+
+
+def chat_lines(batches: Iterable[list[dict]]) -> Iterator[str]:
+    """Render examples as chat-format JSONL lines, one conversation per line."""
+    for batch in batches:
+        for ex in batch:
+            messages = [
+                {"role": "user", "content": ex["input"]},
+                {"role": "assistant", "content": ex["output"]},
+            ]
+            yield json.dumps({"messages": messages}, ensure_ascii=False) + "\n"
+
+
+def to_chat_jsonl(examples: list[dict]) -> str:
+    """Render examples as chat-format JSONL text."""
+    return "".join(chat_lines([examples]))

@@ -1,9 +1,10 @@
 """Tuneloop's records in Redis: interactions, jobs, events, artifacts and models."""
 
-from redis import Redis
+from redis import ConnectionPool, Redis
 
 from tuneloop.store import keys
 from tuneloop.store.artifacts import ArtifactStore
+from tuneloop.store.blobs import BlobStore
 from tuneloop.store.idempotency import IdempotencyStore
 from tuneloop.store.interactions import InteractionStore
 from tuneloop.store.jobs import JobStore
@@ -12,15 +13,24 @@ from tuneloop.store.models import ModelStore
 from tuneloop.store.replies import ReplyStore
 
 
+def _bytes_client(redis: Redis) -> Redis:
+    """Return a client to the same server that hands back bytes (for binary values)."""
+    pool = redis.connection_pool
+    kwargs = {**pool.connection_kwargs, "decode_responses": False}
+    return Redis(connection_pool=ConnectionPool(connection_class=pool.connection_class, **kwargs))
+
+
 class Store:
     """All of Tuneloop's Redis records behind one connection pool."""
 
-    def __init__(self, redis: Redis, lease_ttl_ms: int = 30_000) -> None:
+    def __init__(self, redis: Redis, lease_ttl_ms: int = 30_000, raw: Redis | None = None) -> None:
         self.redis = redis
+        self.raw = raw or _bytes_client(redis)
+        self.blobs = BlobStore(self.raw)
         self.interactions = InteractionStore(redis)
         self.jobs = JobStore(redis)
-        self.artifacts = ArtifactStore(redis)
-        self.models = ModelStore(redis)
+        self.artifacts = ArtifactStore(redis, self.blobs)
+        self.models = ModelStore(redis, self.blobs)
         self.leases = LeaseStore(redis, lease_ttl_ms)
         self.replies = ReplyStore(redis)
         self.idempotency = IdempotencyStore(redis)

@@ -1,22 +1,35 @@
-"""Per-job stage outputs, written whole so a redelivered stage overwrites, never appends."""
+"""Per-job stage outputs, written whole so a redelivered stage overwrites, never appends.
+
+Every artifact's name is recorded in the job's index, so a finished job's intermediates can
+be freed in one step while what must stay (the filter's mask) is kept.
+"""
 
 import json
-from collections.abc import Iterable, Iterator
 
 from redis import Redis
 
 from tuneloop.store import keys
+from tuneloop.store.blobs import BlobStore
+
+# What a finished job keeps: the mask of kept rows regenerates its training file.
+KEPT_AFTER_JOB = frozenset({"kept"})
 
 
 class ArtifactStore:
-    """JSON documents and row lists that stages hand to each other by key."""
+    """JSON documents and binary blobs that stages hand to each other by name."""
 
-    def __init__(self, redis: Redis, ttl: int = 7 * 86400) -> None:
+    def __init__(self, redis: Redis, blobs: BlobStore, ttl: int = 7 * 86400) -> None:
         self.redis = redis
+        self.blobs = blobs
         self.ttl = ttl
+
+    def _register(self, jid: str, name: str) -> None:
+        self.redis.sadd(keys.job_artifacts(jid), name)
+        self.redis.expire(keys.job_artifacts(jid), self.ttl)
 
     def put(self, jid: str, name: str, value: object) -> None:
         """Store one JSON document."""
+        self._register(jid, name)
         self.redis.set(keys.artifact(jid, name), json.dumps(value), ex=self.ttl)
 
     def get(self, jid: str, name: str) -> object:
@@ -31,34 +44,26 @@ class ArtifactStore:
         raw = self.redis.get(keys.artifact(jid, name))
         return json.loads(raw) if raw is not None else None
 
-    def put_rows(self, jid: str, name: str, batches: Iterable[list[dict]]) -> int:
-        """Write rows batch by batch to a temporary list, then swap it in atomically."""
-        final, tmp = keys.artifact(jid, name), keys.artifact(jid, f"{name}:tmp")
-        self.redis.delete(tmp)
-        count = 0
-        for batch in batches:
-            if batch:
-                self.redis.rpush(tmp, *(json.dumps(r) for r in batch))
-                self.redis.expire(tmp, self.ttl)  # a crash mid-write leaves nothing forever
-                count += len(batch)
-        pipe = self.redis.pipeline(transaction=True)
-        if count:
-            pipe.rename(tmp, final).expire(final, self.ttl)
-        else:
-            pipe.delete(final)
-        pipe.execute()
-        return count
+    def put_blob(self, jid: str, name: str, data: bytes) -> int:
+        """Store binary data of any size (chunked); return its size."""
+        self._register(jid, name)
+        return self.blobs.put(keys.artifact(jid, name), data, ttl=self.ttl)
 
-    def rows(self, jid: str, name: str, batch: int = 500) -> Iterator[list[dict]]:
-        """Yield the rows of a list artifact in bounded batches."""
-        key, start = keys.artifact(jid, name), 0
-        while True:
-            raw = self.redis.lrange(key, start, start + batch - 1)
-            if not raw:
-                return
-            start += len(raw)
-            yield [json.loads(r) for r in raw]
+    def get_blob(self, jid: str, name: str) -> bytes | None:
+        """Return binary data, or None when it was never written."""
+        return self.blobs.get(keys.artifact(jid, name))
 
-    def all_rows(self, jid: str, name: str) -> list[dict]:
-        """Return every row of a list artifact."""
-        return [r for b in self.rows(jid, name) for r in b]
+    def release(self, jid: str, keep_for: int = 0) -> list[str]:
+        """Free a finished job's intermediates (at once, or after keep_for seconds)."""
+        names = sorted(set(self.redis.smembers(keys.job_artifacts(jid))) - KEPT_AFTER_JOB)
+        for name in names:
+            key = keys.artifact(jid, name)
+            if keep_for > 0:
+                self.blobs.expire(key, keep_for)
+            else:
+                self.blobs.delete(key)
+            self.redis.srem(keys.job_artifacts(jid), name)
+        for name in KEPT_AFTER_JOB:  # the job record has no expiry; neither does its mask
+            self.blobs.persist(keys.artifact(jid, name))
+        self.redis.persist(keys.job_artifacts(jid))
+        return names

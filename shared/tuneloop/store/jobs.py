@@ -43,6 +43,7 @@ _FIELDS = (
     "snapshot_seq",
     "total_steps",
     "model_id",
+    "hyperparameters",
 )
 
 
@@ -72,6 +73,7 @@ class JobStore:
             "snapshot_seq": snapshot_seq,
             "total_steps": total_steps,
             "model_id": None,
+            "hyperparameters": request.get("hyperparameters"),
         }
         seq = self.redis.incr(keys.JOB_SEQ)
         pipe = self.redis.pipeline(transaction=True)

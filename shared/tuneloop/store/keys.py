@@ -46,6 +46,11 @@ def artifact(jid: str, name: str) -> str:
     return f"{PREFIX}:job:{jid}:artifact:{name}"
 
 
+def job_artifacts(jid: str) -> str:
+    """Key of the set of a job's artifact names."""
+    return f"{PREFIX}:job:{jid}:artifacts"
+
+
 def model(mid: str) -> str:
     """Key of one model's weights and memory."""
     return f"{PREFIX}:model:{mid}"

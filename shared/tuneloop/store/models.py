@@ -1,22 +1,24 @@
-"""Fine-tuned models: weights and memory as JSON, plus a public description."""
+"""Models: a public description plus the agent's saved bytes (chunked), loadable by any worker."""
 
 import json
 
 from redis import Redis
 
 from tuneloop.store import keys
+from tuneloop.store.blobs import BlobStore
 
 
 class ModelStore:
-    """Models saved under their id, loadable by any worker."""
+    """Models saved under their id."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, blobs: BlobStore) -> None:
         self.redis = redis
+        self.blobs = blobs
 
-    def save(self, meta: dict, body: dict) -> None:
-        """Store a model and its description; saving the same id again overwrites it."""
+    def save(self, meta: dict, payload: bytes) -> None:
+        """Store a model's bytes, then its description; saving the same id again overwrites it."""
+        self.blobs.put(keys.model(meta["id"]), payload)
         pipe = self.redis.pipeline(transaction=True)
-        pipe.set(keys.model(meta["id"]), json.dumps(body))
         pipe.set(keys.model_meta(meta["id"]), json.dumps(meta))
         pipe.zadd(keys.MODELS, {meta["id"]: meta["created_at"]})
         pipe.execute()
@@ -26,10 +28,9 @@ class ModelStore:
         raw = self.redis.get(keys.model_meta(mid))
         return json.loads(raw) if raw else None
 
-    def body(self, mid: str) -> dict | None:
-        """Return a model's weights and memory, or None."""
-        raw = self.redis.get(keys.model(mid))
-        return json.loads(raw) if raw else None
+    def payload(self, mid: str) -> bytes | None:
+        """Return a model's saved bytes, or None."""
+        return self.blobs.get(keys.model(mid))
 
     def list(self) -> list[dict]:
         """Return every fine-tuned model's description, oldest first."""

@@ -2,11 +2,12 @@
 
 import logging
 
-from flask import Response, url_for
+from flask import Response, stream_with_context, url_for
 from flask.views import MethodView
 from flask_smorest import abort
 
 from tuneloop.contracts import STAGES
+from tuneloop.pipeline import data
 from tuneloop.schemas.jobs import (
     EventPageSchema,
     EventQuerySchema,
@@ -15,7 +16,7 @@ from tuneloop.schemas.jobs import (
     JobQuerySchema,
     JobSchema,
 )
-from tuneloop.stages.prepare import to_chat_jsonl
+from tuneloop.stages.prepare import chat_lines
 from tuneloop_gateway.auth import JOBS, requires
 from tuneloop_gateway.blueprint import Blueprint
 from tuneloop_gateway.extensions import services
@@ -45,7 +46,8 @@ class Jobs(MethodView):
     def post(self, request: dict) -> tuple:
         """Create a job over the interactions stored now, and queue its stages."""
         svc = services()
-        total = len(STAGES) + request["hyperparameters"]["n_epochs"]
+        epochs = request["hyperparameters"]["n_epochs"]
+        total = len(STAGES) + (epochs if isinstance(epochs, int) else 0)  # set at prepare
         job = svc.store.jobs.create(request, svc.store.interactions.last_seq(), total)
         try:
             job_canvas(svc.celery, job["id"]).apply_async()
@@ -126,10 +128,9 @@ class TrainingFile(MethodView):
     @requires(blp, JOBS)
     @blp.response(200, content_type="application/jsonl")
     def get(self, job_id: str) -> Response:
-        """Download the training split as chat-format JSONL."""
-        get_job_or_404(job_id)
-        try:
-            train = services().store.artifacts.get(job_id, "train")
-        except KeyError:
+        """Download the training split as chat-format JSONL, regenerated from the snapshot."""
+        job, store = get_job_or_404(job_id), services().store
+        if "prepare" not in store.jobs.steps_done(job_id):
             abort(409, message="the training data is not prepared yet")
-        return Response(to_chat_jsonl(train), mimetype="application/jsonl")
+        rows = data.training_rows(store, job)  # reads the filter's mask first
+        return Response(stream_with_context(chat_lines(rows)), mimetype="application/jsonl")

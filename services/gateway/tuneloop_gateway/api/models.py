@@ -4,6 +4,7 @@ from flask.views import MethodView
 from flask_smorest import abort
 
 from tuneloop import contracts
+from tuneloop.agent import registry
 from tuneloop.schemas.models import (
     ModelListSchema,
     ModelSchema,
@@ -16,22 +17,30 @@ from tuneloop_gateway.extensions import services
 
 blp = Blueprint("models", __name__, url_prefix="/v1/models", description="Agents to ask")
 
-BASELINE = {
-    "id": contracts.BASELINE_MODEL_ID,
-    "object": "model",
-    "created_at": 0,
-    "owned_by": "tuneloop",
-    "base_model": None,
-    "job_id": None,
-    "task_types": ["general", "travel", "weather"],
-    "training_examples": None,
-}
+
+def builtin_meta(model_id: str) -> dict | None:
+    """Describe a built-in model (one that needs no training), or None."""
+    agent = registry.builtin(model_id)
+    if agent is None:
+        return None
+    return {
+        "id": model_id,
+        "object": "model",
+        "created_at": 0,
+        "owned_by": "tuneloop",
+        "base_model": None,
+        "job_id": None,
+        **agent.describe(),
+        "training_examples": None,
+        "size_bytes": 0,
+    }
 
 
 def get_model_or_404(model_id: str) -> dict:
     """Return a model's description or answer 404."""
-    if model_id == contracts.BASELINE_MODEL_ID:
-        return BASELINE
+    builtin = builtin_meta(model_id)
+    if builtin is not None:
+        return builtin
     meta = services().store.models.meta(model_id)
     if meta is None:
         abort(404, message=f"no model with id {model_id!r}")
@@ -46,7 +55,8 @@ class Models(MethodView):
     @blp.response(200, ModelListSchema)
     def get(self) -> dict:
         """List the baseline and every fine-tuned model."""
-        return {"data": [BASELINE, *services().store.models.list()]}
+        builtins = [builtin_meta(mid) for mid in sorted(registry.BUILTIN)]
+        return {"data": [*builtins, *services().store.models.list()]}
 
 
 @blp.route("/<model_id>")

@@ -1,32 +1,35 @@
 """Answer an input with a stored model."""
 
-from celery import shared_task
+from functools import lru_cache
+
+from celery import current_app, shared_task
 
 from tuneloop import contracts
-from tuneloop.agent.baseline import KeywordAgent
-from tuneloop.agent.learned import LearnedAgent
+from tuneloop.agent import registry
+from tuneloop.agent.protocol import Agent
+from tuneloop_worker.model_cache import ModelCache
 from tuneloop_worker.runtime import store
 
-CACHE_SIZE = 8
-_loaded: dict[str, KeywordAgent | LearnedAgent] = {}
+
+@lru_cache(maxsize=1)
+def _cache() -> ModelCache:
+    return ModelCache(current_app.conf.tuneloop_settings.model_cache_bytes)
 
 
-def _load(model_id: str) -> KeywordAgent | LearnedAgent | None:
-    """Return the agent of model_id, keeping the last few loaded in this process."""
-    if model_id == contracts.BASELINE_MODEL_ID:
-        return KeywordAgent()
-    if model_id not in _loaded:
-        body = store().models.body(model_id)
-        if body is None:
-            return None
-        if len(_loaded) >= CACHE_SIZE:
-            _loaded.pop(next(iter(_loaded)))
-        _loaded[model_id] = LearnedAgent.from_dict(body)
-    return _loaded[model_id]
+def _load(model_id: str) -> tuple[Agent, int] | None:
+    """Load a model and its size in bytes from the store, or None."""
+    builtin = registry.builtin(model_id)
+    if builtin is not None:
+        return builtin, 0
+    meta, payload = store().models.meta(model_id), store().models.payload(model_id)
+    if meta is None or payload is None:
+        return None
+    return registry.load(meta["format"], model_id, payload), len(payload)
 
 
 @shared_task(name=contracts.RESPOND, acks_late=False, ignore_result=True)
 def respond(model_id: str, text: str, reply_key: str) -> None:
     """Push the model's answer to text (None when there is no such model) to reply_key."""
-    agent = _load(model_id)
-    store().replies.send(reply_key, agent.respond(text).to_dict() if agent else None)
+    agent = _cache().get(model_id, lambda: _load(model_id))
+    answer = agent.respond_many([text])[0].to_dict() if agent else None
+    store().replies.send(reply_key, answer)

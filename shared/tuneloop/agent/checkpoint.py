@@ -1,0 +1,36 @@
+"""Training state to and from bytes, exactly (float32 arrays as they are)."""
+
+import numpy as np
+
+from tuneloop.agent import npz
+from tuneloop.agent.softmax import TrainState
+
+_ARRAYS = ("weights", "bias", "accum", "accum_bias")
+
+
+def dump(state: TrainState) -> bytes:
+    """Return the state (without its best-epoch copy) as .npz bytes."""
+    header = {
+        "epoch": state.epoch,
+        "best_epoch": state.best_epoch,
+        "best_valid_loss": state.best_valid_loss,
+        "bad_epochs": state.bad_epochs,
+        "history": state.history,
+    }
+    return npz.dump({name: getattr(state, name) for name in _ARRAYS}, header)
+
+
+def load(data: bytes, best: TrainState | None = None) -> TrainState:
+    """Rebuild a state; its best weights are its own when best_epoch is its epoch, else best's."""
+    arrays, header = npz.load(data)
+    state = TrainState(
+        header["epoch"],
+        *(np.ascontiguousarray(arrays[name]) for name in _ARRAYS),
+        best_epoch=header["best_epoch"],
+        best_valid_loss=header["best_valid_loss"],
+        bad_epochs=header["bad_epochs"],
+        history=header["history"],
+    )
+    source = state if state.best_epoch == state.epoch or best is None else best
+    state.best_weights, state.best_bias = source.weights.copy(), source.bias.copy()
+    return state

@@ -1,0 +1,44 @@
+"""A job's rows as streams: collected on demand from the snapshot, never copied per stage."""
+
+from collections.abc import Iterator
+
+from tuneloop.stages.collect import collect as collect_examples
+from tuneloop.stages.evaluate import holdout_cases, request_cases
+from tuneloop.stages.mask import select
+from tuneloop.stages.prepare import training_side
+from tuneloop.stages.split import DEFAULT_VALIDATION_FRACTION
+from tuneloop.store import Store
+
+
+def collected(store: Store, job: dict) -> Iterator[list[dict]]:
+    """Yield the job's examples in a fixed order: synthetic ones (if asked), then the snapshot."""
+    batches = store.interactions.snapshot(job["snapshot_seq"])
+    return collect_examples(batches, job["request"]["include_synthetic"])
+
+
+def kept(store: Store, job: dict) -> Iterator[list[dict]]:
+    """Yield the examples that passed the filter; KeyError before the filter has run."""
+    mask = store.artifacts.get_blob(job["id"], "kept")
+    if mask is None:
+        raise KeyError(f"job {job['id']} has not been filtered yet")
+    return select(mask, collected(store, job))
+
+
+def split_of(job: dict) -> tuple[int, float]:
+    """Return the (seed, validation fraction) that place each input on one side."""
+    fraction = job["request"].get("holdout_fraction")
+    seed = job["request"]["hyperparameters"]["seed"]
+    return seed, fraction if fraction is not None else DEFAULT_VALIDATION_FRACTION
+
+
+def training_rows(store: Store, job: dict) -> Iterator[list[dict]]:
+    """Yield the kept examples on the training side."""
+    return training_side(kept(store, job), *split_of(job))
+
+
+def evaluation_cases(store: Store, job: dict) -> Iterator[list[dict]]:
+    """Yield the eval set (or the lab's cases), then held-out rows when holdout_fraction is set."""
+    yield request_cases(job["request"].get("eval_set"))
+    if job["request"].get("holdout_fraction") is not None:
+        held_out = training_side(kept(store, job), *split_of(job), validation=True)
+        yield from holdout_cases(held_out)

@@ -1,0 +1,134 @@
+"""The fine_tune stage's store side: data in, per-epoch events and checkpoints, model out."""
+
+import time
+
+from tuneloop import contracts, failpoints
+from tuneloop.agent import checkpoint
+from tuneloop.agent.softmax import TrainConfig, TrainState, stopped_early
+from tuneloop.errors import JobCancelled, StageError
+from tuneloop.pipeline import data
+from tuneloop.pipeline.runner import Limits
+from tuneloop.stages.fine_tune import fine_tune, load_data
+from tuneloop.store import Store
+from tuneloop.timeutil import now
+
+# Checkpoints alternate between two slots: "best" holds the state after the best epoch so
+# far, "last" the state after the latest epoch when that was not the best. The small
+# "checkpoint" pointer names the slot to resume from, and is written after the slot.
+POINTER, BEST, LAST = "checkpoint", "checkpoint:best", "checkpoint:last"
+
+
+def model_meta(job: dict, agent: object, n_train: int, size: int) -> dict:
+    """Describe a fine-tuned model for GET /v1/models."""
+    return {
+        "id": agent.model_id,
+        "object": "model",
+        "created_at": now(),
+        "owned_by": "tuneloop",
+        "base_model": contracts.BASELINE_MODEL_ID,
+        "job_id": job["id"],
+        **agent.describe(),
+        "training_examples": n_train,
+        "size_bytes": size,
+    }
+
+
+def check_cancelled(store: Store, jid: str) -> None:
+    """Stop the stage when the job was cancelled (or has ended some other way)."""
+    if store.jobs.status(jid) in contracts.TERMINAL:
+        raise JobCancelled(jid)
+
+
+def _resume(store: Store, jid: str) -> TrainState | None:
+    """Return the state of the last checkpoint, with its best-epoch weights, or None."""
+    pointer = store.artifacts.get_or_none(jid, POINTER)
+    if pointer is None:
+        return None
+    best = store.artifacts.get_blob(jid, BEST)
+    slot = store.artifacts.get_blob(jid, pointer["slot"])
+    if slot is None or best is None:
+        return None
+    return checkpoint.load(slot, checkpoint.load(best))
+
+
+def run(store: Store, job: dict, limits: Limits, model_id: str) -> None:
+    """Train (or resume), record each epoch once, and save the best epoch's agent."""
+    jid = job["id"]
+    config = TrainConfig(**{k: v for k, v in store.artifacts.get(jid, "hyperparameters").items()})
+    state = _resume(store, jid)
+    if state is not None:
+        store.jobs.add_event(
+            jid,
+            f"resume:{state.epoch}",
+            "message",
+            f"resuming fine-tuning after epoch {state.epoch}",
+            {"epoch": state.epoch},
+        )
+    started = time.perf_counter()
+    prepared = load_data(data.kept(store, job), *data.split_of(job))
+    load_seconds = time.perf_counter() - started
+    costs = {"checkpoint_seconds": 0.0, "epoch_seconds": 0.0}
+    epoch_started = [time.perf_counter()]
+
+    def on_epoch(row: dict) -> None:
+        """Record the epoch's losses and progress."""
+        costs["epoch_seconds"] += time.perf_counter() - epoch_started[0]
+        _record_epoch(store, jid, config.n_epochs, row)
+        failpoints.hit("epoch", row["epoch"])
+
+    def on_checkpoint(state: TrainState, improved: bool) -> None:
+        """Save the epoch's state to its slot, then point at it; stop if the job was cancelled."""
+        began = time.perf_counter()
+        slot = BEST if improved else LAST
+        store.artifacts.put_blob(jid, slot, checkpoint.dump(state))
+        store.artifacts.put(jid, POINTER, {"slot": slot, "epoch": state.epoch})
+        costs["checkpoint_seconds"] += time.perf_counter() - began
+        check_cancelled(store, jid)
+        epoch_started[0] = time.perf_counter()
+
+    agent, state = fine_tune(prepared, config, model_id, state, on_epoch, on_checkpoint)
+    check_cancelled(store, jid)  # cancelled after the last epoch: publish no model
+    payload = agent.save()
+    if len(payload) > limits.max_model_bytes:
+        raise StageError(
+            "model_too_large",
+            f"the model is {len(payload)} bytes, over the limit of {limits.max_model_bytes} "
+            "(TUNELOOP_MAX_MODEL_BYTES); select fewer task types or raise the limit",
+        )
+    store.models.save(model_meta(job, agent, len(prepared.train), len(payload)), payload)
+    store.artifacts.put(jid, "training", _report(state, config, len(payload)))
+    if stopped_early(state, config):
+        store.jobs.update_if_active(jid, total_steps=len(contracts.STAGES) + state.epoch)
+    store.jobs.update_if_active(jid, model_id=model_id)
+    feature_bytes = prepared.train.nbytes + prepared.validation.nbytes
+    store.jobs.add_event(
+        jid,
+        "fine_tune:summary",
+        "message",
+        f"trained {state.epoch} epochs (best {state.best_epoch}) on {len(prepared.train)} rows; "
+        f"features loaded in {load_seconds:.2f}s ({feature_bytes} bytes); "
+        f"checkpoints took {costs['checkpoint_seconds']:.2f}s of "
+        f"{costs['epoch_seconds']:.2f}s of epochs",
+        {"feature_seconds": load_seconds, **costs, "model_bytes": len(payload)},
+    )
+
+
+def _report(state: TrainState, config: TrainConfig, model_bytes: int) -> dict:
+    """Return what the job result says about training (all computed, none timed)."""
+    return {
+        "epochs": state.history,
+        "best_epoch": state.best_epoch,
+        "stopped_early": stopped_early(state, config),
+        "model_size_bytes": model_bytes,
+    }
+
+
+def _record_epoch(store: Store, jid: str, n_epochs: int, row: dict) -> None:
+    """Write one epoch's losses as an event (once) and count the epoch as progress."""
+    valid = "n/a" if row["valid_loss"] is None else f"{row['valid_loss']:.4f}"
+    message = (
+        f"epoch {row['epoch']}/{n_epochs}: train loss {row['train_loss']:.4f}, "
+        f"validation loss {valid}"
+    )
+    store.jobs.add_event(jid, f"epoch:{row['epoch']}", "metrics", message, row)
+    store.jobs.complete_step(jid, f"epoch:{row['epoch']}")

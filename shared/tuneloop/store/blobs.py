@@ -1,0 +1,76 @@
+"""Binary values of any size, stored as chunks of at most CHUNK_BYTES and swapped in whole."""
+
+import json
+import uuid
+
+from redis import Redis
+
+CHUNK_BYTES = 4 * 1024 * 1024  # no Redis value over a few MB
+_MARK = b'{"blob": 1'
+
+
+class BlobStore:
+    """Write chunks under a fresh generation, then point the manifest at it in one step."""
+
+    def __init__(self, raw: Redis, chunk_bytes: int = CHUNK_BYTES) -> None:
+        self.raw = raw  # a client that returns bytes
+        self.chunk_bytes = chunk_bytes
+
+    def put(self, key: str, data: bytes, ttl: int | None = None) -> int:
+        """Store data under key, replacing any earlier value; return its size."""
+        gen = uuid.uuid4().hex[:12]
+        view, names = memoryview(data), []
+        pipe = self.raw.pipeline(transaction=False)
+        for i, start in enumerate(range(0, len(data), self.chunk_bytes)):
+            names.append(f"{key}:chunk:{gen}:{i}")
+            pipe.set(names[-1], view[start : start + self.chunk_bytes].tobytes(), ex=ttl)
+        pipe.execute()
+        old = self._manifest(key)
+        manifest = json.dumps({"blob": 1, "chunks": names, "size": len(data)})
+        pipe = self.raw.pipeline(transaction=True)
+        pipe.set(key, manifest, ex=ttl)
+        if old and old["chunks"]:
+            pipe.delete(*old["chunks"])
+        pipe.execute()
+        return len(data)
+
+    def get(self, key: str) -> bytes | None:
+        """Return the value of key, or None; a value swapped mid-read is read again."""
+        for _ in range(3):
+            manifest = self._manifest(key)
+            if manifest is None:
+                return None
+            parts = self.raw.mget(manifest["chunks"]) if manifest["chunks"] else []
+            if all(p is not None for p in parts):
+                return b"".join(parts)
+        raise RuntimeError(f"blob {key} kept changing while it was read")
+
+    def size(self, key: str) -> int | None:
+        """Return the stored size of key in bytes, or None."""
+        manifest = self._manifest(key)
+        return None if manifest is None else int(manifest["size"])
+
+    def delete(self, *keys: str) -> None:
+        """Remove values and their chunks."""
+        for key in keys:
+            manifest = self._manifest(key)
+            names = manifest["chunks"] if manifest else []
+            self.raw.delete(key, *names)
+
+    def expire(self, key: str, seconds: int) -> None:
+        """Let a value and its chunks expire after seconds."""
+        manifest = self._manifest(key)
+        for name in [key, *(manifest["chunks"] if manifest else [])]:
+            self.raw.expire(name, seconds)
+
+    def persist(self, key: str) -> None:
+        """Keep a value and its chunks for good."""
+        manifest = self._manifest(key)
+        for name in [key, *(manifest["chunks"] if manifest else [])]:
+            self.raw.persist(name)
+
+    def _manifest(self, key: str) -> dict | None:
+        raw = self.raw.get(key)
+        if raw is None or not raw.startswith(_MARK):
+            return None  # absent, or a plain value (delete and expire still work on it)
+        return json.loads(raw)
