@@ -39,6 +39,9 @@ bench: $(STAMP)
 	@$(BOOTSTRAP) redis-server
 	$(PY) tests/benchmarks/bench_task_accuracy.py
 	$(PY) tests/benchmarks/bench_job_latency.py
+	$(PY) tests/benchmarks/bench_banking77.py
+	$(PY) tests/benchmarks/bench_many_tasks.py
+	$(PY) tests/benchmarks/bench_scale.py
 
 venv: $(STAMP)
 

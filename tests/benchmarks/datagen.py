@@ -56,3 +56,65 @@ def generate(n_per_task: int, seed: int, n_tasks: int = 20) -> list[dict]:
                 }
             )
     return rows
+
+
+_SYLLABLES = (
+    "ka",
+    "lo",
+    "mi",
+    "ne",
+    "ru",
+    "ta",
+    "vo",
+    "zi",
+    "pe",
+    "qua",
+    "sho",
+    "bri",
+    "den",
+    "fal",
+    "gor",
+    "hin",
+    "jul",
+    "kes",
+    "lum",
+    "mor",
+    "nix",
+    "pra",
+    "ste",
+    "tol",
+    "umb",
+    "vex",
+    "wyn",
+)
+
+
+def _word(rng: random.Random, syllables: int) -> str:
+    """Return a pronounceable made-up word."""
+    return "".join(rng.choice(_SYLLABLES) for _ in range(syllables))
+
+
+def varied(n_rows: int, n_tasks: int, seed: int) -> list[dict]:
+    """Return n_rows rated interactions over n_tasks task types, nearly all inputs distinct.
+
+    Each task has six topic words of its own; every input also carries shared filler words
+    and a number, so rows differ as real traffic does and the filter keeps them.
+    """
+    rng = random.Random(seed)
+    topics = [[_word(rng, 3) for _ in range(6)] for _ in range(n_tasks)]
+    filler = [_word(rng, 2) for _ in range(2000)]
+    rows = []
+    for i in range(n_rows):
+        task = i % n_tasks
+        a, b = rng.sample(topics[task], 2)
+        extra = " ".join(rng.sample(filler, rng.randint(1, 3)))
+        text = rng.choice(TEMPLATES).format(a=a, b=b)
+        rows.append(
+            {
+                "input": f"{text} ({extra}, ref {rng.randint(0, 99_999)})",
+                "output": ANSWER.format(task=f"topic {task}", a=a, b=b),
+                "rating": round(rng.uniform(0.75, 1.0), 2),
+                "task_type": f"task_{task:03d}",
+            }
+        )
+    return rows

@@ -1,411 +1,410 @@
-"""The task router, the response memory and the learned agent built from them."""
+"""The learned agent (softmax router + response memory), its memory builder and its payload."""
 
-import itertools
-import json
-import math
+import io
+import random
+from collections import Counter
 
 import numpy as np
 import pytest
-from sklearn.linear_model import SGDClassifier
-from sklearn.metrics import log_loss as sklearn_log_loss
 
+from tuneloop.agent import npz
 from tuneloop.agent.features import N_FEATURES, featurize
-from tuneloop.agent.learned import (
-    FALLBACK_ANSWER,
-    MODEL_FORMAT,
-    LearnedAgent,
-    build_memory,
-)
-from tuneloop.agent.router import Hyperparameters, Router, log_loss, train_router
+from tuneloop.agent.learned import FALLBACK_ANSWER, LearnedAgent
+from tuneloop.agent.memory import MEMORY_PER_TASK, MemoryBuilder
+from tuneloop.agent.softmax import Softmax, TrainConfig
+from tuneloop.stages.fine_tune import fine_tune, load_data
+from tuneloop.stages.split import in_validation
+from tuneloop.stages.text import normalize
 
-# Six task types, each with its own vocabulary; the sentence templates are shared, so only
-# the topic words tell the tasks apart.
-VOCABULARY = {
-    "weather": ["rain", "snow", "forecast", "humidity", "thunderstorm", "drizzle"],
-    "travel": ["flight", "hotel", "passport", "luggage", "airport", "itinerary"],
-    "billing": ["invoice", "refund", "payment", "receipt", "subscription", "overcharge"],
-    "legal.contracts": ["clause", "contract", "liability", "indemnity", "warranty", "lawsuit"],
-    "cooking": ["recipe", "oven", "garlic", "simmer", "flour", "skillet"],
-    "fitness": ["workout", "squat", "cardio", "treadmill", "dumbbell", "marathon"],
+# Four task types, each with its own topic words; the filler words are shared, so only the
+# topic words tell the tasks apart.
+TOPICS = {
+    "billing": "invoice refund payment receipt subscription overcharge charge card balance",
+    "cooking": "recipe oven garlic simmer flour skillet bake onion butter saute",
+    "fitness": "workout squat cardio treadmill dumbbell marathon stretch protein jog",
+    "legal.contracts": "clause contract liability indemnity warranty lawsuit lease",
+    "": "please can you help me with my the a about question need some info on today",
 }
-TRAIN_TEMPLATES = ("Can you help me with the {a}?", "I have a question about {a} and {b}")
-TEST_TEMPLATES = ("Please explain the {a} to me", "Is there any news on the {a} or the {b}?")
-HP = Hyperparameters(n_epochs=10, learning_rate=0.5, batch_size=16, seed=42)
+VOCABULARY = {task: words.split() for task, words in TOPICS.items() if task}
+FILLER = TOPICS[""].split()
+CLASSES = sorted(VOCABULARY)
+SEED, FRACTION = 7, 0.2
+CONFIG = TrainConfig(
+    n_epochs=6,
+    learning_rate=0.5,
+    batch_size=16,
+    seed=3,
+    l2=1e-6,
+    early_stopping_patience=2,
+)
 
 
-def templated(templates, pairs_per_template: int, vocabulary=VOCABULARY) -> list[tuple]:
-    """Return (text, task) rows: each template filled with pairs of the task's words."""
-    rows = []
-    for task, words in vocabulary.items():
-        pairs = list(itertools.combinations(words, 2))[:pairs_per_template]
-        for template in templates:
-            rows += [(template.format(a=a, b=b), task) for a, b in pairs]
+def sentence(rng: random.Random, task: str) -> str:
+    words = rng.sample(VOCABULARY[task], rng.randint(1, 3)) + rng.sample(FILLER, rng.randint(2, 5))
+    rng.shuffle(words)
+    return " ".join(words)
+
+
+def examples(seed: int, per_task: int) -> list[dict]:
+    """Return rated examples; each output names its task so answers can be traced back."""
+    rng = random.Random(seed)
+    rows = [
+        {
+            "input": sentence(rng, task),
+            "output": f"[{task}] answer {i}",
+            "rating": round(rng.uniform(0.7, 1.0), 2),
+            "task_type": task,
+        }
+        for task in CLASSES
+        for i in range(per_task)
+    ]
+    rng.shuffle(rows)
     return rows
 
 
-TRAIN = templated(TRAIN_TEMPLATES, 8)
-TEST = templated(TEST_TEMPLATES, 15)
+EXAMPLES = examples(seed=1, per_task=50)
+_seen = {normalize(e["input"]) for e in EXAMPLES}
+HELD_OUT = [e for e in examples(seed=2, per_task=25) if normalize(e["input"]) not in _seen]
 
 
-def train(rows=TRAIN, hp=HP, validation=None, on_epoch=None) -> Router:
-    features = featurize([text for text, _ in rows])
-    return train_router(features, [task for _, task in rows], hp, validation, on_epoch)
+def batches(rows: list[dict], size: int) -> list[list[dict]]:
+    return [rows[i : i + size] for i in range(0, len(rows), size)]
 
 
 @pytest.fixture(scope="module")
 def trained():
-    """One router trained on TRAIN, with the losses its epochs reported."""
-    calls = []
-    valid = templated(TEST_TEMPLATES, 2)
-    held_out = (featurize([t for t, _ in valid]), [task for _, task in valid])
-    router = train(validation=held_out, on_epoch=lambda *args: calls.append(args))
-    return router, calls
-
-
-def predict(router: Router, texts) -> list[str]:
-    return [router.classes[i] for i in router.proba(featurize(list(texts))).argmax(axis=1)]
-
-
-def as_sklearn(router: Router) -> SGDClassifier:
-    """An SGDClassifier carrying the router's weights."""
-    clf = SGDClassifier(loss="log_loss")
-    clf.coef_, clf.intercept_ = router.coef, router.intercept
-    clf.classes_ = np.asarray(router.classes)
-    return clf
-
-
-# --- the router ---------------------------------------------------------------------------
-
-
-def test_generated_data_has_six_task_types_and_no_test_text_in_training():
-    assert {task for _, task in TRAIN} == set(VOCABULARY)
-    assert not {t for t, _ in TRAIN} & {t for t, _ in TEST}
-
-
-def test_router_learns_the_task_of_unseen_templated_inputs(trained):
-    router, _ = trained
-    predicted = predict(router, [text for text, _ in TEST])
-    accuracy = np.mean([p == task for p, (_, task) in zip(predicted, TEST, strict=True)])
-    assert accuracy >= 0.95
-
-
-def test_router_classes_are_the_sorted_task_types(trained):
-    router, _ = trained
-    assert router.classes == sorted(VOCABULARY)
-    assert router.coef.shape == (6, N_FEATURES)
-    assert router.intercept.shape == (6,)
-
-
-def test_epoch_callback_is_called_once_per_epoch_with_finite_losses(trained):
-    _, calls = trained
-    assert [epoch for epoch, _, _ in calls] == list(range(1, HP.n_epochs + 1))
-    for _, train_loss, valid_loss in calls:
-        assert math.isfinite(train_loss) and train_loss > 0
-        assert valid_loss is not None and math.isfinite(valid_loss) and valid_loss > 0
-
-
-def test_train_loss_decreases_overall(trained):
-    _, calls = trained
-    losses = [train_loss for _, train_loss, _ in calls]
-    assert losses[-1] < 0.5 * losses[0]
-    assert sum(b < a for a, b in itertools.pairwise(losses)) >= len(losses) - 2
-
-
-def test_validation_loss_decreases_overall(trained):
-    _, calls = trained
-    assert calls[-1][2] < calls[0][2]
-
-
-def test_without_validation_the_callback_gets_none_for_validation_loss():
-    calls = []
-    train(hp=Hyperparameters(n_epochs=2, batch_size=64), on_epoch=lambda *a: calls.append(a))
-    assert [(epoch, valid) for epoch, _, valid in calls] == [(1, None), (2, None)]
-
-
-def test_reported_train_loss_is_the_log_loss_of_the_returned_router():
-    calls = []
-    router = train(
-        hp=Hyperparameters(n_epochs=3, batch_size=32), on_epoch=lambda *a: calls.append(a)
-    )
-    features = featurize([t for t, _ in TRAIN])
-    assert calls[-1][1] == pytest.approx(log_loss(router, features, [k for _, k in TRAIN]))
-
-
-def test_same_data_and_seed_give_bit_identical_models(trained):
-    router, _ = trained
-    again = train()
-    assert json.dumps(again.to_dict()) == json.dumps(router.to_dict())
-    assert np.array_equal(again.coef, router.coef)
-    assert np.array_equal(again.intercept, router.intercept)
-
-
-def test_different_seed_gives_different_weights(trained):
-    router, _ = trained
-    other = train(hp=Hyperparameters(n_epochs=10, learning_rate=0.5, batch_size=16, seed=7))
-    assert other.classes == router.classes
-    assert not np.array_equal(other.coef, router.coef)
-
-
-def test_to_dict_survives_json_and_gives_identical_probabilities(trained):
-    router, _ = trained
-    data = json.loads(json.dumps(router.to_dict()))
-    loaded = Router.from_dict(data)
-    features = featurize([t for t, _ in TEST])
-    assert loaded.classes == router.classes
-    assert np.array_equal(loaded.coef, router.coef)
-    assert np.array_equal(loaded.proba(features), router.proba(features))
-
-
-def test_to_dict_keeps_only_non_zero_coefficients(trained):
-    router, _ = trained
-    data = router.to_dict()
-    assert len(data["coef"]) == len(router.classes)
-    for row, weights in zip(data["coef"], router.coef, strict=True):
-        assert len(row["index"]) == np.count_nonzero(weights) < N_FEATURES
-        assert all(v != 0 for v in row["value"])
-
-
-def test_proba_rows_are_distributions(trained):
-    router, _ = trained
-    proba = router.proba(featurize([t for t, _ in TEST]))
-    assert proba.shape == (len(TEST), 6)
-    assert np.all(proba >= 0) and np.all(proba <= 1)
-    assert np.allclose(proba.sum(axis=1), 1.0)
-
-
-def test_proba_matches_sklearn_predict_proba_for_many_classes(trained):
-    router, _ = trained
-    features = featurize([t for t, _ in TEST])
-    expected = as_sklearn(router).predict_proba(features)
-    np.testing.assert_allclose(router.proba(features), expected, rtol=0, atol=1e-12)
-
-
-BINARY = templated(TRAIN_TEMPLATES, 6, {k: VOCABULARY[k] for k in ("billing", "cooking")})
-
-
-def test_binary_router_has_one_weight_row_and_two_probability_columns():
-    router = train(BINARY, Hyperparameters(n_epochs=3, batch_size=8))
-    features = featurize(["Where is my refund?", "How long to simmer the garlic?", "hello"])
-    proba = router.proba(features)
-    assert router.classes == ["billing", "cooking"]
-    assert router.coef.shape == (1, N_FEATURES)
-    assert proba.shape == (3, 2)
-    assert np.allclose(proba.sum(axis=1), 1.0)
-    np.testing.assert_allclose(proba, as_sklearn(router).predict_proba(features), atol=1e-12)
-    assert predict(router, ["Where is my refund?", "How long to simmer the garlic?"]) == [
-        "billing",
-        "cooking",
-    ]
-
-
-def test_binary_router_survives_a_json_round_trip():
-    router = train(BINARY, Hyperparameters(n_epochs=2, batch_size=8))
-    loaded = Router.from_dict(json.loads(json.dumps(router.to_dict())))
-    features = featurize([t for t, _ in BINARY])
-    assert np.array_equal(loaded.proba(features), router.proba(features))
-
-
-def test_log_loss_equals_sklearn_log_loss(trained):
-    router, _ = trained
-    features = featurize([t for t, _ in TEST])
-    labels = [task for _, task in TEST]
-    expected = sklearn_log_loss(labels, router.proba(features), labels=router.classes)
-    assert log_loss(router, features, labels) == pytest.approx(expected, rel=1e-9)
-
-
-def test_log_loss_is_finite_for_a_hopelessly_wrong_router():
-    coef = np.zeros((1, N_FEATURES))
-    router = Router(["a", "b"], coef, np.array([100.0]))  # p(b) ~ 1 everywhere
-    loss = log_loss(router, featurize(["x", "y"]), ["a", "a"])
-    assert math.isfinite(loss)
-    assert loss == pytest.approx(-math.log(1e-15), rel=1e-6)
-
-
-def test_log_loss_of_a_uniform_router_is_log_of_class_count():
-    router = Router(["a", "b", "c"], np.zeros((3, N_FEATURES)), np.zeros(3))
-    assert log_loss(router, featurize(["x", "y"]), ["a", "c"]) == pytest.approx(math.log(3))
-
-
-@pytest.mark.parametrize(
-    "labels",
-    [("billing", "legal.contracts"), ("A-1", "b:2"), ("x", "y.z_w-v")],
-    ids=["dotted", "mixed", "odd"],
-)
-def test_any_task_type_label_is_learnable(labels):
-    vocabulary = dict(zip(labels, (VOCABULARY["billing"], VOCABULARY["cooking"]), strict=True))
-    rows = templated(TRAIN_TEMPLATES, 6, vocabulary)
-    router = train(rows, Hyperparameters(n_epochs=5, batch_size=8))
-    assert router.classes == sorted(labels)
-    tests = templated(TEST_TEMPLATES, 6, vocabulary)
-    assert predict(router, [t for t, _ in tests]) == [task for _, task in tests]
-
-
-@pytest.mark.parametrize("labels", [["only"] * 4, []])
-def test_fewer_than_two_task_types_raises(labels):
-    features = featurize(["a b c"] * len(labels) or ["a"])[: len(labels)]
-    with pytest.raises(ValueError, match="at least two task types"):
-        train_router(features, labels, HP)
-
-
-def test_a_task_type_seen_only_in_validation_still_becomes_a_class():
-    rows = templated(TRAIN_TEMPLATES, 3, {"billing": VOCABULARY["billing"]})
-    valid = (featurize(["Is my contract valid?"]), ["legal.contracts"])
-    router = train(rows, Hyperparameters(n_epochs=1, batch_size=8), validation=valid)
-    assert router.classes == ["billing", "legal.contracts"]
-
-
-# --- the memory ---------------------------------------------------------------------------
-
-
-def example(text, output, rating, task="billing"):
-    return {"input": text, "output": output, "rating": rating, "task_type": task, "source": "h"}
-
-
-def test_memory_groups_by_task_and_orders_by_rating_best_first():
-    memory = build_memory(
-        [
-            example("refund please", "ok refund", 0.8),
-            example("invoice copy", "here it is", 0.95),
-            example("hi chef", "hello", 0.9, "cooking"),
-        ]
-    )
-    assert list(memory) == ["billing", "cooking"]
-    assert [r["rating"] for r in memory["billing"]] == [0.95, 0.8]
-    assert memory["billing"][0] == {"input": "invoice copy", "output": "here it is", "rating": 0.95}
-
-
-def test_memory_keeps_the_best_rated_answer_of_a_repeated_input():
-    memory = build_memory(
-        [
-            example("Where is my refund?", "worse answer", 0.81),
-            example("where is my REFUND?", "best answer", 0.99),
-            example("Where is my refund?", "middle answer", 0.9),
-        ]
-    )
-    assert memory["billing"] == [
-        {"input": "where is my REFUND?", "output": "best answer", "rating": 0.99}
-    ]
-
-
-def test_memory_is_capped_per_task_keeping_the_best():
-    rows = [example(f"question {i}", f"answer {i}", i / 100) for i in range(100)]
-    rows += [example(f"dish {i}", f"cook {i}", 0.9, "cooking") for i in range(3)]
-    memory = build_memory(rows, per_task=5)
-    assert [r["input"] for r in memory["billing"]] == [
-        f"question {i}" for i in (99, 98, 97, 96, 95)
-    ]
-    assert len(memory["cooking"]) == 3
-
-
-def test_memory_is_independent_of_input_order():
-    rows = [example(f"q{i % 7}", f"a{i}", round((i * 37 % 11) / 10, 1)) for i in range(30)]
-    assert build_memory(rows) == build_memory(list(reversed(rows)))
-
-
-def test_memory_default_cap_is_64():
-    rows = [example(f"question {i}", "answer", 0.9) for i in range(100)]
-    assert len(build_memory(rows)["billing"]) == 64
-
-
-# --- the learned agent --------------------------------------------------------------------
-
-ANSWERS = {task: f"Answer about {task}." for task in VOCABULARY}
+    data = load_data(batches(EXAMPLES, 37), SEED, FRACTION)
+    agent, state = fine_tune(data, CONFIG, "ft-test")
+    return data, agent, state
 
 
 @pytest.fixture(scope="module")
 def agent(trained) -> LearnedAgent:
-    router, _ = trained
-    rows = [example(t, f"{ANSWERS[task]} ({t})", 0.9, task) for t, task in TRAIN]
-    return LearnedAgent("ft-test", router, build_memory(rows))
+    return trained[1]
 
 
-def test_learned_agent_routes_and_answers_from_the_routed_task(agent):
-    for text, task in TEST[::7]:
-        response = agent.respond(text)
-        assert response.task_type == task
-        assert response.text.startswith(ANSWERS[task])
+def answer_source(text: str) -> str:
+    """Return the task an answer of the generated memory was written for."""
+    return text[1 : text.index("]")]
+
+
+# --- fine-tuned from streamed examples ------------------------------------------------------
+
+
+def test_load_data_banks_hold_exactly_the_features_of_each_sides_inputs(trained):
+    data, _, _ = trained
+    train = [e for e in EXAMPLES if not in_validation(e["input"], SEED, FRACTION)]
+    valid = [e for e in EXAMPLES if in_validation(e["input"], SEED, FRACTION)]
+    assert valid and train
+    assert data.classes == CLASSES
+    for bank, labels, rows in (
+        (data.train, data.train_labels, train),
+        (data.validation, data.validation_labels, valid),
+    ):
+        expected = featurize([e["input"] for e in rows])
+        actual = bank.span(0, len(bank))
+        assert actual.data.tobytes() == expected.data.tobytes()
+        assert np.array_equal(actual.indices, expected.indices)
+        assert np.array_equal(actual.indptr, expected.indptr)
+        assert [CLASSES[i] for i in labels] == [e["task_type"] for e in rows]
+
+
+def test_fine_tune_returns_the_agent_of_the_best_epoch(trained):
+    data, agent, state = trained
+    assert agent.model_id == "ft-test"
+    assert agent.router.classes == CLASSES
+    assert np.array_equal(agent.router.weights, state.best_weights)
+    assert np.array_equal(agent.router.bias, state.best_bias)
+    assert agent.memory == data.memory
+
+
+def test_agent_routes_held_out_inputs_of_the_generated_tasks(agent):
+    assert len(HELD_OUT) > 80
+    responses = agent.respond_many([e["input"] for e in HELD_OUT])
+    hits = [r.task_type == e["task_type"] for r, e in zip(responses, HELD_OUT, strict=True)]
+    assert np.mean(hits) >= 0.95
+
+
+def test_every_answer_comes_from_the_memory_of_the_task_it_was_routed_to(agent):
+    for response in agent.respond_many([e["input"] for e in HELD_OUT]):
+        assert response.text in {row["output"] for row in agent.memory[response.task_type]}
+        assert answer_source(response.text) == response.task_type
+        assert f"routed to '{response.task_type}'" in response.reasoning
         assert 0 < response.confidence <= 1
-        assert f"routed to '{task}'" in response.reasoning
 
 
-def test_learned_agent_answers_with_the_most_similar_memory_input(trained):
-    router, _ = trained
-    memory = build_memory(
-        [
-            example("Where is my refund for the overcharge?", "REFUND ANSWER", 0.85),
-            example("Send me a copy of the invoice receipt", "INVOICE ANSWER", 0.95),
-            example("Cancel the subscription payment", "SUBSCRIPTION ANSWER", 0.9),
-        ]
-    )
-    agent = LearnedAgent("ft-sim", router, memory)
-    assert agent.respond("I want a refund for this overcharge").text == "REFUND ANSWER"
-    assert agent.respond("Can I get the invoice receipt?").text == "INVOICE ANSWER"
-    assert agent.respond("Stop my subscription payment").text == "SUBSCRIPTION ANSWER"
-
-
-def test_learned_agent_never_answers_from_another_task(trained):
-    router, _ = trained
-    memory = build_memory(
-        [
-            example("refund refund refund", "BILLING ANSWER", 0.9),
-            # Nearly the question below, but filed under another task.
-            example("Where is my refund?", "COOKING ANSWER", 0.99, "cooking"),
-        ]
-    )
-    response = LearnedAgent("ft-x", router, memory).respond("Where is my refund?")
+def test_an_exact_match_filed_under_another_task_is_never_the_answer(agent):
+    text = "please refund the invoice payment"
+    decoy = {"input": text, "output": "COOKING DECOY", "rating": 1.0}
+    memory = {
+        "billing": [{"input": "card balance statement", "output": "BILLING", "rating": 0.8}],
+        "cooking": [decoy],
+    }
+    response = LearnedAgent("ft-x", agent.router, memory).respond(text)
     assert response.task_type == "billing"
-    assert response.text == "BILLING ANSWER"
+    assert response.text == "BILLING"
 
 
-def test_learned_agent_breaks_similarity_ties_by_best_rating(trained):
-    router, _ = trained
-    memory = build_memory(
-        [
-            example("alpha", "LOW", 0.81),
-            example("beta", "HIGH", 0.99),
-            example("gamma", "MID", 0.9),
+def most_similar_output(rows: list[dict], text: str) -> str:
+    """Brute force: the output of the row whose input's features are closest to text's."""
+    features = featurize([text] + [row["input"] for row in rows])
+    sims = (features[1:] @ features[0].T).toarray().ravel()
+    return rows[int(np.argmax(sims))]["output"]
+
+
+def test_each_answer_is_the_most_similar_row_of_the_routed_task(agent):
+    assert list(agent.memory) == CLASSES  # so most tasks' rows sit after another task's
+    texts = [e["input"] for e in HELD_OUT]
+    for text, response in zip(texts, agent.respond_many(texts), strict=True):
+        assert response.text == most_similar_output(agent.memory[response.task_type], text)
+
+
+def test_the_answer_is_the_routed_tasks_most_similar_memory_input(agent):
+    memory = {
+        "cooking": [
+            {"input": f"bake {i} with garlic", "output": f"COOK {i}", "rating": 0.9}
+            for i in range(5)
+        ],
+        "billing": [
+            {"input": "send me the invoice receipt", "output": "INVOICE", "rating": 0.95},
+            {"input": "cancel my subscription", "output": "SUBSCRIPTION", "rating": 0.9},
+            {"input": "where is my refund", "output": "REFUND", "rating": 0.85},
+        ],
+    }
+    probe = LearnedAgent("ft-sim", agent.router, memory)
+    assert probe.respond("I am still waiting for my refund").text == "REFUND"
+    assert probe.respond("please cancel the subscription").text == "SUBSCRIPTION"
+    assert probe.respond("a copy of the invoice receipt").text == "INVOICE"
+
+
+def test_without_any_similar_input_the_best_rated_row_answers(agent):
+    memory = {
+        "billing": [
+            {"input": "zzz", "output": "HIGH", "rating": 0.99},  # best first, as built
+            {"input": "qqq", "output": "LOW", "rating": 0.8},
         ]
-    )
-    # No n-gram overlap with any memory input: every similarity is 0.
-    response = LearnedAgent("ft-tie", router, memory).respond("Where is my refund?")
-    assert response.text == "HIGH"
+    }
+    features = featurize(["zzz", "qqq", "refund invoice"])
+    assert not (features[:2] @ features[2].T).nnz  # no shared n-gram (nor hash collision)
+    assert LearnedAgent("ft-tie", agent.router, memory).respond("refund invoice").text == "HIGH"
 
 
-def test_learned_agent_falls_back_when_the_routed_task_has_no_memory(trained):
-    router, _ = trained
-    agent = LearnedAgent("ft-empty", router, {"billing": []})
-    response = agent.respond("Where is my refund?")
-    assert response.task_type == "billing"
-    assert response.text == FALLBACK_ANSWER
-    assert "no rated answer" in response.reasoning
-    assert agent.respond("Preheat the oven").text == FALLBACK_ANSWER
+def test_a_routed_task_without_memory_gets_the_fallback_answer(agent):
+    probe = LearnedAgent("ft-empty", agent.router, {"billing": []})
+    for text, task in (("refund my invoice", "billing"), ("bake with garlic", "cooking")):
+        response = probe.respond(text)
+        assert response.task_type == task
+        assert response.text == FALLBACK_ANSWER
+        assert "no rated answer" in response.reasoning
 
 
-def test_learned_agent_confidence_is_the_router_probability(agent):
-    text = "Is there a refund for the invoice?"
+def test_confidence_is_the_router_probability_of_the_chosen_task(agent):
+    text = "is there a refund for the invoice"
     proba = agent.router.proba(featurize([text]))[0]
-    assert agent.respond(text).confidence == round(float(proba.max()), 4)
+    response = agent.respond(text)
+    assert response.confidence == round(float(proba.max()), 4)
+    assert response.task_type == CLASSES[int(proba.argmax())]
 
 
 def test_respond_many_equals_respond_one_by_one(agent):
-    texts = [t for t, _ in TEST[:12]]
+    texts = [e["input"] for e in HELD_OUT[:15]] + ["", "???"]
     assert agent.respond_many(texts) == [agent.respond(t) for t in texts]
-
-
-def test_respond_many_of_nothing_is_an_empty_list(agent):
     assert agent.respond_many([]) == []
 
 
-def test_learned_agent_round_trips_through_json(agent):
-    data = json.loads(json.dumps(agent.to_dict()))
-    assert data["format"] == MODEL_FORMAT
-    assert data["model_id"] == "ft-test"
-    loaded = LearnedAgent.from_dict(data)
-    texts = [t for t, _ in TEST[::5]]
-    assert loaded.respond_many(texts) == agent.respond_many(texts)
+def test_describe_lists_the_format_and_the_router_classes(agent):
+    assert agent.describe() == {"format": "tuneloop.softmax/1", "task_types": CLASSES}
 
 
-def test_learned_agent_rejects_an_unknown_model_format(agent):
-    data = {**agent.to_dict(), "format": "tuneloop.learned/0"}
+# --- the saved payload ------------------------------------------------------------------------
+
+
+def test_saved_payload_is_an_npz_numpy_loads_without_pickle(agent):
+    payload = agent.save()
+    assert isinstance(payload, bytes)
+    with np.load(io.BytesIO(payload), allow_pickle=False) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    nonzero = np.flatnonzero(np.any(agent.router.weights != 0, axis=1))
+    assert 0 < len(nonzero) < N_FEATURES
+    assert np.array_equal(arrays["weight_rows"], nonzero)
+    assert arrays["weights"].dtype == np.float16
+    assert arrays["weights"].shape == (len(nonzero), len(CLASSES))
+    np.testing.assert_allclose(
+        arrays["weights"], agent.router.weights[nonzero], rtol=1e-3, atol=1e-7
+    )
+    assert np.array_equal(arrays["bias"], agent.router.bias)
+    _, header = npz.load(payload)
+    assert header["format"] == LearnedAgent.format
+    assert header["model_id"] == "ft-test"
+    assert header["classes"] == CLASSES
+    assert header["memory"] == agent.memory
+
+
+def test_a_loaded_agent_gives_the_same_task_types_and_answers(agent):
+    loaded = LearnedAgent.load("ft-copy", agent.save())
+    assert loaded.model_id == "ft-copy"
+    assert loaded.describe() == agent.describe()
+    texts = [e["input"] for e in HELD_OUT]
+    before, after = agent.respond_many(texts), loaded.respond_many(texts)
+    assert [(r.task_type, r.text) for r in after] == [(r.task_type, r.text) for r in before]
+    for a, b in zip(after, before, strict=True):
+        assert a.confidence == pytest.approx(b.confidence, abs=0.01)
+
+
+def test_saving_a_loaded_agent_gives_the_same_bytes(agent):
+    once = LearnedAgent.load("ft-test", agent.save()).save()
+    twice = LearnedAgent.load("ft-test", once).save()
+    assert once == twice
+    assert np.array_equal(
+        LearnedAgent.load("ft-test", once).router.weights,
+        LearnedAgent.load("ft-test", twice).router.weights,
+    )
+
+
+def test_load_rejects_a_payload_of_another_format(agent):
+    arrays, header = npz.load(agent.save())
+    payload = npz.dump(arrays, {**header, "format": "tuneloop.keyword/1"})
     with pytest.raises(ValueError, match="unknown model format"):
-        LearnedAgent.from_dict(data)
+        LearnedAgent.load("ft-x", payload)
+
+
+def test_save_keeps_every_row_with_any_non_zero_weight():
+    weights = np.zeros((N_FEATURES, 3), dtype=np.float32)
+    weights[5] = [0.0, 1.5, 0.0]
+    weights[7] = [-2.0, 0.0, 0.0]
+    weights[N_FEATURES - 1] = [0.0, 0.0, 0.125]
+    router = Softmax(["a", "b", "c"], weights, np.zeros(3, dtype=np.float32))
+    payload = LearnedAgent("ft-rows", router, {}).save()
+    arrays, _ = npz.load(payload)
+    assert list(arrays["weight_rows"]) == [5, 7, N_FEATURES - 1]
+    assert np.array_equal(LearnedAgent.load("ft-rows", payload).router.weights, weights)
+
+
+def test_a_router_with_no_trained_rows_saves_and_loads(agent):
+    router = Softmax(
+        ["a", "b"],
+        np.zeros((N_FEATURES, 2), dtype=np.float32),
+        np.array([0.5, -0.5], dtype=np.float32),
+    )
+    loaded = LearnedAgent.load("ft-0", LearnedAgent("ft-0", router, {}).save())
+    assert not np.any(loaded.router.weights)
+    assert np.array_equal(loaded.router.bias, router.bias)
+    response = loaded.respond("anything")
+    assert (response.task_type, response.text) == ("a", FALLBACK_ANSWER)
+
+
+# --- the memory builder -----------------------------------------------------------------------
+
+STEMS = ["where is my refund", "bake bread", "book a flight", "rain today", "hello", "x"]
+
+
+def variant(rng: random.Random, stem: str) -> str:
+    """Return stem with random case and spacing: the same normalized input."""
+    text = "".join(c.upper() if rng.random() < 0.3 else c for c in stem)
+    return (" " * rng.randint(0, 2)) + text.replace(" ", " " * rng.randint(1, 3))
+
+
+def random_examples(seed: int, n: int) -> list[dict]:
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(n):
+        stem = f"{rng.choice(STEMS)} {rng.randint(0, 40)}"
+        rows.append(
+            {
+                "input": variant(rng, stem),
+                "output": f"answer {rng.randint(0, 3)}",
+                "rating": rng.choice([0.7, 0.8, 0.85, 0.9, 1.0]),  # many ties
+                "task_type": rng.choice(["billing", "cooking", "travel"]),
+                "source": "human",
+            }
+        )
+    return rows
+
+
+def rank(row: dict) -> tuple:
+    return (-row["rating"], row["input"], row["output"])
+
+
+def reference_memory(rows: list[dict], per_task: int) -> dict[str, list[dict]]:
+    """Brute force: the best row per distinct normalized input, top per_task of each task."""
+    best: dict[tuple[str, str], dict] = {}
+    for ex in rows:
+        row = {"input": ex["input"], "output": ex["output"], "rating": ex["rating"]}
+        key = (ex["task_type"], normalize(ex["input"]))
+        if key not in best or rank(row) < rank(best[key]):
+            best[key] = row
+    by_task: dict[str, list[dict]] = {}
+    for (task, _), row in best.items():
+        by_task.setdefault(task, []).append(row)
+    return {task: sorted(rows, key=rank)[:per_task] for task, rows in sorted(by_task.items())}
+
+
+def fed_in_random_batches(rows: list[dict], per_task: int, seed: int) -> MemoryBuilder:
+    rng = random.Random(seed)
+    builder, start = MemoryBuilder(per_task), 0
+    while start < len(rows):
+        size = rng.randint(1, 60)
+        builder.feed(rows[start : start + size])
+        start += size
+    return builder
+
+
+@pytest.mark.parametrize("per_task", [1, 3, 10, 200])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_memory_equals_a_brute_force_reference_in_random_batches(per_task, seed):
+    rows = random_examples(seed, 1500)
+    distinct = Counter((e["task_type"], normalize(e["input"])) for e in rows)
+    assert Counter(task for task, _ in distinct).most_common()[-1][1] > 2 * min(per_task, 10)
+    assert fed_in_random_batches(rows, per_task, seed).build() == reference_memory(rows, per_task)
+
+
+def test_memory_never_holds_more_than_twice_per_task_candidates_per_task():
+    builder, sizes = MemoryBuilder(per_task=4), []
+
+    def watched(rows):
+        for row in rows:
+            yield row
+            sizes.append(max(len(pool) for pool in builder._candidates.values()))
+
+    rows = random_examples(3, 1000)
+    builder.feed(watched(rows[:600]))
+    builder.feed(watched(rows[600:]))
+    assert max(sizes) == 8  # it fills up to the bound, and never past it
+    assert builder.build() == reference_memory(rows, 4)
+
+
+def test_memory_keeps_the_best_rated_variant_of_a_repeated_input():
+    builder = MemoryBuilder()
+    builder.feed(
+        [
+            {"input": "Where is my refund?", "output": "worse", "rating": 0.81, "task_type": "b"},
+            {"input": "where is  my REFUND?", "output": "best", "rating": 0.99, "task_type": "b"},
+        ]
+    )
+    builder.feed(
+        [{"input": " where is my refund?", "output": "middle", "rating": 0.9, "task_type": "b"}]
+    )
+    assert builder.build() == {
+        "b": [{"input": "where is  my REFUND?", "output": "best", "rating": 0.99}]
+    }
+
+
+def test_memory_is_independent_of_example_order():
+    rows = random_examples(4, 800)
+    shuffled = rows[:]
+    random.Random(0).shuffle(shuffled)
+    first, second = fed_in_random_batches(rows, 5, 0), fed_in_random_batches(shuffled, 5, 1)
+    assert first.build() == second.build()
+
+
+def test_memory_default_is_64_rows_per_task_and_tasks_are_sorted():
+    assert MEMORY_PER_TASK == 64
+    builder = MemoryBuilder()
+    builder.feed(
+        {"input": f"q {i}", "output": "a", "rating": 0.9, "task_type": task}
+        for task in ("zeta", "alpha")
+        for i in range(100)
+    )
+    memory = builder.build()
+    assert list(memory) == ["alpha", "zeta"]
+    assert [len(rows) for rows in memory.values()] == [64, 64]

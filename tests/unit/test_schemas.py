@@ -11,7 +11,12 @@ from tuneloop.schemas.interactions import (
     InteractionBatchInSchema,
     InteractionInSchema,
 )
-from tuneloop.schemas.jobs import MAX_EVAL_SET, EventQuerySchema, JobInSchema
+from tuneloop.schemas.jobs import (
+    MAX_EVAL_SET,
+    EventQuerySchema,
+    HyperparametersSchema,
+    JobInSchema,
+)
 from tuneloop.schemas.models import ResponseInSchema
 
 VALID = {
@@ -398,3 +403,138 @@ def test_response_request_needs_non_blank_input():
     assert ResponseInSchema().load({"input": "hello"}) == {"input": "hello"}
     assert "input" in errors_of(ResponseInSchema(), {"input": " "})
     assert "input" in errors_of(ResponseInSchema(), {})
+
+
+# --- hyperparameter controls: "auto", l2, early stopping ----------------------------------
+
+
+def hyperparameter_errors(**controls: object) -> dict:
+    return errors_of(JobInSchema(), {"hyperparameters": controls})["hyperparameters"]
+
+
+def load_hyperparameters(**controls: object) -> dict:
+    return JobInSchema().load({"hyperparameters": controls})["hyperparameters"]
+
+
+AUTO_CONTROLS = ["n_epochs", "learning_rate", "batch_size"]
+
+
+@pytest.mark.parametrize("name", AUTO_CONTROLS)
+def test_auto_control_accepts_the_string_auto(name):
+    assert load_hyperparameters(**{name: "auto"})[name] == "auto"
+
+
+@pytest.mark.parametrize("name", AUTO_CONTROLS)
+def test_auto_control_defaults_to_auto(name):
+    assert HyperparametersSchema().load({})[name] == "auto"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("n_epochs", 1),
+        ("n_epochs", 200),
+        ("learning_rate", 0.001),
+        ("learning_rate", 10),
+        ("batch_size", 1),
+        ("batch_size", 4096),
+    ],
+)
+def test_auto_control_accepts_a_number_in_its_range(name, value):
+    assert load_hyperparameters(**{name: value})[name] == value
+
+
+@pytest.mark.parametrize("name", AUTO_CONTROLS)
+@pytest.mark.parametrize("value", ["Auto", "AUTO", "atuo", "auto ", "", "none"])
+def test_auto_control_rejects_any_other_string_naming_auto(name, value):
+    messages = hyperparameter_errors(**{name: value})
+    assert list(messages) == [name]
+    assert any('"auto"' in m for m in messages[name])
+
+
+@pytest.mark.parametrize("name", AUTO_CONTROLS)
+def test_auto_control_rejects_null_and_containers(name):
+    for value in (None, [], {}, ["auto"]):
+        assert name in hyperparameter_errors(**{name: value})
+
+
+@pytest.mark.parametrize("l2", [0, 0.0, 1e-6, 0.5, 1])
+def test_l2_between_zero_and_one_is_accepted(l2):
+    assert load_hyperparameters(l2=l2)["l2"] == l2
+
+
+@pytest.mark.parametrize("l2", [-1e-9, -1, 1.0001, 2, float("nan"), float("inf"), "0.1", True])
+def test_l2_outside_zero_to_one_or_not_a_number_is_rejected(l2):
+    assert list(hyperparameter_errors(l2=l2)) == ["l2"]
+
+
+def test_l2_defaults_to_one_in_a_million():
+    assert load_hyperparameters()["l2"] == 1e-6
+
+
+@pytest.mark.parametrize("patience", [1, 3, 200, None])
+def test_early_stopping_patience_from_1_to_200_or_null_is_accepted(patience):
+    assert load_hyperparameters(early_stopping_patience=patience)["early_stopping_patience"] == (
+        patience
+    )
+
+
+@pytest.mark.parametrize("patience", [0, -1, 201, 2.5, 3.0, "3", True, "auto"])
+def test_early_stopping_patience_out_of_range_or_not_an_integer_is_rejected(patience):
+    messages = hyperparameter_errors(early_stopping_patience=patience)
+    assert list(messages) == ["early_stopping_patience"]
+
+
+def test_early_stopping_patience_defaults_to_three():
+    assert load_hyperparameters()["early_stopping_patience"] == 3
+
+
+def test_explicit_patience_larger_than_explicit_n_epochs_is_rejected_on_patience():
+    messages = hyperparameter_errors(n_epochs=4, early_stopping_patience=5)
+    assert messages == {"early_stopping_patience": ["must not exceed n_epochs (4)"]}
+
+
+def test_same_check_applies_to_the_hyperparameters_schema_alone():
+    with pytest.raises(ValidationError) as info:
+        HyperparametersSchema().load({"n_epochs": 1, "early_stopping_patience": 2})
+    assert list(info.value.messages) == ["early_stopping_patience"]
+
+
+def test_explicit_patience_equal_to_n_epochs_is_accepted():
+    loaded = load_hyperparameters(n_epochs=4, early_stopping_patience=4)
+    assert (loaded["n_epochs"], loaded["early_stopping_patience"]) == (4, 4)
+
+
+def test_default_patience_with_fewer_epochs_is_accepted():
+    loaded = load_hyperparameters(n_epochs=1)
+    assert (loaded["n_epochs"], loaded["early_stopping_patience"]) == (1, 3)
+
+
+def test_explicit_patience_with_auto_epochs_is_accepted():
+    loaded = load_hyperparameters(n_epochs="auto", early_stopping_patience=200)
+    assert loaded["early_stopping_patience"] == 200
+
+
+def test_null_patience_with_one_epoch_is_accepted():
+    assert (
+        load_hyperparameters(n_epochs=1, early_stopping_patience=None)["early_stopping_patience"]
+        is None
+    )
+
+
+def test_patience_is_not_compared_with_an_invalid_n_epochs():
+    messages = hyperparameter_errors(n_epochs=0, early_stopping_patience=5)
+    assert list(messages) == ["n_epochs"]
+
+
+def test_resolved_hyperparameters_dump_as_given():
+    resolved = {
+        "n_epochs": 15,
+        "learning_rate": 0.2,
+        "batch_size": 32,
+        "seed": 42,
+        "l2": 1e-6,
+        "early_stopping_patience": None,
+    }
+    assert HyperparametersSchema().dump(resolved) == resolved
+    assert HyperparametersSchema().dump({**resolved, "n_epochs": "auto"})["n_epochs"] == "auto"

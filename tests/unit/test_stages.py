@@ -1,27 +1,50 @@
-"""The pure stage functions: collect, filter, prepare, fine-tune, evaluate and compare."""
+"""The streaming stage functions: collect, filter, prepare, fine-tune, evaluate and compare.
+
+The hash split and the kept-row mask are in test_split_and_mask.py, the "auto" training
+controls in test_hyperparameters.py.
+"""
 
 import json
 import math
 import random
 from collections import Counter
 
+import numpy as np
 import pytest
 
 from tuneloop.agent.lab import SYNTHETIC_EXAMPLES, TEST_CASES
-from tuneloop.agent.learned import MODEL_FORMAT, LearnedAgent
-from tuneloop.agent.router import Hyperparameters
+from tuneloop.agent.learned import LearnedAgent
+from tuneloop.agent.softmax import TrainConfig
 from tuneloop.errors import StageError
 from tuneloop.stages.collect import collect, synthetic_examples, to_example
 from tuneloop.stages.compare import METRICS, improvement, side_by_side
-from tuneloop.stages.evaluate import evaluation_cases, metrics
+from tuneloop.stages.evaluate import (
+    EXAMPLES_KEPT,
+    MetricsAccumulator,
+    holdout_cases,
+    metrics,
+    request_cases,
+)
 from tuneloop.stages.filter import QualityFilter
-from tuneloop.stages.fine_tune import fine_tune
-from tuneloop.stages.prepare import split, summarize, to_chat_jsonl
+from tuneloop.stages.fine_tune import fine_tune, load_data
+from tuneloop.stages.prepare import SplitCounter, chat_lines, to_chat_jsonl, training_side
+from tuneloop.stages.split import in_validation
 from tuneloop.stages.text import normalize, token_f1, tokens
 
 
 def ex(text="Will it rain?", output="Which city?", rating=0.9, task="weather", **extra) -> dict:
     return {"input": text, "output": output, "rating": rating, "task_type": task, **extra}
+
+
+def inputs_on_side(validation: bool, seed: int, fraction: float, prefix: str, n: int) -> list:
+    """Return the first n inputs "{prefix} {i}" that the hash split puts on one side."""
+    found, i = [], 0
+    while len(found) < n:
+        text = f"{prefix} {i}"
+        if in_validation(text, seed, fraction) == validation:
+            found.append(text)
+        i += 1
+    return found
 
 
 # --- collect ------------------------------------------------------------------------------
@@ -51,6 +74,15 @@ def test_collect_with_no_stored_interactions_yields_only_synthetic_or_nothing():
     assert list(collect(iter([]), include_synthetic=False)) == []
 
 
+def test_collect_reads_stored_batches_lazily():
+    def stored():
+        yield [ex("a")]
+        raise AssertionError("read past the first batch")
+
+    batches = collect(stored(), include_synthetic=False)
+    assert [e["input"] for e in next(batches)] == ["a"]
+
+
 def test_to_example_keeps_training_fields_id_and_source_only():
     row = {**ex(), "id": "int-1", "source": "import", "metadata": {"x": 1}, "created_at": 5}
     assert to_example(row) == {**ex(), "id": "int-1", "source": "import"}
@@ -74,6 +106,7 @@ def test_filter_keeps_good_examples_in_order():
     batch = [ex("a"), ex("b", task="travel"), ex("c", rating=0.8)]
     assert rules.feed(batch) == batch
     assert rules.dropped == Counter()
+    assert rules.kept == 3
 
 
 def test_filter_drops_each_reason_and_counts_it():
@@ -108,7 +141,45 @@ def test_filter_drops_each_reason_and_counts_it():
         "malformed": 4,
         "in_evaluation_set": 1,
     }
-    assert sum(rules.dropped.values()) + len(kept) == len(batch)
+    assert rules.kept == 2
+    assert sum(rules.dropped.values()) + rules.kept == len(batch)
+
+
+@pytest.mark.parametrize(
+    ("example", "reason"),
+    [
+        (ex(rating=float("nan")), "malformed"),
+        (ex(rating=1.5), "malformed"),
+        (ex(rating=True), "malformed"),
+        ({"input": "x", "output": "y", "rating": 0.9}, "malformed"),
+        (ex(output=" \t "), "empty"),
+        (ex(rating=0.0), "below_min_score"),
+        (ex(task="billing"), "task_type_not_selected"),
+        (ex("  WILL it rain? "), "in_evaluation_set"),
+    ],
+)
+def test_reason_to_drop_names_the_first_rule_an_example_breaks(example, reason):
+    rules = QualityFilter(
+        min_score=0.5,
+        task_types=frozenset({"weather"}),
+        excluded_inputs=frozenset({"will it rain?"}),
+    )
+    assert rules.reason_to_drop(example) == reason
+
+
+def test_judge_returns_one_keep_flag_per_example_and_counts():
+    rules = QualityFilter(min_score=0.5)
+    flags = rules.judge([ex("a"), ex("b", rating=0.1), ex("a"), ex("c")])
+    assert flags == [True, False, False, True]
+    assert rules.kept == 2
+    assert rules.dropped == {"below_min_score": 1, "duplicate": 1}
+
+
+def test_judge_of_an_empty_batch_is_empty():
+    rules = QualityFilter(min_score=0.5)
+    assert rules.judge([]) == []
+    assert rules.kept == 0
+    assert rules.dropped == {}
 
 
 def test_filter_min_score_is_inclusive():
@@ -155,7 +226,22 @@ def test_filter_checks_rating_before_task_type_and_duplicates():
     assert rules.dropped == {"below_min_score": 1}
 
 
-# --- prepare: split -----------------------------------------------------------------------
+def test_filter_gives_the_same_result_whatever_the_batching():
+    rng = random.Random(5)
+    examples = [
+        ex(f"q{rng.randrange(40)}", f"a{rng.randrange(3)}", rng.random(), rng.choice("xyz"))
+        for _ in range(300)
+    ]
+    whole = QualityFilter(min_score=0.3)
+    expected = whole.feed(examples)
+    pieces = QualityFilter(min_score=0.3)
+    got = [e for start in range(0, 300, 17) for e in pieces.feed(examples[start : start + 17])]
+    assert got == expected
+    assert pieces.dropped == whole.dropped
+    assert pieces.kept == whole.kept == len(expected)
+
+
+# --- prepare: split counts ----------------------------------------------------------------
 
 
 def dataset(counts: dict[str, int]) -> list[dict]:
@@ -166,99 +252,38 @@ def dataset(counts: dict[str, int]) -> list[dict]:
     ]
 
 
-COUNTS = {"weather": 10, "travel": 20, "billing": 5, "legal.contracts": 1}
+COUNTS = {"weather": 40, "travel": 60, "billing": 25, "legal.contracts": 1}
 
 
-def test_split_is_deterministic_for_a_seed():
+def test_split_counter_counts_each_side_per_task_as_the_hash_split_places_it():
     data = dataset(COUNTS)
-    assert split(data, 0.2, 42) == split(data, 0.2, 42)
+    counter = SplitCounter(seed=42, fraction=0.3)
+    counter.feed(data)
+    validation = Counter(r["task_type"] for r in data if in_validation(r["input"], 42, 0.3))
+    train = Counter(r["task_type"] for r in data if not in_validation(r["input"], 42, 0.3))
+    assert counter.validation == validation
+    assert counter.train == train
+    assert sum(counter.train.values()) + sum(counter.validation.values()) == len(data)
+    assert 0 < sum(counter.validation.values()) < len(data)
 
 
-def test_split_differs_between_seeds():
+def test_split_counter_gives_the_same_counts_fed_in_several_batches():
     data = dataset(COUNTS)
-    assert split(data, 0.2, 1)[1] != split(data, 0.2, 2)[1]
+    whole, pieces = SplitCounter(3, 0.25), SplitCounter(3, 0.25)
+    whole.feed(data)
+    for start in range(0, len(data), 11):
+        pieces.feed(iter(data[start : start + 11]))
+    pieces.feed([])
+    assert pieces.summary({}) == whole.summary({})
 
 
-def test_split_is_independent_of_input_order():
-    data = dataset(COUNTS)
-    shuffled = data[:]
-    random.Random(0).shuffle(shuffled)
-    assert split(shuffled, 0.2, 42) == split(data, 0.2, 42)
-    assert split(list(reversed(data)), 0.3, 7) == split(data, 0.3, 7)
-
-
-def test_split_respects_the_validation_fraction_per_task():
-    train, validation = split(dataset(COUNTS), 0.2, 42)
-    assert Counter(r["task_type"] for r in validation) == {"weather": 2, "travel": 4, "billing": 1}
-    assert Counter(r["task_type"] for r in train) == {
-        "weather": 8,
-        "travel": 16,
-        "billing": 4,
-        "legal.contracts": 1,
-    }
-
-
-@pytest.mark.parametrize("fraction", [0.1, 0.5, 0.9])
-def test_split_keeps_at_least_one_training_example_per_task(fraction):
-    counts = {"a": 1, "b": 2, "c": 3, "d": 10}
-    train, validation = split(dataset(counts), fraction, 3)
-    assert set(Counter(r["task_type"] for r in train)) == set(counts)
-    for task, n in counts.items():
-        n_val = sum(r["task_type"] == task for r in validation)
-        assert n_val == min(round(n * fraction), n - 1)
-
-
-def test_split_partitions_the_examples():
-    data = dataset(COUNTS)
-    train, validation = split(data, 0.25, 9)
-    assert len(train) + len(validation) == len(data)
-    assert sorted(r["input"] for r in train + validation) == sorted(r["input"] for r in data)
-    assert not {r["input"] for r in train} & {r["input"] for r in validation}
-
-
-def test_split_with_zero_fraction_trains_on_everything():
-    data = dataset(COUNTS)
-    train, validation = split(data, 0.0, 1)
-    assert validation == []
-    assert len(train) == len(data)
-
-
-def test_split_of_one_task_is_not_affected_by_other_tasks():
-    alone = split(dataset({"weather": 10}), 0.3, 5)
-    mixed = split(dataset({"weather": 10, "travel": 7}), 0.3, 5)
-    keep = lambda rows: [r for r in rows if r["task_type"] == "weather"]  # noqa: E731
-    assert keep(mixed[0]) == alone[0]
-    assert keep(mixed[1]) == alone[1]
-
-
-@pytest.mark.parametrize("seed", range(40, 60))
-def test_split_never_puts_the_same_input_in_train_and_validation(seed):
-    data = [
-        ex(f"question {i}", f"answer {j}", 0.9, task)
-        for task in ("weather", "travel")
-        for i in range(5)
-        for j in range(2)
-    ]
-    train, validation = split(data, 0.5, seed)
-    assert validation
-    assert not {normalize(r["input"]) for r in train} & {normalize(r["input"]) for r in validation}
-
-
-@pytest.mark.parametrize("seed", range(40, 60))
-def test_split_keeps_an_input_labelled_with_two_task_types_on_one_side(seed):
-    data = [ex(f"q{i}", "a", 0.9, task) for i in range(10) for task in ("travel", "general")]
-    train, validation = split(data, 0.3, seed)
-    assert validation
-    assert not {r["input"] for r in train} & {r["input"] for r in validation}
-
-
-# --- prepare: summarize and JSONL ---------------------------------------------------------
-
-
-def test_summarize_counts_train_validation_and_dropped():
-    train = [ex("a"), ex("b"), ex("c", task="travel")]
-    validation = [ex("d", task="travel")]
-    summary = summarize(train, validation, {"duplicate": 2, "below_min_score": 5})
+def test_summary_counts_train_validation_and_dropped_in_sorted_order():
+    train = inputs_on_side(False, 1, 0.5, "t", 3)
+    held = inputs_on_side(True, 1, 0.5, "v", 1)
+    counter = SplitCounter(seed=1, fraction=0.5)
+    counter.feed([ex(train[0]), ex(train[1]), ex(train[2], task="travel")])
+    counter.feed([ex(held[0], task="travel")])
+    summary = counter.summary({"duplicate": 2, "below_min_score": 5})
     assert summary == {
         "total_examples": 3,
         "task_distribution": {"travel": 1, "weather": 2},
@@ -270,14 +295,109 @@ def test_summarize_counts_train_validation_and_dropped():
     assert list(summary["dropped"]) == ["below_min_score", "duplicate"]
 
 
-def test_summarize_of_nothing_is_all_zero():
-    assert summarize([], [], {}) == {
+def test_summary_of_nothing_is_all_zero():
+    assert SplitCounter(1, 0.2).summary({}) == {
         "total_examples": 0,
         "task_distribution": {},
         "validation_examples": 0,
         "validation_distribution": {},
         "dropped": {},
     }
+
+
+def test_zero_fraction_counts_everything_as_training():
+    counter = SplitCounter(seed=1, fraction=0.0)
+    counter.feed(dataset(COUNTS))
+    summary = counter.summary({})
+    assert summary["total_examples"] == sum(COUNTS.values())
+    assert summary["task_distribution"] == dict(sorted(COUNTS.items()))
+    assert summary["validation_examples"] == 0
+    assert counter.untrained_tasks() == []
+
+
+def test_untrained_tasks_are_those_whose_every_example_landed_on_validation():
+    held = inputs_on_side(True, 7, 0.2, "rare", 2)
+    counter = SplitCounter(seed=7, fraction=0.2)
+    counter.feed(dataset({"weather": 50, "travel": 50}))
+    counter.feed([ex(held[0], task="rare.b"), ex(held[1], task="rare.a")])
+    assert counter.untrained_tasks() == ["rare.a", "rare.b"]
+    assert counter.summary({})["validation_distribution"]["rare.a"] == 1
+    assert "rare.a" not in counter.summary({})["task_distribution"]
+
+
+def test_a_task_with_a_training_example_is_not_untrained():
+    trained = inputs_on_side(False, 7, 0.5, "mixed", 1)
+    held = inputs_on_side(True, 7, 0.5, "mixed", 3)
+    counter = SplitCounter(seed=7, fraction=0.5)
+    counter.feed([ex(t, task="mixed") for t in held + trained])
+    assert counter.untrained_tasks() == []
+
+
+def test_an_input_labelled_with_two_task_types_is_counted_on_one_side_for_both():
+    counter = SplitCounter(seed=11, fraction=0.5)
+    data = [ex(f"q{i}", "a", 0.9, task) for i in range(40) for task in ("travel", "general")]
+    counter.feed(data)
+    assert counter.train["travel"] == counter.train["general"]
+    assert counter.validation["travel"] == counter.validation["general"]
+    assert 0 < counter.validation["travel"] < 40
+
+
+# --- prepare: training side ---------------------------------------------------------------
+
+
+def flat(batches) -> list[dict]:
+    return [r for b in batches for r in b]
+
+
+def test_training_side_and_validation_side_partition_the_examples():
+    data = dataset(COUNTS)
+    batches = [data[i : i + 9] for i in range(0, len(data), 9)]
+    train = flat(training_side(iter(batches), 9, 0.25))
+    validation = flat(training_side(iter(batches), 9, 0.25, validation=True))
+    assert len(train) + len(validation) == len(data)
+    assert sorted(r["input"] for r in train + validation) == sorted(r["input"] for r in data)
+    assert not {r["input"] for r in train} & {r["input"] for r in validation}
+    assert train == [r for r in data if r in train]  # original order kept
+
+
+def test_training_side_yields_one_batch_per_batch_read():
+    data = dataset({"weather": 30})
+    out = list(training_side(iter([data[:10], [], data[10:]]), 2, 0.5))
+    assert len(out) == 3
+    assert out[1] == []
+
+
+def test_training_side_is_independent_of_batching_and_order():
+    data = dataset(COUNTS)
+    shuffled = data[:]
+    random.Random(0).shuffle(shuffled)
+    one = flat(training_side([data], 4, 0.3, validation=True))
+    other = flat(training_side([shuffled[:50], shuffled[50:]], 4, 0.3, validation=True))
+    assert sorted(r["input"] for r in one) == sorted(r["input"] for r in other)
+
+
+def test_training_side_of_zero_fraction_is_everything():
+    data = dataset(COUNTS)
+    assert flat(training_side([data], 1, 0.0)) == data
+    assert flat(training_side([data], 1, 0.0, validation=True)) == []
+
+
+@pytest.mark.parametrize("seed", range(40, 50))
+def test_training_side_never_shares_an_input_with_the_validation_side(seed):
+    data = [
+        ex(q, f"answer {j}", 0.9, task)
+        for task in ("weather", "travel")
+        for i in range(10)
+        for j, q in enumerate((f"Question {i}", f"  question   {i} "))
+    ]
+    train = flat(training_side([data], seed, 0.5))
+    validation = flat(training_side([data], seed, 0.5, validation=True))
+    assert validation
+    assert train
+    assert not {normalize(r["input"]) for r in train} & {normalize(r["input"]) for r in validation}
+
+
+# --- prepare: JSONL -----------------------------------------------------------------------
 
 
 def test_chat_jsonl_has_one_user_assistant_conversation_per_line():
@@ -301,80 +421,147 @@ def test_chat_jsonl_has_one_user_assistant_conversation_per_line():
 
 def test_chat_jsonl_of_no_examples_is_empty():
     assert to_chat_jsonl([]) == ""
+    assert list(chat_lines([[], []])) == []
+
+
+def test_chat_lines_stream_one_line_per_example_across_batches():
+    batches = [[ex("a", "1"), ex("b", "2")], [], [ex("c", "3")]]
+    lines = list(chat_lines(iter(batches)))
+    assert len(lines) == 3
+    assert all(line.endswith("\n") and line.count("\n") == 1 for line in lines)
+    assert [json.loads(line)["messages"][0]["content"] for line in lines] == ["a", "b", "c"]
+    assert "".join(lines) == to_chat_jsonl(flat(batches))
 
 
 # --- fine-tune ----------------------------------------------------------------------------
 
+CONFIG = TrainConfig(
+    n_epochs=3, learning_rate=0.5, batch_size=4, seed=1, l2=1e-6, early_stopping_patience=None
+)
+WORDS = {"weather": ["rain", "snow", "forecast"], "billing": ["invoice", "refund", "payment"]}
 
-def test_fine_tune_with_one_task_type_fails_with_too_few_task_types():
-    train = [ex(f"rain {i}") for i in range(5)]
-    validation = [ex("snow", task="travel")]
+
+def training_examples() -> list[dict]:
+    return [
+        ex(f"question about {w} number {i}", f"{task} answer {i}", 0.8 + i / 100, task)
+        for task, ws in WORDS.items()
+        for w in ws
+        for i in range(6)
+    ]
+
+
+def test_load_data_with_one_trained_task_type_fails_with_too_few_task_types():
+    train = inputs_on_side(False, 3, 0.5, "rain", 5)
+    held = inputs_on_side(True, 3, 0.5, "snow", 1)
+    batch = [ex(t) for t in train] + [ex(held[0], task="travel")]
     with pytest.raises(StageError) as info:
-        fine_tune(train, validation, Hyperparameters(n_epochs=1), "ft-x")
+        load_data([batch], 3, 0.5)
     assert info.value.code == "too_few_task_types"
 
 
-def test_fine_tune_returns_a_loadable_agent_and_reports_each_epoch():
-    words = {"weather": ["rain", "snow", "forecast"], "billing": ["invoice", "refund", "payment"]}
-    train = [
-        ex(f"question about {w} number {i}", f"{task} answer {i}", 0.8 + i / 100, task)
-        for task, ws in words.items()
-        for w in ws
-        for i in range(3)
+def test_load_data_never_trains_on_validation_rows():
+    data = training_examples()
+    loaded = load_data([data[:10], data[10:]], 2, 0.3)
+    train = [e for e in data if not in_validation(e["input"], 2, 0.3)]
+    validation = [e for e in data if in_validation(e["input"], 2, 0.3)]
+    assert validation
+    assert loaded.classes == ["billing", "weather"]
+    assert len(loaded.train) == len(train)
+    assert len(loaded.validation) == len(validation)
+    labels = [loaded.classes[i] for i in loaded.train_labels]
+    assert labels == [e["task_type"] for e in train]
+    assert [loaded.classes[i] for i in loaded.validation_labels] == [
+        e["task_type"] for e in validation
     ]
-    validation = [ex("is there snow", task="weather"), ex("my refund", task="billing")]
-    epochs = []
-    hp = Hyperparameters(n_epochs=3, learning_rate=0.5, batch_size=4, seed=1)
-    body = fine_tune(train, validation, hp, "ft-abc", lambda *args: epochs.append(args))
-    assert body["format"] == MODEL_FORMAT
-    assert body["model_id"] == "ft-abc"
-    assert body["router"]["classes"] == ["billing", "weather"]
-    assert [e[0] for e in epochs] == [1, 2, 3]
-    assert all(math.isfinite(e[1]) and math.isfinite(e[2]) for e in epochs)
-    # The memory is built from the training split only.
-    remembered = {r["input"] for rows in body["memory"].values() for r in rows}
+    # The response memory is built from the training side only.
+    remembered = {r["input"] for rows in loaded.memory.values() for r in rows}
     assert remembered == {e["input"] for e in train}
-    agent = LearnedAgent.from_dict(json.loads(json.dumps(body)))
-    assert agent.respond("is the forecast rain").task_type == "weather"
-    assert agent.respond("refund my invoice").task_type == "billing"
-    assert fine_tune(train, validation, hp, "ft-abc") == body
+
+
+def test_load_data_keeps_a_task_seen_only_in_validation_as_a_class():
+    train = inputs_on_side(False, 5, 0.5, "t", 4)
+    held = inputs_on_side(True, 5, 0.5, "v", 1)
+    batch = [
+        ex(train[0]),
+        ex(train[1]),
+        ex(train[2], task="billing"),
+        ex(train[3], task="billing"),
+        ex(held[0], task="travel"),
+    ]
+    loaded = load_data([batch], 5, 0.5)
+    assert loaded.classes == ["billing", "travel", "weather"]
+    assert list(loaded.validation_labels) == [1]
+    assert "travel" not in loaded.memory
+
+
+def test_fine_tune_returns_a_loadable_agent_and_reports_each_epoch():
+    data = load_data([training_examples()], 1, 0.2)
+    epochs = []
+    agent, state = fine_tune(data, CONFIG, "ft-abc", on_epoch=epochs.append)
+    assert agent.model_id == "ft-abc"
+    assert agent.describe()["task_types"] == ["billing", "weather"]
+    assert [e["epoch"] for e in epochs] == [1, 2, 3]
+    assert all(math.isfinite(e["train_loss"]) and math.isfinite(e["valid_loss"]) for e in epochs)
+    assert state.epoch == 3
+    assert state.history == epochs
+    loaded = LearnedAgent.load("ft-abc", agent.save())
+    assert loaded.respond("is the forecast rain").task_type == "weather"
+    assert loaded.respond("refund my invoice").task_type == "billing"
+
+
+def test_fine_tune_is_deterministic_for_the_same_data_and_controls():
+    first, _ = fine_tune(load_data([training_examples()], 1, 0.2), CONFIG, "ft-a")
+    second, _ = fine_tune(load_data([training_examples()], 1, 0.2), CONFIG, "ft-a")
+    assert np.array_equal(first.router.weights, second.router.weights)
+    assert first.save() == second.save()
 
 
 def test_fine_tune_without_validation_reports_no_validation_loss():
-    train = [ex(f"rain {i}", task="weather") for i in range(3)]
-    train += [ex(f"invoice {i}", task="billing") for i in range(3)]
+    data = load_data([training_examples()], 1, 0.0)
+    assert len(data.validation) == 0
     epochs = []
-    fine_tune(train, [], Hyperparameters(n_epochs=2), "ft-y", lambda *a: epochs.append(a))
-    assert [e[2] for e in epochs] == [None, None]
+    config = TrainConfig(2, 0.5, 4, 1, 1e-6, 1)
+    fine_tune(data, config, "ft-y", on_epoch=epochs.append)
+    assert [e["valid_loss"] for e in epochs] == [None, None]
 
 
-# --- evaluate -----------------------------------------------------------------------------
+# --- evaluate: cases ----------------------------------------------------------------------
 
 
-def test_evaluation_cases_default_to_the_lab_five():
-    cases = evaluation_cases(None, None)
+def test_request_cases_default_to_the_lab_five():
+    cases = request_cases(None)
     assert cases == [dict(c) for c in TEST_CASES]
     assert len(cases) == 5
     cases[0]["input"] = "changed"
     assert TEST_CASES[0]["input"] != "changed"
 
 
-def test_evaluation_cases_use_the_job_eval_set_instead_of_the_lab_cases():
+def test_request_cases_use_the_job_eval_set_instead_of_the_lab_cases():
     eval_set = [{"input": "Refund?", "expected_type": "billing"}]
-    assert evaluation_cases(eval_set, None) == eval_set
-    assert evaluation_cases([], None) == [dict(c) for c in TEST_CASES]
+    cases = request_cases(eval_set)
+    assert cases == eval_set
+    cases[0]["input"] = "changed"
+    assert eval_set[0]["input"] == "Refund?"
+    assert request_cases([]) == [dict(c) for c in TEST_CASES]
 
 
-def test_evaluation_cases_append_holdout_examples_with_their_output_as_reference():
-    holdout = [ex("Where is my refund?", "Within 5 days.", 0.9, "billing", source="human")]
-    cases = evaluation_cases(None, holdout)
-    assert len(cases) == 6
-    assert cases[:5] == [dict(c) for c in TEST_CASES]
-    assert cases[5] == {
+def test_holdout_cases_use_the_example_output_as_reference_batch_by_batch():
+    batches = [
+        [ex("Where is my refund?", "Within 5 days.", 0.9, "billing", source="human", id="i-1")],
+        [],
+        [ex("Rain?", "Which city?"), ex("Snow?", "Where?")],
+    ]
+    out = list(holdout_cases(iter(batches)))
+    assert [len(b) for b in out] == [1, 0, 2]
+    assert out[0][0] == {
         "input": "Where is my refund?",
         "expected_type": "billing",
         "reference_output": "Within 5 days.",
     }
+    assert [c["input"] for c in out[2]] == ["Rain?", "Snow?"]
+
+
+# --- evaluate: metrics --------------------------------------------------------------------
 
 
 def answer(task, text="x", confidence=0.5) -> dict:
@@ -416,6 +603,7 @@ def test_metrics_without_references_use_task_accuracy_as_overall():
             "overall_score": 0.5,
         },
     }
+    assert list(result["by_task_type"]) == ["travel", "weather"]
 
 
 def test_metrics_with_references_average_accuracy_and_token_f1():
@@ -445,7 +633,7 @@ def test_metrics_with_references_average_accuracy_and_token_f1():
 def test_metrics_of_the_baseline_on_the_lab_cases():
     from tuneloop.agent.baseline import KeywordAgent
 
-    cases = evaluation_cases(None, None)
+    cases = request_cases(None)
     agent = KeywordAgent()
     result = metrics(cases, [agent.respond(c["input"]).to_dict() for c in cases])
     assert result["task_accuracy"] == pytest.approx(0.8)
@@ -457,6 +645,71 @@ def test_metrics_of_the_baseline_on_the_lab_cases():
 def test_metrics_need_one_answer_per_case():
     with pytest.raises(ValueError):
         metrics([{"input": "1", "expected_type": "a"}], [answer("a"), answer("a")])
+
+
+def random_cases(n: int, seed: int) -> tuple[list[dict], list[dict]]:
+    rng = random.Random(seed)
+    cases, answers = [], []
+    for i in range(n):
+        task = rng.choice(["weather", "travel", "billing"])
+        case = {"input": f"q{i}", "expected_type": task}
+        if rng.random() < 0.6:
+            case["reference_output"] = rng.choice(["rain in oslo", "book a flight", "refund"])
+        cases.append(case)
+        answers.append(
+            answer(
+                rng.choice(["weather", "travel", "billing"]),
+                rng.choice(["rain today", "flight booked", "a refund", "hello"]),
+                round(rng.random(), 3),
+            )
+        )
+    return cases, answers
+
+
+def test_metrics_added_in_several_batches_equal_metrics_of_one_batch():
+    cases, answers = random_cases(250, 3)
+    acc = MetricsAccumulator()
+    for start, stop in ((0, 1), (1, 90), (90, 90), (90, 250)):
+        acc.add(cases[start:stop], answers[start:stop])
+    assert acc.result() == metrics(cases, answers)
+    assert acc.result()["n_cases"] == 250
+    assert sum(v["n_cases"] for v in acc.result()["by_task_type"].values()) == 250
+
+
+def test_metrics_by_task_type_equal_metrics_of_that_task_alone():
+    cases, answers = random_cases(120, 4)
+    result = metrics(cases, answers)
+    for task, values in result["by_task_type"].items():
+        pairs = [(c, a) for c, a in zip(cases, answers, strict=True) if c["expected_type"] == task]
+        alone = metrics([c for c, _ in pairs], [a for _, a in pairs])
+        del alone["by_task_type"]
+        assert values == pytest.approx(alone)
+
+
+def test_accumulator_keeps_the_first_ten_answers_across_batches():
+    cases, answers = random_cases(25, 5)
+    acc = MetricsAccumulator()
+    acc.add(cases[:4], answers[:4])
+    acc.add(cases[4:25], answers[4:25])
+    assert EXAMPLES_KEPT == 10
+    assert acc.first_answers == [
+        {"case": c, "answer": a} for c, a in zip(cases[:10], answers[:10], strict=True)
+    ]
+
+
+def test_accumulator_keeps_every_answer_of_a_suite_shorter_than_ten():
+    cases, answers = random_cases(3, 6)
+    acc = MetricsAccumulator()
+    acc.add(cases, answers)
+    assert [e["case"]["input"] for e in acc.first_answers] == ["q0", "q1", "q2"]
+
+
+def test_accumulator_rejects_a_batch_with_another_number_of_answers():
+    with pytest.raises(ValueError):
+        MetricsAccumulator().add([{"input": "1", "expected_type": "a"}] * 2, [answer("a")])
+
+
+# --- text ---------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,18 @@ def dump(state: TrainState) -> bytes:
     return npz.dump({name: getattr(state, name) for name in _ARRAYS}, header)
 
 
+def copy(state: TrainState) -> TrainState:
+    """Return a copy of the state that later training steps cannot change."""
+    return TrainState(
+        state.epoch,
+        *(getattr(state, name).copy() for name in _ARRAYS),
+        best_epoch=state.best_epoch,
+        best_valid_loss=state.best_valid_loss,
+        bad_epochs=state.bad_epochs,
+        history=[dict(row) for row in state.history],
+    )
+
+
 def load(data: bytes, best: TrainState | None = None) -> TrainState:
     """Rebuild a state; its best weights are its own when best_epoch is its epoch, else best's."""
     arrays, header = npz.load(data)

@@ -56,6 +56,8 @@ def _scaled(counts: np.ndarray, indptr: np.ndarray, inverse: np.ndarray) -> np.n
 
 def featurize(texts: Sequence[str]) -> sp.csr_matrix:
     """Turn texts into one sparse float32 row each; the same text always gives the same row."""
+    if not texts:
+        return sp.csr_matrix((0, N_FEATURES), dtype=np.float32)
     counts = _counts(list(texts))
     data = _scaled(counts.data, counts.indptr, _inverse_norms(counts))
     return sp.csr_matrix((data, counts.indices, counts.indptr), shape=counts.shape)

@@ -1,5 +1,6 @@
 """The fine-tuned agent: a trained softmax router plus a memory of the best-rated answers."""
 
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -88,7 +89,10 @@ class LearnedAgent:
     @classmethod
     def load(cls, model_id: str, payload: bytes) -> "LearnedAgent":
         """Rebuild a model saved with save; ValueError when the payload is another format."""
-        arrays, header = npz.load(payload)
+        try:
+            arrays, header = npz.load(payload)
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            raise ValueError(f"not a {cls.format} model: {exc}") from None
         if header.get("format") != cls.format:
             raise ValueError(f"unknown model format {header.get('format')!r}")
         classes = list(header["classes"])

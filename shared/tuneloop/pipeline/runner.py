@@ -1,6 +1,7 @@
 """The life cycle every stage shares: ordering, leases, crash counting, start, finish, failure."""
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -87,6 +88,7 @@ def _run(store: Store, job: dict, stage: str, work: StageWork, limits: Limits) -
     store.jobs.add_event(
         job_id, f"{stage}:started", "stage.started", f"{stage} started", {"stage": stage}
     )
+    began = time.monotonic()
     try:
         result = work(store, job, limits)  # stages read only the job's id and request
     except StageError as exc:
@@ -97,8 +99,13 @@ def _run(store: Store, job: dict, stage: str, work: StageWork, limits: Limits) -
         store.artifacts.release(job_id, limits.keep_intermediates)
         raise StageSkipped(f"job {job_id} was cancelled during {stage}") from None
     store.jobs.complete_step(job_id, stage)
+    seconds = round(time.monotonic() - began, 3)
     store.jobs.add_event(
-        job_id, f"{stage}:finished", "stage.finished", f"{stage} finished", {"stage": stage}
+        job_id,
+        f"{stage}:finished",
+        "stage.finished",
+        f"{stage} finished in {seconds:g}s",
+        {"stage": stage, "seconds": seconds},
     )
     log.info("job %s stage %s: finished", job_id, stage)
     if result is not None:

@@ -1,0 +1,111 @@
+"""Banking77 through the API: accuracy and macro-F1 of the fine-tuned agent on the test split.
+
+Posts the 10,003 training rows as rated interactions and runs a job with the 3,080 test rows
+as its eval set, three times, interleaved with the baseline measured in the same run: a
+LinearSVC (scikit-learn defaults) on the same features and the same training side.
+Cost grows linearly with rows x task types (see README, "How the agent learns").
+"""
+
+import csv
+import re
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import numpy as np
+from benchsupport import events, post_rows, run_job, spread, stage_seconds, start_stack
+from sklearn.metrics import f1_score
+from sklearn.svm import LinearSVC
+
+from tuneloop.agent import registry
+from tuneloop.agent.features import featurize
+from tuneloop.stages.split import DEFAULT_VALIDATION_FRACTION, in_validation
+from tuneloop.store import Store
+
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "banking77"
+ROUNDS = 3
+
+
+def task_type(category: str) -> str:
+    """Map an intent to the API's task-type alphabet ("reverted_card_payment?" has a "?")."""
+    return re.sub(r"[^A-Za-z0-9_.:-]", "", category)
+
+
+def rows(name: str) -> list[dict]:
+    """Return a split as rated interactions (the answer names the intent)."""
+    with (DATA / name).open(newline="") as f:
+        return [
+            {
+                "input": r["text"],
+                "output": f"I can help with that: {r['category'].replace('_', ' ')}.",
+                "rating": 0.9,
+                "task_type": task_type(r["category"]),
+            }
+            for r in csv.DictReader(f)
+        ]
+
+
+def linear_svc(train: list[dict], test: list[dict], seed: int) -> tuple[float, float, float]:
+    """Fit LinearSVC on the job's training side; return accuracy, macro-F1 and fit seconds."""
+    kept = [r for r in train if not in_validation(r["input"], seed, DEFAULT_VALIDATION_FRACTION)]
+    x = featurize([r["input"] for r in kept])
+    start = time.perf_counter()
+    svc = LinearSVC().fit(x, [r["task_type"] for r in kept])
+    seconds = time.perf_counter() - start
+    predicted = svc.predict(featurize([r["input"] for r in test]))
+    truth = [r["task_type"] for r in test]
+    return float(np.mean(predicted == truth)), f1_score(truth, predicted, average="macro"), seconds
+
+
+def main() -> None:
+    """Post, fine-tune, evaluate, compare; print every figure with the command."""
+    train, test = rows("train.csv"), rows("test.csv")
+    eval_set = [{"input": r["input"], "expected_type": r["task_type"]} for r in test]
+    request = {"include_synthetic": False, "eval_set": eval_set}
+    stack, client = start_stack(workers=1)
+    try:
+        ingest = post_rows(client, train)
+        jobs, service, svc_runs = [], [], []
+        for _ in range(ROUNDS):
+            job, seconds = run_job(client, request)
+            jobs.append(job)
+            service.append(seconds)
+            svc_runs.append(linear_svc(train, test, job["request"]["hyperparameters"]["seed"]))
+        job = jobs[-1]
+        stages = stage_seconds(events(client, job["id"]))
+        store = Store.from_url(stack.redis_url)
+        meta = store.models.meta(job["model_id"])
+        agent = registry.load(meta["format"], meta["id"], store.models.payload(meta["id"]))
+        predicted = [a.task_type for a in agent.respond_many([r["input"] for r in test])]
+    finally:
+        stack.stop()
+    truth = [r["task_type"] for r in test]
+    tuned = job["result"]["fine_tuned_metrics"]
+    print("command: .venv/bin/python tests/benchmarks/bench_banking77.py")
+    print(f"banking77: {len(train)} rated rows posted in {ingest:.1f}s, {len(test)} test cases")
+    print(f"hyperparameters (auto resolved): {job['result']['hyperparameters']}")
+    print(
+        f"fine-tuned: task accuracy {tuned['task_accuracy']:.4f} (report), "
+        f"{np.mean(np.array(predicted) == truth):.4f} (stored model, recomputed), "
+        f"macro-F1 {f1_score(truth, predicted, average='macro'):.4f}; "
+        f"best epoch {job['result']['best_epoch']} of {len(job['result']['epochs'])}"
+    )
+    baseline = job["result"]["baseline_metrics"]["task_accuracy"]
+    print(f"baseline keyword agent: task accuracy {baseline:.4f}")
+    acc, f1, _ = svc_runs[-1]
+    print(
+        f"LinearSVC on the same features and training side: accuracy {acc:.4f}, macro-F1 {f1:.4f}"
+    )
+    print(
+        "wall time per stage (last job): " + ", ".join(f"{k} {v:.2f}s" for k, v in stages.items())
+    )
+    print(f"POST -> succeeded over {ROUNDS} jobs: {spread(service)}")
+    fits = [s for _, _, s in svc_runs]
+    print(f"LinearSVC fit alone, interleaved with the jobs: {spread(fits)}")
+    print(f"ratio job / LinearSVC fit (medians): {np.median(service) / np.median(fits):.1f}x")
+
+
+if __name__ == "__main__":
+    main()
