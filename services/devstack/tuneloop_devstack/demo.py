@@ -15,7 +15,7 @@ JOB_REQUEST = {
     "min_score": 0.8,
     "include_synthetic": False,  # the demo posts the lab's synthetic examples itself
     "holdout_fraction": 0.25,
-    "hyperparameters": {"n_epochs": 20, "learning_rate": 0.5, "batch_size": 32, "seed": 42},
+    "hyperparameters": {"seed": 42},  # the rest "auto": chosen from the data size
     "suffix": "demo",
 }
 POLL_TIMEOUT = 300.0

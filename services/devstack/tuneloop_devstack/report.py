@@ -30,11 +30,16 @@ def render(job: dict, events: list[dict]) -> str:
     lines.append(f"Dropped:                 {td['dropped'] or 'none'}")
     lines.append(f"Task distribution:       {td['task_distribution']}")
     lines += _metrics("\nBaseline metrics", r["baseline_metrics"])
-    lines.append("\nFine-tuning (router log-loss, computed on the data):")
+    hp = ", ".join(f"{k}={v}" for k, v in sorted(r["hyperparameters"].items()))
+    lines.append(f"\nFine-tuning ({hp}); router log-loss, computed on the data:")
     lines += [
         f"  epoch {e['epoch']:>3}  train {e['train_loss']:.4f}  validation {_num(e['valid_loss'])}"
         for e in r["epochs"]
     ]
+    lines.append(
+        f"  best epoch {r['best_epoch']} (its weights are the model; stopped early: "
+        f"{'yes' if r['stopped_early'] else 'no'}); model {r['model_size_bytes']:,} bytes"
+    )
     lines += _metrics("\nFine-tuned metrics", r["fine_tuned_metrics"])
     lines.append(
         f"\n{'metric':<20} {'baseline':>9} {'fine-tuned':>11} {'change':>8} {'relative':>9}"

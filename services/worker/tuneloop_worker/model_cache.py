@@ -7,7 +7,7 @@ from tuneloop.agent.protocol import Agent
 
 
 class ModelCache:
-    """An LRU of agents whose cost is the size of their saved bytes."""
+    """An LRU of agents, each counted at the bytes its loader reports."""
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes

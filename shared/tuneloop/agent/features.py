@@ -15,6 +15,7 @@ WORD_FEATURES = 2**15
 CHAR_FEATURES = 2**15
 N_FEATURES = WORD_FEATURES + CHAR_FEATURES
 MAX_COUNT = 255
+CHUNK_NNZ = 2_000_000  # non-zeros per consolidated chunk of a FeatureBank (about 6 MB)
 
 _WORD = HashingVectorizer(
     n_features=WORD_FEATURES,
@@ -67,10 +68,9 @@ class FeatureBank:
     """Rows of features kept compactly (3 bytes per non-zero), appended batch by batch."""
 
     def __init__(self) -> None:
-        self._cols: list[np.ndarray] = []
-        self._counts: list[np.ndarray] = []
-        self._lengths: list[np.ndarray] = []
-        self._inverse: list[np.ndarray] = []
+        self._pending: list[tuple[np.ndarray, ...]] = []  # small per-batch arrays
+        self._pending_nnz = 0
+        self._chunks: list[tuple[np.ndarray, ...]] = []  # consolidated, a few MB each
         self.cols = np.zeros(0, dtype=np.uint16)
         self.counts = np.zeros(0, dtype=np.uint8)
         self.indptr = np.zeros(1, dtype=np.int64)
@@ -81,20 +81,46 @@ class FeatureBank:
         if not texts:
             return
         counts = _counts(list(texts))
-        self._cols.append(counts.indices.astype(np.uint16))
-        self._counts.append(counts.data.astype(np.uint8))
-        self._lengths.append(np.diff(counts.indptr))
-        self._inverse.append(_inverse_norms(counts))
+        self._pending.append(
+            (
+                counts.indices.astype(np.uint16),
+                counts.data.astype(np.uint8),
+                np.diff(counts.indptr),
+                _inverse_norms(counts),
+            )
+        )
+        self._pending_nnz += counts.nnz
+        if self._pending_nnz >= CHUNK_NNZ:
+            self._consolidate()
+
+    def _consolidate(self) -> None:
+        """Join the pending batches into one chunk, so their small arrays are reused."""
+        if self._pending:
+            self._chunks.append(
+                tuple(np.concatenate(part) for part in zip(*self._pending, strict=True))
+            )
+            self._pending, self._pending_nnz = [], 0
 
     def freeze(self) -> "FeatureBank":
-        """Join the appended batches into flat arrays; return self."""
-        if self._cols:
-            self.cols = np.concatenate([self.cols, *self._cols])
-            self.counts = np.concatenate([self.counts, *self._counts])
-            lengths = np.concatenate(self._lengths)
-            self.indptr = np.concatenate([self.indptr, self.indptr[-1] + np.cumsum(lengths)])
-            self.inverse = np.concatenate([self.inverse, *self._inverse])
-            self._cols, self._counts, self._lengths, self._inverse = [], [], [], []
+        """Copy every chunk into flat arrays, freeing each chunk once copied; return self."""
+        self._consolidate()
+        if not self._chunks:
+            return self
+        chunks = [(self.cols, self.counts, np.diff(self.indptr), self.inverse), *self._chunks]
+        self._chunks = []
+        nnz, rows = sum(len(c[0]) for c in chunks), sum(len(c[3]) for c in chunks)
+        cols, counts = np.empty(nnz, np.uint16), np.empty(nnz, np.uint8)
+        lengths, inverse = np.empty(rows, np.int64), np.empty(rows, np.float32)
+        at_nnz = at_row = 0
+        while chunks:  # peak memory: the flat arrays plus one chunk, not twice the data
+            c_cols, c_counts, c_lengths, c_inverse = chunks.pop(0)
+            nnz_end, row_end = at_nnz + len(c_cols), at_row + len(c_inverse)
+            cols[at_nnz:nnz_end], counts[at_nnz:nnz_end] = c_cols, c_counts
+            lengths[at_row:row_end], inverse[at_row:row_end] = c_lengths, c_inverse
+            at_nnz, at_row = nnz_end, row_end
+        self.cols, self.counts, self.inverse = cols, counts, inverse
+        self.indptr = np.zeros(rows + 1, dtype=np.int64)
+        np.cumsum(lengths, out=self.indptr[1:])
         return self
 
     def __len__(self) -> int:

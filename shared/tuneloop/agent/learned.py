@@ -66,6 +66,11 @@ class LearnedAgent:
         )
         return AgentResponse(row["output"], round(conf, 4), reason, task)
 
+    @property
+    def nbytes(self) -> int:
+        """Return the bytes the loaded agent holds in arrays (what a model cache accounts)."""
+        return self.router.weights.nbytes + self.router.bias.nbytes + self._bank.nbytes
+
     def describe(self) -> dict:
         """Return the format and the task types the router chooses among."""
         return {"format": self.format, "task_types": list(self.router.classes)}

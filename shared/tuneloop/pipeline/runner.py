@@ -48,10 +48,11 @@ def run_stage(
 ) -> str:
     """Run one stage of a job at most once to completion; return the job id."""
     job = store.jobs.get(job_id)
-    if job is not None and job["status"] in contracts.TERMINAL:
-        store.artifacts.release(job_id, limits.keep_intermediates)
-    if job is None or job["status"] in contracts.TERMINAL:
-        raise StageSkipped(f"job {job_id} is {job and job['status']}")
+    if job is None:
+        raise StageSkipped(f"job {job_id} does not exist")
+    if job["status"] in contracts.TERMINAL:
+        store.artifacts.release(job_id, limits.keep_intermediates)  # once more costs nothing
+        raise StageSkipped(f"job {job_id} is {job['status']}")
     done = store.jobs.steps_done(job_id)
     if stage in done:
         log.info("job %s stage %s: already done, passing on", job_id, stage)

@@ -4,6 +4,7 @@ import time
 
 from tuneloop import contracts
 from tuneloop.agent import registry
+from tuneloop.agent.protocol import Agent
 from tuneloop.errors import StageError
 from tuneloop.pipeline import data, training
 from tuneloop.pipeline.runner import Limits
@@ -115,7 +116,7 @@ def evaluate_fine_tuned(store: Store, job: dict, limits: Limits) -> None:
     _evaluate(store, job, agent, "fine_tuned")
 
 
-def _evaluate(store: Store, job: dict, agent: object, name: str) -> None:
+def _evaluate(store: Store, job: dict, agent: Agent, name: str) -> None:
     """Answer every evaluation case in bounded batches; keep the metrics and a few answers."""
     acc = MetricsAccumulator()
     for cases in data.evaluation_cases(store, job):

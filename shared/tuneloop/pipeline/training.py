@@ -5,11 +5,12 @@ import time
 
 from tuneloop import contracts, failpoints
 from tuneloop.agent import checkpoint
+from tuneloop.agent.learned import LearnedAgent
 from tuneloop.agent.softmax import TrainConfig, TrainState, stopped_early
 from tuneloop.errors import JobCancelled, StageError
 from tuneloop.pipeline import data
 from tuneloop.pipeline.runner import Limits
-from tuneloop.stages.fine_tune import fine_tune, load_data
+from tuneloop.stages.fine_tune import TrainingData, fine_tune, load_data
 from tuneloop.store import Store
 from tuneloop.timeutil import now
 
@@ -19,7 +20,7 @@ from tuneloop.timeutil import now
 POINTER, BEST, LAST = "checkpoint", "checkpoint:best", "checkpoint:last"
 
 
-def model_meta(job: dict, agent: object, n_train: int, size: int) -> dict:
+def model_meta(job: dict, agent: LearnedAgent, n_train: int, size: int) -> dict:
     """Describe a fine-tuned model for GET /v1/models."""
     return {
         "id": agent.model_id,
@@ -49,7 +50,15 @@ def _resume(store: Store, jid: str) -> TrainState | None:
     slot = store.artifacts.get_blob(jid, pointer["slot"])
     if slot is None or best is None:
         return None
-    return checkpoint.load(slot, checkpoint.load(best))
+    state = checkpoint.load(slot, checkpoint.load(best))
+    store.jobs.add_event(
+        jid,
+        f"resume:{state.epoch}",
+        "message",
+        f"resuming fine-tuning after epoch {state.epoch}",
+        {"epoch": state.epoch},
+    )
+    return state
 
 
 class _CheckpointWriter:
@@ -102,39 +111,12 @@ class _CheckpointWriter:
 def run(store: Store, job: dict, limits: Limits, model_id: str) -> None:
     """Train (or resume), record each epoch once, and save the best epoch's agent."""
     jid = job["id"]
-    config = TrainConfig(**{k: v for k, v in store.artifacts.get(jid, "hyperparameters").items()})
+    config = TrainConfig(**store.artifacts.get(jid, "hyperparameters"))
     state = _resume(store, jid)
-    if state is not None:
-        store.jobs.add_event(
-            jid,
-            f"resume:{state.epoch}",
-            "message",
-            f"resuming fine-tuning after epoch {state.epoch}",
-            {"epoch": state.epoch},
-        )
     started = time.perf_counter()
     prepared = load_data(data.kept(store, job), *data.split_of(job))
     load_seconds = time.perf_counter() - started
-    saver = _CheckpointWriter(store, jid)
-    epoch_started = [time.perf_counter()]
-
-    def on_epoch(row: dict) -> None:
-        """Record the epoch's losses and progress."""
-        saver.costs["epoch_seconds"] += time.perf_counter() - epoch_started[0]
-        _record_epoch(store, jid, config.n_epochs, row)
-        failpoints.hit("epoch", row["epoch"])
-
-    def on_checkpoint(state: TrainState, improved: bool) -> None:
-        """Hand the epoch's state to the writer; stop if the job was cancelled."""
-        saver.submit(state, BEST if improved else LAST)
-        check_cancelled(store, jid)
-        epoch_started[0] = time.perf_counter()
-
-    try:
-        agent, state = fine_tune(prepared, config, model_id, state, on_epoch, on_checkpoint)
-    finally:
-        saver.close()
-    costs = saver.costs
+    agent, state, costs = _train(store, jid, prepared, config, model_id, state)
     check_cancelled(store, jid)  # cancelled after the last epoch: publish no model
     payload = agent.save()
     if len(payload) > limits.max_model_bytes:
@@ -160,6 +142,37 @@ def run(store: Store, job: dict, limits: Limits, model_id: str) -> None:
         "of epochs",
         {"feature_seconds": load_seconds, **costs, "model_bytes": len(payload)},
     )
+
+
+def _train(
+    store: Store,
+    jid: str,
+    prepared: TrainingData,
+    config: TrainConfig,
+    model_id: str,
+    state: TrainState | None,
+) -> tuple[LearnedAgent, TrainState, dict]:
+    """Run the epochs with their events and background checkpoints; return the costs too."""
+    saver = _CheckpointWriter(store, jid)
+    epoch_started = [time.perf_counter()]
+
+    def on_epoch(row: dict) -> None:
+        """Record the epoch's losses and progress."""
+        saver.costs["epoch_seconds"] += time.perf_counter() - epoch_started[0]
+        _record_epoch(store, jid, config.n_epochs, row)
+        failpoints.hit("epoch", row["epoch"])
+
+    def on_checkpoint(state: TrainState, improved: bool) -> None:
+        """Hand the epoch's state to the writer; stop if the job was cancelled."""
+        saver.submit(state, BEST if improved else LAST)
+        check_cancelled(store, jid)
+        epoch_started[0] = time.perf_counter()
+
+    try:
+        agent, state = fine_tune(prepared, config, model_id, state, on_epoch, on_checkpoint)
+    finally:
+        saver.close()
+    return agent, state, saver.costs
 
 
 def _report(state: TrainState, config: TrainConfig, model_bytes: int) -> dict:

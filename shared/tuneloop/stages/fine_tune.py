@@ -35,23 +35,26 @@ class TrainingData:
 def load_data(batches: Iterable[list[dict]], seed: int, fraction: float) -> TrainingData:
     """Stream kept examples into compact features; validation rows are never trained on."""
     banks = {False: FeatureBank(), True: FeatureBank()}
-    labels: dict[bool, list[str]] = {False: [], True: []}
+    labels: dict[bool, list[np.ndarray]] = {False: [], True: []}
+    seen: dict[str, int] = {}  # task type -> index in order of first appearance
     memory = MemoryBuilder()
     for batch in batches:
         sides = [in_validation(ex["input"], seed, fraction) for ex in batch]
         for side in (False, True):
             rows = [ex for ex, s in zip(batch, sides, strict=True) if s == side]
             banks[side].add([ex["input"] for ex in rows])
-            labels[side] += [ex["task_type"] for ex in rows]
+            ids = [seen.setdefault(ex["task_type"], len(seen)) for ex in rows]
+            labels[side].append(np.asarray(ids, dtype=np.int32))
         memory.feed(ex for ex, s in zip(batch, sides, strict=True) if not s)
-    if len(set(labels[False])) < 2:
+    classes = sorted(seen)
+    order = np.empty(len(seen), dtype=np.int32)  # first-appearance index -> sorted index
+    order[[seen[c] for c in classes]] = np.arange(len(classes), dtype=np.int32)
+    index = {side: order[np.concatenate([np.zeros(0, np.int32), *labels[side]])] for side in banks}
+    if len(np.unique(index[False])) < 2:
         raise StageError(
             "too_few_task_types",
             "fine-tuning needs training examples of at least two task types after filtering",
         )
-    classes = sorted(set(labels[False]) | set(labels[True]))
-    column = {c: i for i, c in enumerate(classes)}
-    index = {side: np.array([column[t] for t in labels[side]], dtype=np.int32) for side in banks}
     return TrainingData(
         classes,
         banks[False].freeze(),

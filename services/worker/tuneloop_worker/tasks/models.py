@@ -17,14 +17,15 @@ def _cache() -> ModelCache:
 
 
 def _load(model_id: str) -> tuple[Agent, int] | None:
-    """Load a model and its size in bytes from the store, or None."""
+    """Load a model and the bytes it holds in memory from the store, or None."""
     builtin = registry.builtin(model_id)
     if builtin is not None:
         return builtin, 0
     meta, payload = store().models.meta(model_id), store().models.payload(model_id)
     if meta is None or payload is None:
         return None
-    return registry.load(meta["format"], model_id, payload), len(payload)
+    agent = registry.load(meta["format"], model_id, payload)
+    return agent, max(len(payload), getattr(agent, "nbytes", 0))  # loaded arrays can be larger
 
 
 @shared_task(name=contracts.RESPOND, acks_late=False, ignore_result=True)
