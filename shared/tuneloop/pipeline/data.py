@@ -3,6 +3,7 @@
 from collections.abc import Iterator
 
 from tuneloop.stages.collect import collect as collect_examples
+from tuneloop.stages.collect import synthetic_examples
 from tuneloop.stages.evaluate import holdout_cases, request_cases
 from tuneloop.stages.mask import select
 from tuneloop.stages.prepare import training_side
@@ -14,6 +15,12 @@ def collected(store: Store, job: dict) -> Iterator[list[dict]]:
     """Yield the job's examples in a fixed order: synthetic ones (if asked), then the snapshot."""
     batches = store.interactions.snapshot(job["snapshot_seq"])
     return collect_examples(batches, job["request"]["include_synthetic"])
+
+
+def collected_count(store: Store, job: dict) -> int:
+    """Return how many examples collected() yields, without reading them."""
+    synthetic = len(synthetic_examples()) if job["request"]["include_synthetic"] else 0
+    return synthetic + store.interactions.snapshot_size(job["snapshot_seq"])
 
 
 def kept(store: Store, job: dict) -> Iterator[list[dict]]:

@@ -29,7 +29,7 @@ def model_id_for(job: dict) -> str:
 
 def collect(store: Store, job: dict, limits: Limits) -> None:
     """Count the snapshot of interactions that existed when the job was created."""
-    n = sum(len(batch) for batch in data.collected(store, job))
+    n = data.collected_count(store, job)
     store.artifacts.put(job["id"], "collected", {"count": n})
     store.jobs.add_event(
         job["id"], "collect:count", "message", f"collected {n} examples", {"collected": n}

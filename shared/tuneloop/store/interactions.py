@@ -88,6 +88,10 @@ class InteractionStore:
             batches, limit, lambda r: min_rating is None or r["rating"] >= min_rating
         )
 
+    def snapshot_size(self, upto_seq: int) -> int:
+        """Return how many interactions existed at sequence upto_seq (one O(log n) count)."""
+        return int(self.redis.zcount(keys.INTERACTIONS, "-inf", upto_seq))
+
     def snapshot(self, upto_seq: int, batch: int = 500) -> Iterator[list[dict]]:
         """Yield, in bounded batches, the interactions that existed at sequence upto_seq."""
         for ids in paging.ids_from(self.redis, keys.INTERACTIONS, "-inf", upto_seq, batch=batch):
