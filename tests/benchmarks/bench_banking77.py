@@ -15,7 +15,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 import numpy as np
-from benchsupport import events, post_rows, run_job, spread, stage_seconds, start_stack
+from benchsupport import (
+    events,
+    fine_tune_summary,
+    mib,
+    post_rows,
+    run_job,
+    spread,
+    stage_seconds,
+    start_stack,
+)
 from sklearn.metrics import f1_score
 from sklearn.svm import LinearSVC
 
@@ -74,7 +83,9 @@ def main() -> None:
             service.append(seconds)
             svc_runs.append(linear_svc(train, test, job["request"]["hyperparameters"]["seed"]))
         job = jobs[-1]
-        stages = stage_seconds(events(client, job["id"]))
+        job_events = events(client, job["id"])
+        stages = stage_seconds(job_events)
+        summary = fine_tune_summary(job_events)
         store = Store.from_url(stack.redis_url)
         meta = store.models.meta(job["model_id"])
         agent = registry.load(meta["format"], meta["id"], store.models.payload(meta["id"]))
@@ -100,6 +111,11 @@ def main() -> None:
     )
     print(
         "wall time per stage (last job): " + ", ".join(f"{k} {v:.2f}s" for k, v in stages.items())
+    )
+    per_epoch = summary["epoch_seconds"] / len(job["result"]["epochs"])
+    print(
+        f"train rows {job['result']['training_data']['total_examples']}, "
+        f"{per_epoch:.2f}s per epoch, model {mib(job['result']['model_size_bytes'])}"
     )
     print(f"POST -> succeeded over {ROUNDS} jobs: {spread(service)}")
     fits = [s for _, _, s in svc_runs]

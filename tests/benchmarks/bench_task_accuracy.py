@@ -58,7 +58,7 @@ def main() -> None:
         sys.exit(f"job failed: {job['error']}")
     r = job["result"]
     base, tuned = r["baseline_metrics"], r["fine_tuned_metrics"]
-    held = r["training_data"]["validation_examples"]
+    held = r["training_data"]["holdout_examples"]
     print(
         f"task types: {len(r['training_data']['task_distribution'])}, "
         f"train examples: {r['training_data']['total_examples']}, held-out examples: {held}"

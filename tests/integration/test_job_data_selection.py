@@ -58,7 +58,8 @@ def selection(client: ApiClient, stack: Stack) -> dict:
 
 def test_a_job_trains_only_on_interactions_stored_before_it_was_created(selection: dict) -> None:
     data = selection["job"]["result"]["training_data"]
-    seen = data["total_examples"] + data["validation_examples"] + sum(data["dropped"].values())
+    seen = data["total_examples"] + data["validation_examples"] + data["holdout_examples"]
+    seen += sum(data["dropped"].values())
     assert seen == len(selection["items"]) + len(SYNTHETIC_EXAMPLES)
 
 

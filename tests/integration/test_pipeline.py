@@ -6,7 +6,8 @@ from collections import Counter
 
 import pytest
 
-from tuneloop.stages.split import in_validation
+from tuneloop.stages.split import HOLDOUT as HOLDOUT_SIDE
+from tuneloop.stages.split import TRAIN, VALIDATION, side_of
 
 from .support import (
     STAGES,
@@ -131,21 +132,29 @@ def test_training_data_totals_match_what_was_posted_and_filtered(job: dict, data
     kept = Counter(x["task_type"] for x in items if x["rating"] >= MIN_SCORE)
     data = job["result"]["training_data"]
     assert data["dropped"] == {"below_min_score": len(low)}
-    assert data["total_examples"] + data["validation_examples"] == len(items) - len(low)
+    sides = ("total_examples", "validation_examples", "holdout_examples")
+    assert sum(data[side] for side in sides) == len(items) - len(low)
     assert sum(data["task_distribution"].values()) == data["total_examples"]
     assert sum(data["validation_distribution"].values()) == data["validation_examples"]
+    assert sum(data["holdout_distribution"].values()) == data["holdout_examples"]
     seed = job["request"]["hyperparameters"]["seed"]
     for task, n in kept.items():
-        train = data["task_distribution"][task]
-        held = data["validation_distribution"].get(task, 0)
-        assert train + held == n, task
-        expected = sum(
-            in_validation(x["input"], seed, HOLDOUT)
+        counted = {
+            side: data[name].get(task, 0)
+            for side, name in (
+                (TRAIN, "task_distribution"),
+                (VALIDATION, "validation_distribution"),
+                (HOLDOUT_SIDE, "holdout_distribution"),
+            )
+        }
+        assert sum(counted.values()) == n, task
+        expected = Counter(
+            side_of(x["input"], seed, HOLDOUT)
             for x in items
             if x["task_type"] == task and x["rating"] >= MIN_SCORE
         )
-        assert held == expected, f"{task}: {held} of {n} held out, the split says {expected}"
-    assert abs(data["validation_examples"] / sum(kept.values()) - HOLDOUT) < 0.1
+        assert counted == {s: expected.get(s, 0) for s in counted}, f"{task}: the split says"
+    assert abs(data["holdout_examples"] / sum(kept.values()) - HOLDOUT) < 0.1
     assert set(data["task_distribution"]) == set(VOCABULARY)
 
 
@@ -232,7 +241,7 @@ def test_the_fine_tuned_model_beats_the_baseline_on_the_held_out_evaluation(
 ) -> None:
     result = job["result"]
     base, tuned = result["baseline_metrics"], result["fine_tuned_metrics"]
-    n_cases = len(dataset["eval_set"]) + result["training_data"]["validation_examples"]
+    n_cases = len(dataset["eval_set"]) + result["training_data"]["holdout_examples"]
     assert base["n_cases"] == tuned["n_cases"] == n_cases
     assert tuned["task_accuracy"] > base["task_accuracy"]
     change = result["improvement"]["task_accuracy"]

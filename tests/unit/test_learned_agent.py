@@ -13,7 +13,7 @@ from tuneloop.agent.learned import FALLBACK_ANSWER, LearnedAgent
 from tuneloop.agent.memory import MEMORY_PER_TASK, MemoryBuilder
 from tuneloop.agent.softmax import Softmax, TrainConfig
 from tuneloop.stages.fine_tune import fine_tune, load_data
-from tuneloop.stages.split import in_validation
+from tuneloop.stages.split import HOLDOUT, TRAIN, VALIDATION, side_of
 from tuneloop.stages.text import normalize
 
 # Four task types, each with its own topic words; the filler words are shared, so only the
@@ -28,7 +28,7 @@ TOPICS = {
 VOCABULARY = {task: words.split() for task, words in TOPICS.items() if task}
 FILLER = TOPICS[""].split()
 CLASSES = sorted(VOCABULARY)
-SEED, FRACTION = 7, 0.2
+SEED, HOLDOUT_FRACTION = 7, None  # no holdout: a fifth of the inputs validate
 CONFIG = TrainConfig(
     n_epochs=6,
     learning_rate=0.5,
@@ -73,7 +73,7 @@ def batches(rows: list[dict], size: int) -> list[list[dict]]:
 
 @pytest.fixture(scope="module")
 def trained():
-    data = load_data(batches(EXAMPLES, 37), SEED, FRACTION)
+    data = load_data(batches(EXAMPLES, 37), SEED, HOLDOUT_FRACTION)
     agent, state = fine_tune(data, CONFIG, "ft-test")
     return data, agent, state
 
@@ -91,11 +91,15 @@ def answer_source(text: str) -> str:
 # --- fine-tuned from streamed examples ------------------------------------------------------
 
 
-def test_load_data_banks_hold_exactly_the_features_of_each_sides_inputs(trained):
-    data, _, _ = trained
-    train = [e for e in EXAMPLES if not in_validation(e["input"], SEED, FRACTION)]
-    valid = [e for e in EXAMPLES if in_validation(e["input"], SEED, FRACTION)]
+@pytest.mark.parametrize("holdout", [None, 0.3])
+def test_load_data_banks_hold_exactly_the_features_of_each_sides_inputs(holdout):
+    data = load_data(batches(EXAMPLES, 37), SEED, holdout)
+    train = [e for e in EXAMPLES if side_of(e["input"], SEED, holdout) == TRAIN]
+    valid = [e for e in EXAMPLES if side_of(e["input"], SEED, holdout) == VALIDATION]
+    held = [e for e in EXAMPLES if side_of(e["input"], SEED, holdout) == HOLDOUT]
     assert valid and train
+    assert bool(held) == (holdout is not None)
+    assert len(data.train) + len(data.validation) == len(EXAMPLES) - len(held)
     assert data.classes == CLASSES
     for bank, labels, rows in (
         (data.train, data.train_labels, train),

@@ -1,12 +1,23 @@
-"""The hash split (train / validation membership) and the packed kept-row mask."""
+"""The hash split (train / validation / holdout sides) and the packed kept-row mask."""
 
 import random
+from collections import Counter
 
 import pytest
 
+from tuneloop.pipeline.data import split_of
 from tuneloop.stages.filter import QualityFilter
 from tuneloop.stages.mask import MaskWriter, select
-from tuneloop.stages.split import DEFAULT_VALIDATION_FRACTION, in_validation
+from tuneloop.stages.split import (
+    DEFAULT_VALIDATION_FRACTION,
+    HOLDOUT,
+    TRAIN,
+    VALIDATION,
+    in_validation,
+    side_of,
+    unit,
+)
+from tuneloop.stages.text import normalize
 
 INPUTS = [f"question number {i} about something" for i in range(10_000)]
 
@@ -41,19 +52,20 @@ def test_inputs_equal_after_normalization_land_on_the_same_side(seed):
     assert len(sides) == 1
 
 
+@pytest.mark.parametrize("holdout", [None, 0.3])
 @pytest.mark.parametrize("seed", range(20))
-def test_side_depends_only_on_the_input_not_on_task_or_output(seed):
-    # in_validation takes only the input: the same input labelled with two task types (or
+def test_side_depends_only_on_the_input_not_on_task_or_output(seed, holdout):
+    # side_of takes only the input: the same input labelled with two task types (or
     # answered twice) can never be both trained on and evaluated.
     rows = [
         {"input": f"q{i}", "task_type": task}
         for i in range(30)
         for task in ("travel", "general", "weather")
     ]
-    side_of = {}
+    seen = {}
     for row in rows:
-        side = in_validation(row["input"], seed, 0.3)
-        assert side_of.setdefault(row["input"], side) == side
+        side = side_of(row["input"], seed, holdout)
+        assert seen.setdefault(row["input"], side) == side
 
 
 @pytest.mark.parametrize("fraction", [0.05, 0.2, 0.5, 0.9])
@@ -90,6 +102,131 @@ def test_side_does_not_depend_on_which_other_inputs_exist():
     for text in INPUTS[:100]:
         in_validation(text, 9, 0.5)
     assert in_validation("lonely question", 9, 0.5) is alone
+
+
+# --- split: three sides -------------------------------------------------------------------
+
+
+def side_shares(seed: int, holdout: float | None, inputs=INPUTS) -> dict[str, float]:
+    counts = Counter(side_of(text, seed, holdout) for text in inputs)
+    return {side: counts[side] / len(inputs) for side in (TRAIN, VALIDATION, HOLDOUT)}
+
+
+def expected_side(u: float, holdout: float | None) -> str:
+    """The bands of the unit interval, written out independently of side_of."""
+    h = 0.0 if holdout is None else holdout
+    if u < h:
+        return HOLDOUT
+    if u < h + DEFAULT_VALIDATION_FRACTION * (1 - h):
+        return VALIDATION
+    return TRAIN
+
+
+def test_the_three_sides_have_distinct_names():
+    assert len({TRAIN, VALIDATION, HOLDOUT}) == 3
+
+
+def test_unit_is_in_the_unit_interval_and_fixed_by_seed_and_normalized_input():
+    values = [unit(text, 5) for text in INPUTS[:2000]]
+    assert all(0.0 <= u < 1.0 for u in values)
+    assert values == [unit(text, 5) for text in INPUTS[:2000]]
+    assert unit("  Will it RAIN? ", 5) == unit("will it rain?", 5)
+    assert unit("will it rain?", 5) != unit("will it rain?", 6)
+
+
+@pytest.mark.parametrize("seed", [0, 7, 42])
+def test_without_a_holdout_a_fifth_validates_and_the_rest_trains(seed):
+    shares = side_shares(seed, None)
+    assert shares[HOLDOUT] == 0
+    assert shares[VALIDATION] == pytest.approx(0.2, abs=0.02)
+    assert shares[TRAIN] == pytest.approx(0.8, abs=0.02)
+
+
+@pytest.mark.parametrize("seed", [0, 7, 42])
+def test_with_a_holdout_of_0_3_the_bands_are_0_3_then_0_14_then_0_56(seed):
+    shares = side_shares(seed, 0.3)
+    assert shares[HOLDOUT] == pytest.approx(0.3, abs=0.02)
+    assert shares[VALIDATION] == pytest.approx(0.14, abs=0.02)
+    assert shares[TRAIN] == pytest.approx(0.56, abs=0.02)
+
+
+@pytest.mark.parametrize("holdout", [0.05, 0.5, 0.9])
+def test_validation_takes_a_fifth_of_what_the_holdout_leaves(holdout):
+    shares = side_shares(11, holdout)
+    assert shares[HOLDOUT] == pytest.approx(holdout, abs=0.02)
+    assert shares[VALIDATION] == pytest.approx(0.2 * (1 - holdout), abs=0.02)
+    assert shares[TRAIN] == pytest.approx(0.8 * (1 - holdout), abs=0.02)
+
+
+@pytest.mark.parametrize("holdout", [None, 0.1, 0.3, 0.9])
+@pytest.mark.parametrize("seed", [3, 42])
+def test_side_is_the_band_of_the_inputs_unit(seed, holdout):
+    for text in INPUTS:
+        assert side_of(text, seed, holdout) == expected_side(unit(text, seed), holdout), text
+
+
+@pytest.mark.parametrize("holdout", [0.1, 0.3, 0.9])
+def test_holdout_inputs_come_first_then_validation_then_training(holdout):
+    units = {side: [] for side in (TRAIN, VALIDATION, HOLDOUT)}
+    for text in INPUTS:
+        units[side_of(text, 8, holdout)].append(unit(text, 8))
+    assert all(units.values())
+    assert max(units[HOLDOUT]) < holdout <= min(units[VALIDATION])
+    assert max(units[VALIDATION]) < min(units[TRAIN])
+
+
+def test_without_a_holdout_validation_is_in_validation_at_the_default_fraction():
+    for seed in (1, 42):
+        for text in INPUTS[:3000]:
+            on_validation = side_of(text, seed, None) == VALIDATION
+            assert on_validation == in_validation(text, seed, DEFAULT_VALIDATION_FRACTION)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_no_input_is_both_held_out_and_trained_or_validated_across_task_types(seed):
+    # The same question asked in several task types and spellings: all its rows share a side.
+    rows = [
+        {"input": spelling, "task_type": task}
+        for i in range(200)
+        for task in ("travel", "general", "weather", "billing")
+        for spelling in (f"Question {i}?", f"  QUESTION   {i}? ", f"question\u00a0{i}?")
+    ]
+    sides: dict[str, set[str]] = {}
+    for row in rows:
+        sides.setdefault(normalize(row["input"]), set()).add(side_of(row["input"], seed, 0.3))
+    assert len(sides) == 200
+    assert all(len(s) == 1 for s in sides.values())
+    held = {text for text, s in sides.items() if s == {HOLDOUT}}
+    seen_in_training = {text for text, s in sides.items() if s & {TRAIN, VALIDATION}}
+    assert held
+    assert seen_in_training
+    assert not held & seen_in_training
+
+
+def test_raising_the_holdout_only_moves_inputs_into_the_holdout():
+    small = {t for t in INPUTS if side_of(t, 3, 0.1) == HOLDOUT}
+    large = {t for t in INPUTS if side_of(t, 3, 0.3) == HOLDOUT}
+    assert small < large
+
+
+def test_the_holdout_draws_on_inputs_that_would_otherwise_train_or_validate():
+    # Not just the old validation side renamed: the held-out inputs come from both sides of
+    # the split without a holdout.
+    before = {t: side_of(t, 4, None) for t in INPUTS}
+    after = {t: side_of(t, 4, 0.3) for t in INPUTS}
+    assert {before[t] for t in INPUTS if after[t] == HOLDOUT} == {TRAIN, VALIDATION}
+
+
+@pytest.mark.parametrize(
+    ("request_", "expected"),
+    [
+        ({"hyperparameters": {"seed": 3}}, (3, None)),
+        ({"hyperparameters": {"seed": 3}, "holdout_fraction": None}, (3, None)),
+        ({"hyperparameters": {"seed": 5}, "holdout_fraction": 0.25}, (5, 0.25)),
+    ],
+)
+def test_a_jobs_split_is_its_seed_and_holdout_fraction_or_none(request_, expected):
+    assert split_of({"request": request_}) == expected
 
 
 # --- mask ---------------------------------------------------------------------------------

@@ -27,8 +27,8 @@ from tuneloop.stages.evaluate import (
 )
 from tuneloop.stages.filter import QualityFilter
 from tuneloop.stages.fine_tune import fine_tune, load_data
-from tuneloop.stages.prepare import SplitCounter, chat_lines, to_chat_jsonl, training_side
-from tuneloop.stages.split import in_validation
+from tuneloop.stages.prepare import SplitCounter, chat_lines, one_side, to_chat_jsonl
+from tuneloop.stages.split import HOLDOUT, TRAIN, VALIDATION, side_of
 from tuneloop.stages.text import normalize, token_f1, tokens
 
 
@@ -36,14 +36,11 @@ def ex(text="Will it rain?", output="Which city?", rating=0.9, task="weather", *
     return {"input": text, "output": output, "rating": rating, "task_type": task, **extra}
 
 
-def inputs_on_side(validation: bool, seed: int, fraction: float, prefix: str, n: int) -> list:
+def inputs_on_side(side: str, seed: int, holdout: float | None, prefix: str, n: int) -> list:
     """Return the first n inputs "{prefix} {i}" that the hash split puts on one side."""
-    found, i = [], 0
-    while len(found) < n:
-        text = f"{prefix} {i}"
-        if in_validation(text, seed, fraction) == validation:
-            found.append(text)
-        i += 1
+    candidates = (f"{prefix} {i}" for i in range(10_000))  # bounded: a side may be empty
+    found = [text for text in candidates if side_of(text, seed, holdout) == side][:n]
+    assert len(found) == n, f"fewer than {n} of 10,000 inputs on the {side} side"
     return found
 
 
@@ -255,21 +252,23 @@ def dataset(counts: dict[str, int]) -> list[dict]:
 COUNTS = {"weather": 40, "travel": 60, "billing": 25, "legal.contracts": 1}
 
 
-def test_split_counter_counts_each_side_per_task_as_the_hash_split_places_it():
+@pytest.mark.parametrize("holdout", [None, 0.3])
+def test_split_counter_counts_each_side_per_task_as_the_hash_split_places_it(holdout):
     data = dataset(COUNTS)
-    counter = SplitCounter(seed=42, fraction=0.3)
+    counter = SplitCounter(seed=42, holdout=holdout)
     counter.feed(data)
-    validation = Counter(r["task_type"] for r in data if in_validation(r["input"], 42, 0.3))
-    train = Counter(r["task_type"] for r in data if not in_validation(r["input"], 42, 0.3))
-    assert counter.validation == validation
-    assert counter.train == train
-    assert sum(counter.train.values()) + sum(counter.validation.values()) == len(data)
-    assert 0 < sum(counter.validation.values()) < len(data)
+    for side in (TRAIN, VALIDATION, HOLDOUT):
+        expected = Counter(r["task_type"] for r in data if side_of(r["input"], 42, holdout) == side)
+        assert counter.counts[side] == expected
+    assert sum(sum(c.values()) for c in counter.counts.values()) == len(data)
+    assert 0 < sum(counter.counts[VALIDATION].values()) < len(data)
+    assert (sum(counter.counts[HOLDOUT].values()) > 0) == (holdout is not None)
 
 
 def test_split_counter_gives_the_same_counts_fed_in_several_batches():
     data = dataset(COUNTS)
     whole, pieces = SplitCounter(3, 0.25), SplitCounter(3, 0.25)
+    assert whole.holdout == 0.25
     whole.feed(data)
     for start in range(0, len(data), 11):
         pieces.feed(iter(data[start : start + 11]))
@@ -277,47 +276,80 @@ def test_split_counter_gives_the_same_counts_fed_in_several_batches():
     assert pieces.summary({}) == whole.summary({})
 
 
-def test_summary_counts_train_validation_and_dropped_in_sorted_order():
-    train = inputs_on_side(False, 1, 0.5, "t", 3)
-    held = inputs_on_side(True, 1, 0.5, "v", 1)
-    counter = SplitCounter(seed=1, fraction=0.5)
+def test_summary_counts_train_validation_holdout_and_dropped_in_sorted_order():
+    train = inputs_on_side(TRAIN, 1, 0.5, "t", 3)
+    valid = inputs_on_side(VALIDATION, 1, 0.5, "v", 1)
+    held = inputs_on_side(HOLDOUT, 1, 0.5, "h", 3)
+    counter = SplitCounter(seed=1, holdout=0.5)
     counter.feed([ex(train[0]), ex(train[1]), ex(train[2], task="travel")])
-    counter.feed([ex(held[0], task="travel")])
+    counter.feed([ex(valid[0], task="travel")])
+    counter.feed([ex(held[0], task="weather"), ex(held[1], task="billing"), ex(held[2])])
     summary = counter.summary({"duplicate": 2, "below_min_score": 5})
     assert summary == {
         "total_examples": 3,
         "task_distribution": {"travel": 1, "weather": 2},
         "validation_examples": 1,
         "validation_distribution": {"travel": 1},
+        "holdout_examples": 3,
+        "holdout_distribution": {"billing": 1, "weather": 2},
         "dropped": {"below_min_score": 5, "duplicate": 2},
     }
     assert list(summary["task_distribution"]) == ["travel", "weather"]
+    assert list(summary["holdout_distribution"]) == ["billing", "weather"]
     assert list(summary["dropped"]) == ["below_min_score", "duplicate"]
 
 
-def test_summary_of_nothing_is_all_zero():
-    assert SplitCounter(1, 0.2).summary({}) == {
+@pytest.mark.parametrize("holdout", [None, 0.3])
+def test_summary_of_nothing_is_all_zero(holdout):
+    assert SplitCounter(1, holdout).summary({}) == {
         "total_examples": 0,
         "task_distribution": {},
         "validation_examples": 0,
         "validation_distribution": {},
+        "holdout_examples": 0,
+        "holdout_distribution": {},
         "dropped": {},
     }
 
 
-def test_zero_fraction_counts_everything_as_training():
-    counter = SplitCounter(seed=1, fraction=0.0)
-    counter.feed(dataset(COUNTS))
+@pytest.mark.parametrize("holdout", [None, 0.1, 0.3, 0.9])
+@pytest.mark.parametrize("seed", [1, 42])
+def test_summary_sides_add_up_to_every_row_fed(seed, holdout):
+    data = dataset({"weather": 400, "travel": 300, "billing": 250, "legal.contracts": 1})
+    counter = SplitCounter(seed, holdout)
+    for start in range(0, len(data), 97):
+        counter.feed(data[start : start + 97])
     summary = counter.summary({})
-    assert summary["total_examples"] == sum(COUNTS.values())
-    assert summary["task_distribution"] == dict(sorted(COUNTS.items()))
-    assert summary["validation_examples"] == 0
+    sides = ("task_distribution", "validation_distribution", "holdout_distribution")
+    total = summary["total_examples"] + summary["validation_examples"]
+    assert total + summary["holdout_examples"] == len(data)
+    per_task = sum((Counter(summary[key]) for key in sides), Counter())
+    assert per_task == Counter(r["task_type"] for r in data)
+    for key, side in zip(sides, (TRAIN, VALIDATION, HOLDOUT), strict=True):
+        assert sum(summary[key].values()) == sum(counter.counts[side].values())
+    if holdout is None:
+        assert summary["holdout_examples"] == 0
+        assert summary["holdout_distribution"] == {}
+    else:
+        assert summary["holdout_examples"] == pytest.approx(holdout * len(data), rel=0.25)
+
+
+def test_without_a_holdout_a_fifth_is_counted_as_validation_and_none_held_out():
+    counter = SplitCounter(seed=1, holdout=None)
+    data = dataset({"weather": 1000, "travel": 1000})
+    counter.feed(data)
+    summary = counter.summary({})
+    assert summary["holdout_examples"] == 0
+    assert summary["holdout_distribution"] == {}
+    assert summary["validation_examples"] == pytest.approx(0.2 * len(data), abs=0.02 * len(data))
+    assert summary["total_examples"] + summary["validation_examples"] == len(data)
     assert counter.untrained_tasks() == []
 
 
-def test_untrained_tasks_are_those_whose_every_example_landed_on_validation():
-    held = inputs_on_side(True, 7, 0.2, "rare", 2)
-    counter = SplitCounter(seed=7, fraction=0.2)
+@pytest.mark.parametrize("holdout", [None, 0.3])
+def test_untrained_tasks_are_those_whose_every_example_landed_on_validation(holdout):
+    held = inputs_on_side(VALIDATION, 7, holdout, "rare", 2)
+    counter = SplitCounter(seed=7, holdout=holdout)
     counter.feed(dataset({"weather": 50, "travel": 50}))
     counter.feed([ex(held[0], task="rare.b"), ex(held[1], task="rare.a")])
     assert counter.untrained_tasks() == ["rare.a", "rare.b"]
@@ -325,76 +357,111 @@ def test_untrained_tasks_are_those_whose_every_example_landed_on_validation():
     assert "rare.a" not in counter.summary({})["task_distribution"]
 
 
-def test_a_task_with_a_training_example_is_not_untrained():
-    trained = inputs_on_side(False, 7, 0.5, "mixed", 1)
-    held = inputs_on_side(True, 7, 0.5, "mixed", 3)
-    counter = SplitCounter(seed=7, fraction=0.5)
-    counter.feed([ex(t, task="mixed") for t in held + trained])
+def test_untrained_tasks_include_those_whose_every_example_was_held_out():
+    held = inputs_on_side(HOLDOUT, 7, 0.3, "rare", 3)
+    valid = inputs_on_side(VALIDATION, 7, 0.3, "rare", 1)
+    counter = SplitCounter(seed=7, holdout=0.3)
+    counter.feed(dataset({"weather": 50, "travel": 50}))
+    counter.feed([ex(held[0], task="rare.held"), ex(held[1], task="rare.held")])
+    counter.feed([ex(held[2], task="rare.both"), ex(valid[0], task="rare.both")])
+    assert counter.untrained_tasks() == ["rare.both", "rare.held"]
+    summary = counter.summary({})
+    assert summary["holdout_distribution"]["rare.held"] == 2
+    assert "rare.held" not in summary["task_distribution"]
+    assert "rare.held" not in summary["validation_distribution"]
+
+
+@pytest.mark.parametrize("holdout", [None, 0.5])
+def test_a_task_with_a_training_example_is_not_untrained(holdout):
+    trained = inputs_on_side(TRAIN, 7, holdout, "mixed", 1)
+    valid = inputs_on_side(VALIDATION, 7, holdout, "mixed", 3)
+    held = inputs_on_side(HOLDOUT, 7, 0.5, "mixed", 3) if holdout else []
+    counter = SplitCounter(seed=7, holdout=holdout)
+    counter.feed([ex(t, task="mixed") for t in held + valid + trained])
     assert counter.untrained_tasks() == []
 
 
-def test_an_input_labelled_with_two_task_types_is_counted_on_one_side_for_both():
-    counter = SplitCounter(seed=11, fraction=0.5)
-    data = [ex(f"q{i}", "a", 0.9, task) for i in range(40) for task in ("travel", "general")]
+@pytest.mark.parametrize("holdout", [None, 0.5])
+def test_an_input_labelled_with_two_task_types_is_counted_on_one_side_for_both(holdout):
+    counter = SplitCounter(seed=11, holdout=holdout)
+    data = [ex(f"q{i}", "a", 0.9, task) for i in range(60) for task in ("travel", "general")]
     counter.feed(data)
-    assert counter.train["travel"] == counter.train["general"]
-    assert counter.validation["travel"] == counter.validation["general"]
-    assert 0 < counter.validation["travel"] < 40
+    for side in (TRAIN, VALIDATION, HOLDOUT):
+        assert counter.counts[side]["travel"] == counter.counts[side]["general"]
+    assert 0 < counter.counts[VALIDATION]["travel"] < 60
+    assert (counter.counts[HOLDOUT]["travel"] > 0) == (holdout is not None)
 
 
-# --- prepare: training side ---------------------------------------------------------------
+# --- prepare: one side of the split ---------------------------------------------------------------
 
 
 def flat(batches) -> list[dict]:
     return [r for b in batches for r in b]
 
 
-def test_training_side_and_validation_side_partition_the_examples():
+@pytest.mark.parametrize("holdout", [None, 0.25])
+def test_the_sides_partition_the_examples(holdout):
     data = dataset(COUNTS)
     batches = [data[i : i + 9] for i in range(0, len(data), 9)]
-    train = flat(training_side(iter(batches), 9, 0.25))
-    validation = flat(training_side(iter(batches), 9, 0.25, validation=True))
-    assert len(train) + len(validation) == len(data)
-    assert sorted(r["input"] for r in train + validation) == sorted(r["input"] for r in data)
-    assert not {r["input"] for r in train} & {r["input"] for r in validation}
-    assert train == [r for r in data if r in train]  # original order kept
+    sides = {s: flat(one_side(iter(batches), 9, holdout, s)) for s in (TRAIN, VALIDATION, HOLDOUT)}
+    assert sum(len(rows) for rows in sides.values()) == len(data)
+    everything = [r["input"] for rows in sides.values() for r in rows]
+    assert sorted(everything) == sorted(r["input"] for r in data)
+    assert len(set(everything)) == len(everything)
+    for side, rows in sides.items():
+        assert rows == [r for r in data if side_of(r["input"], 9, holdout) == side]  # order kept
+    assert (sides[HOLDOUT] != []) == (holdout is not None)
 
 
-def test_training_side_yields_one_batch_per_batch_read():
+def test_one_side_is_the_training_side_by_default():
+    data = dataset(COUNTS)
+    assert flat(one_side([data], 9, 0.25)) == flat(one_side([data], 9, 0.25, TRAIN))
+    assert flat(one_side([data], 9, None)) == flat(one_side([data], 9, None, TRAIN))
+
+
+def test_one_side_yields_one_batch_per_batch_read():
     data = dataset({"weather": 30})
-    out = list(training_side(iter([data[:10], [], data[10:]]), 2, 0.5))
+    out = list(one_side(iter([data[:10], [], data[10:]]), 2, 0.5))
     assert len(out) == 3
     assert out[1] == []
 
 
-def test_training_side_is_independent_of_batching_and_order():
+@pytest.mark.parametrize("side", [TRAIN, VALIDATION, HOLDOUT])
+def test_one_side_is_independent_of_batching_and_order(side):
     data = dataset(COUNTS)
     shuffled = data[:]
     random.Random(0).shuffle(shuffled)
-    one = flat(training_side([data], 4, 0.3, validation=True))
-    other = flat(training_side([shuffled[:50], shuffled[50:]], 4, 0.3, validation=True))
+    one = flat(one_side([data], 4, 0.3, side))
+    other = flat(one_side([shuffled[:50], shuffled[50:]], 4, 0.3, side))
+    assert one
     assert sorted(r["input"] for r in one) == sorted(r["input"] for r in other)
 
 
-def test_training_side_of_zero_fraction_is_everything():
+def test_without_a_holdout_nothing_is_held_out_and_training_and_validation_are_everything():
     data = dataset(COUNTS)
-    assert flat(training_side([data], 1, 0.0)) == data
-    assert flat(training_side([data], 1, 0.0, validation=True)) == []
+    assert flat(one_side([data], 1, None, HOLDOUT)) == []
+    train, validation = flat(one_side([data], 1, None)), flat(one_side([data], 1, None, VALIDATION))
+    assert sorted(r["input"] for r in train + validation) == sorted(r["input"] for r in data)
 
 
+@pytest.mark.parametrize("holdout", [None, 0.4])
 @pytest.mark.parametrize("seed", range(40, 50))
-def test_training_side_never_shares_an_input_with_the_validation_side(seed):
+def test_no_two_sides_share_an_input(seed, holdout):
     data = [
         ex(q, f"answer {j}", 0.9, task)
         for task in ("weather", "travel")
-        for i in range(10)
+        for i in range(60)
         for j, q in enumerate((f"Question {i}", f"  question   {i} "))
     ]
-    train = flat(training_side([data], seed, 0.5))
-    validation = flat(training_side([data], seed, 0.5, validation=True))
-    assert validation
-    assert train
-    assert not {normalize(r["input"]) for r in train} & {normalize(r["input"]) for r in validation}
+    inputs = {
+        side: {normalize(r["input"]) for r in flat(one_side([data], seed, holdout, side))}
+        for side in (TRAIN, VALIDATION, HOLDOUT)
+    }
+    assert inputs[TRAIN]
+    assert inputs[VALIDATION]
+    assert bool(inputs[HOLDOUT]) == (holdout is not None)
+    assert not inputs[TRAIN] & inputs[VALIDATION]
+    assert not inputs[HOLDOUT] & (inputs[TRAIN] | inputs[VALIDATION])
 
 
 # --- prepare: JSONL -----------------------------------------------------------------------
@@ -450,20 +517,24 @@ def training_examples() -> list[dict]:
     ]
 
 
-def test_load_data_with_one_trained_task_type_fails_with_too_few_task_types():
-    train = inputs_on_side(False, 3, 0.5, "rain", 5)
-    held = inputs_on_side(True, 3, 0.5, "snow", 1)
-    batch = [ex(t) for t in train] + [ex(held[0], task="travel")]
+@pytest.mark.parametrize("holdout", [None, 0.5])
+def test_load_data_with_one_trained_task_type_fails_with_too_few_task_types(holdout):
+    train = inputs_on_side(TRAIN, 3, holdout, "rain", 5)
+    valid = inputs_on_side(VALIDATION, 3, holdout, "snow", 1)
+    batch = [ex(t) for t in train] + [ex(valid[0], task="travel")]
+    if holdout is not None:
+        batch += [ex(t, task="billing") for t in inputs_on_side(HOLDOUT, 3, holdout, "hail", 3)]
     with pytest.raises(StageError) as info:
-        load_data([batch], 3, 0.5)
+        load_data([batch], 3, holdout)
     assert info.value.code == "too_few_task_types"
 
 
-def test_load_data_never_trains_on_validation_rows():
+@pytest.mark.parametrize("holdout", [None, 0.3])
+def test_load_data_never_trains_on_validation_rows(holdout):
     data = training_examples()
-    loaded = load_data([data[:10], data[10:]], 2, 0.3)
-    train = [e for e in data if not in_validation(e["input"], 2, 0.3)]
-    validation = [e for e in data if in_validation(e["input"], 2, 0.3)]
+    loaded = load_data([data[:10], data[10:]], 2, holdout)
+    train = [e for e in data if side_of(e["input"], 2, holdout) == TRAIN]
+    validation = [e for e in data if side_of(e["input"], 2, holdout) == VALIDATION]
     assert validation
     assert loaded.classes == ["billing", "weather"]
     assert len(loaded.train) == len(train)
@@ -478,9 +549,10 @@ def test_load_data_never_trains_on_validation_rows():
     assert remembered == {e["input"] for e in train}
 
 
-def test_load_data_keeps_a_task_seen_only_in_validation_as_a_class():
-    train = inputs_on_side(False, 5, 0.5, "t", 4)
-    held = inputs_on_side(True, 5, 0.5, "v", 1)
+@pytest.mark.parametrize("holdout", [None, 0.5])
+def test_load_data_keeps_a_task_seen_only_in_validation_as_a_class(holdout):
+    train = inputs_on_side(TRAIN, 5, holdout, "t", 4)
+    held = inputs_on_side(VALIDATION, 5, holdout, "v", 1)
     batch = [
         ex(train[0]),
         ex(train[1]),
@@ -488,14 +560,64 @@ def test_load_data_keeps_a_task_seen_only_in_validation_as_a_class():
         ex(train[3], task="billing"),
         ex(held[0], task="travel"),
     ]
-    loaded = load_data([batch], 5, 0.5)
+    loaded = load_data([batch], 5, holdout)
     assert loaded.classes == ["billing", "travel", "weather"]
     assert list(loaded.validation_labels) == [1]
     assert "travel" not in loaded.memory
 
 
+def many_examples(n: int) -> list[dict]:
+    """Rows of both task types; a third of the weather inputs come again, respelled, as billing."""
+    rows = [
+        ex(f"question about {WORDS[task][i % 3]} number {i}", f"{task} answer {i}", 0.9, task)
+        for task in WORDS
+        for i in range(n)
+    ]
+    respelled = [f"  QUESTION about rain number {i} " for i in range(0, n, 3)]
+    rows += [ex(text, "billing answer", 0.9, "billing") for text in respelled]
+    return rows
+
+
+@pytest.mark.parametrize("holdout", [0.1, 0.3, 0.6])
+@pytest.mark.parametrize("seed", [2, 9])
+def test_load_data_with_a_holdout_leaves_every_held_out_row_out(seed, holdout):
+    data = many_examples(200)
+    sides = [side_of(e["input"], seed, holdout) for e in data]
+    held = [e for e, s in zip(data, sides, strict=True) if s == HOLDOUT]
+    kept = [e for e, s in zip(data, sides, strict=True) if s != HOLDOUT]
+    train = [e for e, s in zip(data, sides, strict=True) if s == TRAIN]
+    assert held
+    loaded = load_data([data[i : i + 50] for i in range(0, len(data), 50)], seed, holdout)
+    # Counting rows: the two banks hold exactly the rows that are not held out.
+    assert len(loaded.train) + len(loaded.validation) == len(kept)
+    assert len(loaded.train) == len(train)
+    assert len(loaded.train_labels) + len(loaded.validation_labels) == len(kept)
+    remembered = {normalize(r["input"]) for rows in loaded.memory.values() for r in rows}
+    assert remembered
+    assert remembered <= {normalize(e["input"]) for e in train}
+    assert not remembered & {normalize(e["input"]) for e in held}
+
+
+def test_load_data_does_not_make_a_class_of_a_task_seen_only_in_the_holdout():
+    train = inputs_on_side(TRAIN, 5, 0.5, "t", 4)
+    held = inputs_on_side(HOLDOUT, 5, 0.5, "h", 2)
+    batch = [
+        ex(train[0]),
+        ex(train[1]),
+        ex(train[2], task="billing"),
+        ex(train[3], task="billing"),
+        ex(held[0], task="travel"),
+        ex(held[1], task="travel"),
+    ]
+    loaded = load_data([batch], 5, 0.5)
+    assert loaded.classes == ["billing", "weather"]
+    assert len(loaded.train) == 4
+    assert len(loaded.validation) == 0
+    assert "travel" not in loaded.memory
+
+
 def test_fine_tune_returns_a_loadable_agent_and_reports_each_epoch():
-    data = load_data([training_examples()], 1, 0.2)
+    data = load_data([training_examples()], 1, None)
     epochs = []
     agent, state = fine_tune(data, CONFIG, "ft-abc", on_epoch=epochs.append)
     assert agent.model_id == "ft-abc"
@@ -510,14 +632,16 @@ def test_fine_tune_returns_a_loadable_agent_and_reports_each_epoch():
 
 
 def test_fine_tune_is_deterministic_for_the_same_data_and_controls():
-    first, _ = fine_tune(load_data([training_examples()], 1, 0.2), CONFIG, "ft-a")
-    second, _ = fine_tune(load_data([training_examples()], 1, 0.2), CONFIG, "ft-a")
+    first, _ = fine_tune(load_data([training_examples()], 1, None), CONFIG, "ft-a")
+    second, _ = fine_tune(load_data([training_examples()], 1, None), CONFIG, "ft-a")
     assert np.array_equal(first.router.weights, second.router.weights)
     assert first.save() == second.save()
 
 
 def test_fine_tune_without_validation_reports_no_validation_loss():
-    data = load_data([training_examples()], 1, 0.0)
+    # Every split has a validation band now, so take only rows that land on training.
+    rows = [e for e in training_examples() if side_of(e["input"], 1, None) == TRAIN]
+    data = load_data([rows], 1, None)
     assert len(data.validation) == 0
     epochs = []
     config = TrainConfig(2, 0.5, 4, 1, 1e-6, 1)

@@ -24,8 +24,10 @@ def render(job: dict, events: list[dict]) -> str:
     lines = ["", "=" * 72, "AGENT FINE-TUNING REPORT", "=" * 72]
     lines.append(f"Collected interactions:  {collected}")
     lines.append(
-        f"High-quality examples:   {td['total_examples'] + td['validation_examples']} "
-        f"({td['total_examples']} train, {td['validation_examples']} held out)"
+        f"High-quality examples:   "
+        f"{td['total_examples'] + td['validation_examples'] + td['holdout_examples']} "
+        f"({td['total_examples']} train, {td['validation_examples']} validation, "
+        f"{td['holdout_examples']} held out and evaluated)"
     )
     lines.append(f"Dropped:                 {td['dropped'] or 'none'}")
     lines.append(f"Task distribution:       {td['task_distribution']}")

@@ -6,8 +6,8 @@ from tuneloop.stages.collect import collect as collect_examples
 from tuneloop.stages.collect import synthetic_examples
 from tuneloop.stages.evaluate import holdout_cases, request_cases
 from tuneloop.stages.mask import select
-from tuneloop.stages.prepare import training_side
-from tuneloop.stages.split import DEFAULT_VALIDATION_FRACTION
+from tuneloop.stages.prepare import one_side
+from tuneloop.stages.split import HOLDOUT, TRAIN
 from tuneloop.store import Store
 
 
@@ -31,21 +31,19 @@ def kept(store: Store, job: dict) -> Iterator[list[dict]]:
     return select(mask, collected(store, job))
 
 
-def split_of(job: dict) -> tuple[int, float]:
-    """Return the (seed, validation fraction) that place each input on one side."""
-    fraction = job["request"].get("holdout_fraction")
-    seed = job["request"]["hyperparameters"]["seed"]
-    return seed, fraction if fraction is not None else DEFAULT_VALIDATION_FRACTION
+def split_of(job: dict) -> tuple[int, float | None]:
+    """Return the (seed, holdout fraction or None) that place each input on one side."""
+    return job["request"]["hyperparameters"]["seed"], job["request"].get("holdout_fraction")
 
 
 def training_rows(store: Store, job: dict) -> Iterator[list[dict]]:
     """Yield the kept examples on the training side."""
-    return training_side(kept(store, job), *split_of(job))
+    return one_side(kept(store, job), *split_of(job), TRAIN)
 
 
 def evaluation_cases(store: Store, job: dict) -> Iterator[list[dict]]:
     """Yield the eval set (or the lab's cases), then held-out rows when holdout_fraction is set."""
     yield request_cases(job["request"].get("eval_set"))
     if job["request"].get("holdout_fraction") is not None:
-        held_out = training_side(kept(store, job), *split_of(job), validation=True)
+        held_out = one_side(kept(store, job), *split_of(job), HOLDOUT)
         yield from holdout_cases(held_out)

@@ -113,7 +113,7 @@ def _run(store: Store, job: dict, stage: str, work: StageWork, limits: Limits) -
         finish(store, job_id, result, limits)
 
 
-def finish(store: Store, job_id: str, result: dict, limits: Limits = Limits()) -> None:
+def finish(store: Store, job_id: str, result: dict, limits: Limits) -> None:
     """Record the success event, then end the job: its status changes last."""
     store.jobs.add_event(
         job_id, "job:succeeded", "job.succeeded", "job succeeded", {"model_id": result["model_id"]}
@@ -123,9 +123,7 @@ def finish(store: Store, job_id: str, result: dict, limits: Limits = Limits()) -
     store.artifacts.release(job_id, limits.keep_intermediates)
 
 
-def fail(
-    store: Store, job_id: str, stage: str, code: str, message: str, limits: Limits = Limits()
-) -> None:
+def fail(store: Store, job_id: str, stage: str, code: str, message: str, limits: Limits) -> None:
     """End the job as failed in stage, once; the error event is written before the status."""
     status = store.jobs.status(job_id)
     if status is None or status in contracts.TERMINAL:

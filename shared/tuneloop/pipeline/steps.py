@@ -86,7 +86,7 @@ def prepare(store: Store, job: dict, limits: Limits) -> None:
             jid,
             f"prepare:untrained:{task}",
             "message",
-            f"task type {task!r} has no training example: all landed on the validation side",
+            f"task type {task!r} has no training example: all were held out by the split",
             {"task_type": task},
             level="warning",
         )
@@ -102,10 +102,11 @@ def evaluate_fine_tuned(store: Store, job: dict, limits: Limits) -> None:
     mid = model_id_for(job)
     meta, started = store.models.meta(mid), time.perf_counter()
     payload = store.models.payload(mid)
-    if meta is None or payload is None:
-        raise StageError("model_missing", f"model {mid} was not saved")
+    if meta is None or payload is None or meta.get("format") not in registry.FORMATS:
+        raise StageError("model_missing", f"model {mid} was not saved (in a format known here)")
     agent = registry.load(meta["format"], mid, payload)
     seconds = time.perf_counter() - started
+    store.models.annotate(mid, load_seconds=round(seconds, 4))
     store.jobs.add_event(
         job["id"],
         "evaluate_fine_tuned:load",

@@ -3,8 +3,11 @@
 import threading
 import time
 
+import numpy as np
+
 from tuneloop import contracts, failpoints
 from tuneloop.agent import checkpoint
+from tuneloop.agent.features import N_FEATURES
 from tuneloop.agent.learned import LearnedAgent
 from tuneloop.agent.softmax import TrainConfig, TrainState, stopped_early
 from tuneloop.errors import JobCancelled, StageError
@@ -50,7 +53,10 @@ def _resume(store: Store, jid: str) -> TrainState | None:
     slot = store.artifacts.get_blob(jid, pointer["slot"])
     if slot is None or best is None:
         return None
-    state = checkpoint.load(slot, checkpoint.load(best))
+    best_state = checkpoint.load(best)
+    state = checkpoint.load(slot, best_state)
+    if state.best_epoch not in (state.epoch, best_state.epoch):
+        return None  # a best slot of another epoch (two runners raced): start over, same result
     store.jobs.add_event(
         jid,
         f"resume:{state.epoch}",
@@ -116,15 +122,11 @@ def run(store: Store, job: dict, limits: Limits, model_id: str) -> None:
     started = time.perf_counter()
     prepared = load_data(data.kept(store, job), *data.split_of(job))
     load_seconds = time.perf_counter() - started
+    _check_size(_size_bound(prepared), limits, "at least")  # before any weight is allocated
     agent, state, costs = _train(store, jid, prepared, config, model_id, state)
     check_cancelled(store, jid)  # cancelled after the last epoch: publish no model
     payload = agent.save()
-    if len(payload) > limits.max_model_bytes:
-        raise StageError(
-            "model_too_large",
-            f"the model is {len(payload)} bytes, over the limit of {limits.max_model_bytes} "
-            "(TUNELOOP_MAX_MODEL_BYTES); select fewer task types or raise the limit",
-        )
+    _check_size(len(payload), limits)
     store.models.save(model_meta(job, agent, len(prepared.train), len(payload)), payload)
     store.artifacts.put(jid, "training", _report(state, config, len(payload)))
     if stopped_early(state, config):
@@ -173,6 +175,23 @@ def _train(
     finally:
         saver.close()
     return agent, state, saver.costs
+
+
+def _size_bound(prepared: TrainingData) -> int:
+    """Return the least bytes the saved model can take: float16 weights of every used row."""
+    used_rows = int(np.count_nonzero(np.bincount(prepared.train.cols, minlength=N_FEATURES)))
+    return used_rows * len(prepared.classes) * 2
+
+
+def _check_size(size: int, limits: Limits, qualifier: str = "") -> None:
+    """Fail the job with model_too_large when size is over the configured limit."""
+    if size > limits.max_model_bytes:
+        raise StageError(
+            "model_too_large",
+            f"the model would be {qualifier + ' ' if qualifier else ''}{size} bytes, over the "
+            f"limit of {limits.max_model_bytes} (TUNELOOP_MAX_MODEL_BYTES); select fewer task "
+            "types or raise the limit",
+        )
 
 
 def _report(state: TrainState, config: TrainConfig, model_bytes: int) -> dict:

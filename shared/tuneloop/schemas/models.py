@@ -18,6 +18,10 @@ class ModelSchema(Schema):
     task_types = fields.List(fields.String())
     training_examples = fields.Integer(allow_none=True)
     size_bytes = fields.Integer(metadata={"description": "size of the saved model"})
+    load_seconds = fields.Float(
+        allow_none=True,
+        metadata={"description": "time a worker took to load it from Redis (at evaluation)"},
+    )
 
 
 class ModelListSchema(Schema):

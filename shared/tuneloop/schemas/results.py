@@ -23,6 +23,10 @@ class TrainingDataSchema(Schema):
     task_distribution = fields.Dict(keys=fields.String(), values=fields.Integer())
     validation_examples = fields.Integer()
     validation_distribution = fields.Dict(keys=fields.String(), values=fields.Integer())
+    holdout_examples = fields.Integer(
+        metadata={"description": "held out by holdout_fraction and evaluated, never trained on"}
+    )
+    holdout_distribution = fields.Dict(keys=fields.String(), values=fields.Integer())
     dropped = fields.Dict(keys=fields.String(), values=fields.Integer())
 
 

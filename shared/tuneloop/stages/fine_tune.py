@@ -17,7 +17,7 @@ from tuneloop.agent.softmax import (
     train,
 )
 from tuneloop.errors import StageError
-from tuneloop.stages.split import in_validation
+from tuneloop.stages.split import TRAIN, VALIDATION, side_of
 
 
 @dataclass
@@ -32,35 +32,35 @@ class TrainingData:
     memory: dict[str, list[dict]]
 
 
-def load_data(batches: Iterable[list[dict]], seed: int, fraction: float) -> TrainingData:
-    """Stream kept examples into compact features; validation rows are never trained on."""
-    banks = {False: FeatureBank(), True: FeatureBank()}
-    labels: dict[bool, list[np.ndarray]] = {False: [], True: []}
+def load_data(batches: Iterable[list[dict]], seed: int, holdout: float | None) -> TrainingData:
+    """Stream kept examples into compact features; holdout rows are left out altogether."""
+    banks = {TRAIN: FeatureBank(), VALIDATION: FeatureBank()}
+    labels: dict[str, list[np.ndarray]] = {TRAIN: [], VALIDATION: []}
     seen: dict[str, int] = {}  # task type -> index in order of first appearance
     memory = MemoryBuilder()
     for batch in batches:
-        sides = [in_validation(ex["input"], seed, fraction) for ex in batch]
-        for side in (False, True):
+        sides = [side_of(ex["input"], seed, holdout) for ex in batch]
+        for side in (TRAIN, VALIDATION):
             rows = [ex for ex, s in zip(batch, sides, strict=True) if s == side]
             banks[side].add([ex["input"] for ex in rows])
             ids = [seen.setdefault(ex["task_type"], len(seen)) for ex in rows]
             labels[side].append(np.asarray(ids, dtype=np.int32))
-        memory.feed(ex for ex, s in zip(batch, sides, strict=True) if not s)
+        memory.feed(ex for ex, s in zip(batch, sides, strict=True) if s == TRAIN)
     classes = sorted(seen)
     order = np.empty(len(seen), dtype=np.int32)  # first-appearance index -> sorted index
     order[[seen[c] for c in classes]] = np.arange(len(classes), dtype=np.int32)
     index = {side: order[np.concatenate([np.zeros(0, np.int32), *labels[side]])] for side in banks}
-    if len(np.unique(index[False])) < 2:
+    if len(np.unique(index[TRAIN])) < 2:
         raise StageError(
             "too_few_task_types",
             "fine-tuning needs training examples of at least two task types after filtering",
         )
     return TrainingData(
         classes,
-        banks[False].freeze(),
-        index[False],
-        banks[True].freeze(),
-        index[True],
+        banks[TRAIN].freeze(),
+        index[TRAIN],
+        banks[VALIDATION].freeze(),
+        index[VALIDATION],
         memory.build(),
     )
 

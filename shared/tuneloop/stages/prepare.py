@@ -5,7 +5,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from tuneloop.stages.split import in_validation
+from tuneloop.stages.split import HOLDOUT, TRAIN, VALIDATION, side_of
 
 
 @dataclass
@@ -13,37 +13,41 @@ class SplitCounter:
     """Streams kept examples and counts each side of the split per task type."""
 
     seed: int
-    fraction: float
-    train: Counter = field(default_factory=Counter)
-    validation: Counter = field(default_factory=Counter)
+    holdout: float | None
+    counts: dict[str, Counter] = field(
+        default_factory=lambda: {side: Counter() for side in (TRAIN, VALIDATION, HOLDOUT)}
+    )
 
     def feed(self, batch: Iterable[dict]) -> None:
         """Count a batch of kept examples."""
         for ex in batch:
-            side = in_validation(ex["input"], self.seed, self.fraction)
-            (self.validation if side else self.train)[ex["task_type"]] += 1
+            self.counts[side_of(ex["input"], self.seed, self.holdout)][ex["task_type"]] += 1
 
     def summary(self, dropped: dict) -> dict:
         """Describe the training data as the job result reports it."""
+        train, validation, holdout = (self.counts[s] for s in (TRAIN, VALIDATION, HOLDOUT))
         return {
-            "total_examples": sum(self.train.values()),
-            "task_distribution": dict(sorted(self.train.items())),
-            "validation_examples": sum(self.validation.values()),
-            "validation_distribution": dict(sorted(self.validation.items())),
+            "total_examples": sum(train.values()),
+            "task_distribution": dict(sorted(train.items())),
+            "validation_examples": sum(validation.values()),
+            "validation_distribution": dict(sorted(validation.items())),
+            "holdout_examples": sum(holdout.values()),
+            "holdout_distribution": dict(sorted(holdout.items())),
             "dropped": dict(sorted(dropped.items())),
         }
 
     def untrained_tasks(self) -> list[str]:
-        """Return the task types whose every example landed on the validation side."""
-        return sorted(set(self.validation) - set(self.train))
+        """Return the task types with kept examples but none on the training side."""
+        others = set(self.counts[VALIDATION]) | set(self.counts[HOLDOUT])
+        return sorted(others - set(self.counts[TRAIN]))
 
 
-def training_side(
-    batches: Iterable[list[dict]], seed: int, fraction: float, validation: bool = False
+def one_side(
+    batches: Iterable[list[dict]], seed: int, holdout: float | None, side: str = TRAIN
 ) -> Iterator[list[dict]]:
     """Yield the kept examples of one side of the split, batch by batch."""
     for batch in batches:
-        yield [ex for ex in batch if in_validation(ex["input"], seed, fraction) == validation]
+        yield [ex for ex in batch if side_of(ex["input"], seed, holdout) == side]
 
 
 def chat_lines(batches: Iterable[list[dict]]) -> Iterator[str]:

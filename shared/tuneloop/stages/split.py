@@ -1,18 +1,42 @@
-"""Train / validation membership, computed from (seed, normalized input) rather than stored."""
+"""Which side of the split an input is on, computed from (seed, normalized input), never stored.
+
+Every row with the same normalized input lands on the same side, whatever its task type, so
+an input is never both trained on and evaluated. With a holdout the unit interval is cut in
+three bands: the holdout (evaluated, never seen in training), then the validation band
+(early stopping and the validation loss), then training.
+"""
 
 import hashlib
 
 from tuneloop.stages.text import normalize
 
 DEFAULT_VALIDATION_FRACTION = 0.2
+TRAIN, VALIDATION, HOLDOUT = "train", "validation", "holdout"
 _SCALE = float(2**64)
 
 
-def in_validation(text: str, seed: int, fraction: float) -> bool:
-    """Return whether an input belongs to the validation side.
-
-    Every row with the same normalized input lands on the same side, whatever its task type,
-    so an input is never both trained on and evaluated.
-    """
+def unit(text: str, seed: int) -> float:
+    """Return a number in [0, 1) fixed by the seed and the normalized input."""
     digest = hashlib.blake2b(f"{seed}\x00{normalize(text)}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") / _SCALE < fraction
+    return int.from_bytes(digest, "big") / _SCALE
+
+
+def in_validation(text: str, seed: int, fraction: float) -> bool:
+    """Return whether an input falls in the first `fraction` of the unit interval."""
+    return unit(text, seed) < fraction
+
+
+def side_of(text: str, seed: int, holdout: float | None) -> str:
+    """Return TRAIN, VALIDATION or HOLDOUT for an input.
+
+    Without a holdout, DEFAULT_VALIDATION_FRACTION of the inputs validate. With one, the
+    holdout comes first and the validation band takes that fraction of the rest, so the
+    model is never chosen (early stopping, best epoch) on the rows it is scored on.
+    """
+    u = unit(text, seed)
+    cut = holdout or 0.0
+    if u < cut:
+        return HOLDOUT
+    if u < cut + DEFAULT_VALIDATION_FRACTION * (1.0 - cut):
+        return VALIDATION
+    return TRAIN

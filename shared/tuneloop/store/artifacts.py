@@ -47,7 +47,9 @@ class ArtifactStore:
     def put_blob(self, jid: str, name: str, data: bytes) -> int:
         """Store binary data of any size (chunked); return its size."""
         self._register(jid, name)
-        return self.blobs.put(keys.artifact(jid, name), data, ttl=self.ttl)
+        size = self.blobs.put(keys.artifact(jid, name), data, ttl=self.ttl)
+        self._register(jid, name)  # again: a release that ran meanwhile must still find it
+        return size
 
     def get_blob(self, jid: str, name: str) -> bytes | None:
         """Return binary data, or None when it was never written."""

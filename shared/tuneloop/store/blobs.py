@@ -25,13 +25,10 @@ class BlobStore:
             names.append(f"{key}:chunk:{gen}:{i}")
             pipe.set(names[-1], view[start : start + self.chunk_bytes].tobytes(), ex=ttl)
         pipe.execute()
-        old = self._manifest(key)
         manifest = json.dumps({"blob": 1, "chunks": names, "size": len(data)})
-        pipe = self.raw.pipeline(transaction=True)
-        pipe.set(key, manifest, ex=ttl)
+        old = _parse(self.raw.set(key, manifest, ex=ttl, get=True))  # one atomic swap
         if old and old["chunks"]:
-            pipe.delete(*old["chunks"])
-        pipe.execute()
+            self.raw.delete(*old["chunks"])  # only the manifest it replaced pointed at these
         return len(data)
 
     def get(self, key: str) -> bytes | None:
@@ -70,7 +67,11 @@ class BlobStore:
             self.raw.persist(name)
 
     def _manifest(self, key: str) -> dict | None:
-        raw = self.raw.get(key)
-        if raw is None or not raw.startswith(_MARK):
-            return None  # absent, or a plain value (delete and expire still work on it)
-        return json.loads(raw)
+        return _parse(self.raw.get(key))
+
+
+def _parse(raw: bytes | None) -> dict | None:
+    """Return a manifest, or None for an absent or plain value (delete and expire work on it)."""
+    if raw is None or not raw.startswith(_MARK):
+        return None
+    return json.loads(raw)

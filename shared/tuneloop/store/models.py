@@ -23,6 +23,12 @@ class ModelStore:
         pipe.zadd(keys.MODELS, {meta["id"]: meta["created_at"]})
         pipe.execute()
 
+    def annotate(self, mid: str, **fields: object) -> None:
+        """Add fields to a model's description (a no-op for an unknown model)."""
+        meta = self.meta(mid)
+        if meta is not None:
+            self.redis.set(keys.model_meta(mid), json.dumps({**meta, **fields}))
+
     def meta(self, mid: str) -> dict | None:
         """Return a model's description, or None."""
         raw = self.redis.get(keys.model_meta(mid))

@@ -131,6 +131,9 @@ class TrainingFile(MethodView):
         """Download the training split as chat-format JSONL, regenerated from the snapshot."""
         job, store = get_job_or_404(job_id), services().store
         if "prepare" not in store.jobs.steps_done(job_id):
-            abort(409, message="the training data is not prepared yet")
-        rows = data.training_rows(store, job)  # reads the filter's mask first
+            abort(409, message=f"the training data of job {job_id} was never prepared")
+        try:
+            rows = data.training_rows(store, job)  # reads the filter's mask first
+        except KeyError:  # a job from before the mask was kept
+            abort(409, message=f"job {job_id} has no record of its kept rows any more")
         return Response(stream_with_context(chat_lines(rows)), mimetype="application/jsonl")

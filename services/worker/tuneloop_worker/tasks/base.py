@@ -41,7 +41,7 @@ class StageTask(Task):
         stage = self.name.rsplit(".", 1)[-1]
         code = "stage_wait_exhausted" if isinstance(exc, StageNotReady) else "stage_crashed"
         try:
-            fail(store(), args[0], stage, code, f"{type(exc).__name__}: {exc}")
+            fail(store(), args[0], stage, code, f"{type(exc).__name__}: {exc}", limits())
         except RedisError:
             log.exception("job %s stage %s: could not record the failure", args[0], stage)
 
