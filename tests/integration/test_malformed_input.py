@@ -126,6 +126,7 @@ RESPOND = "/v1/models/tuneloop-keyword-baseline/responses"
 LONG = "x" * 4001
 UNKNOWN_JOB = "ftjob-000000000000000000000000"
 INVALID_JSON = "Invalid JSON body."
+DUPLICATE_RATING = "JSON object has the key 'rating' twice."
 TOO_DEEP = "JSON body is nested too deeply."
 DEEP_JSON = "[" * 100_000 + "]" * 100_000
 LONE_SURROGATE = "lone surrogate"
@@ -137,6 +138,31 @@ CASES = [
     post(ONE, "interaction-empty-body", b"", 400, "body", detail=INVALID_JSON),
     post(ONE, "interaction-whitespace-body", b" \r\n\t ", 400, "body", detail=INVALID_JSON),
     post(ONE, "interaction-not-utf8", b"\xff\xfe{}", 400, "body"),
+    post(
+        ONE,
+        "interaction-duplicate-key",
+        '{"input": "a", "output": "b", "rating": 2, "rating": 0.5, "task_type": "t"}',
+        400,
+        "body",
+        detail=DUPLICATE_RATING,
+    ),
+    post(
+        BATCH,
+        "batch-duplicate-key-in-an-item",
+        '{"items": [{"input": "a", "output": "b", "rating": 0.5, "rating": 0.9, '
+        '"task_type": "t"}]}',
+        400,
+        "body",
+        detail=DUPLICATE_RATING,
+    ),
+    post(
+        JOBS,
+        "job-duplicate-key-in-hyperparameters",
+        '{"hyperparameters": {"seed": 1, "seed": 2}}',
+        400,
+        "body",
+        detail="JSON object has the key 'seed' twice.",
+    ),
     post(
         ONE, "interaction-not-utf8-in-a-string", not_utf8(interaction(input="BROKEN")), 400, "body"
     ),
@@ -871,7 +897,7 @@ def test_malformed_request_gets_a_problem_naming_the_field_and_stores_nothing(
             for name in case.fields:
                 assert name in body["detail"], body
         if case.status == 400:
-            assert body["detail"] in (INVALID_JSON, TOO_DEEP), body
+            assert body["detail"] in (INVALID_JSON, TOO_DEEP) or "twice" in body["detail"], body
         if case.status == 415:
             assert "application/json" in body["detail"], body
         if case.detail:

@@ -1,21 +1,41 @@
 """flask-smorest's Blueprint with a JSON parser that never lets a body cause a 500."""
 
+import json
 from typing import Any, NoReturn
 
 import flask
 import flask_smorest
-from webargs.flaskparser import FlaskParser, abort
+from webargs.core import missing
+from webargs.flaskparser import FlaskParser, abort, is_json_request
+
+
+class DuplicateKeyError(ValueError):
+    """A JSON object names the same key twice."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
+    """Build a JSON object, refusing a key given twice (json.loads would keep the last)."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        twice = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise DuplicateKeyError(twice)
+    return obj
 
 
 class SafeJsonParser(FlaskParser):
-    """Treat every undecodable body as 400: too-long integers, too-deep nesting too."""
+    """Treat every undecodable body as 400: duplicate keys, too-long integers, too-deep nesting."""
 
     def _raw_load_json(self, req: flask.Request) -> Any:
+        if not is_json_request(req):
+            return missing
         try:
-            return super()._raw_load_json(req)
+            return json.loads(req.get_data(cache=True).decode(), object_pairs_hook=_unique_keys)
         except RecursionError:
             abort(400, messages={"json": ["JSON body is nested too deeply."]})
-        except ValueError as exc:  # JSONDecodeError and int-too-long both are ValueErrors
+        except DuplicateKeyError as exc:
+            abort(400, messages={"json": [f"JSON object has the key {exc.args[0]!r} twice."]})
+        except ValueError as exc:  # bad UTF-8, JSONDecodeError, int-too-long: all ValueErrors
             self._bad_json(exc)
 
     def _bad_json(self, exc: ValueError) -> NoReturn:

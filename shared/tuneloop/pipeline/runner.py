@@ -69,9 +69,10 @@ def run_stage(
             fail(store, job_id, stage, "stage_crashed_repeatedly", message, limits)
             raise StageSkipped(message)
         try:
-            with store.leases.hold(job_id, stage, holder_id()):
+            holder = holder_id()  # also the fencing token the stage publishes under
+            with store.leases.hold(job_id, stage, holder):
                 failpoints.hit(stage, started)
-                _run(store, job, stage, work, limits)
+                _run(store, {**job, "lease_holder": holder}, stage, work, limits)
         except LeaseHeld as held:
             raise StageNotReady(
                 f"{stage} is running at {held.holder}", limits.retry_after, lease_held=True

@@ -10,17 +10,18 @@ from tuneloop.agent import checkpoint
 from tuneloop.agent.features import N_FEATURES
 from tuneloop.agent.learned import LearnedAgent
 from tuneloop.agent.softmax import TrainConfig, TrainState, stopped_early
-from tuneloop.errors import JobCancelled, StageError
+from tuneloop.errors import JobCancelled, StageError, StageSkipped
 from tuneloop.pipeline import data
 from tuneloop.pipeline.runner import Limits
 from tuneloop.stages.fine_tune import TrainingData, fine_tune, load_data
-from tuneloop.store import Store
+from tuneloop.store import Store, keys
 from tuneloop.timeutil import now
 
 # Checkpoints alternate between two slots: "best" holds the state after the best epoch so
 # far, "last" the state after the latest epoch when that was not the best. The small
 # "checkpoint" pointer names the slot to resume from, and is written after the slot.
 POINTER, BEST, LAST = "checkpoint", "checkpoint:best", "checkpoint:last"
+STAGE = "fine_tune"
 
 
 def model_meta(job: dict, agent: LearnedAgent, n_train: int, size: int) -> dict:
@@ -123,15 +124,14 @@ def run(store: Store, job: dict, limits: Limits, model_id: str) -> None:
     prepared = load_data(data.kept(store, job), *data.split_of(job))
     load_seconds = time.perf_counter() - started
     _check_size(_size_bound(prepared), limits, "at least")  # before any weight is allocated
-    agent, state, costs = _train(store, jid, prepared, config, model_id, state)
-    check_cancelled(store, jid)  # cancelled after the last epoch: publish no model
+    agent, state, costs = _train(store, job, prepared, config, model_id, state)
     payload = agent.save()
     _check_size(len(payload), limits)
-    store.models.save(model_meta(job, agent, len(prepared.train), len(payload)), payload)
     store.artifacts.put(jid, "training", _report(state, config, len(payload)))
     if stopped_early(state, config):
         store.jobs.update_if_active(jid, total_steps=len(contracts.STAGES) + state.epoch)
-    store.jobs.update_if_active(jid, model_id=model_id)
+    failpoints.hit("publish")
+    _publish(store, job, model_meta(job, agent, len(prepared.train), len(payload)), payload)
     feature_bytes = prepared.train.nbytes + prepared.validation.nbytes
     store.jobs.add_event(
         jid,
@@ -146,15 +146,33 @@ def run(store: Store, job: dict, limits: Limits, model_id: str) -> None:
     )
 
 
+def _publish(store: Store, job: dict, meta: dict, payload: bytes) -> None:
+    """Publish the model unless the job ended or this runner lost its lease (then stop)."""
+    jid, holder = job["id"], job["lease_holder"]
+    code = store.models.publish(meta, payload, jid, keys.lease(jid, STAGE), holder)
+    if code == 0:
+        raise JobCancelled(jid)  # the job ended first: cancel is final, no model
+    if code < 0:
+        raise StageSkipped(f"fine_tune of job {jid} lost its lease; the new holder publishes")
+
+
+def _check_fence(store: Store, job: dict) -> None:
+    """Stop when the job has ended or another runner took this stage's lease."""
+    check_cancelled(store, job["id"])
+    if not store.leases.holds(job["id"], STAGE, job["lease_holder"]):
+        raise StageSkipped(f"fine_tune of job {job['id']} lost its lease; stopping here")
+
+
 def _train(
     store: Store,
-    jid: str,
+    job: dict,
     prepared: TrainingData,
     config: TrainConfig,
     model_id: str,
     state: TrainState | None,
 ) -> tuple[LearnedAgent, TrainState, dict]:
     """Run the epochs with their events and background checkpoints; return the costs too."""
+    jid = job["id"]
     saver = _CheckpointWriter(store, jid)
     epoch_started = [time.perf_counter()]
 
@@ -165,9 +183,9 @@ def _train(
         failpoints.hit("epoch", row["epoch"])
 
     def on_checkpoint(state: TrainState, improved: bool) -> None:
-        """Hand the epoch's state to the writer; stop if the job was cancelled."""
+        """Stop if the job ended or the lease was lost; else hand the state to the writer."""
+        _check_fence(store, job)
         saver.submit(state, BEST if improved else LAST)
-        check_cancelled(store, jid)
         epoch_started[0] = time.perf_counter()
 
     try:

@@ -41,6 +41,13 @@ class Store:
         redis = Redis.from_url(url, decode_responses=True, health_check_interval=30)
         return cls(redis, lease_ttl_ms)
 
+    def cancel_job(self, jid: str) -> bool:
+        """Cancel a job for good: no model of it stays published; return whether it was."""
+        cancelled, withdrawn = self.jobs.cancel(jid)
+        if withdrawn:
+            self.blobs.delete(keys.model(withdrawn))
+        return cancelled
+
     def count_message_sent(self) -> None:
         """Count one message the gateway sent to the workers (a job's chain, a model question)."""
         self.redis.incr(keys.MESSAGES_SENT)

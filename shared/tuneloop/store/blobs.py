@@ -18,6 +18,16 @@ class BlobStore:
 
     def put(self, key: str, data: bytes, ttl: int | None = None) -> int:
         """Store data under key, replacing any earlier value; return its size."""
+        manifest = self.write_chunks(key, data, ttl)
+        self.drop_replaced(self.raw.set(key, manifest, ex=ttl, get=True))  # one atomic swap
+        return len(data)
+
+    def write_chunks(self, key: str, data: bytes, ttl: int | None = None) -> str:
+        """Write data's chunks under a fresh generation; return the manifest that names them.
+
+        Nothing points at the chunks until the manifest is set at key (by put, or by a
+        script that sets it only under a condition); discard() removes them otherwise.
+        """
         gen = uuid.uuid4().hex[:12]
         view, names = memoryview(data), []
         pipe = self.raw.pipeline(transaction=False)
@@ -25,11 +35,17 @@ class BlobStore:
             names.append(f"{key}:chunk:{gen}:{i}")
             pipe.set(names[-1], view[start : start + self.chunk_bytes].tobytes(), ex=ttl)
         pipe.execute()
-        manifest = json.dumps({"blob": 1, "chunks": names, "size": len(data)})
-        old = _parse(self.raw.set(key, manifest, ex=ttl, get=True))  # one atomic swap
-        if old and old["chunks"]:
-            self.raw.delete(*old["chunks"])  # only the manifest it replaced pointed at these
-        return len(data)
+        return json.dumps({"blob": 1, "chunks": names, "size": len(data)})
+
+    def drop_replaced(self, old: bytes | str | None) -> None:
+        """Delete the chunks of a manifest that was just replaced (only it pointed at them)."""
+        manifest = _parse(old.encode() if isinstance(old, str) else old)
+        if manifest and manifest["chunks"]:
+            self.raw.delete(*manifest["chunks"])
+
+    def discard(self, manifest: str) -> None:
+        """Delete the chunks of a manifest that was never set."""
+        self.drop_replaced(manifest)
 
     def get(self, key: str) -> bytes | None:
         """Return the value of key, or None; a value swapped mid-read is read again."""

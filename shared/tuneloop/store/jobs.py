@@ -19,6 +19,26 @@ if status == 'succeeded' or status == 'failed' or status == 'cancelled' then ret
 for i = 1, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 return 1
 """
+# Cancel is final: the status changes and any model the job published is withdrawn in the
+# same step (publication is refused once the status is final, see store/models.py).
+_CANCEL = """
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return {0, false} end
+status = cjson.decode(status)
+if status == 'succeeded' or status == 'failed' or status == 'cancelled' then
+  return {0, false}
+end
+redis.call('HSET', KEYS[1], 'status', cjson.encode('cancelled'), 'finished_at', ARGV[3])
+local mid = redis.call('HGET', KEYS[1], 'model_id')
+if mid and mid ~= 'null' then
+  mid = cjson.decode(mid)
+  redis.call('DEL', ARGV[1] .. mid)
+  redis.call('ZREM', ARGV[2], mid)
+  redis.call('HSET', KEYS[1], 'model_id', 'null')
+  return {1, mid}
+end
+return {1, false}
+"""
 _SET_IF_NULL = """
 if redis.call('HGET', KEYS[1], ARGV[1]) == 'null' then
   redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
@@ -55,6 +75,7 @@ class JobStore:
         self._update = redis.register_script(_UPDATE_IF_ACTIVE)
         self._event = redis.register_script(_ADD_EVENT_ONCE)
         self._set_if_null = redis.register_script(_SET_IF_NULL)
+        self._cancel = redis.register_script(_CANCEL)
 
     def create(self, request: dict, snapshot_seq: int, total_steps: int) -> dict:
         """Store a new queued job and return it."""
@@ -166,9 +187,16 @@ class JobStore:
         """Count that a start of stage reached its end (success, failure or retry)."""
         self.redis.hincrby(keys.job_deliveries(jid), f"{stage}:ended", 1)
 
-    def cancel(self, jid: str) -> bool:
-        """Cancel the job unless it has finished; return whether it was cancelled."""
-        return self.update_if_active(jid, status=contracts.CANCELLED, finished_at=now())
+    def cancel(self, jid: str) -> tuple[bool, str | None]:
+        """Cancel the job unless it has finished; return whether it was, and the model withdrawn.
+
+        The withdrawn model's description and listing are gone; its bytes are the caller's
+        to delete (Store.cancel_job does).
+        """
+        done, mid = self._cancel(
+            keys=[keys.job(jid)], args=[keys.model_meta(""), keys.MODELS, json.dumps(now())]
+        )
+        return bool(done), mid or None
 
     def fail(self, jid: str, stage: str, code: str, message: str) -> bool:
         """End the job as failed in stage with an error code."""

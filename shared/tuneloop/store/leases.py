@@ -81,6 +81,10 @@ class LeaseStore:
         if taken:
             raise LeaseHeld(taken)
 
+    def holds(self, jid: str, stage: str, holder: str) -> bool:
+        """Return whether holder still holds the stage's lease."""
+        return self.redis.get(keys.lease(jid, stage)) == holder
+
     @contextmanager
     def hold(self, jid: str, stage: str, holder: str) -> Iterator[None]:
         """Hold the lease for the duration of the block, renewing it every third of its TTL."""

@@ -7,6 +7,24 @@ from redis import Redis
 from tuneloop.store import keys
 from tuneloop.store.blobs import BlobStore
 
+# Publish a model only while its job is active and this runner still holds the stage's
+# lease (the fencing token): a cancelled job or a runner that lost its lease publishes nothing.
+_PUBLISH = """
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return {0, false} end
+status = cjson.decode(status)
+if status == 'succeeded' or status == 'failed' or status == 'cancelled' then
+  return {0, false}
+end
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return {-1, false} end
+local old = redis.call('GET', KEYS[5])
+redis.call('SET', KEYS[5], ARGV[5])
+redis.call('SET', KEYS[3], ARGV[2])
+redis.call('ZADD', KEYS[4], ARGV[4], ARGV[3])
+redis.call('HSET', KEYS[1], 'model_id', cjson.encode(ARGV[3]))
+return {1, old}
+"""
+
 
 class ModelStore:
     """Models saved under their id."""
@@ -14,14 +32,32 @@ class ModelStore:
     def __init__(self, redis: Redis, blobs: BlobStore) -> None:
         self.redis = redis
         self.blobs = blobs
+        self._publish = redis.register_script(_PUBLISH)
 
-    def save(self, meta: dict, payload: bytes) -> None:
-        """Store a model's bytes, then its description; saving the same id again overwrites it."""
-        self.blobs.put(keys.model(meta["id"]), payload)
+    def publish(self, meta: dict, payload: bytes, jid: str, lease_key: str, holder: str) -> int:
+        """Publish a job's model in one atomic step, fenced by the job and the lease.
+
+        Returns 1 when published, 0 when the job has ended (cancelled, failed), -1 when the
+        lease is held by another runner; in both refusals nothing is left behind.
+        """
+        mid = meta["id"]
+        manifest = self.blobs.write_chunks(keys.model(mid), payload)
+        code, old = self._publish(
+            keys=[keys.job(jid), lease_key, keys.model_meta(mid), keys.MODELS, keys.model(mid)],
+            args=[holder, json.dumps(meta), mid, meta["created_at"], manifest],
+        )
+        if int(code) == 1:
+            self.blobs.drop_replaced(old)
+        else:
+            self.blobs.discard(manifest)
+        return int(code)
+
+    def withdraw(self, mid: str) -> None:
+        """Remove a model: its description, its listing, its bytes."""
         pipe = self.redis.pipeline(transaction=True)
-        pipe.set(keys.model_meta(meta["id"]), json.dumps(meta))
-        pipe.zadd(keys.MODELS, {meta["id"]: meta["created_at"]})
+        pipe.delete(keys.model_meta(mid)).zrem(keys.MODELS, mid)
         pipe.execute()
+        self.blobs.delete(keys.model(mid))
 
     def annotate(self, mid: str, **fields: object) -> None:
         """Add fields to a model's description (a no-op for an unknown model)."""

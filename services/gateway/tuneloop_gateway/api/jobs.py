@@ -100,7 +100,7 @@ class JobCancel(MethodView):
         """Cancel the job: stages not started never run; fine-tuning stops at its next epoch."""
         job = get_job_or_404(job_id)
         store = services().store
-        if not store.jobs.cancel(job_id):
+        if not store.cancel_job(job_id):
             current = store.jobs.get(job_id) or job
             abort(409, message=f"job {job_id} has already finished: it is {current['status']}")
         store.jobs.add_event(job_id, "job:cancelled", "job.cancelled", "job cancelled")
