@@ -163,9 +163,11 @@ class FaultStack(Stack):
         concurrency: int = 2,
         env: Mapping[str, str] | None = None,
         wait: bool = True,
+        queues: str = "",
     ) -> Service:
         """Start `python -m tuneloop_worker -n name@%h`; wait until it answers a ping."""
         argv = [sys.executable, "-m", "tuneloop_worker", f"--concurrency={concurrency}"]
+        argv += ["-Q", queues] if queues else []
         argv += ["--loglevel=INFO", "-n", f"{name}@%h"]
         extra = {"TUNELOOP_FAILPOINTS": failpoints, **(env or {})}
         service = Service(

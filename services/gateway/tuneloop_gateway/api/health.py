@@ -1,8 +1,12 @@
 """Liveness and readiness."""
 
+from celery import Celery
+from kombu.exceptions import KombuError
 from marshmallow import Schema, fields
 from redis.exceptions import RedisError
 
+from tuneloop.celery_config import PIPELINE_QUEUE
+from tuneloop.store import Store
 from tuneloop_gateway.blueprint import Blueprint
 from tuneloop_gateway.errors import problem
 from tuneloop_gateway.extensions import services
@@ -17,7 +21,7 @@ class HealthSchema(Schema):
 
 
 class ReadySchema(HealthSchema):
-    """Redis answers and these workers answered a ping."""
+    """Redis answers, and these workers answered (one of them consumes the pipeline queue)."""
 
     workers = fields.List(fields.String())
 
@@ -34,16 +38,43 @@ def healthz() -> dict:
 @blp.doc(security=[])
 @blp.response(200, ReadySchema)
 @blp.alt_response(
-    503, response="SERVICE_UNAVAILABLE", description="Redis or every worker is unreachable"
+    503,
+    response="SERVICE_UNAVAILABLE",
+    description="Redis is unreachable, or no worker consumes the pipeline queue",
 )
 def readyz() -> object:
-    """Answer 200 when Redis is reachable and at least one worker answers a ping."""
+    """Answer 200 when Redis is reachable and a worker consumes the pipeline queue."""
     svc = services()
-    try:
-        svc.store.ping()
-    except RedisError:
+    if not _redis_answers(svc.store):
         return problem(503, "Service Unavailable", "redis is not reachable")
-    workers = svc.celery.control.ping(timeout=1.0)
-    if not workers:
-        return problem(503, "Service Unavailable", "no worker answered a ping")
-    return {"status": "ready", "workers": sorted(name for w in workers for name in w)}
+    queues = _active_queues(svc.celery)
+    if queues is None:
+        return problem(503, "Service Unavailable", "the broker is not reachable")
+    if not any(q.get("name") == PIPELINE_QUEUE for qs in queues.values() for q in qs):
+        detail = f"no worker consumes the pipeline queue ({PIPELINE_QUEUE})"
+        return problem(503, "Service Unavailable", detail)
+    return {"status": "ready", "workers": sorted(queues)}
+
+
+def _active_queues(celery: Celery) -> dict | None:
+    """Return each answering worker's queues, or None when the broker cannot be reached.
+
+    Tried twice: the first try after a Redis restart may meet a pooled connection from
+    before it, which fails once and is then replaced.
+    """
+    for _ in range(2):
+        try:
+            return celery.control.inspect(timeout=1.0).active_queues() or {}
+        except (RedisError, OSError, KombuError):
+            continue
+    return None
+
+
+def _redis_answers(store: Store) -> bool:
+    """Ping Redis, once more on failure: a pooled connection from before a restart fails once."""
+    for _ in range(2):
+        try:
+            return store.ping()
+        except RedisError:
+            continue
+    return False

@@ -1,0 +1,46 @@
+"""/readyz tells the truth: not ready without a pipeline worker, ready again right after a
+Redis restart (a pooled connection from before the restart does not answer 503)."""
+
+import signal
+import time
+
+import pytest
+
+from tuneloop.celery_config import INTERACTIVE_QUEUE, PIPELINE_QUEUE
+
+from .faults_support import fault_stack, report_recovery
+from .support import assert_problem, wait_until
+
+pytestmark = pytest.mark.integration
+
+
+def test_readiness_needs_a_worker_on_the_pipeline_queue_not_just_a_responder() -> None:
+    with fault_stack(workers=()) as stack, stack.client(api_key=None) as anon:
+        stack.start_worker("responder", queues=INTERACTIVE_QUEUE)
+        problem = assert_problem(anon.get("/readyz"), 503)
+        assert PIPELINE_QUEUE in problem["detail"], problem
+        stack.start_worker("pipeline", queues=PIPELINE_QUEUE, wait=False)
+        started = time.monotonic()
+        wait_until(
+            lambda: anon.get("/readyz").status_code == 200,
+            60.0,
+            lambda: f"/readyz to answer 200 once a pipeline worker runs\n{stack.logs()}",
+            interval=0.2,
+        )
+        report_recovery("pipeline worker started -> /readyz 200", time.monotonic() - started)
+        ready = anon.get("/readyz").json()
+        assert any(w.startswith("pipeline@") for w in ready["workers"]), ready
+        assert any(w.startswith("responder@") for w in ready["workers"]), ready
+
+
+def test_readiness_answers_200_on_the_first_probe_after_a_redis_restart() -> None:
+    with fault_stack() as stack, stack.client(api_key=None) as anon:
+        for _ in range(4):  # fill both gunicorn workers' pools with connections
+            assert anon.get("/readyz").status_code == 200
+        stack.stop_redis(signal.SIGTERM)
+        stack.start_redis()
+        stack.wait_worker_ready("w1")
+        started = time.monotonic()
+        answers = [anon.get("/readyz") for _ in range(4)]
+        report_recovery("redis restart -> /readyz probes", time.monotonic() - started)
+        assert [r.status_code for r in answers] == [200] * 4, [r.text[:200] for r in answers]
