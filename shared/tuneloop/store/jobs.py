@@ -11,34 +11,56 @@ from tuneloop.timeutil import now
 
 # Update fields only while the job is not finished, so a late or repeated stage
 # can never resurrect a failed, cancelled or succeeded job.
-_UPDATE_IF_ACTIVE = """
+# A status change also moves the job between the per-status indexes (KEYS[2] is the job
+# list, whose score is the job's sequence number; ARGV[1] the job id; ARGV[2] the prefix of
+# the status indexes).
+_MOVE_INDEX = """
+local function move(old, new)
+  local seq = redis.call('ZSCORE', KEYS[2], ARGV[1])
+  if seq and old ~= new then
+    redis.call('ZREM', ARGV[2] .. old, ARGV[1])
+    redis.call('ZADD', ARGV[2] .. new, seq, ARGV[1])
+  end
+end
+"""
+_UPDATE_IF_ACTIVE = (
+    _MOVE_INDEX
+    + """
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return -1 end
 status = cjson.decode(status)
 if status == 'succeeded' or status == 'failed' or status == 'cancelled' then return 0 end
-for i = 1, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+for i = 3, #ARGV, 2 do
+  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+  if ARGV[i] == 'status' then move(status, cjson.decode(ARGV[i + 1])) end
+end
 return 1
 """
+)
 # Cancel is final: the status changes and any model the job published is withdrawn in the
 # same step (publication is refused once the status is final, see store/models.py).
-_CANCEL = """
+_CANCEL = (
+    _MOVE_INDEX
+    + """
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return {0, false} end
 status = cjson.decode(status)
 if status == 'succeeded' or status == 'failed' or status == 'cancelled' then
   return {0, false}
 end
-redis.call('HSET', KEYS[1], 'status', cjson.encode('cancelled'), 'finished_at', ARGV[3])
+redis.call('HSET', KEYS[1], 'status', cjson.encode('cancelled'), 'finished_at', ARGV[5])
+move(status, 'cancelled')
 local mid = redis.call('HGET', KEYS[1], 'model_id')
 if mid and mid ~= 'null' then
   mid = cjson.decode(mid)
-  redis.call('DEL', ARGV[1] .. mid)
-  redis.call('ZREM', ARGV[2], mid)
+  redis.call('DEL', ARGV[3] .. mid)
+  redis.call('ZREM', ARGV[4], mid)
   redis.call('HSET', KEYS[1], 'model_id', 'null')
   return {1, mid}
 end
 return {1, false}
 """
+)
 _SET_IF_NULL = """
 if redis.call('HGET', KEYS[1], ARGV[1]) == 'null' then
   redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
@@ -100,6 +122,7 @@ class JobStore:
         pipe = self.redis.pipeline(transaction=True)
         pipe.hset(keys.job(jid), mapping={k: json.dumps(v) for k, v in record.items()})
         pipe.zadd(keys.JOBS, {jid: seq})
+        pipe.zadd(keys.job_status_index(contracts.QUEUED), {jid: seq})
         pipe.execute()
         return self.get(jid)
 
@@ -132,16 +155,41 @@ class JobStore:
     def page(
         self, limit: int, after: str | None = None, status: str | None = None
     ) -> tuple[list[dict], bool]:
-        """Return up to limit jobs after the cursor, newest first, and has_more."""
+        """Return up to limit jobs after the cursor, newest first, and has_more.
+
+        With a status, only that status's index is read (not every job); a job whose status
+        changed since it was indexed is passed over.
+        """
         start = paging.start_after(self.redis, keys.JOBS, after, reverse=True)
-        ids = paging.ids_from(self.redis, keys.JOBS, start, "-inf", reverse=True, batch=200)
+        if status is not None:
+            self._index_jobs_from_before_the_status_index()
+        index = keys.job_status_index(status) if status else keys.JOBS
+        ids = paging.ids_from(self.redis, index, start, "-inf", reverse=True, batch=200)
         batches = ([j for j in map(self.get, chunk) if j is not None] for chunk in ids)
         return paging.first_page(batches, limit, lambda j: status is None or j["status"] == status)
+
+    def _index_jobs_from_before_the_status_index(self) -> None:
+        """Index, once, the jobs stored before status indexes existed (one pass over them)."""
+        if self.redis.exists(keys.JOB_STATUS_INDEXED):
+            return
+        for chunk in paging.ids_from(self.redis, keys.JOBS, "-inf", "+inf", batch=500):
+            pipe = self.redis.pipeline(transaction=False)
+            for jid in chunk:
+                pipe.hget(keys.job(jid), "status").zscore(keys.JOBS, jid)
+            found = pipe.execute()
+            pipe = self.redis.pipeline(transaction=False)
+            for jid, raw, seq in zip(chunk, found[::2], found[1::2], strict=True):
+                if raw is not None and seq is not None:
+                    pipe.zadd(keys.job_status_index(json.loads(raw)), {jid: seq})
+            pipe.execute()
+        self.redis.set(keys.JOB_STATUS_INDEXED, 1)
 
     def delete(self, jid: str) -> None:
         """Remove a job that was never queued, with everything stored for it."""
         pipe = self.redis.pipeline(transaction=True)
         pipe.zrem(keys.JOBS, jid)
+        for status in contracts.STATUSES:
+            pipe.zrem(keys.job_status_index(status), jid)
         pipe.delete(keys.job(jid), keys.job_steps(jid), keys.job_events(jid))
         pipe.delete(keys.job_event_keys(jid), keys.job_deliveries(jid))
         pipe.execute()
@@ -153,7 +201,8 @@ class JobStore:
     def update_if_active(self, jid: str, **fields: object) -> bool:
         """Set fields unless the job has finished; return whether they were set."""
         args = [a for k, v in fields.items() for a in (k, json.dumps(v))]
-        return self._update(keys=[keys.job(jid)], args=args) == 1
+        head = [jid, keys.job_status_index("")]
+        return self._update(keys=[keys.job(jid), keys.JOBS], args=[*head, *args]) == 1
 
     def start_stage(self, jid: str, stage: str) -> bool:
         """Mark the job running in stage; return False when the job has finished."""
@@ -193,9 +242,8 @@ class JobStore:
         The withdrawn model's description and listing are gone; its bytes are the caller's
         to delete (Store.cancel_job does).
         """
-        done, mid = self._cancel(
-            keys=[keys.job(jid)], args=[keys.model_meta(""), keys.MODELS, json.dumps(now())]
-        )
+        args = [jid, keys.job_status_index(""), keys.model_meta(""), keys.MODELS]
+        done, mid = self._cancel(keys=[keys.job(jid), keys.JOBS], args=[*args, json.dumps(now())])
         return bool(done), mid or None
 
     def fail(self, jid: str, stage: str, code: str, message: str) -> bool:

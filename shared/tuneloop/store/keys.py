@@ -7,6 +7,7 @@ TASK_COUNTS = f"{PREFIX}:stats:tasks"
 RATING_COUNTS = f"{PREFIX}:stats:ratings"
 JOB_SEQ = f"{PREFIX}:seq:jobs"
 JOBS = f"{PREFIX}:jobs"
+JOB_STATUS_INDEXED = f"{PREFIX}:jobs:status-indexed"
 MODELS = f"{PREFIX}:models"
 MESSAGES_SENT = f"{PREFIX}:stats:messages-sent"
 
@@ -24,6 +25,11 @@ def interactions_of_task(task_type: str) -> str:
 def job(jid: str) -> str:
     """Key of one job's hash."""
     return f"{PREFIX}:job:{jid}"
+
+
+def job_status_index(status: str) -> str:
+    """Key of the sorted set of the jobs in one status (score: the job's sequence number)."""
+    return f"{PREFIX}:jobs:status:{status}"
 
 
 def job_events(jid: str) -> str:
