@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -22,11 +23,25 @@ class Proc:
     """A child process in its own session, logging to a file."""
 
     def __init__(self, name: str, argv: list[str], log: Path, env: dict | None = None) -> None:
-        self.name, self.log = name, log
+        self.name, self.log, self.argv, self.env = name, log, argv, env
         self._log = log.open("ab")
-        self.popen = subprocess.Popen(
-            argv, stdout=self._log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        self.started = time.monotonic()
+        self.popen = self._spawn()
+
+    def _spawn(self) -> subprocess.Popen:
+        return subprocess.Popen(
+            self.argv,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=self.env,
+            start_new_session=True,
         )
+
+    def restart(self) -> None:
+        """Start the process again with the same command, environment and log."""
+        self._kill_stragglers()
+        self.started = time.monotonic()
+        self.popen = self._spawn()
 
     def alive(self) -> bool:
         """Return whether the process is still running."""
@@ -54,6 +69,44 @@ class Proc:
     def tail(self, lines: int = 20) -> str:
         """Return the last lines of the log."""
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+
+@dataclass
+class Backoff:
+    """Restart delays per process: 1, 2, 4 … up to 30 s; back to 1 s after a minute of uptime."""
+
+    first: float = 1.0
+    cap: float = 30.0
+    healthy_after: float = 60.0
+    failures: dict[str, int] = field(default_factory=dict)
+
+    def delay(self, name: str, uptime: float) -> float:
+        """Return how long to wait before restarting name, which ran for uptime seconds."""
+        failures = 0 if uptime >= self.healthy_after else self.failures.get(name, 0)
+        self.failures[name] = failures + 1
+        return min(self.first * 2**failures, self.cap)
+
+
+def supervise(procs: list[Proc], backoff: Backoff, say: Callable[[str], None]) -> None:
+    """Keep every process running, restarting any that exits with backoff; never returns."""
+    due: dict[str, float] = {}
+    while True:
+        now = time.monotonic()
+        for p in procs:
+            if p.alive():
+                continue
+            if p.name not in due:
+                wait = backoff.delay(p.name, now - p.started)
+                due[p.name] = now + wait
+                say(
+                    f"{p.name} exited with {p.popen.returncode}; restarting in {wait:g}s\n"
+                    f"{p.tail(5)}"
+                )
+            elif now >= due[p.name]:
+                del due[p.name]
+                p.restart()
+                say(f"{p.name} restarted (pid {p.popen.pid})")
+        time.sleep(0.2)
 
 
 def wait_for(check: Callable[[], bool], timeout: float, what: str, procs: list[Proc]) -> None:

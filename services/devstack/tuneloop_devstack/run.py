@@ -4,8 +4,8 @@ import os
 import secrets
 import signal
 import sys
-import time
 
+from tuneloop_devstack.procs import Backoff, supervise
 from tuneloop_devstack.stack import Stack
 
 
@@ -31,11 +31,7 @@ def main() -> None:
             print(f"API key (generated): {key}")
         print(f"redis: {stack.redis_url}; logs: {stack.workdir}; Ctrl-C stops everything")
         sys.stdout.flush()
-        while all(p.alive() for p in stack.procs):
-            time.sleep(0.5)
-        dead = [p for p in stack.procs if not p.alive()]
-        print(f"{dead[0].name} exited; stopping:\n{dead[0].tail()}", file=sys.stderr)
-        sys.exit(1)
+        supervise(stack.procs, Backoff(), lambda line: print(line, file=sys.stderr, flush=True))
     except KeyboardInterrupt:
         print("stopping…")
     finally:
