@@ -40,6 +40,9 @@ class Settings:
     model_cache_bytes: int = 512 * 1024 * 1024
     # Seconds a finished job keeps its intermediate artifacts (0: freed when it ends).
     keep_intermediates: int = 0
+    # Jobs per API key: not yet ended, and stored at all (0: no limit); over either, 429.
+    max_active_jobs: int = 20
+    max_stored_jobs: int = 10_000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "Settings":
@@ -74,4 +77,6 @@ class Settings:
             max_model_bytes=int(get("TUNELOOP_MAX_MODEL_BYTES", cls.max_model_bytes)),
             model_cache_bytes=int(get("TUNELOOP_MODEL_CACHE_BYTES", cls.model_cache_bytes)),
             keep_intermediates=int(get("TUNELOOP_KEEP_INTERMEDIATES", cls.keep_intermediates)),
+            max_active_jobs=int(get("TUNELOOP_MAX_ACTIVE_JOBS", cls.max_active_jobs)),
+            max_stored_jobs=int(get("TUNELOOP_MAX_STORED_JOBS", cls.max_stored_jobs)),
         )

@@ -202,14 +202,14 @@ class FaultStack(Stack):
         finally:
             celery.close()
 
-    def start_gateway(self) -> Service:
-        """Start gunicorn on a free port; wait until /healthz answers."""
+    def start_gateway(self, **env: str) -> Service:
+        """Start gunicorn on a free port (env: extra settings); wait until /healthz answers."""
         port = free_port()
         argv = [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}"]
         argv += ["--workers", "2", "--timeout", "60", "--no-control-socket"]
         argv += ["--worker-tmp-dir", str(self.root), "tuneloop_gateway.app:create_app()"]
         self.gateway = Service(
-            "gateway", argv, self.root / "gateway.log", env=self.env(), cwd=self.root
+            "gateway", argv, self.root / "gateway.log", env=self.env(**env), cwd=self.root
         )
         self.services["gateway"] = self.gateway
         self.base_url = f"http://127.0.0.1:{port}"
@@ -275,14 +275,16 @@ def _control_app(redis_url: str) -> Celery:
 
 @contextlib.contextmanager
 def fault_stack(
-    appendfsync: str | None = None, workers: Iterable[tuple[str, str]] = (("w1", ""),)
+    appendfsync: str | None = None,
+    workers: Iterable[tuple[str, str]] = (("w1", ""),),
+    gateway_env: Mapping[str, str] | None = None,
 ) -> Iterator[FaultStack]:
     """A started stack (redis, the named workers with their failpoints, the gateway)."""
     root = Path(tempfile.mkdtemp(prefix="tuneloop-faults-"))
     stack: FaultStack | None = None
     try:
         stack = FaultStack(root, appendfsync)
-        stack.start_gateway()
+        stack.start_gateway(**(gateway_env or {}))
         for name, failpoints in workers:
             stack.start_worker(name, failpoints)
         yield stack

@@ -2,6 +2,7 @@
 
 import json
 import uuid
+from dataclasses import dataclass
 
 from redis import Redis
 
@@ -70,6 +71,28 @@ _ADD_EVENT_ONCE = """
 if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then return false end
 return redis.call('XADD', KEYS[1], '*', 'event', ARGV[2])
 """
+# Create a job unless its owner is at a quota: ARGV[1] job id, ARGV[2] owner set key,
+# ARGV[3] queued index, ARGV[4] running index, ARGV[5] max stored, ARGV[6] max active
+# (0: no limit), ARGV[7] the sequence number, then field/value pairs of the record.
+_CREATE = """
+if tonumber(ARGV[5]) > 0 and redis.call('ZCARD', ARGV[2]) >= tonumber(ARGV[5]) then
+  return 'stored'
+end
+if tonumber(ARGV[6]) > 0 then
+  local active = 0
+  for _, index in ipairs({ARGV[3], ARGV[4]}) do
+    for _, jid in ipairs(redis.call('ZRANGE', index, 0, -1)) do
+      if redis.call('ZSCORE', ARGV[2], jid) then active = active + 1 end
+    end
+  end
+  if active >= tonumber(ARGV[6]) then return 'active' end
+end
+for i = 8, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+redis.call('ZADD', KEYS[2], ARGV[7], ARGV[1])
+redis.call('ZADD', ARGV[3], ARGV[7], ARGV[1])
+redis.call('ZADD', ARGV[2], ARGV[7], ARGV[1])
+return 'created'
+"""
 MAX_STREAM_ID = f"{2**64 - 1}-{2**64 - 1}"
 _FIELDS = (
     "id",
@@ -89,6 +112,22 @@ _FIELDS = (
 )
 
 
+@dataclass(frozen=True)
+class Quota:
+    """How many jobs one owner (API key name) may have: stored at all, and not yet ended."""
+
+    max_stored: int = 0  # 0: no limit
+    max_active: int = 0
+
+
+class QuotaExceeded(Exception):  # noqa: N818 - a refusal, answered 429
+    """The owner is at a quota; kind is "stored" or "active"."""
+
+    def __init__(self, kind: str, limit: int) -> None:
+        super().__init__(kind, limit)
+        self.kind, self.limit = kind, limit
+
+
 class JobStore:
     """Job records as Redis hashes of JSON values."""
 
@@ -98,9 +137,17 @@ class JobStore:
         self._event = redis.register_script(_ADD_EVENT_ONCE)
         self._set_if_null = redis.register_script(_SET_IF_NULL)
         self._cancel = redis.register_script(_CANCEL)
+        self._create = redis.register_script(_CREATE)
 
-    def create(self, request: dict, snapshot_seq: int, total_steps: int) -> dict:
-        """Store a new queued job and return it."""
+    def create(
+        self,
+        request: dict,
+        snapshot_seq: int,
+        total_steps: int,
+        owner: str = "",
+        quota: Quota = Quota(),
+    ) -> dict:
+        """Store a new queued job and return it; QuotaExceeded when its owner is at a quota."""
         jid = f"ftjob-{uuid.uuid4().hex[:24]}"
         record = {
             "id": jid,
@@ -117,13 +164,23 @@ class JobStore:
             "total_steps": total_steps,
             "model_id": None,
             "hyperparameters": request.get("hyperparameters"),
+            "owner": owner,
         }
         seq = self.redis.incr(keys.JOB_SEQ)
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.hset(keys.job(jid), mapping={k: json.dumps(v) for k, v in record.items()})
-        pipe.zadd(keys.JOBS, {jid: seq})
-        pipe.zadd(keys.job_status_index(contracts.QUEUED), {jid: seq})
-        pipe.execute()
+        head = [
+            jid,
+            keys.jobs_of_owner(owner),
+            keys.job_status_index(contracts.QUEUED),
+            keys.job_status_index(contracts.RUNNING),
+            quota.max_stored,
+            quota.max_active,
+            seq,
+        ]
+        fields = [a for k, v in record.items() for a in (k, json.dumps(v))]
+        outcome = self._create(keys=[keys.job(jid), keys.JOBS], args=[*head, *fields])
+        if outcome != "created":
+            limit = quota.max_stored if outcome == "stored" else quota.max_active
+            raise QuotaExceeded(outcome, limit)
         return self.get(jid)
 
     def get(self, jid: str) -> dict | None:
@@ -186,8 +243,11 @@ class JobStore:
 
     def delete(self, jid: str) -> None:
         """Remove a job that was never queued, with everything stored for it."""
+        owner = self.redis.hget(keys.job(jid), "owner")
         pipe = self.redis.pipeline(transaction=True)
         pipe.zrem(keys.JOBS, jid)
+        if owner is not None:
+            pipe.zrem(keys.jobs_of_owner(json.loads(owner)), jid)
         for status in contracts.STATUSES:
             pipe.zrem(keys.job_status_index(status), jid)
         pipe.delete(keys.job(jid), keys.job_steps(jid), keys.job_events(jid))

@@ -32,6 +32,11 @@ def job_status_index(status: str) -> str:
     return f"{PREFIX}:jobs:status:{status}"
 
 
+def jobs_of_owner(owner: str) -> str:
+    """Key of the sorted set of the jobs an API key name created (score: job sequence)."""
+    return f"{PREFIX}:jobs:owner:{owner}"
+
+
 def job_events(jid: str) -> str:
     """Key of one job's event stream."""
     return f"{PREFIX}:job:{jid}:events"

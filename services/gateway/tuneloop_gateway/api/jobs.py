@@ -17,8 +17,10 @@ from tuneloop.schemas.jobs import (
     JobSchema,
 )
 from tuneloop.stages.prepare import chat_lines
-from tuneloop_gateway.auth import JOBS, requires
+from tuneloop.store.jobs import Quota, QuotaExceeded
+from tuneloop_gateway.auth import JOBS, current_key, requires
 from tuneloop_gateway.blueprint import Blueprint
+from tuneloop_gateway.errors import problem
 from tuneloop_gateway.extensions import services
 from tuneloop_gateway.idempotency import idempotent
 from tuneloop_gateway.pipeline import job_canvas
@@ -48,7 +50,19 @@ class Jobs(MethodView):
         svc = services()
         epochs = request["hyperparameters"]["n_epochs"]
         total = len(STAGES) + (epochs if isinstance(epochs, int) else 0)  # set at prepare
-        job = svc.store.jobs.create(request, svc.store.interactions.last_seq(), total)
+        quota = Quota(svc.settings.max_stored_jobs, svc.settings.max_active_jobs)
+        owner = current_key().name
+        try:
+            job = svc.store.jobs.create(
+                request, svc.store.interactions.last_seq(), total, owner, quota
+            )
+        except QuotaExceeded as exc:
+            which = "jobs not yet ended" if exc.kind == "active" else "stored jobs"
+            detail = f"the key {owner!r} has {exc.limit} {which}, its limit; " + (
+                "retry when one has ended" if exc.kind == "active" else "ask an operator"
+            )
+            headers = {"Retry-After": "30"} if exc.kind == "active" else {}
+            return problem(429, "Too Many Requests", detail, headers=headers)
         try:
             job_canvas(svc.celery, job["id"]).apply_async()
         except Exception:  # the broker refused: store nothing, so a retry starts clean

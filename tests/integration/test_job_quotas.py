@@ -1,0 +1,48 @@
+"""Per-key quotas on jobs: not yet ended, and stored; over either, 429 and nothing stored."""
+
+import secrets
+
+import pytest
+
+from .faults_support import fault_stack
+from .support import ApiClient, assert_problem
+
+pytestmark = pytest.mark.integration
+
+OTHER_KEY = f"quota-other-{secrets.token_hex(16)}"
+SETTINGS = {
+    "TUNELOOP_MAX_ACTIVE_JOBS": "2",
+    "TUNELOOP_MAX_STORED_JOBS": "3",
+    "TUNELOOP_API_KEYS": f"other:{OTHER_KEY}:jobs",
+}
+JOB = {"include_synthetic": False, "hyperparameters": {"n_epochs": 1}}
+
+
+def post_job(client: ApiClient) -> object:
+    return client.post("/v1/jobs", json=JOB)
+
+
+def test_a_key_at_its_quotas_gets_429_and_other_keys_do_not() -> None:
+    # No worker: every job stays queued, so it counts as not yet ended.
+    with (
+        fault_stack(workers=(), gateway_env=SETTINGS) as stack,
+        stack.client() as admin,
+        stack.client(OTHER_KEY) as other,
+    ):
+        first = [post_job(admin) for _ in range(2)]
+        assert [r.status_code for r in first] == [202, 202]
+        refused = post_job(admin)
+        problem = assert_problem(refused, 429)
+        assert "'default'" in problem["detail"] and "not yet ended" in problem["detail"]
+        assert refused.headers["Retry-After"] == "30"
+        assert stack.store.jobs.count() == 2  # the refused job was not stored
+        assert post_job(other).status_code == 202  # a quota is per key
+        cancel = admin.post(
+            f"/v1/jobs/{first[0].json()['id']}/cancel",
+            headers={"Content-Type": "application/json"},
+        )
+        assert cancel.status_code == 200, cancel.text[:300]
+        assert post_job(admin).status_code == 202  # one ended: room again
+        stored = assert_problem(post_job(admin), 429)  # 3 stored: the other quota
+        assert "stored jobs" in stored["detail"], stored
+        assert stack.store.jobs.count() == 4
