@@ -8,6 +8,7 @@ from redis import Redis
 
 from tuneloop import contracts
 from tuneloop.store import keys, paging
+from tuneloop.store.lua import JOB_STATUS
 from tuneloop.timeutil import now
 
 # Update fields only while the job is not finished, so a late or repeated stage
@@ -25,12 +26,12 @@ local function move(old, new)
 end
 """
 _UPDATE_IF_ACTIVE = (
-    _MOVE_INDEX
+    JOB_STATUS
+    + _MOVE_INDEX
     + """
-local status = redis.call('HGET', KEYS[1], 'status')
+local status = job_status(KEYS[1])
 if not status then return -1 end
-status = cjson.decode(status)
-if status == 'succeeded' or status == 'failed' or status == 'cancelled' then return 0 end
+if ended(status) then return 0 end
 for i = 3, #ARGV, 2 do
   redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
   if ARGV[i] == 'status' then move(status, cjson.decode(ARGV[i + 1])) end
@@ -41,14 +42,11 @@ return 1
 # Cancel is final: the status changes and any model the job published is withdrawn in the
 # same step (publication is refused once the status is final, see store/models.py).
 _CANCEL = (
-    _MOVE_INDEX
+    JOB_STATUS
+    + _MOVE_INDEX
     + """
-local status = redis.call('HGET', KEYS[1], 'status')
-if not status then return {0, false} end
-status = cjson.decode(status)
-if status == 'succeeded' or status == 'failed' or status == 'cancelled' then
-  return {0, false}
-end
+local status = job_status(KEYS[1])
+if not status or ended(status) then return {0, false} end
 redis.call('HSET', KEYS[1], 'status', cjson.encode('cancelled'), 'finished_at', ARGV[5])
 move(status, 'cancelled')
 local mid = redis.call('HGET', KEYS[1], 'model_id')

@@ -6,16 +6,15 @@ from redis import Redis
 
 from tuneloop.store import keys
 from tuneloop.store.blobs import BlobStore
+from tuneloop.store.lua import JOB_STATUS
 
 # Publish a model only while its job is active and this runner still holds the stage's
 # lease (the fencing token): a cancelled job or a runner that lost its lease publishes nothing.
-_PUBLISH = """
-local status = redis.call('HGET', KEYS[1], 'status')
-if not status then return {0, false} end
-status = cjson.decode(status)
-if status == 'succeeded' or status == 'failed' or status == 'cancelled' then
-  return {0, false}
-end
+_PUBLISH = (
+    JOB_STATUS
+    + """
+local status = job_status(KEYS[1])
+if not status or ended(status) then return {0, false} end
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return {-1, false} end
 local old = redis.call('GET', KEYS[5])
 redis.call('SET', KEYS[5], ARGV[5])
@@ -24,6 +23,7 @@ redis.call('ZADD', KEYS[4], ARGV[4], ARGV[3])
 redis.call('HSET', KEYS[1], 'model_id', cjson.encode(ARGV[3]))
 return {1, old}
 """
+)
 
 
 class ModelStore:
