@@ -74,7 +74,13 @@ def test_a_killed_worker_is_restarted_and_the_gateway_keeps_answering(tmp_path: 
 
     started: list[int] = []
     try:
-        wait_until(ready, 120.0, lambda: f"make run to be ready\n{output()}", interval=0.5)
+        # Up means supervising: until it prints this, a process that dies fails the start-up.
+        wait_until(
+            lambda: "Tuneloop is up" in output() and ready(),
+            120.0,
+            lambda: f"make run to be up\n{output()}",
+            interval=0.5,
+        )
         worker = pipeline_worker(run.pid)
         assert worker is not None, output()
         started = descendants(run.pid)
