@@ -30,7 +30,6 @@ def model_id_for(job: dict) -> str:
 def collect(store: Store, job: dict, limits: Limits) -> None:
     """Count the snapshot of interactions that existed when the job was created."""
     n = data.collected_count(store, job)
-    store.artifacts.put(job["id"], "collected", {"count": n})
     store.jobs.add_event(
         job["id"], "collect:count", "message", f"collected {n} examples", {"collected": n}
     )
@@ -100,19 +99,19 @@ def evaluate_baseline(store: Store, job: dict, limits: Limits) -> None:
 def evaluate_fine_tuned(store: Store, job: dict, limits: Limits) -> None:
     """Load the fine-tuned model as a worker would, and answer the evaluation suite with it."""
     mid = model_id_for(job)
-    meta, started = store.models.meta(mid), time.perf_counter()
-    payload = store.models.payload(mid)
-    if meta is None or payload is None or meta.get("format") not in registry.FORMATS:
+    started = time.perf_counter()
+    loaded = store.models.load(mid)
+    if loaded is None:
         raise StageError("model_missing", f"model {mid} was not saved (in a format known here)")
-    agent = registry.load(meta["format"], mid, payload)
+    agent, size = loaded
     seconds = time.perf_counter() - started
     store.models.annotate(mid, load_seconds=round(seconds, 4))
     store.jobs.add_event(
         job["id"],
         "evaluate_fine_tuned:load",
         "message",
-        f"loaded model {mid} ({len(payload)} bytes) in {seconds * 1000:.0f} ms",
-        {"model_id": mid, "size_bytes": len(payload), "load_seconds": seconds},
+        f"loaded model {mid} ({size} bytes) in {seconds * 1000:.0f} ms",
+        {"model_id": mid, "size_bytes": size, "load_seconds": seconds},
     )
     _evaluate(store, job, agent, "fine_tuned")
 

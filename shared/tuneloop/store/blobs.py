@@ -58,11 +58,6 @@ class BlobStore:
                 return b"".join(parts)
         raise RuntimeError(f"blob {key} kept changing while it was read")
 
-    def size(self, key: str) -> int | None:
-        """Return the stored size of key in bytes, or None."""
-        manifest = self._manifest(key)
-        return None if manifest is None else int(manifest["size"])
-
     def delete(self, *keys: str) -> None:
         """Remove values and their chunks."""
         for key in keys:

@@ -4,6 +4,8 @@ import json
 
 from redis import Redis
 
+from tuneloop.agent import registry
+from tuneloop.agent.protocol import Agent
 from tuneloop.store import keys
 from tuneloop.store.blobs import BlobStore
 from tuneloop.store.lua import JOB_STATUS
@@ -69,6 +71,16 @@ class ModelStore:
         """Return a model's description, or None."""
         raw = self.redis.get(keys.model_meta(mid))
         return json.loads(raw) if raw else None
+
+    def load(self, mid: str) -> tuple[Agent, int] | None:
+        """Return a stored model as an agent with its payload size, or None.
+
+        None also for a model saved in a format this version has no agent for.
+        """
+        meta, payload = self.meta(mid), self.payload(mid)
+        if meta is None or payload is None or meta.get("format") not in registry.FORMATS:
+            return None
+        return registry.load(meta["format"], mid, payload), len(payload)
 
     def payload(self, mid: str) -> bytes | None:
         """Return a model's saved bytes, or None."""

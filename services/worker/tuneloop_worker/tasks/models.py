@@ -21,11 +21,11 @@ def _load(model_id: str) -> tuple[Agent, int] | None:
     builtin = registry.builtin(model_id)
     if builtin is not None:
         return builtin, 0
-    meta, payload = store().models.meta(model_id), store().models.payload(model_id)
-    if meta is None or payload is None or meta.get("format") not in registry.FORMATS:
-        return None  # also a model saved in a format this version no longer reads
-    agent = registry.load(meta["format"], model_id, payload)
-    return agent, max(len(payload), getattr(agent, "nbytes", 0))  # loaded arrays can be larger
+    loaded = store().models.load(model_id)
+    if loaded is None:
+        return None
+    agent, size = loaded
+    return agent, max(size, getattr(agent, "nbytes", 0))  # loaded arrays can be larger
 
 
 @shared_task(name=contracts.RESPOND, acks_late=False, ignore_result=True)
