@@ -197,7 +197,11 @@ def _train(
 
 def _size_bound(prepared: TrainingData) -> int:
     """Return the least bytes the saved model can take: float16 weights of every used row."""
-    used_rows = int(np.count_nonzero(np.bincount(prepared.train.cols, minlength=N_FEATURES)))
+    used = np.zeros(N_FEATURES, dtype=bool)
+    cols = prepared.train.cols
+    for start in range(0, len(cols), 1 << 20):  # bincount would copy all columns to int64
+        used[cols[start : start + (1 << 20)]] = True
+    used_rows = int(np.count_nonzero(used))
     return used_rows * len(prepared.classes) * 2
 
 
