@@ -152,10 +152,10 @@ def train(
         else:
             state.bad_epochs += 1
         state.history.append(row)
+        if on_checkpoint:  # first: a checkpoint written in the background starts before the
+            on_checkpoint(state, improved)  # epoch is announced, so saves are at most one behind
         if on_epoch:
             on_epoch(row)
-        if on_checkpoint:
-            on_checkpoint(state, improved)
     return state
 
 
