@@ -43,6 +43,14 @@ class Settings:
     # Jobs per API key: not yet ended, and stored at all (0: no limit); over either, 429.
     max_active_jobs: int = 20
     max_stored_jobs: int = 10_000
+    # Seconds a stage waits for Redis to take a write again (unreachable, loading, full)
+    # before it gives up; an outage shorter than this costs a job only time.
+    outage_grace: float = 300.0
+    # Every sweep_interval seconds one worker (elected through Redis) looks for active jobs
+    # with no message and no runner left, and sends their next stages again, at most
+    # max_redrives times per stage before the job fails with stage_timed_out (0: no sweeper).
+    sweep_interval: float = 30.0
+    max_redrives: int = 3
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "Settings":
@@ -79,4 +87,7 @@ class Settings:
             keep_intermediates=int(get("TUNELOOP_KEEP_INTERMEDIATES", cls.keep_intermediates)),
             max_active_jobs=int(get("TUNELOOP_MAX_ACTIVE_JOBS", cls.max_active_jobs)),
             max_stored_jobs=int(get("TUNELOOP_MAX_STORED_JOBS", cls.max_stored_jobs)),
+            outage_grace=float(get("TUNELOOP_OUTAGE_GRACE", cls.outage_grace)),
+            sweep_interval=float(get("TUNELOOP_SWEEP_INTERVAL", cls.sweep_interval)),
+            max_redrives=int(get("TUNELOOP_MAX_REDRIVES", cls.max_redrives)),
         )

@@ -163,18 +163,16 @@ def test_a_stage_that_kills_its_process_every_time_is_given_up_after_capped_deli
         assert stack.workers["w1"].running, stack.logs()
 
 
-def test_a_finished_job_answers_from_its_record_after_celerys_results_are_gone() -> None:
+def test_stages_store_no_celery_results_and_a_finished_job_answers_from_its_record() -> None:
     with fault_stack() as stack, stack.client() as client:
         seed_interactions(client)
         job_id = create_job(client, 3)
         before = wait_for_job(client, stack, job_id, timeout=60.0)
         _wait_idle(stack, job_id)
         events_before = all_events(client, job_id)
-        redis = stack.store.redis
-        results = list(redis.scan_iter(match="celery-task-meta-*", count=1000))
-        assert results, "expected Celery result keys for the job's stages"
-        redis.delete(*results)  # what result_expires does, only sooner
-        assert not list(redis.scan_iter(match="celery-task-meta-*", count=1000))
+        # Stage tasks ignore their results: a result Redis refuses cannot fail a done stage,
+        # and nothing a job shows depends on Celery's result backend.
+        assert not list(stack.store.redis.scan_iter(match="celery-task-meta-*", count=1000))
         response = client.get(f"/v1/jobs/{job_id}")
         assert response.status_code == 200, response.text
         assert response.json() == before

@@ -9,6 +9,7 @@ from tuneloop.celery_config import celery_config
 from tuneloop.settings import Settings
 from tuneloop_worker import kombu_patch
 from tuneloop_worker.heartbeat import VisibilityHeartbeat
+from tuneloop_worker.sweeper import Sweeper
 
 TASK_MODULES = ("tuneloop_worker.tasks.stages", "tuneloop_worker.tasks.models")
 
@@ -19,6 +20,7 @@ def create_celery(settings: Settings) -> Celery:
     app.conf.update(celery_config(settings), include=list(TASK_MODULES))
     app.conf.tuneloop_settings = settings
     app.steps["consumer"].add(VisibilityHeartbeat)
+    app.steps["consumer"].add(Sweeper)
     kombu_patch.apply()
     failpoints.configure(settings.failpoints)
     logging.basicConfig(

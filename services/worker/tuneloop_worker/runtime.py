@@ -27,4 +27,5 @@ def limits() -> Limits:
         retry_after=min(2.0, settings.lease_ttl / 3),
         max_model_bytes=settings.max_model_bytes,
         keep_intermediates=settings.keep_intermediates,
+        outage_grace=settings.outage_grace,
     )

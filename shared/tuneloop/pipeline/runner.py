@@ -9,6 +9,7 @@ from tuneloop import contracts, failpoints
 from tuneloop.errors import JobCancelled, StageError, StageNotReady, StageSkipped
 from tuneloop.store import Store
 from tuneloop.store.leases import LeaseHeld, holder_id
+from tuneloop.store.outage import persist
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +22,7 @@ class Limits:
     retry_after: float = 2.0
     max_model_bytes: int = 256 * 1024 * 1024
     keep_intermediates: int = 0  # seconds a finished job's intermediates are kept
+    outage_grace: float = 300.0  # seconds to wait for Redis to take a write again
 
 
 # A stage returns None, or the job result when it is the last stage.
@@ -78,7 +80,8 @@ def run_stage(
                 f"{stage} is running at {held.holder}", limits.retry_after, lease_held=True
             ) from None
     finally:
-        store.jobs.count_end(job_id, stage)
+        # A live process records its end even across an outage: only a death counts as a crash.
+        persist(lambda: store.jobs.count_end(job_id, stage), limits.outage_grace, f"{stage} end")
     return job_id
 
 

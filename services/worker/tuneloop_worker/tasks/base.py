@@ -1,31 +1,30 @@
 """The base of stage tasks: late acks, retries on Redis faults, waiting, failure recorded."""
 
 import logging
+import time
 
 from celery import Task
-from celery.exceptions import Ignore
-from redis.exceptions import ConnectionError as RedisConnectionError
+from celery.exceptions import Ignore, Reject, Retry
+from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from tuneloop.errors import StageError, StageNotReady, StageSkipped
 from tuneloop.pipeline import steps
 from tuneloop.pipeline.runner import fail, run_stage
+from tuneloop.store.outage import TRANSIENT, backoff
 from tuneloop_worker.runtime import limits, store
 
 log = logging.getLogger(__name__)
 
-RETRY_OPTIONS = {
-    "bind": True,
-    "autoretry_for": (RedisConnectionError, RedisTimeoutError),
-    "retry_backoff": 1,
-    "retry_backoff_max": 30,
-    "retry_jitter": False,
-    "max_retries": 8,
-}
-# How many times a stage re-queues itself while it waits (for its inputs, or for the lease
-# of a runner that may have died): with 2 s apart, about ten minutes.
+# Every stage task binds itself (it re-queues itself) and stores no result: the job record
+# holds what a stage did, and a result Redis refuses to store must not fail a done stage.
+TASK_OPTIONS = {"bind": True, "ignore_result": True}
+# How many times a stage re-queues itself while it waits (for its inputs, for the lease of a
+# runner that may have died, or for Redis to come back): with 2 s apart, about ten minutes.
 MAX_WAITS = 300
+# What Celery raises for a Redis fault outside the stage's own code: publishing the next
+# stage, or storing a state.
+INFRASTRUCTURE = (*TRANSIENT, OperationalError)
 
 
 class StageTask(Task):
@@ -39,6 +38,12 @@ class StageTask(Task):
         if isinstance(exc, StageError) or not args:
             return
         stage = self.name.rsplit(".", 1)[-1]
+        if isinstance(exc, INFRASTRUCTURE):
+            # Redis could not take a write Celery makes around the stage (the next stage's
+            # message, most often). That is no fault of the job: the sweeper sends the stage
+            # again once it sees the job has no message left.
+            log.warning("job %s stage %s: Redis fault outside the stage: %s", args[0], stage, exc)
+            return
         code = "stage_wait_exhausted" if isinstance(exc, StageNotReady) else "stage_crashed"
         try:
             fail(store(), args[0], stage, code, f"{type(exc).__name__}: {exc}", limits())
@@ -61,3 +66,25 @@ def run(task: StageTask, job_id: str, stage: str) -> str:
             log.warning("job %s stage %s: duplicate gives way to %s", job_id, stage, exc.reason)
             raise Ignore() from exc
         raise task.retry(exc=exc, countdown=exc.countdown, max_retries=MAX_WAITS) from exc
+    except TRANSIENT as exc:
+        log.warning("job %s stage %s: Redis fault, will run again: %s", job_id, stage, exc)
+        raise requeue(task, exc, limits().outage_grace) from exc
+
+
+def requeue(task: StageTask, exc: Exception, grace: float) -> Retry:
+    """Publish the stage's retry, waiting up to grace s for Redis to take it; return the Retry.
+
+    Celery gives up on a retry it cannot publish (and drops the message); a stage that met
+    an outage waits here for Redis instead, so the outage costs the job only time.
+    """
+    countdown = int(backoff(task.request.retries, first=1.0, most=30.0))  # 1, 2, 4 … 30 s
+    deadline, attempt = time.monotonic() + grace, 0
+    while True:
+        try:
+            return task.retry(exc=exc, countdown=countdown, max_retries=MAX_WAITS, throw=False)
+        except Reject as refused:  # Celery could not publish it
+            wait = backoff(attempt)
+            if time.monotonic() + wait > deadline:
+                raise exc from refused
+            time.sleep(wait)
+            attempt += 1

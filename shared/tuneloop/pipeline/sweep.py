@@ -1,0 +1,103 @@
+"""The sweeper: no job stays active with nothing left to carry it on.
+
+A job is orphaned when it is queued or running, yet no message names it (none waiting in a
+queue, none delivered and unacknowledged) and no runner holds a lease of any of its stages.
+That happens when a message is lost: Redis restarted without its append-only file, or
+refused the next stage's message while it was full. A job seen orphaned on two sweeps at
+least `confirm` seconds apart is sent again from its start (stages already done pass their
+turn at once); a stage sent again `max_redrives` times without finishing ends the job
+`failed` with `stage_timed_out`.
+"""
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from tuneloop import contracts
+from tuneloop.pipeline.runner import PREREQUISITES, Limits, fail
+from tuneloop.store import Store
+from tuneloop.store.sweeps import SweepStore
+
+log = logging.getLogger(__name__)
+
+
+def pending_stages(done: set[str]) -> list[str]:
+    """Return the stages not done whose prerequisites are all done, in pipeline order."""
+    return [
+        stage
+        for stage in contracts.STAGES
+        if stage not in done and all(p in done for p in PREREQUISITES[stage])
+    ]
+
+
+@dataclass
+class Outcome:
+    """What one sweep did."""
+
+    redriven: list[str] = field(default_factory=list)
+    timed_out: list[str] = field(default_factory=list)
+    suspected: list[str] = field(default_factory=list)
+
+
+def sweep(
+    store: Store,
+    sweeps: SweepStore,
+    send: Callable[[str], None],
+    queues: list[str],
+    confirm: float,
+    max_redrives: int,
+    limits: Limits,
+    now: Callable[[], float] = time.time,
+) -> Outcome:
+    """Find orphaned jobs; send confirmed ones again (send(job_id)) or end them timed out."""
+    outcome = Outcome()
+    active = sweeps.active_jobs()
+    carried = sweeps.with_messages(active, queues) | sweeps.leased(active)
+    orphans = [jid for jid in active if jid not in carried]
+    seen = sweeps.suspects()
+    sweeps.clear([jid for jid in seen if jid not in orphans])
+    sweeps.suspect(orphans, now())
+    for jid in orphans:
+        if now() - seen.get(jid, now()) < confirm:
+            outcome.suspected.append(jid)
+            continue
+        _redrive(store, sweeps, send, jid, max_redrives, limits, outcome)
+        sweeps.clear([jid])
+    return outcome
+
+
+def _redrive(
+    store: Store,
+    sweeps: SweepStore,
+    send: Callable[[str], None],
+    jid: str,
+    max_redrives: int,
+    limits: Limits,
+    outcome: Outcome,
+) -> None:
+    """Send an orphaned job again, or end it when a stage was sent again too often."""
+    stages = pending_stages(store.jobs.steps_done(jid)) or ["compare"]
+    counts = {stage: sweeps.count_redrive(jid, stage) for stage in stages}
+    worn = [stage for stage, n in counts.items() if n > max_redrives]
+    if worn:
+        stage = worn[0]
+        message = (
+            f"{stage} went silent: no runner and no message carried it on, "
+            f"{max_redrives} times after it was sent again"
+        )
+        fail(store, jid, stage, "stage_timed_out", message, limits)
+        outcome.timed_out.append(jid)
+        return
+    n = max(counts.values())
+    store.jobs.add_event(
+        jid,
+        f"redriven:{','.join(stages)}:{n}",
+        "stage.redriven",
+        f"{', '.join(stages)}: no runner and no message left; sent again ({n} of {max_redrives})",
+        {"stages": stages, "redrive": n},
+        level="warning",
+    )
+    send(jid)
+    log.warning("job %s: orphaned at %s; sent again (%d)", jid, ", ".join(stages), n)
+    outcome.redriven.append(jid)
