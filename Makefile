@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(PY) tests/benchmarks/bench_banking77.py
 	$(PY) tests/benchmarks/bench_many_tasks.py
 	$(PY) tests/benchmarks/bench_scale.py
+	$(PY) tests/benchmarks/bench_slow_clients.py
 
 venv: $(STAMP)
 

@@ -109,7 +109,8 @@ def stack(redis_server: tuple[str, Service], worker: Service, workdir: Path) -> 
     """The gunicorn gateway on a free port, once /healthz and /readyz answer 200."""
     url, redis_service = redis_server
     port = free_port()
-    argv = [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}"]
+    argv = [sys.executable, "-m", "gunicorn", "-c", "python:tuneloop_gateway.gunicorn_conf"]
+    argv += ["-b", f"127.0.0.1:{port}"]
     argv += ["--workers", "2", "--timeout", "60", "--no-control-socket"]
     argv += ["--worker-tmp-dir", str(workdir), "tuneloop_gateway.app:create_app()"]
     gateway = Service("gateway", argv, workdir / "gateway.log", env=child_env(url), cwd=workdir)

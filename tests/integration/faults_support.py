@@ -205,7 +205,8 @@ class FaultStack(Stack):
     def start_gateway(self, **env: str) -> Service:
         """Start gunicorn on a free port (env: extra settings); wait until /healthz answers."""
         port = free_port()
-        argv = [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}"]
+        argv = [sys.executable, "-m", "gunicorn", "-c", "python:tuneloop_gateway.gunicorn_conf"]
+        argv += ["-b", f"127.0.0.1:{port}"]
         argv += ["--workers", "2", "--timeout", "60", "--no-control-socket"]
         argv += ["--worker-tmp-dir", str(self.root), "tuneloop_gateway.app:create_app()"]
         self.gateway = Service(

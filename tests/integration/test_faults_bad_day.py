@@ -143,4 +143,3 @@ def test_an_outage_is_not_counted_as_a_crash(restarts: Day) -> None:
     assert set(never_ended.values()) == {0}, (counts, describe_job(restarts.stack, restarts.job_id))
     events = events_of(restarts.stack, restarts.job_id)
     assert not [e for e in events if e["type"] == "job.failed"], events
-

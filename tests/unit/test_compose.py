@@ -203,7 +203,7 @@ def test_redis_data_lives_on_a_named_volume(
 
 
 def test_gateway_runs_gunicorn_with_the_app_factory(services: dict[str, Service]) -> None:
-    """The gateway is served by gunicorn (compose command, or the image's CMD)."""
+    """The gateway is served by gunicorn with its settings module (compose command, or CMD)."""
     command = command_text(services["gateway"])
     if not command:
         cmds = [a for i, a in dockerfile_instructions(DOCKERFILES["gateway"]) if i == "CMD"]
@@ -211,6 +211,7 @@ def test_gateway_runs_gunicorn_with_the_app_factory(services: dict[str, Service]
         command = cmds[-1]
     assert "gunicorn" in command
     assert "tuneloop_gateway.app:create_app()" in command
+    assert "python:tuneloop_gateway.gunicorn_conf" in command  # gevent workers, timeouts
     assert "--reload" not in command
 
 

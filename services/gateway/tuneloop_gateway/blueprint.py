@@ -5,8 +5,11 @@ from typing import Any, NoReturn
 
 import flask
 import flask_smorest
+from marshmallow import Schema, ValidationError
 from webargs.core import missing
 from webargs.flaskparser import FlaskParser, abort, is_json_request
+
+from tuneloop_gateway.bounds import too_long
 
 
 class DuplicateKeyError(ValueError):
@@ -40,6 +43,12 @@ class SafeJsonParser(FlaskParser):
 
     def _bad_json(self, exc: ValueError) -> NoReturn:
         abort(400, exc=exc, messages={"json": ["Invalid JSON body."]})
+
+    def pre_load(self, location_data: Any, *, schema: Schema, req: flask.Request, location: str):
+        """Refuse a body with a value over its maximum length before validating it in full."""
+        if location == "json" and (errors := too_long(schema, location_data)):
+            raise ValidationError(errors)
+        return location_data
 
 
 class Blueprint(flask_smorest.Blueprint):

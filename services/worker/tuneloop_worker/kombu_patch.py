@@ -49,9 +49,7 @@ def _tolerate_faults(method: Callable) -> Callable:
 def _remove_from_indices(self: kombu_redis.QoS, delivery_tag: str, pipe: object = None) -> object:
     """Queue the removal of a message from the unacked hash and index, outside MULTI."""
     if pipe is not None:  # inside kombu's own restore transaction: keep it there
-        return pipe.hdel(self.unacked_key, delivery_tag).zrem(
-            self.unacked_index_key, delivery_tag
-        )
+        return pipe.hdel(self.unacked_key, delivery_tag).zrem(self.unacked_index_key, delivery_tag)
     with self.channel.conn_or_acquire() as client:
         removal = client.pipeline(transaction=False)
     return removal.hdel(self.unacked_key, delivery_tag).zrem(self.unacked_index_key, delivery_tag)

@@ -2,6 +2,7 @@
 
 from collections.abc import Iterator
 
+from tuneloop.errors import StageError
 from tuneloop.stages.collect import collect as collect_examples
 from tuneloop.stages.collect import synthetic_examples
 from tuneloop.stages.evaluate import holdout_cases, request_cases
@@ -41,9 +42,19 @@ def training_rows(store: Store, job: dict) -> Iterator[list[dict]]:
     return one_side(kept(store, job), *split_of(job), TRAIN)
 
 
+def eval_set(store: Store, job: dict) -> list[dict] | None:
+    """Return the cases the job was created with, or None when it was given none."""
+    if not job["request"].get("eval_set_size"):
+        return None
+    cases = store.jobs.eval_set(job["id"])
+    if not cases:  # never evaluate on the lab's cases in place of the ones asked for
+        raise StageError("eval_set_missing", f"the eval set of job {job['id']} is gone")
+    return cases
+
+
 def evaluation_cases(store: Store, job: dict) -> Iterator[list[dict]]:
     """Yield the eval set (or the lab's cases), then held-out rows when holdout_fraction is set."""
-    yield request_cases(job["request"].get("eval_set"))
+    yield request_cases(eval_set(store, job))
     if job["request"].get("holdout_fraction") is not None:
         held_out = one_side(kept(store, job), *split_of(job), HOLDOUT)
         yield from holdout_cases(held_out)

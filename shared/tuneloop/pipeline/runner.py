@@ -1,5 +1,6 @@
 """The life cycle every stage shares: ordering, leases, crash counting, start, finish, failure."""
 
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -64,14 +65,14 @@ def run_stage(
         raise StageSkipped(f"{stage} left to the branch that finishes {', '.join(missing)}")
     if missing:
         raise StageNotReady(f"{stage} waits for {', '.join(missing)}", limits.retry_after)
-    started, crashes = store.jobs.count_start(job_id, stage)
+    holder = holder_id()  # counts this start once; also the fencing token it publishes under
+    started, crashes = store.deliveries.start(job_id, stage, holder)
     try:
         if crashes >= limits.max_crashes:
             message = f"{stage} died {crashes} times without finishing (worker process lost)"
             fail(store, job_id, stage, "stage_crashed_repeatedly", message, limits)
             raise StageSkipped(message)
         try:
-            holder = holder_id()  # also the fencing token the stage publishes under
             with store.leases.hold(job_id, stage, holder):
                 failpoints.hit(stage, started)
                 _run(store, {**job, "lease_holder": holder}, stage, work, limits)
@@ -81,7 +82,8 @@ def run_stage(
             ) from None
     finally:
         # A live process records its end even across an outage: only a death counts as a crash.
-        persist(lambda: store.jobs.count_end(job_id, stage), limits.outage_grace, f"{stage} end")
+        end = functools.partial(store.deliveries.end, job_id, stage, holder)
+        persist(end, limits.outage_grace, f"{stage} end")
     return job_id
 
 

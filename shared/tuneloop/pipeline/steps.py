@@ -38,7 +38,8 @@ def collect(store: Store, job: dict, limits: Limits) -> None:
 def filter_(store: Store, job: dict, limits: Limits) -> None:
     """Mark, one bit a row, the collected examples that pass the job's quality rules."""
     req = job["request"]
-    eval_inputs = frozenset(normalize(c["input"]) for c in request_cases(req.get("eval_set")))
+    cases = request_cases(data.eval_set(store, job))
+    eval_inputs = frozenset(normalize(c["input"]) for c in cases)
     rules = QualityFilter(
         min_score=req["min_score"],
         task_types=frozenset(req["task_types"]) if req.get("task_types") else None,

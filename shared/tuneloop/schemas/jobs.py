@@ -17,6 +17,7 @@ from tuneloop.schemas.results import JobResultSchema
 from tuneloop.stages.hyperparameters import AUTO, DEFAULT_L2, DEFAULT_PATIENCE
 
 MAX_EVAL_SET = 10_000
+EVAL_SET_INCLUDE = "request.eval_set"
 
 
 class AutoOr(fields.Field):
@@ -122,6 +123,24 @@ class JobInSchema(Schema):
     metadata = metadata()
 
 
+class JobRequestSchema(JobInSchema):
+    """The request a job was created with, as the API shows it: its eval set by size."""
+
+    eval_set = fields.List(
+        fields.Nested(EvalCaseSchema),
+        metadata={
+            "description": "the eval set's cases, only with ?include=request.eval_set "
+            "(GET /v1/jobs/{job_id})"
+        },
+    )
+    eval_set_size = fields.Integer(
+        metadata={
+            "description": "how many cases the request's eval_set has (absent when it had "
+            "none: the lab's five test cases are used)"
+        },
+    )
+
+
 class ProgressSchema(Schema):
     """Completed steps (stages and epochs) out of all steps."""
 
@@ -154,13 +173,27 @@ class JobSchema(Schema):
         HyperparametersSchema,
         metadata={"description": "the request's controls; once prepared, auto resolved"},
     )
-    request = fields.Nested(JobInSchema)
+    request = fields.Nested(JobRequestSchema)
     result = fields.Nested(JobResultSchema, allow_none=True)
     error = fields.Nested(JobErrorSchema, allow_none=True)
     deliveries = fields.Dict(
         keys=fields.String(),
         values=fields.Integer(),
         metadata={"description": "how often each stage was started (more than 1 after a crash)"},
+    )
+
+
+class JobReadQuerySchema(Schema):
+    """What GET /v1/jobs/{job_id} adds to the job when asked."""
+
+    include = fields.List(
+        fields.String(
+            validate=validate.OneOf(
+                [EVAL_SET_INCLUDE], error="unknown include {input!r}; known: {choices}"
+            )
+        ),
+        load_default=list,
+        metadata={"description": "request.eval_set: the eval set's cases, left out by default"},
     )
 
 

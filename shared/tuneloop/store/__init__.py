@@ -5,6 +5,7 @@ from redis import ConnectionPool, Redis
 from tuneloop.store import keys
 from tuneloop.store.artifacts import ArtifactStore
 from tuneloop.store.blobs import BlobStore
+from tuneloop.store.deliveries import DeliveryStore
 from tuneloop.store.idempotency import IdempotencyStore
 from tuneloop.store.interactions import InteractionStore
 from tuneloop.store.jobs import JobStore
@@ -29,6 +30,7 @@ class Store:
         self.blobs = BlobStore(self.raw)
         self.interactions = InteractionStore(redis)
         self.jobs = JobStore(redis)
+        self.deliveries = DeliveryStore(redis)
         self.artifacts = ArtifactStore(redis, self.blobs)
         self.models = ModelStore(redis, self.blobs)
         self.leases = LeaseStore(redis, lease_ttl_ms)

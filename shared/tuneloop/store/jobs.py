@@ -71,7 +71,9 @@ return redis.call('XADD', KEYS[1], '*', 'event', ARGV[2])
 """
 # Create a job unless its owner is at a quota: ARGV[1] job id, ARGV[2] owner set key,
 # ARGV[3] queued index, ARGV[4] running index, ARGV[5] max stored, ARGV[6] max active
-# (0: no limit), ARGV[7] the sequence number, then field/value pairs of the record.
+# (0: no limit), ARGV[7] the sequence number, ARGV[8] n, then the n chunks of the eval set
+# (pushed to the list KEYS[3]), then field/value pairs of the record. The job and its eval
+# set are written together or not at all.
 _CREATE = """
 if tonumber(ARGV[5]) > 0 and redis.call('ZCARD', ARGV[2]) >= tonumber(ARGV[5]) then
   return 'stored'
@@ -85,13 +87,18 @@ if tonumber(ARGV[6]) > 0 then
   end
   if active >= tonumber(ARGV[6]) then return 'active' end
 end
-for i = 8, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+local n = tonumber(ARGV[8])
+if n > 0 then redis.call('RPUSH', KEYS[3], unpack(ARGV, 9, 8 + n)) end
+for i = 9 + n, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 redis.call('ZADD', KEYS[2], ARGV[7], ARGV[1])
 redis.call('ZADD', ARGV[3], ARGV[7], ARGV[1])
 redis.call('ZADD', ARGV[2], ARGV[7], ARGV[1])
 return 'created'
 """
 MAX_STREAM_ID = f"{2**64 - 1}-{2**64 - 1}"
+# Bytes of eval cases per element of the eval-set list (a JSON array): every element stays
+# near 1 MiB, and a few large elements read back faster than one element a case.
+EVAL_SET_CHUNK_BYTES = 1 << 20
 _FIELDS = (
     "id",
     "object",
@@ -145,8 +152,16 @@ class JobStore:
         owner: str = "",
         quota: Quota = Quota(),
     ) -> dict:
-        """Store a new queued job and return it; QuotaExceeded when its owner is at a quota."""
+        """Store a new queued job and return it; QuotaExceeded when its owner is at a quota.
+
+        The request's eval set is kept under its own key; the record keeps only its size.
+        """
         jid = f"ftjob-{uuid.uuid4().hex[:24]}"
+        cases = request.get("eval_set") or []
+        chunks = _chunks(cases)
+        request = {k: v for k, v in request.items() if k not in ("eval_set", "eval_set_size")}
+        if cases:
+            request["eval_set_size"] = len(cases)
         record = {
             "id": jid,
             "object": "fine_tuning.job",
@@ -173,26 +188,36 @@ class JobStore:
             quota.max_stored,
             quota.max_active,
             seq,
+            len(chunks),
         ]
         fields = [a for k, v in record.items() for a in (k, json.dumps(v))]
-        outcome = self._create(keys=[keys.job(jid), keys.JOBS], args=[*head, *fields])
+        outcome = self._create(
+            keys=[keys.job(jid), keys.JOBS, keys.job_eval_set(jid)],
+            args=[*head, *chunks, *fields],
+        )
         if outcome != "created":
             limit = quota.max_stored if outcome == "stored" else quota.max_active
             raise QuotaExceeded(outcome, limit)
         return self.get(jid)
 
-    def get(self, jid: str) -> dict | None:
-        """Return a job with its progress, or None when there is no such job."""
+    def get(self, jid: str, eval_set: bool = False) -> dict | None:
+        """Return a job with its progress, or None when there is no such job.
+
+        Its request shows the eval set's size; the cases themselves only when eval_set is true.
+        """
         pipe = self.redis.pipeline(transaction=False)  # reads must work at maxmemory too
         pipe.hmget(keys.job(jid), _FIELDS).scard(keys.job_steps(jid))
         pipe.hgetall(keys.job_deliveries(jid))
-        values, done, deliveries = pipe.execute()
+        if eval_set:
+            pipe.lrange(keys.job_eval_set(jid), 0, -1)
+        values, done, deliveries, *listed = pipe.execute()
         if values[0] is None:
             return None
         job = {
             k: json.loads(v) if v is not None else None
             for k, v in zip(_FIELDS, values, strict=True)
         }
+        job["request"] = _with_eval_set(job["request"], listed[0] if listed else None)
         total = job.pop("total_steps") or 1
         current = min(int(done), total)
         job["progress"] = {
@@ -206,6 +231,11 @@ class JobStore:
             if k.endswith(":started")
         }
         return job
+
+    def eval_set(self, jid: str) -> list[dict] | None:
+        """Return the cases the job was created with; None without an eval set or a job."""
+        job = self.get(jid, eval_set=True)
+        return job["request"].get("eval_set") if job else None
 
     def page(
         self, limit: int, after: str | None = None, status: str | None = None
@@ -249,7 +279,7 @@ class JobStore:
         for status in contracts.STATUSES:
             pipe.zrem(keys.job_status_index(status), jid)
         pipe.delete(keys.job(jid), keys.job_steps(jid), keys.job_events(jid))
-        pipe.delete(keys.job_event_keys(jid), keys.job_deliveries(jid))
+        pipe.delete(keys.job_event_keys(jid), keys.job_deliveries(jid), keys.job_eval_set(jid))
         pipe.execute()
 
     def count(self) -> int:
@@ -281,18 +311,6 @@ class JobStore:
         """Return only the job's status (cheap enough to check every epoch)."""
         raw = self.redis.hget(keys.job(jid), "status")
         return json.loads(raw) if raw else None
-
-    def count_start(self, jid: str, stage: str) -> tuple[int, int]:
-        """Count one more start of stage; return the starts so far and those that never ended."""
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.hincrby(keys.job_deliveries(jid), f"{stage}:started", 1)
-        pipe.hget(keys.job_deliveries(jid), f"{stage}:ended")
-        started, ended = pipe.execute()
-        return int(started), int(started) - int(ended or 0) - 1
-
-    def count_end(self, jid: str, stage: str) -> None:
-        """Count that a start of stage reached its end (success, failure or retry)."""
-        self.redis.hincrby(keys.job_deliveries(jid), f"{stage}:ended", 1)
 
     def cancel(self, jid: str) -> tuple[bool, str | None]:
         """Cancel the job unless it has finished; return whether it was, and the model withdrawn.
@@ -349,3 +367,32 @@ class JobStore:
             for eid, f in rows
         ]
         return events[:limit], len(events) > limit
+
+
+def _with_eval_set(request: dict, listed: list[str] | None) -> dict:
+    """Show the request's eval set by its size, and by its cases when they were read (listed)."""
+    inline = request.pop("eval_set", None)  # a job stored before eval sets had their own key
+    if inline is not None:
+        request["eval_set_size"] = len(inline)
+    if listed is not None and request.get("eval_set_size"):
+        request["eval_set"] = inline if inline is not None else _cases(listed)
+    return request
+
+
+def _chunks(cases: list[dict]) -> list[str]:
+    """Encode cases as JSON arrays of about EVAL_SET_CHUNK_BYTES each, in order."""
+    chunks: list[str] = []
+    part: list[str] = []
+    size = 0
+    for case in cases:
+        part.append(json.dumps(case))
+        size += len(part[-1]) + 1
+        if size >= EVAL_SET_CHUNK_BYTES:
+            chunks.append(f"[{','.join(part)}]")
+            part, size = [], 0
+    return [*chunks, f"[{','.join(part)}]"] if part else chunks
+
+
+def _cases(chunks: list[str]) -> list[dict]:
+    """Return the cases of an eval set stored as JSON arrays, in order."""
+    return [case for chunk in chunks for case in json.loads(chunk)]

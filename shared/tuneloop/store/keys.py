@@ -42,6 +42,11 @@ def job_events(jid: str) -> str:
     return f"{PREFIX}:job:{jid}:events"
 
 
+def job_eval_set(jid: str) -> str:
+    """Key of the list of the cases a job was created with (JSON arrays of about 1 MiB)."""
+    return f"{PREFIX}:job:{jid}:eval-set"
+
+
 def job_event_keys(jid: str) -> str:
     """Key of the set of event keys already written, so redelivery adds none twice."""
     return f"{PREFIX}:job:{jid}:event-keys"

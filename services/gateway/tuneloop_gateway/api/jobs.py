@@ -9,11 +9,13 @@ from flask_smorest import abort
 from tuneloop.contracts import STAGES
 from tuneloop.pipeline import data
 from tuneloop.schemas.jobs import (
+    EVAL_SET_INCLUDE,
     EventPageSchema,
     EventQuerySchema,
     JobInSchema,
     JobPageSchema,
     JobQuerySchema,
+    JobReadQuerySchema,
     JobSchema,
 )
 from tuneloop.stages.prepare import chat_lines
@@ -29,9 +31,9 @@ log = logging.getLogger(__name__)
 blp = Blueprint("jobs", __name__, url_prefix="/v1/jobs", description="Fine-tuning jobs")
 
 
-def get_job_or_404(job_id: str) -> dict:
-    """Return the job or answer 404."""
-    job = services().store.jobs.get(job_id)
+def get_job_or_404(job_id: str, eval_set: bool = False) -> dict:
+    """Return the job (with its eval set's cases when asked) or answer 404."""
+    job = services().store.jobs.get(job_id, eval_set=eval_set)
     if job is None:
         abort(404, message=f"no job with id {job_id!r}")
     return job
@@ -86,10 +88,9 @@ class Jobs(MethodView):
 
 
 def _listed(job: dict) -> dict:
-    """Leave out what can be large: the eval set and the example answers."""
-    request = {k: v for k, v in job["request"].items() if k != "eval_set"}
+    """Leave out what can be large: the example answers (the eval set is never read here)."""
     result = job["result"] and {k: v for k, v in job["result"].items() if k != "examples"}
-    return {**job, "request": request, "result": result}
+    return {**job, "result": result}
 
 
 @blp.route("/<job_id>")
@@ -97,10 +98,11 @@ class Job(MethodView):
     """One job."""
 
     @requires(blp, JOBS)
+    @blp.arguments(JobReadQuerySchema, location="query")
     @blp.response(200, JobSchema)
-    def get(self, job_id: str) -> dict:
-        """Return the job's status, stage, progress, result or error."""
-        return get_job_or_404(job_id)
+    def get(self, query: dict, job_id: str) -> dict:
+        """Return the job's status, stage, progress, result or error; its eval set on request."""
+        return get_job_or_404(job_id, eval_set=EVAL_SET_INCLUDE in query["include"])
 
 
 @blp.route("/<job_id>/cancel")

@@ -65,19 +65,19 @@ def run(task: StageTask, job_id: str, stage: str) -> str:
             # message carries the stage on (and comes back if that runner dies).
             log.warning("job %s stage %s: duplicate gives way to %s", job_id, stage, exc.reason)
             raise Ignore() from exc
-        raise task.retry(exc=exc, countdown=exc.countdown, max_retries=MAX_WAITS) from exc
+        raise requeue(task, exc, exc.countdown, limits().outage_grace) from exc
     except TRANSIENT as exc:
         log.warning("job %s stage %s: Redis fault, will run again: %s", job_id, stage, exc)
-        raise requeue(task, exc, limits().outage_grace) from exc
+        countdown = int(backoff(task.request.retries, first=1.0, most=30.0))  # 1, 2, 4 … 30 s
+        raise requeue(task, exc, countdown, limits().outage_grace) from exc
 
 
-def requeue(task: StageTask, exc: Exception, grace: float) -> Retry:
+def requeue(task: StageTask, exc: Exception, countdown: float, grace: float) -> Retry:
     """Publish the stage's retry, waiting up to grace s for Redis to take it; return the Retry.
 
     Celery gives up on a retry it cannot publish (and drops the message); a stage that met
     an outage waits here for Redis instead, so the outage costs the job only time.
     """
-    countdown = int(backoff(task.request.retries, first=1.0, most=30.0))  # 1, 2, 4 … 30 s
     deadline, attempt = time.monotonic() + grace, 0
     while True:
         try:

@@ -1,0 +1,55 @@
+"""gunicorn settings of the gateway: workers that keep serving others while clients are slow.
+
+Every start of the gateway uses this module: ``gunicorn -c python:tuneloop_gateway.gunicorn_conf
+tuneloop_gateway.app:create_app()``. gunicorn's precedence still holds, so GUNICORN_CMD_ARGS
+and command-line options override these values; WEB_CONCURRENCY sets the number of workers.
+
+A sync worker serves one connection at a time, so a few clients that send their headers a
+byte at a time hold every worker (and gunicorn's worker timeout then kills the worker and any
+request in it). A gevent worker serves each connection in a greenlet, up to
+worker_connections at once, and gives a client ``keepalive`` seconds to deliver its request
+line and headers; TUNELOOP_BODY_TIMEOUT bounds the time to deliver the body (see
+tuneloop_gateway.slow_clients).
+"""
+
+import math
+import os
+from collections.abc import Mapping
+
+from gunicorn.workers.base import Worker
+
+worker_class = "gevent"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# Connections one worker serves at once; a slow client holds one of these, not a worker.
+worker_connections = 1000
+# In a gevent worker: the time a client has to send a request's line and headers, and how
+# long an idle kept-alive connection stays open.
+keepalive = 5
+# A worker that does not report for this long is killed: only a CPU-bound request can stall
+# a gevent worker that long (a 64 MiB body takes about 1 s of parsing).
+timeout = 30
+graceful_timeout = 30
+
+
+def body_timeout_from_env(env: Mapping[str, str]) -> float:
+    """Return TUNELOOP_BODY_TIMEOUT in seconds (default 60); RuntimeError unless positive."""
+    raw = env.get("TUNELOOP_BODY_TIMEOUT", "").strip() or "60"
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = float("nan")
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise RuntimeError(f"TUNELOOP_BODY_TIMEOUT must be a positive number of seconds: {raw!r}")
+    return seconds
+
+
+# Read when gunicorn loads this file, so that a bad value stops it before any worker starts.
+BODY_TIMEOUT = body_timeout_from_env(os.environ)
+
+
+def post_worker_init(worker: Worker) -> None:
+    """Bound the time a client may take to send a request body, in gevent workers."""
+    from tuneloop_gateway import slow_clients  # imported once the worker has patched
+
+    if slow_clients.patched():
+        worker.wsgi = slow_clients.BodyDeadline(worker.wsgi, BODY_TIMEOUT)
