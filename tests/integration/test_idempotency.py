@@ -1,8 +1,8 @@
 """Idempotency-Key: concurrent duplicates make one record or job and all get one answer.
 
 The concurrency tests run against a gateway of this module's own with several gunicorn
-workers *and* threads (so duplicates really run at the same time), on the session's
-redis-server and worker.
+gevent workers, each serving many connections at once (so duplicates really run at the same
+time), on the session's redis-server and worker.
 """
 
 import secrets
@@ -51,9 +51,9 @@ def new_key() -> str:
 
 @pytest.fixture(scope="module")
 def gateway(stack: Stack, workdir: Path) -> Iterator[Stack]:
-    """Three gunicorn workers of eight threads each: up to 24 requests at the same time."""
+    """Three gevent workers: duplicates run at the same time in and across processes."""
     env = {"TUNELOOP_API_KEYS": KEYS_SPEC}
-    with start_gateway("idempotency", stack, workdir, env, workers=3, threads=8) as running:
+    with start_gateway("idempotency", stack, workdir, env, workers=3) as running:
         yield running
 
 

@@ -203,7 +203,7 @@ def rate_limited(stack: Stack, workdir: Path) -> Iterator[Stack]:
         for name, key in RATE_KEYS.items()
     )
     env = {"TUNELOOP_API_KEYS": spec, "TUNELOOP_RATE_LIMIT": RATE}
-    with start_gateway("rate-limit", stack, workdir, env, workers=2, threads=4) as gateway:
+    with start_gateway("rate-limit", stack, workdir, env, workers=2) as gateway:
         yield gateway
 
 

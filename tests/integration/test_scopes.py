@@ -41,13 +41,12 @@ def start_gateway(
     workdir: Path,
     env: Mapping[str, str],
     workers: int = 2,
-    threads: int = 1,
 ) -> Iterator[Stack]:
     """Run a gunicorn gateway with extra environment on the session's Redis and worker."""
     port = free_port()
     argv = [sys.executable, "-m", "gunicorn", "-c", "python:tuneloop_gateway.gunicorn_conf"]
     argv += ["-b", f"127.0.0.1:{port}"]
-    argv += ["--workers", str(workers), "--threads", str(threads), "--timeout", "60"]
+    argv += ["--workers", str(workers), "--timeout", "60"]
     argv += ["--no-control-socket", "--worker-tmp-dir", str(workdir)]
     argv += ["tuneloop_gateway.app:create_app()"]
     gateway = Service(
