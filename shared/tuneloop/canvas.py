@@ -1,30 +1,29 @@
-"""The job's Celery canvas: collect → filter → prepare → (baseline ∥ fine-tune) → eval → compare."""
+"""The job's Celery canvas, derived from the stage graph: each stage, then what needs it."""
 
 from celery import Celery, Signature, chain, group
 
-from tuneloop import contracts
+from tuneloop import graph
 
 
-def job_canvas(celery: Celery, job_id: str) -> chain:
-    """Build the stage tasks' canvas; each gets only the job id.
+def job_canvas(celery: Celery, job_id: str) -> Signature:
+    """Build the stage tasks' canvas from graph.GRAPH; each task gets only the job id.
 
-    The two parallel branches each continue with evaluate_fine_tuned and compare instead of
-    joining in a Celery chord: a chord's counter lives in the result backend, and one part
-    that failed while Redis was away poisons it for good. The branch that finishes second
-    runs the join; the other's evaluate_fine_tuned sees a missing input and stops there.
+    Where stages fork, each branch carries on through the stages after the join instead of
+    meeting in a Celery chord: a chord's counter lives in the result backend, and one part
+    that failed while Redis was away poisons it for good. The branch that finishes last runs
+    the join; the others see a missing input there and stop (graph.JOINS).
     """
 
     def stage(name: str) -> Signature:
         """Return the immutable signature of one stage task."""
-        return celery.signature(name, args=(job_id,), immutable=True)
+        return celery.signature(graph.BY_NAME[name].task, args=(job_id,), immutable=True)
 
-    def branch(first: str) -> chain:
-        """Return one parallel branch followed by the join stages."""
-        return chain(stage(first), stage(contracts.EVALUATE_FINE_TUNED), stage(contracts.COMPARE))
+    def from_stage(name: str) -> Signature:
+        """Return the canvas of a stage and of everything after it."""
+        after = graph.successors(name)
+        if not after:
+            return stage(name)
+        rest = from_stage(after[0]) if len(after) == 1 else group(map(from_stage, after))
+        return chain(stage(name), rest)
 
-    return chain(
-        stage(contracts.COLLECT),
-        stage(contracts.FILTER),
-        stage(contracts.PREPARE),
-        group(branch(contracts.EVALUATE_BASELINE), branch(contracts.FINE_TUNE)),
-    )
+    return from_stage(graph.first())

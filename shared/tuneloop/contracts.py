@@ -2,25 +2,12 @@
 
 from typing import Final
 
-TASK_PREFIX: Final = "tuneloop.stages."
-COLLECT: Final = "tuneloop.stages.collect"
-FILTER: Final = "tuneloop.stages.filter"
-PREPARE: Final = "tuneloop.stages.prepare"
-EVALUATE_BASELINE: Final = "tuneloop.stages.evaluate_baseline"
-FINE_TUNE: Final = "tuneloop.stages.fine_tune"
-EVALUATE_FINE_TUNED: Final = "tuneloop.stages.evaluate_fine_tuned"
-COMPARE: Final = "tuneloop.stages.compare"
+from tuneloop import graph
+
 RESPOND: Final = "tuneloop.models.respond"
 
-STAGES: Final = (
-    "collect",
-    "filter",
-    "prepare",
-    "evaluate_baseline",
-    "fine_tune",
-    "evaluate_fine_tuned",
-    "compare",
-)
+# The stage list is derived from the one declaration of the stage graph.
+STAGES: Final = graph.STAGES
 
 QUEUED: Final = "queued"
 RUNNING: Final = "running"

@@ -17,8 +17,7 @@ from tuneloop_devstack.stack import Stack
 
 from tuneloop import contracts
 from tuneloop.agent.lab import SYNTHETIC_EXAMPLES
-from tuneloop.pipeline import steps
-from tuneloop.pipeline.runner import run_stage
+from tuneloop.pipeline.runner import run_stage, work_of
 from tuneloop.store import Store
 
 RUNS, POLL = 10, 0.02
@@ -45,7 +44,7 @@ def in_process(store: Store, request: dict) -> float:
     job = store.jobs.create(request, store.interactions.last_seq(), 27)
     start = time.perf_counter()
     for stage in contracts.STAGES:
-        run_stage(store, job["id"], stage, steps.STEPS[stage])
+        run_stage(store, job["id"], stage, work_of(stage))
     return time.perf_counter() - start
 
 

@@ -12,7 +12,7 @@ import pytest
 from tuneloop import contracts, failpoints
 from tuneloop.errors import StageSkipped
 from tuneloop.pipeline import steps
-from tuneloop.pipeline.runner import run_stage
+from tuneloop.pipeline.runner import run_stage, work_of
 from tuneloop.schemas.jobs import JobInSchema
 from tuneloop.store import Store, keys
 
@@ -52,7 +52,7 @@ def prepared_job(store: Store, n_epochs: int = 3) -> dict:
     )
     job = store.jobs.create(request, store.interactions.last_seq(), len(STAGES) + n_epochs)
     for stage in ("collect", "filter", "prepare", "evaluate_baseline"):
-        run_stage(store, job["id"], stage, steps.STEPS[stage])
+        run_stage(store, job["id"], stage, work_of(stage))
     return job
 
 
@@ -84,7 +84,7 @@ def test_a_cancel_between_the_last_check_and_publication_leaves_no_model(
     job = prepared_job(store)
     act_at(monkeypatch, "publish", lambda: store.cancel_job(job["id"]))
     with pytest.raises(StageSkipped):
-        run_stage(store, job["id"], "fine_tune", steps.STEPS["fine_tune"])
+        run_stage(store, job["id"], "fine_tune", work_of("fine_tune"))
     assert store.jobs.get(job["id"])["status"] == contracts.CANCELLED
     assert store.jobs.get(job["id"])["model_id"] is None
     nothing_published(store, job)
@@ -97,7 +97,7 @@ def test_a_runner_that_lost_its_lease_publishes_nothing_and_leaves_the_job_to_th
     lease = keys.lease(job["id"], "fine_tune")
     act_at(monkeypatch, "publish", lambda: store.redis.set(lease, "other-host|1|taken"))
     with pytest.raises(StageSkipped, match="lost its lease"):
-        run_stage(store, job["id"], "fine_tune", steps.STEPS["fine_tune"])
+        run_stage(store, job["id"], "fine_tune", work_of("fine_tune"))
     assert store.jobs.get(job["id"])["status"] == contracts.RUNNING
     nothing_published(store, job)
     assert "fine_tune" not in store.jobs.steps_done(job["id"])
@@ -110,7 +110,7 @@ def test_a_runner_that_lost_its_lease_stops_at_its_next_epoch(
     lease = keys.lease(job["id"], "fine_tune")
     act_at(monkeypatch, "epoch", lambda: store.redis.set(lease, "other-host|1|taken"))
     with pytest.raises(StageSkipped, match="lost its lease"):
-        run_stage(store, job["id"], "fine_tune", steps.STEPS["fine_tune"])
+        run_stage(store, job["id"], "fine_tune", work_of("fine_tune"))
     events, _ = store.jobs.events(job["id"], limit=1000)
     epochs = [e["data"]["epoch"] for e in events if e["type"] == "metrics"]
     assert epochs == [1], epochs  # stopped before checkpointing epoch 1 or training epoch 2
@@ -121,7 +121,7 @@ def test_cancelling_after_publication_withdraws_the_model_for_good(
     store: Store, client: ApiClient
 ) -> None:
     job = prepared_job(store)
-    run_stage(store, job["id"], "fine_tune", steps.STEPS["fine_tune"])
+    run_stage(store, job["id"], "fine_tune", work_of("fine_tune"))
     mid = steps.model_id_for(job)
     assert client.get(f"/v1/models/{mid}").status_code == 200
     cancelled = client.post(

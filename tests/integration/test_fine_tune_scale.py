@@ -7,7 +7,7 @@ import pytest
 
 from tuneloop import contracts
 from tuneloop.pipeline import steps
-from tuneloop.pipeline.runner import Limits, run_stage
+from tuneloop.pipeline.runner import Limits, run_stage, work_of
 from tuneloop.schemas.jobs import JobInSchema
 from tuneloop.stages.split import DEFAULT_VALIDATION_FRACTION, in_validation
 from tuneloop.store import Store, keys
@@ -146,9 +146,9 @@ def test_a_model_over_the_size_limit_fails_its_job_with_a_named_code(
     job = store.jobs.create(request, store.interactions.last_seq(), len(STAGES) + 2)
     limits = Limits(max_model_bytes=1000)
     for stage in ("collect", "filter", "prepare"):
-        run_stage(store, job["id"], stage, steps.STEPS[stage], limits)
+        run_stage(store, job["id"], stage, work_of(stage), limits)
     with pytest.raises(Exception, match="model_too_large"):
-        run_stage(store, job["id"], "fine_tune", steps.STEPS["fine_tune"], limits)
+        run_stage(store, job["id"], "fine_tune", work_of("fine_tune"), limits)
     failed = store.jobs.get(job["id"])
     assert failed["status"] == contracts.FAILED
     assert failed["error"]["code"] == "model_too_large"

@@ -8,7 +8,7 @@ reads the job back, as any concurrent GET /v1/jobs/{id} could, right after the w
 import pytest
 
 from tuneloop.pipeline import steps
-from tuneloop.pipeline.runner import run_stage
+from tuneloop.pipeline.runner import run_stage, work_of
 from tuneloop.schemas.jobs import JobInSchema
 from tuneloop.store import Store
 
@@ -25,7 +25,7 @@ def seen_at_success(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> dict:
     request = JobInSchema().load({"hyperparameters": {"n_epochs": 2}})
     job = store.jobs.create(request, snapshot_seq=0, total_steps=len(STAGES) + 2)
     for stage in STAGES[:-1]:
-        run_stage(store, job["id"], stage, steps.STEPS[stage])
+        run_stage(store, job["id"], stage, work_of(stage))
     seen: dict = {}
     succeed = store.jobs.succeed
 

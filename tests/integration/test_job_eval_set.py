@@ -7,12 +7,12 @@ from collections.abc import Iterator
 import pytest
 
 from tuneloop import contracts
+from tuneloop.canvas import job_canvas
 from tuneloop.schemas.jobs import JobInSchema
 from tuneloop.settings import Settings
 from tuneloop.store import keys
 from tuneloop.store.jobs import Quota, QuotaExceeded
 from tuneloop_gateway.extensions import build_celery
-from tuneloop_gateway.pipeline import job_canvas
 
 from .support import STAGES, ApiClient, Stack, assert_problem, wait_for_job
 

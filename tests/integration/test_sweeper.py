@@ -77,7 +77,8 @@ def test_a_job_whose_messages_were_lost_mid_fine_tune_resumes_and_succeeds() -> 
         assert job["status"] == contracts.SUCCEEDED, describe_job(stack, job_id)
         events = events_of(stack, job_id)
         redriven = [e["data"]["stages"] for e in events if e["type"] == "stage.redriven"]
-        assert redriven == [["fine_tune"]], redriven
+        # evaluate_baseline may still be pending too: it runs beside fine_tune.
+        assert len(redriven) == 1 and "fine_tune" in redriven[0], redriven
         assert any(e["message"].startswith("resuming fine-tuning") for e in events), events
 
 

@@ -1,12 +1,13 @@
 """The life cycle every stage shares: ordering, leases, crash counting, start, finish, failure."""
 
 import functools
+import importlib
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tuneloop import contracts, failpoints
+from tuneloop import contracts, failpoints, graph
 from tuneloop.errors import JobCancelled, StageError, StageNotReady, StageSkipped
 from tuneloop.store import Store
 from tuneloop.store.leases import LeaseHeld, holder_id
@@ -29,21 +30,12 @@ class Limits:
 # A stage returns None, or the job result when it is the last stage.
 StageWork = Callable[[Store, dict, Limits], dict | None]
 
-# What must be done before a stage may run. The canvas already orders the stages; this
-# guard keeps a redelivered or duplicated message from running one early.
-PREREQUISITES: dict[str, tuple[str, ...]] = {
-    "collect": (),
-    "filter": ("collect",),
-    "prepare": ("filter",),
-    "evaluate_baseline": ("prepare",),
-    "fine_tune": ("prepare",),
-    "evaluate_fine_tuned": ("evaluate_baseline", "fine_tune"),
-    "compare": ("evaluate_baseline", "fine_tune", "evaluate_fine_tuned"),
-}
 
-
-# Stages both parallel branches lead to: only the branch that finishes last runs them.
-JOINS = frozenset({"evaluate_fine_tuned"})
+@functools.cache
+def work_of(stage: str) -> StageWork:
+    """Return the function the stage graph names for stage (imported on first use)."""
+    module, _, name = graph.BY_NAME[stage].work.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def run_stage(
@@ -60,8 +52,10 @@ def run_stage(
     if stage in done:
         log.info("job %s stage %s: already done, passing on", job_id, stage)
         return job_id
-    missing = [p for p in PREREQUISITES[stage] if p not in done]
-    if missing and stage in JOINS:
+    # The canvas already orders the stages; this guard keeps a redelivered or duplicated
+    # message from running one early.
+    missing = [p for p in graph.NEEDS[stage] if p not in done]
+    if missing and stage in graph.JOINS:
         raise StageSkipped(f"{stage} left to the branch that finishes {', '.join(missing)}")
     if missing:
         raise StageNotReady(f"{stage} waits for {', '.join(missing)}", limits.retry_after)

@@ -2,7 +2,7 @@
 
 import time
 
-from tuneloop import contracts
+from tuneloop import contracts, graph
 from tuneloop.agent import registry
 from tuneloop.agent.protocol import Agent
 from tuneloop.errors import StageError
@@ -75,7 +75,7 @@ def prepare(store: Store, job: dict, limits: Limits) -> None:
     store.artifacts.put(jid, "training_data", summary)
     store.artifacts.put(jid, "hyperparameters", resolved)
     store.jobs.update_if_active(
-        jid, hyperparameters=resolved, total_steps=len(contracts.STAGES) + resolved["n_epochs"]
+        jid, hyperparameters=resolved, total_steps=graph.progress_total(resolved["n_epochs"])
     )
     chosen = ", ".join(f"{k}={resolved[k]}" for k in auto_fields(requested)) or "none"
     store.jobs.add_event(
@@ -156,14 +156,3 @@ def compare(store: Store, job: dict, limits: Limits) -> dict:
 def fine_tune(store: Store, job: dict, limits: Limits) -> None:
     """Train on the training side, resuming from the last epoch checkpoint; save the model."""
     training.run(store, job, limits, model_id_for(job))
-
-
-STEPS = {
-    "collect": collect,
-    "filter": filter_,
-    "prepare": prepare,
-    "evaluate_baseline": evaluate_baseline,
-    "fine_tune": fine_tune,
-    "evaluate_fine_tuned": evaluate_fine_tuned,
-    "compare": compare,
-}

@@ -14,8 +14,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from tuneloop import contracts
-from tuneloop.pipeline.runner import PREREQUISITES, Limits, fail
+from tuneloop import graph
+from tuneloop.pipeline.runner import Limits, fail
 from tuneloop.store import Store
 from tuneloop.store.sweeps import SweepStore
 
@@ -26,8 +26,8 @@ def pending_stages(done: set[str]) -> list[str]:
     """Return the stages not done whose prerequisites are all done, in pipeline order."""
     return [
         stage
-        for stage in contracts.STAGES
-        if stage not in done and all(p in done for p in PREREQUISITES[stage])
+        for stage in graph.STAGES
+        if stage not in done and all(p in done for p in graph.NEEDS[stage])
     ]
 
 

@@ -5,7 +5,7 @@ import time
 
 import numpy as np
 
-from tuneloop import contracts, failpoints
+from tuneloop import contracts, failpoints, graph
 from tuneloop.agent import checkpoint
 from tuneloop.agent.features import N_FEATURES
 from tuneloop.agent.learned import LearnedAgent
@@ -129,7 +129,7 @@ def run(store: Store, job: dict, limits: Limits, model_id: str) -> None:
     _check_size(len(payload), limits)
     store.artifacts.put(jid, "training", _report(state, config, len(payload)))
     if stopped_early(state, config):
-        store.jobs.update_if_active(jid, total_steps=len(contracts.STAGES) + state.epoch)
+        store.jobs.update_if_active(jid, total_steps=graph.progress_total(state.epoch))
     failpoints.hit("publish")
     _publish(store, job, model_meta(job, agent, len(prepared.train), len(payload)), payload)
     feature_bytes = prepared.train.nbytes + prepared.validation.nbytes
@@ -176,16 +176,16 @@ def _train(
     saver = _CheckpointWriter(store, jid)
     epoch_started = [time.perf_counter()]
 
-    def on_epoch(row: dict) -> None:
-        """Record the epoch's losses and progress."""
-        saver.costs["epoch_seconds"] += time.perf_counter() - epoch_started[0]
-        _record_epoch(store, jid, config.n_epochs, row)
-        failpoints.hit("epoch", row["epoch"])
-
     def on_checkpoint(state: TrainState, improved: bool) -> None:
         """Stop if the job ended or the lease was lost; else hand the state to the writer."""
+        saver.costs["epoch_seconds"] += time.perf_counter() - epoch_started[0]  # called first
         _check_fence(store, job)
         saver.submit(state, BEST if improved else LAST)
+
+    def on_epoch(row: dict) -> None:
+        """Record the epoch's losses and progress; the next epoch's clock starts after."""
+        _record_epoch(store, jid, config.n_epochs, row)
+        failpoints.hit("epoch", row["epoch"])
         epoch_started[0] = time.perf_counter()
 
     try:

@@ -6,7 +6,8 @@ from flask import Response, stream_with_context, url_for
 from flask.views import MethodView
 from flask_smorest import abort
 
-from tuneloop.contracts import STAGES
+from tuneloop.canvas import job_canvas
+from tuneloop.graph import progress_total
 from tuneloop.pipeline import data
 from tuneloop.schemas.jobs import (
     EVAL_SET_INCLUDE,
@@ -25,7 +26,6 @@ from tuneloop_gateway.blueprint import Blueprint
 from tuneloop_gateway.errors import problem
 from tuneloop_gateway.extensions import services
 from tuneloop_gateway.idempotency import idempotent
-from tuneloop_gateway.pipeline import job_canvas
 
 log = logging.getLogger(__name__)
 blp = Blueprint("jobs", __name__, url_prefix="/v1/jobs", description="Fine-tuning jobs")
@@ -51,7 +51,7 @@ class Jobs(MethodView):
         """Create a job over the interactions stored now, and queue its stages."""
         svc = services()
         epochs = request["hyperparameters"]["n_epochs"]
-        total = len(STAGES) + (epochs if isinstance(epochs, int) else 0)  # set at prepare
+        total = progress_total(epochs if isinstance(epochs, int) else 0)  # "auto": at prepare
         quota = Quota(svc.settings.max_stored_jobs, svc.settings.max_active_jobs)
         owner = current_key().name
         try:

@@ -9,8 +9,7 @@ from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 
 from tuneloop.errors import StageError, StageNotReady, StageSkipped
-from tuneloop.pipeline import steps
-from tuneloop.pipeline.runner import fail, run_stage
+from tuneloop.pipeline.runner import fail, run_stage, work_of
 from tuneloop.store.outage import TRANSIENT, backoff
 from tuneloop_worker.runtime import limits, store
 
@@ -54,7 +53,7 @@ class StageTask(Task):
 def run(task: StageTask, job_id: str, stage: str) -> str:
     """Run a stage; stop the chain when the job is over, re-queue while the stage must wait."""
     try:
-        return run_stage(store(), job_id, stage, steps.STEPS[stage], limits())
+        return run_stage(store(), job_id, stage, work_of(stage), limits())
     except StageSkipped as exc:
         log.info("job %s stage %s: not run: %s", job_id, stage, exc)
         raise Ignore() from exc

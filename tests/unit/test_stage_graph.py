@@ -1,0 +1,108 @@
+"""The stage graph is declared once: tasks, canvas, runner, progress and README follow it."""
+
+import re
+from pathlib import Path
+
+import pytest
+from celery import Celery
+
+from tuneloop import contracts, graph
+from tuneloop.canvas import job_canvas
+from tuneloop.pipeline.runner import work_of
+from tuneloop.settings import Settings
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+@pytest.fixture(scope="module")
+def worker_app() -> Celery:
+    from tuneloop_worker.celery_app import create_celery
+
+    app = create_celery(Settings())
+    app.loader.import_default_modules()  # what a starting worker imports: the task modules
+    return app
+
+
+def _paths(signature: dict, before: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every sequence of task names a message can run through, start to end."""
+    if signature["task"] == "celery.chain":
+        paths = [before]
+        for part in signature["kwargs"]["tasks"]:
+            paths = [p for path in paths for p in _paths(part, path)]
+        return paths
+    if signature["task"] == "celery.group":
+        return [p for part in signature["kwargs"]["tasks"] for p in _paths(part, before)]
+    return [(*before, signature["task"].removeprefix(graph.TASK_PREFIX))]
+
+
+def _graph_paths(name: str) -> list[tuple[str, ...]]:
+    after = graph.successors(name)
+    return [(name, *rest) for s in after for rest in _graph_paths(s)] if after else [(name,)]
+
+
+def test_one_celery_task_per_stage_with_the_stage_summary(worker_app: Celery) -> None:
+    tasks = {n: t for n, t in worker_app.tasks.items() if n.startswith(graph.TASK_PREFIX)}
+    assert sorted(tasks) == sorted(stage.task for stage in graph.GRAPH)
+    for stage in graph.GRAPH:
+        task = tasks[stage.task]
+        assert task.__doc__ == stage.summary
+        assert task.acks_late and task.ignore_result
+
+
+def test_the_canvas_runs_every_path_of_the_graph_in_order(worker_app: Celery) -> None:
+    paths = _paths(dict(job_canvas(worker_app, "job-1")))
+    assert paths == _graph_paths(graph.first())
+    assert paths == [
+        ("collect", "filter", "prepare", "evaluate_baseline", "evaluate_fine_tuned", "compare"),
+        ("collect", "filter", "prepare", "fine_tune", "evaluate_fine_tuned", "compare"),
+    ]
+    for path in paths:  # every stage comes after all it needs that lie on its path
+        for i, name in enumerate(path):
+            assert set(graph.NEEDS[name]) & set(path) <= set(path[:i])
+
+
+def test_every_task_of_the_canvas_carries_only_the_job_id(worker_app: Celery) -> None:
+    def leaves(signature: dict) -> list[dict]:
+        if signature["task"] in ("celery.chain", "celery.group"):
+            return [leaf for part in signature["kwargs"]["tasks"] for leaf in leaves(part)]
+        return [signature]
+
+    for leaf in leaves(dict(job_canvas(worker_app, "job-1"))):
+        assert (tuple(leaf["args"]), leaf["kwargs"], leaf["immutable"]) == (("job-1",), {}, True)
+
+
+def test_joins_are_the_stages_that_need_more_than_one() -> None:
+    assert frozenset({"evaluate_fine_tuned"}) == graph.JOINS
+    assert contracts.STAGES == graph.STAGES
+
+
+def test_each_stage_names_a_function_the_worker_can_run() -> None:
+    for name in graph.STAGES:
+        assert callable(work_of(name)), name
+
+
+def test_progress_counts_each_stage_and_each_epoch() -> None:
+    assert graph.progress_total(0) == len(graph.GRAPH) == 7
+    assert graph.progress_total(30) == 37
+
+
+def test_the_readme_lists_the_stages_of_the_graph() -> None:
+    text = README.read_text(encoding="utf-8")
+    listed = re.search(r"`stage` is one of `([^`]*)`", text.replace("\n", " "))
+    assert listed, "the README's list of stages"
+    assert tuple(s.strip() for s in listed.group(1).split(",")) == graph.STAGES
+    described = re.findall(r"\*\*(\w+)\*\*", text)  # the architecture's stage notes
+    assert set(graph.STAGES) <= set(described), set(graph.STAGES) - set(described)
+
+
+@pytest.mark.parametrize(
+    ("stages", "problem"),
+    [
+        ((graph.Stage("a", "m:f", (), ""), graph.Stage("a", "m:f", (), "")), "declared twice"),
+        ((graph.Stage("a", "m:f", ("b",), ""),), "not declared before"),
+        ((graph.Stage("a", "m:f", (), ""), graph.Stage("b", "m:f", (), "")), "exactly one"),
+    ],
+)
+def test_a_malformed_graph_is_refused(stages: tuple, problem: str) -> None:
+    with pytest.raises(ValueError, match=problem):
+        graph.check(stages)
