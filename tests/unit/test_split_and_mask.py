@@ -17,7 +17,7 @@ from tuneloop.stages.split import (
     side_of,
     unit,
 )
-from tuneloop.stages.text import normalize
+from tuneloop.text import normalize
 
 INPUTS = [f"question number {i} about something" for i in range(10_000)]
 

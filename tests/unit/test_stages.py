@@ -29,7 +29,7 @@ from tuneloop.stages.filter import QualityFilter
 from tuneloop.stages.fine_tune import fine_tune, load_data
 from tuneloop.stages.prepare import SplitCounter, chat_lines, one_side, to_chat_jsonl
 from tuneloop.stages.split import HOLDOUT, TRAIN, VALIDATION, side_of
-from tuneloop.stages.text import normalize, token_f1, tokens
+from tuneloop.text import normalize, token_f1, tokens
 
 
 def ex(text="Will it rain?", output="Which city?", rating=0.9, task="weather", **extra) -> dict:

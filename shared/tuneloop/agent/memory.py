@@ -2,7 +2,7 @@
 
 from collections.abc import Iterable
 
-from tuneloop.stages.text import normalize
+from tuneloop.text import normalize
 
 MEMORY_PER_TASK = 64
 

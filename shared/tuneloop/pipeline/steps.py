@@ -14,8 +14,8 @@ from tuneloop.stages.filter import QualityFilter
 from tuneloop.stages.hyperparameters import auto_fields, resolve
 from tuneloop.stages.mask import MaskWriter
 from tuneloop.stages.prepare import SplitCounter
-from tuneloop.stages.text import normalize
 from tuneloop.store import Store
+from tuneloop.text import normalize
 
 EVAL_BATCH = 2000
 

@@ -4,7 +4,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from tuneloop.agent.lab import TEST_CASES
-from tuneloop.stages.text import token_f1
+from tuneloop.text import token_f1
 
 EXAMPLES_KEPT = 10
 

@@ -5,7 +5,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from tuneloop.schemas.results import ExampleSchema
-from tuneloop.stages.text import normalize
+from tuneloop.text import normalize
 
 _EXAMPLE = ExampleSchema()
 

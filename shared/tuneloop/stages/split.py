@@ -8,7 +8,7 @@ three bands: the holdout (evaluated, never seen in training), then the validatio
 
 import hashlib
 
-from tuneloop.stages.text import normalize
+from tuneloop.text import normalize
 
 DEFAULT_VALIDATION_FRACTION = 0.2
 TRAIN, VALIDATION, HOLDOUT = "train", "validation", "holdout"

@@ -1,4 +1,4 @@
-"""Text helpers shared by the stages."""
+"""Text helpers shared by the agents and the stages: normalisation, tokens, token F1."""
 
 import re
 from collections import Counter
