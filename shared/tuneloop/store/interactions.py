@@ -10,21 +10,23 @@ from tuneloop.store import keys, paging
 from tuneloop.timeutil import now
 
 # One script, so a job's snapshot sequence never sees half a batch or a gap.
+# KEYS: the sequence, the index, the two statistics hashes, then per item its record and its
+# task's index. ARGV per item: id, task type, rating bucket, record.
 _ADD_SCRIPT = """
-local p = ARGV[1]
-local n = (#ARGV - 1) / 4
-local seq = redis.call('INCRBY', p .. ':seq:interactions', n) - n
+local n = #ARGV / 4
+local seq = redis.call('INCRBY', KEYS[1], n) - n
 for i = 0, n - 1 do
-  local id, task, bucket, body = ARGV[2 + 4*i], ARGV[3 + 4*i], ARGV[4 + 4*i], ARGV[5 + 4*i]
+  local id, task, bucket, body = ARGV[1 + 4*i], ARGV[2 + 4*i], ARGV[3 + 4*i], ARGV[4 + 4*i]
   seq = seq + 1
-  redis.call('SET', p .. ':interaction:' .. id, body)
-  redis.call('ZADD', p .. ':interactions', seq, id)
-  redis.call('ZADD', p .. ':interactions:task:' .. task, seq, id)
-  redis.call('HINCRBY', p .. ':stats:tasks', task, 1)
-  redis.call('HINCRBY', p .. ':stats:ratings', bucket, 1)
+  redis.call('SET', KEYS[5 + 2*i], body)
+  redis.call('ZADD', KEYS[2], seq, id)
+  redis.call('ZADD', KEYS[6 + 2*i], seq, id)
+  redis.call('HINCRBY', KEYS[3], task, 1)
+  redis.call('HINCRBY', KEYS[4], bucket, 1)
 end
 return seq
 """
+_ADD_KEYS = [keys.INTERACTION_SEQ, keys.INTERACTIONS, keys.TASK_COUNTS, keys.RATING_COUNTS]
 
 
 def rating_bucket(rating: float) -> str:
@@ -42,7 +44,7 @@ class InteractionStore:
 
     def add_many(self, items: Sequence[dict]) -> list[dict]:
         """Store validated interactions in one atomic step: all of them or none."""
-        created, records, args = now(), [], []
+        created, records, item_keys, args = now(), [], [], []
         for item in items:
             record = {
                 "id": f"int_{uuid.uuid4().hex[:24]}",
@@ -53,9 +55,13 @@ class InteractionStore:
                 **item,
             }
             records.append(record)
+            item_keys += [
+                keys.interaction(record["id"]),
+                keys.interactions_of_task(item["task_type"]),
+            ]
             args += [record["id"], record["task_type"], rating_bucket(record["rating"])]
             args.append(json.dumps(record))
-        self._add(args=[keys.PREFIX, *args])
+        self._add(keys=[*_ADD_KEYS, *item_keys], args=args)
         return records
 
     def last_seq(self) -> int:

@@ -7,94 +7,9 @@ from dataclasses import dataclass
 from redis import Redis
 
 from tuneloop import contracts
-from tuneloop.store import keys, paging
-from tuneloop.store.lua import JOB_STATUS
+from tuneloop.store import keys, lua, paging
 from tuneloop.timeutil import now
 
-# Update fields only while the job is not finished, so a late or repeated stage
-# can never resurrect a failed, cancelled or succeeded job.
-# A status change also moves the job between the per-status indexes (KEYS[2] is the job
-# list, whose score is the job's sequence number; ARGV[1] the job id; ARGV[2] the prefix of
-# the status indexes).
-_MOVE_INDEX = """
-local function move(old, new)
-  local seq = redis.call('ZSCORE', KEYS[2], ARGV[1])
-  if seq and old ~= new then
-    redis.call('ZREM', ARGV[2] .. old, ARGV[1])
-    redis.call('ZADD', ARGV[2] .. new, seq, ARGV[1])
-  end
-end
-"""
-_UPDATE_IF_ACTIVE = (
-    JOB_STATUS
-    + _MOVE_INDEX
-    + """
-local status = job_status(KEYS[1])
-if not status then return -1 end
-if ended(status) then return 0 end
-for i = 3, #ARGV, 2 do
-  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
-  if ARGV[i] == 'status' then move(status, cjson.decode(ARGV[i + 1])) end
-end
-return 1
-"""
-)
-# Cancel is final: the status changes and any model the job published is withdrawn in the
-# same step (publication is refused once the status is final, see store/models.py).
-_CANCEL = (
-    JOB_STATUS
-    + _MOVE_INDEX
-    + """
-local status = job_status(KEYS[1])
-if not status or ended(status) then return {0, false} end
-redis.call('HSET', KEYS[1], 'status', cjson.encode('cancelled'), 'finished_at', ARGV[5])
-move(status, 'cancelled')
-local mid = redis.call('HGET', KEYS[1], 'model_id')
-if mid and mid ~= 'null' then
-  mid = cjson.decode(mid)
-  redis.call('DEL', ARGV[3] .. mid)
-  redis.call('ZREM', ARGV[4], mid)
-  redis.call('HSET', KEYS[1], 'model_id', 'null')
-  return {1, mid}
-end
-return {1, false}
-"""
-)
-_SET_IF_NULL = """
-if redis.call('HGET', KEYS[1], ARGV[1]) == 'null' then
-  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-end
-"""
-_ADD_EVENT_ONCE = """
-if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then return false end
-return redis.call('XADD', KEYS[1], '*', 'event', ARGV[2])
-"""
-# Create a job unless its owner is at a quota: ARGV[1] job id, ARGV[2] owner set key,
-# ARGV[3] queued index, ARGV[4] running index, ARGV[5] max stored, ARGV[6] max active
-# (0: no limit), ARGV[7] the sequence number, ARGV[8] n, then the n chunks of the eval set
-# (pushed to the list KEYS[3]), then field/value pairs of the record. The job and its eval
-# set are written together or not at all.
-_CREATE = """
-if tonumber(ARGV[5]) > 0 and redis.call('ZCARD', ARGV[2]) >= tonumber(ARGV[5]) then
-  return 'stored'
-end
-if tonumber(ARGV[6]) > 0 then
-  local active = 0
-  for _, index in ipairs({ARGV[3], ARGV[4]}) do
-    for _, jid in ipairs(redis.call('ZRANGE', index, 0, -1)) do
-      if redis.call('ZSCORE', ARGV[2], jid) then active = active + 1 end
-    end
-  end
-  if active >= tonumber(ARGV[6]) then return 'active' end
-end
-local n = tonumber(ARGV[8])
-if n > 0 then redis.call('RPUSH', KEYS[3], unpack(ARGV, 9, 8 + n)) end
-for i = 9 + n, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-redis.call('ZADD', KEYS[2], ARGV[7], ARGV[1])
-redis.call('ZADD', ARGV[3], ARGV[7], ARGV[1])
-redis.call('ZADD', ARGV[2], ARGV[7], ARGV[1])
-return 'created'
-"""
 MAX_STREAM_ID = f"{2**64 - 1}-{2**64 - 1}"
 # Bytes of eval cases per element of the eval-set list (a JSON array): every element stays
 # near 1 MiB, and a few large elements read back faster than one element a case.
@@ -115,6 +30,11 @@ _FIELDS = (
     "model_id",
     "hyperparameters",
 )
+
+
+def _job_keys(jid: str) -> list[str]:
+    """The keys every job script starts with: the job, the job list, the status indexes."""
+    return [keys.job(jid), keys.JOBS, *(keys.job_status_index(s) for s in contracts.STATUSES)]
 
 
 @dataclass(frozen=True)
@@ -138,11 +58,11 @@ class JobStore:
 
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
-        self._update = redis.register_script(_UPDATE_IF_ACTIVE)
-        self._event = redis.register_script(_ADD_EVENT_ONCE)
-        self._set_if_null = redis.register_script(_SET_IF_NULL)
-        self._cancel = redis.register_script(_CANCEL)
-        self._create = redis.register_script(_CREATE)
+        self._update = redis.register_script(lua.UPDATE_IF_ACTIVE)
+        self._event = redis.register_script(lua.ADD_EVENT_ONCE)
+        self._set_if_null = redis.register_script(lua.SET_IF_NULL)
+        self._cancel = redis.register_script(lua.CANCEL)
+        self._create = redis.register_script(lua.CREATE)
 
     def create(
         self,
@@ -180,19 +100,10 @@ class JobStore:
             "owner": owner,
         }
         seq = self.redis.incr(keys.JOB_SEQ)
-        head = [
-            jid,
-            keys.jobs_of_owner(owner),
-            keys.job_status_index(contracts.QUEUED),
-            keys.job_status_index(contracts.RUNNING),
-            quota.max_stored,
-            quota.max_active,
-            seq,
-            len(chunks),
-        ]
+        head = [jid, quota.max_stored, quota.max_active, seq, len(chunks)]
         fields = [a for k, v in record.items() for a in (k, json.dumps(v))]
         outcome = self._create(
-            keys=[keys.job(jid), keys.JOBS, keys.job_eval_set(jid)],
+            keys=[*_job_keys(jid), keys.job_eval_set(jid), keys.jobs_of_owner(owner)],
             args=[*head, *chunks, *fields],
         )
         if outcome != "created":
@@ -289,8 +200,7 @@ class JobStore:
     def update_if_active(self, jid: str, **fields: object) -> bool:
         """Set fields unless the job has finished; return whether they were set."""
         args = [a for k, v in fields.items() for a in (k, json.dumps(v))]
-        head = [jid, keys.job_status_index("")]
-        return self._update(keys=[keys.job(jid), keys.JOBS], args=[*head, *args]) == 1
+        return self._update(keys=_job_keys(jid), args=[jid, *args]) == 1
 
     def start_stage(self, jid: str, stage: str) -> bool:
         """Mark the job running in stage; return False when the job has finished."""
@@ -318,9 +228,15 @@ class JobStore:
         The withdrawn model's description and listing are gone; its bytes are the caller's
         to delete (Store.cancel_job does).
         """
-        args = [jid, keys.job_status_index(""), keys.model_meta(""), keys.MODELS]
-        done, mid = self._cancel(keys=[keys.job(jid), keys.JOBS], args=[*args, json.dumps(now())])
-        return bool(done), mid or None
+        seen = ""  # the model id last read on the job; the script checks it is still that
+        while True:
+            meta = keys.model_meta(seen) if seen else keys.job(jid)
+            done, mid = self._cancel(
+                keys=[*_job_keys(jid), keys.MODELS, meta], args=[jid, json.dumps(now()), seen]
+            )
+            if done != -1:
+                return bool(done), mid or None
+            seen = mid  # published meanwhile: withdraw that one
 
     def fail(self, jid: str, stage: str, code: str, message: str) -> bool:
         """End the job as failed in stage with an error code."""
