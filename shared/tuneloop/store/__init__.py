@@ -50,14 +50,6 @@ class Store:
             self.blobs.delete(keys.model(withdrawn))
         return cancelled
 
-    def count_message_sent(self) -> None:
-        """Count one message the gateway sent to the workers (a job's chain, a model question)."""
-        self.redis.incr(keys.MESSAGES_SENT)
-
-    def messages_sent(self) -> int:
-        """Return how many messages the gateway has sent to the workers."""
-        return int(self.redis.get(keys.MESSAGES_SENT) or 0)
-
     def ping(self) -> bool:
         """Return whether Redis answers."""
         return bool(self.redis.ping())

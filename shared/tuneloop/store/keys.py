@@ -9,7 +9,6 @@ JOB_SEQ = f"{PREFIX}:seq:jobs"
 JOBS = f"{PREFIX}:jobs"
 JOB_STATUS_INDEXED = f"{PREFIX}:jobs:status-indexed"
 MODELS = f"{PREFIX}:models"
-MESSAGES_SENT = f"{PREFIX}:stats:messages-sent"
 
 
 def interaction(iid: str) -> str:

@@ -71,7 +71,6 @@ class Jobs(MethodView):
             log.exception("job %s: could not be queued; removing it", job["id"])
             svc.store.jobs.delete(job["id"])
             abort(503, message="the job could not be queued; retry later")
-        svc.store.count_message_sent()
         location = url_for("jobs.Job", job_id=job["id"])
         return job, 202, {"Location": location}
 

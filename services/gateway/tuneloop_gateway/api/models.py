@@ -91,7 +91,6 @@ class ModelResponses(MethodView):
             expires=timeout,
             ignore_result=True,
         )
-        svc.store.count_message_sent()
         found, answer = svc.store.replies.wait(reply_key, timeout)
         if not found:
             abort(503, message=f"no worker answered within {timeout:g}s")
