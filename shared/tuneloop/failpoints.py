@@ -1,7 +1,16 @@
 """Fault injection for tests: named points that crash, raise or stall when configured.
 
-Configured once at worker start from TUNELOOP_FAILPOINTS, e.g.
-"fine_tune=crash;collect=transient:2;epoch=sleep:0.5". Unset in production: every hit is a no-op.
+Off unless TUNELOOP_FAILPOINTS is set, and the worker refuses to start with it set unless
+TUNELOOP_MODE is "test" or "development" (see tuneloop_worker.celery_app). The spec is
+"point=action;point=action", e.g. "fine_tune=crash;collect=transient:2;epoch=sleep:0.5".
+
+Points: each stage's name (hit once per start of the stage, with count = that start's
+number, 1 for the first), "epoch" (hit after each epoch of fine-tuning, count = the epoch
+number) and "publish" (just before a model is published, count = 1).
+
+Actions: "crash" exits the process at once (like a kill -9: no cleanup, no ack); "error"
+raises RuntimeError; "transient[:N]" raises a Redis ConnectionError while count <= N
+(default 1); "sleep:S" sleeps S seconds.
 """
 
 import os
@@ -9,26 +18,36 @@ import time
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+MODES_ALLOWING = frozenset({"test", "development"})
 _points: dict[str, str] = {}
 
 
-def configure(spec: str) -> None:
-    """Set the active failpoints from a 'name=action;name=action' string."""
-    _points.clear()
+def configure(spec: str, mode: str = "production") -> None:
+    """Set the active failpoints; ValueError when spec sets any and mode is not a test mode."""
+    points = {}
     for part in filter(None, (p.strip() for p in spec.split(";"))):
         name, _, action = part.partition("=")
-        _points[name.strip()] = action.strip()
+        points[name.strip()] = action.strip()
+    if points and mode not in MODES_ALLOWING:
+        raise ValueError(
+            f"TUNELOOP_FAILPOINTS is set ({spec!r}) but TUNELOOP_MODE is {mode!r}: fault "
+            f"injection runs only with TUNELOOP_MODE in {sorted(MODES_ALLOWING)}"
+        )
+    _points.clear()
+    _points.update(points)
 
 
-def hit(name: str, delivery: int = 1) -> None:
-    """Act at point name if configured; delivery is how often the stage has started."""
+def hit(name: str, count: int = 1) -> None:
+    """Act at point name if it is configured (count: see the module docstring)."""
+    if not _points:
+        return
     action = _points.get(name)
     if not action:
         return
     kind, _, arg = action.partition(":")
     if kind == "crash":
-        os._exit(86)  # like a segfault or an OOM kill: no cleanup, no ack
-    elif kind == "transient" and delivery <= int(arg or 1):
+        os._exit(86)
+    elif kind == "transient" and count <= int(arg or 1):
         raise RedisConnectionError(f"failpoint {name}: injected connection error")
     elif kind == "error":
         raise RuntimeError(f"failpoint {name}: injected error")

@@ -23,6 +23,8 @@ class Settings:
     result_expires: int = 86400
     respond_timeout: float = 10.0
     failpoints: str = ""
+    # "production", or "test"/"development": only the latter two allow failpoints.
+    mode: str = "production"
     # The gateway's keys beside api_key: "name:key:scope[+scope],..." (parsed by the gateway).
     api_keys: str = ""
     # Largest request body the gateway reads: a 1,000-item batch of maximum-size items fits.
@@ -71,6 +73,7 @@ class Settings:
             result_expires=int(get("TUNELOOP_RESULT_EXPIRES", cls.result_expires)),
             respond_timeout=float(get("TUNELOOP_RESPOND_TIMEOUT", cls.respond_timeout)),
             failpoints=get("TUNELOOP_FAILPOINTS", ""),
+            mode=get("TUNELOOP_MODE", cls.mode),
             api_keys=get("TUNELOOP_API_KEYS", ""),
             max_body_bytes=int(
                 get(

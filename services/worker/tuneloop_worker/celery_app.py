@@ -22,7 +22,7 @@ def create_celery(settings: Settings) -> Celery:
     app.steps["consumer"].add(VisibilityHeartbeat)
     app.steps["consumer"].add(Sweeper)
     kombu_patch.apply()
-    failpoints.configure(settings.failpoints)
+    failpoints.configure(settings.failpoints, settings.mode)  # refused in production
     logging.basicConfig(
         level=settings.log_level,
         format="%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s",
