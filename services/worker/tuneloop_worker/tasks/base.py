@@ -4,7 +4,7 @@ import logging
 import time
 
 from celery import Task
-from celery.exceptions import Ignore, Reject, Retry
+from celery.exceptions import Reject, Retry
 from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 
@@ -56,19 +56,29 @@ def run(task: StageTask, job_id: str, stage: str) -> str:
         return run_stage(store(), job_id, stage, work_of(stage), limits())
     except StageSkipped as exc:
         log.info("job %s stage %s: not run: %s", job_id, stage, exc)
-        raise Ignore() from exc
+        return end_chain(task, job_id)
     except StageNotReady as exc:
         log.info("job %s stage %s: %s", job_id, stage, exc)
         if exc.lease_held and task.request.retries >= MAX_WAITS:
             # A live runner has held the stage all along: this is a duplicate; its own
             # message carries the stage on (and comes back if that runner dies).
             log.warning("job %s stage %s: duplicate gives way to %s", job_id, stage, exc.reason)
-            raise Ignore() from exc
+            return end_chain(task, job_id)
         raise requeue(task, exc, exc.countdown, limits().outage_grace) from exc
     except TRANSIENT as exc:
         log.warning("job %s stage %s: Redis fault, will run again: %s", job_id, stage, exc)
         countdown = int(backoff(task.request.retries, first=1.0, most=30.0))  # 1, 2, 4 … 30 s
         raise requeue(task, exc, countdown, limits().outage_grace) from exc
+
+
+def end_chain(task: StageTask, job_id: str) -> str:
+    """Succeed without sending the stages after this one (the job's record says why).
+
+    Raising Ignore would stop the chain too, but leave the task STARTED for ever in Celery's
+    monitors (Flower): every task ends in a final Celery state.
+    """
+    task.request.chain = task.request.callbacks = None
+    return job_id
 
 
 def requeue(task: StageTask, exc: Exception, countdown: float, grace: float) -> Retry:
