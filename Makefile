@@ -43,6 +43,7 @@ bench: $(STAMP)
 	$(PY) tests/benchmarks/bench_many_tasks.py
 	$(PY) tests/benchmarks/bench_scale.py
 	$(PY) tests/benchmarks/bench_slow_clients.py
+	$(PY) tests/benchmarks/bench_job_read.py
 
 venv: $(STAMP)
 
