@@ -30,7 +30,7 @@ from tuneloop_gateway import auth
 from tuneloop_gateway.errors import problem
 
 log = logging.getLogger(__name__)
-RATE_LIMIT_PREFIX = f"{keys.PREFIX}:ratelimit"
+RATE_LIMIT_PREFIX = keys.RATE_LIMITS
 DISABLED = ("", "off", "none")
 
 

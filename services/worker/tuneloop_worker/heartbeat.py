@@ -8,12 +8,12 @@ from celery.worker import state
 from redis import Redis
 from redis.exceptions import RedisError
 
+from tuneloop.store import keys
+
 log = logging.getLogger(__name__)
 
-# kombu's Redis transport: delivery tag -> delivery time of every unacknowledged message.
-# Its restore sweep hands a message back to the queue once that time is older than the
-# visibility timeout, so refreshing it marks the message as still held by a live worker.
-UNACKED_INDEX = "unacked_index"
+# Refreshing a message's delivery time in kombu's unacked index marks it as still held by a
+# live worker: kombu's restore sweep hands back only those older than the visibility timeout.
 
 
 class VisibilityHeartbeat(bootsteps.StartStopStep):
@@ -39,7 +39,7 @@ class VisibilityHeartbeat(bootsteps.StartStopStep):
         if not tags or self.redis is None:
             return
         try:
-            self.redis.zadd(UNACKED_INDEX, dict.fromkeys(tags, time.time()), xx=True)
+            self.redis.zadd(keys.KOMBU_UNACKED_INDEX, dict.fromkeys(tags, time.time()), xx=True)
         except RedisError as exc:
             log.warning("visibility heartbeat failed: %s", exc)
 

@@ -9,6 +9,13 @@ JOB_SEQ = f"{PREFIX}:seq:jobs"
 JOBS = f"{PREFIX}:jobs"
 JOB_STATUS_INDEXED = f"{PREFIX}:jobs:status-indexed"
 MODELS = f"{PREFIX}:models"
+SWEEPER = f"{PREFIX}:sweeper"  # the worker holding the sweeper's seat
+SWEEP_SUSPECTS = f"{PREFIX}:sweeper:suspects"  # job id -> when first seen orphaned
+RATE_LIMITS = f"{PREFIX}:ratelimit"  # the prefix of the limits library's counters
+# kombu's Redis transport: delivered, unacknowledged messages by delivery tag, and their
+# delivery times (the restore sweep hands back those older than the visibility timeout).
+KOMBU_UNACKED = "unacked"
+KOMBU_UNACKED_INDEX = "unacked_index"
 
 
 def interaction(iid: str) -> str:

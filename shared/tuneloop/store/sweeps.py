@@ -7,11 +7,6 @@ from redis import Redis
 from tuneloop import contracts
 from tuneloop.store import keys
 
-SWEEPER = f"{keys.PREFIX}:sweeper"
-SUSPECTS = f"{keys.PREFIX}:sweeper:suspects"
-# kombu's Redis transport: every delivered, not yet acknowledged message, by delivery tag.
-UNACKED = "unacked"
-
 # Take the sweeper's seat if it is free or already ours, for ttl ms.
 _ELECT = """
 local holder = redis.call('GET', KEYS[1])
@@ -30,7 +25,7 @@ class SweepStore:
 
     def elect(self, holder: str, ttl_ms: int) -> bool:
         """Hold the sweeper's seat for ttl ms; return whether holder has it."""
-        return self._elect(keys=[SWEEPER], args=[holder, ttl_ms]) == 1
+        return self._elect(keys=[keys.SWEEPER], args=[holder, ttl_ms]) == 1
 
     def active_jobs(self) -> list[str]:
         """Return the ids of the jobs not yet ended (queued or running)."""
@@ -44,7 +39,7 @@ class SweepStore:
         pipe = self.redis.pipeline(transaction=False)
         for queue in queues:
             pipe.lrange(queue, 0, -1)
-        pipe.hvals(UNACKED)
+        pipe.hvals(keys.KOMBU_UNACKED)
         messages = "\n".join(m for batch in pipe.execute() for m in batch)
         return {jid for jid in jids if jid in messages}
 
@@ -60,20 +55,20 @@ class SweepStore:
 
     def suspects(self) -> dict[str, float]:
         """Return the jobs seen orphaned, with when they were first seen so (epoch seconds)."""
-        return {jid: float(t) for jid, t in self.redis.hgetall(SUSPECTS).items()}
+        return {jid: float(t) for jid, t in self.redis.hgetall(keys.SWEEP_SUSPECTS).items()}
 
     def suspect(self, jids: list[str], now: float | None = None) -> None:
         """Note jobs seen orphaned now, keeping the first time for those seen before."""
         now = time.time() if now is None else now
         pipe = self.redis.pipeline(transaction=False)
         for jid in jids:
-            pipe.hsetnx(SUSPECTS, jid, now)
+            pipe.hsetnx(keys.SWEEP_SUSPECTS, jid, now)
         pipe.execute()
 
     def clear(self, jids: list[str]) -> None:
         """Forget jobs as suspects."""
         if jids:
-            self.redis.hdel(SUSPECTS, *jids)
+            self.redis.hdel(keys.SWEEP_SUSPECTS, *jids)
 
     def count_redrive(self, jid: str, stage: str) -> int:
         """Count one more re-drive of the job's stage; return how many there have been."""
