@@ -3,10 +3,14 @@
 Posts the 10,003 training rows as rated interactions and runs a job with the 3,080 test rows
 as its eval set, three times, interleaved with the baseline measured in the same run: a
 LinearSVC (scikit-learn defaults) on the same features and the same training side.
-Cost grows linearly with rows x task types (see README, "How the agent learns").
+Prints the report's summary: accuracy and macro-F1 with 95% CIs, McNemar against the keyword
+baseline, the verdict and the most confused pairs.
+Cost grows linearly with rows x task types (see README, "How the agent learns"); the report's
+paired bootstrap grows linearly with evaluation cases x resamples.
 """
 
 import csv
+import json
 import re
 import sys
 import time
@@ -68,6 +72,74 @@ def linear_svc(train: list[dict], test: list[dict], seed: int) -> tuple[float, f
     return float(np.mean(predicted == truth)), f1_score(truth, predicted, average="macro"), seconds
 
 
+def ci(interval: list[float] | None) -> str:
+    """Format a 95% confidence interval."""
+    return "n/a" if interval is None else f"[{interval[0]:.4f}, {interval[1]:.4f}]"
+
+
+def print_report_summary(job: dict) -> None:
+    """Print the report's classification truth and uncertainty, as the job's result holds them."""
+    r = job["result"]
+    s = r["significance"]
+    boot = s["bootstrap"]
+    print(
+        f"report summary ({s['n_cases']} cases; 95% CIs from a paired bootstrap, "
+        f"{boot['resamples']} resamples, seed {boot['seed']}):"
+    )
+    for agent in ("baseline", "fine_tuned"):
+        m = r[f"{agent}_metrics"]
+        print(
+            f"  {agent:<10} accuracy {m['task_accuracy']:.4f} {ci(m['ci95']['task_accuracy'])}, "
+            f"macro-F1 {m['macro_f1']:.4f} {ci(m['ci95']['macro_f1'])}"
+        )
+    for name in ("task_accuracy", "macro_f1"):
+        change = r["improvement"][name]
+        print(f"  change in {name}: {change['absolute']:+.4f} {ci(change['absolute_ci95'])}")
+    test = s["mcnemar"]
+    print(
+        f"  McNemar exact vs baseline: p {p_value(test['p_value'])} "
+        f"(fine-tuned only right {test['fine_tuned_only_correct']}, "
+        f"baseline only right {test['baseline_only_correct']}, "
+        f"both right {test['both_correct']}, both wrong {test['both_wrong']})"
+    )
+    print(f"  conclusive: {s['conclusive']}; verdict: {s['verdict']}")
+    print_confusions(r["classification"])
+    added = len(json.dumps(r["classification"])) + len(json.dumps(s))
+    print(
+        f"  job record as GET returns it: {len(json.dumps(job)):,} bytes of JSON "
+        f"({added:,} of them classification and significance)"
+    )
+    excerpt = {
+        "fine_tuned_metrics.ci95": r["fine_tuned_metrics"]["ci95"],
+        "improvement.task_accuracy": r["improvement"]["task_accuracy"],
+        "significance": s,
+    }
+    print("  excerpt: " + json.dumps(excerpt))
+
+
+def print_confusions(classification: dict) -> None:
+    """Print each agent's top confused pairs and the fine-tuned agent's weakest task types."""
+    for agent in ("fine_tuned", "baseline"):
+        pairs = classification[agent]["confused_pairs"][:5]
+        shown = "; ".join(f"{p['expected']} -> {p['predicted']} ({p['count']})" for p in pairs)
+        print(f"  top confused pairs, {agent}: {shown}")
+    worst = sorted(classification["fine_tuned"]["by_task_type"].items(), key=_by_f1)[:3]
+    shown = "; ".join(
+        f"{t} F1 {v['f1']:.3f} (P {v['precision']:.3f}, R {v['recall']:.3f}, n {v['support']})"
+        for t, v in worst
+    )
+    print(f"  lowest per-task F1, fine_tuned: {shown}")
+
+
+def p_value(p: float) -> str:
+    """Format a p-value; 0.0 is a float underflow, not a certainty."""
+    return "< 1e-300 (0.0 in the report: the float underflows)" if p < 1e-300 else f"= {p:.3g}"
+
+
+def _by_f1(item: tuple[str, dict]) -> tuple[float, str]:
+    return item[1]["f1"], item[0]
+
+
 def main() -> None:
     """Post, fine-tune, evaluate, compare; print every figure with the command."""
     train, test = rows("train.csv"), rows("test.csv")
@@ -100,7 +172,9 @@ def main() -> None:
     print(
         f"fine-tuned: task accuracy {tuned['task_accuracy']:.4f} (report), "
         f"{np.mean(np.array(predicted) == truth):.4f} (stored model, recomputed), "
-        f"macro-F1 {f1_score(truth, predicted, average='macro'):.4f}; "
+        f"macro-F1 {f1_score(truth, predicted, labels=sorted(set(truth)), average='macro'):.4f} "
+        "(recomputed), "
+        f"{tuned['macro_f1']:.4f} (report); "
         f"best epoch {job['result']['best_epoch']} of {len(job['result']['epochs'])}"
     )
     baseline = job["result"]["baseline_metrics"]["task_accuracy"]
@@ -117,6 +191,7 @@ def main() -> None:
         f"train rows {job['result']['training_data']['total_examples']}, "
         f"{per_epoch:.2f}s per epoch, model {mib(job['result']['model_size_bytes'])}"
     )
+    print_report_summary(job)
     print(f"POST -> succeeded over {ROUNDS} jobs: {spread(service)}")
     fits = [s for _, _, s in svc_runs]
     print(f"LinearSVC fit alone, interleaved with the jobs: {spread(fits)}")

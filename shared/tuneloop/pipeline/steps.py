@@ -9,6 +9,7 @@ from tuneloop.errors import StageError
 from tuneloop.pipeline import data, training
 from tuneloop.pipeline.runner import Limits
 from tuneloop.stages import compare as cmp
+from tuneloop.stages import evidence, outcomes
 from tuneloop.stages.evaluate import MetricsAccumulator, request_cases
 from tuneloop.stages.filter import QualityFilter
 from tuneloop.stages.hyperparameters import auto_fields, resolve
@@ -118,15 +119,16 @@ def evaluate_fine_tuned(store: Store, job: dict, limits: Limits) -> None:
 
 
 def _evaluate(store: Store, job: dict, agent: Agent, name: str) -> None:
-    """Answer every evaluation case in bounded batches; keep the metrics and a few answers."""
-    acc = MetricsAccumulator()
+    """Answer every evaluation case in bounded batches; keep metrics, per-case outcomes, answers."""
+    acc, log = MetricsAccumulator(), outcomes.OutcomeLog()
     for cases in data.evaluation_cases(store, job):
         for start in range(0, len(cases), EVAL_BATCH):
             chunk = cases[start : start + EVAL_BATCH]
-            answers = agent.respond_many([c["input"] for c in chunk])
-            acc.add(chunk, [a.to_dict() for a in answers])
+            answers = [a.to_dict() for a in agent.respond_many([c["input"] for c in chunk])]
+            log.add(chunk, answers, acc.add(chunk, answers))
     store.artifacts.put(job["id"], f"{name}_metrics", acc.result())
     store.artifacts.put(job["id"], f"{name}_examples", acc.first_answers)
+    store.artifacts.put_blob(job["id"], f"{name}_outcomes", outcomes.dump(log.outcomes()))
 
 
 def compare(store: Store, job: dict, limits: Limits) -> dict:
@@ -137,7 +139,7 @@ def compare(store: Store, job: dict, limits: Limits) -> dict:
         art.get(jid, "baseline_examples"),
         art.get(jid, "fine_tuned_examples"),
     )
-    return {
+    report = {
         "training_data": art.get(jid, "training_data"),
         "hyperparameters": art.get(jid, "hyperparameters"),
         "baseline_metrics": base,
@@ -151,6 +153,19 @@ def compare(store: Store, job: dict, limits: Limits) -> dict:
             [e["answer"] for e in tuned_examples],
         ),
     }
+    blobs = [art.get_blob(jid, f"{name}_outcomes") for name in ("baseline", "fine_tuned")]
+    if None in blobs:  # evaluated by a worker older than per-case outcomes: report without
+        message = "per-case outcomes missing: no classification or confidence intervals"
+        store.jobs.add_event(jid, "compare:no_outcomes", "message", message, level="warning")
+        return report
+    seed = report["hyperparameters"]["seed"]
+    try:
+        extra = evidence.additions(
+            base, tuned, report["improvement"], *map(outcomes.load, blobs), seed=seed
+        )
+    except outcomes.UnpairedError as exc:
+        raise StageError("evaluation_unpaired", str(exc)) from None
+    return {**report, **extra}
 
 
 def fine_tune(store: Store, job: dict, limits: Limits) -> None:

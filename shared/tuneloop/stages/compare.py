@@ -4,18 +4,25 @@ from collections.abc import Sequence
 
 METRICS = ("average_confidence", "task_accuracy", "response_quality", "overall_score")
 
+# How a report judges itself (numpy-free, so the report's schema describes the same rule).
+RESAMPLES = 1000  # paired bootstrap resamples of the evaluation cases
+CONFIDENCE_LEVEL = 0.95
+MIN_CASES = 30  # fewer evaluation cases and the report says it cannot tell
+ALPHA = 0.05  # McNemar's p-value must be below this for a conclusive verdict
+TOP_CONFUSIONS = 10
+
+
+def change(before: float | None, after: float | None) -> dict:
+    """Return the absolute and relative change of one metric (relative is None from 0)."""
+    if before is None or after is None:
+        return {"absolute": None, "relative": None}
+    absolute = after - before
+    return {"absolute": absolute, "relative": absolute / before if before else None}
+
 
 def improvement(baseline: dict, fine_tuned: dict) -> dict:
     """Return the absolute and relative change of each metric (relative is None from 0)."""
-    out = {}
-    for name in METRICS:
-        before, after = baseline.get(name), fine_tuned.get(name)
-        if before is None or after is None:
-            out[name] = {"absolute": None, "relative": None}
-            continue
-        absolute = after - before
-        out[name] = {"absolute": absolute, "relative": absolute / before if before else None}
-    return out
+    return {name: change(baseline.get(name), fine_tuned.get(name)) for name in METRICS}
 
 
 def side_by_side(

@@ -27,6 +27,12 @@ def holdout_cases(examples: Iterable[list[dict]]) -> Iterator[list[dict]]:
         ]
 
 
+def case_quality(case: dict, answer: dict) -> float | None:
+    """Return the answer's token F1 against the case's reference, or None without one."""
+    ref = case.get("reference_output")
+    return token_f1(answer["text"], ref) if ref else None
+
+
 @dataclass
 class _Sums:
     n: int = 0
@@ -35,12 +41,12 @@ class _Sums:
     quality: float = 0.0
     n_quality: int = 0
 
-    def add(self, case: dict, answer: dict) -> None:
+    def add(self, case: dict, answer: dict, quality: float | None) -> None:
         self.n += 1
         self.confidence += answer["confidence"]
         self.correct += answer["task_type"] == case["expected_type"]
-        if case.get("reference_output"):
-            self.quality += token_f1(answer["text"], case["reference_output"])
+        if quality is not None:
+            self.quality += quality
             self.n_quality += 1
 
     def values(self) -> dict:
@@ -64,13 +70,15 @@ class MetricsAccumulator:
     by_task: dict[str, _Sums] = field(default_factory=dict)
     first_answers: list[dict] = field(default_factory=list)
 
-    def add(self, cases: Sequence[dict], answers: Sequence[dict]) -> None:
-        """Count one batch of cases with an agent's answers to them."""
-        for case, answer in zip(cases, answers, strict=True):
-            self.total.add(case, answer)
-            self.by_task.setdefault(case["expected_type"], _Sums()).add(case, answer)
+    def add(self, cases: Sequence[dict], answers: Sequence[dict]) -> list[float | None]:
+        """Count one batch of cases with an agent's answers; return each case's quality."""
+        qualities = [case_quality(c, a) for c, a in zip(cases, answers, strict=True)]
+        for case, answer, quality in zip(cases, answers, qualities, strict=True):
+            self.total.add(case, answer, quality)
+            self.by_task.setdefault(case["expected_type"], _Sums()).add(case, answer, quality)
             if len(self.first_answers) < EXAMPLES_KEPT:
                 self.first_answers.append({"case": case, "answer": answer})
+        return qualities
 
     def result(self) -> dict:
         """Return the metrics over all cases and per expected task type."""

@@ -86,9 +86,13 @@ class Jobs(MethodView):
         return {"data": [_listed(job) for job in data], "has_more": has_more}
 
 
+# Report parts that grow with the eval set or the task types: only GET /v1/jobs/{id} has them.
+UNLISTED = ("examples", "classification")
+
+
 def _listed(job: dict) -> dict:
-    """Leave out what can be large: the example answers (the eval set is never read here)."""
-    result = job["result"] and {k: v for k, v in job["result"].items() if k != "examples"}
+    """Leave out what can be large (the eval set is never read here)."""
+    result = job["result"] and {k: v for k, v in job["result"].items() if k not in UNLISTED}
     return {**job, "result": result}
 
 
