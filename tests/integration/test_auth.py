@@ -78,7 +78,11 @@ def test_health_and_readiness_answer_without_a_key(anon: ApiClient) -> None:
     assert ready.json()["workers"], ready.json()
 
 
-def test_the_api_description_and_docs_answer_without_a_key(anon: ApiClient) -> None:
+def test_the_openapi_document_the_docs_html_and_its_script_are_served_without_a_key(
+    anon: ApiClient,
+) -> None:
+    # This checks only that the files are served. Whether /docs works in a browser is not
+    # checked here (it does not yet): the UI issue adds a real-browser test.
     spec = anon.get("/openapi.json")
     assert spec.status_code == 200, spec.text
     assert spec.json()["openapi"].startswith("3.")
@@ -86,7 +90,7 @@ def test_the_api_description_and_docs_answer_without_a_key(anon: ApiClient) -> N
     assert docs.status_code == 200, docs.text
     assert "text/html" in docs.headers["Content-Type"]
     assert "swagger-ui" in docs.text
-    # The Swagger UI assets are served locally, also without a key.
+    # The Swagger UI script is served locally, also without a key.
     asset = anon.get("/docs/static/swagger-ui-bundle.js")
     assert asset.status_code == 200, asset.status_code
     assert len(asset.content) > 1000

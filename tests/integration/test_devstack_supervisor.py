@@ -12,8 +12,7 @@ import requests
 
 from tuneloop.celery_config import PIPELINE_QUEUE
 
-from .faults_support import report_recovery
-from .support import API_KEY, free_port, wait_until
+from .support import API_KEY, free_port, report_recovery, wait_until
 
 pytestmark = pytest.mark.integration
 

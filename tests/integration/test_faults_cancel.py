@@ -13,9 +13,13 @@ import requests
 
 from tuneloop import contracts
 
-from .faults_support import (
+from .support import (
     EPOCH_SLEEP,
-    FaultStack,
+    ApiClient,
+    Stack,
+    all_events,
+    assert_problem,
+    client_for,
     create_job,
     deliveries,
     describe_job,
@@ -28,8 +32,10 @@ from .faults_support import (
     seed_interactions,
     stages_started,
     wait_for_epochs,
+    wait_for_job,
+    wait_until,
+    worker_idle,
 )
-from .support import ApiClient, all_events, assert_problem, wait_for_job, wait_until, worker_idle
 
 pytestmark = pytest.mark.integration
 
@@ -38,24 +44,23 @@ FAILPOINTS = f"collect=sleep:{COLLECT_SLEEP:g};epoch=sleep:{EPOCH_SLEEP:g}"
 
 
 @pytest.fixture(scope="module")
-def cancel_stack() -> Iterator[FaultStack]:
+def cancel_stack() -> Iterator[Stack]:
     """A stack with one slowed worker and some training data."""
-    with fault_stack(workers=[("w1", FAILPOINTS)]) as stack, stack.client() as client:
+    with fault_stack(workers=[("w1", FAILPOINTS)]) as stack, client_for(stack) as client:
         seed_interactions(client)
         yield stack
 
 
 @pytest.fixture
-def api(cancel_stack: FaultStack) -> Iterator[ApiClient]:
+def api(cancel_stack: Stack) -> Iterator[ApiClient]:
     """A client of the module's stack, with its key."""
-    with cancel_stack.client() as session:
+    with client_for(cancel_stack) as session:
         yield session
 
 
 def _post_cancel(api: ApiClient, job_id: str) -> requests.Response:
-    """POST the cancel, declaring JSON: without it the gateway answers 415 to a bodiless
-    POST (BUG_CANCEL_NEEDS_JSON in test_malformed_input.py)."""
-    return api.post(f"/v1/jobs/{job_id}/cancel", headers={"Content-Type": "application/json"})
+    """POST the cancel as a client does: no body and no content type."""
+    return api.post(f"/v1/jobs/{job_id}/cancel")
 
 
 def _cancel(api: ApiClient, job_id: str) -> dict:
@@ -67,7 +72,7 @@ def _cancel(api: ApiClient, job_id: str) -> dict:
     return body
 
 
-def _wait_idle(stack: FaultStack, job_id: str) -> float:
+def _wait_idle(stack: Stack, job_id: str) -> float:
     """Wait until no task is queued or held; return when that was reached (monotonic)."""
     wait_until(
         lambda: worker_idle(stack), 30.0, lambda: f"idle: {describe_job(stack, job_id)}", 0.05
@@ -76,7 +81,7 @@ def _wait_idle(stack: FaultStack, job_id: str) -> float:
 
 
 def test_cancelling_a_queued_job_answers_cancelled_and_no_stage_ever_starts(
-    cancel_stack: FaultStack, api: ApiClient
+    cancel_stack: Stack, api: ApiClient
 ) -> None:
     stack = cancel_stack
     job_id = create_job(api, 3)
@@ -110,7 +115,7 @@ def test_cancelling_a_queued_job_answers_cancelled_and_no_stage_ever_starts(
 
 
 def test_cancelling_during_fine_tune_stops_it_at_the_next_epoch_and_saves_no_model(
-    cancel_stack: FaultStack, api: ApiClient
+    cancel_stack: Stack, api: ApiClient
 ) -> None:
     stack, n_epochs = cancel_stack, 20
     job_id = create_job(api, n_epochs)
@@ -154,7 +159,7 @@ def test_cancelling_during_fine_tune_stops_it_at_the_next_epoch_and_saves_no_mod
 
 
 def test_cancelling_a_succeeded_job_answers_409_and_leaves_it_succeeded(
-    cancel_stack: FaultStack, api: ApiClient
+    cancel_stack: Stack, api: ApiClient
 ) -> None:
     job_id = create_job(api, 2)
     done = wait_for_job(api, cancel_stack, job_id, timeout=60.0)

@@ -8,14 +8,20 @@ import pytest
 
 from tuneloop.celery_config import INTERACTIVE_QUEUE, PIPELINE_QUEUE
 
-from .faults_support import fault_stack, report_recovery
-from .support import assert_problem, wait_until
+from .support import (
+    assert_problem,
+    client_for,
+    fault_stack,
+    report_recovery,
+    wait_until,
+    wait_worker_answers,
+)
 
 pytestmark = pytest.mark.integration
 
 
 def test_readiness_needs_a_worker_on_the_pipeline_queue_not_just_a_responder() -> None:
-    with fault_stack(workers=()) as stack, stack.client(api_key=None) as anon:
+    with fault_stack(workers=()) as stack, client_for(stack, None) as anon:
         stack.start_worker("responder", queues=INTERACTIVE_QUEUE)
         problem = assert_problem(anon.get("/readyz"), 503)
         assert PIPELINE_QUEUE in problem["detail"], problem
@@ -34,12 +40,12 @@ def test_readiness_needs_a_worker_on_the_pipeline_queue_not_just_a_responder() -
 
 
 def test_readiness_answers_200_on_the_first_probe_after_a_redis_restart() -> None:
-    with fault_stack() as stack, stack.client(api_key=None) as anon:
+    with fault_stack() as stack, client_for(stack, None) as anon:
         for _ in range(4):  # fill both gunicorn workers' pools with connections
             assert anon.get("/readyz").status_code == 200
         stack.stop_redis(signal.SIGTERM)
         stack.start_redis()
-        stack.wait_worker_ready("w1")
+        wait_worker_answers(stack, "w1")
         started = time.monotonic()
         answers = [anon.get("/readyz") for _ in range(4)]
         report_recovery("redis restart -> /readyz probes", time.monotonic() - started)

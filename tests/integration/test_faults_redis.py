@@ -16,22 +16,21 @@ import requests
 
 from tuneloop import contracts
 
-from .faults_support import (
+from .support import (
+    PROBLEM_JSON,
     SLOW_EPOCHS,
-    FaultStack,
+    ApiClient,
+    Stack,
+    all_events,
+    assert_problem,
+    client_for,
     create_job,
     describe_job,
     fault_stack,
+    job_state,
     report_recovery,
     seed_interactions,
     wait_for_epochs,
-)
-from .support import (
-    PROBLEM_JSON,
-    ApiClient,
-    all_events,
-    assert_problem,
-    job_state,
     wait_for_job,
     wait_until,
 )
@@ -120,7 +119,7 @@ RECOVERY_TIMEOUT = 60.0
 class Outage:
     """What happened around one stop and restart of Redis during a running job."""
 
-    stack: FaultStack
+    stack: Stack
     seeded: list[str]
     writer: Writer
     pids_before: dict[str, int]
@@ -135,8 +134,8 @@ class Outage:
     exited: list[str] = field(default_factory=list)
 
 
-def _live_pids(stack: FaultStack) -> dict[str, int]:
-    return {n: s.proc.pid for n, s in stack.services.items() if n != "redis" and s.running}
+def _live_pids(stack: Stack) -> dict[str, int]:
+    return {p.name: p.pid for p in stack.procs if p.name != "redis" and p.alive()}
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +148,7 @@ def outage() -> Iterator[Outage]:
     """
     with (
         fault_stack(appendfsync="always", workers=[("w1", SLOW_EPOCHS)]) as stack,
-        stack.client() as client,
+        client_for(stack) as client,
     ):
         seeded = seed_interactions(client)
         job_id = create_job(client, N_EPOCHS)
@@ -232,7 +231,7 @@ def test_while_redis_is_down_posting_an_interaction_answers_a_503_problem_never_
 def test_every_interaction_answered_2xx_before_the_stop_is_there_after_the_restart(
     outage: Outage,
 ) -> None:
-    with outage.stack.client() as client:
+    with client_for(outage.stack) as client:
         stored = set(_stored_ids(client))
         acknowledged_before = set(outage.seeded) | {
             a[4]["id"] for a in outage.writer.answers if a[2] == 201 and a[1] <= outage.stopped_at
@@ -247,8 +246,8 @@ def test_every_interaction_answered_2xx_before_the_stop_is_there_after_the_resta
 def test_after_the_restart_the_same_gateway_accepts_new_interactions(outage: Outage) -> None:
     assert outage.first_201_after is not None, outage.writer.answers[-5:]
     assert "gateway" not in outage.exited
-    assert outage.stack.gateway.proc.pid == outage.pids_before["gateway"]
-    with outage.stack.client() as client:
+    assert outage.stack.proc("gateway").pid == outage.pids_before["gateway"]
+    with client_for(outage.stack) as client:
         assert client.post("/v1/interactions", json=_item("after")).status_code == 201
 
 
@@ -257,7 +256,7 @@ def test_after_the_restart_the_same_worker_finishes_the_running_job(outage: Outa
     assert outage.exited == [], f"processes exited: {outage.exited}\n{stack.logs(60)}"
     assert _live_pids(stack) == outage.pids_before
     assert outage.job_ended_after is not None, describe_job(stack, job_id)
-    with stack.client() as client:
+    with client_for(stack) as client:
         job = wait_for_job(client, stack, job_id, timeout=10.0)
         epochs = [e["data"]["epoch"] for e in all_events(client, job_id) if e["type"] == "metrics"]
     assert epochs == list(range(1, N_EPOCHS + 1)), epochs
@@ -271,7 +270,7 @@ HEADROOM = 256 * 1024  # bytes of maxmemory above what Redis uses when the fill 
 class Full:
     """A Redis at maxmemory (noeviction) and the answers that filled it."""
 
-    stack: FaultStack
+    stack: Stack
     acknowledged: list[str]
     job_id: str
     answers: list[tuple[str, requests.Response]] = field(default_factory=list)
@@ -280,7 +279,7 @@ class Full:
 @pytest.fixture(scope="module")
 def full_redis() -> Iterator[Full]:
     """Post batches until Redis, limited to its usage plus HEADROOM, refuses one."""
-    with fault_stack(workers=()) as stack, stack.client() as client:
+    with fault_stack(workers=()) as stack, client_for(stack) as client:
         acknowledged = seed_interactions(client)
         job = client.post("/v1/jobs", json={"hyperparameters": {"n_epochs": 1}})
         assert job.status_code == 202, job.text  # no worker: it stays queued
@@ -323,7 +322,7 @@ def test_redis_at_maxmemory_answers_writes_with_a_503_problem(full_redis: Full) 
 
 
 def test_redis_at_maxmemory_still_answers_reads_of_stats_and_jobs(full_redis: Full) -> None:
-    with full_redis.stack.client() as client:
+    with client_for(full_redis.stack) as client:
         for path in ("/v1/interactions/stats", f"/v1/jobs/{full_redis.job_id}", "/v1/jobs"):
             response = client.get(path)
             assert response.status_code == 200, f"GET {path}: {response.text}"
@@ -336,7 +335,7 @@ def test_redis_at_maxmemory_keeps_every_acknowledged_interaction_and_stores_noth
     refused = [(kind, r.status_code) for kind, r in full_redis.answers if r.status_code != 201]
     assert [kind for kind, _ in refused] == ["batch", "single"], refused
     assert all(status >= 500 for _, status in refused), refused
-    with stack.client() as client:
+    with client_for(stack) as client:
         # Reads still work; everything acknowledged is there, nothing refused was half stored.
         stored = _stored_ids(client)  # GET /v1/interactions, while Redis is still full
         assert sorted(stored) == sorted(full_redis.acknowledged)

@@ -17,8 +17,10 @@ import pytest
 
 from tuneloop import contracts
 
-from .faults_support import (
-    FaultStack,
+from .support import (
+    Stack,
+    all_events,
+    client_for,
     create_job,
     deliveries,
     describe_job,
@@ -26,8 +28,10 @@ from .faults_support import (
     report_recovery,
     seed_interactions,
     stages_started,
+    wait_for_job,
+    wait_until,
+    worker_idle,
 )
-from .support import all_events, wait_for_job, wait_until, worker_idle
 
 pytestmark = pytest.mark.integration
 
@@ -46,7 +50,7 @@ def _log_times(log: str, *needles: str) -> list[float]:
     return times
 
 
-def _wait_idle(stack: FaultStack, job_id: str) -> None:
+def _wait_idle(stack: Stack, job_id: str) -> None:
     """Wait until nothing is queued or held and no job is unfinished."""
     wait_until(lambda: worker_idle(stack), 30.0, lambda: f"idle: {describe_job(stack, job_id)}")
 
@@ -55,7 +59,7 @@ def _wait_idle(stack: FaultStack, job_id: str) -> None:
 class TransientRun:
     """A job whose collect raises a Redis ConnectionError on its first two deliveries."""
 
-    stack: FaultStack
+    stack: Stack
     job_id: str
     created: float
     settled_after: float
@@ -64,7 +68,7 @@ class TransientRun:
 @pytest.fixture(scope="module")
 def transient_run() -> Iterator[TransientRun]:
     """Run the job until it ends, or until collect is delivered a 4th time (not recovering)."""
-    with fault_stack(workers=[("w1", "collect=transient:2")]) as stack, stack.client() as client:
+    with fault_stack(workers=[("w1", "collect=transient:2")]) as stack, client_for(stack) as client:
         seed_interactions(client)
         created = time.monotonic()
         job_id = create_job(client, 2)
@@ -98,7 +102,7 @@ def test_after_two_transient_errors_collect_succeeds_on_its_third_delivery(
 ) -> None:
     stack, job_id = transient_run.stack, transient_run.job_id
     assert deliveries(stack, job_id)["collect"] == 3, describe_job(stack, job_id)
-    with stack.client() as client:
+    with client_for(stack) as client:
         job = wait_for_job(client, stack, job_id, timeout=30.0)
     report_recovery(
         "transient connection error in collect (2 deliveries)",
@@ -109,7 +113,7 @@ def test_after_two_transient_errors_collect_succeeds_on_its_third_delivery(
 
 
 def test_a_deterministic_error_in_prepare_fails_the_job_at_once_and_runs_no_later_stage() -> None:
-    with fault_stack(workers=[("w1", "prepare=error")]) as stack, stack.client() as client:
+    with fault_stack(workers=[("w1", "prepare=error")]) as stack, client_for(stack) as client:
         seed_interactions(client)
         created = time.monotonic()
         job_id = create_job(client, 2)
@@ -134,7 +138,7 @@ MAX_CRASHES = 3
 
 
 def test_a_stage_that_kills_its_process_every_time_is_given_up_after_capped_deliveries() -> None:
-    with fault_stack(workers=()) as stack, stack.client() as client:
+    with fault_stack(workers=()) as stack, client_for(stack) as client:
         env = {"TUNELOOP_MAX_CRASHES": str(MAX_CRASHES)}
         stack.start_worker("w1", "fine_tune=crash", env=env)
         seed_interactions(client)
@@ -160,11 +164,11 @@ def test_a_stage_that_kills_its_process_every_time_is_given_up_after_capped_deli
         events = all_events(client, job_id)
         assert "evaluate_fine_tuned" not in stages_started(events)
         assert "compare" not in stages_started(events)
-        assert stack.workers["w1"].running, stack.logs()
+        assert stack.proc("w1").alive(), stack.logs()
 
 
 def test_stages_store_no_celery_results_and_a_finished_job_answers_from_its_record() -> None:
-    with fault_stack() as stack, stack.client() as client:
+    with fault_stack() as stack, client_for(stack) as client:
         seed_interactions(client)
         job_id = create_job(client, 3)
         before = wait_for_job(client, stack, job_id, timeout=60.0)

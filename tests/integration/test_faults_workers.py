@@ -1,6 +1,6 @@
 """Workers die or are stopped mid fine-tune: the stage runs again elsewhere, once, and the job ends.
 
-Each test builds its own stack (faults_support.fault_stack) with short timings: visibility
+Each test builds its own stack (support.fault_stack) with short timings: visibility
 timeout 8 s, heartbeat 1 s, restore sweep 1 s, lease TTL 4 s, soft shutdown 3 s. Fine-tuning
 is slowed to 0.3 s per epoch by the "epoch=sleep:0.3" failpoint so it can be hit mid-way.
 """
@@ -14,17 +14,19 @@ import pytest
 
 from tuneloop import contracts
 
-from .faults_support import (
+from .support import (
     EPOCH_SLEEP,
     HEARTBEAT_INTERVAL,
     RESTORE_INTERVAL,
     SLOW_EPOCHS,
     SOFT_SHUTDOWN_TIMEOUT,
     VISIBILITY_TIMEOUT,
-    FaultStack,
     LeaseWatcher,
+    Stack,
     alive,
+    all_events,
     assert_one_run_per_epoch,
+    client_for,
     comparable,
     create_job,
     deliveries,
@@ -39,16 +41,17 @@ from .faults_support import (
     seed_interactions,
     stages_started,
     wait_for_epochs,
+    wait_for_job,
     wait_job_status,
+    wait_until,
 )
-from .support import all_events, wait_for_job, wait_until
 
 pytestmark = pytest.mark.integration
 
 N_EPOCHS = 12
 
 
-def _fine_tune_runner(stack: FaultStack, job_id: str) -> tuple[str, int]:
+def _fine_tune_runner(stack: Stack, job_id: str) -> tuple[str, int]:
     """The lease holder of the job's fine_tune and its process id, once the stage runs."""
     holder = wait_until(
         lambda: lease_holder(stack, job_id, "fine_tune"),
@@ -60,16 +63,16 @@ def _fine_tune_runner(stack: FaultStack, job_id: str) -> tuple[str, int]:
 
 
 def test_kill_9_of_the_pool_child_running_fine_tune_resumes_from_the_checkpoint_once() -> None:
-    with fault_stack(workers=[("w1", SLOW_EPOCHS)]) as stack, stack.client() as client:
+    with fault_stack(workers=[("w1", SLOW_EPOCHS)]) as stack, client_for(stack) as client:
         seed_interactions(client)
         reference = wait_for_job(client, stack, create_job(client, N_EPOCHS), timeout=60.0)
 
         job_id = create_job(client, N_EPOCHS)
         wait_for_epochs(stack, job_id, 3)
         _, pid = _fine_tune_runner(stack, job_id)
-        worker = stack.workers["w1"]
+        worker = stack.proc("w1")
         # Only ever kill our own pool child: in w1's process group, not its main process.
-        assert stack.worker_of(pid) == "w1" and pid != worker.proc.pid, (pid, stack.logs())
+        assert stack.worker_of(pid) == "w1" and pid != worker.pid, (pid, stack.logs())
         os.kill(pid, signal.SIGKILL)
         killed_at = time.monotonic()
         seen_at_kill = len(epochs_in(events_of(stack, job_id)))
@@ -107,7 +110,7 @@ def test_kill_9_of_the_pool_child_running_fine_tune_resumes_from_the_checkpoint_
         assert [e["train_loss"] for e in job["result"]["epochs"]] == [
             e["train_loss"] for e in reference["result"]["epochs"]
         ]
-        assert worker.running, stack.logs()
+        assert worker.alive(), stack.logs()
 
 
 # kill -9 of a whole worker: its message comes back once its delivery time is older than the
@@ -124,14 +127,14 @@ def _worker_kill_bound(epochs_left: int) -> float:
 
 
 def test_kill_9_of_the_whole_worker_then_a_new_worker_finishes_the_job_within_the_bound() -> None:
-    with fault_stack(workers=[("w1", SLOW_EPOCHS)]) as stack, stack.client() as client:
+    with fault_stack(workers=[("w1", SLOW_EPOCHS)]) as stack, client_for(stack) as client:
         seed_interactions(client)
         job_id = create_job(client, N_EPOCHS)
         with LeaseWatcher(stack, job_id, "fine_tune") as lease:
             wait_for_epochs(stack, job_id, 3)
             _, pid = _fine_tune_runner(stack, job_id)
             assert stack.worker_of(pid) == "w1", (pid, stack.logs())
-            stack.kill_worker("w1")
+            stack.kill("w1")
             killed_at = time.monotonic()
             seen_at_kill = len(epochs_in(events_of(stack, job_id)))
             # SIGKILL is delivered asynchronously: the pool child dies a moment after the call.
@@ -175,7 +178,7 @@ SIGTERM_EXIT_MARGIN = 7.0
 
 def test_sigterm_mid_fine_tune_hands_the_stage_to_another_worker_and_reruns_nothing_else() -> None:
     workers = [("w1", SLOW_EPOCHS), ("w2", SLOW_EPOCHS)]
-    with fault_stack(workers=workers) as stack, stack.client() as client:
+    with fault_stack(workers=workers) as stack, client_for(stack) as client:
         seed_interactions(client)
         job_id = create_job(client, SIGTERM_EPOCHS)
         with LeaseWatcher(stack, job_id, "fine_tune") as lease:
@@ -184,8 +187,8 @@ def test_sigterm_mid_fine_tune_hands_the_stage_to_another_worker_and_reruns_noth
             stopped = stack.worker_of(pid)
             assert stopped in ("w1", "w2"), (pid, stack.logs())
             other = "w2" if stopped == "w1" else "w1"
-            process = stack.workers[stopped].proc
-            process.send_signal(signal.SIGTERM)  # a deploy: soft shutdown, then hand back
+            process = stack.proc(stopped)
+            process.signal(signal.SIGTERM, group=False)  # a deploy: soft shutdown, then hand back
             signalled_at = time.monotonic()
             exit_bound = SOFT_SHUTDOWN_TIMEOUT + SIGTERM_EXIT_MARGIN
             try:

@@ -2,27 +2,37 @@
 
 The concurrency tests run against a gateway of this module's own with several gunicorn
 gevent workers, each serving many connections at once (so duplicates really run at the same
-time), on the session's redis-server and worker.
+time), on the session's redis-server and worker. "Enqueued once" is counted on the broker
+(support.SentMessages): the messages sent from outside any task, i.e. by the gateway.
 """
 
 import secrets
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 import requests
+from flask import Flask
 
 from tuneloop.settings import Settings
 from tuneloop.store import keys
 from tuneloop_gateway import idempotency
 from tuneloop_gateway.app import create_app
 
-from .support import ApiClient, Stack, assert_problem, wait_for_job, wait_until
-from .test_scopes import start_gateway
+from .support import (
+    ApiClient,
+    AppClient,
+    SentMessages,
+    Stack,
+    assert_problem,
+    extra_gateway,
+    gateway_app,
+    wait_for_job,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -50,42 +60,48 @@ def new_key() -> str:
 
 
 @pytest.fixture(scope="module")
-def gateway(stack: Stack, workdir: Path) -> Iterator[Stack]:
+def gateway(stack: Stack) -> Iterator[str]:
     """Three gevent workers: duplicates run at the same time in and across processes."""
-    env = {"TUNELOOP_API_KEYS": KEYS_SPEC}
-    with start_gateway("idempotency", stack, workdir, env, workers=3) as running:
-        yield running
+    env = {"TUNELOOP_API_KEYS": KEYS_SPEC, "WEB_CONCURRENCY": "3"}
+    with extra_gateway(stack, "idempotency", env) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
-def client_a(gateway: Stack) -> Iterator[ApiClient]:
-    with gateway.client(KEY_A) as session:
+def client_a(gateway: str) -> Iterator[ApiClient]:
+    with ApiClient(gateway, KEY_A) as session:
         yield session
 
 
 @pytest.fixture(scope="module")
-def client_b(gateway: Stack) -> Iterator[ApiClient]:
-    with gateway.client(KEY_B) as session:
+def client_b(gateway: str) -> Iterator[ApiClient]:
+    with ApiClient(gateway, KEY_B) as session:
         yield session
 
 
-def counts(stack: Stack) -> dict[str, int]:
-    store = stack.store
-    return {
-        "interactions": store.interactions.count(),
-        "jobs": store.jobs.count(),
-        "messages": store.messages_sent(),
-    }
+@pytest.fixture
+def counts(stack: Stack, sent: SentMessages) -> Callable[[], dict[str, int]]:
+    """Read the stored interactions and jobs, and the messages the gateways sent."""
+
+    def read() -> dict[str, int]:
+        store = stack.store
+        return {
+            "interactions": store.interactions.count(),
+            "jobs": store.jobs.count(),
+            "messages": sent.sent_from_outside(),
+        }
+
+    return read
 
 
 def post_concurrently(
-    gateway: Stack, api_key: str, path: str, body: dict, key: str, n: int = CONCURRENT
+    gateway: str, api_key: str, path: str, body: dict, key: str, n: int = CONCURRENT
 ) -> list[requests.Response]:
     """Send n identical POSTs at the same moment, each on its own connection."""
     start = threading.Barrier(n, timeout=30)
 
     def send(_: int) -> requests.Response:
-        with gateway.client(api_key) as session:
+        with ApiClient(gateway, api_key) as session:
             start.wait()
             return session.post(path, json=body, headers={"Idempotency-Key": key})
 
@@ -106,52 +122,52 @@ def assert_one_answer(responses: list[requests.Response], status: int) -> dict:
 
 
 def test_50_concurrent_posts_of_one_interaction_store_it_once_and_answer_alike(
-    gateway: Stack,
+    gateway: str, counts: Callable[[], dict[str, int]], stack: Stack
 ) -> None:
-    before = counts(gateway)
+    before = counts()
     responses = post_concurrently(gateway, KEY_A, "/v1/interactions", item(), new_key())
     record = assert_one_answer(responses, 201)
-    assert counts(gateway) == {**before, "interactions": before["interactions"] + 1}
-    assert gateway.store.interactions.get_many([record["id"]])[0]["id"] == record["id"]
+    assert counts() == {**before, "interactions": before["interactions"] + 1}
+    assert stack.store.interactions.get_many([record["id"]])[0]["id"] == record["id"]
 
 
 def test_50_concurrent_posts_of_one_batch_store_it_once_and_answer_alike(
-    gateway: Stack,
+    gateway: str, counts: Callable[[], dict[str, int]]
 ) -> None:
-    before = counts(gateway)
+    before = counts()
     batch = {"items": [item(input=f"Batch question {i}") for i in range(3)]}
     responses = post_concurrently(gateway, KEY_A, "/v1/interactions/batch", batch, new_key())
     created = assert_one_answer(responses, 201)
     assert created["count"] == 3
-    assert counts(gateway) == {**before, "interactions": before["interactions"] + 3}
+    assert counts() == {**before, "interactions": before["interactions"] + 3}
 
 
 def test_50_concurrent_job_posts_create_and_enqueue_one_job(
-    gateway: Stack, client_a: ApiClient
+    gateway: str, counts: Callable[[], dict[str, int]], client_a: ApiClient, stack: Stack
 ) -> None:
-    before = counts(gateway)
+    before = counts()
     key = new_key()
     responses = post_concurrently(gateway, KEY_A, "/v1/jobs", QUICK_JOB, key)
     job = assert_one_answer(responses, 202)
     assert {r.headers["Location"] for r in responses} == {f"/v1/jobs/{job['id']}"}
-    after = counts(gateway)
+    after = counts()
     assert after["jobs"] == before["jobs"] + 1
     assert after["messages"] == before["messages"] + 1, "the job was enqueued more than once"
     # Long after the job ended, the same request still gets the very first answer.
-    wait_for_job(client_a, gateway, job["id"], expect="failed")
+    wait_for_job(client_a, stack, job["id"], expect="failed")
     again = client_a.post("/v1/jobs", json=QUICK_JOB, headers={"Idempotency-Key": key})
     assert (again.status_code, again.content) == (202, responses[0].content)
     assert again.headers["Idempotent-Replayed"] == "true"
-    assert counts(gateway)["jobs"] == after["jobs"]
+    assert counts()["jobs"] == after["jobs"]
 
 
 def test_the_same_key_with_a_different_body_gets_422_naming_the_conflict(
-    gateway: Stack, client_a: ApiClient
+    counts: Callable[[], dict[str, int]], client_a: ApiClient
 ) -> None:
     key = new_key()
     first = client_a.post("/v1/interactions", json=item(), headers={"Idempotency-Key": key})
     assert first.status_code == 201, first.text
-    before = counts(gateway)
+    before = counts()
     for body in (item(rating=0.8), item(metadata={"retry": True})):
         response = client_a.post("/v1/interactions", json=body, headers={"Idempotency-Key": key})
         problem = assert_problem(response, 422, ["Idempotency-Key"])
@@ -162,11 +178,11 @@ def test_the_same_key_with_a_different_body_gets_422_naming_the_conflict(
         "/v1/interactions/batch", json={"items": [item()]}, headers={"Idempotency-Key": key}
     )
     assert_problem(other, 422, ["Idempotency-Key"])
-    assert counts(gateway) == before
+    assert counts() == before
 
 
 def test_formatting_key_order_and_sent_defaults_do_not_make_a_different_request(
-    gateway: Stack, client_a: ApiClient
+    client_a: ApiClient,
 ) -> None:
     key = new_key()
     headers = {"Idempotency-Key": key, "Content-Type": "application/json"}
@@ -183,26 +199,28 @@ def test_formatting_key_order_and_sent_defaults_do_not_make_a_different_request(
 
 
 def test_two_key_owners_with_the_same_idempotency_key_do_not_collide(
-    gateway: Stack, client_a: ApiClient, client_b: ApiClient
+    counts: Callable[[], dict[str, int]], client_a: ApiClient, client_b: ApiClient
 ) -> None:
-    before = counts(gateway)
+    before = counts()
     key = new_key()
     a = client_a.post("/v1/interactions", json=item(), headers={"Idempotency-Key": key})
     b = client_b.post("/v1/interactions", json=item(), headers={"Idempotency-Key": key})
     assert (a.status_code, b.status_code) == (201, 201), (a.text, b.text)
     assert a.json()["id"] != b.json()["id"]
     assert "Idempotent-Replayed" not in a.headers and "Idempotent-Replayed" not in b.headers
-    assert counts(gateway)["interactions"] == before["interactions"] + 2
+    assert counts()["interactions"] == before["interactions"] + 2
     # Each owner's retry replays its own answer.
     b_again = client_b.post("/v1/interactions", json=item(), headers={"Idempotency-Key": key})
     assert b_again.content == b.content and b_again.headers["Idempotent-Replayed"] == "true"
 
 
-def test_posts_without_the_header_are_not_deduplicated(gateway: Stack, client_a: ApiClient) -> None:
-    before = counts(gateway)
+def test_posts_without_the_header_are_not_deduplicated(
+    counts: Callable[[], dict[str, int]], client_a: ApiClient
+) -> None:
+    before = counts()
     ids = {client_a.post("/v1/interactions", json=item()).json()["id"] for _ in range(3)}
     assert len(ids) == 3
-    assert counts(gateway)["interactions"] == before["interactions"] + 3
+    assert counts()["interactions"] == before["interactions"] + 3
 
 
 @pytest.mark.parametrize(
@@ -211,17 +229,17 @@ def test_posts_without_the_header_are_not_deduplicated(gateway: Stack, client_a:
     ids=["empty", "space", "256 characters", "not ASCII", "tab"],
 )
 def test_a_malformed_idempotency_key_gets_400_and_stores_nothing(
-    gateway: Stack, client_a: ApiClient, key: str
+    counts: Callable[[], dict[str, int]], client_a: ApiClient, key: str
 ) -> None:
-    before = counts(gateway)
+    before = counts()
     for path, body in (("/v1/interactions", item()), ("/v1/jobs", QUICK_JOB)):
         response = client_a.post(path, json=body, headers={"Idempotency-Key": key})
         problem = assert_problem(response, 400, ["Idempotency-Key"])
         assert "visible ASCII" in problem["detail"]
-    assert counts(gateway) == before
+    assert counts() == before
 
 
-def test_a_key_of_255_visible_characters_is_accepted(gateway: Stack, client_a: ApiClient) -> None:
+def test_a_key_of_255_visible_characters_is_accepted(client_a: ApiClient) -> None:
     key = ("!~" + uuid.uuid4().hex + "x" * 255)[:255]
     first = client_a.post("/v1/interactions", json=item(), headers={"Idempotency-Key": key})
     again = client_a.post("/v1/interactions", json=item(), headers={"Idempotency-Key": key})
@@ -230,20 +248,22 @@ def test_a_key_of_255_visible_characters_is_accepted(gateway: Stack, client_a: A
 
 
 @pytest.fixture(scope="module")
-def short_lived(stack: Stack, workdir: Path) -> Iterator[Stack]:
-    """A gateway that keeps idempotency keys for one second."""
+def short_lived(stack: Stack) -> Iterator[Flask]:
+    """A gateway app (in this process) that keeps idempotency keys for one second."""
     env = {"TUNELOOP_API_KEYS": KEYS_SPEC, "TUNELOOP_IDEMPOTENCY_TTL": "1"}
-    with start_gateway("idempotency-ttl", stack, workdir, env) as running:
-        yield running
+    with gateway_app(stack.env(**env)) as app:
+        yield app
 
 
-def test_after_the_key_expires_the_same_request_makes_a_new_record(short_lived: Stack) -> None:
+def test_after_the_key_expires_the_same_request_makes_a_new_record(
+    short_lived: Flask, counts: Callable[[], dict[str, int]], stack: Stack
+) -> None:
     key = new_key()
-    before = counts(short_lived)
-    with short_lived.client(KEY_A) as client:
+    before = counts()
+    with AppClient(short_lived, KEY_A) as client:
         first = client.post("/v1/interactions", json=item(), headers={"Idempotency-Key": key})
         assert first.status_code == 201, first.text
-        redis = short_lived.store.redis
+        redis = stack.store.redis
         ttl = redis.ttl(keys.idempotency(OWNER_A, key))
         assert 0 <= ttl <= 1, ttl
         wait_until(
@@ -255,13 +275,13 @@ def test_after_the_key_expires_the_same_request_makes_a_new_record(short_lived: 
     assert later.status_code == 201, later.text
     assert later.json()["id"] != first.json()["id"]
     assert "Idempotent-Replayed" not in later.headers
-    assert counts(short_lived)["interactions"] == before["interactions"] + 2
+    assert counts()["interactions"] == before["interactions"] + 2
 
 
-def test_stored_keys_expire_after_the_default_24_hours(gateway: Stack, client_a: ApiClient) -> None:
+def test_stored_keys_expire_after_the_default_24_hours(client_a: ApiClient, stack: Stack) -> None:
     key = new_key()
     client_a.post("/v1/interactions", json=item(), headers={"Idempotency-Key": key})
-    ttl = gateway.store.redis.ttl(keys.idempotency(OWNER_A, key))
+    ttl = stack.store.redis.ttl(keys.idempotency(OWNER_A, key))
     assert 86_400 - 60 <= ttl <= 86_400, ttl
 
 

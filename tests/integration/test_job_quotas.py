@@ -4,8 +4,7 @@ import secrets
 
 import pytest
 
-from .faults_support import fault_stack
-from .support import ApiClient, assert_problem
+from .support import ApiClient, assert_problem, client_for, fault_stack
 
 pytestmark = pytest.mark.integration
 
@@ -26,8 +25,8 @@ def test_a_key_at_its_quotas_gets_429_and_other_keys_do_not() -> None:
     # No worker: every job stays queued, so it counts as not yet ended.
     with (
         fault_stack(workers=(), gateway_env=SETTINGS) as stack,
-        stack.client() as admin,
-        stack.client(OTHER_KEY) as other,
+        client_for(stack) as admin,
+        client_for(stack, OTHER_KEY) as other,
     ):
         first = [post_job(admin) for _ in range(2)]
         assert [r.status_code for r in first] == [202, 202]

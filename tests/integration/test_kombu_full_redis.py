@@ -5,10 +5,7 @@ acks inside MULTI; Celery then exits with "Unrecoverable error: OutOfMemoryError
 tests drive kombu's own QoS, patched as the worker patches it, on a private redis-server.
 """
 
-import shutil
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import redis
@@ -16,7 +13,7 @@ from kombu import Connection
 
 from tuneloop_worker import kombu_patch
 
-from .faults_support import FaultStack
+from .support import private_stack
 
 pytestmark = pytest.mark.integration
 
@@ -26,13 +23,13 @@ QUEUE = "kombu-full-test"
 @pytest.fixture
 def full_redis() -> Iterator[tuple[str, redis.Redis]]:
     """A private redis-server and a probe; the test fills it when it is ready."""
-    root = Path(tempfile.mkdtemp(prefix="tuneloop-kombu-"))
-    stack = FaultStack(root)
-    try:
-        yield stack.redis_url, stack.probe()
-    finally:
-        stack.close()
-        shutil.rmtree(root, ignore_errors=True)
+    with private_stack("tuneloop-kombu-") as stack:
+        stack.start_redis(appendfsync=None)
+        probe = stack.probe()
+        try:
+            yield stack.redis_url, probe
+        finally:
+            probe.close()
 
 
 def _fill(probe: redis.Redis) -> None:

@@ -22,9 +22,12 @@ from .support import (
 
 pytestmark = pytest.mark.integration
 
-# Eight task types, each with its own vocabulary; none shares a word with the baseline's
-# weather and travel keywords, so the baseline routes every one of them to "general".
+# Ten task types, each with its own vocabulary. The baseline's keywords route "weather" and
+# "travel" right (every word there starts with one of them) and the other eight, which share
+# no word with them, to "general": the baseline scores above 0, and not by chance.
 VOCABULARY = {
+    "weather": ["rain", "forecasts", "sunny", "cloudy", "temperature", "rainbows", "weather"],
+    "travel": ["flights", "hotels", "trips", "vacations", "booking", "travel", "travellers"],
     "cooking": ["risotto", "lasagna", "dumplings", "paella", "brownies", "omelette", "gnocchi"],
     "finance": ["mortgage", "dividend", "portfolio", "invoice", "pension", "annuity", "loan"],
     "fitness": ["squats", "deadlifts", "pushups", "marathon", "yoga", "cardio", "pilates"],
@@ -47,6 +50,8 @@ RATINGS = [0.95, 0.85, 0.9, 0.5, 0.82, 0.7, 1.0, 0.3, 0.88, 0.79, 0.8]
 MIN_SCORE = 0.8
 N_EPOCHS = 5
 HOLDOUT = 0.3
+# On inputs it never saw (0.72 with this seed): chance is 0.1, the baseline gets 0.2.
+TUNED_ACCURACY = 0.6
 
 
 def generate() -> tuple[list[dict], list[dict]]:
@@ -243,7 +248,9 @@ def test_the_fine_tuned_model_beats_the_baseline_on_the_held_out_evaluation(
     base, tuned = result["baseline_metrics"], result["fine_tuned_metrics"]
     n_cases = len(dataset["eval_set"]) + result["training_data"]["holdout_examples"]
     assert base["n_cases"] == tuned["n_cases"] == n_cases
-    assert tuned["task_accuracy"] > base["task_accuracy"]
+    assert base["by_task_type"]["weather"]["task_accuracy"] == 1.0, base["by_task_type"]
+    assert 0.1 < base["task_accuracy"] < 0.3, base  # two task types of ten, and only those
+    assert tuned["task_accuracy"] >= TUNED_ACCURACY > base["task_accuracy"], (tuned, base)
     change = result["improvement"]["task_accuracy"]
     assert change["absolute"] == pytest.approx(tuned["task_accuracy"] - base["task_accuracy"])
     if base["task_accuracy"]:

@@ -7,7 +7,6 @@ same port; the worker and the gateway keep running throughout.
 from collections.abc import Iterator
 
 import pytest
-import redis
 
 from .support import ApiClient, Stack, assert_problem, wait_for_job, wait_until, wait_worker_idle
 
@@ -21,33 +20,20 @@ class RedisOutage:
 
     def __init__(self, stack: Stack) -> None:
         self.stack = stack
-        self.service = stack.services["redis"]
         self.down = False
 
     def stop(self) -> None:
-        self.service.stop()
-        probe = redis.Redis.from_url(self.stack.redis_url, socket_connect_timeout=1)
-        wait_until(lambda: not _answers(probe), 10.0, lambda: "redis-server to stop answering PING")
+        self.stack.stop_redis()
+        wait_until(
+            lambda: not self.stack.redis_answers(), 10.0, lambda: "redis-server to stop answering"
+        )
         self.down = True
 
     def restart(self) -> None:
         if not self.down:
             return
-        self.service.start()
-        probe = redis.Redis.from_url(self.stack.redis_url, socket_connect_timeout=1)
-        wait_until(
-            lambda: _answers(probe),
-            10.0,
-            lambda: f"redis-server to answer PING again\n{self.service.log_tail()}",
-        )
+        self.stack.start_redis()  # the same port; waits until it answers PING
         self.down = False
-
-
-def _answers(probe: redis.Redis) -> bool:
-    try:
-        return bool(probe.ping())
-    except redis.RedisError:
-        return False
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +97,7 @@ def test_asking_a_model_during_a_redis_outage_gets_a_503_problem(
 def test_after_redis_comes_back_the_same_processes_run_a_job_to_success(
     client: ApiClient, anon: ApiClient, stack: Stack, outage: RedisOutage
 ) -> None:
-    pids = {name: s.proc.pid for name, s in stack.services.items() if name != "redis"}
+    pids = {p.name: p.pid for p in stack.procs if p.name != "redis"}
     outage.restart()
     last: dict = {}
 
@@ -144,5 +130,5 @@ def test_after_redis_comes_back_the_same_processes_run_a_job_to_success(
         answer = client.post(f"/v1/models/{job['model_id']}/responses", json={"input": "alpha?"})
         assert answer.status_code == 200, f"{answer.text}\n{stack.logs()}"
         assert answer.json()["task_type"] in {"recovery-a", "recovery-b"}
-    assert {name: s.proc.pid for name, s in stack.services.items() if name != "redis"} == pids
-    assert all(s.running for s in stack.services.values())
+    assert {p.name: p.pid for p in stack.procs if p.name != "redis"} == pids
+    assert all(p.alive() for p in stack.procs)

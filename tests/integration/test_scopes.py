@@ -1,89 +1,33 @@
 """Several API keys with scopes: each key reaches what its scopes allow and nothing else.
 
-A gateway of this module's own (gunicorn, on the session's redis-server and worker) is
-started with TUNELOOP_API_KEYS holding one key per scope, so the session gateway keeps its
-single key. start_gateway() is reused by the other modules that need their own settings.
+A gateway app of this module's own runs in this process (Flask's test client: scopes need no
+real server) on the session's redis-server and worker, with TUNELOOP_API_KEYS holding one key
+per scope, so the session gateway keeps its single key. A refused request must store nothing
+and send no message to the workers, as the broker sees it (support.SentMessages).
 """
 
-import contextlib
 import secrets
-import sys
-from collections.abc import Iterator, Mapping
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
-import requests
+from flask import Flask
 
 from tuneloop.settings import Settings
 from tuneloop_gateway.app import create_app
 
-from .conftest import child_env
 from .support import (
     API_KEY,
-    ApiClient,
-    Service,
+    AppClient,
+    SentMessages,
     Stack,
     assert_problem,
-    free_port,
-    wait_until,
+    gateway_app,
     wait_worker_idle,
 )
 
 pytestmark = pytest.mark.integration
 
 BASELINE = "tuneloop-keyword-baseline"
-
-
-@contextlib.contextmanager
-def start_gateway(
-    name: str,
-    session_stack: Stack,
-    workdir: Path,
-    env: Mapping[str, str],
-    workers: int = 2,
-) -> Iterator[Stack]:
-    """Run a gunicorn gateway with extra environment on the session's Redis and worker."""
-    port = free_port()
-    argv = [sys.executable, "-m", "gunicorn", "-c", "python:tuneloop_gateway.gunicorn_conf"]
-    argv += ["-b", f"127.0.0.1:{port}"]
-    argv += ["--workers", str(workers), "--timeout", "60"]
-    argv += ["--no-control-socket", "--worker-tmp-dir", str(workdir)]
-    argv += ["tuneloop_gateway.app:create_app()"]
-    gateway = Service(
-        f"gateway-{name}",
-        argv,
-        workdir / f"gateway-{name}.log",
-        env={**child_env(session_stack.redis_url), **env},
-        cwd=workdir,
-    )
-    gateway.start()
-    try:
-        services = {**session_stack.services, "gateway": gateway}
-        stack = Stack(session_stack.redis_url, f"http://127.0.0.1:{port}", API_KEY, services)
-        last: dict[str, str] = {}
-
-        def healthy() -> bool:
-            if not gateway.running:
-                raise AssertionError(f"gateway {name} exited\n{gateway.log_tail()}")
-            try:
-                response = requests.get(f"{stack.base_url}/healthz", timeout=2)
-            except requests.ConnectionError as exc:
-                last["healthz"] = str(exc)
-                return False
-            last["healthz"] = f"{response.status_code} {response.text[:200]}"
-            return response.status_code == 200
-
-        wait_until(
-            healthy,
-            30.0,
-            lambda: f"gateway {name} /healthz: {last}\n{gateway.log_tail()}",
-            interval=0.2,
-        )
-        yield stack
-    finally:
-        gateway.stop()
-
-
 KEYS = {
     scope: f"scopes-{scope.replace('+', '-')}-{secrets.token_hex(16)}"
     for scope in (
@@ -97,21 +41,20 @@ NAMES = {scope: f"scopes-{scope.replace('+', '-')}" for scope in KEYS}
 
 
 @pytest.fixture(scope="module")
-def keyed(stack: Stack, workdir: Path) -> Iterator[Stack]:
-    """A gateway with one key per scope (and the session's key as the legacy admin key)."""
+def keyed(stack: Stack) -> Iterator[Flask]:
+    """A gateway app with one key per scope (and the session's key as the legacy admin key)."""
     spec = ",".join(f"{NAMES[scope]}:{key}:{scope}" for scope, key in KEYS.items())
-    with start_gateway("scopes", stack, workdir, {"TUNELOOP_API_KEYS": spec}) as gateway:
-        yield gateway
+    with gateway_app(stack.env(TUNELOOP_API_KEYS=spec)) as app:
+        yield app
     wait_worker_idle(stack)
 
 
 @pytest.fixture(scope="module")
-def clients(keyed: Stack) -> Iterator[dict[str, ApiClient]]:
-    sessions = {scope: keyed.client(key) for scope, key in KEYS.items()}
-    sessions["legacy"] = keyed.client(API_KEY)
-    yield sessions
-    for session in sessions.values():
-        session.close()
+def clients(keyed: Flask) -> dict[str, AppClient]:
+    """A client per scope, and one with the session's (legacy admin) key."""
+    sessions = {scope: AppClient(keyed, key) for scope, key in KEYS.items()}
+    sessions["legacy"] = AppClient(keyed, API_KEY)
+    return sessions
 
 
 ITEM = {
@@ -125,7 +68,7 @@ QUICK_JOB = {"hyperparameters": {"n_epochs": 1}, "task_types": ["scopes-never-ru
 
 
 @pytest.fixture(scope="module")
-def job_id(clients: dict[str, ApiClient]) -> str:
+def job_id(clients: dict[str, AppClient]) -> str:
     created = clients["admin"].post("/v1/jobs", json=QUICK_JOB)
     assert created.status_code == 202, created.text
     return created.json()["id"]
@@ -157,12 +100,12 @@ def permitted(holder: str, needed: str) -> bool:
     return "admin" in held or needed in held
 
 
-def counts(store_stack: Stack) -> dict[str, int]:
-    store = store_stack.store
+def counts(stack: Stack, sent: SentMessages) -> dict[str, int]:
+    store = stack.store
     return {
         "interactions": store.interactions.count(),
         "jobs": store.jobs.count(),
-        "messages": store.messages_sent(),
+        "messages": sent.sent_from_outside(),
     }
 
 
@@ -173,8 +116,9 @@ def counts(store_stack: Stack) -> dict[str, int]:
     ids=[f"{m} {p}" for _, m, p, _, _ in ENDPOINTS],
 )
 def test_each_key_reaches_exactly_the_endpoints_its_scopes_allow(
-    clients: dict[str, ApiClient],
-    keyed: Stack,
+    clients: dict[str, AppClient],
+    stack: Stack,
+    sent: SentMessages,
     job_id: str,
     holder: str,
     needed: str,
@@ -183,7 +127,7 @@ def test_each_key_reaches_exactly_the_endpoints_its_scopes_allow(
     body: dict | None,
     ok: set[int],
 ) -> None:
-    before = counts(keyed)
+    before = counts(stack, sent)
     response = clients[holder].request(method, path.format(job=job_id), json=body)
     if permitted(holder, needed):
         assert response.status_code in ok, f"{holder}: {response.status_code} {response.text}"
@@ -193,7 +137,7 @@ def test_each_key_reaches_exactly_the_endpoints_its_scopes_allow(
     assert NAMES[holder] in problem["detail"], problem
     assert "insufficient_scope" in response.headers.get("WWW-Authenticate", "")
     assert KEYS[holder] not in response.text
-    assert counts(keyed) == before, "a refused request changed what is stored"
+    assert counts(stack, sent) == before, "a refused request stored or sent something"
 
 
 @pytest.mark.parametrize(
@@ -201,23 +145,25 @@ def test_each_key_reaches_exactly_the_endpoints_its_scopes_allow(
     ["Bearer not-a-configured-key", f"Bearer {KEYS['ingest']}x", f"Bearer {KEYS['admin'][:-1]}"],
     ids=["unknown key", "key with a suffix", "truncated key"],
 )
-def test_an_unknown_key_gets_401_with_a_bearer_challenge(keyed: Stack, credential: str) -> None:
-    with keyed.client() as anon:
+def test_an_unknown_key_gets_401_with_a_bearer_challenge(
+    keyed: Flask, stack: Stack, sent: SentMessages, credential: str
+) -> None:
+    with AppClient(keyed) as anon:
         for method, path, body in [
             ("GET", "/v1/interactions/stats", None),
             ("POST", "/v1/jobs", QUICK_JOB),
             ("GET", "/v1/models", None),
         ]:
-            before = counts(keyed)
+            before = counts(stack, sent)
             response = anon.request(method, path, json=body, headers={"Authorization": credential})
             problem = assert_problem(response, 401)
             assert problem["detail"] == "the bearer key is not valid"
             assert response.headers["WWW-Authenticate"].startswith("Bearer")
-            assert counts(keyed) == before
+            assert counts(stack, sent) == before
 
 
-def test_no_key_gets_401_and_public_endpoints_need_none(keyed: Stack) -> None:
-    with keyed.client() as anon:
+def test_no_key_gets_401_and_public_endpoints_need_none(keyed: Flask) -> None:
+    with AppClient(keyed) as anon:
         problem = assert_problem(anon.get("/v1/jobs"), 401)
         assert problem["detail"] == "missing bearer key"
         for path in ("/healthz", "/readyz", "/openapi.json", "/docs"):
@@ -225,13 +171,13 @@ def test_no_key_gets_401_and_public_endpoints_need_none(keyed: Stack) -> None:
 
 
 def test_a_permitted_key_on_an_unknown_path_gets_404_not_403(
-    clients: dict[str, ApiClient],
+    clients: dict[str, AppClient],
 ) -> None:
     assert_problem(clients["ingest"].get("/v1/nothing-here"), 404)
 
 
-def test_the_openapi_document_names_the_scope_of_each_operation(keyed: Stack) -> None:
-    with keyed.client() as anon:
+def test_the_openapi_document_names_the_scope_of_each_operation(keyed: Flask) -> None:
+    with AppClient(keyed) as anon:
         spec = anon.get("/openapi.json").json()
     for needed, method, path, _, _ in ENDPOINTS:
         doc_path = path.split("?")[0].replace("{job}", "{job_id}")

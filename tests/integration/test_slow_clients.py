@@ -3,8 +3,9 @@
 A private stack (redis-server and the gateway under tuneloop_gateway.gunicorn_conf, no
 worker: nothing here runs a job). Slow clients are raw sockets that send a request's header
 bytes one at a time. Under the old configuration (gunicorn sync workers) SLOW of them held
-both workers, so /healthz waited for gunicorn's 30 s worker timeout; bodies over the limit
-and bodies that stall are answered from their headers, or by the body deadline.
+both workers, so /healthz waited for gunicorn's 30 s worker timeout. A body over the limit
+is answered from its headers without waiting for the rest, and a body that stalls by the
+body deadline.
 """
 
 import json
@@ -19,8 +20,7 @@ import requests
 
 from tuneloop.settings import Settings
 
-from .faults_support import FaultStack, fault_stack, report_recovery
-from .support import API_KEY, PROBLEM_JSON
+from .support import API_KEY, PROBLEM_JSON, Stack, fault_stack, report_recovery
 
 pytestmark = pytest.mark.integration
 
@@ -29,23 +29,24 @@ PROBE_EVERY, PROBE_TIMEOUT = 0.2, 10.0  # seconds between probes; a probe's own 
 FAST = 2.0  # every probe answers 200 within this
 BODY_TIMEOUT = 2.0
 HEADER_LIMIT = 10.0  # keepalive (5 s) is the header deadline; a sync worker holds 30 s
+REFUSED_WITHIN = 1.0  # a body over the limit is answered from its headers, at once
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[FaultStack]:
+def stack() -> Iterator[Stack]:
     """The gateway with a short body deadline, on its own redis-server."""
     env = {"TUNELOOP_BODY_TIMEOUT": f"{BODY_TIMEOUT:g}"}
     with fault_stack(workers=(), gateway_env=env) as running:
         yield running
 
 
-def address(stack: FaultStack) -> tuple[str, int]:
+def address(stack: Stack) -> tuple[str, int]:
     """The gateway's host and port."""
     host, port = stack.base_url.removeprefix("http://").split(":")
     return host, int(port)
 
 
-def slow_socket(stack: FaultStack) -> socket.socket:
+def slow_socket(stack: Stack) -> socket.socket:
     """A connection that has sent the start of a request and no end to its headers."""
     sock = socket.create_connection(address(stack), timeout=5)
     sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: slow\r\nX-Slow: ")
@@ -56,7 +57,7 @@ def slow_socket(stack: FaultStack) -> socket.socket:
 class SlowClients:
     """Keep n slow connections open, one more header byte each every TICK seconds."""
 
-    def __init__(self, stack: FaultStack, n: int) -> None:
+    def __init__(self, stack: Stack, n: int) -> None:
         self.stack, self.socks = stack, [slow_socket(stack) for _ in range(n)]
         self.cut = 0  # connections the server closed (each is opened again, as an attacker does)
         self._stop = threading.Event()
@@ -85,7 +86,7 @@ class SlowClients:
             sock.close()
 
 
-def probe(stack: FaultStack) -> float:
+def probe(stack: Stack) -> float:
     """GET /healthz on a new connection; return its latency (PROBE_TIMEOUT when it got no 200)."""
     started = time.monotonic()
     try:
@@ -113,7 +114,7 @@ def read_response(sock: socket.socket, timeout: float) -> tuple[int, dict[str, s
     return int(status_line.split()[1]), headers, body
 
 
-def test_healthz_stays_fast_while_slow_clients_trickle_their_headers(stack: FaultStack) -> None:
+def test_healthz_stays_fast_while_slow_clients_trickle_their_headers(stack: Stack) -> None:
     latencies = []
     with SlowClients(stack, SLOW) as slow:
         end = time.monotonic() + ATTACK
@@ -132,7 +133,7 @@ def test_healthz_stays_fast_while_slow_clients_trickle_their_headers(stack: Faul
     assert not slow_probes, f"probes of {FAST} s or more: {slow_probes}\n{stack.logs()}"
 
 
-def test_a_client_that_never_finishes_its_headers_is_cut_off(stack: FaultStack) -> None:
+def test_a_client_that_never_finishes_its_headers_is_cut_off(stack: Stack) -> None:
     sock = slow_socket(stack)
     started = time.monotonic()
     try:
@@ -152,22 +153,32 @@ def test_a_client_that_never_finishes_its_headers_is_cut_off(stack: FaultStack) 
     assert held < HEADER_LIMIT, f"a client still sending headers was held {held:.1f} s"
 
 
-def test_a_body_over_the_limit_is_refused_from_its_headers(stack: FaultStack) -> None:
-    too_big = Settings().max_body_bytes + 1
+def test_a_body_over_the_limit_is_refused_from_its_headers_before_it_is_read(
+    stack: Stack,
+) -> None:
+    limit = Settings().max_body_bytes
     head = (
         "POST /v1/interactions/batch HTTP/1.1\r\nHost: t\r\n"
         f"Authorization: Bearer {API_KEY}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {too_big}\r\n\r\n"
+        f"Content-Length: {limit + 1}\r\n\r\n"
     )
+    before = stack.store.interactions.count()
     with socket.create_connection(address(stack), timeout=5) as sock:
-        sock.sendall(head.encode())  # and not one byte of the body
-        status, headers, body = read_response(sock, timeout=5)
+        # The start of the body, then nothing: a gateway that read the body before judging
+        # its size would wait here until the body deadline (408 after BODY_TIMEOUT).
+        sock.sendall(head.encode() + b'{"items": [')
+        started = time.monotonic()
+        status, headers, body = read_response(sock, timeout=BODY_TIMEOUT + 5)
+    waited = time.monotonic() - started
     assert status == 413, body
+    assert waited < REFUSED_WITHIN, f"413 after {waited:.2f} s: the body was waited for"
     assert headers["content-type"].startswith(PROBLEM_JSON)
-    assert "TUNELOOP_MAX_BODY_BYTES" in json.loads(body)["detail"]
+    detail = json.loads(body)["detail"]
+    assert str(limit) in detail and "TUNELOOP_MAX_BODY_BYTES" in detail, detail
+    assert stack.store.interactions.count() == before
 
 
-def test_a_body_that_stalls_gets_408_at_the_body_deadline(stack: FaultStack) -> None:
+def test_a_body_that_stalls_gets_408_at_the_body_deadline(stack: Stack) -> None:
     head = (
         "POST /v1/interactions HTTP/1.1\r\nHost: t\r\n"
         f"Authorization: Bearer {API_KEY}\r\nContent-Type: application/json\r\n"

@@ -5,7 +5,6 @@ are deleted, as a Redis restarted without its append-only file, or one that refu
 next stage's message, would leave them. Workers sweep every second.
 """
 
-import os
 import signal
 import time
 
@@ -14,8 +13,9 @@ import pytest
 from tuneloop import contracts
 from tuneloop.celery_config import PIPELINE_QUEUE
 
-from .faults_support import (
+from .support import (
     SLOW_EPOCHS,
+    client_for,
     create_job,
     describe_job,
     events_of,
@@ -25,8 +25,8 @@ from .faults_support import (
     report_recovery,
     seed_interactions,
     wait_for_epochs,
+    wait_until,
 )
-from .support import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -49,7 +49,7 @@ def _lose_messages(stack) -> int:
 
 
 def test_a_queued_job_whose_message_was_lost_is_sent_again_and_succeeds() -> None:
-    with fault_stack(workers=()) as stack, stack.client() as client:
+    with fault_stack(workers=()) as stack, client_for(stack) as client:
         seed_interactions(client)
         job_id = create_job(client, 3)
         assert _lose_messages(stack) >= 1
@@ -63,12 +63,12 @@ def test_a_queued_job_whose_message_was_lost_is_sent_again_and_succeeds() -> Non
 
 
 def test_a_job_whose_messages_were_lost_mid_fine_tune_resumes_and_succeeds() -> None:
-    with fault_stack(workers=()) as stack, stack.client() as client:
+    with fault_stack(workers=()) as stack, client_for(stack) as client:
         stack.start_worker("w1", SLOW_EPOCHS, env=SWEEP)
         seed_interactions(client)
         job_id = create_job(client, N_EPOCHS)
         wait_for_epochs(stack, job_id, 3)
-        stack.kill_worker("w1")  # its lease lapses after the lease TTL; no message is left
+        stack.kill("w1")  # its lease lapses after the lease TTL; no message is left
         assert _lose_messages(stack) >= 1
         began = time.monotonic()
         stack.start_worker("w2", env=SWEEP)
@@ -83,7 +83,7 @@ def test_a_job_whose_messages_were_lost_mid_fine_tune_resumes_and_succeeds() -> 
 
 
 def test_a_stage_sent_again_too_often_ends_the_job_stage_timed_out() -> None:
-    with fault_stack(workers=()) as stack, stack.client() as client:
+    with fault_stack(workers=()) as stack, client_for(stack) as client:
         seed_interactions(client)
         job_id = create_job(client, 3)
         _lose_messages(stack)
@@ -96,13 +96,13 @@ def test_a_stage_sent_again_too_often_ends_the_job_stage_timed_out() -> None:
 
 def test_a_hung_worker_is_fenced_off_and_its_job_is_not_sent_again() -> None:
     """SIGSTOP a worker mid fine-tune until another takes the stage over, then SIGCONT it."""
-    with fault_stack(workers=()) as stack, stack.client() as client:
+    with fault_stack(workers=()) as stack, client_for(stack) as client:
         hung = stack.start_worker("w1", SLOW_EPOCHS, env=SWEEP)
         seed_interactions(client)
         job_id = create_job(client, 5 * N_EPOCHS)  # long enough to start w2 mid fine-tune
         wait_for_epochs(stack, job_id, 2)
         stack.start_worker("w2", SLOW_EPOCHS, env=SWEEP)
-        os.killpg(hung.proc.pid, signal.SIGSTOP)
+        hung.signal(signal.SIGSTOP)
         began = time.monotonic()
         try:
             # Its lease lapses, then its unacknowledged message goes back to the queue.
@@ -117,7 +117,7 @@ def test_a_hung_worker_is_fenced_off_and_its_job_is_not_sent_again() -> None:
             )
             taken_over = time.monotonic() - began
         finally:
-            os.killpg(hung.proc.pid, signal.SIGCONT)
+            hung.signal(signal.SIGCONT)
         job = _ended(stack, job_id, 90.0)
         report_recovery("worker SIGSTOPped mid fine-tune -> w2 holds the stage", taken_over)
         assert job["status"] == contracts.SUCCEEDED, describe_job(stack, job_id)

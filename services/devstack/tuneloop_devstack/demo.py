@@ -72,13 +72,8 @@ def run(client: Client) -> int:
 def main() -> None:
     """Run the demo on a private stack and stop everything it started."""
     started = time.monotonic()
-    stack = Stack(
-        api_key=secrets.token_urlsafe(16), port=int(os.environ.get("PORT", "0")) or 0, workers=2
-    )
-    if not stack.port:
-        from tuneloop_devstack.procs import free_port
-
-        stack.port = free_port()
+    port = int(os.environ.get("PORT", "0"))  # 0: a free port
+    stack = Stack(api_key=secrets.token_urlsafe(16), port=port, workers=2)
     try:
         print("Starting redis-server, 2 worker processes and the gateway…")
         stack.start()

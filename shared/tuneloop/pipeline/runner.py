@@ -60,8 +60,10 @@ def run_stage(
     if missing:
         raise StageNotReady(f"{stage} waits for {', '.join(missing)}", limits.retry_after)
     holder = holder_id()  # counts this start once; also the fencing token it publishes under
-    started, crashes = store.deliveries.start(job_id, stage, holder)
     try:
+        # Inside the try: Redis may run the start and lose the reply in an outage; the end
+        # below then still matches it (and is a no-op for a start Redis never ran).
+        started, crashes = store.deliveries.start(job_id, stage, holder)
         if crashes >= limits.max_crashes:
             message = f"{stage} died {crashes} times without finishing (worker process lost)"
             fail(store, job_id, stage, "stage_crashed_repeatedly", message, limits)

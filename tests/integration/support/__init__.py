@@ -1,0 +1,123 @@
+"""Helpers the integration tests share: import them from here (`from .support import ...`).
+
+Fixtures live in conftest.py; no test module imports another. The stacks themselves are
+started by the devstack's launcher (tuneloop_devstack.stack.Stack), the one `make run` and
+`make demo` use.
+"""
+
+from tuneloop_devstack.procs import free_port
+from tuneloop_devstack.stack import Stack
+
+from .api import (
+    PROBLEM_JSON,
+    ApiClient,
+    AppClient,
+    AppResponse,
+    assert_problem,
+    gateway_app,
+    is_finite_number,
+)
+from .broker import SentMessages
+from .faults import (
+    LeaseWatcher,
+    alive,
+    assert_one_run_per_epoch,
+    comparable,
+    create_job,
+    deliveries,
+    describe_job,
+    epochs_in,
+    events_of,
+    holder_pid,
+    lease_holder,
+    models_of,
+    seed_interactions,
+    stages_started,
+    training_items,
+    wait_for_epochs,
+    wait_job_status,
+)
+from .jobs import (
+    JOB_TIMEOUT,
+    STAGES,
+    all_events,
+    job_state,
+    reset_store,
+    wait_for_job,
+    wait_worker_idle,
+    worker_idle,
+)
+from .polling import wait_until
+from .stacks import (
+    API_KEY,
+    EPOCH_SLEEP,
+    HEARTBEAT_INTERVAL,
+    LEASE_TTL,
+    RESTORE_INTERVAL,
+    SLOW_EPOCHS,
+    SOFT_SHUTDOWN_TIMEOUT,
+    TIMINGS,
+    VISIBILITY_TIMEOUT,
+    child_env,
+    client_for,
+    extra_gateway,
+    fault_stack,
+    private_stack,
+    report_recovery,
+    wait_worker_answers,
+)
+
+__all__ = [
+    "API_KEY",
+    "EPOCH_SLEEP",
+    "HEARTBEAT_INTERVAL",
+    "JOB_TIMEOUT",
+    "LEASE_TTL",
+    "PROBLEM_JSON",
+    "RESTORE_INTERVAL",
+    "SLOW_EPOCHS",
+    "SOFT_SHUTDOWN_TIMEOUT",
+    "STAGES",
+    "TIMINGS",
+    "VISIBILITY_TIMEOUT",
+    "ApiClient",
+    "AppClient",
+    "AppResponse",
+    "LeaseWatcher",
+    "SentMessages",
+    "Stack",
+    "alive",
+    "all_events",
+    "assert_one_run_per_epoch",
+    "assert_problem",
+    "child_env",
+    "client_for",
+    "comparable",
+    "create_job",
+    "deliveries",
+    "describe_job",
+    "epochs_in",
+    "events_of",
+    "extra_gateway",
+    "fault_stack",
+    "free_port",
+    "gateway_app",
+    "holder_pid",
+    "is_finite_number",
+    "job_state",
+    "lease_holder",
+    "models_of",
+    "private_stack",
+    "report_recovery",
+    "reset_store",
+    "seed_interactions",
+    "stages_started",
+    "training_items",
+    "wait_for_epochs",
+    "wait_for_job",
+    "wait_job_status",
+    "wait_until",
+    "wait_worker_answers",
+    "wait_worker_idle",
+    "worker_idle",
+]

@@ -1,0 +1,125 @@
+"""Jobs seen through the API: wait for their end, read their events, wait for an idle worker."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from tuneloop_devstack.stack import Stack
+
+from tuneloop import contracts
+from tuneloop.celery_config import INTERACTIVE_QUEUE, PIPELINE_QUEUE
+
+from .api import ApiClient, AppClient
+from .polling import wait_until
+
+STAGES = contracts.STAGES
+JOB_TIMEOUT = 120.0
+Client = ApiClient | AppClient
+
+
+def job_state(job: Mapping | None) -> str:
+    """Summarize a job for a failure message."""
+    if not job:
+        return "no job read yet"
+    keys = ("id", "status", "stage", "progress", "error", "model_id")
+    return repr({k: job.get(k) for k in keys})
+
+
+def wait_for_job(
+    client: Client,
+    stack: Stack,
+    job_id: str,
+    expect: str = contracts.SUCCEEDED,
+    timeout: float = JOB_TIMEOUT,
+) -> dict:
+    """Poll the job until it ends; fail unless it ended as expected, its closing events first."""
+    last: dict = {}
+
+    def ended() -> dict | None:
+        response = client.get(f"/v1/jobs/{job_id}")
+        assert response.status_code == 200, (
+            f"GET job {job_id}: {response.status_code} {response.text}"
+        )
+        last.update(response.json())
+        return last if last["status"] in contracts.TERMINAL else None
+
+    wait_until(
+        ended,
+        timeout,
+        lambda: f"job {job_id} to end; last state {job_state(last)}\n{stack.logs()}",
+        interval=0.2,
+    )
+    assert last["status"] == expect, (
+        f"job {job_id} ended {last['status']!r}, expected {expect!r}: {job_state(last)}\n"
+        f"{stack.logs()}"
+    )
+    assert_closing_events_came_first(client, last)
+    return client.get(f"/v1/jobs/{job_id}").json()
+
+
+def assert_closing_events_came_first(client: Client, job: dict) -> None:
+    """A job read as succeeded or failed already has the events that close it.
+
+    The runner writes the last stage's end and the job's closing event before the status,
+    so a reader that sees the status never misses them.
+    """
+    if job["status"] == contracts.SUCCEEDED:
+        closing = [("stage.finished", STAGES[-1]), ("job.succeeded", None)]
+    elif job["status"] == contracts.FAILED:
+        closing = [("job.failed", job["error"]["stage"])]
+    else:
+        return  # a cancel writes its event after the status: nothing is promised
+    events = [(e["type"], e["data"].get("stage")) for e in all_events(client, job["id"])]
+    missing = [event for event in closing if event not in events]
+    assert not missing, f"job {job['id']} read as {job['status']} before {missing}: {events}"
+
+
+def all_events(client: Client, job_id: str, limit: int = 1000) -> list[dict]:
+    """Return every event of a job, following the cursor."""
+    events: list[dict] = []
+    after = None
+    for _ in range(1000):
+        params = {"limit": limit, **({"after": after} if after else {})}
+        response = client.get(f"/v1/jobs/{job_id}/events", params=params)
+        assert response.status_code == 200, response.text
+        page = response.json()
+        events += page["data"]
+        if not page["has_more"]:
+            return events
+        after = page["data"][-1]["id"]
+    raise AssertionError(f"events of {job_id} did not end after 1000 pages")
+
+
+def worker_idle(stack: Stack) -> bool:
+    """Whether no task waits in a queue, none is being run, and no job is unfinished."""
+    redis = stack.store.redis
+    if redis.llen(PIPELINE_QUEUE) or redis.llen(INTERACTIVE_QUEUE) or redis.hlen("unacked"):
+        return False
+    for jid in redis.zrange("tuneloop:jobs", 0, -1):
+        job = stack.store.jobs.get(jid)
+        if job is not None and job["status"] not in contracts.TERMINAL:
+            return False
+    return True
+
+
+def wait_worker_idle(stack: Stack, timeout: float = 60.0) -> None:
+    """Wait until the worker has nothing to do, or fail with its log."""
+    redis = stack.store.redis
+
+    def describe() -> str:
+        return (
+            f"worker to go idle; queued pipeline={redis.llen(PIPELINE_QUEUE)} "
+            f"interactive={redis.llen(INTERACTIVE_QUEUE)} unacked={redis.hlen('unacked')}\n"
+            f"{stack.logs()}"
+        )
+
+    wait_until(lambda: worker_idle(stack), timeout, describe, interval=0.2)
+
+
+def reset_store(stack: Stack) -> None:
+    """Delete Tuneloop's records (not Celery's queues or bindings) once the worker is idle."""
+    wait_worker_idle(stack)
+    redis = stack.store.redis
+    keys = list(redis.scan_iter(match="tuneloop:*", count=1000))
+    for start in range(0, len(keys), 500):
+        redis.delete(*keys[start : start + 500])
