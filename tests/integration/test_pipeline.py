@@ -2,6 +2,7 @@
 
 import itertools
 import json
+import re
 from collections import Counter
 
 import pytest
@@ -354,3 +355,16 @@ def test_the_same_request_and_seed_give_identical_metrics(
 
 def test_the_training_file_of_an_unknown_job_is_a_404_problem(client: ApiClient) -> None:
     assert_problem(client.get("/v1/jobs/ftjob-nothing/training_file"), 404)
+
+
+def test_every_stage_task_of_the_job_ends_in_a_final_celery_state(job: dict, stack: Stack) -> None:
+    """The join's losing branch ends SUCCESS (it raised Ignore before: STARTED for ever)."""
+    log = stack.log_text("worker")
+    done = re.findall(
+        rf"Task tuneloop\.stages\.(\w+)\[([0-9a-f-]+)\] succeeded in [^:]+: '{job['id']}'", log
+    )
+    # collect, filter, prepare, both branches' first stage and evaluate_fine_tuned, and one
+    # compare: the branch that finishes first stops at the join and sends no compare.
+    assert len({task_id for _, task_id in done}) == 8, sorted(done)
+    assert sorted(stage for stage, _ in done).count("evaluate_fine_tuned") == 2
+    assert not re.search(r"Task tuneloop\.stages\.\w+\[[0-9a-f-]+\] ignored", log)
