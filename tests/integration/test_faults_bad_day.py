@@ -24,6 +24,7 @@ from .support import (
     fault_stack,
     report_recovery,
     seed_interactions,
+    wait_ended,
     wait_for_epochs,
     wait_until,
 )
@@ -56,12 +57,7 @@ class Day:
 def _wait_ended(stack: Stack, job_id: str) -> tuple[dict, float]:
     """Wait for the job to end; return it and the seconds that took."""
     began = time.monotonic()
-    job = wait_until(
-        lambda: (j := stack.store.jobs.get(job_id))["status"] in contracts.TERMINAL and j,
-        RECOVERY_TIMEOUT,
-        lambda: f"job {job_id} to end: {describe_job(stack, job_id)}",
-        interval=0.1,
-    )
+    job = wait_ended(stack, job_id, RECOVERY_TIMEOUT)
     return job, time.monotonic() - began
 
 

@@ -24,6 +24,7 @@ from .support import (
     lease_holder,
     report_recovery,
     seed_interactions,
+    wait_ended,
     wait_for_epochs,
     wait_until,
 )
@@ -32,15 +33,6 @@ pytestmark = pytest.mark.integration
 
 SWEEP = {"TUNELOOP_SWEEP_INTERVAL": "1"}
 N_EPOCHS = 12
-
-
-def _ended(stack, job_id: str, timeout: float = 60.0) -> dict:
-    return wait_until(
-        lambda: (j := stack.store.jobs.get(job_id))["status"] in contracts.TERMINAL and j,
-        timeout,
-        lambda: f"job {job_id} to end: {describe_job(stack, job_id)}",
-        interval=0.1,
-    )
 
 
 def _lose_messages(stack) -> int:
@@ -55,7 +47,7 @@ def test_a_queued_job_whose_message_was_lost_is_sent_again_and_succeeds() -> Non
         assert _lose_messages(stack) >= 1
         began = time.monotonic()
         stack.start_worker("w1", env=SWEEP)
-        job = _ended(stack, job_id)
+        job = wait_ended(stack, job_id, 60.0)
         report_recovery("message of a queued job lost -> sent again, succeeded", _since(began))
         assert job["status"] == contracts.SUCCEEDED, describe_job(stack, job_id)
         redriven = [e for e in events_of(stack, job_id) if e["type"] == "stage.redriven"]
@@ -72,7 +64,7 @@ def test_a_job_whose_messages_were_lost_mid_fine_tune_resumes_and_succeeds() -> 
         assert _lose_messages(stack) >= 1
         began = time.monotonic()
         stack.start_worker("w2", env=SWEEP)
-        job = _ended(stack, job_id)
+        job = wait_ended(stack, job_id, 60.0)
         report_recovery("messages lost mid fine-tune, worker killed -> resumed", _since(began))
         assert job["status"] == contracts.SUCCEEDED, describe_job(stack, job_id)
         events = events_of(stack, job_id)
@@ -88,7 +80,7 @@ def test_a_stage_sent_again_too_often_ends_the_job_stage_timed_out() -> None:
         job_id = create_job(client, 3)
         _lose_messages(stack)
         stack.start_worker("w1", env={**SWEEP, "TUNELOOP_MAX_REDRIVES": "0"})
-        job = _ended(stack, job_id)
+        job = wait_ended(stack, job_id, 60.0)
         assert job["status"] == contracts.FAILED, describe_job(stack, job_id)
         assert job["error"]["code"] == "stage_timed_out", job["error"]
         assert job["error"]["stage"] == "collect", job["error"]
@@ -118,7 +110,7 @@ def test_a_hung_worker_is_fenced_off_and_its_job_is_not_sent_again() -> None:
             taken_over = time.monotonic() - began
         finally:
             hung.signal(signal.SIGCONT)
-        job = _ended(stack, job_id, 90.0)
+        job = wait_ended(stack, job_id, 90.0)
         report_recovery("worker SIGSTOPped mid fine-tune -> w2 holds the stage", taken_over)
         assert job["status"] == contracts.SUCCEEDED, describe_job(stack, job_id)
         wait_until(

@@ -33,13 +33,14 @@ def persist(
     grace: float,
     what: str,
     sleep: Callable[[float], None] = time.sleep,
+    retry_on: tuple[type[Exception], ...] = TRANSIENT,
 ) -> T:
-    """Call until Redis takes it, retrying transient faults with backoff for up to grace s."""
+    """Call until Redis takes it, retrying retry_on errors with backoff for up to grace s."""
     deadline, attempt = time.monotonic() + grace, 0
     while True:
         try:
             return call()
-        except TRANSIENT as exc:
+        except retry_on as exc:
             wait = backoff(attempt)
             if time.monotonic() + wait > deadline:
                 raise

@@ -34,6 +34,7 @@ from .faults import (
     seed_interactions,
     stages_started,
     training_items,
+    wait_ended,
     wait_for_epochs,
     wait_job_status,
 )
@@ -113,6 +114,7 @@ __all__ = [
     "seed_interactions",
     "stages_started",
     "training_items",
+    "wait_ended",
     "wait_for_epochs",
     "wait_for_job",
     "wait_job_status",

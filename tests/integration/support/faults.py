@@ -9,6 +9,7 @@ from collections.abc import Iterable
 import redis
 from tuneloop_devstack.stack import Stack
 
+from tuneloop import contracts
 from tuneloop.store import keys
 
 from .api import ApiClient
@@ -198,3 +199,13 @@ def models_of(client: ApiClient, job_id: str) -> list[dict]:
 def comparable(result: dict) -> dict:
     """A job result without what differs between two jobs on the same data (the model id)."""
     return {k: v for k, v in result.items() if k != "model_id"}
+
+
+def wait_ended(stack: Stack, job_id: str, timeout: float) -> dict:
+    """Wait until the job has ended, read from the store (works while the gateway is busy)."""
+    return wait_until(
+        lambda: (j := stack.store.jobs.get(job_id))["status"] in contracts.TERMINAL and j,
+        timeout,
+        lambda: f"job {job_id} to end: {describe_job(stack, job_id)}",
+        interval=0.1,
+    )

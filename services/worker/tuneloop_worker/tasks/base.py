@@ -1,7 +1,6 @@
 """The base of stage tasks: late acks, retries on Redis faults, waiting, failure recorded."""
 
 import logging
-import time
 
 from celery import Task
 from celery.exceptions import Reject, Retry
@@ -10,7 +9,7 @@ from redis.exceptions import RedisError
 
 from tuneloop.errors import StageError, StageNotReady, StageSkipped
 from tuneloop.pipeline.runner import fail, run_stage, work_of
-from tuneloop.store.outage import TRANSIENT, backoff
+from tuneloop.store.outage import TRANSIENT, backoff, persist
 from tuneloop_worker.runtime import limits, store
 
 log = logging.getLogger(__name__)
@@ -87,13 +86,11 @@ def requeue(task: StageTask, exc: Exception, countdown: float, grace: float) -> 
     Celery gives up on a retry it cannot publish (and drops the message); a stage that met
     an outage waits here for Redis instead, so the outage costs the job only time.
     """
-    deadline, attempt = time.monotonic() + grace, 0
-    while True:
-        try:
-            return task.retry(exc=exc, countdown=countdown, max_retries=MAX_WAITS, throw=False)
-        except Reject as refused:  # Celery could not publish it
-            wait = backoff(attempt)
-            if time.monotonic() + wait > deadline:
-                raise exc from refused
-            time.sleep(wait)
-            attempt += 1
+
+    def publish() -> Retry:
+        return task.retry(exc=exc, countdown=countdown, max_retries=MAX_WAITS, throw=False)
+
+    try:  # Reject: Celery could not publish it
+        return persist(publish, grace, f"{task.name} retry", retry_on=(Reject,))
+    except Reject as refused:
+        raise exc from refused
