@@ -5,8 +5,8 @@ from celery import Celery, Signature, chain, group
 from tuneloop import graph
 
 
-def job_canvas(celery: Celery, job_id: str) -> Signature:
-    """Build the stage tasks' canvas from graph.GRAPH; each task gets only the job id.
+def job_canvas(celery: Celery, job_id: str, kind: str = graph.FINE_TUNING) -> Signature:
+    """Build the canvas of the job kind's pipeline (graph.PIPELINES); tasks get only the job id.
 
     Where stages fork, each branch carries on through the stages after the join instead of
     meeting in a Celery chord: a chord's counter lives in the result backend, and one part
@@ -26,4 +26,4 @@ def job_canvas(celery: Celery, job_id: str) -> Signature:
         rest = from_stage(after[0]) if len(after) == 1 else group(map(from_stage, after))
         return chain(stage(name), rest)
 
-    return from_stage(graph.first())
+    return from_stage(graph.first(kind))

@@ -8,6 +8,7 @@ RESPOND: Final = "tuneloop.models.respond"
 
 # The stage list is derived from the one declaration of the stage graph.
 STAGES: Final = graph.STAGES
+KINDS: Final = tuple(graph.PIPELINES)
 
 QUEUED: Final = "queued"
 RUNNING: Final = "running"

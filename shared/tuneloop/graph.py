@@ -14,6 +14,10 @@ from typing import Final
 
 TASK_PREFIX: Final = "tuneloop.stages."
 STEPS_MODULE: Final = "tuneloop.pipeline.steps"
+EVALUATION_MODULE: Final = "tuneloop.pipeline.evaluation"
+
+FINE_TUNING: Final = "fine_tuning"  # a job's kind names the pipeline it runs
+EVALUATION: Final = "evaluation"
 
 
 @dataclass(frozen=True)
@@ -31,8 +35,10 @@ class Stage:
         return TASK_PREFIX + self.name
 
 
-def _step(name: str, function: str, needs: tuple[str, ...], summary: str) -> Stage:
-    return Stage(name, f"{STEPS_MODULE}:{function}", needs, summary)
+def _step(
+    name: str, function: str, needs: tuple[str, ...], summary: str, module: str = STEPS_MODULE
+) -> Stage:
+    return Stage(name, f"{module}:{function}", needs, summary)
 
 
 GRAPH: Final = (
@@ -50,28 +56,58 @@ GRAPH: Final = (
     _step("compare", "compare", ("evaluate_fine_tuned",), "Write the report and end the job."),
 )  # fmt: skip
 
-BY_NAME: Final = {stage.name: stage for stage in GRAPH}
-STAGES: Final = tuple(stage.name for stage in GRAPH)
-NEEDS: Final = {stage.name: stage.needs for stage in GRAPH}
+
+def _eval_step(name: str, function: str, needs: tuple[str, ...], summary: str) -> Stage:
+    return _step(name, function, needs, summary, EVALUATION_MODULE)
+
+
+# An evaluation job (POST /v1/evaluations): two stored models answer the same eval set.
+EVALUATION_GRAPH: Final = (
+    _eval_step("evaluation_start", "start", (), "Check both models and the eval set."),
+    _eval_step("evaluate_model_a", "evaluate_model_a", ("evaluation_start",), "Evaluate model_a."),
+    _eval_step("evaluate_model_b", "evaluate_model_b", ("evaluation_start",), "Evaluate model_b."),
+    _eval_step(
+        "compare_models",
+        "compare_models",
+        ("evaluate_model_a", "evaluate_model_b"),
+        "Write the comparison and end the job.",
+    ),
+)
+
+PIPELINES: Final = {FINE_TUNING: GRAPH, EVALUATION: EVALUATION_GRAPH}
+ALL: Final = GRAPH + EVALUATION_GRAPH
+BY_NAME: Final = {stage.name: stage for stage in ALL}
+STAGES: Final = tuple(stage.name for stage in ALL)
+NEEDS: Final = {stage.name: stage.needs for stage in ALL}
 # Stages that need more than one stage: each branch leading there carries on to them, and
 # only the branch that finishes last runs them (no chord, see tuneloop.canvas).
-JOINS: Final = frozenset(stage.name for stage in GRAPH if len(stage.needs) > 1)
+JOINS: Final = frozenset(stage.name for stage in ALL if len(stage.needs) > 1)
 
 
 def successors(name: str) -> tuple[str, ...]:
     """Return the stages that need stage name, in declaration order."""
-    return tuple(stage.name for stage in GRAPH if name in stage.needs)
+    return tuple(stage.name for stage in ALL if name in stage.needs)
 
 
-def first() -> str:
-    """Return the one stage that needs nothing."""
-    (root,) = (stage.name for stage in GRAPH if not stage.needs)
+def stages_of(kind: str) -> tuple[str, ...]:
+    """Return the stage names of a job kind's pipeline, in declaration order."""
+    return tuple(stage.name for stage in PIPELINES[kind])
+
+
+def first(kind: str = FINE_TUNING) -> str:
+    """Return the one stage of a kind's pipeline that needs nothing."""
+    (root,) = (stage.name for stage in PIPELINES[kind] if not stage.needs)
     return root
 
 
-def progress_total(n_epochs: int) -> int:
+def last(kind: str = FINE_TUNING) -> str:
+    """Return the stage that ends a kind's pipeline (declared last)."""
+    return PIPELINES[kind][-1].name
+
+
+def progress_total(n_epochs: int, kind: str = FINE_TUNING) -> int:
     """Return a job's progress steps: one per stage, plus one per epoch of fine-tuning."""
-    return len(GRAPH) + n_epochs
+    return len(PIPELINES[kind]) + n_epochs
 
 
 def check(graph: tuple[Stage, ...] = GRAPH) -> None:
@@ -88,4 +124,7 @@ def check(graph: tuple[Stage, ...] = GRAPH) -> None:
         raise ValueError(f"exactly one stage must need nothing, found {roots}")
 
 
-check()
+for _pipeline in PIPELINES.values():
+    check(_pipeline)
+if len(BY_NAME) != len(ALL):  # a stage name is a Celery task name: unique across pipelines
+    raise ValueError("a stage name is used by more than one pipeline")

@@ -15,7 +15,7 @@ from tuneloop_devstack.demo_data import HUMAN_RATED
 from tuneloop_devstack.procs import free_port
 from tuneloop_devstack.stack import Stack
 
-from tuneloop import contracts
+from tuneloop import contracts, graph
 from tuneloop.agent.lab import SYNTHETIC_EXAMPLES
 from tuneloop.pipeline.runner import run_stage, work_of
 from tuneloop.store import Store
@@ -43,7 +43,7 @@ def in_process(store: Store, request: dict) -> float:
     """Return seconds to run the same job's stages directly, without Celery or HTTP."""
     job = store.jobs.create(request, store.interactions.last_seq(), 27)
     start = time.perf_counter()
-    for stage in contracts.STAGES:
+    for stage in graph.stages_of(graph.FINE_TUNING):
         run_stage(store, job["id"], stage, work_of(stage))
     return time.perf_counter() - start
 

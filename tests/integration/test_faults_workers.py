@@ -20,6 +20,7 @@ from .support import (
     RESTORE_INTERVAL,
     SLOW_EPOCHS,
     SOFT_SHUTDOWN_TIMEOUT,
+    STAGES,
     VISIBILITY_TIMEOUT,
     LeaseWatcher,
     Stack,
@@ -222,5 +223,5 @@ def test_sigterm_mid_fine_tune_hands_the_stage_to_another_worker_and_reruns_noth
         counts = deliveries(stack, job_id)
         assert counts["fine_tune"] >= 2, counts
         assert {s: n for s, n in counts.items() if s != "fine_tune"} == {
-            s: 1 for s in contracts.STAGES if s != "fine_tune"
+            s: 1 for s in STAGES if s != "fine_tune"
         }, counts

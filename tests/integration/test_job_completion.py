@@ -29,8 +29,8 @@ def seen_at_success(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> dict:
     seen: dict = {}
     succeed = store.jobs.succeed
 
-    def succeed_then_read(jid: str, result: dict) -> bool:
-        done = succeed(jid, result)
+    def succeed_then_read(jid: str, result: dict, alias: tuple | None = None) -> bool:
+        done = succeed(jid, result, alias)
         seen["job"] = store.jobs.get(jid)
         seen["events"], _ = store.jobs.events(jid, limit=1000)
         return done

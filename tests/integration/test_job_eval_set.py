@@ -85,6 +85,9 @@ def test_the_job_list_shows_the_eval_set_by_its_size_only(client: ApiClient, lar
     assert listed.status_code == 200, listed.text[:300]
     [job] = [j for j in listed.json()["data"] if j["id"] == large["job"]["id"]]
     assert "eval_set" not in job["request"] and job["request"]["eval_set_size"] == N_CASES
+    # What grows with the eval set or the task types is read from the job itself.
+    assert not {"examples", "classification", "calibration"} & set(job["result"])
+    assert {"examples", "classification", "calibration"} <= set(large["job"]["result"])
 
 
 @pytest.mark.parametrize("value", ["request.eval_sets", "result", ""])

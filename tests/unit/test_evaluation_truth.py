@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 
-from tuneloop.schemas.results import JobResultSchema
+from tuneloop.agent import npz
+from tuneloop.schemas.results import CasePageSchema, JobResultSchema
 from tuneloop.stages import bootstrap, evidence
 from tuneloop.stages.bootstrap import (
     case_columns,
@@ -16,10 +17,13 @@ from tuneloop.stages.bootstrap import (
     paired_bootstrap,
     resampled_metrics,
 )
+from tuneloop.stages.calibration import reliability
+from tuneloop.stages.cases import discordant
 from tuneloop.stages.classification import classification, confused_pairs
 from tuneloop.stages.compare import improvement
 from tuneloop.stages.evaluate import MetricsAccumulator
 from tuneloop.stages.outcomes import OutcomeLog, Outcomes, UnpairedError, dump, load, paired
+from tuneloop.stages.scope import out_of_scope
 from tuneloop.stages.significance import mcnemar, verdict
 
 # a: 2 of 3 right; b: 1 of 2 (one b was called c); c: 1 of 2 (one c was called d, never expected)
@@ -121,9 +125,16 @@ def test_no_mistakes_gives_no_confused_pairs():
 def test_outcomes_survive_dump_and_load():
     _, o = run(EXPECTED, PREDICTED, ["sunny"] * 7)
     back = load(dump(o))
-    assert back.labels == o.labels
-    for name in ("expected", "predicted", "confidence", "quality"):
+    assert (back.labels, back.texts) == (o.labels, o.texts) == (o.labels, ["sunny in oslo"])
+    for name in ("expected", "predicted", "confidence", "quality", "chrf", "answer"):
         np.testing.assert_array_equal(getattr(back, name), getattr(o, name))
+
+
+def test_outcomes_of_an_older_worker_load_as_none():
+    _, o = run(EXPECTED, PREDICTED, ["sunny"] * 7)
+    older = {name: getattr(o, name) for name in ("expected", "predicted", "confidence", "quality")}
+    assert load(npz.dump(older, {"labels": o.labels})) is None
+    assert load(None) is None
 
 
 def test_pairing_recodes_both_agents_over_one_sorted_label_list():
@@ -163,7 +174,13 @@ def test_bootstrap_at_full_weight_gives_the_streamed_metrics():
     references = ["sunny today", "", "rain in oslo", "", "", "sunny", "oslo"]  # "": none
     metrics, o = run(EXPECTED, PREDICTED, references)
     rows = resampled_metrics(np.ones((1, len(EXPECTED))), o, case_columns(o))
-    for name in ("task_accuracy", "average_confidence", "response_quality", "overall_score"):
+    for name in (
+        "task_accuracy",
+        "average_confidence",
+        "response_quality",
+        "response_chrf",
+        "overall_score",
+    ):
         assert rows[name][0] == pytest.approx(metrics[name]), name
 
 
@@ -231,9 +248,10 @@ def test_interval_of_nothing_finite_is_none():
 
 def test_quality_is_left_undefined_without_references():
     r = report(["a", "b"] * 20, ["a"] * 40, ["a", "b"] * 20)
-    assert r["baseline_metrics"]["response_quality"] is None
-    assert r["baseline_metrics"]["ci95"]["response_quality"] is None
-    assert r["improvement"]["response_quality"]["absolute_ci95"] is None
+    for name in ("response_quality", "response_chrf"):
+        assert r["baseline_metrics"][name] is None
+        assert r["baseline_metrics"]["ci95"][name] is None
+        assert r["improvement"][name]["absolute_ci95"] is None
 
 
 def test_paired_bootstrap_scores_both_agents_on_the_same_draws():
@@ -319,6 +337,31 @@ def test_additions_keep_every_existing_field_and_value():
         assert r["improvement"][name].items() >= entry.items()
 
 
+def test_the_report_has_both_agents_calibration_on_the_paired_cases():
+    expected = ["a", "b"] * 20
+    r = report(expected, ["a"] * 40, expected)
+    base, tuned = run(expected, ["a"] * 40)[1], run(expected, expected)[1]
+    assert r["calibration"]["baseline"] == reliability(base.confidence, base.correct)
+    assert r["calibration"]["fine_tuned"] == reliability(tuned.confidence, tuned.correct)
+    # always right: every bin's gap is 1 - its mean confidence, so ECE is 1 - mean confidence
+    assert r["calibration"]["fine_tuned"]["ece"] == pytest.approx(1 - tuned.confidence.mean())
+
+
 def test_the_result_schema_describes_every_added_field():
-    r = report(EXPECTED, ["a"] * 7, PREDICTED)
+    (base, base_out), (tuned, tuned_out) = run(EXPECTED, ["a"] * 7), run(EXPECTED, PREDICTED)
+    r = {
+        **evidence.additions(base, tuned, improvement(base, tuned), base_out, tuned_out, seed=1),
+        "out_of_scope": out_of_scope("c", {"threshold": 0.3}, base_out, tuned_out),
+        "cases": {"regressed": 1, "improved": 2},
+    }
     assert JobResultSchema().dump(r) == json.loads(json.dumps(r))
+    assert JobResultSchema().dump({"out_of_scope": None}) == {"out_of_scope": None}
+
+
+def test_the_case_page_schema_describes_a_record():
+    b, t = paired(*(run(["a", "b"], p)[1] for p in (["a", "a"], ["b", "b"])))
+    cases = [{"input": "q0", "expected_type": "a"}, {"input": "q1", "expected_type": "b"}]
+    records = [record for _, record in discordant([cases], b, t)]
+    assert [r["index"] for r in records] == [0, 1]
+    page = {"data": records, "has_more": False}
+    assert CasePageSchema().dump(page) == {"object": "list", **json.loads(json.dumps(page))}

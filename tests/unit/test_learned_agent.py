@@ -17,12 +17,13 @@ from tuneloop.stages.split import HOLDOUT, TRAIN, VALIDATION, side_of
 from tuneloop.text import normalize
 
 # Four task types, each with its own topic words; the filler words are shared, so only the
-# topic words tell the tasks apart.
+# topic words tell the tasks apart. No answer repeats a word of its input (a topic word is
+# never a task name), so answers are used as they are stored (see test_answer_fit.py).
 TOPICS = {
     "billing": "invoice refund payment receipt subscription overcharge charge card balance",
     "cooking": "recipe oven garlic simmer flour skillet bake onion butter saute",
     "fitness": "workout squat cardio treadmill dumbbell marathon stretch protein jog",
-    "legal.contracts": "clause contract liability indemnity warranty lawsuit lease",
+    "legal.contracts": "clause covenant liability indemnity warranty lawsuit lease",
     "": "please can you help me with my the a about question need some info on today",
 }
 VOCABULARY = {task: words.split() for task, words in TOPICS.items() if task}
@@ -216,8 +217,12 @@ def test_respond_many_equals_respond_one_by_one(agent):
     assert agent.respond_many([]) == []
 
 
-def test_describe_lists_the_format_and_the_router_classes(agent):
-    assert agent.describe() == {"format": "tuneloop.softmax/1", "task_types": CLASSES}
+def test_describe_lists_the_format_the_router_classes_and_no_abstention(agent):
+    assert agent.describe() == {
+        "format": "tuneloop.softmax/1",
+        "task_types": CLASSES,
+        "out_of_scope": None,
+    }
 
 
 # --- the saved payload ------------------------------------------------------------------------
@@ -295,6 +300,87 @@ def test_a_router_with_no_trained_rows_saves_and_loads(agent):
     assert np.array_equal(loaded.router.bias, router.bias)
     response = loaded.respond("anything")
     assert (response.task_type, response.text) == ("a", FALLBACK_ANSWER)
+
+
+# --- out-of-scope abstention -----------------------------------------------------------------
+
+
+def top_of(agent: LearnedAgent, text: str) -> tuple[str, float]:
+    """Return the router's top task for text and its probability, as respond_many sees it."""
+    proba = agent.router.proba(featurize([text]))[0]
+    return CLASSES[int(proba.argmax())], float(proba.max())
+
+
+def abstaining(agent: LearnedAgent, task: str, threshold: float) -> LearnedAgent:
+    return LearnedAgent("ft-oos", agent.router, agent.memory, task, threshold)
+
+
+def test_under_the_threshold_the_agent_abstains_as_the_out_of_scope_task(agent):
+    text = HELD_OUT[0]["input"]
+    routed, p = top_of(agent, text)
+    oos = next(c for c in CLASSES if c != routed)
+    response = abstaining(agent, oos, float(np.nextafter(p, 1.0))).respond(text)
+    assert (response.task_type, response.text) == (oos, FALLBACK_ANSWER)
+    assert response.confidence == round(1.0 - p, 4)
+    assert "abstained" in response.reasoning
+    assert f"'{routed}' had p={p:.2f}" in response.reasoning
+
+
+def test_at_or_above_the_threshold_the_agent_answers_as_usual(agent):
+    text = HELD_OUT[0]["input"]
+    routed, p = top_of(agent, text)
+    oos = next(c for c in CLASSES if c != routed)
+    for threshold in (p, float(np.nextafter(p, 0.0)), 0.0):
+        assert abstaining(agent, oos, threshold).respond(text) == agent.respond(text)
+
+
+def test_when_the_top_task_is_the_out_of_scope_task_the_agent_answers_as_usual(agent):
+    text = HELD_OUT[0]["input"]
+    routed, _ = top_of(agent, text)
+    assert abstaining(agent, routed, 1.0).respond(text) == agent.respond(text)
+
+
+def test_a_batch_abstains_exactly_on_its_inputs_under_the_threshold(agent):
+    texts = [e["input"] for e in HELD_OUT]
+    tops = [top_of(agent, t) for t in texts]
+    threshold = float(np.median([p for _, p in tops]))
+    probe = abstaining(agent, "legal.contracts", threshold)
+    responses = probe.respond_many(texts)
+    assert responses == [probe.respond(t) for t in texts]
+    abstained = [r.text == FALLBACK_ANSWER for r in responses]
+    expected = [p < threshold and task != "legal.contracts" for task, p in tops]
+    assert abstained == expected
+    assert 0 < sum(expected) < len(texts)
+    usual = agent.respond_many(texts)
+    assert [r for r, a in zip(responses, abstained, strict=True) if not a] == [
+        r for r, a in zip(usual, abstained, strict=True) if not a
+    ]
+
+
+def test_describe_says_the_out_of_scope_task_and_threshold(agent):
+    assert abstaining(agent, "billing", 0.375).describe()["out_of_scope"] == {
+        "task": "billing",
+        "threshold": 0.375,
+    }
+
+
+def test_save_and_load_keep_the_out_of_scope_task_and_threshold(agent):
+    saved = abstaining(agent, "cooking", 0.6180339887).save()
+    _, header = npz.load(saved)
+    assert (header["abstain_task"], header["abstain_threshold"]) == ("cooking", 0.6180339887)
+    loaded = LearnedAgent.load("ft-oos", saved)
+    assert (loaded.abstain_task, loaded.abstain_threshold) == ("cooking", 0.6180339887)
+    assert LearnedAgent.load("ft-oos", loaded.save()).save() == saved
+
+
+def test_a_model_saved_before_abstention_existed_loads_without_it(agent):
+    arrays, header = npz.load(abstaining(agent, "cooking", 0.9).save())
+    del header["abstain_task"], header["abstain_threshold"]
+    old = LearnedAgent.load("ft-old", npz.dump(arrays, header))
+    assert (old.abstain_task, old.abstain_threshold) == (None, None)
+    assert old.describe()["out_of_scope"] is None
+    texts = [e["input"] for e in HELD_OUT[:20]]
+    assert [r.text for r in old.respond_many(texts)] == [r.text for r in agent.respond_many(texts)]
 
 
 # --- the memory builder -----------------------------------------------------------------------

@@ -42,8 +42,8 @@ def _graph_paths(name: str) -> list[tuple[str, ...]]:
 
 def test_one_celery_task_per_stage_with_the_stage_summary(worker_app: Celery) -> None:
     tasks = {n: t for n, t in worker_app.tasks.items() if n.startswith(graph.TASK_PREFIX)}
-    assert sorted(tasks) == sorted(stage.task for stage in graph.GRAPH)
-    for stage in graph.GRAPH:
+    assert sorted(tasks) == sorted(stage.task for stage in graph.ALL)
+    for stage in graph.ALL:
         task = tasks[stage.task]
         assert task.__doc__ == stage.summary
         assert task.acks_late and task.ignore_result
@@ -61,18 +61,30 @@ def test_the_canvas_runs_every_path_of_the_graph_in_order(worker_app: Celery) ->
             assert set(graph.NEEDS[name]) & set(path) <= set(path[:i])
 
 
+def test_an_evaluation_job_runs_both_models_then_the_comparison(worker_app: Celery) -> None:
+    paths = _paths(dict(job_canvas(worker_app, "job-1", graph.EVALUATION)))
+    assert paths == _graph_paths(graph.first(graph.EVALUATION))
+    assert paths == [
+        ("evaluation_start", "evaluate_model_a", "compare_models"),
+        ("evaluation_start", "evaluate_model_b", "compare_models"),
+    ]
+    assert graph.last(graph.EVALUATION) == "compare_models"
+    assert graph.progress_total(0, graph.EVALUATION) == 4
+
+
 def test_every_task_of_the_canvas_carries_only_the_job_id(worker_app: Celery) -> None:
     def leaves(signature: dict) -> list[dict]:
         if signature["task"] in ("celery.chain", "celery.group"):
             return [leaf for part in signature["kwargs"]["tasks"] for leaf in leaves(part)]
         return [signature]
 
-    for leaf in leaves(dict(job_canvas(worker_app, "job-1"))):
+    canvases = [job_canvas(worker_app, "job-1", kind) for kind in graph.PIPELINES]
+    for leaf in (leaf for canvas in canvases for leaf in leaves(dict(canvas))):
         assert (tuple(leaf["args"]), leaf["kwargs"], leaf["immutable"]) == (("job-1",), {}, True)
 
 
 def test_joins_are_the_stages_that_need_more_than_one() -> None:
-    assert frozenset({"evaluate_fine_tuned"}) == graph.JOINS
+    assert frozenset({"evaluate_fine_tuned", "compare_models"}) == graph.JOINS
     assert contracts.STAGES == graph.STAGES
 
 

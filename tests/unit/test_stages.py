@@ -717,6 +717,7 @@ def test_metrics_without_references_use_task_accuracy_as_overall():
             "average_confidence": pytest.approx(0.65),
             "task_accuracy": 1.0,
             "response_quality": None,
+            "response_chrf": None,
             "overall_score": 1.0,
         },
         "weather": {
@@ -724,6 +725,7 @@ def test_metrics_without_references_use_task_accuracy_as_overall():
             "average_confidence": pytest.approx(0.7),
             "task_accuracy": 0.5,
             "response_quality": None,
+            "response_chrf": None,
             "overall_score": 0.5,
         },
     }

@@ -17,6 +17,8 @@ JOB_REQUEST = {
     "holdout_fraction": 0.25,
     "hyperparameters": {"seed": 42},  # the rest "auto": chosen from the data size
     "suffix": "demo",
+    # Promote only if task accuracy rose for sure: on the demo's few cases it cannot tell.
+    "promote_if": [{"metric": "task_accuracy", "min_delta": 0.0, "use_lower_bound": True}],
 }
 POLL_TIMEOUT = 300.0
 
@@ -61,6 +63,13 @@ def run(client: Client) -> int:
     print(render(job, events))
     if job["status"] != "succeeded":
         return 1
+    regressed = client.get(f"/v1/jobs/{job['id']}/cases?outcome=regressed&limit=5")["data"]
+    for case in regressed:
+        base, tuned = case["baseline"]["task_type"], case["fine_tuned"]["task_type"]
+        print(
+            f"  regressed #{case['index']}: {case['input']!r} [expected {case['expected_type']}]"
+            f" baseline {base}, fine-tuned {tuned}"
+        )
     answer = client.post(
         f"/v1/models/{job['result']['model_id']}/responses",
         {"input": "Will it be sunny in Madrid tomorrow?"},

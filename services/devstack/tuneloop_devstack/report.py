@@ -1,6 +1,13 @@
 """Render a job as the lab's report: data, metrics, losses, improvement, examples."""
 
-METRICS = ("average_confidence", "task_accuracy", "response_quality", "overall_score")
+METRICS = (
+    "average_confidence",
+    "task_accuracy",
+    "macro_f1",
+    "response_quality",
+    "response_chrf",
+    "overall_score",
+)
 
 
 def _num(value: float | None, pct: bool = False) -> str:
@@ -9,9 +16,43 @@ def _num(value: float | None, pct: bool = False) -> str:
     return f"{value:+.1%}" if pct else f"{value:.3f}"
 
 
+def _ci(interval: list[float] | None) -> str:
+    return f"[{interval[0]:.3f}, {interval[1]:.3f}]" if interval else ""
+
+
 def _metrics(title: str, m: dict) -> list[str]:
-    lines = [f"{title} ({m['n_cases']} evaluation cases):"]
-    lines += [f"  {name:<20} {_num(m[name])}" for name in METRICS]
+    lines = [f"{title} ({m['n_cases']} evaluation cases; 95% CI):"]
+    ci = m.get("ci95") or {}
+    lines += [
+        f"  {name:<20} {_num(m.get(name))} {_ci(ci.get(name))}" for name in METRICS if name in m
+    ]
+    return lines
+
+
+def _judgement(r: dict) -> list[str]:
+    """Return the lines on significance, calibration, out-of-scope, regressions, promotion."""
+    lines = []
+    if sig := r.get("significance"):
+        p = sig["mcnemar"]["p_value"]
+        lines.append(f"\nMcNemar p = {p:.3g} over {sig['n_cases']} cases. {sig['verdict']}")
+    if cal := r.get("calibration"):
+        eces = ", ".join(f"{who} {cal[who]['ece']:.3f}" for who in ("baseline", "fine_tuned"))
+        lines.append(f"Expected calibration error: {eces}")
+    if oos := r.get("out_of_scope"):
+        tuned = oos["fine_tuned"]
+        lines.append(
+            f"Out of scope ({oos['task']!r}, threshold {_num(oos['threshold'])}): recall "
+            f"{_num(tuned['out_of_scope_recall'])}, precision "
+            f"{_num(tuned['out_of_scope_precision'])}, in-scope accuracy "
+            f"{_num(tuned['in_scope_accuracy'])}"
+        )
+    if cases := r.get("cases"):
+        lines.append(
+            f"Cases: {cases['improved']} improved, {cases['regressed']} regressed "
+            "(GET /v1/jobs/{id}/cases?outcome=regressed)"
+        )
+    if promotion := r.get("promotion"):
+        lines.append(f"Promotion: {promotion['reason']}")
     return lines
 
 
@@ -45,14 +86,16 @@ def render(job: dict, events: list[dict]) -> str:
     lines += _metrics("\nFine-tuned metrics", r["fine_tuned_metrics"])
     lines.append(
         f"\n{'metric':<20} {'baseline':>9} {'fine-tuned':>11} {'change':>8} {'relative':>9}"
+        "  change 95% CI"
     )
-    for name in METRICS:
+    for name in (n for n in METRICS if n in r["improvement"]):
         ch = r["improvement"][name]
         lines.append(
             f"{name:<20} {_num(r['baseline_metrics'][name]):>9} "
             f"{_num(r['fine_tuned_metrics'][name]):>11} {_num(ch['absolute']):>8} "
-            f"{_num(ch['relative'], pct=True):>9}"
+            f"{_num(ch['relative'], pct=True):>9}  {_ci(ch.get('absolute_ci95'))}"
         )
+    lines += _judgement(r)
     lines.append("\nExample interactions (same input, both agents):")
     for ex in r["examples"]:
         lines.append(f"  Q: {ex['input']}  [expected: {ex['expected_type']}]")

@@ -12,7 +12,7 @@ from tuneloop.schemas.common import ProblemSchema
 from tuneloop.settings import Settings
 from tuneloop.store import Store
 from tuneloop_gateway import auth, errors, limits
-from tuneloop_gateway.api import health, interactions, jobs, models
+from tuneloop_gateway.api import evaluations, health, interactions, jobs, models
 from tuneloop_gateway.errors import PROBLEM_JSON, problem
 from tuneloop_gateway.extensions import Services, build_celery
 
@@ -73,7 +73,7 @@ def create_app(test_config: Mapping | None = None, settings: Settings | None = N
         api_keys=api_keys,
     )
     api = TuneloopApi(app)
-    for module in (health, interactions, jobs, models):
+    for module in (health, interactions, jobs, evaluations, models):
         api.register_blueprint(module.blp)
     errors.register(app)
     # Before each request, in this order: key and scope (401, 403), the key's rate limit

@@ -42,8 +42,8 @@ class Sweeper(bootsteps.StartStopStep):
         settings, me = app.conf.tuneloop_settings, holder_id()
         sweeps = SweepStore(store().redis)
 
-        def send(jid: str) -> None:
-            job_canvas(app, jid).apply_async()
+        def send(jid: str, kind: str) -> None:
+            job_canvas(app, jid, kind).apply_async()
 
         while not self.stop_event.wait(interval):
             try:

@@ -116,12 +116,19 @@ def _run(store: Store, job: dict, stage: str, work: StageWork, limits: Limits) -
 
 
 def finish(store: Store, job_id: str, result: dict, limits: Limits) -> None:
-    """Record the success event, then end the job: its status changes last."""
+    """Record the success event, then end the job: its status (and any promotion) changes last."""
+    model_id = result.get("model_id")  # an evaluation-only job has no model of its own
+    promotion = result.get("promotion") or {}
+    alias = None
+    if promotion.get("promoted") and model_id:
+        alias = (promotion["alias"], {"model_id": model_id, "job_id": job_id})
     store.jobs.add_event(
-        job_id, "job:succeeded", "job.succeeded", "job succeeded", {"model_id": result["model_id"]}
+        job_id, "job:succeeded", "job.succeeded", "job succeeded", {"model_id": model_id}
     )
-    if store.jobs.succeed(job_id, result):
-        log.info("job %s: succeeded with model %s", job_id, result["model_id"])
+    if store.jobs.succeed(job_id, result, alias):
+        log.info("job %s: succeeded with model %s", job_id, model_id)
+        if alias is not None:
+            log.info("job %s: model %s is now %s", job_id, model_id, alias[0])
     store.artifacts.release(job_id, limits.keep_intermediates)
 
 

@@ -9,7 +9,8 @@ from tuneloop.errors import StageError
 from tuneloop.pipeline import data, training
 from tuneloop.pipeline.runner import Limits
 from tuneloop.stages import compare as cmp
-from tuneloop.stages import evidence, outcomes
+from tuneloop.stages import evidence, outcomes, promotion, scope
+from tuneloop.stages.cases import discordant
 from tuneloop.stages.evaluate import MetricsAccumulator, request_cases
 from tuneloop.stages.filter import QualityFilter
 from tuneloop.stages.hyperparameters import auto_fields, resolve
@@ -95,12 +96,17 @@ def prepare(store: Store, job: dict, limits: Limits) -> None:
 
 def evaluate_baseline(store: Store, job: dict, limits: Limits) -> None:
     """Answer the evaluation suite with the keyword baseline."""
-    _evaluate(store, job, registry.builtin(contracts.BASELINE_MODEL_ID), "baseline")
+    evaluate_agent(store, job, registry.builtin(contracts.BASELINE_MODEL_ID), "baseline")
 
 
 def evaluate_fine_tuned(store: Store, job: dict, limits: Limits) -> None:
     """Load the fine-tuned model as a worker would, and answer the evaluation suite with it."""
-    mid = model_id_for(job)
+    agent = load_agent(store, job, model_id_for(job), "evaluate_fine_tuned")
+    evaluate_agent(store, job, agent, "fine_tuned")
+
+
+def load_agent(store: Store, job: dict, mid: str, stage: str) -> Agent:
+    """Load a stored model as a worker would; record the load time on the model and the job."""
     started = time.perf_counter()
     loaded = store.models.load(mid)
     if loaded is None:
@@ -110,15 +116,15 @@ def evaluate_fine_tuned(store: Store, job: dict, limits: Limits) -> None:
     store.models.annotate(mid, load_seconds=round(seconds, 4))
     store.jobs.add_event(
         job["id"],
-        "evaluate_fine_tuned:load",
+        f"{stage}:load",
         "message",
         f"loaded model {mid} ({size} bytes) in {seconds * 1000:.0f} ms",
         {"model_id": mid, "size_bytes": size, "load_seconds": seconds},
     )
-    _evaluate(store, job, agent, "fine_tuned")
+    return agent
 
 
-def _evaluate(store: Store, job: dict, agent: Agent, name: str) -> None:
+def evaluate_agent(store: Store, job: dict, agent: Agent, name: str) -> None:
     """Answer every evaluation case in bounded batches; keep metrics, per-case outcomes, answers."""
     acc, log = MetricsAccumulator(), outcomes.OutcomeLog()
     for cases in data.evaluation_cases(store, job):
@@ -131,8 +137,8 @@ def _evaluate(store: Store, job: dict, agent: Agent, name: str) -> None:
     store.artifacts.put_blob(job["id"], f"{name}_outcomes", outcomes.dump(log.outcomes()))
 
 
-def compare(store: Store, job: dict, limits: Limits) -> dict:
-    """Assemble the report; the runner ends the job with it."""
+def evaluation_report(store: Store, job: dict, seed: int, abstention: dict | None) -> dict:
+    """Compare the two evaluated agents: metrics, intervals, classification, cases, scope."""
     jid, art = job["id"], store.artifacts
     base, tuned = art.get(jid, "baseline_metrics"), art.get(jid, "fine_tuned_metrics")
     base_examples, tuned_examples = (
@@ -140,32 +146,55 @@ def compare(store: Store, job: dict, limits: Limits) -> dict:
         art.get(jid, "fine_tuned_examples"),
     )
     report = {
-        "training_data": art.get(jid, "training_data"),
-        "hyperparameters": art.get(jid, "hyperparameters"),
         "baseline_metrics": base,
         "fine_tuned_metrics": tuned,
         "improvement": cmp.improvement(base, tuned),
-        "model_id": model_id_for(job),
-        **art.get(jid, "training"),
         "examples": cmp.side_by_side(
             [e["case"] for e in base_examples],
             [e["answer"] for e in base_examples],
             [e["answer"] for e in tuned_examples],
         ),
     }
-    blobs = [art.get_blob(jid, f"{name}_outcomes") for name in ("baseline", "fine_tuned")]
-    if None in blobs:  # evaluated by a worker older than per-case outcomes: report without
-        message = "per-case outcomes missing: no classification or confidence intervals"
+    base_out, tuned_out = (
+        outcomes.load(art.get_blob(jid, f"{name}_outcomes")) for name in ("baseline", "fine_tuned")
+    )
+    if base_out is None or tuned_out is None:  # evaluated by an older worker: report without
+        message = "per-case outcomes missing or of an older worker: no intervals, no case lists"
         store.jobs.add_event(jid, "compare:no_outcomes", "message", message, level="warning")
         return report
-    seed = report["hyperparameters"]["seed"]
     try:
-        extra = evidence.additions(
-            base, tuned, report["improvement"], *map(outcomes.load, blobs), seed=seed
-        )
+        extra = evidence.additions(base, tuned, report["improvement"], base_out, tuned_out, seed)
+        records = discordant(data.evaluation_cases(store, job), base_out, tuned_out)
+        counts = store.cases.replace(jid, records)
     except outcomes.UnpairedError as exc:
         raise StageError("evaluation_unpaired", str(exc)) from None
-    return {**report, **extra}
+    task = job["request"].get("out_of_scope_task")
+    oos = scope.out_of_scope(task, abstention, base_out, tuned_out) if task else None
+    return {**report, **extra, "out_of_scope": oos, "cases": counts}
+
+
+def compare(store: Store, job: dict, limits: Limits) -> dict:
+    """Assemble the report and judge the promotion gate; the runner ends the job with it."""
+    jid, art = job["id"], store.artifacts
+    training, hyperparameters = art.get(jid, "training"), art.get(jid, "hyperparameters")
+    report = {
+        "training_data": art.get(jid, "training_data"),
+        "hyperparameters": hyperparameters,
+        "model_id": model_id_for(job),
+        **training,
+        **evaluation_report(store, job, hyperparameters["seed"], training.get("abstention")),
+    }
+    decision = promotion.decide(job["request"].get("promote_if") or [], report)
+    if decision is not None:
+        report["promotion"] = decision
+        store.jobs.add_event(
+            jid,
+            "compare:promotion",
+            "message",
+            decision["reason"],
+            {"promoted": decision["promoted"]},
+        )
+    return report
 
 
 def fine_tune(store: Store, job: dict, limits: Limits) -> None:

@@ -22,11 +22,11 @@ from tuneloop.store.sweeps import SweepStore
 log = logging.getLogger(__name__)
 
 
-def pending_stages(done: set[str]) -> list[str]:
+def pending_stages(done: set[str], kind: str = graph.FINE_TUNING) -> list[str]:
     """Return the stages not done whose prerequisites are all done, in pipeline order."""
     return [
         stage
-        for stage in graph.STAGES
+        for stage in graph.stages_of(kind)
         if stage not in done and all(p in done for p in graph.NEEDS[stage])
     ]
 
@@ -43,14 +43,14 @@ class Outcome:
 def sweep(
     store: Store,
     sweeps: SweepStore,
-    send: Callable[[str], None],
+    send: Callable[[str, str], None],
     queues: list[str],
     confirm: float,
     max_redrives: int,
     limits: Limits,
     now: Callable[[], float] = time.time,
 ) -> Outcome:
-    """Find orphaned jobs; send confirmed ones again (send(job_id)) or end them timed out."""
+    """Find orphaned jobs; send confirmed ones again (send(job_id, kind)) or end them timed out."""
     outcome = Outcome()
     active = sweeps.active_jobs()
     carried = sweeps.with_messages(active, queues) | sweeps.leased(active)
@@ -70,14 +70,15 @@ def sweep(
 def _redrive(
     store: Store,
     sweeps: SweepStore,
-    send: Callable[[str], None],
+    send: Callable[[str, str], None],
     jid: str,
     max_redrives: int,
     limits: Limits,
     outcome: Outcome,
 ) -> None:
     """Send an orphaned job again, or end it when a stage was sent again too often."""
-    stages = pending_stages(store.jobs.steps_done(jid)) or ["compare"]
+    kind = store.jobs.kind(jid)
+    stages = pending_stages(store.jobs.steps_done(jid), kind) or [graph.last(kind)]
     counts = {stage: sweeps.count_redrive(jid, stage) for stage in stages}
     worn = [stage for stage, n in counts.items() if n > max_redrives]
     if worn:
@@ -98,6 +99,6 @@ def _redrive(
         {"stages": stages, "redrive": n},
         level="warning",
     )
-    send(jid)
+    send(jid, kind)
     log.warning("job %s: orphaned at %s; sent again (%d)", jid, ", ".join(stages), n)
     outcome.redriven.append(jid)

@@ -13,7 +13,13 @@ from tuneloop.agent.softmax import TrainConfig, TrainState, stopped_early
 from tuneloop.errors import JobCancelled, StageError, StageSkipped
 from tuneloop.pipeline import data
 from tuneloop.pipeline.runner import Limits
-from tuneloop.stages.fine_tune import TrainingData, fine_tune, load_data
+from tuneloop.stages.fine_tune import (
+    TrainingData,
+    check_out_of_scope,
+    fine_tune,
+    load_data,
+    set_abstention,
+)
 from tuneloop.store import Store, keys
 from tuneloop.timeutil import now
 
@@ -123,11 +129,17 @@ def run(store: Store, job: dict, limits: Limits, model_id: str) -> None:
     started = time.perf_counter()
     prepared = load_data(data.kept(store, job), *data.split_of(job))
     load_seconds = time.perf_counter() - started
+    out_of_scope = job["request"].get("out_of_scope_task")
+    check_out_of_scope(prepared.classes, out_of_scope)  # before training, not after it
     _check_size(_size_bound(prepared), limits, "at least")  # before any weight is allocated
     agent, state, costs = _train(store, job, prepared, config, model_id, state)
+    threshold = job["request"].get("abstain_threshold")
+    abstention = set_abstention(agent, prepared, out_of_scope, threshold)
     payload = agent.save()
     _check_size(len(payload), limits)
-    store.artifacts.put(jid, "training", _report(state, config, len(payload)))
+    store.artifacts.put(jid, "training", _report(state, config, len(payload), abstention))
+    if abstention is not None:
+        _record_abstention(store, jid, abstention)
     if stopped_early(state, config):
         store.jobs.update_if_active(jid, total_steps=graph.progress_total(state.epoch))
     failpoints.hit("publish")
@@ -216,14 +228,38 @@ def _check_size(size: int, limits: Limits, qualifier: str = "") -> None:
         )
 
 
-def _report(state: TrainState, config: TrainConfig, model_bytes: int) -> dict:
+def _report(
+    state: TrainState, config: TrainConfig, model_bytes: int, abstention: dict | None
+) -> dict:
     """Return what the job result says about training (all computed, none timed)."""
     return {
         "epochs": state.history,
         "best_epoch": state.best_epoch,
         "stopped_early": stopped_early(state, config),
         "model_size_bytes": model_bytes,
+        "abstention": abstention,
     }
+
+
+def _record_abstention(store: Store, jid: str, abstention: dict) -> None:
+    """Write one event saying when the model answers out of scope, and how that was chosen."""
+    how = {
+        "request": "set by the request",
+        "validation": "chosen on the validation split",
+        "default": "no validation rows to choose it on, so it never abstains",
+    }[abstention["chosen_by"]]
+    figures = abstention["validation"]
+    measured = ""
+    if figures is not None:
+        measured = "; on validation: " + ", ".join(
+            f"{name.replace('_', ' ')} {'n/a' if figures[name] is None else f'{figures[name]:.3f}'}"
+            for name in ("in_scope_accuracy", "out_of_scope_recall")
+        )
+    message = (
+        f"out-of-scope task {abstention['task']!r}: abstain when the top probability is under "
+        f"{abstention['threshold']:.4f} ({how}){measured}"
+    )
+    store.jobs.add_event(jid, "fine_tune:abstention", "message", message, abstention)
 
 
 def _record_epoch(store: Store, jid: str, n_epochs: int, row: dict) -> None:

@@ -2,7 +2,7 @@
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from tuneloop.contracts import STAGES, STATUSES
+from tuneloop.contracts import KINDS, STAGES, STATUSES
 from tuneloop.schemas.common import (
     FullMatch,
     StrictBoolean,
@@ -13,10 +13,13 @@ from tuneloop.schemas.common import (
     task_type,
     text,
 )
+from tuneloop.schemas.promotion import PromoteRuleSchema
 from tuneloop.schemas.results import JobResultSchema
 from tuneloop.stages.hyperparameters import AUTO, DEFAULT_L2, DEFAULT_PATIENCE
 
 MAX_EVAL_SET = 10_000
+MAX_PROMOTION_RULES = 20
+CASE_OUTCOMES = ("regressed", "improved")
 EVAL_SET_INCLUDE = "request.eval_set"
 
 
@@ -121,6 +124,40 @@ class JobInSchema(Schema):
     eval_set = fields.List(fields.Nested(EvalCaseSchema), validate=validate.Length(1, MAX_EVAL_SET))
     suffix = fields.String(validate=FullMatch(r"^[a-z0-9][a-z0-9-]{0,39}$"))
     metadata = metadata()
+    out_of_scope_task = task_type(
+        metadata={
+            "description": "the task type of inputs that belong to no task: the fine-tuned agent "
+            "answers as this task with a fallback answer when unsure (see abstain_threshold); "
+            "it must be a task type of the stored interactions"
+        }
+    )
+    abstain_threshold = StrictFloat(
+        allow_nan=False,
+        validate=validate.Range(0, 1),
+        metadata={
+            "description": "abstain when the router's top probability is below this (needs "
+            "out_of_scope_task); by default chosen on the validation split to maximise in-scope "
+            "accuracy + out-of-scope recall"
+        },
+    )
+    promote_if = fields.List(
+        fields.Nested(PromoteRuleSchema),
+        validate=validate.Length(1, MAX_PROMOTION_RULES),
+        metadata={
+            "description": "promote the model (alias latest-promoted) when every rule holds; a "
+            "failed gate is reported in result.promotion, the job still succeeds"
+        },
+    )
+
+    @validates_schema
+    def _scope_is_consistent(self, data: dict, **kwargs: object) -> None:
+        task, selected = data.get("out_of_scope_task"), data.get("task_types")
+        if "abstain_threshold" in data and task is None:
+            raise ValidationError("needs out_of_scope_task", "abstain_threshold")
+        if task is not None and selected and task not in selected:
+            raise ValidationError(
+                f"{task!r} is not one of the selected task_types", "out_of_scope_task"
+            )
 
 
 class JobRequestSchema(JobInSchema):
@@ -139,6 +176,18 @@ class JobRequestSchema(JobInSchema):
             "none: the lab's five test cases are used)"
         },
     )
+    model_a = fields.String(
+        metadata={"description": "evaluation jobs: the reference model (reported as baseline)"}
+    )
+    model_b = fields.String(
+        metadata={"description": "evaluation jobs: the candidate model (reported as fine_tuned)"}
+    )
+    aliases = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        metadata={"description": "evaluation jobs: the alias each model was named by, if any"},
+    )
+    seed = fields.Integer(metadata={"description": "evaluation jobs: the bootstrap's seed"})
 
 
 class ProgressSchema(Schema):
@@ -162,6 +211,10 @@ class JobSchema(Schema):
 
     id = fields.String()
     object = fields.String()
+    kind = fields.String(
+        validate=validate.OneOf(KINDS),
+        metadata={"description": "fine_tuning (POST /v1/jobs), evaluation (POST /v1/evaluations)"},
+    )
     status = fields.String(validate=validate.OneOf(STATUSES))
     stage = fields.String(allow_none=True, validate=validate.OneOf(STAGES))
     progress = fields.Nested(ProgressSchema)
@@ -201,16 +254,36 @@ class JobQuerySchema(Schema):
     """Filters and cursor of the job list (newest first)."""
 
     status = fields.String(validate=validate.OneOf(STATUSES))
+    kind = fields.String(validate=validate.OneOf(KINDS))
     limit = limit_field()
     after = fields.String(validate=validate.Length(1, 64))
 
 
 class JobPageSchema(Schema):
-    """One page of jobs; each without its eval set and example answers (see GET /v1/jobs/{id})."""
+    """One page of jobs, each without its eval set, examples, classification and calibration."""
 
     object = fields.Constant("list")
     data = fields.List(fields.Nested(JobSchema))
     has_more = fields.Boolean()
+
+
+class CaseQuerySchema(Schema):
+    """Which of a job's evaluation cases to list, and the cursor (oldest index first)."""
+
+    outcome = fields.String(
+        required=True,
+        validate=validate.OneOf(CASE_OUTCOMES),
+        metadata={
+            "description": "regressed: the baseline routed it right, the fine-tuned agent "
+            "wrong; improved: the reverse"
+        },
+    )
+    limit = limit_field(default=20, maximum=100)
+    after = fields.Integer(
+        strict=False,
+        validate=validate.Range(-1, 2**31),
+        metadata={"description": "the last index of the page before (cases come by index)"},
+    )
 
 
 class EventQuerySchema(Schema):

@@ -5,6 +5,22 @@ from marshmallow import Schema, fields
 from tuneloop.schemas.common import text
 
 
+class AliasSchema(Schema):
+    """The alias a model was asked for by, and how it came to name that model."""
+
+    name = fields.String(metadata={"description": "e.g. latest-promoted"})
+    model_id = fields.String()
+    job_id = fields.String(metadata={"description": "the job whose promotion gate it passed"})
+    promoted_at = fields.Integer()
+
+
+class AbstentionSchema(Schema):
+    """How a model abstains: the task it answers as when unsure, and below what probability."""
+
+    task = fields.String()
+    threshold = fields.Float()
+
+
 class ModelSchema(Schema):
     """A model: the keyword baseline or a fine-tuned agent."""
 
@@ -21,6 +37,19 @@ class ModelSchema(Schema):
     load_seconds = fields.Float(
         allow_none=True,
         metadata={"description": "time a worker took to load it from Redis (at evaluation)"},
+    )
+    out_of_scope = fields.Nested(
+        AbstentionSchema,
+        allow_none=True,
+        metadata={"description": "the out-of-scope task it abstains to (null: it never does)"},
+    )
+    aliases = fields.List(
+        fields.String(), metadata={"description": "the aliases naming this model now"}
+    )
+    alias = fields.Nested(
+        AliasSchema,
+        allow_none=True,
+        metadata={"description": "present when the model was asked for by an alias"},
     )
 
 

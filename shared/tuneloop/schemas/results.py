@@ -3,6 +3,7 @@
 from marshmallow import Schema, fields, validate
 
 from tuneloop.schemas.common import StrictFloat
+from tuneloop.schemas.promotion import PromotionSchema
 from tuneloop.stages.compare import ALPHA, MIN_CASES, TOP_CONFUSIONS
 
 
@@ -37,8 +38,21 @@ class MetricValuesSchema(Schema):
     n_cases = fields.Integer()
     average_confidence = fields.Float()
     task_accuracy = fields.Float()
-    response_quality = fields.Float(allow_none=True)
-    overall_score = fields.Float()
+    response_quality = fields.Float(
+        allow_none=True,
+        metadata={"description": "mean token F1 against reference_output; null without any"},
+    )
+    response_chrf = fields.Float(
+        allow_none=True,
+        metadata={
+            "description": "mean sentence-level chrF (sacrebleu defaults: character 6-grams, "
+            "beta 2) against reference_output, scaled to 0-1; stricter than token F1 on word "
+            "forms and order; not part of overall_score; null without any reference"
+        },
+    )
+    overall_score = fields.Float(
+        metadata={"description": "mean of task_accuracy and response_quality (when defined)"}
+    )
 
 
 def interval(what: str) -> fields.List:
@@ -61,6 +75,7 @@ class IntervalsSchema(Schema):
     macro_f1 = interval("macro_f1")
     average_confidence = interval("average_confidence")
     response_quality = interval("response_quality (null without reference outputs)")
+    response_chrf = interval("response_chrf (null without reference outputs)")
     overall_score = interval("overall_score")
 
 
@@ -173,6 +188,86 @@ class SignificanceSchema(Schema):
     verdict = fields.String(metadata={"description": "the conclusion in one plain sentence"})
 
 
+class ReliabilityBinSchema(Schema):
+    """One confidence bin of a reliability table."""
+
+    lower = fields.Float()
+    upper = fields.Float(metadata={"description": "excluded, except 1.0 in the last bin"})
+    count = fields.Integer(metadata={"description": "cases whose confidence falls in the bin"})
+    mean_confidence = fields.Float(allow_none=True, metadata={"description": "null when empty"})
+    accuracy = fields.Float(
+        allow_none=True,
+        metadata={"description": "share routed to the expected task type; null when empty"},
+    )
+
+
+class AgentCalibrationSchema(Schema):
+    """How well one agent's confidence predicts whether it routes a case correctly."""
+
+    ece = fields.Float(
+        metadata={
+            "description": "expected calibration error: the sum over bins of count / n_cases "
+            "x |accuracy - mean_confidence| (0: confidence matches accuracy in every bin)"
+        }
+    )
+    bins = fields.List(
+        fields.Nested(ReliabilityBinSchema),
+        metadata={"description": "ten equal-width bins over [0, 1], empty ones included"},
+    )
+
+
+class CalibrationSchema(Schema):
+    """Calibration of both agents on the same cases."""
+
+    baseline = fields.Nested(AgentCalibrationSchema)
+    fine_tuned = fields.Nested(AgentCalibrationSchema)
+
+
+class ScopeFiguresSchema(Schema):
+    """How one agent treats in-scope and out-of-scope evaluation cases."""
+
+    in_scope_accuracy = fields.Float(
+        allow_none=True,
+        metadata={"description": "share routed right among cases not expecting the task"},
+    )
+    out_of_scope_recall = fields.Float(
+        allow_none=True,
+        metadata={"description": "share answered as the task among the cases expecting it"},
+    )
+    out_of_scope_precision = fields.Float(
+        allow_none=True,
+        metadata={"description": "share expecting the task among the cases answered as it"},
+    )
+    n_in_scope = fields.Integer()
+    n_out_of_scope = fields.Integer()
+
+
+class OutOfScopeSchema(Schema):
+    """Both agents on the job's out-of-scope task."""
+
+    task = fields.String(metadata={"description": "the job's out_of_scope_task"})
+    threshold = fields.Float(
+        allow_none=True,
+        metadata={
+            "description": "the top probability under which the fine-tuned agent abstains "
+            "(null when fine-tuning recorded none)"
+        },
+    )
+    baseline = fields.Nested(ScopeFiguresSchema)
+    fine_tuned = fields.Nested(ScopeFiguresSchema)
+
+
+class CasesCountSchema(Schema):
+    """How many evaluation cases changed outcome; listed at GET /v1/jobs/{id}/cases."""
+
+    regressed = fields.Integer(
+        metadata={"description": "the baseline routed right, the fine-tuned agent wrong"}
+    )
+    improved = fields.Integer(
+        metadata={"description": "the fine-tuned agent routed right, the baseline wrong"}
+    )
+
+
 class EpochSchema(Schema):
     """Losses after one epoch, computed on the data."""
 
@@ -199,6 +294,63 @@ class SideBySideSchema(Schema):
     fine_tuned = fields.Nested(AnswerSchema(only=("text", "task_type", "confidence")))
 
 
+class CaseSchema(Schema):
+    """An evaluation case exactly one agent routed to its expected task type."""
+
+    index = fields.Integer(
+        metadata={"description": "the case's position in the evaluation suite (the cursor)"}
+    )
+    input = fields.String()
+    expected_type = fields.String()
+    reference_output = fields.String(allow_none=True)
+    baseline = fields.Nested(AnswerSchema(only=("text", "task_type", "confidence")))
+    fine_tuned = fields.Nested(AnswerSchema(only=("text", "task_type", "confidence")))
+
+
+class CasePageSchema(Schema):
+    """One page of a job's regressed or improved cases, by index."""
+
+    object = fields.Constant("list")
+    data = fields.List(fields.Nested(CaseSchema))
+    has_more = fields.Boolean()
+
+
+class ValidationScopeSchema(Schema):
+    """The abstention threshold's figures on the validation split (rows, not eval cases)."""
+
+    in_scope_accuracy = fields.Float(allow_none=True)
+    out_of_scope_recall = fields.Float(allow_none=True)
+    n_in_scope = fields.Integer()
+    n_out_of_scope = fields.Integer()
+    objective = fields.Float(
+        metadata={"description": "in-scope accuracy + out-of-scope recall (a missing term is 0)"}
+    )
+
+
+class JobAbstentionSchema(Schema):
+    """How fine-tuning set the agent's abstention on the out-of-scope task."""
+
+    task = fields.String()
+    threshold = fields.Float(
+        metadata={"description": "the agent abstains when its top probability is below this"}
+    )
+    chosen_by = fields.String(
+        validate=validate.OneOf(("validation", "request", "default")),
+        metadata={
+            "description": "validation: maximises in-scope accuracy + out-of-scope recall on "
+            "the validation split; request: abstain_threshold; default: 0, no validation rows"
+        },
+    )
+    validation = fields.Nested(ValidationScopeSchema, allow_none=True)
+
+
+class EvaluatedModelsSchema(Schema):
+    """Which model each side of an evaluation job's report is."""
+
+    baseline = fields.String(metadata={"description": "model_a, the reference"})
+    fine_tuned = fields.String(metadata={"description": "model_b, the candidate"})
+
+
 class JobResultSchema(Schema):
     """The report of a succeeded job."""
 
@@ -212,6 +364,32 @@ class JobResultSchema(Schema):
     best_epoch = fields.Integer(metadata={"description": "the epoch whose weights the model has"})
     stopped_early = fields.Boolean()
     model_size_bytes = fields.Integer()
+    abstention = fields.Nested(
+        JobAbstentionSchema,
+        allow_none=True,
+        metadata={"description": "null without an out_of_scope_task"},
+    )
     examples = fields.List(fields.Nested(SideBySideSchema))
     classification = fields.Nested(AgentsClassificationSchema)
     significance = fields.Nested(SignificanceSchema)
+    calibration = fields.Nested(CalibrationSchema)
+    out_of_scope = fields.Nested(
+        OutOfScopeSchema,
+        allow_none=True,
+        metadata={"description": "null unless the job names an out_of_scope_task"},
+    )
+    cases = fields.Nested(
+        CasesCountSchema,
+        metadata={
+            "description": "how many cases changed outcome; each is listed at "
+            "GET /v1/jobs/{id}/cases?outcome=regressed (or improved)"
+        },
+    )
+    promotion = fields.Nested(
+        PromotionSchema,
+        metadata={"description": "the promote_if gate's decision (absent without promote_if)"},
+    )
+    models = fields.Nested(
+        EvaluatedModelsSchema,
+        metadata={"description": "evaluation jobs: the two models the report compares"},
+    )

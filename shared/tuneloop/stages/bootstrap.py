@@ -38,29 +38,36 @@ def macro_f1_rows(
 
 
 def case_columns(o: Outcomes) -> np.ndarray:
-    """Return what the metrics sum per case: correct, confidence, quality (0: none), scored."""
+    """Return what the metrics sum per case: correct, confidence, quality, chrF, scored."""
     scored = ~np.isnan(o.quality)
-    quality = np.where(scored, o.quality, 0.0)
-    return np.column_stack([o.correct, o.confidence, quality, scored]).astype(np.float64)
+    quality, chrf = np.where(scored, o.quality, 0.0), np.where(scored, o.chrf, 0.0)
+    return np.column_stack([o.correct, o.confidence, quality, chrf, scored]).astype(np.float64)
 
 
 def resampled_metrics(counts: np.ndarray, o: Outcomes, columns: np.ndarray) -> Draws:
     """Return each metric of one agent on each resample (None: not defined for these cases)."""
     n = counts.shape[1]
-    correct, confidence, quality, scored = (counts @ columns).T
+    correct, confidence, quality, chrf, scored = (counts @ columns).T
     accuracy = correct / n
     out: Draws = {
         "task_accuracy": accuracy,
         "macro_f1": macro_f1_rows(counts, o.expected, o.predicted, len(o.labels)),
         "average_confidence": confidence / n,
         "response_quality": None,
+        "response_chrf": None,
         "overall_score": accuracy,
     }
-    if columns[:, 3].any():  # as evaluate does: quality over the cases with a reference
-        mean = np.divide(quality, scored, out=np.full(len(counts), np.nan), where=scored > 0)
+    if columns[:, 4].any():  # as evaluate does: scores over the cases with a reference
+        mean = _mean_over(quality, scored)
         out["response_quality"] = mean
+        out["response_chrf"] = _mean_over(chrf, scored)
         out["overall_score"] = np.where(np.isnan(mean), accuracy, (accuracy + mean) / 2)
     return out
+
+
+def _mean_over(total: np.ndarray, scored: np.ndarray) -> np.ndarray:
+    """Return total / scored per resample; NaN where a resample drew no scored case."""
+    return np.divide(total, scored, out=np.full(len(total), np.nan), where=scored > 0)
 
 
 def paired_bootstrap(

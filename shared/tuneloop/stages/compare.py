@@ -2,7 +2,14 @@
 
 from collections.abc import Sequence
 
-METRICS = ("average_confidence", "task_accuracy", "response_quality", "overall_score")
+METRICS = (
+    "average_confidence",
+    "task_accuracy",
+    "response_quality",
+    "response_chrf",
+    "overall_score",
+)
+CASE_OUTCOMES = ("regressed", "improved")  # the baseline right and fine-tuned wrong; reverse
 
 # How a report judges itself (numpy-free, so the report's schema describes the same rule).
 RESAMPLES = 1000  # paired bootstrap resamples of the evaluation cases

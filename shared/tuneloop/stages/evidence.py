@@ -4,10 +4,18 @@ import numpy as np
 
 from tuneloop.stages import bootstrap, significance
 from tuneloop.stages import compare as cmp
+from tuneloop.stages.calibration import reliability
 from tuneloop.stages.classification import classification
 from tuneloop.stages.outcomes import Outcomes, paired
 
-HEADLINE = ("task_accuracy", "macro_f1", "average_confidence", "response_quality", "overall_score")
+HEADLINE = (
+    "task_accuracy",
+    "macro_f1",
+    "average_confidence",
+    "response_quality",
+    "response_chrf",
+    "overall_score",
+)
 BOOTSTRAP_METHOD = (
     "paired percentile bootstrap: case indices drawn with replacement from a numpy Generator "
     "seeded with the job's seed; both agents are scored on the same draws"
@@ -23,7 +31,7 @@ def additions(
     seed: int,
     resamples: int = cmp.RESAMPLES,
 ) -> dict:
-    """Return the metric sets and improvement with 95% intervals, classification, significance."""
+    """Return metric sets and improvement with 95% intervals, classification, significance, ECE."""
     base, tuned = paired(baseline, fine_tuned)
     truth = {
         "baseline": classification(base.labels, base.expected, base.predicted),
@@ -49,6 +57,10 @@ def additions(
         "improvement": changes,
         "classification": truth,
         "significance": _significance(base, tuned, changes["task_accuracy"], seed, resamples),
+        "calibration": {
+            "baseline": reliability(base.confidence, base.correct),
+            "fine_tuned": reliability(tuned.confidence, tuned.correct),
+        },
     }
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tuneloop.agent.features import FeatureBank
-from tuneloop.agent.learned import LearnedAgent
+from tuneloop.agent.learned import LearnedAgent, as_saved
 from tuneloop.agent.memory import MemoryBuilder
 from tuneloop.agent.softmax import (
     CheckpointCallback,
@@ -17,7 +17,10 @@ from tuneloop.agent.softmax import (
     train,
 )
 from tuneloop.errors import StageError
+from tuneloop.stages.abstain import at_threshold, choose_threshold
 from tuneloop.stages.split import TRAIN, VALIDATION, side_of
+
+PROBA_CHUNK = 4096  # validation rows per router pass
 
 
 @dataclass
@@ -86,3 +89,60 @@ def fine_tune(
         on_checkpoint,
     )
     return LearnedAgent(model_id, best_model(data.classes, state), data.memory), state
+
+
+def check_out_of_scope(classes: list[str], task: str | None) -> None:
+    """Fail with out_of_scope_task_missing unless task is None or one of the trained classes."""
+    if task is not None and task not in classes:
+        raise StageError(
+            "out_of_scope_task_missing",
+            f"out_of_scope_task {task!r} is not a task type of the training data after "
+            f"filtering and the split (task types: {', '.join(classes)})",
+        )
+
+
+def set_abstention(
+    agent: LearnedAgent, data: TrainingData, task: str | None, threshold: float | None
+) -> dict | None:
+    """Make agent abstain as task under threshold (chosen on validation when None); report it.
+
+    Without validation rows and a threshold the agent never abstains (threshold 0.0).
+    """
+    if task is None:
+        return None
+    check_out_of_scope(agent.router.classes, task)
+    if threshold is not None:
+        chosen_by = "request"
+    else:
+        chosen_by = "validation" if len(data.validation) else "default"
+    figures = None
+    if len(data.validation):
+        top, predicted = _validation_predictions(agent, data.validation)
+        labels, oos = data.validation_labels, agent.router.classes.index(task)
+        if threshold is None:
+            chosen = choose_threshold(top, predicted, labels, oos)
+        else:
+            chosen = at_threshold(top, predicted, labels, oos, threshold)
+        threshold, figures = chosen.threshold, chosen.figures()
+    agent.abstain_task = task
+    agent.abstain_threshold = 0.0 if threshold is None else float(threshold)
+    return {
+        "task": task,
+        "threshold": agent.abstain_threshold,
+        "chosen_by": chosen_by,
+        "validation": figures,
+    }
+
+
+def _validation_predictions(
+    agent: LearnedAgent, bank: FeatureBank
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return each validation row's top probability and argmax, as the saved model gives them."""
+    router = as_saved(agent.router)  # the threshold applies to the saved (float16) weights
+    top, predicted = [], []
+    for start in range(0, len(bank), PROBA_CHUNK):
+        proba = router.proba(bank.span(start, start + PROBA_CHUNK))
+        best = proba.argmax(axis=1)
+        predicted.append(best)
+        top.append(proba[np.arange(len(best)), best])
+    return np.concatenate(top), np.concatenate(predicted)

@@ -1,5 +1,6 @@
 """Per-case outcomes of one agent, in case order, as compact numpy arrays (never per-case JSON)."""
 
+import dataclasses
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -7,6 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from tuneloop.agent import npz
+from tuneloop.stages.evaluate import Scores
+
+ARRAYS = ("expected", "predicted", "confidence", "quality", "chrf", "answer")
 
 
 class UnpairedError(ValueError):
@@ -15,13 +19,19 @@ class UnpairedError(ValueError):
 
 @dataclass(frozen=True)
 class Outcomes:
-    """One agent on the evaluation cases: label codes, confidence, quality (NaN: no reference)."""
+    """One agent on the evaluation cases: label codes, confidence, scores (NaN: no reference).
+
+    Answers are codes into texts, a table of the distinct answer texts (answers repeat a lot).
+    """
 
     labels: list[str]
     expected: np.ndarray
     predicted: np.ndarray
     confidence: np.ndarray
     quality: np.ndarray
+    chrf: np.ndarray
+    answer: np.ndarray
+    texts: list[str]
 
     @property
     def correct(self) -> np.ndarray:
@@ -32,35 +42,32 @@ class Outcomes:
         """Return the same outcomes with codes into labels (which must hold every label here)."""
         position = {label: i for i, label in enumerate(labels)}
         table = np.array([position[label] for label in self.labels], dtype=np.int32)
-        return Outcomes(
-            labels,
-            table[self.expected],
-            table[self.predicted],
-            self.confidence,
-            self.quality,
+        return dataclasses.replace(
+            self, labels=labels, expected=table[self.expected], predicted=table[self.predicted]
         )
 
 
 class OutcomeLog:
-    """Collect outcomes batch by batch into typed arrays: 4 + 4 + 8 + 8 bytes a case."""
+    """Collect outcomes batch by batch into typed arrays: 4 + 4 + 8 + 8 + 8 + 4 bytes a case."""
 
     def __init__(self) -> None:
         self._codes: dict[str, int] = {}
-        self._expected, self._predicted = array("i"), array("i")
-        self._confidence, self._quality = array("d"), array("d")
+        self._texts: dict[str, int] = {}
+        self._expected, self._predicted, self._answer = array("i"), array("i"), array("i")
+        self._confidence, self._quality, self._chrf = array("d"), array("d"), array("d")
 
     def _code(self, label: str) -> int:
         return self._codes.setdefault(label, len(self._codes))
 
-    def add(
-        self, cases: Sequence[dict], answers: Sequence[dict], qualities: Sequence[float | None]
-    ) -> None:
-        """Record one batch: each case's expected type, the answer's type, confidence, quality."""
-        for case, answer, quality in zip(cases, answers, qualities, strict=True):
+    def add(self, cases: Sequence[dict], answers: Sequence[dict], scores: Sequence[Scores]) -> None:
+        """Record one batch: each case's expected type, the answer's type, text and scores."""
+        for case, answer, (quality, chrf) in zip(cases, answers, scores, strict=True):
             self._expected.append(self._code(case["expected_type"]))
             self._predicted.append(self._code(answer["task_type"]))
+            self._answer.append(self._texts.setdefault(answer["text"], len(self._texts)))
             self._confidence.append(answer["confidence"])
             self._quality.append(np.nan if quality is None else quality)
+            self._chrf.append(np.nan if chrf is None else chrf)
 
     def outcomes(self) -> Outcomes:
         """Return what was recorded."""
@@ -70,21 +77,26 @@ class OutcomeLog:
             np.array(self._predicted, dtype=np.int32),
             np.array(self._confidence, dtype=np.float64),
             np.array(self._quality, dtype=np.float64),
+            np.array(self._chrf, dtype=np.float64),
+            np.array(self._answer, dtype=np.int32),
+            list(self._texts),
         )
 
 
 def dump(outcomes: Outcomes) -> bytes:
-    """Return outcomes as .npz bytes (no pickle)."""
-    arrays = {
-        name: getattr(outcomes, name) for name in ("expected", "predicted", "confidence", "quality")
-    }
-    return npz.dump(arrays, {"labels": outcomes.labels})
+    """Return outcomes as .npz bytes (no pickle; the label and text tables in the header)."""
+    arrays = {name: getattr(outcomes, name) for name in ARRAYS}
+    return npz.dump(arrays, {"labels": outcomes.labels, "texts": outcomes.texts})
 
 
-def load(data: bytes) -> Outcomes:
-    """Rebuild outcomes written by dump."""
+def load(data: bytes | None) -> Outcomes | None:
+    """Rebuild outcomes written by dump; None for none, or for those of an older worker."""
+    if data is None:
+        return None
     arrays, header = npz.load(data)
-    return Outcomes(header["labels"], **arrays)
+    if set(arrays) != set(ARRAYS) or "texts" not in header:  # no chrF, no answer texts
+        return None
+    return Outcomes(header["labels"], **arrays, texts=header["texts"])
 
 
 def paired(baseline: Outcomes, fine_tuned: Outcomes) -> tuple[Outcomes, Outcomes]:

@@ -5,6 +5,7 @@ from redis import ConnectionPool, Redis
 from tuneloop.store import keys
 from tuneloop.store.artifacts import ArtifactStore
 from tuneloop.store.blobs import BlobStore
+from tuneloop.store.cases import CaseStore
 from tuneloop.store.deliveries import DeliveryStore
 from tuneloop.store.idempotency import IdempotencyStore
 from tuneloop.store.interactions import InteractionStore
@@ -36,6 +37,7 @@ class Store:
         self.leases = LeaseStore(redis, lease_ttl_ms)
         self.replies = ReplyStore(redis)
         self.idempotency = IdempotencyStore(redis)
+        self.cases = CaseStore(redis)
 
     @classmethod
     def from_url(cls, url: str, lease_ttl_ms: int = 30_000) -> "Store":

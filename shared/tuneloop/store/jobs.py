@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from redis import Redis
 
-from tuneloop import contracts
+from tuneloop import contracts, graph
 from tuneloop.store import keys, lua, paging
 from tuneloop.timeutil import now
 
@@ -17,6 +17,7 @@ EVAL_SET_CHUNK_BYTES = 1 << 20
 _FIELDS = (
     "id",
     "object",
+    "kind",
     "status",
     "stage",
     "created_at",
@@ -35,6 +36,13 @@ _FIELDS = (
 def _job_keys(jid: str) -> list[str]:
     """The keys every job script starts with: the job, the job list, the status indexes."""
     return [keys.job(jid), keys.JOBS, *(keys.job_status_index(s) for s in contracts.STATUSES)]
+
+
+# A job kind's id prefix and API object name.
+KIND_NAMES = {
+    graph.FINE_TUNING: ("ftjob", "fine_tuning.job"),
+    graph.EVALUATION: ("evaljob", "evaluation.job"),
+}
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,7 @@ class JobStore:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
         self._update = redis.register_script(lua.UPDATE_IF_ACTIVE)
+        self._update_and_set = redis.register_script(lua.UPDATE_AND_SET_IF_ACTIVE)
         self._event = redis.register_script(lua.ADD_EVENT_ONCE)
         self._set_if_null = redis.register_script(lua.SET_IF_NULL)
         self._cancel = redis.register_script(lua.CANCEL)
@@ -71,12 +80,14 @@ class JobStore:
         total_steps: int,
         owner: str = "",
         quota: Quota = Quota(),
+        kind: str = graph.FINE_TUNING,
     ) -> dict:
-        """Store a new queued job and return it; QuotaExceeded when its owner is at a quota.
+        """Store a new queued job of kind and return it; QuotaExceeded when its owner is at a quota.
 
         The request's eval set is kept under its own key; the record keeps only its size.
         """
-        jid = f"ftjob-{uuid.uuid4().hex[:24]}"
+        prefix, object_ = KIND_NAMES[kind]
+        jid = f"{prefix}-{uuid.uuid4().hex[:24]}"
         cases = request.get("eval_set") or []
         chunks = _chunks(cases)
         request = {k: v for k, v in request.items() if k not in ("eval_set", "eval_set_size")}
@@ -84,7 +95,8 @@ class JobStore:
             request["eval_set_size"] = len(cases)
         record = {
             "id": jid,
-            "object": "fine_tuning.job",
+            "object": object_,
+            "kind": kind,
             "status": contracts.QUEUED,
             "stage": None,
             "created_at": now(),
@@ -128,6 +140,7 @@ class JobStore:
             k: json.loads(v) if v is not None else None
             for k, v in zip(_FIELDS, values, strict=True)
         }
+        job["kind"] = job["kind"] or graph.FINE_TUNING  # stored before evaluation jobs existed
         job["request"] = _with_eval_set(job["request"], listed[0] if listed else None)
         total = job.pop("total_steps") or 1
         current = min(int(done), total)
@@ -149,9 +162,13 @@ class JobStore:
         return job["request"].get("eval_set") if job else None
 
     def page(
-        self, limit: int, after: str | None = None, status: str | None = None
+        self,
+        limit: int,
+        after: str | None = None,
+        status: str | None = None,
+        kind: str | None = None,
     ) -> tuple[list[dict], bool]:
-        """Return up to limit jobs after the cursor, newest first, and has_more.
+        """Return up to limit jobs (of a status, of a kind) after the cursor, newest first.
 
         With a status, only that status's index is read (not every job); a job whose status
         changed since it was indexed is passed over.
@@ -162,7 +179,11 @@ class JobStore:
         index = keys.job_status_index(status) if status else keys.JOBS
         ids = paging.ids_from(self.redis, index, start, "-inf", reverse=True, batch=200)
         batches = ([j for j in map(self.get, chunk) if j is not None] for chunk in ids)
-        return paging.first_page(batches, limit, lambda j: status is None or j["status"] == status)
+        return paging.first_page(
+            batches,
+            limit,
+            lambda j: status in (None, j["status"]) and kind in (None, j["kind"]),
+        )
 
     def _index_jobs_from_before_the_status_index(self) -> None:
         """Index, once, the jobs stored before status indexes existed (one pass over them)."""
@@ -217,6 +238,11 @@ class JobStore:
         """Return the progress steps done so far."""
         return set(self.redis.smembers(keys.job_steps(jid)))
 
+    def kind(self, jid: str) -> str:
+        """Return the job's kind: the pipeline it runs."""
+        raw = self.redis.hget(keys.job(jid), "kind")
+        return json.loads(raw) if raw else graph.FINE_TUNING
+
     def status(self, jid: str) -> str | None:
         """Return only the job's status (cheap enough to check every epoch)."""
         raw = self.redis.hget(keys.job(jid), "status")
@@ -245,11 +271,24 @@ class JobStore:
             jid, status=contracts.FAILED, stage=stage, error=error, finished_at=now()
         )
 
-    def succeed(self, jid: str, result: dict) -> bool:
-        """End the job as succeeded with its result."""
-        return self.update_if_active(
-            jid, status=contracts.SUCCEEDED, result=result, finished_at=now()
+    def succeed(self, jid: str, result: dict, alias: tuple[str, dict] | None = None) -> bool:
+        """End the job as succeeded with its result; return whether it was still active.
+
+        With an alias (name, target such as {model_id, job_id}) the alias is pointed at the
+        target in the same step, stamped promoted_at (the job's finished_at); an ended job
+        sets neither.
+        """
+        finished = now()
+        fields = {"status": contracts.SUCCEEDED, "result": result, "finished_at": finished}
+        if alias is None:
+            return self.update_if_active(jid, **fields)
+        name, target = alias
+        value = json.dumps({**target, "promoted_at": finished})
+        args = [a for k, v in fields.items() for a in (k, json.dumps(v))]
+        done = self._update_and_set(
+            keys=[*_job_keys(jid), keys.model_alias(name)], args=[jid, value, *args]
         )
+        return done == 1
 
     def add_event(
         self,

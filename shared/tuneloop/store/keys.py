@@ -88,6 +88,16 @@ def lease(jid: str, stage: str) -> str:
     return f"{PREFIX}:job:{jid}:lease:{stage}"
 
 
+def job_cases(jid: str, outcome: str) -> str:
+    """Key of the list of a job's evaluation cases with one outcome (e.g. regressed)."""
+    return f"{PREFIX}:job:{jid}:cases:{outcome}"
+
+
+def model_alias(name: str) -> str:
+    """Key of an alias naming a model (e.g. latest-promoted)."""
+    return f"{PREFIX}:model-alias:{name}"
+
+
 def job_deliveries(jid: str) -> str:
     """Key of the hash counting, per stage, how often it started and how often it ended."""
     return f"{PREFIX}:job:{jid}:deliveries"

@@ -44,20 +44,36 @@ end
 """
 AFTER_INDEXES = INDEX_BASE + len(contracts.STATUSES)  # the first KEYS slot after them
 
-# Update fields only while the job is not finished, so a late or repeated stage can never
-# resurrect a failed, cancelled or succeeded job. ARGV: the job id, then field/value pairs.
-UPDATE_IF_ACTIVE = (
+# update_if_active(first): set the field/value pairs from ARGV[first] on, only while the job
+# is not finished, so a late or repeated stage can never resurrect a failed, cancelled or
+# succeeded job. Returns 1 when set, 0 when the job has ended, -1 when there is no such job.
+_UPDATE = (
     JOB_STATUS
     + MOVE_INDEX
     + """
-local status = job_status(KEYS[1])
-if not status then return -1 end
-if ended(status) then return 0 end
-for i = 2, #ARGV, 2 do
-  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
-  if ARGV[i] == 'status' then move(ARGV[1], status, cjson.decode(ARGV[i + 1])) end
+local function update_if_active(first)
+  local status = job_status(KEYS[1])
+  if not status then return -1 end
+  if ended(status) then return 0 end
+  for i = first, #ARGV, 2 do
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+    if ARGV[i] == 'status' then move(ARGV[1], status, cjson.decode(ARGV[i + 1])) end
+  end
+  return 1
 end
-return 1
+"""
+)
+# ARGV: the job id, then field/value pairs.
+UPDATE_IF_ACTIVE = _UPDATE + "return update_if_active(2)\n"
+# The same, and in the same step (only when the fields were set) a value under the key after
+# the indexes: a job succeeds and its model becomes an alias's target together, or neither.
+# ARGV: the job id, the value, then field/value pairs.
+UPDATE_AND_SET_IF_ACTIVE = (
+    _UPDATE
+    + f"""
+local done = update_if_active(3)
+if done == 1 then redis.call('SET', KEYS[{AFTER_INDEXES}], ARGV[2]) end
+return done
 """
 )
 

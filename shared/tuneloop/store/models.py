@@ -1,6 +1,7 @@
 """Models: a public description plus the agent's saved bytes (chunked), loadable by any worker."""
 
 import json
+from collections.abc import Iterable
 
 from redis import Redis
 
@@ -81,6 +82,27 @@ class ModelStore:
         if meta is None or payload is None or meta.get("format") not in registry.FORMATS:
             return None
         return registry.load(meta["format"], mid, payload), len(payload)
+
+    def alias(self, name: str) -> dict | None:
+        """Return an alias's target {model_id, job_id, promoted_at}, or None when unset.
+
+        The target may name a model withdrawn since: read its meta to know.
+        """
+        raw = self.redis.get(keys.model_alias(name))
+        return json.loads(raw) if raw else None
+
+    def aliases(self, names: Iterable[str]) -> dict[str, dict]:
+        """Return the target of each of the named aliases that is set, by name (one read)."""
+        names = list(names)
+        raw = self.redis.mget([keys.model_alias(n) for n in names]) if names else []
+        return {name: json.loads(r) for name, r in zip(names, raw, strict=True) if r}
+
+    def resolve(self, model_id_or_alias: str) -> str | None:
+        """Return the model id an alias names, or the id of a stored model; None for neither."""
+        target = self.alias(model_id_or_alias)
+        if target is not None:
+            return target["model_id"]
+        return model_id_or_alias if self.redis.exists(keys.model_meta(model_id_or_alias)) else None
 
     def payload(self, mid: str) -> bytes | None:
         """Return a model's saved bytes, or None."""

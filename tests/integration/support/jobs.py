@@ -6,13 +6,13 @@ from collections.abc import Mapping
 
 from tuneloop_devstack.stack import Stack
 
-from tuneloop import contracts
+from tuneloop import contracts, graph
 from tuneloop.celery_config import INTERACTIVE_QUEUE, PIPELINE_QUEUE
 
 from .api import ApiClient, AppClient
 from .polling import wait_until
 
-STAGES = contracts.STAGES
+STAGES = graph.stages_of(graph.FINE_TUNING)  # the stages of a fine-tuning job
 JOB_TIMEOUT = 120.0
 Client = ApiClient | AppClient
 
@@ -64,7 +64,7 @@ def assert_closing_events_came_first(client: Client, job: dict) -> None:
     so a reader that sees the status never misses them.
     """
     if job["status"] == contracts.SUCCEEDED:
-        closing = [("stage.finished", STAGES[-1]), ("job.succeeded", None)]
+        closing = [("stage.finished", graph.last(job["kind"])), ("job.succeeded", None)]
     elif job["status"] == contracts.FAILED:
         closing = [("job.failed", job["error"]["stage"])]
     else:

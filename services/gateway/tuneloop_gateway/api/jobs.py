@@ -1,16 +1,18 @@
 """Fine-tuning jobs: create, read, list, events, training file."""
 
 import logging
+from typing import NoReturn
 
 from flask import Response, stream_with_context, url_for
 from flask.views import MethodView
 from flask_smorest import abort
 
 from tuneloop.canvas import job_canvas
-from tuneloop.graph import progress_total
+from tuneloop.graph import FINE_TUNING, progress_total
 from tuneloop.pipeline import data
 from tuneloop.schemas.jobs import (
     EVAL_SET_INCLUDE,
+    CaseQuerySchema,
     EventPageSchema,
     EventQuerySchema,
     JobInSchema,
@@ -19,6 +21,8 @@ from tuneloop.schemas.jobs import (
     JobReadQuerySchema,
     JobSchema,
 )
+from tuneloop.schemas.results import CasePageSchema
+from tuneloop.stages.collect import synthetic_examples
 from tuneloop.stages.prepare import chat_lines
 from tuneloop.store.jobs import Quota, QuotaExceeded
 from tuneloop_gateway.auth import JOBS, current_key, requires
@@ -49,30 +53,10 @@ class Jobs(MethodView):
     @idempotent(blp)
     def post(self, request: dict) -> tuple:
         """Create a job over the interactions stored now, and queue its stages."""
-        svc = services()
+        check_out_of_scope_task(request)
         epochs = request["hyperparameters"]["n_epochs"]
         total = progress_total(epochs if isinstance(epochs, int) else 0)  # "auto": at prepare
-        quota = Quota(svc.settings.max_stored_jobs, svc.settings.max_active_jobs)
-        owner = current_key().name
-        try:
-            job = svc.store.jobs.create(
-                request, svc.store.interactions.last_seq(), total, owner, quota
-            )
-        except QuotaExceeded as exc:
-            which = "jobs not yet ended" if exc.kind == "active" else "stored jobs"
-            detail = f"the key {owner!r} has {exc.limit} {which}, its limit; " + (
-                "retry when one has ended" if exc.kind == "active" else "ask an operator"
-            )
-            headers = {"Retry-After": "30"} if exc.kind == "active" else {}
-            return problem(429, "Too Many Requests", detail, headers=headers)
-        try:
-            job_canvas(svc.celery, job["id"]).apply_async()
-        except Exception:  # the broker refused: store nothing, so a retry starts clean
-            log.exception("job %s: could not be queued; removing it", job["id"])
-            svc.store.jobs.delete(job["id"])
-            abort(503, message="the job could not be queued; retry later")
-        location = url_for("jobs.Job", job_id=job["id"])
-        return job, 202, {"Location": location}
+        return create_and_queue(request, FINE_TUNING, total)
 
     @requires(blp, JOBS)
     @blp.arguments(JobQuerySchema, location="query")
@@ -86,8 +70,54 @@ class Jobs(MethodView):
         return {"data": [_listed(job) for job in data], "has_more": has_more}
 
 
+def check_out_of_scope_task(request: dict) -> None:
+    """Answer 422 unless the out-of-scope task is a task type of the data the job collects."""
+    task = request.get("out_of_scope_task")
+    if task is None:
+        return
+    known = set(services().store.interactions.stats()["task_distribution"])
+    if request["include_synthetic"]:
+        known |= {ex["task_type"] for ex in synthetic_examples()}
+    if task not in known:
+        invalid(
+            "out_of_scope_task",
+            f"{task!r} is the task type of no stored interaction ({len(known)} task types are)",
+        )
+
+
+def invalid(field: str, message: str) -> NoReturn:
+    """Answer 422 naming one invalid field of the body."""
+    abort(422, message=f"invalid field {field}: {message}", errors={field: [message]})
+
+
+def create_and_queue(request: dict, kind: str, total: int) -> tuple:
+    """Store a job of kind for the calling key (within its quotas), queue it, answer 202."""
+    svc = services()
+    quota = Quota(svc.settings.max_stored_jobs, svc.settings.max_active_jobs)
+    owner = current_key().name
+    try:
+        job = svc.store.jobs.create(
+            request, svc.store.interactions.last_seq(), total, owner, quota, kind
+        )
+    except QuotaExceeded as exc:
+        which = "jobs not yet ended" if exc.kind == "active" else "stored jobs"
+        detail = f"the key {owner!r} has {exc.limit} {which}, its limit; " + (
+            "retry when one has ended" if exc.kind == "active" else "ask an operator"
+        )
+        headers = {"Retry-After": "30"} if exc.kind == "active" else {}
+        return problem(429, "Too Many Requests", detail, headers=headers)
+    try:
+        job_canvas(svc.celery, job["id"], kind).apply_async()
+    except Exception:  # the broker refused: store nothing, so a retry starts clean
+        log.exception("job %s: could not be queued; removing it", job["id"])
+        svc.store.jobs.delete(job["id"])
+        abort(503, message="the job could not be queued; retry later")
+    location = url_for("jobs.Job", job_id=job["id"])
+    return job, 202, {"Location": location}
+
+
 # Report parts that grow with the eval set or the task types: only GET /v1/jobs/{id} has them.
-UNLISTED = ("examples", "classification")
+UNLISTED = ("examples", "classification", "calibration")
 
 
 def _listed(job: dict) -> dict:
@@ -137,6 +167,24 @@ class JobEvents(MethodView):
         """List the job's events, oldest first, after an optional cursor."""
         get_job_or_404(job_id)
         data, has_more = services().store.jobs.events(job_id, **query)
+        return {"data": data, "has_more": has_more}
+
+
+@blp.route("/<job_id>/cases")
+class JobCases(MethodView):
+    """A finished job's evaluation cases whose outcome changed between the two agents."""
+
+    @requires(blp, JOBS)
+    @blp.arguments(CaseQuerySchema, location="query")
+    @blp.response(200, CasePageSchema)
+    @blp.alt_response(409, response="CONFLICT", description="the job has no evaluation yet")
+    def get(self, query: dict, job_id: str) -> dict:
+        """List every regressed (or improved) case, by index: input, expected type, both answers."""
+        job = get_job_or_404(job_id)
+        if "cases" not in (job["result"] or {}):
+            state = "has no per-case outcomes kept" if job["result"] else f"is {job['status']}"
+            abort(409, message=f"job {job_id} {state}: its cases are listed once it succeeded")
+        data, has_more = services().store.cases.page(job_id, **query)
         return {"data": data, "has_more": has_more}
 
 

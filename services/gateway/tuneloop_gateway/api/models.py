@@ -11,6 +11,7 @@ from tuneloop.schemas.models import (
     ResponseInSchema,
     ResponseSchema,
 )
+from tuneloop.schemas.promotion import ALIASES
 from tuneloop_gateway.auth import JOBS, requires
 from tuneloop_gateway.blueprint import Blueprint
 from tuneloop_gateway.extensions import services
@@ -37,7 +38,9 @@ def builtin_meta(model_id: str) -> dict | None:
 
 
 def get_model_or_404(model_id: str) -> dict:
-    """Return a model's description or answer 404."""
+    """Return a model's description (by its id or an alias naming it) or answer 404."""
+    if model_id in ALIASES:
+        return aliased_or_404(model_id)
     builtin = builtin_meta(model_id)
     if builtin is not None:
         return builtin
@@ -45,6 +48,30 @@ def get_model_or_404(model_id: str) -> dict:
     if meta is None:
         abort(404, message=f"no model with id {model_id!r}")
     return meta
+
+
+def aliased_or_404(name: str) -> dict:
+    """Return the description of the model an alias names, with the alias, or answer 404."""
+    models = services().store.models
+    target = models.alias(name)
+    if target is None:
+        abort(404, message=f"no model is {name!r} yet: no job has passed its promote_if rules")
+    meta = models.meta(target["model_id"])
+    if meta is None:
+        abort(
+            404,
+            message=f"{name!r} names model {target['model_id']!r} (promoted by job "
+            f"{target['job_id']}), which no longer exists",
+        )
+    return {**meta, "alias": {"name": name, **target}}
+
+
+def with_aliases(models: list[dict]) -> list[dict]:
+    """Return the models, each with the names of the aliases that name it (one Redis read)."""
+    named: dict[str, list[str]] = {}
+    for name, target in services().store.models.aliases(ALIASES).items():
+        named.setdefault(target["model_id"], []).append(name)
+    return [{**model, "aliases": named.get(model["id"], [])} for model in models]
 
 
 @blp.route("")
@@ -56,7 +83,7 @@ class Models(MethodView):
     def get(self) -> dict:
         """List the baseline and every fine-tuned model."""
         builtins = [builtin_meta(mid) for mid in sorted(registry.BUILTIN)]
-        return {"data": [*builtins, *services().store.models.list()]}
+        return {"data": with_aliases([*builtins, *services().store.models.list()])}
 
 
 @blp.route("/<model_id>")
@@ -66,8 +93,8 @@ class Model(MethodView):
     @requires(blp, JOBS)
     @blp.response(200, ModelSchema)
     def get(self, model_id: str) -> dict:
-        """Describe one model."""
-        return get_model_or_404(model_id)
+        """Describe one model, by its id or by an alias (latest-promoted)."""
+        return with_aliases([get_model_or_404(model_id)])[0]
 
 
 @blp.route("/<model_id>/responses")
@@ -78,8 +105,8 @@ class ModelResponses(MethodView):
     @blp.arguments(ResponseInSchema)
     @blp.response(200, ResponseSchema)
     def post(self, body: dict, model_id: str) -> dict:
-        """Ask the model to answer one input (a worker answers)."""
-        get_model_or_404(model_id)
+        """Ask the model (by its id or an alias) to answer one input (a worker answers)."""
+        model_id = get_model_or_404(model_id)["id"]  # the worker is sent the model an alias names
         svc = services()
         reply_key = svc.store.replies.new_key()
         timeout = svc.settings.respond_timeout

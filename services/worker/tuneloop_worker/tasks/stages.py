@@ -19,4 +19,4 @@ def register(stage: graph.Stage) -> StageTask:
     return shared_task(name=stage.task, base=StageTask, **TASK_OPTIONS)(stage_task)
 
 
-TASKS: dict[str, StageTask] = {stage.name: register(stage) for stage in graph.GRAPH}
+TASKS: dict[str, StageTask] = {stage.name: register(stage) for stage in graph.ALL}

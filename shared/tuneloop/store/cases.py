@@ -1,0 +1,73 @@
+"""A job's discordant evaluation cases (regressed, improved) as Redis lists, read in pages."""
+
+import json
+from collections.abc import Iterable
+
+from redis import Redis
+
+from tuneloop.stages.compare import CASE_OUTCOMES
+from tuneloop.store import keys
+
+
+class CaseStore:
+    """One list per outcome, a JSON record an element, in evaluation order; kept with the job."""
+
+    def __init__(self, redis: Redis, chunk: int = 500) -> None:
+        self.redis = redis
+        self.chunk = chunk  # records per RPUSH
+
+    def replace(self, jid: str, records: Iterable[tuple[str, dict]]) -> dict[str, int]:
+        """Store (outcome, record) pairs in place of any earlier ones; return counts per outcome.
+
+        Written to staging lists, then renamed in one transaction: a redelivered compare
+        overwrites, never appends, and a reader never sees a half-written list.
+        """
+        staging = {o: keys.job_cases(jid, f"{o}:staging") for o in CASE_OUTCOMES}
+        self.redis.delete(*staging.values())  # what a run that died mid-write left
+        pending: dict[str, list[str]] = {o: [] for o in CASE_OUTCOMES}
+        counts = dict.fromkeys(CASE_OUTCOMES, 0)
+        for outcome, record in records:
+            pending[outcome].append(json.dumps(record))
+            counts[outcome] += 1
+            if len(pending[outcome]) >= self.chunk:
+                self.redis.rpush(staging[outcome], *pending[outcome])
+                pending[outcome].clear()
+        pipe = self.redis.pipeline(transaction=True)
+        for outcome, rows in pending.items():
+            if rows:
+                pipe.rpush(staging[outcome], *rows)
+            pipe.delete(keys.job_cases(jid, outcome))
+            if counts[outcome]:
+                pipe.rename(staging[outcome], keys.job_cases(jid, outcome))
+        pipe.execute()
+        return counts
+
+    def page(
+        self, jid: str, outcome: str, limit: int, after: int | None = None
+    ) -> tuple[list[dict], bool]:
+        """Return up to limit records whose index is above after, and whether more follow."""
+        key = keys.job_cases(jid, outcome)
+        start = 0 if after is None else self._first_after(key, after)
+        records = [json.loads(raw) for raw in self.redis.lrange(key, start, start + limit)]
+        return records[:limit], len(records) > limit
+
+    def _first_after(self, key: str, after: int) -> int:
+        """Return the position of the first record with an index above after (binary search)."""
+        low, high = 0, self.redis.llen(key)
+        while low < high:
+            middle = (low + high) // 2
+            raw = self.redis.lindex(key, middle)
+            if raw is not None and json.loads(raw)["index"] <= after:
+                low = middle + 1
+            else:  # above after, or past the end of a list replaced meanwhile
+                high = middle
+        return low
+
+    def count(self, jid: str, outcome: str) -> int:
+        """Return how many records one outcome holds."""
+        return int(self.redis.llen(keys.job_cases(jid, outcome)))
+
+    def delete(self, jid: str) -> None:
+        """Remove every case list of a job."""
+        names = [o for outcome in CASE_OUTCOMES for o in (outcome, f"{outcome}:staging")]
+        self.redis.delete(*(keys.job_cases(jid, name) for name in names))

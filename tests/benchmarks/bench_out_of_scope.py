@@ -1,0 +1,108 @@
+"""Out-of-scope abstention on a generated set, through the real stack.
+
+Thirty generated task types are in scope. Three inputs each of 120 other topics are rated and
+labelled "oos" for training; the out-of-scope evaluation cases come from 50 more topics the
+agent never saw, so abstaining on them is a real test, not recall of trained inputs. The same data
+is fine-tuned twice in one run, alternately: with the threshold chosen on the validation split,
+and with abstain_threshold 0 (never abstain, the baseline of the comparison).
+"""
+
+import statistics
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from benchsupport import post_rows, run_job, start_stack
+from datagen import varied
+
+OOS, SEED, ROUNDS = "oos", 21, 1
+N_TOPICS = 200
+IN_SCOPE = range(0, 30)  # task types the agent serves: 40 training rows, 10 eval cases each
+TRAIN_OOS = range(30, 150)  # 120 other topics, 3 rows each, all labelled "oos" for training
+EVAL_OOS = range(150, 200)  # 50 more topics the agent never saw: 5 "oos" eval cases each
+TRAIN_PER, EVAL_PER, OOS_TRAIN_PER, OOS_EVAL_PER = 40, 10, 3, 5
+
+
+def data() -> tuple[list[dict], list[dict]]:
+    """Return the training rows and the eval set (no input is in both)."""
+    rows, cases = [], []
+    for i, row in enumerate(varied(N_TOPICS * (TRAIN_PER + EVAL_PER), N_TOPICS, SEED)):
+        topic, nth = i % N_TOPICS, i // N_TOPICS
+        if topic in IN_SCOPE:
+            (rows if nth < TRAIN_PER else cases).append(row)
+        elif topic in TRAIN_OOS and nth < OOS_TRAIN_PER:
+            rows.append({**row, "task_type": OOS})
+        elif topic in EVAL_OOS and nth < OOS_EVAL_PER:
+            cases.append({**row, "task_type": OOS})
+    eval_set = [
+        {"input": r["input"], "expected_type": r["task_type"], "reference_output": r["output"]}
+        for r in cases
+    ]
+    return rows, eval_set
+
+
+def figures(job: dict) -> dict:
+    """Return the fine-tuned agent's out-of-scope figures and the threshold used."""
+    scope = job["result"]["out_of_scope"]
+    return {"threshold": scope["threshold"], **scope["fine_tuned"]}
+
+
+def line(name: str, runs: list[dict]) -> str:
+    """Format the medians (min-max) of a configuration's runs."""
+    parts = []
+    for key in ("threshold", "out_of_scope_recall", "out_of_scope_precision", "in_scope_accuracy"):
+        values = [r[key] for r in runs if r[key] is not None]
+        if values:
+            parts.append(
+                f"{key} {statistics.median(values):.3f} ({min(values):.3f}-{max(values):.3f})"
+            )
+        else:
+            parts.append(f"{key} n/a")
+    return f"  {name:<28} " + ", ".join(parts)
+
+
+def main() -> None:
+    """Fine-tune with a chosen threshold and with none, alternately; print both."""
+    rows, eval_set = data()
+    base = {
+        "min_score": 0.0,
+        "include_synthetic": False,
+        "eval_set": eval_set,
+        "out_of_scope_task": OOS,
+    }
+    chosen, never = [], []
+    stack, client = start_stack(workers=1)
+    try:
+        post_rows(client, rows)
+        for _ in range(ROUNDS):
+            job, _ = run_job(client, base)
+            chosen.append(figures(job))
+            last = job
+            job, _ = run_job(client, {**base, "abstain_threshold": 0.0})
+            never.append(figures(job))
+    finally:
+        stack.stop()
+    result = last["result"]
+    print("command: .venv/bin/python tests/benchmarks/bench_out_of_scope.py")
+    n_oos = sum(c["expected_type"] == OOS for c in eval_set)
+    print(
+        f"out of scope: {len(rows)} training rows ({len(IN_SCOPE)} task types + {OOS!r} from "
+        f"{len(TRAIN_OOS)} topics); {len(eval_set)} eval cases, {n_oos} from {len(EVAL_OOS)} "
+        f"unseen topics; median (min-max) of {ROUNDS} jobs each, interleaved"
+    )
+    print(line("threshold chosen on validation", chosen))
+    print(line("abstain_threshold 0 (never)", never))
+    validation = result["abstention"]["validation"]
+    print(f"  validation figures at the chosen threshold: {validation}")
+    calibration = result["calibration"]
+    print(
+        f"  ECE: baseline {calibration['baseline']['ece']:.3f}, "
+        f"fine-tuned {calibration['fine_tuned']['ece']:.3f}; response_chrf "
+        f"{result['baseline_metrics']['response_chrf']:.3f} -> "
+        f"{result['fine_tuned_metrics']['response_chrf']:.3f}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+"""A job's regressed and improved cases in Redis: replaced whole, paged by index, deleted."""
+
+from collections.abc import Iterator
+
+import pytest
+from redis import Redis
+
+from tuneloop.store import keys
+from tuneloop.store.cases import CaseStore
+
+from .support import private_stack
+
+pytestmark = pytest.mark.integration
+
+JID = "ftjob-cases"
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    """A private redis-server for this module."""
+    with private_stack("tuneloop-cases-") as stack:
+        yield stack.start_redis(appendfsync=None)
+
+
+@pytest.fixture
+def redis(redis_url: str) -> Iterator[Redis]:
+    client = Redis.from_url(redis_url, decode_responses=True)
+    client.flushdb()
+    yield client
+    client.close()
+
+
+def record(index: int) -> dict:
+    return {"index": index, "input": f"q{index}", "expected_type": "a", "reference_output": None}
+
+
+def stream(regressed: list[int], improved: list[int]) -> Iterator[tuple[str, dict]]:
+    """Yield records of both outcomes interleaved by index, as cases.discordant does."""
+    tagged = [(i, "regressed") for i in regressed] + [(i, "improved") for i in improved]
+    for index, outcome in sorted(tagged):
+        yield outcome, record(index)
+
+
+def test_records_are_stored_per_outcome_in_index_order_in_chunks(redis):
+    cases = CaseStore(redis, chunk=3)  # 10 regressed: three full chunks and one of 1
+    regressed, improved = list(range(0, 40, 4)), [1, 7]
+    assert cases.replace(JID, stream(regressed, improved)) == {"regressed": 10, "improved": 2}
+    assert cases.count(JID, "regressed") == 10
+    assert cases.count(JID, "improved") == 2
+    got, more = cases.page(JID, "regressed", limit=100)
+    assert [r["index"] for r in got] == regressed and more is False
+    assert got[0] == record(0)
+    assert not redis.keys(f"*{JID}*staging*")
+
+
+def test_pages_follow_the_index_cursor_to_the_end(redis):
+    cases = CaseStore(redis, chunk=4)
+    regressed = list(range(3, 300, 7))
+    cases.replace(JID, stream(regressed, []))
+    seen, after, more = [], None, True
+    while more:
+        page, more = cases.page(JID, "regressed", limit=5, after=after)
+        seen += [r["index"] for r in page]
+        after = page[-1]["index"]
+    assert seen == regressed
+
+
+def test_a_cursor_between_indexes_starts_at_the_next_one(redis):
+    cases = CaseStore(redis)
+    cases.replace(JID, stream([2, 5, 9, 14], []))
+    assert [r["index"] for r in cases.page(JID, "regressed", 2, after=6)[0]] == [9, 14]
+    assert cases.page(JID, "regressed", 2, after=6)[1] is False
+    assert cases.page(JID, "regressed", 1, after=-1) == ([record(2)], True)
+    assert cases.page(JID, "regressed", 5, after=14) == ([], False)
+    assert cases.page(JID, "improved", 5) == ([], False)
+
+
+def test_a_second_replace_overwrites_never_appends(redis):
+    cases = CaseStore(redis, chunk=2)
+    cases.replace(JID, stream([1, 2, 3], [4, 5]))
+    assert cases.replace(JID, stream([1, 2, 3], [4, 5])) == {"regressed": 3, "improved": 2}
+    assert cases.count(JID, "regressed") == 3
+    assert cases.replace(JID, stream([8], [])) == {"regressed": 1, "improved": 0}
+    assert cases.page(JID, "regressed", 10) == ([record(8)], False)
+    assert cases.count(JID, "improved") == 0
+
+
+def test_what_a_failed_replace_wrote_is_never_read_and_is_cleared_next_time(redis):
+    cases = CaseStore(redis, chunk=2)
+    cases.replace(JID, stream([1], [2]))
+
+    def failing() -> Iterator[tuple[str, dict]]:
+        yield from stream([10, 11, 12, 13], [])
+        raise RuntimeError("the evaluation cases changed")
+
+    with pytest.raises(RuntimeError):
+        cases.replace(JID, failing())
+    assert cases.page(JID, "regressed", 10) == ([record(1)], False)  # the old lists stand
+    cases.replace(JID, stream([20], []))
+    assert cases.page(JID, "regressed", 10) == ([record(20)], False)
+    assert not redis.keys(f"*{JID}*staging*")
+
+
+def test_lists_have_no_expiry_and_delete_removes_them_all(redis):
+    cases = CaseStore(redis, chunk=2)
+    cases.replace(JID, stream([1, 3, 5], [2]))
+    assert redis.ttl(keys.job_cases(JID, "regressed")) == -1
+
+    def failing() -> Iterator[tuple[str, dict]]:
+        yield from stream([7, 8], [])  # one full chunk: written to staging
+        raise RuntimeError("stopped")
+
+    with pytest.raises(RuntimeError):
+        cases.replace(JID, failing())
+    assert redis.keys(f"*{JID}*staging*")
+    cases.delete(JID)
+    assert not redis.keys(f"*{JID}*")
