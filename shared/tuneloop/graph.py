@@ -38,6 +38,7 @@ class Stage:
 def _step(
     name: str, function: str, needs: tuple[str, ...], summary: str, module: str = STEPS_MODULE
 ) -> Stage:
+    """Declare a stage whose function is module:function."""
     return Stage(name, f"{module}:{function}", needs, summary)
 
 
@@ -58,6 +59,7 @@ GRAPH: Final = (
 
 
 def _eval_step(name: str, function: str, needs: tuple[str, ...], summary: str) -> Stage:
+    """Declare a stage of the evaluation pipeline."""
     return _step(name, function, needs, summary, EVALUATION_MODULE)
 
 

@@ -112,6 +112,20 @@ def test_lists_have_no_expiry_and_delete_removes_them_all(redis):
 
     with pytest.raises(RuntimeError):
         cases.replace(JID, failing())
-    assert redis.keys(f"*{JID}*staging*")
+    assert not redis.keys(f"*{JID}*staging*")  # a failed write removes what it staged
+    redis.rpush(keys.job_cases(JID, "regressed:staging:dead-writer"), "{}")  # a writer that died
     cases.delete(JID)
     assert not redis.keys(f"*{JID}*")
+
+
+def test_two_writers_that_overlap_each_store_a_whole_list(redis):
+    cases = CaseStore(redis, chunk=2)
+
+    def first_writer() -> Iterator[tuple[str, dict]]:
+        yield from stream([1, 2, 3], [])
+        # a second runner of the same compare starts and finishes meanwhile
+        assert cases.replace(JID, stream([1, 2, 3, 4, 5], []), "runner-b")["regressed"] == 5
+        yield from stream([4, 5], [])
+
+    assert cases.replace(JID, first_writer(), "runner-a") == {"regressed": 5, "improved": 0}
+    assert cases.page(JID, "regressed", 10) == ([record(i) for i in (1, 2, 3, 4, 5)], False)

@@ -185,3 +185,4 @@ def test_an_alias_whose_model_was_withdrawn_answers_404_naming_it(
     assert body["detail"] == (
         f"'latest-promoted' names model {mid!r} (promoted by job {jid}), which no longer exists"
     )
+    assert store.models.resolve(LATEST_PROMOTED) is None  # an evaluation of it is a 422

@@ -36,6 +36,17 @@ def test_the_capital_of_france_never_gets_the_canadian_answer(question):
     assert fit == Fit(None, UNFIT)
 
 
+def test_a_number_that_came_with_the_old_entity_makes_the_answer_unfit():
+    # "iphone 12" could become "galaxy s21", but the price is the iphone's: ask instead.
+    fit = fit_answer("price of iphone 12", "The iphone 12 costs $799.", "price of galaxy s21")
+    assert fit == Fit(None, UNFIT)
+
+
+def test_a_number_both_inputs_share_is_kept_in_a_substituted_answer():
+    fit = fit_answer("2 tickets to Lima", "I booked 2 tickets to Lima.", "2 tickets to Quito")
+    assert fit == Fit("I booked 2 tickets to Quito.", SUBSTITUTED, (("Lima", "Quito"),))
+
+
 def test_a_capital_answer_without_a_dependent_name_is_substituted():
     fit = fit_answer(
         CANADA_IN, "Let me look up the capital of Canada for you.", "capital of France?"

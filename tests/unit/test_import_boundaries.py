@@ -36,7 +36,7 @@ def test_probe_sees_what_it_imports(gateway_modules):
     assert {"tuneloop_gateway", "tuneloop", "flask", "marshmallow"} <= gateway_modules
 
 
-@pytest.mark.parametrize("heavy", ["sklearn", "numpy", "scipy", "tuneloop_worker"])
+@pytest.mark.parametrize("heavy", ["sklearn", "numpy", "scipy", "sacrebleu", "tuneloop_worker"])
 def test_gateway_app_does_not_load(gateway_modules, heavy):
     assert heavy not in gateway_modules
 
@@ -57,6 +57,7 @@ def test_schemas_and_store_do_not_load_sklearn_or_numpy():
         "tuneloop.schemas.results",
         "tuneloop.schemas.models",
         "tuneloop.schemas.promotion",
+        "tuneloop.schemas.evidence",
         "tuneloop.schemas.evaluations",
         "tuneloop.stages.promotion",
         "tuneloop.store",

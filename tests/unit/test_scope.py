@@ -52,6 +52,8 @@ def test_report_names_the_task_and_the_threshold_fine_tuning_chose():
     assert r["baseline"]["out_of_scope_recall"] == 0.0
     assert r["fine_tuned"]["out_of_scope_recall"] == pytest.approx(2 / 3)
     assert out_of_scope("oos", None, base, tuned)["threshold"] is None
+    # a model that abstains to another task has no threshold for this one
+    assert out_of_scope("a", abstention, base, tuned)["threshold"] is None
 
 
 def test_figures_do_not_depend_on_how_labels_are_coded():

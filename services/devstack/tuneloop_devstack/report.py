@@ -17,6 +17,7 @@ def _num(value: float | None, pct: bool = False) -> str:
 
 
 def _ci(interval: list[float] | None) -> str:
+    """Format a 95% interval, or nothing when it is undefined."""
     return f"[{interval[0]:.3f}, {interval[1]:.3f}]" if interval else ""
 
 

@@ -88,8 +88,8 @@ def _tokens(text: str) -> tuple[_Token, ...]:
 
 
 def _names(text: str, toks: tuple[_Token, ...]) -> frozenset[str]:
-    """Return the keys of capitalised words that do not start a sentence ("I" aside)."""
-    names = set()
+    """Return the keys of facts: numbers, and capitalised words not starting a sentence."""
+    names = {t.key for t in toks if any(c.isdigit() for c in t.key)}  # a price, a year, a size
     for t in toks:
         if t.cap and text[t.start : t.end] != "I":
             before = text[: t.start].rstrip(_OPENERS)

@@ -2,9 +2,9 @@
 
 from tuneloop.agent import registry
 from tuneloop.errors import StageError
-from tuneloop.pipeline import data, steps
+from tuneloop.pipeline import steps
 from tuneloop.pipeline.runner import Limits
-from tuneloop.store import Store
+from tuneloop.store import Store, keys
 
 # Each model's role in the report: model_a is read as the baseline, model_b as the candidate,
 # so an evaluation's report has the same shape (and gate, and cases) as a fine-tuning job's.
@@ -18,13 +18,15 @@ def start(store: Store, job: dict, limits: Limits) -> None:
         mid = request[field]
         if registry.builtin(mid) is None and store.models.meta(mid) is None:
             raise StageError("model_missing", f"{field} {mid!r} no longer exists")
-    cases = data.eval_set(store, job) or []
+    if not store.redis.exists(keys.job_eval_set(job["id"])):
+        raise StageError("eval_set_missing", f"the eval set of job {job['id']} is gone")
+    n = request["eval_set_size"]
     store.jobs.add_event(
         job["id"],
         "evaluation_start:models",
         "message",
-        f"evaluating {request['model_b']} against {request['model_a']} on {len(cases)} cases",
-        {"model_a": request["model_a"], "model_b": request["model_b"], "cases": len(cases)},
+        f"evaluating {request['model_b']} against {request['model_a']} on {n} cases",
+        {"model_a": request["model_a"], "model_b": request["model_b"], "cases": n},
     )
 
 

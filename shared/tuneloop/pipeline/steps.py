@@ -165,7 +165,7 @@ def evaluation_report(store: Store, job: dict, seed: int, abstention: dict | Non
     try:
         extra = evidence.additions(base, tuned, report["improvement"], base_out, tuned_out, seed)
         records = discordant(data.evaluation_cases(store, job), base_out, tuned_out)
-        counts = store.cases.replace(jid, records)
+        counts = store.cases.replace(jid, records, job.get("lease_holder", ""))
     except outcomes.UnpairedError as exc:
         raise StageError("evaluation_unpaired", str(exc)) from None
     task = job["request"].get("out_of_scope_task")

@@ -39,6 +39,7 @@ class EvaluationInSchema(Schema):
 
     @validates_schema
     def _one_pair_of_models(self, data: dict, **kwargs: object) -> None:
+        """Refuse a request that names no pair, two ways of naming it, or one model twice."""
         if "model" in data and ("model_a" in data or "model_b" in data):
             raise ValidationError("give either model, or model_a and model_b, not both", "model")
         if "model" not in data and "model_b" not in data:

@@ -15,11 +15,11 @@ from tuneloop.schemas.common import (
 )
 from tuneloop.schemas.promotion import PromoteRuleSchema
 from tuneloop.schemas.results import JobResultSchema
+from tuneloop.stages.compare import CASE_OUTCOMES
 from tuneloop.stages.hyperparameters import AUTO, DEFAULT_L2, DEFAULT_PATIENCE
 
 MAX_EVAL_SET = 10_000
 MAX_PROMOTION_RULES = 20
-CASE_OUTCOMES = ("regressed", "improved")
 EVAL_SET_INCLUDE = "request.eval_set"
 
 
@@ -151,6 +151,7 @@ class JobInSchema(Schema):
 
     @validates_schema
     def _scope_is_consistent(self, data: dict, **kwargs: object) -> None:
+        """Refuse a threshold without a task, and a task the job's task_types leave out."""
         task, selected = data.get("out_of_scope_task"), data.get("task_types")
         if "abstain_threshold" in data and task is None:
             raise ValidationError("needs out_of_scope_task", "abstain_threshold")

@@ -3,16 +3,10 @@
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from tuneloop.schemas.common import StrictBoolean, StrictFloat
+from tuneloop.stages.compare import HEADLINE
 
 # The report's metrics a rule may name: each a fraction in [0, 1] on the fine-tuned side.
-PROMOTION_METRICS = (
-    "task_accuracy",
-    "macro_f1",
-    "average_confidence",
-    "response_quality",
-    "response_chrf",
-    "overall_score",
-)
+PROMOTION_METRICS = HEADLINE
 LATEST_PROMOTED = "latest-promoted"  # the alias a passing job's model becomes the target of
 ALIASES = (LATEST_PROMOTED,)  # every alias name the models API answers to
 RULE_KINDS = ("min_delta", "min_value")

@@ -3,6 +3,12 @@
 from marshmallow import Schema, fields, validate
 
 from tuneloop.schemas.common import StrictFloat
+from tuneloop.schemas.evidence import (
+    CalibrationSchema,
+    CasesCountSchema,
+    JobAbstentionSchema,
+    OutOfScopeSchema,
+)
 from tuneloop.schemas.promotion import PromotionSchema
 from tuneloop.stages.compare import ALPHA, MIN_CASES, TOP_CONFUSIONS
 
@@ -154,7 +160,9 @@ class BootstrapSchema(Schema):
     """How the confidence intervals were computed."""
 
     resamples = fields.Integer()
-    seed = fields.Integer(metadata={"description": "the job's hyperparameters seed"})
+    seed = fields.Integer(
+        metadata={"description": "hyperparameters.seed (fine-tuning), request.seed (evaluation)"}
+    )
     confidence_level = fields.Float()
     method = fields.String()
 
@@ -186,86 +194,6 @@ class SignificanceSchema(Schema):
         }
     )
     verdict = fields.String(metadata={"description": "the conclusion in one plain sentence"})
-
-
-class ReliabilityBinSchema(Schema):
-    """One confidence bin of a reliability table."""
-
-    lower = fields.Float()
-    upper = fields.Float(metadata={"description": "excluded, except 1.0 in the last bin"})
-    count = fields.Integer(metadata={"description": "cases whose confidence falls in the bin"})
-    mean_confidence = fields.Float(allow_none=True, metadata={"description": "null when empty"})
-    accuracy = fields.Float(
-        allow_none=True,
-        metadata={"description": "share routed to the expected task type; null when empty"},
-    )
-
-
-class AgentCalibrationSchema(Schema):
-    """How well one agent's confidence predicts whether it routes a case correctly."""
-
-    ece = fields.Float(
-        metadata={
-            "description": "expected calibration error: the sum over bins of count / n_cases "
-            "x |accuracy - mean_confidence| (0: confidence matches accuracy in every bin)"
-        }
-    )
-    bins = fields.List(
-        fields.Nested(ReliabilityBinSchema),
-        metadata={"description": "ten equal-width bins over [0, 1], empty ones included"},
-    )
-
-
-class CalibrationSchema(Schema):
-    """Calibration of both agents on the same cases."""
-
-    baseline = fields.Nested(AgentCalibrationSchema)
-    fine_tuned = fields.Nested(AgentCalibrationSchema)
-
-
-class ScopeFiguresSchema(Schema):
-    """How one agent treats in-scope and out-of-scope evaluation cases."""
-
-    in_scope_accuracy = fields.Float(
-        allow_none=True,
-        metadata={"description": "share routed right among cases not expecting the task"},
-    )
-    out_of_scope_recall = fields.Float(
-        allow_none=True,
-        metadata={"description": "share answered as the task among the cases expecting it"},
-    )
-    out_of_scope_precision = fields.Float(
-        allow_none=True,
-        metadata={"description": "share expecting the task among the cases answered as it"},
-    )
-    n_in_scope = fields.Integer()
-    n_out_of_scope = fields.Integer()
-
-
-class OutOfScopeSchema(Schema):
-    """Both agents on the job's out-of-scope task."""
-
-    task = fields.String(metadata={"description": "the job's out_of_scope_task"})
-    threshold = fields.Float(
-        allow_none=True,
-        metadata={
-            "description": "the top probability under which the fine-tuned agent abstains "
-            "(null when fine-tuning recorded none)"
-        },
-    )
-    baseline = fields.Nested(ScopeFiguresSchema)
-    fine_tuned = fields.Nested(ScopeFiguresSchema)
-
-
-class CasesCountSchema(Schema):
-    """How many evaluation cases changed outcome; listed at GET /v1/jobs/{id}/cases."""
-
-    regressed = fields.Integer(
-        metadata={"description": "the baseline routed right, the fine-tuned agent wrong"}
-    )
-    improved = fields.Integer(
-        metadata={"description": "the fine-tuned agent routed right, the baseline wrong"}
-    )
 
 
 class EpochSchema(Schema):
@@ -313,35 +241,6 @@ class CasePageSchema(Schema):
     object = fields.Constant("list")
     data = fields.List(fields.Nested(CaseSchema))
     has_more = fields.Boolean()
-
-
-class ValidationScopeSchema(Schema):
-    """The abstention threshold's figures on the validation split (rows, not eval cases)."""
-
-    in_scope_accuracy = fields.Float(allow_none=True)
-    out_of_scope_recall = fields.Float(allow_none=True)
-    n_in_scope = fields.Integer()
-    n_out_of_scope = fields.Integer()
-    objective = fields.Float(
-        metadata={"description": "in-scope accuracy + out-of-scope recall (a missing term is 0)"}
-    )
-
-
-class JobAbstentionSchema(Schema):
-    """How fine-tuning set the agent's abstention on the out-of-scope task."""
-
-    task = fields.String()
-    threshold = fields.Float(
-        metadata={"description": "the agent abstains when its top probability is below this"}
-    )
-    chosen_by = fields.String(
-        validate=validate.OneOf(("validation", "request", "default")),
-        metadata={
-            "description": "validation: maximises in-scope accuracy + out-of-scope recall on "
-            "the validation split; request: abstain_threshold; default: 0, no validation rows"
-        },
-    )
-    validation = fields.Nested(ValidationScopeSchema, allow_none=True)
 
 
 class EvaluatedModelsSchema(Schema):

@@ -8,14 +8,6 @@ from tuneloop.stages.calibration import reliability
 from tuneloop.stages.classification import classification
 from tuneloop.stages.outcomes import Outcomes, paired
 
-HEADLINE = (
-    "task_accuracy",
-    "macro_f1",
-    "average_confidence",
-    "response_quality",
-    "response_chrf",
-    "overall_score",
-)
 BOOTSTRAP_METHOD = (
     "paired percentile bootstrap: case indices drawn with replacement from a numpy Generator "
     "seeded with the job's seed; both agents are scored on the same draws"
@@ -89,7 +81,7 @@ def _significance(
 
 def _with_intervals(values: dict, truth: dict, draws: bootstrap.Draws) -> dict:
     """Return a metric set with macro-F1 and the 95% interval of each headline metric."""
-    ci95 = {name: bootstrap.interval(draws[name]) for name in HEADLINE}
+    ci95 = {name: bootstrap.interval(draws[name]) for name in cmp.HEADLINE}
     return {**values, "macro_f1": truth["macro_f1"], "ci95": ci95}
 
 

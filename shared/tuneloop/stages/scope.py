@@ -27,10 +27,11 @@ def agent_scope(o: Outcomes, task: str) -> dict:
 def out_of_scope(
     task: str, abstention: dict | None, baseline: Outcomes, fine_tuned: Outcomes
 ) -> dict:
-    """Return both agents' out-of-scope figures and the threshold fine-tuning chose (or None)."""
+    """Return both agents' out-of-scope figures and the agent's threshold for task (or None)."""
+    own = abstention is not None and abstention.get("task") == task
     return {
         "task": task,
-        "threshold": (abstention or {}).get("threshold"),
+        "threshold": abstention["threshold"] if own else None,
         "baseline": agent_scope(baseline, task),
         "fine_tuned": agent_scope(fine_tuned, task),
     }

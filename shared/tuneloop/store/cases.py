@@ -16,22 +16,29 @@ class CaseStore:
         self.redis = redis
         self.chunk = chunk  # records per RPUSH
 
-    def replace(self, jid: str, records: Iterable[tuple[str, dict]]) -> dict[str, int]:
+    def replace(
+        self, jid: str, records: Iterable[tuple[str, dict]], writer: str = ""
+    ) -> dict[str, int]:
         """Store (outcome, record) pairs in place of any earlier ones; return counts per outcome.
 
-        Written to staging lists, then renamed in one transaction: a redelivered compare
-        overwrites, never appends, and a reader never sees a half-written list.
+        Written to staging lists of this writer (the stage's lease holder), then renamed in one
+        transaction: a redelivered compare overwrites, never appends; two runners that overlap
+        never write into one list; a reader never sees a half-written list.
         """
-        staging = {o: keys.job_cases(jid, f"{o}:staging") for o in CASE_OUTCOMES}
-        self.redis.delete(*staging.values())  # what a run that died mid-write left
+        staging = {o: keys.job_cases(jid, f"{o}:staging:{writer}") for o in CASE_OUTCOMES}
         pending: dict[str, list[str]] = {o: [] for o in CASE_OUTCOMES}
         counts = dict.fromkeys(CASE_OUTCOMES, 0)
-        for outcome, record in records:
-            pending[outcome].append(json.dumps(record))
-            counts[outcome] += 1
-            if len(pending[outcome]) >= self.chunk:
-                self.redis.rpush(staging[outcome], *pending[outcome])
-                pending[outcome].clear()
+        try:
+            self.redis.delete(*staging.values())  # what an earlier try of this writer left
+            for outcome, record in records:
+                pending[outcome].append(json.dumps(record))
+                counts[outcome] += 1
+                if len(pending[outcome]) >= self.chunk:
+                    self.redis.rpush(staging[outcome], *pending[outcome])
+                    pending[outcome].clear()
+        except BaseException:
+            self.redis.delete(*staging.values())
+            raise
         pipe = self.redis.pipeline(transaction=True)
         for outcome, rows in pending.items():
             if rows:
@@ -68,6 +75,7 @@ class CaseStore:
         return int(self.redis.llen(keys.job_cases(jid, outcome)))
 
     def delete(self, jid: str) -> None:
-        """Remove every case list of a job."""
-        names = [o for outcome in CASE_OUTCOMES for o in (outcome, f"{outcome}:staging")]
-        self.redis.delete(*(keys.job_cases(jid, name) for name in names))
+        """Remove every case list of a job, staging lists included."""
+        found = self.redis.scan_iter(match=keys.job_cases(jid, "*"), count=100)
+        names = [*(keys.job_cases(jid, o) for o in CASE_OUTCOMES), *found]
+        self.redis.delete(*names)

@@ -98,11 +98,10 @@ class ModelStore:
         return {name: json.loads(r) for name, r in zip(names, raw, strict=True) if r}
 
     def resolve(self, model_id_or_alias: str) -> str | None:
-        """Return the model id an alias names, or the id of a stored model; None for neither."""
+        """Return the id of the stored model an alias or id names; None when there is none."""
         target = self.alias(model_id_or_alias)
-        if target is not None:
-            return target["model_id"]
-        return model_id_or_alias if self.redis.exists(keys.model_meta(model_id_or_alias)) else None
+        mid = target["model_id"] if target is not None else model_id_or_alias
+        return mid if self.redis.exists(keys.model_meta(mid)) else None
 
     def payload(self, mid: str) -> bytes | None:
         """Return a model's saved bytes, or None."""

@@ -1,4 +1,4 @@
-"""Fine-tuning jobs: create, read, list, events, training file."""
+"""Jobs of every kind: create (fine-tuning), read, list, cancel, events, cases, training file."""
 
 import logging
 from typing import NoReturn
