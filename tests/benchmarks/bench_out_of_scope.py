@@ -89,7 +89,7 @@ def main() -> None:
     print(
         f"out of scope: {len(rows)} training rows ({len(IN_SCOPE)} task types + {OOS!r} from "
         f"{len(TRAIN_OOS)} topics); {len(eval_set)} eval cases, {n_oos} from {len(EVAL_OOS)} "
-        f"unseen topics; median (min-max) of {ROUNDS} jobs each, interleaved"
+        f"unseen topics; {ROUNDS} job(s) each, alternating (same data and seed: same figures)"
     )
     print(line("threshold chosen on validation", chosen))
     print(line("abstain_threshold 0 (never)", never))

@@ -42,6 +42,19 @@ def test_a_number_that_came_with_the_old_entity_makes_the_answer_unfit():
     assert fit == Fit(None, UNFIT)
 
 
+def test_a_number_every_answer_of_the_task_holds_is_the_tasks_own():
+    outputs = [f"For topic 3, here is what helps with {w}." for w in ("rain", "snow", "fog")]
+    fit = fit_answer("help with rain", outputs[0], "help with hail", answer_vocabulary(outputs))
+    assert fit == Fit(
+        "For topic 3, here is what helps with hail.", SUBSTITUTED, (("rain", "hail"),)
+    )
+
+
+def test_a_number_only_the_new_input_holds_does_not_stop_the_fit():
+    fit = fit_answer("hotel in Tokyo", "I'll look for hotels in Tokyo.", "hotel in Rome, ref 123")
+    assert fit == Fit("I'll look for hotels in Rome.", SUBSTITUTED, (("Tokyo", "Rome"),))
+
+
 def test_a_number_both_inputs_share_is_kept_in_a_substituted_answer():
     fit = fit_answer("2 tickets to Lima", "I booked 2 tickets to Lima.", "2 tickets to Quito")
     assert fit == Fit("I booked 2 tickets to Quito.", SUBSTITUTED, (("Lima", "Quito"),))

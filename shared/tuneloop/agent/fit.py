@@ -88,8 +88,8 @@ def _tokens(text: str) -> tuple[_Token, ...]:
 
 
 def _names(text: str, toks: tuple[_Token, ...]) -> frozenset[str]:
-    """Return the keys of facts: numbers, and capitalised words not starting a sentence."""
-    names = {t.key for t in toks if any(c.isdigit() for c in t.key)}  # a price, a year, a size
+    """Return the keys of capitalised words that do not start a sentence ("I" aside)."""
+    names = set()
     for t in toks:
         if t.cap and text[t.start : t.end] != "I":
             before = text[: t.start].rstrip(_OPENERS)
@@ -104,7 +104,8 @@ def _stored(stored_input: str, stored_output: str) -> tuple:
     src, out = _tokens(stored_input), _tokens(stored_output)
     src_keys = {t.key for t in src}
     candidates = {t.key for t in src if not t.stop} & {t.key for t in out}
-    return src, out, frozenset(candidates), _names(stored_output, out) - src_keys
+    numbers = {t.key for t in out if any(c.isdigit() for c in t.key)}  # a price, a year, a size
+    return src, out, frozenset(candidates), (_names(stored_output, out) | numbers) - src_keys
 
 
 def answer_vocabulary(outputs: Sequence[str]) -> frozenset[str]:
@@ -132,7 +133,7 @@ def fit_answer(
     echoed = candidates - new_keys - vocabulary
     if not echoed:
         return Fit(stored_output, AS_IS)
-    if foreign - new_keys:
+    if foreign - new_keys - vocabulary:  # the task's own words are no other entity's facts
         return Fit(None, UNFIT)
     spans = _map_spans(src, new, echoed)
     if spans is None:
