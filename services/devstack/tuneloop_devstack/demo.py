@@ -18,7 +18,7 @@ JOB_REQUEST = {
     "hyperparameters": {"seed": 42},  # the rest "auto": chosen from the data size
     "suffix": "demo",
     # Promote only if task accuracy rose for sure: on the demo's few cases it cannot tell.
-    "promote_if": [{"metric": "task_accuracy", "min_delta": 0.0, "use_lower_bound": True}],
+    "promote_if": [{"metric": "task_accuracy", "min_delta": 0.01, "use_lower_bound": True}],
 }
 POLL_TIMEOUT = 300.0
 
