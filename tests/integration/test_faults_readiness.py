@@ -1,5 +1,5 @@
-"""/readyz tells the truth: not ready without a pipeline worker, ready again right after a
-Redis restart (a pooled connection from before the restart does not answer 503)."""
+"""/readyz tells the truth: not ready without a consumer on each needed queue, ready again right
+after a Redis restart (a pooled connection from before the restart does not answer 503)."""
 
 import signal
 import time
@@ -37,6 +37,21 @@ def test_readiness_needs_a_worker_on_the_pipeline_queue_not_just_a_responder() -
         ready = anon.get("/readyz").json()
         assert any(w.startswith("pipeline@") for w in ready["workers"]), ready
         assert any(w.startswith("responder@") for w in ready["workers"]), ready
+
+
+def test_readiness_needs_a_responder_too_not_just_a_pipeline_worker() -> None:
+    with fault_stack(workers=()) as stack, client_for(stack, None) as anon:
+        stack.start_worker("pipeline", queues=PIPELINE_QUEUE)
+        problem = assert_problem(anon.get("/readyz"), 503)
+        assert INTERACTIVE_QUEUE in problem["detail"], problem
+        assert PIPELINE_QUEUE not in problem["detail"], problem
+        stack.start_worker("responder", queues=INTERACTIVE_QUEUE)
+        wait_until(
+            lambda: anon.get("/readyz").status_code == 200,
+            60.0,
+            lambda: f"/readyz to answer 200 once a responder runs\n{stack.logs()}",
+            interval=0.2,
+        )
 
 
 def test_readiness_answers_200_on_the_first_probe_after_a_redis_restart() -> None:

@@ -5,7 +5,7 @@ from kombu.exceptions import KombuError
 from marshmallow import Schema, fields
 from redis.exceptions import RedisError
 
-from tuneloop.celery_config import PIPELINE_QUEUE
+from tuneloop.celery_config import INTERACTIVE_QUEUE, PIPELINE_QUEUE
 from tuneloop.store import Store
 from tuneloop_gateway.blueprint import Blueprint
 from tuneloop_gateway.errors import problem
@@ -20,8 +20,12 @@ class HealthSchema(Schema):
     status = fields.String()
 
 
+# Every queue the service needs a consumer on: the stages, and the answers of models.
+NEEDED_QUEUES = (PIPELINE_QUEUE, INTERACTIVE_QUEUE)
+
+
 class ReadySchema(HealthSchema):
-    """Redis answers, and these workers answered (one of them consumes the pipeline queue)."""
+    """Redis answers, and these workers answered (each needed queue has a consumer)."""
 
     workers = fields.List(fields.String())
 
@@ -40,18 +44,19 @@ def healthz() -> dict:
 @blp.alt_response(
     503,
     response="SERVICE_UNAVAILABLE",
-    description="Redis is unreachable, or no worker consumes the pipeline queue",
+    description="Redis is unreachable, or a needed queue (pipeline, interactive) has no consumer",
 )
 def readyz() -> object:
-    """Answer 200 when Redis is reachable and a worker consumes the pipeline queue."""
+    """Answer 200 when Redis is reachable and every needed queue has a consumer."""
     svc = services()
     if not _redis_answers(svc.store):
         return problem(503, "Service Unavailable", "redis is not reachable")
     queues = _active_queues(svc.celery)
     if queues is None:
         return problem(503, "Service Unavailable", "the broker is not reachable")
-    if not any(q.get("name") == PIPELINE_QUEUE for qs in queues.values() for q in qs):
-        detail = f"no worker consumes the pipeline queue ({PIPELINE_QUEUE})"
+    consumed = {q.get("name") for qs in queues.values() for q in qs}
+    if lacking := [q for q in NEEDED_QUEUES if q not in consumed]:
+        detail = f"no worker consumes the queue(s) {', '.join(lacking)}"
         return problem(503, "Service Unavailable", detail)
     return {"status": "ready", "workers": sorted(queues)}
 
