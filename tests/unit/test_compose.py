@@ -402,6 +402,14 @@ def test_dockerignore_excludes_local_state_and_tests() -> None:
         assert required in patterns, required
 
 
+@pytest.mark.parametrize("name", ["worker", "responder"])
+def test_workers_are_healthy_only_while_their_own_worker_answers(
+    services: dict[str, Service], name: str
+) -> None:
+    """The health check pings the container's own node (tests/integration/test_worker_ping.py)."""
+    assert services[name]["healthcheck"]["test"] == ["CMD", "python", "-m", "tuneloop_worker.ping"]
+
+
 def test_pipeline_workers_and_the_responder_consume_separate_queues(services: dict) -> None:
     """Compose runs the responder on its own queue, apart from the pipeline workers.
 
