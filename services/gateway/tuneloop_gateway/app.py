@@ -11,7 +11,7 @@ from flask_smorest import Api
 from tuneloop.schemas.common import ProblemSchema
 from tuneloop.settings import Settings
 from tuneloop.store import Store
-from tuneloop_gateway import auth, errors, limits
+from tuneloop_gateway import auth, errors, limits, request_id
 from tuneloop_gateway.api import evaluations, health, interactions, jobs, models
 from tuneloop_gateway.errors import PROBLEM_JSON, problem
 from tuneloop_gateway.extensions import Services, build_celery
@@ -76,6 +76,7 @@ def create_app(test_config: Mapping | None = None, settings: Settings | None = N
     for module in (health, interactions, jobs, evaluations, models):
         api.register_blueprint(module.blp)
     errors.register(app)
+    request_id.register(app)  # first: even a refused request gets its X-Request-ID
     # Before each request, in this order: key and scope (401, 403), the key's rate limit
     # (429), the body size (413), the body's media type (415).
     auth.register(app)

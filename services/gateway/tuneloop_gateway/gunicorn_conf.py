@@ -29,6 +29,9 @@ keepalive = 5
 # a gevent worker that long (a 64 MiB body takes about 1 s of parsing).
 timeout = 30
 graceful_timeout = 30
+# One access-log line per request on stderr, with the X-Request-ID the gateway answered with.
+accesslog = "-"
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms request_id=%({x-request-id}o)s'
 
 
 def body_timeout_from_env(env: Mapping[str, str]) -> float:
