@@ -100,6 +100,7 @@ def test_success_and_alias_are_written_together(store: Store) -> None:
     assert store.models.resolve(LATEST_PROMOTED) == mid
     assert store.models.resolve(mid) == mid
     assert store.models.resolve("ft-no-such-model") is None
+    assert store.models.resolve(contracts.BASELINE_MODEL_ID) == contracts.BASELINE_MODEL_ID
 
 
 def test_a_cancelled_job_sets_no_alias_and_leaves_the_last_one(store: Store) -> None:

@@ -4,7 +4,7 @@ from tuneloop.agent import registry
 from tuneloop.errors import StageError
 from tuneloop.pipeline import steps
 from tuneloop.pipeline.runner import Limits
-from tuneloop.store import Store, keys
+from tuneloop.store import Store
 
 # Each model's role in the report: model_a is read as the baseline, model_b as the candidate,
 # so an evaluation's report has the same shape (and gate, and cases) as a fine-tuning job's.
@@ -15,10 +15,9 @@ def start(store: Store, job: dict, limits: Limits) -> None:
     """Check that both models are still there and the eval set is stored."""
     request = job["request"]
     for field in ROLES:
-        mid = request[field]
-        if registry.builtin(mid) is None and store.models.meta(mid) is None:
-            raise StageError("model_missing", f"{field} {mid!r} no longer exists")
-    if not store.redis.exists(keys.job_eval_set(job["id"])):
+        if store.models.resolve(request[field]) != request[field]:
+            raise StageError("model_missing", f"{field} {request[field]!r} no longer exists")
+    if not store.jobs.has_eval_set(job["id"]):
         raise StageError("eval_set_missing", f"the eval set of job {job['id']} is gone")
     n = request["eval_set_size"]
     store.jobs.add_event(

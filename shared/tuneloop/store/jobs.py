@@ -156,6 +156,10 @@ class JobStore:
         }
         return job
 
+    def has_eval_set(self, jid: str) -> bool:
+        """Return whether the job's eval set is stored (without reading it)."""
+        return bool(self.redis.exists(keys.job_eval_set(jid)))
+
     def eval_set(self, jid: str) -> list[dict] | None:
         """Return the cases the job was created with; None without an eval set or a job."""
         job = self.get(jid, eval_set=True)
@@ -220,8 +224,7 @@ class JobStore:
 
     def update_if_active(self, jid: str, **fields: object) -> bool:
         """Set fields unless the job has finished; return whether they were set."""
-        args = [a for k, v in fields.items() for a in (k, json.dumps(v))]
-        return self._update(keys=_job_keys(jid), args=[jid, *args]) == 1
+        return self._update(keys=_job_keys(jid), args=[jid, *_pairs(fields)]) == 1
 
     def start_stage(self, jid: str, stage: str) -> bool:
         """Mark the job running in stage; return False when the job has finished."""
@@ -284,9 +287,8 @@ class JobStore:
             return self.update_if_active(jid, **fields)
         name, target = alias
         value = json.dumps({**target, "promoted_at": finished})
-        args = [a for k, v in fields.items() for a in (k, json.dumps(v))]
         done = self._update_and_set(
-            keys=[*_job_keys(jid), keys.model_alias(name)], args=[jid, value, *args]
+            keys=[*_job_keys(jid), keys.model_alias(name)], args=[jid, value, *_pairs(fields)]
         )
         return done == 1
 
@@ -332,6 +334,11 @@ def _with_eval_set(request: dict, listed: list[str] | None) -> dict:
     if listed is not None and request.get("eval_set_size"):
         request["eval_set"] = inline if inline is not None else _cases(listed)
     return request
+
+
+def _pairs(fields: dict) -> list[str]:
+    """Return fields as the field, JSON value, ... arguments the job scripts take."""
+    return [a for k, v in fields.items() for a in (k, json.dumps(v))]
 
 
 def _chunks(cases: list[dict]) -> list[str]:

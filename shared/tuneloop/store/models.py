@@ -98,7 +98,9 @@ class ModelStore:
         return {name: json.loads(r) for name, r in zip(names, raw, strict=True) if r}
 
     def resolve(self, model_id_or_alias: str) -> str | None:
-        """Return the id of the stored model an alias or id names; None when there is none."""
+        """Return the id of the model (built-in or stored) an id or alias names; None if none."""
+        if model_id_or_alias in registry.BUILTIN:
+            return model_id_or_alias
         target = self.alias(model_id_or_alias)
         mid = target["model_id"] if target is not None else model_id_or_alias
         return mid if self.redis.exists(keys.model_meta(mid)) else None

@@ -2,7 +2,6 @@
 
 from flask.views import MethodView
 
-from tuneloop.agent import registry
 from tuneloop.graph import EVALUATION, progress_total
 from tuneloop.schemas.evaluations import EvaluationInSchema
 from tuneloop.schemas.jobs import JobSchema
@@ -22,8 +21,6 @@ blp = Blueprint(
 
 def resolve(field: str, name: str) -> str:
     """Return the model id a name (id or alias) stands for now, or answer 422."""
-    if registry.builtin(name) is not None:
-        return name
     mid = services().store.models.resolve(name)
     if mid is None:
         invalid(field, f"no model or alias named {name!r}")
