@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 BOOTSTRAP := services/devstack/bootstrap.sh
 PACKAGES := -e shared -e services/gateway -e services/worker -e services/devstack
 
-.PHONY: demo run test unit integration lint format bench venv clean
+.PHONY: demo run test unit integration compose-test lint format bench venv clean
 
 demo: $(STAMP)
 	@$(BOOTSTRAP) redis-server
@@ -26,6 +26,11 @@ unit: $(STAMP)
 integration: $(STAMP)
 	@$(BOOTSTRAP) redis-server
 	$(PY) -m pytest -q tests/integration
+
+# The compose stack for real: Docker engine (started if needed), images, scale, stop, monitoring.
+compose-test: $(STAMP)
+	@$(BOOTSTRAP) docker-compose
+	$(PY) tests/compose/compose_check.py $(COMPOSE_TEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -12,6 +12,8 @@ class Settings:
     redis_url: str = "redis://localhost:6379/0"
     api_key: str = ""
     log_level: str = "INFO"
+    # "json", "text", or "auto" (text on a terminal, else json): see tuneloop.logs.
+    log_format: str = "auto"
     # A message a worker took but did not acknowledge goes back to the queue this long after
     # the worker's last heartbeat; workers refresh their messages every heartbeat_interval.
     visibility_timeout: int = 60
@@ -53,6 +55,10 @@ class Settings:
     # max_redrives times per stage before the job fails with stage_timed_out (0: no sweeper).
     sweep_interval: float = 30.0
     max_redrives: int = 3
+    # The gateway's Prometheus endpoint (/metrics) on its own port, never the API's (0: off),
+    # and the address it listens on.
+    metrics_port: int = 9100
+    metrics_addr: str = "0.0.0.0"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "Settings":
@@ -62,6 +68,7 @@ class Settings:
             redis_url=get("REDIS_URL", cls.redis_url),
             api_key=get("TUNELOOP_API_KEY", ""),
             log_level=get("LOG_LEVEL", cls.log_level),
+            log_format=get("LOG_FORMAT", cls.log_format),
             visibility_timeout=int(get("TUNELOOP_VISIBILITY_TIMEOUT", cls.visibility_timeout)),
             heartbeat_interval=float(get("TUNELOOP_HEARTBEAT_INTERVAL", cls.heartbeat_interval)),
             restore_interval=int(get("TUNELOOP_RESTORE_INTERVAL", cls.restore_interval)),
@@ -93,4 +100,6 @@ class Settings:
             outage_grace=float(get("TUNELOOP_OUTAGE_GRACE", cls.outage_grace)),
             sweep_interval=float(get("TUNELOOP_SWEEP_INTERVAL", cls.sweep_interval)),
             max_redrives=int(get("TUNELOOP_MAX_REDRIVES", cls.max_redrives)),
+            metrics_port=int(get("TUNELOOP_METRICS_PORT", cls.metrics_port)),
+            metrics_addr=get("TUNELOOP_METRICS_ADDR", cls.metrics_addr),
         )

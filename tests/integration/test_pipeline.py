@@ -3,6 +3,7 @@
 import itertools
 import json
 import re
+import socket
 from collections import Counter
 
 import pytest
@@ -175,6 +176,9 @@ def test_every_stage_reports_started_and_finished_in_pipeline_order(events: list
         assert ("stage.started", stage) in position, stage
         assert ("stage.finished", stage) in position, stage
         assert position[("stage.started", stage)] < position[("stage.finished", stage)]
+    # The workers run on this machine: each start names its host, to find a stage's worker.
+    hosts = {e["data"]["host"] for e in events if e["type"] == "stage.started"}
+    assert hosts == {socket.gethostname()}
     order = [
         ("collect",),
         ("filter",),

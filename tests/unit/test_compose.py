@@ -31,6 +31,10 @@ COMPOSE_VARS = (
     "TUNELOOP_VISIBILITY_TIMEOUT",
     "WEB_CONCURRENCY",
     "WORKER_CONCURRENCY",
+    "PYTHON_IMAGE",
+    "REDIS_IMAGE",
+    "PROMETHEUS_IMAGE",
+    "LOG_FORMAT",
 )
 LEARNING_LIBRARIES = ("scikit-learn", "scikit_learn", "sklearn", "numpy")
 
@@ -342,7 +346,6 @@ def test_dockerfile_runs_as_a_non_root_user(name: str) -> None:
 def test_dockerfile_installs_pinned_requirements_before_copying_code(name: str) -> None:
     """Pinned requirements install first (layer cache); our packages then go in with --no-deps."""
     steps = list(dockerfile_instructions(DOCKERFILES[name]))
-    assert steps[0] == ("FROM", "python:3.11-slim")
     runs = [(n, a) for n, (i, a) in enumerate(steps) if i == "RUN"]
     copies = [(n, a) for n, (i, a) in enumerate(steps) if i == "COPY"]
     requirements_install = next(n for n, a in runs if f"-r services/{name}/requirements.txt" in a)
@@ -357,10 +360,110 @@ def test_dockerfile_installs_pinned_requirements_before_copying_code(name: str) 
 def test_dockerfile_copy_sources_exist_in_the_repo(name: str) -> None:
     """Every COPY source is a path that exists relative to the build context (repo root)."""
     for instruction, args in dockerfile_instructions(DOCKERFILES[name]):
-        if instruction == "COPY":
+        if instruction == "COPY" and not args.startswith("--from="):
             *sources, _dest = [a for a in args.split() if not a.startswith("--")]
             for source in sources:
                 assert (REPO / source).exists(), source
+
+
+def stages(path: Path) -> list[list[tuple[str, str]]]:
+    """Return a Dockerfile's build stages, each its instructions from its FROM on."""
+    out: list[list[tuple[str, str]]] = []
+    for instruction, args in dockerfile_instructions(path):
+        if instruction == "FROM":
+            out.append([])
+        if out:
+            out[-1].append((instruction, args))
+    return out
+
+
+@pytest.mark.parametrize("name", ["gateway", "worker"])
+def test_dockerfile_base_image_is_a_build_arg_defaulting_to_python_slim(name: str) -> None:
+    """A user with Docker Hub changes nothing; others name a base image with PYTHON_IMAGE."""
+    steps = list(dockerfile_instructions(DOCKERFILES[name]))
+    assert steps[0] == ("ARG", "PYTHON_IMAGE=python:3.11-slim")
+    froms = [a.split()[0] for i, a in steps if i == "FROM"]
+    assert froms and set(froms) == {"${PYTHON_IMAGE}"}
+
+
+@pytest.mark.parametrize("name", ["gateway", "worker"])
+def test_dockerfile_keeps_build_certificates_out_of_the_image_that_runs(name: str) -> None:
+    """Extra CAs reach pip in the build stage only; the last stage copies just the venv."""
+    build, run = stages(DOCKERFILES[name])[0], stages(DOCKERFILES[name])[-1]
+    assert build[0][1].endswith(" AS build")
+    assert any(i == "COPY" and a.startswith("services/compose/build-ca/") for i, a in build)
+    assert any(i == "ENV" and "PIP_CERT=" in a for i, a in build)
+    assert [a for i, a in run if i == "COPY"] == ["--from=build /opt/venv /opt/venv"]
+    assert not any("PIP_CERT" in a or "build-ca" in a for _, a in run)
+
+
+def test_build_ca_folder_keeps_only_its_readme_in_git() -> None:
+    """The host's certificates copied there for a build are never committed."""
+    ignored = (REPO / ".gitignore").read_text().splitlines()
+    assert "services/compose/build-ca/*" in ignored
+    assert "!services/compose/build-ca/README.md" in ignored
+
+
+@pytest.mark.parametrize("name", ["gateway", "worker"])
+def test_compose_passes_the_base_image_setting_to_builds(
+    services: dict[str, Service], name: str
+) -> None:
+    """PYTHON_IMAGE reaches both builds, python:3.11-slim unless set."""
+    assert services[name]["build"]["args"] == {"PYTHON_IMAGE": "python:3.11-slim"}
+
+
+def test_base_images_are_settings(compose_bin: str, empty_env_file: Path) -> None:
+    """REDIS_IMAGE, PROMETHEUS_IMAGE and PYTHON_IMAGE replace the default images."""
+    result = run_config(
+        compose_bin,
+        empty_env_file,
+        REDIS_PASSWORD=REDIS_PASSWORD,
+        TUNELOOP_API_KEY=API_KEY,
+        REDIS_IMAGE="local/redis:1",
+        PROMETHEUS_IMAGE="local/prometheus:1",
+        PYTHON_IMAGE="local/python:1",
+    )
+    assert result.returncode == 0, result.stderr
+    services = yaml.safe_load(result.stdout)["services"]
+    assert services["redis"]["image"] == "local/redis:1"
+    assert services["prometheus"]["image"] == "local/prometheus:1"
+    assert services["worker"]["build"]["args"] == {"PYTHON_IMAGE": "local/python:1"}
+
+
+def test_default_images(services: dict[str, Service]) -> None:
+    """Without settings, the images are the public ones a user with Docker Hub pulls."""
+    assert services["redis"]["image"] == "redis:7"
+    assert services["prometheus"]["image"].startswith("prom/prometheus:v")
+
+
+def test_monitoring_services_start_only_with_their_profile(services: dict[str, Service]) -> None:
+    """Flower and Prometheus belong to the monitoring profile; nothing else has a profile."""
+    profiles = {name: s.get("profiles") for name, s in services.items()}
+    assert profiles.pop("flower") == ["monitoring"]
+    assert profiles.pop("prometheus") == ["monitoring"]
+    assert set(profiles.values()) == {None}
+
+
+def test_monitoring_ports_are_published_on_localhost_only(services: dict[str, Service]) -> None:
+    """Flower's UI and Prometheus have no authentication: only this machine reaches them."""
+    for name in ("flower", "prometheus"):
+        for port in services[name]["ports"]:
+            host_ip = port["host_ip"] if isinstance(port, dict) else port.split(":")[0]
+            assert host_ip == "127.0.0.1", (name, port)
+
+
+def test_prometheus_scrapes_the_gateway_metrics_port_and_flower() -> None:
+    """The scrape configuration names the gateway's metrics port and Flower."""
+    scrape = yaml.safe_load((REPO / "services" / "compose" / "prometheus.yml").read_text())
+    jobs = {job["job_name"]: job for job in scrape["scrape_configs"]}
+    assert jobs["tuneloop-gateway"]["dns_sd_configs"][0]["port"] == 9100
+    assert jobs["flower"]["static_configs"][0]["targets"] == ["flower:5555"]
+
+
+def test_app_containers_log_json(services: dict[str, Service]) -> None:
+    """Containers write one JSON object per log line unless LOG_FORMAT says otherwise."""
+    for name in ("gateway", "worker", "responder", "flower"):
+        assert services[name]["environment"]["LOG_FORMAT"] == "json", name
 
 
 def test_gateway_image_has_no_learning_libraries() -> None:

@@ -29,6 +29,7 @@ def test_a_child_gets_the_base_environment_the_redis_url_the_key_then_its_own(
     stack.base_env = {"PATH": "/bin", "TUNELOOP_API_KEY": "from-base"}
     env = stack.env(TUNELOOP_FAILPOINTS="epoch=sleep:1", REDIS_URL="redis://elsewhere/1")
     assert env == {
+        "LOG_FORMAT": "text",  # log files are read by people, unless the base says otherwise
         "PATH": "/bin",
         "TUNELOOP_API_KEY": "k",
         "REDIS_URL": "redis://elsewhere/1",

@@ -11,6 +11,7 @@ ENV_NAMES = (
     "REDIS_URL",
     "TUNELOOP_API_KEY",
     "LOG_LEVEL",
+    "LOG_FORMAT",
     "TUNELOOP_VISIBILITY_TIMEOUT",
     "TUNELOOP_RESULT_EXPIRES",
     "TUNELOOP_RESPOND_TIMEOUT",
@@ -34,6 +35,7 @@ def test_empty_mapping_gives_the_defaults():
         redis_url="redis://localhost:6379/0",
         api_key="",
         log_level="INFO",
+        log_format="auto",
         visibility_timeout=60,
         heartbeat_interval=10.0,
         restore_interval=5,
@@ -57,6 +59,7 @@ def test_every_setting_is_read_from_the_mapping_and_converted():
             "REDIS_URL": "redis://cache:6380/2",
             "TUNELOOP_API_KEY": "s3cret",
             "LOG_LEVEL": "DEBUG",
+            "LOG_FORMAT": "json",
             "TUNELOOP_VISIBILITY_TIMEOUT": "60",
             "TUNELOOP_RESULT_EXPIRES": "120",
             "TUNELOOP_RESPOND_TIMEOUT": "2.5",
@@ -71,12 +74,15 @@ def test_every_setting_is_read_from_the_mapping_and_converted():
             "TUNELOOP_RATE_LIMIT": "20/second;600/minute",
             "TUNELOOP_ADMIN_RATE_LIMIT": "100/second",
             "TUNELOOP_IDEMPOTENCY_TTL": "3600",
+            "TUNELOOP_METRICS_PORT": "9200",
+            "TUNELOOP_METRICS_ADDR": "127.0.0.1",
         }
     )
     assert settings == Settings(
         redis_url="redis://cache:6380/2",
         api_key="s3cret",
         log_level="DEBUG",
+        log_format="json",
         visibility_timeout=60,
         heartbeat_interval=3.0,
         restore_interval=2,
@@ -91,6 +97,8 @@ def test_every_setting_is_read_from_the_mapping_and_converted():
         rate_limit="20/second;600/minute",
         admin_rate_limit="100/second",
         idempotency_ttl=3600,
+        metrics_port=9200,
+        metrics_addr="127.0.0.1",
     )
     assert isinstance(settings.visibility_timeout, int)
     assert isinstance(settings.respond_timeout, float)
@@ -127,6 +135,7 @@ def test_default_reads_the_environment_at_call_time_not_import_time(monkeypatch)
         ("TUNELOOP_MAX_BODY_BYTES", "64MiB"),
         ("TUNELOOP_FLASK_MAX_CONTENT_LENGTH", "big"),
         ("TUNELOOP_IDEMPOTENCY_TTL", "1d"),
+        ("TUNELOOP_METRICS_PORT", "http"),
     ],
 )
 def test_non_numeric_value_fails_loudly(name, value):

@@ -45,6 +45,7 @@ class Stack:
     die_with_parent: bool = False  # children get SIGTERM if the starting thread dies
     cwd: Path | None = None  # the children's working directory; None: ours
     ports: dict[str, int] = field(default_factory=dict)
+    metrics_ports: dict[str, int] = field(default_factory=dict)  # each gateway's /metrics port
 
     @property
     def base_url(self) -> str:
@@ -54,6 +55,10 @@ class Stack:
     def url(self, gateway: str = "gateway") -> str:
         """Return the address of a gateway."""
         return f"http://127.0.0.1:{self.ports[gateway]}"
+
+    def metrics_url(self, gateway: str = "gateway") -> str:
+        """Return the address of a gateway's Prometheus endpoint (its own port, not the API's)."""
+        return f"http://127.0.0.1:{self.metrics_ports[gateway]}/metrics"
 
     def start(self) -> None:
         """Start redis (unless given), the workers and the gateway; wait until ready."""
@@ -77,7 +82,14 @@ class Stack:
         """Return a child's environment: the base, the Redis URL and the key, then extra."""
         base = os.environ if self.base_env is None else self.base_env
         assert self.redis_url is not None, "start_redis() first"
-        return {**base, "REDIS_URL": self.redis_url, "TUNELOOP_API_KEY": self.api_key, **extra}
+        # Its log files are read by people: plain text unless LOG_FORMAT says otherwise.
+        return {
+            "LOG_FORMAT": "text",
+            **base,
+            "REDIS_URL": self.redis_url,
+            "TUNELOOP_API_KEY": self.api_key,
+            **extra,
+        }
 
     def _spawn(self, name: str, argv: list[str], env: Mapping[str, str] | None) -> Proc:
         assert all(p.name != name for p in self.procs), f"{name} runs already"
@@ -167,7 +179,7 @@ class Stack:
         def ready() -> bool:
             return any(
                 line.startswith(f"{name}@") and line.endswith(" ready.")
-                for line in (t.rsplit(": ", 1)[-1] for t in proc.text(True).splitlines())
+                for line in map(_message, proc.text(True).splitlines())
             )
 
         wait_for(ready, timeout, f"worker {name} to be ready", [proc], 0.05)
@@ -179,11 +191,19 @@ class Stack:
         env: Mapping[str, str] | None = None,
         wait: bool = True,
     ) -> Proc:
-        """Start gunicorn with the gateway's settings module; wait until /healthz answers."""
+        """Start gunicorn with the gateway's settings module; wait until /healthz answers.
+
+        Its metrics endpoint gets a free port on 127.0.0.1 unless TUNELOOP_METRICS_PORT is set
+        (in env or the base environment), so that several gateways never share one.
+        """
         port = port or free_port()
         argv = [sys.executable, *GUNICORN, "--bind", f"127.0.0.1:{port}", *self.gunicorn_args]
-        proc = self._spawn(name, [*argv, APP], self.env(**(env or {})))
+        child_env = self.env(**(env or {}))
+        child_env.setdefault("TUNELOOP_METRICS_PORT", str(free_port()))
+        child_env.setdefault("TUNELOOP_METRICS_ADDR", "127.0.0.1")
+        proc = self._spawn(name, [*argv, APP], child_env)
         self.ports[name] = port
+        self.metrics_ports[name] = int(child_env["TUNELOOP_METRICS_PORT"])
         if name == "gateway":
             self.port = port
         if wait:
@@ -217,6 +237,7 @@ class Stack:
         proc.stop(self.grace)
         self.procs.remove(proc)
         self.ports.pop(name, None)
+        self.metrics_ports.pop(name, None)
 
     def worker_of(self, pid: int) -> str | None:
         """Return the name of the process whose group holds pid (None if none)."""
@@ -241,6 +262,16 @@ class Stack:
         stop_all([p for p in reversed(self.procs) if p.name != "redis"], self.grace)
         stop_all([p for p in self.procs if p.name == "redis"], self.grace)
         self.procs.clear()
+
+
+def _message(line: str) -> str:
+    """Return the message of a log line, plain text ("...: message") or JSON."""
+    if line.startswith("{"):
+        try:
+            return str(json.loads(line).get("message", ""))
+        except (ValueError, AttributeError):
+            return line
+    return line.rsplit(": ", 1)[-1]
 
 
 def _state(proc: Proc) -> str:

@@ -1,17 +1,17 @@
 """The gateway's app factory."""
 
 import dataclasses
-import logging
 from collections.abc import Mapping
 
 import swagger_ui_bundle
 from flask import Flask, request, send_from_directory
 from flask_smorest import Api
 
+from tuneloop.logs import configure_logging
 from tuneloop.schemas.common import ProblemSchema
 from tuneloop.settings import Settings
 from tuneloop.store import Store
-from tuneloop_gateway import auth, errors, limits, request_id
+from tuneloop_gateway import auth, errors, limits, metrics, request_id
 from tuneloop_gateway.api import evaluations, health, interactions, jobs, models
 from tuneloop_gateway.errors import PROBLEM_JSON, problem
 from tuneloop_gateway.extensions import Services, build_celery
@@ -49,9 +49,7 @@ class TuneloopApi(Api):
 def create_app(test_config: Mapping | None = None, settings: Settings | None = None) -> Flask:
     """Build the gateway from settings (read from the environment when not given)."""
     settings = settings or Settings.from_env()
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.log_level, settings.log_format)  # RuntimeError on a bad format
     api_keys = auth.keys_from_settings(settings)  # RuntimeError when none or malformed
     # From here on the keys are held only as digests.
     settings = dataclasses.replace(settings, api_key="", api_keys="")
@@ -84,6 +82,8 @@ def create_app(test_config: Mapping | None = None, settings: Settings | None = N
     limits.install_body_limit(app, settings.max_body_bytes)
     app.before_request(require_json_body)
     app.add_url_rule("/docs/static/<path:filename>", "docs_static", docs_static)
+    # Counts every answer, refusals included; served on the metrics port, not this one.
+    metrics.instrument(app)
     return app
 
 

@@ -1,13 +1,11 @@
 """The one place a Celery app is built for the worker."""
 
-import logging
-
 from celery import Celery
 
 from tuneloop import failpoints
 from tuneloop.celery_config import celery_config
 from tuneloop.settings import Settings
-from tuneloop_worker import kombu_patch
+from tuneloop_worker import kombu_patch, log_setup
 from tuneloop_worker.heartbeat import VisibilityHeartbeat
 from tuneloop_worker.sweeper import Sweeper
 
@@ -23,8 +21,7 @@ def create_celery(settings: Settings) -> Celery:
     app.steps["consumer"].add(Sweeper)
     kombu_patch.apply()
     failpoints.configure(settings.failpoints, settings.mode)  # refused in production
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s",
-    )
+    # JSON or text lines, Celery's own included, with each task's context (RuntimeError on a
+    # bad LOG_FORMAT).
+    log_setup.install(app, settings)
     return app

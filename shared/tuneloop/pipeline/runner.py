@@ -64,6 +64,7 @@ def run_stage(
         # Inside the try: Redis may run the start and lose the reply in an outage; the end
         # below then still matches it (and is a no-op for a start Redis never ran).
         started, crashes = store.deliveries.start(job_id, stage, holder)
+        store.metrics.stage_crashes_seen(job_id, stage, crashes)
         if crashes >= limits.max_crashes:
             message = f"{stage} died {crashes} times without finishing (worker process lost)"
             fail(store, job_id, stage, "stage_crashed_repeatedly", message, limits)
@@ -88,8 +89,14 @@ def _run(store: Store, job: dict, stage: str, work: StageWork, limits: Limits) -
     if not store.jobs.start_stage(job_id, stage):
         raise StageSkipped(f"job {job_id} finished before {stage} started")
     log.info("job %s stage %s: started", job_id, stage)
+    # The host that runs it (a container's id under compose), to find the worker of a stage.
+    host = job["lease_holder"].split("|", 1)[0]
     store.jobs.add_event(
-        job_id, f"{stage}:started", "stage.started", f"{stage} started", {"stage": stage}
+        job_id,
+        f"{stage}:started",
+        "stage.started",
+        f"{stage} started on {host}",
+        {"stage": stage, "host": host},
     )
     began = time.monotonic()
     try:
@@ -102,7 +109,9 @@ def _run(store: Store, job: dict, stage: str, work: StageWork, limits: Limits) -
         store.artifacts.release(job_id, limits.keep_intermediates)
         raise StageSkipped(f"job {job_id} was cancelled during {stage}") from None
     store.jobs.complete_step(job_id, stage)
-    seconds = round(time.monotonic() - began, 3)
+    elapsed = time.monotonic() - began
+    store.metrics.stage_finished(stage, elapsed)  # never raises
+    seconds = round(elapsed, 3)
     store.jobs.add_event(
         job_id,
         f"{stage}:finished",

@@ -132,7 +132,10 @@ def run(store: Store, job: dict, limits: Limits, model_id: str) -> None:
     out_of_scope = job["request"].get("out_of_scope_task")
     check_out_of_scope(prepared.classes, out_of_scope)  # before training, not after it
     _check_size(_size_bound(prepared), limits, "at least")  # before any weight is allocated
+    resumed_after = state.epoch if state is not None else 0
     agent, state, costs = _train(store, job, prepared, config, model_id, state)
+    # Only the epochs this run trained, over their training time (checkpoint writes excluded).
+    store.metrics.epochs_trained(state.epoch - resumed_after, costs["epoch_seconds"])
     threshold = job["request"].get("abstain_threshold")
     abstention = set_abstention(agent, prepared, out_of_scope, threshold)
     payload = agent.save()

@@ -11,6 +11,7 @@ from tuneloop.store.idempotency import IdempotencyStore
 from tuneloop.store.interactions import InteractionStore
 from tuneloop.store.jobs import JobStore
 from tuneloop.store.leases import LeaseStore
+from tuneloop.store.metrics import MetricsStore
 from tuneloop.store.models import ModelStore
 from tuneloop.store.replies import ReplyStore
 
@@ -38,6 +39,7 @@ class Store:
         self.replies = ReplyStore(redis)
         self.idempotency = IdempotencyStore(redis)
         self.cases = CaseStore(redis)
+        self.metrics = MetricsStore(redis)
 
     @classmethod
     def from_url(cls, url: str, lease_ttl_ms: int = 30_000) -> "Store":

@@ -111,3 +111,10 @@ def reply(token: str) -> str:
 def idempotency(scope: str, key: str) -> str:
     """Key of a stored response for an Idempotency-Key."""
     return f"{PREFIX}:idempotency:{scope}:{key}"
+
+
+# Pipeline metrics, summed over every worker (read by the gateway's metrics server).
+METRICS_STAGE_SECONDS = f"{PREFIX}:metrics:stage-seconds"  # "{stage}|{le}" counts, "{stage}|sum"
+METRICS_STAGE_RETRIES = f"{PREFIX}:metrics:stage-retries"  # "{stage}|{reason}" -> count
+METRICS_STAGE_CRASHES = f"{PREFIX}:metrics:stage-crashes"  # stage -> count
+METRICS_TRAINING = f"{PREFIX}:metrics:training"  # epochs, epoch_seconds, last_epochs_per_second

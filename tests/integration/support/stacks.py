@@ -42,7 +42,15 @@ TIMINGS = {
 EPOCH_SLEEP = 0.3  # "epoch=sleep:0.3": fine_tune slow enough to be hit mid-way
 SLOW_EPOCHS = f"epoch=sleep:{EPOCH_SLEEP:g}"
 # Settings of the caller's shell that would change what the processes do.
-FOREIGN = ("TUNELOOP_", "CELERY_", "REDIS_", "LOG_LEVEL", "WEB_CONCURRENCY", "GUNICORN_CMD_ARGS")
+FOREIGN = (
+    "TUNELOOP_",
+    "CELERY_",
+    "REDIS_",
+    "LOG_LEVEL",
+    "LOG_FORMAT",
+    "WEB_CONCURRENCY",
+    "GUNICORN_CMD_ARGS",
+)
 
 
 def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -31,11 +31,20 @@ class StageTask(Task):
     acks_late = True
     reject_on_worker_lost = True
 
+    @property
+    def stage(self) -> str:
+        """Return the name of the stage this task runs."""
+        return self.name.rsplit(".", 1)[-1]
+
+    def log_fields(self, args: tuple) -> dict[str, str]:
+        """Return the job and stage of a call: every line it logs carries them (log_setup)."""
+        return {"job_id": args[0], "stage": self.stage} if args else {}
+
     def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
         """Record an unexpected failure on the job; StageErrors are recorded already."""
         if isinstance(exc, StageError) or not args:
             return
-        stage = self.name.rsplit(".", 1)[-1]
+        stage = self.stage
         if isinstance(exc, INFRASTRUCTURE):
             # Redis could not take a write Celery makes around the stage (the next stage's
             # message, most often). That is no fault of the job: the sweeper sends the stage
@@ -63,11 +72,15 @@ def run(task: StageTask, job_id: str, stage: str) -> str:
             # message carries the stage on (and comes back if that runner dies).
             log.warning("job %s stage %s: duplicate gives way to %s", job_id, stage, exc.reason)
             return end_chain(task, job_id)
-        raise requeue(task, exc, exc.countdown, limits().outage_grace) from exc
+        retry = requeue(task, exc, exc.countdown, limits().outage_grace)
+        store().metrics.stage_retried(stage, "waiting")  # once published: Redis takes writes
+        raise retry from exc
     except TRANSIENT as exc:
         log.warning("job %s stage %s: Redis fault, will run again: %s", job_id, stage, exc)
         countdown = int(backoff(task.request.retries, first=1.0, most=30.0))  # 1, 2, 4 … 30 s
-        raise requeue(task, exc, countdown, limits().outage_grace) from exc
+        retry = requeue(task, exc, countdown, limits().outage_grace)
+        store().metrics.stage_retried(stage, "redis_fault")
+        raise retry from exc
 
 
 def end_chain(task: StageTask, job_id: str) -> str:
