@@ -4,9 +4,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 BOOTSTRAP := services/devstack/bootstrap.sh
-PACKAGES := -e shared -e services/gateway -e services/worker -e services/devstack
+PACKAGES := -e shared -e services/gateway -e services/worker -e services/devstack -e services/cli
 
-.PHONY: demo run test unit integration compose-test lint format bench venv clean
+.PHONY: demo run test unit integration compose-test lint format bench screenshots venv clean
 
 demo: $(STAMP)
 	@$(BOOTSTRAP) redis-server
@@ -17,7 +17,7 @@ run: $(STAMP)
 	exec $(PY) -m tuneloop_devstack.run
 
 test: $(STAMP)
-	@$(BOOTSTRAP) redis-server docker-compose
+	@$(BOOTSTRAP) redis-server docker-compose chromium chromium-driver
 	$(PY) -m pytest -q
 
 unit: $(STAMP)
@@ -50,12 +50,23 @@ bench: $(STAMP)
 	$(PY) tests/benchmarks/bench_scale.py
 	$(PY) tests/benchmarks/bench_slow_clients.py
 	$(PY) tests/benchmarks/bench_job_read.py
+	$(PY) tests/benchmarks/bench_pages.py
+	$(PY) tests/benchmarks/bench_cli_ingest.py
+
+# The README's pictures: the pages from the browser test, the CLI from a pseudo-terminal.
+screenshots: $(STAMP)
+	@$(BOOTSTRAP) redis-server chromium chromium-driver
+	TUNELOOP_ARTIFACTS=$(CURDIR)/artifacts $(PY) -m pytest -q tests/integration/test_pages_browser.py
+	mkdir -p services/gateway/screenshots
+	cp artifacts/browser/pages-job-1280.png artifacts/browser/pages-job-390.png \
+	   artifacts/browser/pages-jobs-1280.png services/gateway/screenshots/
+	$(PY) tests/screenshots/capture_cli.py
 
 venv: $(STAMP)
 
 $(STAMP): requirements-dev.txt services/gateway/requirements.txt services/worker/requirements.txt \
           shared/pyproject.toml services/gateway/pyproject.toml services/worker/pyproject.toml \
-          services/devstack/pyproject.toml
+          services/devstack/pyproject.toml services/cli/requirements.txt services/cli/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed, found " + sys.version.split()[0])'
 	@$(BOOTSTRAP) python3-venv
 	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)

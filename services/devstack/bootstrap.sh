@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Install the system packages a command needs, when missing and possible; else say what to install.
-# Usage: bootstrap.sh redis-server [python3-venv] [docker-compose] [docker.io] [debootstrap]
+# Usage: bootstrap.sh redis-server [python3-venv] [docker-compose] [docker.io] [debootstrap] [chromium chromium-driver]
 set -euo pipefail
 
 have() {
   case "$1" in
     python3-venv) python3 -c 'import ensurepip, venv' >/dev/null 2>&1 ;;
     docker.io) command -v dockerd >/dev/null 2>&1 ;;
+    chromium-driver) command -v chromedriver >/dev/null 2>&1 ;;
     *) command -v "$1" >/dev/null 2>&1 ;;
   esac
 }

@@ -42,6 +42,13 @@ from engine import REPO, Engine, NoEngineError, copy_build_ca, images
 PROJECT = "tuneloopct"
 BANKING77 = Path(os.environ.get("TUNELOOP_BANKING77", REPO.parent / "shared/data/banking77"))
 WORKERS = 3
+# Pages and assets that live in package data: a package built without them fails here.
+PAGES = (
+    ("/ui/login", "<form"),
+    ("/ui/static/pages.css", "{"),
+    ("/ui/static/job.js", "function"),
+    ("/docs/static/swagger-ui-bundle.js", "SwaggerUI"),
+)
 TIMES: list[tuple[str, float]] = []
 JOBS: list[str] = []  # every job the test posted
 
@@ -113,6 +120,11 @@ class Api:
         req.add_header("Content-Type", "application/json")
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             return json.load(resp)
+
+    def text(self, path: str) -> str:
+        """GET a page without credentials; return its body (HTTPError on a non-2xx)."""
+        with urllib.request.urlopen(self.base + path, timeout=30) as resp:
+            return resp.read().decode()
 
     def ready(self) -> bool:
         """Return whether /readyz answers 200."""
@@ -300,6 +312,10 @@ def scenario(compose: Compose, api: Api, ports: dict[str, int]) -> None:
             wait_job(api, job_id)
         ran = containers_that_ran_stages(compose)
         check(len(ran) == WORKERS, f"all {WORKERS} worker containers ran stages: {sorted(ran)}")
+    with step("report pages and /docs are served from the image"):
+        for path, marker in PAGES:
+            page = api.text(path)
+            check(marker in page, f"GET {path} holds {marker!r}")
     slow = {
         **quick,
         "hyperparameters": {"n_epochs": 80, "early_stopping_patience": None},

@@ -2,12 +2,13 @@
 
 import re
 
+import jsonschema_rs
 import pytest
 
 from tuneloop.settings import Settings
 from tuneloop_gateway.app import create_app
 
-from .support import ApiClient, Stack
+from .support import ApiClient, Stack, create_job, seed_interactions, wait_for_job
 
 pytestmark = pytest.mark.integration
 
@@ -65,8 +66,46 @@ REQUEST_BODIES = {
     ("/v1/evaluations", "post"): "EvaluationIn",
     ("/v1/models/{model_id}/responses", "post"): "ResponseIn",
 }
+OPERATION_IDS = {
+    ("/healthz", "get"): "healthz",
+    ("/readyz", "get"): "readyz",
+    ("/v1/interactions", "get"): "interactions_list",
+    ("/v1/interactions", "post"): "interactions_create",
+    ("/v1/interactions/batch", "post"): "interactions_batch",
+    ("/v1/interactions/stats", "get"): "interactions_stats",
+    ("/v1/jobs", "get"): "jobs_list",
+    ("/v1/jobs", "post"): "jobs_create",
+    ("/v1/jobs/{job_id}", "get"): "jobs_get",
+    ("/v1/jobs/{job_id}/cancel", "post"): "jobs_cancel",
+    ("/v1/jobs/{job_id}/events", "get"): "jobs_events",
+    ("/v1/jobs/{job_id}/training_file", "get"): "jobs_training_file",
+    ("/v1/jobs/{job_id}/cases", "get"): "jobs_cases",
+    ("/v1/evaluations", "post"): "evaluations_create",
+    ("/v1/models", "get"): "models_list",
+    ("/v1/models/{model_id}", "get"): "models_get",
+    ("/v1/models/{model_id}/responses", "post"): "models_responses",
+}
+# Fields every job response has (null where the schema allows it), whatever its kind or status.
+JOB_FIELDS = {
+    "id",
+    "object",
+    "kind",
+    "status",
+    "stage",
+    "progress",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "model_id",
+    "hyperparameters",
+    "request",
+    "result",
+    "error",
+    "deliveries",
+}
 HTTP_METHODS = {"get", "post", "put", "patch", "delete"}
 UNDOCUMENTED = {"static", "docs_static"}  # file serving, not API
+NOT_API = ("api-docs.", "pages.")  # blueprints of HTML: the docs and the report pages
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +154,7 @@ def test_every_route_the_gateway_serves_is_in_the_document(spec: dict, stack: St
     app = create_app(settings=Settings(redis_url=stack.redis_url, api_key=stack.api_key))
     served: dict[str, set[str]] = {}
     for rule in app.url_map.iter_rules():
-        if rule.endpoint in UNDOCUMENTED or rule.endpoint.startswith("api-docs."):
+        if rule.endpoint in UNDOCUMENTED or rule.endpoint.startswith(NOT_API):
             continue
         path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule)
         served.setdefault(path, set()).update(
@@ -179,3 +218,72 @@ def test_error_responses_are_documented_as_problem_json(spec: dict) -> None:
 def test_documented_patterns_use_only_ecma_262_syntax(spec: dict) -> None:
     python_only = re.compile(r"\\[AZ]|\(\?P<|\(\?#")
     assert {p for p in patterns(spec) if python_only.search(p)} == set()
+
+
+def test_every_operation_has_a_unique_readable_operation_id(spec: dict) -> None:
+    ids = {
+        (path, method): operation.get("operationId")
+        for path, item in spec["paths"].items()
+        for method, operation in item.items()
+        if method in HTTP_METHODS
+    }
+    assert ids == OPERATION_IDS  # stable: clients generate method names from them
+    assert len(set(ids.values())) == len(ids)
+
+
+def test_every_route_with_a_path_parameter_documents_its_404(spec: dict) -> None:
+    routes = [(p, m, op) for p, item in spec["paths"].items() for m, op in item.items()]
+    with_params = [(p, m, op) for p, m, op in routes if "{" in p and m in HTTP_METHODS]
+    assert len(with_params) == 7
+    for path, method, operation in with_params:
+        response = operation["responses"].get("404")
+        assert response is not None, (path, method)
+        assert response["description"].startswith("no "), (path, method, response)
+        schema = response["content"]["application/problem+json"]["schema"]
+        assert schema == {"$ref": "#/components/schemas/Problem"}, (path, method)
+
+
+def test_the_training_file_is_documented_as_json_lines(spec: dict) -> None:
+    responses = spec["paths"]["/v1/jobs/{job_id}/training_file"]["get"]["responses"]
+    assert set(responses["200"]["content"]) == {"application/jsonl"}
+    assert responses["200"]["content"]["application/jsonl"]["schema"]["type"] == "string"
+
+
+def test_the_job_schema_lists_the_fields_every_job_has_as_required(spec: dict) -> None:
+    schemas = spec["components"]["schemas"]
+    assert set(schemas["Job"]["required"]) == JOB_FIELDS
+    assert set(schemas["Progress"]["required"]) == {"current", "total", "percent"}
+    assert set(schemas["JobError"]["required"]) == {"code", "message", "stage"}
+    assert set(schemas["JobPage"]["required"]) == {"data", "has_more"}
+    assert set(schemas["Event"]["required"]) >= {"id", "created_at", "type", "message"}
+
+
+def test_input_schemas_still_require_only_what_they_did(spec: dict) -> None:
+    schemas = spec["components"]["schemas"]
+    assert set(schemas["JobIn"].get("required", [])) == set()
+    assert set(schemas["EvaluationIn"].get("required", [])) == {"eval_set"}
+    assert set(schemas["ResponseIn"]["required"]) == {"input"}
+
+
+def test_real_jobs_of_both_kinds_match_the_documented_job_schema(
+    spec: dict, client: ApiClient, stack: Stack
+) -> None:
+    validator = jsonschema_rs.Draft202012Validator(
+        {"$ref": "#/components/schemas/Job", "components": spec["components"]}
+    )
+    seed_interactions(client)
+    created = client.get(f"/v1/jobs/{create_job(client, n_epochs=2)}").json()
+    succeeded = wait_for_job(client, stack, created["id"])
+    case = {"input": "Will it rain in Oslo?", "expected_type": "weather"}
+    body = {"model": succeeded["model_id"], "eval_set": [case]}
+    evaluation = client.post("/v1/evaluations", json=body)
+    assert evaluation.status_code == 202, evaluation.text
+    jobs = {
+        "queued or running": created,
+        "succeeded": succeeded,
+        "evaluation": wait_for_job(client, stack, evaluation.json()["id"]),
+    }
+    for name, job in jobs.items():
+        errors = [f"{e.instance_path}: {e.message}" for e in validator.iter_errors(job)]
+        assert errors == [], (name, errors[:5])
+        assert set(job) >= JOB_FIELDS, name

@@ -1,5 +1,6 @@
 """`make demo`: start the stack, post rated interactions, fine-tune, print the lab's report."""
 
+import contextlib
 import os
 import secrets
 import sys
@@ -57,7 +58,8 @@ def run(client: Client) -> int:
     posted = client.post("/v1/interactions/batch", {"items": interactions()})
     print(f"Posted {posted['count']} rated interactions through the API.")
     job = client.post("/v1/jobs", JOB_REQUEST)
-    print(f"Created job {job['id']}; polling:")
+    print(f"Created job {job['id']}. Watch it live: {client.base_url}/ui/jobs/{job['id']}")
+    print(f"(sign in with the demo's API key {client.api_key}); polling:")
     job = wait_for_job(client, job["id"])
     events = client.get(f"/v1/jobs/{job['id']}/events?limit=1000")["data"]
     print(render(job, events))
@@ -78,6 +80,15 @@ def run(client: Client) -> int:
     return 0
 
 
+def hold_for_viewing(stack: Stack) -> None:
+    """In a terminal, keep the stack up for the pages until Enter or Ctrl-C."""
+    if not sys.stdin.isatty():
+        return
+    print(f"\nThe pages stay up at {stack.base_url}/ui/jobs until you press Enter.")
+    with contextlib.suppress(EOFError, KeyboardInterrupt):
+        input()
+
+
 def main() -> None:
     """Run the demo on a private stack and stop everything it started."""
     started = time.monotonic()
@@ -87,6 +98,7 @@ def main() -> None:
         print("Starting redis-server, 2 worker processes and the gateway…")
         stack.start()
         status = run(Client(stack.base_url, stack.api_key))
+        hold_for_viewing(stack)
     finally:
         stack.stop()
     print(

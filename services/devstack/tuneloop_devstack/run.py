@@ -27,6 +27,7 @@ def main() -> None:
     try:
         stack.start()
         print(f"Tuneloop is up at {stack.base_url} (docs: {stack.base_url}/docs)")
+        print(f"jobs: {stack.base_url}/ui/jobs (sign in with the API key)")
         print(f"metrics: {stack.metrics_url()}")
         if "TUNELOOP_API_KEY" not in os.environ:
             print(f"API key (generated): {key}")

@@ -2,8 +2,8 @@
 
 import dataclasses
 from collections.abc import Mapping
+from importlib.resources import files
 
-import swagger_ui_bundle
 from flask import Flask, request, send_from_directory
 from flask_smorest import Api
 
@@ -11,7 +11,7 @@ from tuneloop.logs import configure_logging
 from tuneloop.schemas.common import ProblemSchema
 from tuneloop.settings import Settings
 from tuneloop.store import Store
-from tuneloop_gateway import auth, errors, limits, metrics, request_id
+from tuneloop_gateway import auth, errors, limits, metrics, openapi, pages, request_id
 from tuneloop_gateway.api import evaluations, health, interactions, jobs, models
 from tuneloop_gateway.errors import PROBLEM_JSON, problem
 from tuneloop_gateway.extensions import Services, build_celery
@@ -24,6 +24,8 @@ DEFAULTS = {
     "OPENAPI_JSON_PATH": "openapi.json",
     "OPENAPI_SWAGGER_UI_PATH": "/docs",
     "OPENAPI_SWAGGER_UI_URL": "/docs/static/",
+    # Swagger UI 5 (renders OpenAPI 3.1); each operation shows its operationId.
+    "OPENAPI_SWAGGER_UI_CONFIG": {"displayOperationId": True, "deepLinking": True},
     "API_SPEC_OPTIONS": {
         "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         "security": [{"bearer": []}],
@@ -70,11 +72,12 @@ def create_app(test_config: Mapping | None = None, settings: Settings | None = N
         celery=build_celery(settings),
         api_keys=api_keys,
     )
-    api = TuneloopApi(app)
+    api = TuneloopApi(app, spec_kwargs={"extra_plugins": [openapi.Conventions()]})
     for module in (health, interactions, jobs, evaluations, models):
         api.register_blueprint(module.blp)
     errors.register(app)
     request_id.register(app)  # first: even a refused request gets its X-Request-ID
+    pages.register(app)  # /ui: a session cookie instead of the bearer key, checked before it
     # Before each request, in this order: key and scope (401, 403), the key's rate limit
     # (429), the body size (413), the body's media type (415).
     auth.register(app)
@@ -91,6 +94,8 @@ def require_json_body() -> object:
     """Answer 415 to a body that is not declared as JSON, once routing has found the view."""
     if request.routing_exception is not None:
         return None  # 404 or 405 comes first
+    if request.blueprint == pages.bp.name:
+        return None  # the report pages' forms post form data (with a CSRF token)
     has_body = limits.request_has_body()
     if request.method in ("POST", "PUT", "PATCH") and has_body and not request.is_json:
         return problem(
@@ -102,5 +107,5 @@ def require_json_body() -> object:
 
 
 def docs_static(filename: str) -> object:
-    """Serve the bundled Swagger UI files, so the docs work without internet."""
-    return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename)
+    """Serve Swagger UI's files from the pinned flask-swagger-ui package: no internet needed."""
+    return send_from_directory(str(files("flask_swagger_ui") / "dist"), filename)

@@ -38,8 +38,8 @@ class InteractionBatchInSchema(Schema):
 class BatchCreatedSchema(Schema):
     """What a stored batch returns."""
 
-    count = fields.Integer()
-    ids = fields.List(fields.String())
+    count = fields.Integer(required=True)
+    ids = fields.List(fields.String(), required=True)
 
 
 class InteractionQuerySchema(Schema):
@@ -55,17 +55,18 @@ class InteractionPageSchema(Schema):
     """One page of interactions."""
 
     object = fields.Constant("list")
-    data = fields.List(fields.Nested(InteractionSchema))
-    has_more = fields.Boolean()
+    data = fields.List(fields.Nested(InteractionSchema), required=True)
+    has_more = fields.Boolean(required=True)
 
 
 class InteractionStatsSchema(Schema):
     """Counts over every stored interaction."""
 
-    count = fields.Integer()
-    task_distribution = fields.Dict(keys=fields.String(), values=fields.Integer())
+    count = fields.Integer(required=True)
+    task_distribution = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
     rating_histogram = fields.Dict(
         keys=fields.String(),
         values=fields.Integer(),
         metadata={"description": "ten buckets of width 0.1"},
+        required=True,
     )

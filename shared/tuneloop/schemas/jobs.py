@@ -194,46 +194,53 @@ class JobRequestSchema(JobInSchema):
 class ProgressSchema(Schema):
     """Completed steps (stages and epochs) out of all steps."""
 
-    current = fields.Integer()
-    total = fields.Integer()
-    percent = fields.Float()
+    current = fields.Integer(required=True)
+    total = fields.Integer(required=True)
+    percent = fields.Float(required=True)
 
 
 class JobErrorSchema(Schema):
     """Why a job failed."""
 
-    code = fields.String()
-    message = fields.String()
-    stage = fields.String()
+    code = fields.String(required=True)
+    message = fields.String(required=True)
+    stage = fields.String(required=True)
 
 
 class JobSchema(Schema):
     """A fine-tuning job as the API shows it."""
 
-    id = fields.String()
-    object = fields.String()
+    id = fields.String(required=True)
+    object = fields.String(required=True)
     kind = fields.String(
         validate=validate.OneOf(KINDS),
         metadata={"description": "fine_tuning (POST /v1/jobs), evaluation (POST /v1/evaluations)"},
+        required=True,
     )
-    status = fields.String(validate=validate.OneOf(STATUSES))
-    stage = fields.String(allow_none=True, validate=validate.OneOf(STAGES))
-    progress = fields.Nested(ProgressSchema)
-    created_at = fields.Integer()
-    started_at = fields.Integer(allow_none=True)
-    finished_at = fields.Integer(allow_none=True)
-    model_id = fields.String(allow_none=True)
+    status = fields.String(validate=validate.OneOf(STATUSES), required=True)
+    stage = fields.String(allow_none=True, validate=validate.OneOf(STAGES), required=True)
+    progress = fields.Nested(ProgressSchema, required=True)
+    created_at = fields.Integer(required=True)
+    started_at = fields.Integer(allow_none=True, required=True)
+    finished_at = fields.Integer(allow_none=True, required=True)
+    model_id = fields.String(allow_none=True, required=True)
     hyperparameters = fields.Nested(
         HyperparametersSchema,
-        metadata={"description": "the request's controls; once prepared, auto resolved"},
+        allow_none=True,
+        metadata={
+            "description": "the request's controls; once prepared, auto resolved "
+            "(null for evaluation jobs)"
+        },
+        required=True,
     )
-    request = fields.Nested(JobRequestSchema)
-    result = fields.Nested(JobResultSchema, allow_none=True)
-    error = fields.Nested(JobErrorSchema, allow_none=True)
+    request = fields.Nested(JobRequestSchema, required=True)
+    result = fields.Nested(JobResultSchema, allow_none=True, required=True)
+    error = fields.Nested(JobErrorSchema, allow_none=True, required=True)
     deliveries = fields.Dict(
         keys=fields.String(),
         values=fields.Integer(),
         metadata={"description": "how often each stage was started (more than 1 after a crash)"},
+        required=True,
     )
 
 
@@ -264,8 +271,8 @@ class JobPageSchema(Schema):
     """One page of jobs, each without its eval set, examples, classification and calibration."""
 
     object = fields.Constant("list")
-    data = fields.List(fields.Nested(JobSchema))
-    has_more = fields.Boolean()
+    data = fields.List(fields.Nested(JobSchema), required=True)
+    has_more = fields.Boolean(required=True)
 
 
 class CaseQuerySchema(Schema):
@@ -297,18 +304,18 @@ class EventQuerySchema(Schema):
 class EventSchema(Schema):
     """One thing that happened to a job."""
 
-    id = fields.String()
-    object = fields.String()
-    created_at = fields.Integer()
-    level = fields.String()
-    type = fields.String()
-    message = fields.String()
-    data = fields.Dict()
+    id = fields.String(required=True)
+    object = fields.String(required=True)
+    created_at = fields.Integer(required=True)
+    level = fields.String(required=True)
+    type = fields.String(required=True)
+    message = fields.String(required=True)
+    data = fields.Dict(required=True)
 
 
 class EventPageSchema(Schema):
     """One page of events."""
 
     object = fields.Constant("list")
-    data = fields.List(fields.Nested(EventSchema))
-    has_more = fields.Boolean()
+    data = fields.List(fields.Nested(EventSchema), required=True)
+    has_more = fields.Boolean(required=True)

@@ -24,16 +24,16 @@ class AbstentionSchema(Schema):
 class ModelSchema(Schema):
     """A model: the keyword baseline or a fine-tuned agent."""
 
-    id = fields.String()
-    object = fields.String()
-    created_at = fields.Integer()
-    owned_by = fields.String()
-    base_model = fields.String(allow_none=True)
-    job_id = fields.String(allow_none=True)
+    id = fields.String(required=True)
+    object = fields.String(required=True)
+    created_at = fields.Integer(required=True)
+    owned_by = fields.String(required=True)
+    base_model = fields.String(allow_none=True, required=True)
+    job_id = fields.String(allow_none=True, required=True)
     format = fields.String(metadata={"description": "the agent type, as the registry knows it"})
     task_types = fields.List(fields.String())
-    training_examples = fields.Integer(allow_none=True)
-    size_bytes = fields.Integer(metadata={"description": "size of the saved model"})
+    training_examples = fields.Integer(allow_none=True, required=True)
+    size_bytes = fields.Integer(metadata={"description": "size of the saved model"}, required=True)
     load_seconds = fields.Float(
         allow_none=True,
         metadata={"description": "time a worker took to load it from Redis (at evaluation)"},
@@ -44,7 +44,9 @@ class ModelSchema(Schema):
         metadata={"description": "the out-of-scope task it abstains to (null: it never does)"},
     )
     aliases = fields.List(
-        fields.String(), metadata={"description": "the aliases naming this model now"}
+        fields.String(),
+        metadata={"description": "the aliases naming this model now"},
+        required=True,
     )
     alias = fields.Nested(
         AliasSchema,
@@ -57,7 +59,7 @@ class ModelListSchema(Schema):
     """Every model."""
 
     object = fields.Constant("list")
-    data = fields.List(fields.Nested(ModelSchema))
+    data = fields.List(fields.Nested(ModelSchema), required=True)
 
 
 class ResponseInSchema(Schema):
@@ -69,7 +71,7 @@ class ResponseInSchema(Schema):
 class ResponseSchema(Schema):
     """A model's answer."""
 
-    text = fields.String()
-    confidence = fields.Float()
-    reasoning = fields.String()
-    task_type = fields.String()
+    text = fields.String(required=True)
+    confidence = fields.Float(required=True)
+    reasoning = fields.String(required=True)
+    task_type = fields.String(required=True)

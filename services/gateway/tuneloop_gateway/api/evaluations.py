@@ -34,6 +34,11 @@ class Evaluations(MethodView):
     @requires(blp, JOBS)
     @blp.arguments(EvaluationInSchema)
     @blp.response(202, JobSchema)
+    @blp.alt_response(
+        503,
+        response="SERVICE_UNAVAILABLE",
+        description="the broker refused the job: nothing was stored",
+    )
     @idempotent(blp)
     def post(self, request: dict) -> tuple:
         """Evaluate model against the baseline, or model_b against model_a, on eval_set.

@@ -31,7 +31,7 @@ class ReadySchema(HealthSchema):
 
 
 @blp.route("/healthz")
-@blp.doc(security=[])
+@blp.doc(security=[], operationId="healthz")
 @blp.response(200, HealthSchema)
 def healthz() -> dict:
     """Answer while the process is up."""
@@ -39,7 +39,7 @@ def healthz() -> dict:
 
 
 @blp.route("/readyz")
-@blp.doc(security=[])
+@blp.doc(security=[], operationId="readyz")
 @blp.response(200, ReadySchema)
 @blp.alt_response(
     503,

@@ -50,6 +50,11 @@ class Jobs(MethodView):
     @requires(blp, JOBS)
     @blp.arguments(JobInSchema)
     @blp.response(202, JobSchema)
+    @blp.alt_response(
+        503,
+        response="SERVICE_UNAVAILABLE",
+        description="the broker refused the job: nothing was stored",
+    )
     @idempotent(blp)
     def post(self, request: dict) -> tuple:
         """Create a job over the interactions stored now, and queue its stages."""
@@ -147,13 +152,18 @@ class JobCancel(MethodView):
     @blp.alt_response(409, response="CONFLICT", description="the job has already finished")
     def post(self, job_id: str) -> dict:
         """Cancel the job: stages not started never run; fine-tuning stops at its next epoch."""
-        job = get_job_or_404(job_id)
-        store = services().store
-        if not store.cancel_job(job_id):
-            current = store.jobs.get(job_id) or job
-            abort(409, message=f"job {job_id} has already finished: it is {current['status']}")
-        store.jobs.add_event(job_id, "job:cancelled", "job.cancelled", "job cancelled")
-        return store.jobs.get(job_id)
+        return cancel_job(job_id)
+
+
+def cancel_job(job_id: str) -> dict:
+    """Cancel the job and record it; answer 404 or 409 (the API's and the report pages' cancel)."""
+    job = get_job_or_404(job_id)
+    store = services().store
+    if not store.cancel_job(job_id):
+        current = store.jobs.get(job_id) or job
+        abort(409, message=f"job {job_id} has already finished: it is {current['status']}")
+    store.jobs.add_event(job_id, "job:cancelled", "job.cancelled", "job cancelled")
+    return store.jobs.get(job_id)
 
 
 @blp.route("/<job_id>/events")
@@ -188,12 +198,22 @@ class JobCases(MethodView):
         return {"data": data, "has_more": has_more}
 
 
+# What GET .../training_file streams: one JSON object per line (OpenAPI 3.1 has no line schema).
+CHAT_LINE = {
+    "type": "string",
+    "description": 'JSON Lines, one conversation per line: {"messages": [{"role": "user", '
+    '"content": ...}, {"role": "assistant", "content": ...}]}',
+}
+
+
 @blp.route("/<job_id>/training_file")
 class TrainingFile(MethodView):
     """A job's training split."""
 
     @requires(blp, JOBS)
     @blp.response(200, content_type="application/jsonl")
+    @blp.doc(responses={"200": {"content": {"application/jsonl": {"schema": CHAT_LINE}}}})
+    @blp.alt_response(409, response="CONFLICT", description="the job's data was never prepared")
     def get(self, job_id: str) -> Response:
         """Download the training split as chat-format JSONL, regenerated from the snapshot."""
         job, store = get_job_or_404(job_id), services().store

@@ -104,23 +104,29 @@ class ModelResponses(MethodView):
     @requires(blp, JOBS)
     @blp.arguments(ResponseInSchema)
     @blp.response(200, ResponseSchema)
+    @blp.alt_response(503, response="SERVICE_UNAVAILABLE", description="no worker answered in time")
     def post(self, body: dict, model_id: str) -> dict:
         """Ask the model (by its id or an alias) to answer one input (a worker answers)."""
-        model_id = get_model_or_404(model_id)["id"]  # the worker is sent the model an alias names
-        svc = services()
-        reply_key = svc.store.replies.new_key()
-        timeout = svc.settings.respond_timeout
-        # The worker pushes its answer to reply_key; Celery's result backend is not used, so
-        # a Redis outage cannot leave this process with a broken result consumer.
-        svc.celery.send_task(
-            contracts.RESPOND,
-            args=(model_id, body["input"], reply_key),
-            expires=timeout,
-            ignore_result=True,
-        )
-        found, answer = svc.store.replies.wait(reply_key, timeout)
-        if not found:
-            abort(503, message=f"no worker answered within {timeout:g}s")
-        if answer is None:
-            abort(404, message=f"no model with id {model_id!r}")
-        return answer
+        return ask_model(model_id, body["input"])
+
+
+def ask_model(model_id: str, text: str) -> dict:
+    """Have a worker answer text with the model; answer 404 or 503 (the API's and the pages')."""
+    model_id = get_model_or_404(model_id)["id"]  # the worker is sent the model an alias names
+    svc = services()
+    reply_key = svc.store.replies.new_key()
+    timeout = svc.settings.respond_timeout
+    # The worker pushes its answer to reply_key; Celery's result backend is not used, so
+    # a Redis outage cannot leave this process with a broken result consumer.
+    svc.celery.send_task(
+        contracts.RESPOND,
+        args=(model_id, text, reply_key),
+        expires=timeout,
+        ignore_result=True,
+    )
+    found, answer = svc.store.replies.wait(reply_key, timeout)
+    if not found:
+        abort(503, message=f"no worker answered within {timeout:g}s")
+    if answer is None:
+        abort(404, message=f"no model with id {model_id!r}")
+    return answer

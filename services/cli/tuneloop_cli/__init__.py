@@ -1,0 +1,1 @@
+"""The tuneloop command line: a client of the gateway's HTTP API, nothing more."""

@@ -1,0 +1,144 @@
+"""`tuneloop report JOB`: the job's report as tables, or as JSON."""
+
+from __future__ import annotations
+
+import click
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from tuneloop_cli.client import Api, part
+from tuneloop_cli.output import interval, num, out, print_json, signed
+
+# The report's headline metrics (tuneloop.stages.compare.HEADLINE), in the order shown; the
+# CLI is a plain HTTP client and does not import the server's packages.
+METRICS = (
+    "task_accuracy",
+    "macro_f1",
+    "average_confidence",
+    "response_quality",
+    "response_chrf",
+    "overall_score",
+)
+
+
+def metrics_table(result: dict) -> Table:
+    """Baseline vs fine-tuned per metric, each with its 95% interval, and the change."""
+    base, tuned = result["baseline_metrics"], result["fine_tuned_metrics"]
+    table = Table(title=f"Metrics ({base['n_cases']} evaluation cases, 95% CI)")
+    for column in ("metric", "baseline", "95% CI", "fine-tuned", "95% CI", "change", "95% CI"):
+        table.add_column(column, justify="left" if column == "metric" else "right")
+    for name in METRICS:
+        if name not in base:
+            continue
+        change = (result.get("improvement") or {}).get(name) or {}
+        table.add_row(
+            name,
+            num(base.get(name)),
+            interval((base.get("ci95") or {}).get(name)),
+            num(tuned.get(name)),
+            interval((tuned.get("ci95") or {}).get(name)),
+            signed(change.get("absolute")),
+            interval(change.get("absolute_ci95")),
+        )
+    return table
+
+
+def task_table(result: dict) -> Table:
+    """Per expected task type: cases, accuracy and F1 of both agents."""
+    base, tuned = result["baseline_metrics"], result["fine_tuned_metrics"]
+    classes = result.get("classification") or {}
+    f1 = {who: (classes.get(who) or {}).get("by_task_type") or {} for who in classes}
+    table = Table(title="Per task type")
+    for column in (
+        "task type",
+        "cases",
+        "baseline acc",
+        "fine-tuned acc",
+        "baseline F1",
+        "fine-tuned F1",
+    ):
+        table.add_column(column, justify="left" if column == "task type" else "right")
+    for task in sorted(base.get("by_task_type") or {}):
+        b, t = base["by_task_type"][task], (tuned.get("by_task_type") or {}).get(task) or {}
+        table.add_row(
+            task,
+            str(b["n_cases"]),
+            num(b.get("task_accuracy")),
+            num(t.get("task_accuracy")),
+            num((f1.get("baseline") or {}).get(task, {}).get("f1")),
+            num((f1.get("fine_tuned") or {}).get(task, {}).get("f1")),
+        )
+    return table
+
+
+def summary(job: dict) -> Text:
+    """The job, its data and its training in a few lines."""
+    result = job["result"]
+    data = result.get("training_data") or {}
+    lines = [f"Job {job['id']} ({job['kind']}) succeeded; model {result.get('model_id') or '-'}"]
+    if models := result.get("models"):
+        lines.append(f"Compares {models['baseline']} (baseline) with {models['fine_tuned']}")
+    if data:
+        lines.append(
+            f"Data: {data['total_examples']} train, {data.get('validation_examples', 0)} "
+            f"validation, {data.get('holdout_examples', 0)} held out; dropped "
+            f"{data.get('dropped') or 'none'}"
+        )
+    if epochs := result.get("epochs"):
+        last = epochs[-1]
+        lines.append(
+            f"Training: {len(epochs)} epochs (best {result.get('best_epoch')}"
+            f"{', stopped early' if result.get('stopped_early') else ''}); last train loss "
+            f"{num(last['train_loss'], 4)}, validation loss {num(last.get('valid_loss'), 4)}"
+        )
+    return Text("\n".join(lines))
+
+
+def verdict(result: dict) -> RenderableType:
+    """The significance verdict and the promotion gate's decision."""
+    parts: list[RenderableType] = []
+    if sig := result.get("significance"):
+        mark = "conclusive" if sig["conclusive"] else "not conclusive"
+        p = sig["mcnemar"]["p_value"]
+        parts.append(Text(f"Verdict ({mark}, McNemar p = {p:.3g}): {sig['verdict']}"))
+    if cases := result.get("cases"):
+        parts.append(Text(f"Cases: {cases['improved']} improved, {cases['regressed']} regressed"))
+    if promotion := result.get("promotion"):
+        table = Table(title=f"Promotion: {promotion['reason']}")
+        for column in ("metric", "rule", "bound", "threshold", "observed", "passed"):
+            table.add_column(column)
+        for check in promotion.get("checks") or []:
+            table.add_row(
+                check["metric"],
+                check["rule"],
+                check["bound"],
+                f"{check['threshold']:g}",
+                num(check.get("observed")),
+                "yes" if check["passed"] else "no",
+            )
+        parts.append(table)
+    return Group(*parts)
+
+
+def render(job: dict) -> Group:
+    """Everything the report shows, in order."""
+    result = job["result"]
+    return Group(summary(job), metrics_table(result), task_table(result), verdict(result))
+
+
+@click.command()
+@click.argument("job_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the job's result as JSON.")
+@click.pass_obj
+def report(api: Api, job_id: str, as_json: bool) -> None:
+    """Show a succeeded job's report: metrics with CIs, per task, verdict, promotion."""
+    job = api.get(f"/v1/jobs/{part(job_id)}")
+    if job["status"] != "succeeded" or not job.get("result"):
+        error = job.get("error") or {}
+        why = f": {error.get('code')}: {error.get('message')}" if error else ""
+        raise click.ClickException(f"job {job_id} is {job['status']}{why}; it has no report")
+    if as_json:
+        print_json(job["result"])
+    else:
+        out.print(render(job))

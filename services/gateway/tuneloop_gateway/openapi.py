@@ -1,0 +1,65 @@
+"""OpenAPI conventions no view has to repeat: each operation's operationId, each {id} route's 404.
+
+operationIds come from the path, so a new view gets a stable, readable one without a decorator:
+
+    GET /v1/jobs -> jobs_list          POST /v1/jobs -> jobs_create
+    GET /v1/jobs/{job_id} -> jobs_get  POST /v1/jobs/{job_id}/cancel -> jobs_cancel
+    GET /v1/jobs/{job_id}/events -> jobs_events
+
+(a sub-resource with more than one method gets the method appended). A view names its own with
+``@blp.doc(operationId=...)``, which is kept.
+"""
+
+import re
+from typing import Any
+
+from apispec import BasePlugin
+
+from tuneloop_gateway.errors import PROBLEM_JSON
+
+HTTP_METHODS = ("get", "put", "post", "delete", "patch")
+VERBS = {"post": "create", "put": "replace", "patch": "update", "delete": "delete"}
+_PARAM = re.compile(r"^\{(\w+)\}$")
+_VERSION = re.compile(r"^v[0-9]+$")
+
+
+def operation_id(path: str, method: str, methods: int = 1) -> str:
+    """A readable operationId from the path and method (methods: how many the path has)."""
+    segments = [s for s in path.split("/") if s and not _VERSION.match(s)]
+    names = [s for s in segments if not _PARAM.match(s)]
+    if len(names) == 1:
+        if method == "get":
+            return f"{names[0]}_{'get' if _PARAM.match(segments[-1]) else 'list'}"
+        return f"{names[0]}_{VERBS[method]}"
+    base = "_".join(names)
+    return base if methods == 1 else f"{base}_{method}"
+
+
+def not_found(path: str) -> dict[str, Any] | None:
+    """The 404 of a route with path parameters, named after its last one; None without any."""
+    params = [m.group(1) for s in path.split("/") if (m := _PARAM.match(s))]
+    if not params:
+        return None
+    thing = params[-1].removesuffix("_id").replace("_", " ")
+    return {
+        "description": f"no {thing} with this id",
+        "content": {PROBLEM_JSON: {"schema": "Problem"}},
+    }
+
+
+class Conventions(BasePlugin):
+    """An apispec plugin: fills in operationIds and the 404 of routes with path parameters."""
+
+    def operation_helper(
+        self, path: str | None = None, operations: dict | None = None, **kwargs: Any
+    ) -> None:
+        """Complete each operation of one path (a view's own values are kept)."""
+        if not path or not operations:
+            return
+        methods = [m for m in operations if m in HTTP_METHODS]
+        missing = not_found(path)
+        for method in methods:
+            operation = operations[method]
+            operation.setdefault("operationId", operation_id(path, method, len(methods)))
+            if missing is not None:
+                operation.setdefault("responses", {}).setdefault("404", dict(missing))

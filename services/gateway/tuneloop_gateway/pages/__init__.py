@@ -1,0 +1,26 @@
+"""Report pages served by the gateway under /ui: jobs, a job's report, a model's question box.
+
+Server-rendered HTML (Jinja2, which Flask brings), charts drawn as SVG on the server and one
+small script that refreshes a running job's progress. A visitor logs in with an API key; the
+session cookie then stands for that key: the same scopes, the same rate limit.
+"""
+
+from flask import Flask
+from werkzeug.exceptions import HTTPException
+
+from tuneloop_gateway.pages import jobs, login, models  # noqa: F401 - they add the routes
+from tuneloop_gateway.pages.site import authenticate, bp, page_error
+
+
+@bp.errorhandler(404)
+@bp.errorhandler(409)
+def not_found(error: HTTPException) -> object:
+    """Render the API's 404 or 409 as a page."""
+    data = getattr(error, "data", None) or {}
+    return page_error(error.code or 404, error.name, data.get("message") or error.description)
+
+
+def register(app: Flask) -> None:
+    """Add the pages; their cookie check runs before the bearer check, which leaves them to it."""
+    app.before_request(authenticate)
+    app.register_blueprint(bp)

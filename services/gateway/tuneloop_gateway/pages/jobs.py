@@ -1,0 +1,123 @@
+"""The jobs list, a job's report page, its live state and its cancel button."""
+
+from flask import jsonify, redirect, render_template, request, url_for
+from marshmallow import ValidationError
+from werkzeug.exceptions import Conflict
+
+from tuneloop import contracts
+from tuneloop.schemas.jobs import EventQuerySchema, JobQuerySchema
+from tuneloop.stages.compare import CASE_OUTCOMES
+from tuneloop_gateway.api.jobs import cancel_job, get_job_or_404
+from tuneloop_gateway.auth import JOBS
+from tuneloop_gateway.extensions import services
+from tuneloop_gateway.pages import charts, report
+from tuneloop_gateway.pages.site import bp, requires, when
+
+EVENTS_SHOWN = 1000  # enough for every epoch event of a 200-epoch job and its stage events
+CASES_SHOWN = 10
+NOTICES = {
+    "cancelled": "The job was cancelled.",
+    "finished": "The job had already finished: nothing was cancelled.",
+}
+
+
+@bp.get("/")
+@requires(None)
+def home() -> object:
+    """Send the site's root to the jobs list."""
+    return redirect(url_for("pages.jobs"), 303)
+
+
+@bp.get("/jobs")
+@requires(JOBS)
+def jobs() -> object:
+    """List jobs, newest first, filtered by status and kind, as GET /v1/jobs does."""
+    asked = {k: v for k, v in request.args.items() if k in ("status", "kind", "after") and v}
+    errors, rows, has_more = {}, [], False
+    try:
+        query = JobQuerySchema().load({**asked, "limit": 50})
+        rows, has_more = services().store.jobs.page(**query)
+    except ValidationError as exc:
+        errors = exc.normalized_messages()
+    except KeyError:
+        errors = {"after": [f"no job with id {asked.get('after')!r} to page after"]}
+    return render_template(
+        "jobs.html",
+        jobs=rows,
+        has_more=has_more,
+        asked=asked,
+        errors=errors,
+        statuses=contracts.STATUSES,
+        kinds=contracts.KINDS,
+    )
+
+
+@bp.get("/jobs/<job_id>")
+@requires(JOBS)
+def job(job_id: str) -> object:
+    """Show a job's progress and report: losses, metrics, tasks, data, examples and events."""
+    job = get_job_or_404(job_id)
+    store = services().store
+    events, more_events = store.jobs.events(job_id, limit=EVENTS_SHOWN)
+    result = job.get("result") or {}
+    epochs = report.epochs_of(job, events)
+    cases = {}
+    if "cases" in result:
+        cases = {o: store.cases.page(job_id, o, CASES_SHOWN)[0] for o in CASE_OUTCOMES}
+    return render_template(
+        "job.html",
+        job=job,
+        result=result,
+        active=report.is_active(job),
+        loss_chart=charts.loss_chart(epochs, result.get("best_epoch")),
+        epochs=epochs,
+        metric_rows=(rows := report.metric_rows(result)),
+        metric_chart=charts.metric_bars(rows),
+        task_rows=report.task_rows(result),
+        training=result.get("training_data") or {},
+        distribution=report.distribution_rows(result.get("training_data") or {}),
+        cases=cases,
+        case_counts=result.get("cases") or {},
+        events=events,
+        more_events=more_events,
+        notice=NOTICES.get(request.args.get("notice", "")),
+    )
+
+
+@bp.get("/jobs/<job_id>/live.json")
+@requires(JOBS)
+def job_live_json(job_id: str) -> object:
+    """Return the job's status, stage, progress and loss chart, for the page to poll."""
+    job = get_job_or_404(job_id)
+    events, _ = services().store.jobs.events(job_id, limit=EVENTS_SHOWN)
+    epochs = report.epochs_of(job, events)
+    best = (job.get("result") or {}).get("best_epoch")
+    shown = request.args.get("epochs", type=int)
+    try:  # the events after the last one the page shows
+        asked = {k: v for k, v in request.args.items() if k == "after"}
+        query = EventQuerySchema().load({**asked, "limit": 200})
+        new_events, _ = services().store.jobs.events(job_id, **query)
+    except ValidationError:
+        new_events = []
+    return jsonify(
+        {
+            **report.live_state(job),
+            "epochs": len(epochs),
+            # Drawn again only when the page shows another number of epochs (?epochs=).
+            "loss_chart": None if shown == len(epochs) else str(charts.loss_chart(epochs, best)),
+            "events": [{**e, "when": when(e["created_at"])} for e in new_events],
+        }
+    )
+
+
+@bp.post("/jobs/<job_id>/cancel")
+@requires(JOBS)
+def job_cancel(job_id: str) -> object:
+    """Cancel the job as POST /v1/jobs/{id}/cancel does, then show its page again."""
+    get_job_or_404(job_id)
+    notice = "cancelled"
+    try:
+        cancel_job(job_id)
+    except Conflict:  # it had finished meanwhile
+        notice = "finished"
+    return redirect(url_for("pages.job", job_id=job_id, notice=notice), 303)

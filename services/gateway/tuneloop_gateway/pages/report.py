@@ -1,0 +1,110 @@
+"""A job's report shaped for the pages: pure functions of the job resource and its events."""
+
+from collections.abc import Iterable
+
+from tuneloop import contracts
+from tuneloop.stages.compare import HEADLINE as METRICS  # the metrics with 95% intervals
+
+EPOCH_EVENT = "metrics"  # the fine_tune stage's per-epoch event (tuneloop.pipeline.training)
+
+
+def is_active(job: dict) -> bool:
+    """Whether the job may still change (and can be cancelled)."""
+    return job["status"] not in contracts.TERMINAL
+
+
+def epochs_of(job: dict, events: Iterable[dict]) -> list[dict]:
+    """Return the losses per epoch: the result's when the job has one, else the events' so far."""
+    result = job.get("result") or {}
+    if result.get("epochs"):
+        return list(result["epochs"])
+    by_epoch = {}
+    for event in events:
+        data = event.get("data") or {}
+        if event.get("type") == EPOCH_EVENT and "epoch" in data and "train_loss" in data:
+            by_epoch[data["epoch"]] = {
+                "epoch": data["epoch"],
+                "train_loss": data["train_loss"],
+                "valid_loss": data.get("valid_loss"),
+            }
+    return [by_epoch[n] for n in sorted(by_epoch)]
+
+
+def metric_rows(result: dict) -> list[dict]:
+    """Return per metric: both values, their 95% intervals and the change with its interval."""
+    base, tuned = result.get("baseline_metrics"), result.get("fine_tuned_metrics")
+    if not (base and tuned):
+        return []
+    improvement = result.get("improvement") or {}
+    rows = []
+    for metric in METRICS:
+        if base.get(metric) is None and tuned.get(metric) is None:
+            continue
+        change = improvement.get(metric) or {}
+        rows.append(
+            {
+                "metric": metric,
+                "baseline": base.get(metric),
+                "baseline_ci": (base.get("ci95") or {}).get(metric),
+                "fine_tuned": tuned.get(metric),
+                "fine_tuned_ci": (tuned.get("ci95") or {}).get(metric),
+                "absolute": change.get("absolute"),
+                "absolute_ci": change.get("absolute_ci95"),
+                "relative": change.get("relative"),
+            }
+        )
+    return rows
+
+
+def task_rows(result: dict) -> list[dict]:
+    """Return per expected task type: cases, both agents' accuracy and F1."""
+    base = (result.get("baseline_metrics") or {}).get("by_task_type") or {}
+    tuned = (result.get("fine_tuned_metrics") or {}).get("by_task_type") or {}
+    classes = result.get("classification") or {}
+    f1_base = (classes.get("baseline") or {}).get("by_task_type") or {}
+    f1_tuned = (classes.get("fine_tuned") or {}).get("by_task_type") or {}
+    rows = []
+    for task in sorted(set(base) | set(tuned)):
+        b, t = base.get(task) or {}, tuned.get(task) or {}
+        rows.append(
+            {
+                "task_type": task,
+                "n_cases": t.get("n_cases", b.get("n_cases")),
+                "baseline_accuracy": b.get("task_accuracy"),
+                "fine_tuned_accuracy": t.get("task_accuracy"),
+                "baseline_f1": (f1_base.get(task) or {}).get("f1"),
+                "fine_tuned_f1": (f1_tuned.get(task) or {}).get("f1"),
+            }
+        )
+    return rows
+
+
+def distribution_rows(training: dict) -> list[dict]:
+    """Return per task type: training, validation and held-out examples, largest first."""
+    train = training.get("task_distribution") or {}
+    valid = training.get("validation_distribution") or {}
+    held = training.get("holdout_distribution") or {}
+    tasks = set(train) | set(valid) | set(held)
+    rows = [
+        {
+            "task_type": task,
+            "train": train.get(task, 0),
+            "validation": valid.get(task, 0),
+            "holdout": held.get(task, 0),
+        }
+        for task in tasks
+    ]
+    return sorted(rows, key=lambda r: (-r["train"], r["task_type"]))
+
+
+def live_state(job: dict) -> dict:
+    """Return what the job page refreshes while the job runs."""
+    return {
+        "id": job["id"],
+        "status": job["status"],
+        "stage": job["stage"],
+        "progress": job["progress"],
+        "active": is_active(job),
+        "finished_at": job.get("finished_at"),
+        "error": job.get("error"),
+    }
