@@ -1,7 +1,7 @@
 """Capture the CLI at work in a pseudo-terminal and save it as a PNG for the README.
 
 Starts a private stack, then runs, in one pseudo-terminal of COLUMNS x ROWS: `tuneloop ingest`
-of eight Banking77 intents (JSONL), `tuneloop jobs create --watch` and `tuneloop report`.
+of eight Banking77 intents (JSONL), `tuneloop jobs create --holdout 0.25 --watch` and `tuneloop report`.
 pyte replays what the terminal received (colours, progress bars redrawn in place) into a
 screen; rich draws that screen as an SVG terminal window; headless Chromium turns it into
 services/cli/screenshots/cli.png.
@@ -126,8 +126,8 @@ def main() -> None:
             script = (  # the stack is private: the newest job is the one created here
                 f"cd {tmp} && echo '$ tuneloop ingest banking77-cards.jsonl' && "
                 "tuneloop ingest banking77-cards.jsonl && "
-                "echo '$ tuneloop jobs create --no-synthetic --suffix cards --watch' && "
-                "tuneloop jobs create --no-synthetic --suffix cards --watch && "
+                "echo '$ tuneloop jobs create --no-synthetic --holdout 0.25 --suffix cards --watch' && "
+                "tuneloop jobs create --no-synthetic --holdout 0.25 --suffix cards --watch && "
                 f'job=$(tuneloop jobs list --limit 1 --json | {sys.executable} -c "{latest}") && '
                 'echo "$ tuneloop report $job" && tuneloop report $job'
             )
@@ -141,13 +141,14 @@ def main() -> None:
     OUT.parent.mkdir(parents=True, exist_ok=True)
     svg.write_text(console.export_svg(title="tuneloop"))
     with tempfile.TemporaryDirectory() as tmp, chromium(Path(tmp)) as driver:
-        driver.set_window_size(1400, 800)
         driver.get(svg.as_uri())
+        # rich's SVG has only a viewBox: draw it at its own size, one SVG unit per pixel.
         size = driver.execute_script(
-            "const r = document.documentElement.getBoundingClientRect();"
-            "return [Math.ceil(r.width), Math.ceil(r.height)];"
+            "const svg = document.documentElement, box = svg.viewBox.baseVal;"
+            "svg.setAttribute('width', box.width); svg.setAttribute('height', box.height);"
+            "return [Math.ceil(box.width), Math.ceil(box.height)];"
         )
-        driver.set_window_size(size[0], size[1] + 100)
+        driver.set_window_size(size[0] + 50, size[1] + 200)
         driver.find_element("tag name", "svg").screenshot(str(OUT))
     svg.unlink()
     print(f"saved {OUT.relative_to(REPO)}")
