@@ -1,7 +1,8 @@
 """Capture the CLI at work in a pseudo-terminal and save it as a PNG for the README.
 
 Starts a private stack, then runs, in one pseudo-terminal of COLUMNS x ROWS: `tuneloop ingest`
-of eight Banking77 intents (JSONL), `tuneloop jobs create --holdout 0.25 --watch` and `tuneloop report`.
+of eight Banking77 intents (JSONL), `tuneloop jobs create --holdout 0.25 --watch` and
+`tuneloop report`.
 pyte replays what the terminal received (colours, progress bars redrawn in place) into a
 screen; rich draws that screen as an SVG terminal window; headless Chromium turns it into
 services/cli/screenshots/cli.png.
@@ -123,11 +124,11 @@ def main() -> None:
                 "LINES": str(ROWS),
             }
             latest = "import json, sys; print(json.load(sys.stdin)['data'][0]['id'])"
+            create = "tuneloop jobs create --no-synthetic --holdout 0.25 --suffix cards --watch"
             script = (  # the stack is private: the newest job is the one created here
                 f"cd {tmp} && echo '$ tuneloop ingest banking77-cards.jsonl' && "
                 "tuneloop ingest banking77-cards.jsonl && "
-                "echo '$ tuneloop jobs create --no-synthetic --holdout 0.25 --suffix cards --watch' && "
-                "tuneloop jobs create --no-synthetic --holdout 0.25 --suffix cards --watch && "
+                f"echo '$ {create}' && {create} && "
                 f'job=$(tuneloop jobs list --limit 1 --json | {sys.executable} -c "{latest}") && '
                 'echo "$ tuneloop report $job" && tuneloop report $job'
             )
