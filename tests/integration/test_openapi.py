@@ -28,6 +28,15 @@ EXPECTED = {
     "/v1/models": {"get"},
     "/v1/models/{model_id}": {"get"},
     "/v1/models/{model_id}/responses": {"post"},
+    "/v1/fine_tuning/jobs": {"get", "post"},
+    "/v1/fine_tuning/jobs/{job_id}": {"get"},
+    "/v1/fine_tuning/jobs/{job_id}/cancel": {"post"},
+    "/v1/fine_tuning/jobs/{job_id}/events": {"get"},
+    "/v1/fine_tuning/jobs/{job_id}/checkpoints": {"get"},
+    "/v1/files": {"get", "post"},
+    "/v1/files/{file_id}": {"get", "delete"},
+    "/v1/files/{file_id}/content": {"get"},
+    "/v1/chat/completions": {"post"},
 }
 SCHEMAS = {
     "Problem",
@@ -84,7 +93,21 @@ OPERATION_IDS = {
     ("/v1/models", "get"): "models_list",
     ("/v1/models/{model_id}", "get"): "models_get",
     ("/v1/models/{model_id}/responses", "post"): "models_responses",
+    # The OpenAI-compatible routes: the names of the openai SDK's methods.
+    ("/v1/fine_tuning/jobs", "post"): "fine_tuning_jobs_create",
+    ("/v1/fine_tuning/jobs", "get"): "fine_tuning_jobs_list",
+    ("/v1/fine_tuning/jobs/{job_id}", "get"): "fine_tuning_jobs_retrieve",
+    ("/v1/fine_tuning/jobs/{job_id}/cancel", "post"): "fine_tuning_jobs_cancel",
+    ("/v1/fine_tuning/jobs/{job_id}/events", "get"): "fine_tuning_jobs_list_events",
+    ("/v1/fine_tuning/jobs/{job_id}/checkpoints", "get"): "fine_tuning_jobs_checkpoints_list",
+    ("/v1/files", "post"): "files_create",
+    ("/v1/files", "get"): "files_list",
+    ("/v1/files/{file_id}", "get"): "files_retrieve",
+    ("/v1/files/{file_id}", "delete"): "files_delete",
+    ("/v1/files/{file_id}/content", "get"): "files_content",
+    ("/v1/chat/completions", "post"): "chat_completions_create",
 }
+OPENAI_ROUTES = ("/v1/fine_tuning/", "/v1/files", "/v1/chat/")
 # Fields every job response has (null where the schema allows it), whatever its kind or status.
 JOB_FIELDS = {
     "id",
@@ -234,13 +257,33 @@ def test_every_operation_has_a_unique_readable_operation_id(spec: dict) -> None:
 def test_every_route_with_a_path_parameter_documents_its_404(spec: dict) -> None:
     routes = [(p, m, op) for p, item in spec["paths"].items() for m, op in item.items()]
     with_params = [(p, m, op) for p, m, op in routes if "{" in p and m in HTTP_METHODS]
-    assert len(with_params) == 7
+    assert len(with_params) == 14
     for path, method, operation in with_params:
         response = operation["responses"].get("404")
         assert response is not None, (path, method)
         assert response["description"].startswith("no "), (path, method, response)
-        schema = response["content"]["application/problem+json"]["schema"]
-        assert schema == {"$ref": "#/components/schemas/Problem"}, (path, method)
+        if path.startswith(OPENAI_ROUTES):
+            schema = response["content"]["application/json"]["schema"]
+            assert schema == {"$ref": "#/components/schemas/OpenAIError"}, (path, method)
+        else:
+            schema = response["content"]["application/problem+json"]["schema"]
+            assert schema == {"$ref": "#/components/schemas/Problem"}, (path, method)
+
+
+def test_the_openai_routes_document_every_error_in_openai_shape(spec: dict) -> None:
+    routes = [
+        (path, method, operation)
+        for path, item in spec["paths"].items()
+        if path.startswith(OPENAI_ROUTES)
+        for method, operation in item.items()
+        if method in HTTP_METHODS
+    ]
+    assert len(routes) == 12
+    for path, method, operation in routes:
+        errors = {s: r for s, r in operation["responses"].items() if s[0] in "45"}
+        assert "401" in errors, (path, method, sorted(errors))
+        for status, response in errors.items():
+            assert set(response["content"]) == {"application/json"}, (path, method, status)
 
 
 def test_the_training_file_is_documented_as_json_lines(spec: dict) -> None:

@@ -111,6 +111,10 @@ def test_each_page_renders_a_real_job(
         driver.find_element(By.ID, "model-link").click()
         driver.find_element(By.ID, "question").send_keys("Will it snow in Oslo tomorrow?")
         driver.find_element(By.ID, "ask-button").click()
+        # The form posts and the page comes back once a worker answered: wait for it.
+        wait_until(
+            lambda: driver.find_elements(By.ID, "answer-text"), 30, lambda: driver.page_source
+        )
         answer = driver.find_element(By.ID, "answer-text")
         assert answer.text and driver.find_element(By.ID, "answer-reasoning").text
         assert fits_the_width(driver), f"the model page scrolls sideways at {width} px"

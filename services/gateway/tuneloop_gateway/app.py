@@ -9,10 +9,15 @@ from flask_smorest import Api
 
 from tuneloop.logs import configure_logging
 from tuneloop.schemas.common import ProblemSchema
+from tuneloop.schemas.openai import OpenAIErrorSchema
 from tuneloop.settings import Settings
 from tuneloop.store import Store
 from tuneloop_gateway import auth, errors, limits, metrics, openapi, pages, request_id
 from tuneloop_gateway.api import evaluations, health, interactions, jobs, models
+from tuneloop_gateway.compat import chat as openai_chat
+from tuneloop_gateway.compat import errors as openai_errors
+from tuneloop_gateway.compat import files as openai_files
+from tuneloop_gateway.compat import fine_tuning
 from tuneloop_gateway.errors import PROBLEM_JSON, problem
 from tuneloop_gateway.extensions import Services, build_celery
 
@@ -73,9 +78,12 @@ def create_app(test_config: Mapping | None = None, settings: Settings | None = N
         api_keys=api_keys,
     )
     api = TuneloopApi(app, spec_kwargs={"extra_plugins": [openapi.Conventions()]})
-    for module in (health, interactions, jobs, evaluations, models):
+    api.spec.components.schema(openapi.OPENAI_ERROR, schema=OpenAIErrorSchema)
+    compat = (fine_tuning, openai_files, openai_chat)
+    for module in (health, interactions, jobs, evaluations, models, *compat):
         api.register_blueprint(module.blp)
     errors.register(app)
+    openai_errors.register(app)  # the OpenAI routes answer errors in OpenAI's shape
     request_id.register(app)  # first: even a refused request gets its X-Request-ID
     pages.register(app)  # /ui: a session cookie instead of the bearer key, checked before it
     # Before each request, in this order: key and scope (401, 403), the key's rate limit
@@ -96,6 +104,8 @@ def require_json_body() -> object:
         return None  # 404 or 405 comes first
     if request.blueprint == pages.bp.name:
         return None  # the report pages' forms post form data (with a CSRF token)
+    if request.blueprint == openai_files.blp.name:
+        return None  # uploads are multipart/form-data
     has_body = limits.request_has_body()
     if request.method in ("POST", "PUT", "PATCH") and has_body and not request.is_json:
         return problem(

@@ -1,13 +1,14 @@
 """flask-smorest's Blueprint with a JSON parser that never lets a body cause a 500."""
 
 import json
-from typing import Any, NoReturn
+from typing import Any, ClassVar, NoReturn
 
 import flask
 import flask_smorest
 from marshmallow import Schema, ValidationError
 from webargs.core import missing
 from webargs.flaskparser import FlaskParser, abort, is_json_request
+from werkzeug.datastructures import MultiDict
 
 from tuneloop_gateway.bounds import too_long
 
@@ -27,7 +28,22 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
 
 
 class SafeJsonParser(FlaskParser):
-    """Treat every undecodable body as 400: duplicate keys, too-long integers, too-deep nesting."""
+    """Treat every undecodable body as 400: duplicate keys, too-long integers, too-deep nesting.
+
+    It also reads location "multipart": a multipart/form-data body's fields and files as one.
+    """
+
+    __location_map__: ClassVar[dict] = {
+        **FlaskParser.__location_map__,
+        "multipart": "load_multipart",
+    }
+
+    def load_multipart(self, req: flask.Request, schema: Schema) -> Any:
+        """Return the form fields and the files of a multipart body as one mapping."""
+        both = MultiDict(req.form)
+        for name, upload in req.files.items(multi=True):
+            both.add(name, upload)
+        return self._makeproxy(both, schema)
 
     def _raw_load_json(self, req: flask.Request) -> Any:
         if not is_json_request(req):
@@ -55,3 +71,7 @@ class Blueprint(flask_smorest.Blueprint):
     """A blueprint whose request bodies go through SafeJsonParser."""
 
     ARGUMENTS_PARSER = SafeJsonParser()
+    DEFAULT_LOCATION_CONTENT_TYPE_MAPPING: ClassVar[dict] = {
+        **flask_smorest.Blueprint.DEFAULT_LOCATION_CONTENT_TYPE_MAPPING,
+        "multipart": "multipart/form-data",
+    }

@@ -36,7 +36,7 @@ def _field_errors(messages: dict) -> dict:
     return merged
 
 
-def _paths(errors: dict, prefix: str = "") -> list[str]:
+def field_paths(errors: dict, prefix: str = "") -> list[str]:
     """Return dotted paths of the invalid fields: items[3].rating, metadata.key."""
     paths = []
     for key, value in errors.items():
@@ -46,14 +46,14 @@ def _paths(errors: dict, prefix: str = "") -> list[str]:
             path = prefix or "body"
         else:
             path = f"{prefix}.{key}" if prefix else str(key)
-        paths += _paths(value, path) if isinstance(value, dict) else [path]
+        paths += field_paths(value, path) if isinstance(value, dict) else [path]
     return paths
 
 
 def _detail(errors: dict) -> str:
     if list(errors) == ["body"] and isinstance(errors["body"], list):
         return "; ".join(str(m) for m in errors["body"])
-    return "invalid fields: " + ", ".join(_paths(errors))
+    return "invalid fields: " + ", ".join(field_paths(errors))
 
 
 def handle_http_exception(error: HTTPException) -> Response:

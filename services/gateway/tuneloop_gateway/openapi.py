@@ -11,11 +11,15 @@ operationIds come from the path, so a new view gets a stable, readable one witho
 """
 
 import re
+from http import HTTPStatus
 from typing import Any
 
 from apispec import BasePlugin
 
+from tuneloop_gateway.compat.errors import is_openai_route
 from tuneloop_gateway.errors import PROBLEM_JSON
+
+OPENAI_ERROR = "OpenAIError"  # the component app.py registers from tuneloop.schemas.openai
 
 HTTP_METHODS = ("get", "put", "post", "delete", "patch")
 VERBS = {"post": "create", "put": "replace", "patch": "update", "delete": "delete"}
@@ -63,3 +67,17 @@ class Conventions(BasePlugin):
             operation.setdefault("operationId", operation_id(path, method, len(methods)))
             if missing is not None:
                 operation.setdefault("responses", {}).setdefault("404", dict(missing))
+            if is_openai_route(path):
+                in_openai_shape(operation.get("responses", {}))
+
+
+def in_openai_shape(responses: dict) -> None:
+    """Document every error response of an OpenAI-compatible route as OpenAI's error object."""
+    for status in [s for s in responses if str(s)[0] in "45" or s == "default"]:
+        response = responses[status]
+        description = response.get("description") if isinstance(response, dict) else None
+        phrase = "Error" if status == "default" else HTTPStatus(int(status)).phrase
+        responses[status] = {
+            "description": description or phrase,
+            "content": {"application/json": {"schema": OPENAI_ERROR}},
+        }

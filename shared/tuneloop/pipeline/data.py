@@ -3,6 +3,7 @@
 from collections.abc import Iterator
 
 from tuneloop.errors import StageError
+from tuneloop.schemas.chat_file import label_rows, trusted_rows
 from tuneloop.stages.collect import collect as collect_examples
 from tuneloop.stages.collect import synthetic_examples
 from tuneloop.stages.evaluate import holdout_cases, request_cases
@@ -13,14 +14,40 @@ from tuneloop.store import Store
 
 
 def collected(store: Store, job: dict) -> Iterator[list[dict]]:
-    """Yield the job's examples in a fixed order: synthetic ones (if asked), then the snapshot."""
-    batches = store.interactions.snapshot(job["snapshot_seq"])
+    """Yield the job's examples in a fixed order: synthetic ones (if asked), then its data.
+
+    The data is the job's training file when it names one, else the interaction snapshot.
+    """
+    fid = job["request"].get("training_file")
+    if fid:
+        batches = file_batches(store, job["id"], fid)
+    else:
+        batches = store.interactions.snapshot(job["snapshot_seq"])
     return collect_examples(batches, job["request"]["include_synthetic"])
+
+
+def file_batches(store: Store, jid: str, fid: str, batch: int = 500) -> Iterator[list[dict]]:
+    """Yield a training file's rows as interactions, labelled by the baseline when unlabelled."""
+    content = store.files.content(fid)
+    if content is None:
+        raise StageError("training_file_missing", f"the training file {fid} of job {jid} is gone")
+    rows = label_rows(trusted_rows(content))
+    for start in range(0, len(rows), batch):
+        yield [
+            {**row, "id": f"{fid}:{start + i + 1}", "source": "file"}
+            for i, row in enumerate(rows[start : start + batch])
+        ]
 
 
 def collected_count(store: Store, job: dict) -> int:
     """Return how many examples collected() yields, without reading them."""
     synthetic = len(synthetic_examples()) if job["request"]["include_synthetic"] else 0
+    fid = job["request"].get("training_file")
+    if fid:
+        record = store.files.get(fid)
+        if record is None:
+            raise StageError("training_file_missing", f"the training file {fid} is gone")
+        return synthetic + record["tuneloop"]["rows"]
     return synthetic + store.interactions.snapshot_size(job["snapshot_seq"])
 
 

@@ -46,7 +46,7 @@ class AutoOr(fields.Field):
         return value
 
 
-def _auto_or(inner: fields.Field, number: dict, description: str) -> AutoOr:
+def auto_or(inner: fields.Field, number: dict, description: str) -> AutoOr:
     """An "auto"-or-number control, documented as oneOf in OpenAPI."""
     one_of = [{"type": "string", "enum": [AUTO]}, number]
     return AutoOr(inner, metadata={"description": description, "oneOf": one_of})
@@ -55,20 +55,29 @@ def _auto_or(inner: fields.Field, number: dict, description: str) -> AutoOr:
 class HyperparametersSchema(Schema):
     """How the router is trained; the same values and data give the same model (README)."""
 
-    n_epochs = _auto_or(
+    n_epochs = auto_or(
         fields.Integer(strict=True, validate=validate.Range(1, 200)),
         {"type": "integer", "minimum": 1, "maximum": 200},
         "passes over the training data (1-200), or auto: ceil(150,000 / rows), 3-30",
     )
-    learning_rate = _auto_or(
+    learning_rate = auto_or(
         StrictFloat(allow_nan=False, validate=validate.Range(0, 10, min_inclusive=False)),
         {"type": "number", "exclusiveMinimum": 0, "maximum": 10},
         "AdaGrad step size (0-10], or auto: 0.2 x sqrt(batch_size / 32)",
     )
-    batch_size = _auto_or(
+    batch_size = auto_or(
         fields.Integer(strict=True, validate=validate.Range(1, 4096)),
         {"type": "integer", "minimum": 1, "maximum": 4096},
         "rows per step (1-4096), or auto: rows / 300 as a power of two, 16-512",
+    )
+    learning_rate_multiplier = StrictFloat(
+        allow_nan=False,
+        validate=validate.Range(0, 10, min_inclusive=False),
+        metadata={
+            "exclusiveMinimum": 0,
+            "description": "scales the auto learning_rate (OpenAI's name); "
+            "not with a learning_rate given",
+        },
     )
     seed = fields.Integer(load_default=42, strict=True, validate=validate.Range(0, 2**32 - 1))
     l2 = StrictFloat(
@@ -94,6 +103,8 @@ class HyperparametersSchema(Schema):
         given = isinstance(original, dict) and "early_stopping_patience" in original
         if given and isinstance(epochs, int) and patience is not None and patience > epochs:
             raise ValidationError(f"must not exceed n_epochs ({epochs})", "early_stopping_patience")
+        if "learning_rate_multiplier" in data and data.get("learning_rate", "auto") != "auto":
+            raise ValidationError("only scales an auto learning_rate", "learning_rate_multiplier")
 
 
 class EvalCaseSchema(Schema):
@@ -163,6 +174,13 @@ class JobInSchema(Schema):
 
 class JobRequestSchema(JobInSchema):
     """The request a job was created with, as the API shows it: its eval set by size."""
+
+    training_file = fields.String(
+        metadata={"description": "jobs of /v1/fine_tuning/jobs: the file trained on"}
+    )
+    validation_file = fields.String(
+        metadata={"description": "jobs of /v1/fine_tuning/jobs: the file evaluated on"}
+    )
 
     eval_set = fields.List(
         fields.Nested(EvalCaseSchema),

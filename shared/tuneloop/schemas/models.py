@@ -27,6 +27,12 @@ class ModelSchema(Schema):
     id = fields.String(required=True)
     object = fields.String(required=True)
     created_at = fields.Integer(required=True)
+    created = fields.Integer(
+        required=True,
+        attribute="created_at",
+        dump_only=True,
+        metadata={"description": "created_at again, under OpenAI's name"},
+    )
     owned_by = fields.String(required=True)
     base_model = fields.String(allow_none=True, required=True)
     job_id = fields.String(allow_none=True, required=True)

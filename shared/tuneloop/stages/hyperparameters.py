@@ -23,8 +23,9 @@ def resolve(requested: dict, n_train: int) -> dict:
         power = round(math.log2(max(n / ROWS_PER_STEP_DIVISOR, 1)))
         out["batch_size"] = min(max(2**power, MIN_BATCH), MAX_BATCH)
     if out.get("learning_rate", AUTO) == AUTO:
+        scale = out.get("learning_rate_multiplier") or 1.0
         out["learning_rate"] = round(
-            BASE_LEARNING_RATE * math.sqrt(out["batch_size"] / BASE_BATCH), 4
+            scale * BASE_LEARNING_RATE * math.sqrt(out["batch_size"] / BASE_BATCH), 4
         )
     if out.get("n_epochs", AUTO) == AUTO:
         out["n_epochs"] = min(max(math.ceil(TARGET_EXAMPLES_SEEN / n), MIN_EPOCHS), MAX_EPOCHS)

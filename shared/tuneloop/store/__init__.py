@@ -7,6 +7,7 @@ from tuneloop.store.artifacts import ArtifactStore
 from tuneloop.store.blobs import BlobStore
 from tuneloop.store.cases import CaseStore
 from tuneloop.store.deliveries import DeliveryStore
+from tuneloop.store.files import FileStore
 from tuneloop.store.idempotency import IdempotencyStore
 from tuneloop.store.interactions import InteractionStore
 from tuneloop.store.jobs import JobStore
@@ -40,6 +41,7 @@ class Store:
         self.idempotency = IdempotencyStore(redis)
         self.cases = CaseStore(redis)
         self.metrics = MetricsStore(redis)
+        self.files = FileStore(redis, self.raw)
 
     @classmethod
     def from_url(cls, url: str, lease_ttl_ms: int = 30_000) -> "Store":

@@ -313,12 +313,18 @@ class JobStore:
             keys=[keys.job_events(jid), keys.job_event_keys(jid)], args=[key, json.dumps(body)]
         )
 
-    def events(self, jid: str, limit: int, after: str | None = None) -> tuple[list[dict], bool]:
-        """Return up to limit events after the cursor, oldest first, and has_more."""
-        if after == MAX_STREAM_ID:
+    def events(
+        self, jid: str, limit: int, after: str | None = None, newest_first: bool = False
+    ) -> tuple[list[dict], bool]:
+        """Return up to limit events after the cursor, oldest (or newest) first, and has_more."""
+        if newest_first:
+            end = f"({after}" if after else "+"
+            rows = self.redis.xrevrange(keys.job_events(jid), max=end, min="-", count=limit + 1)
+        elif after == MAX_STREAM_ID:
             return [], False
-        start = f"({after}" if after else "-"
-        rows = self.redis.xrange(keys.job_events(jid), min=start, max="+", count=limit + 1)
+        else:
+            start = f"({after}" if after else "-"
+            rows = self.redis.xrange(keys.job_events(jid), min=start, max="+", count=limit + 1)
         events = [
             {"id": eid, "object": "fine_tuning.job.event", **json.loads(f["event"])}
             for eid, f in rows

@@ -118,3 +118,22 @@ METRICS_STAGE_SECONDS = f"{PREFIX}:metrics:stage-seconds"  # "{stage}|{le}" coun
 METRICS_STAGE_RETRIES = f"{PREFIX}:metrics:stage-retries"  # "{stage}|{reason}" -> count
 METRICS_STAGE_CRASHES = f"{PREFIX}:metrics:stage-crashes"  # stage -> count
 METRICS_TRAINING = f"{PREFIX}:metrics:training"  # epochs, epoch_seconds, last_epochs_per_second
+
+
+FILES = f"{PREFIX}:files"  # sorted set of file ids (score: the file's sequence number)
+FILE_SEQ = f"{PREFIX}:seq:files"
+
+
+def file(fid: str) -> str:
+    """Key of one uploaded file's record (JSON)."""
+    return f"{PREFIX}:file:{fid}"
+
+
+def file_content(fid: str) -> str:
+    """Key of one uploaded file's bytes, zlib-compressed."""
+    return f"{PREFIX}:file:{fid}:content"
+
+
+def file_jobs(fid: str) -> str:
+    """Key of the set of the jobs that train or evaluate on a file."""
+    return f"{PREFIX}:file:{fid}:jobs"

@@ -1,0 +1,1 @@
+"""OpenAI-compatible routes: fine-tuning jobs, files and chat, in OpenAI's error shape."""

@@ -1,0 +1,147 @@
+"""Our jobs and events as OpenAI's objects, and OpenAI's job request as ours: pure functions."""
+
+import math
+
+from tuneloop import contracts
+from tuneloop.schemas.openai import EXTRAS
+from tuneloop.stages.hyperparameters import AUTO
+
+HYPER_NAMES = ("n_epochs", "batch_size")  # the same in both APIs
+LEVELS = {"warning": "warn"}  # ours -> OpenAI's; info and error are the same
+EPOCH_EVENT = "metrics"
+
+
+def our_request(body: dict, eval_set: list[dict] | None) -> dict:
+    """Translate a validated OpenAI job request into the fields of our job request."""
+    method = body.get("method") or {}
+    openai_hyper = body.get("hyperparameters") or (method.get("supervised") or {}).get(
+        "hyperparameters"
+    )
+    hyper = {k: v for k, v in (openai_hyper or {}).items() if k in HYPER_NAMES}
+    scale = (openai_hyper or {}).get("learning_rate_multiplier", AUTO)
+    if scale != AUTO:
+        hyper["learning_rate_multiplier"] = scale
+    if body.get("seed") is not None:
+        hyper["seed"] = body["seed"]
+    request: dict = {"include_synthetic": False, "hyperparameters": hyper}
+    if eval_set:
+        request["eval_set"] = eval_set
+    else:  # evaluate on rows the fine-tuned agent never trained on, never on the lab's cases
+        request["holdout_fraction"] = 0.2
+    for field in ("suffix", "metadata"):
+        if body.get(field):
+            request[field] = body[field]
+    return request
+
+
+def eval_cases(rows: list[dict]) -> list[dict]:
+    """Turn a validation file's labelled rows into evaluation cases."""
+    return [
+        {"input": r["input"], "expected_type": r["task_type"], "reference_output": r["output"]}
+        for r in rows
+    ]
+
+
+def _hyperparameters(job: dict) -> dict:
+    """The job's controls under OpenAI's names ("auto" until prepare resolves them)."""
+    hyper = job.get("hyperparameters") or {}
+    scale = hyper.get("learning_rate_multiplier")
+    return {
+        "n_epochs": hyper.get("n_epochs", AUTO),
+        "batch_size": hyper.get("batch_size", AUTO),
+        "learning_rate_multiplier": scale if scale is not None else AUTO,
+    }
+
+
+def _error(job: dict) -> dict | None:
+    """A failed job's error, OpenAI's shape."""
+    error = job.get("error")
+    if not error:
+        return None
+    return {"code": error["code"], "message": error["message"], "param": None}
+
+
+def _extras(job: dict) -> dict:
+    """Our own fields: what OpenAI's job object has no place for."""
+    result = job.get("result") or {}
+    extras = {"kind": job["kind"], "stage": job["stage"], "progress": job["progress"]}
+    if result:
+        extras["report"] = {
+            "baseline_metrics": result.get("baseline_metrics"),
+            "fine_tuned_metrics": result.get("fine_tuned_metrics"),
+            "improvement": result.get("improvement"),
+            "training_data": result.get("training_data"),
+        }
+    return extras
+
+
+def openai_job(job: dict) -> dict:
+    """One of our fine-tuning jobs as OpenAI's fine_tuning.job object."""
+    request = job["request"]
+    training_file = request.get("training_file") or f"interactions@{job['snapshot_seq']}"
+    hyper = _hyperparameters(job)
+    succeeded = job["status"] == contracts.SUCCEEDED
+    return {
+        "id": job["id"],
+        "object": "fine_tuning.job",
+        "model": contracts.BASELINE_MODEL_ID,
+        "created_at": job["created_at"],
+        "finished_at": job["finished_at"],
+        "fine_tuned_model": job["model_id"] if succeeded else None,
+        "organization_id": job.get("owner") or "default",
+        "status": job["status"],
+        "training_file": training_file,
+        "validation_file": request.get("validation_file"),
+        "hyperparameters": hyper,
+        "method": {"type": "supervised", "supervised": {"hyperparameters": hyper}},
+        "seed": (request.get("hyperparameters") or {}).get("seed", 42),
+        "result_files": [],
+        "trained_tokens": None,
+        "error": _error(job),
+        "suffix": request.get("suffix"),
+        "metadata": request.get("metadata") or None,
+        "estimated_finish": None,
+        "integrations": [],
+        EXTRAS: _extras(job),
+    }
+
+
+def openai_event(event: dict) -> dict:
+    """One of our job events as OpenAI's fine_tuning.job.event."""
+    metrics = event["type"] == EPOCH_EVENT
+    return {
+        "id": event["id"],
+        "object": "fine_tuning.job.event",
+        "created_at": event["created_at"],
+        "level": LEVELS.get(event["level"], event["level"]),
+        "message": event["message"],
+        "type": "metrics" if metrics else "message",
+        "data": event.get("data") or {},
+    }
+
+
+def checkpoints(job: dict) -> list[dict]:
+    """The kept checkpoints: the best epoch's weights, which the job's model holds."""
+    result = job.get("result") or {}
+    epochs, best = result.get("epochs") or [], result.get("best_epoch")
+    if job["status"] != contracts.SUCCEEDED or not best or best > len(epochs):
+        return []
+    epoch = epochs[best - 1]
+    rows = (result.get("training_data") or {}).get("total_examples") or 0
+    batch = (result.get("hyperparameters") or {}).get("batch_size") or 1
+    steps = best * max(1, math.ceil(rows / batch))
+    return [
+        {
+            "id": f"ftckpt-{job['id'].removeprefix('ftjob-')}-{best}",
+            "object": "fine_tuning.job.checkpoint",
+            "created_at": job["finished_at"],
+            "fine_tuned_model_checkpoint": job["model_id"],
+            "fine_tuning_job_id": job["id"],
+            "step_number": steps,
+            "metrics": {
+                "step": float(steps),
+                "train_loss": epoch["train_loss"],
+                "valid_loss": epoch.get("valid_loss"),
+            },
+        }
+    ]

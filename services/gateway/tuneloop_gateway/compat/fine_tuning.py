@@ -1,0 +1,174 @@
+"""OpenAI's fine-tuning API on our job store: create, list, get, events, cancel, checkpoints."""
+
+from typing import NoReturn
+
+from flask import Response
+from flask.views import MethodView
+from flask_smorest import abort
+from marshmallow import ValidationError
+
+from tuneloop.graph import FINE_TUNING, progress_total
+from tuneloop.schemas.chat_file import label_rows, trusted_rows
+from tuneloop.schemas.jobs import MAX_EVAL_SET, JobInSchema
+from tuneloop.schemas.openai import (
+    CheckpointPageSchema,
+    CursorQuerySchema,
+    EventCursorQuerySchema,
+    FineTuningEventPageSchema,
+    FineTuningJobCreateSchema,
+    FineTuningJobPageSchema,
+    FineTuningJobSchema,
+)
+from tuneloop_gateway.api.jobs import cancel_job, create_and_queue
+from tuneloop_gateway.auth import JOBS, requires
+from tuneloop_gateway.blueprint import Blueprint
+from tuneloop_gateway.compat.convert import (
+    checkpoints,
+    eval_cases,
+    openai_event,
+    openai_job,
+    our_request,
+)
+from tuneloop_gateway.extensions import services
+from tuneloop_gateway.idempotency import idempotent
+
+blp = Blueprint(
+    "openai_fine_tuning",
+    __name__,
+    url_prefix="/v1/fine_tuning/jobs",
+    description="OpenAI-compatible fine-tuning jobs, on the same job store as /v1/jobs",
+)
+
+
+def invalid(field: str, message: str) -> NoReturn:
+    """Answer 422 naming one field of the request."""
+    abort(422, message=f"invalid field {field}: {message}", errors={field: [message]})
+
+
+def file_rows(field: str, file_id: str) -> list[dict]:
+    """Return a stored file's rows, labelled; 422 naming the field when there is no such file."""
+    content = services().store.files.content(file_id)
+    if content is None:
+        invalid(field, f"no file with id {file_id!r}")
+    return label_rows(trusted_rows(content))
+
+
+def get_job_or_404(job_id: str) -> dict:
+    """Return one of our fine-tuning jobs, or answer 404."""
+    job = services().store.jobs.get(job_id)
+    if job is None or job["kind"] != FINE_TUNING:
+        abort(404, message=f"no fine-tuning job with id {job_id!r}")
+    return job
+
+
+def translate(body: dict) -> dict:
+    """Build our job request from OpenAI's: the files' rows checked, defaults filled in."""
+    file_rows("training_file", body["training_file"])  # it exists and has rows
+    cases = None
+    if body.get("validation_file"):
+        cases = eval_cases(file_rows("validation_file", body["validation_file"]))
+        if len(cases) > MAX_EVAL_SET:
+            invalid("validation_file", f"holds {len(cases)} rows; at most {MAX_EVAL_SET} are")
+    try:
+        request = JobInSchema().load(our_request(body, cases))
+    except ValidationError as exc:  # our own limits, under our field names
+        abort(422, message=f"the job request is invalid: {exc.messages}", errors=exc.messages)
+    request["training_file"] = body["training_file"]
+    if body.get("validation_file"):
+        request["validation_file"] = body["validation_file"]
+    return request
+
+
+@blp.route("")
+class FineTuningJobs(MethodView):
+    """The collection of fine-tuning jobs."""
+
+    @blp.doc(operationId="fine_tuning_jobs_create")
+    @requires(blp, JOBS)
+    @blp.arguments(FineTuningJobCreateSchema)
+    @blp.response(200, FineTuningJobSchema)
+    @idempotent(blp)
+    def post(self, body: dict) -> object:
+        """Create a fine-tuning job over a training file (and evaluate on the validation file)."""
+        request = translate(body)
+        epochs = request["hyperparameters"]["n_epochs"]
+        created = create_and_queue(request, FINE_TUNING, progress_total(epochs))
+        if isinstance(created, Response):  # a quota's 429
+            return created
+        job = created[0]
+        store = services().store
+        for fid in {request["training_file"], request.get("validation_file")} - {None}:
+            if not store.files.use(fid, job["id"]):
+                store.cancel_job(job["id"])
+                invalid("training_file", f"file {fid} was deleted while the job was created")
+        return openai_job(job), 200, {"Location": created[2]["Location"]}
+
+    @blp.doc(operationId="fine_tuning_jobs_list")
+    @requires(blp, JOBS)
+    @blp.arguments(CursorQuerySchema, location="query")
+    @blp.response(200, FineTuningJobPageSchema)
+    def get(self, query: dict) -> dict:
+        """List fine-tuning jobs, newest first (those created at /v1/jobs too)."""
+        try:
+            data, more = services().store.jobs.page(kind=FINE_TUNING, **query)
+        except KeyError:
+            abort(404, message=f"no job with id {query['after']!r} to page after")
+        return {"data": [openai_job(job) for job in data], "has_more": more}
+
+
+@blp.route("/<job_id>")
+class FineTuningJob(MethodView):
+    """One fine-tuning job."""
+
+    @blp.doc(operationId="fine_tuning_jobs_retrieve")
+    @requires(blp, JOBS)
+    @blp.response(200, FineTuningJobSchema)
+    def get(self, job_id: str) -> dict:
+        """Return the job as OpenAI's fine_tuning.job; our own fields are under tuneloop."""
+        return openai_job(get_job_or_404(job_id))
+
+
+@blp.route("/<job_id>/cancel")
+class FineTuningJobCancel(MethodView):
+    """Cancelling a job."""
+
+    @blp.doc(operationId="fine_tuning_jobs_cancel")
+    @requires(blp, JOBS)
+    @blp.response(200, FineTuningJobSchema)
+    @blp.alt_response(409, response="CONFLICT", description="the job has already finished")
+    def post(self, job_id: str) -> dict:
+        """Cancel the job: stages not started never run; fine-tuning stops at its next epoch."""
+        get_job_or_404(job_id)
+        return openai_job(cancel_job(job_id))
+
+
+@blp.route("/<job_id>/events")
+class FineTuningJobEvents(MethodView):
+    """A job's events."""
+
+    @blp.doc(operationId="fine_tuning_jobs_list_events")
+    @requires(blp, JOBS)
+    @blp.arguments(EventCursorQuerySchema, location="query")
+    @blp.response(200, FineTuningEventPageSchema)
+    def get(self, query: dict, job_id: str) -> dict:
+        """List the job's events, newest first; per-epoch losses are type metrics."""
+        get_job_or_404(job_id)
+        data, more = services().store.jobs.events(job_id, newest_first=True, **query)
+        return {"data": [openai_event(e) for e in data], "has_more": more}
+
+
+@blp.route("/<job_id>/checkpoints")
+class FineTuningJobCheckpoints(MethodView):
+    """A job's kept checkpoints."""
+
+    @blp.doc(operationId="fine_tuning_jobs_checkpoints_list")
+    @requires(blp, JOBS)
+    @blp.arguments(CursorQuerySchema, location="query")
+    @blp.response(200, CheckpointPageSchema)
+    def get(self, query: dict, job_id: str) -> dict:
+        """List the kept checkpoints: the best epoch's, which the fine-tuned model holds."""
+        kept = checkpoints(get_job_or_404(job_id))
+        if query.get("after"):
+            ids = [c["id"] for c in kept]
+            kept = kept[ids.index(query["after"]) + 1 :] if query["after"] in ids else []
+        return {"data": kept[: query["limit"]], "has_more": len(kept) > query["limit"]}

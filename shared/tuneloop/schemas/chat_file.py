@@ -1,0 +1,226 @@
+"""Chat-format JSONL training files (OpenAI's fine-tuning format): validated line by line.
+
+A line is ``{"messages": [...], "rating"?: 0..1, "metadata"?: {"task_type"?: ...}}``. Its
+training row is the last user message before the final assistant message (the input) and
+that assistant message (the output); system messages and earlier turns are context the
+mock agent does not use. ``rating`` defaults to 1.0; a line without ``metadata.task_type``
+is labelled by the job's base model when the job collects it.
+"""
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
+
+from tuneloop.agent.baseline import KeywordAgent
+from tuneloop.schemas.common import (
+    MAX_TASK_TYPE,
+    MAX_TEXT,
+    TASK_TYPE,
+    no_control_characters,
+    not_blank,
+    small_json_object,
+    valid_unicode,
+)
+
+ROLES = ("system", "developer", "user", "assistant", "tool")
+DEFAULT_RATING = 1.0
+MAX_LINE_ERRORS = 20  # the refusal names this many bad lines, and counts the rest
+
+
+class TextPartSchema(Schema):
+    """One part of a message's content given as a list: only text parts carry training text."""
+
+    class Meta:
+        unknown = INCLUDE  # other part fields (annotations…) are kept out of the row anyway
+
+    type = fields.String(required=True, validate=validate.Equal("text"))
+    text = fields.String(required=True)
+
+
+class ContentField(fields.Field):
+    """A message's content: a string, or a list of text parts (joined), or null."""
+
+    def _deserialize(self, value: object, attr: object, data: object, **kwargs: object) -> object:
+        if value is None or isinstance(value, str):
+            return value
+        if isinstance(value, list):
+            parts = TextPartSchema(many=True).load(value)
+            return "".join(p["text"] for p in parts)
+        raise ValidationError("must be a string, a list of text parts, or null")
+
+
+class MessageSchema(Schema):
+    """One chat message (of a chat completion request)."""
+
+    class Meta:
+        unknown = INCLUDE  # name, tool_calls, weight…: allowed, not used
+
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+    content = ContentField(required=True, allow_none=True)
+
+
+# A training file is checked by hand, not by a schema: a marshmallow load of one line costs
+# about 150 us, and a file may hold a few hundred thousand lines (see the README).
+LINE_FIELDS = frozenset({"messages", "rating", "metadata", "tools", "parallel_tool_calls"})
+MAX_MESSAGES = 1000
+TEXT_CHECKS = (valid_unicode, not_blank, no_control_characters)
+
+
+class LineError(ValueError):
+    """What is wrong with one line: a field path and a message."""
+
+
+def _check_content(where: str, content: object) -> None:
+    """A message's content is a string, null, or a list of text parts."""
+    if content is None or isinstance(content, str):
+        return
+    if not isinstance(content, list):
+        raise LineError(f"{where}.content: must be a string, a list of text parts, or null")
+    for i, part in enumerate(content):
+        if not (isinstance(part, dict) and part.get("type") == "text"):
+            raise LineError(f"{where}.content[{i}]: only text parts are accepted")
+        if not isinstance(part.get("text"), str):
+            raise LineError(f"{where}.content[{i}].text: must be a string")
+
+
+def _check_messages(messages: object) -> None:
+    """Roles and contents, ending with the assistant's answer to a user message."""
+    if not isinstance(messages, list) or not 2 <= len(messages) <= MAX_MESSAGES:
+        raise LineError(f"messages: must be a list of 2 to {MAX_MESSAGES} messages")
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict) or message.get("role") not in ROLES:
+            raise LineError(f"messages[{i}].role: must be one of {', '.join(ROLES)}")
+        if "content" not in message:
+            raise LineError(f"messages[{i}].content: is missing")
+        _check_content(f"messages[{i}]", message["content"])
+    if messages[-1]["role"] != "assistant":
+        raise LineError("messages: the last message must be the assistant's")
+    if not any(m["role"] == "user" for m in messages[:-1]):
+        raise LineError("messages: needs a user message before the last one")
+
+
+def _check_metadata(meta: object) -> None:
+    """A small JSON object; its task_type, when given, a valid task type."""
+    if not isinstance(meta, dict) or not all(isinstance(k, str) and 0 < len(k) <= 64 for k in meta):
+        raise LineError("metadata: must be an object with keys of 1-64 characters")
+    _validated("metadata", small_json_object, meta)
+    if "task_type" in meta:
+        kind = meta["task_type"]
+        if not isinstance(kind, str) or not 0 < len(kind) <= MAX_TASK_TYPE:
+            raise LineError(f"metadata.task_type: must be a string of 1-{MAX_TASK_TYPE} characters")
+        _validated("metadata.task_type", TASK_TYPE, kind)
+
+
+def _validated(name: str, check: Callable[[Any], object], value: object) -> None:
+    """Run one of the schemas' validators; LineError naming the field when it refuses."""
+    try:
+        check(value)
+    except ValidationError as exc:
+        raise LineError(f"{name}: {'; '.join(map(str, exc.messages))}") from None
+
+
+def _check_text(name: str, value: object) -> None:
+    """The row's input or output: non-blank text of at most MAX_TEXT characters."""
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_TEXT:
+        raise LineError(f"{name}: must be text of 1-{MAX_TEXT} characters")
+    for check in TEXT_CHECKS:
+        _validated(name, check, value)
+
+
+def check_line(line: dict) -> None:
+    """Raise LineError naming the first problem of one decoded line."""
+    unknown = sorted(set(line) - LINE_FIELDS)
+    if unknown:
+        raise LineError(f"{', '.join(unknown)}: unknown field")
+    _check_messages(line.get("messages"))
+    rating = line.get("rating", DEFAULT_RATING)
+    if isinstance(rating, bool) or not isinstance(rating, int | float) or not 0 <= rating <= 1:
+        raise LineError("rating: must be a number from 0 to 1")
+    if "metadata" in line:
+        _check_metadata(line["metadata"])
+
+
+def _text(content: object) -> str | None:
+    """A message's content as text: a string, or its text parts joined."""
+    if isinstance(content, list):
+        return "".join(p["text"] for p in content if p.get("type") == "text")
+    return content  # type: ignore[return-value]
+
+
+def row_of(line: dict) -> dict:
+    """Return a line's training row: input, output, rating, task_type (or None), metadata.
+
+    Cheap and structural: for lines validated when their file was stored.
+    """
+    messages = line["messages"]
+    question = next(m for m in reversed(messages[:-1]) if m["role"] == "user")
+    meta = line.get("metadata") or {}
+    return {
+        "input": _text(question["content"]),
+        "output": _text(messages[-1]["content"]),
+        "rating": line.get("rating", DEFAULT_RATING),
+        "task_type": meta.get("task_type"),
+        "metadata": meta,
+    }
+
+
+def line_row(line: dict) -> dict:
+    """Check one decoded line and return its training row; LineError when it is bad."""
+    check_line(line)
+    row = row_of(line)
+    _check_text("input (the last user message)", row["input"])
+    _check_text("output (the assistant's answer)", row["output"])
+    return row
+
+
+def parse(content: bytes) -> tuple[list[dict], list[tuple[int, str]], int]:
+    """Validate a file; return its rows, its bad lines (first MAX_LINE_ERRORS) and their count."""
+    rows, bad, n_bad = [], [], 0
+    for number, message in _lines(content, rows):
+        n_bad += 1
+        if len(bad) < MAX_LINE_ERRORS:
+            bad.append((number, message))
+    return rows, bad, n_bad
+
+
+def _lines(content: bytes, rows: list[dict]) -> Iterator[tuple[int, str]]:
+    """Append each good line's row to rows; yield (line number, problem) for each bad one.
+
+    Lines end at "\n" only (str.splitlines would also split at U+2028 inside a JSON string).
+    """
+    for number, raw in enumerate(content.split(b"\n"), start=1):
+        if not raw.strip():
+            continue
+        try:
+            line = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            yield number, "is not valid UTF-8"
+            continue
+        except ValueError as exc:
+            yield number, f"is not JSON: {exc.msg}"
+            continue
+        if not isinstance(line, dict):
+            yield number, "is not a JSON object"
+            continue
+        try:
+            rows.append(line_row(line))
+        except LineError as exc:
+            yield number, str(exc)[:500]
+    if not rows and not content.strip():
+        yield 1, "the file holds no lines"
+
+
+def trusted_rows(content: bytes) -> list[dict]:
+    """Return the rows of a file that was validated when it was stored."""
+    return [row_of(json.loads(raw)) for raw in content.split(b"\n") if raw.strip()]
+
+
+def label_rows(rows: list[dict]) -> list[dict]:
+    """Give each row without a task type the base model's label: the keyword baseline's task."""
+    agent = KeywordAgent()
+    return [
+        row if row["task_type"] else {**row, "task_type": agent.respond(row["input"]).task_type}
+        for row in rows
+    ]
