@@ -52,6 +52,7 @@ bench: $(STAMP)
 	$(PY) tests/benchmarks/bench_job_read.py
 	$(PY) tests/benchmarks/bench_pages.py
 	$(PY) tests/benchmarks/bench_cli_ingest.py
+	$(PY) tests/benchmarks/bench_openai_files.py
 
 # The README's pictures: the pages from the browser test, the CLI from a pseudo-terminal.
 screenshots: $(STAMP)
