@@ -153,6 +153,7 @@ def test_versions_a_queued_job_holds_are_kept_until_it_ends(store: Store) -> Non
     assert not store.redis.exists(keys.INTERACTION_BODIES)
     assert rows(store, store.interactions.last_seq()) == [(a["id"], 0.3, "weather")]
     assert not store.interactions.snapshot_intact(2)
+    assert store.interactions.snapshot_intact(0)  # older than every reclaimed version
     with pytest.raises(SnapshotGoneError):
         store.interactions.snapshot(2)
 

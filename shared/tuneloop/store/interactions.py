@@ -223,7 +223,8 @@ class InteractionStore:
 
     def snapshot_intact(self, upto_seq: int) -> bool:
         """Return whether no version the snapshot at upto_seq holds has been reclaimed."""
-        return int(self.redis.get(keys.INTERACTION_RECLAIMED) or 0) <= upto_seq
+        ended, born = self.redis.hmget(keys.INTERACTION_RECLAIMED, ["ended_max", "born_min"])
+        return ended is None or upto_seq >= int(ended) or upto_seq < int(born)
 
     def snapshot(self, upto_seq: int, batch: int = 500) -> Iterator[list[dict]]:
         """Return the batches of the interactions as they were at sequence upto_seq.

@@ -11,8 +11,8 @@ version written at or before S and not ended at or before S: at most one.
 
 A retired version is reclaimed once no queued or running job can need it (its end is at or
 below every such job's snapshot number, see Store.reclaim_versions), a bounded number per
-call; INTERACTION_RECLAIMED keeps the highest end reclaimed, below which an older snapshot
-(a finished job's) can no longer be read as it was.
+call; INTERACTION_RECLAIMED keeps the highest end and the lowest start of the versions
+reclaimed so far: a snapshot between them (a finished job's) can no longer be read as it was.
 
 Every key arrives in KEYS; refs and numbers are members and values, never key names.
 """
@@ -135,14 +135,20 @@ return n
 RECLAIM = """
 local refs = redis.call(
   'ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, ARGV[2])
-local top = tonumber(redis.call('GET', KEYS[5]) or '0')
+local top = tonumber(redis.call('HGET', KEYS[5], 'ended_max') or '0')
+local low = tonumber(redis.call('HGET', KEYS[5], 'born_min') or '-1')
 for i = 1, #refs, 2 do
+  local born = tonumber(string.match(refs[i], '@(%d+)$'))
+  if low < 0 or born < low then low = born end
   redis.call('ZREM', KEYS[1], refs[i])
   redis.call('ZREM', KEYS[2], refs[i])
   redis.call('HDEL', KEYS[3], refs[i])
   redis.call('ZREM', KEYS[4], refs[i])
   top = math.max(top, tonumber(refs[i + 1]))
 end
-if #refs > 0 then redis.call('SET', KEYS[5], string.format('%d', top)) end
+if #refs > 0 then
+  redis.call('HSET', KEYS[5], 'ended_max', string.format('%d', top))
+  redis.call('HSET', KEYS[5], 'born_min', string.format('%d', low))
+end
 return #refs / 2
 """
