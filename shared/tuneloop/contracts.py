@@ -17,6 +17,10 @@ FAILED: Final = "failed"
 CANCELLED: Final = "cancelled"
 STATUSES: Final = (QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED)
 TERMINAL: Final = frozenset({SUCCEEDED, FAILED, CANCELLED})
+ACTIVE: Final = (QUEUED, RUNNING)
 
 SOURCES: Final = ("human", "synthetic", "import")
+SCORE_SOURCES: Final = ("human", "app", "evaluator")
+# The score a job's min_score applies to by default: the interaction's own rating.
+RATING_SCORE: Final = "rating"
 BASELINE_MODEL_ID: Final = "tuneloop-keyword-baseline"

@@ -18,6 +18,9 @@ EXPECTED = {
     "/v1/interactions": {"get", "post"},
     "/v1/interactions/batch": {"post"},
     "/v1/interactions/stats": {"get"},
+    "/v1/interactions/{interaction_id}": {"get", "patch", "delete"},
+    "/v1/interactions/{interaction_id}/scores": {"post"},
+    "/v1/interactions/{interaction_id}/events": {"get"},
     "/v1/jobs": {"get", "post"},
     "/v1/jobs/{job_id}": {"get"},
     "/v1/jobs/{job_id}/cancel": {"post"},
@@ -46,6 +49,12 @@ SCHEMAS = {
     "BatchCreated",
     "InteractionPage",
     "InteractionStats",
+    "InteractionPatch",
+    "ScoreIn",
+    "Score",
+    "Deleted",
+    "InteractionEvent",
+    "InteractionEventPage",
     "JobIn",
     "EvaluationIn",
     "PromoteRule",
@@ -71,6 +80,8 @@ SCHEMAS = {
 REQUEST_BODIES = {
     ("/v1/interactions", "post"): "InteractionIn",
     ("/v1/interactions/batch", "post"): "InteractionBatchIn",
+    ("/v1/interactions/{interaction_id}", "patch"): "InteractionPatch",
+    ("/v1/interactions/{interaction_id}/scores", "post"): "ScoreIn",
     ("/v1/jobs", "post"): "JobIn",
     ("/v1/evaluations", "post"): "EvaluationIn",
     ("/v1/models/{model_id}/responses", "post"): "ResponseIn",
@@ -82,6 +93,11 @@ OPERATION_IDS = {
     ("/v1/interactions", "post"): "interactions_create",
     ("/v1/interactions/batch", "post"): "interactions_batch",
     ("/v1/interactions/stats", "get"): "interactions_stats",
+    ("/v1/interactions/{interaction_id}", "get"): "interactions_get",
+    ("/v1/interactions/{interaction_id}", "patch"): "interactions_update",
+    ("/v1/interactions/{interaction_id}", "delete"): "interactions_delete",
+    ("/v1/interactions/{interaction_id}/scores", "post"): "interactions_scores",
+    ("/v1/interactions/{interaction_id}/events", "get"): "interactions_events",
     ("/v1/jobs", "get"): "jobs_list",
     ("/v1/jobs", "post"): "jobs_create",
     ("/v1/jobs/{job_id}", "get"): "jobs_get",
@@ -257,7 +273,7 @@ def test_every_operation_has_a_unique_readable_operation_id(spec: dict) -> None:
 def test_every_route_with_a_path_parameter_documents_its_404(spec: dict) -> None:
     routes = [(p, m, op) for p, item in spec["paths"].items() for m, op in item.items()]
     with_params = [(p, m, op) for p, m, op in routes if "{" in p and m in HTTP_METHODS]
-    assert len(with_params) == 14
+    assert len(with_params) == 19
     for path, method, operation in with_params:
         response = operation["responses"].get("404")
         assert response is not None, (path, method)
@@ -299,6 +315,42 @@ def test_the_job_schema_lists_the_fields_every_job_has_as_required(spec: dict) -
     assert set(schemas["JobError"]["required"]) == {"code", "message", "stage"}
     assert set(schemas["JobPage"]["required"]) == {"data", "has_more"}
     assert set(schemas["Event"]["required"]) >= {"id", "created_at", "type", "message"}
+
+
+def test_the_interaction_schemas_list_the_fields_every_answer_has_as_required(
+    spec: dict,
+) -> None:
+    schemas = spec["components"]["schemas"]
+    assert set(schemas["Interaction"]["required"]) == {
+        "id",
+        "object",
+        "created_at",
+        "updated_at",
+        "scores",
+        "input",
+        "output",
+        "rating",
+        "task_type",
+    }
+    assert set(schemas["Score"]["required"]) == {
+        "name",
+        "value",
+        "source",
+        "comment",
+        "created_at",
+    }
+    assert set(schemas["ScoreIn"]["required"]) == {"name", "value", "source"}
+    assert set(schemas["Deleted"]["required"]) == {"id", "object", "deleted"}
+    assert set(schemas["InteractionEvent"]["required"]) == {
+        "id",
+        "object",
+        "type",
+        "actor",
+        "created_at",
+        "changes",
+    }
+    assert set(schemas["InteractionEventPage"]["required"]) == {"data", "has_more"}
+    assert schemas["InteractionPatch"].get("required", []) == []
 
 
 def test_input_schemas_still_require_only_what_they_did(spec: dict) -> None:

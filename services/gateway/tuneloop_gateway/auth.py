@@ -7,7 +7,7 @@ is hashed and compared with every configured digest in constant time.
 
 Scopes:
 
-- ``ingest``: post and read interactions (and their stats);
+- ``ingest``: post, read, edit, score and delete interactions (and read their stats);
 - ``jobs``: create, read and cancel jobs, read their events and training file, read models
   and ask them;
 - ``admin``: everything.

@@ -46,7 +46,7 @@ def run_stage(
     if job is None:
         raise StageSkipped(f"job {job_id} does not exist")
     if job["status"] in contracts.TERMINAL:
-        store.artifacts.release(job_id, limits.keep_intermediates)  # once more costs nothing
+        tidy(store, job_id, limits)  # once more costs nothing
         raise StageSkipped(f"job {job_id} is {job['status']}")
     done = store.jobs.steps_done(job_id)
     if stage in done:
@@ -106,7 +106,7 @@ def _run(store: Store, job: dict, stage: str, work: StageWork, limits: Limits) -
         raise
     except JobCancelled:
         log.info("job %s stage %s: stopped, the job was cancelled", job_id, stage)
-        store.artifacts.release(job_id, limits.keep_intermediates)
+        tidy(store, job_id, limits)
         raise StageSkipped(f"job {job_id} was cancelled during {stage}") from None
     store.jobs.complete_step(job_id, stage)
     elapsed = time.monotonic() - began
@@ -138,7 +138,7 @@ def finish(store: Store, job_id: str, result: dict, limits: Limits) -> None:
         log.info("job %s: succeeded with model %s", job_id, model_id)
         if alias is not None:
             log.info("job %s: model %s is now %s", job_id, model_id, alias[0])
-    store.artifacts.release(job_id, limits.keep_intermediates)
+    tidy(store, job_id, limits)
 
 
 def fail(store: Store, job_id: str, stage: str, code: str, message: str, limits: Limits) -> None:
@@ -156,4 +156,12 @@ def fail(store: Store, job_id: str, stage: str, code: str, message: str, limits:
     )
     if store.jobs.fail(job_id, stage, code, message):
         log.warning("job %s stage %s: failed with %s: %s", job_id, stage, code, message)
+    tidy(store, job_id, limits)
+
+
+def tidy(store: Store, job_id: str, limits: Limits) -> None:
+    """Free an ended job's intermediates and the interaction versions only it still held."""
     store.artifacts.release(job_id, limits.keep_intermediates)
+    reclaimed = store.reclaim_versions()
+    if reclaimed:
+        log.info("job %s: %d old interaction versions reclaimed", job_id, reclaimed)

@@ -44,6 +44,7 @@ def filter_(store: Store, job: dict, limits: Limits) -> None:
     eval_inputs = frozenset(normalize(c["input"]) for c in cases)
     rules = QualityFilter(
         min_score=req["min_score"],
+        score_name=req.get("score_name", contracts.RATING_SCORE),
         task_types=frozenset(req["task_types"]) if req.get("task_types") else None,
         excluded_inputs=eval_inputs,
     )

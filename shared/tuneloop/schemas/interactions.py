@@ -1,11 +1,30 @@
 """Schemas of rated interactions."""
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from tuneloop.contracts import SOURCES
-from tuneloop.schemas.common import StrictFloat, limit_field, metadata, task_type, text
+from tuneloop.contracts import RATING_SCORE, SCORE_SOURCES, SOURCES
+from tuneloop.schemas.common import (
+    FullMatch,
+    StrictFloat,
+    limit_field,
+    metadata,
+    stream_id,
+    task_type,
+    text,
+)
 
 MAX_BATCH = 1000
+MAX_SCORE_NAMES = 20  # distinct score names per interaction
+MAX_COMMENT = 1000
+SCORE_NAME = FullMatch(
+    r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
+    error="must start with a letter or digit and hold only letters, digits, '_', '.', ':', '-'",
+)
+
+
+def score_name(**kwargs: object) -> fields.String:
+    """The name of a score: 1-64 characters of a URL-safe alphabet."""
+    return fields.String(validate=[validate.Length(1, 64), SCORE_NAME], **kwargs)
 
 
 class InteractionInSchema(Schema):
@@ -19,12 +38,107 @@ class InteractionInSchema(Schema):
     metadata = metadata(load_default=dict)
 
 
+class ScoreInSchema(Schema):
+    """A named score given to an interaction after the fact (by a person, an app, an evaluator)."""
+
+    name = score_name(
+        required=True,
+        metadata={
+            "description": "a job's score_name selects it; a new value of a name replaces the "
+            f"old one; {RATING_SCORE!r} is the interaction's own rating (change it with PATCH)"
+        },
+    )
+    value = StrictFloat(required=True, allow_nan=False, validate=validate.Range(0.0, 1.0))
+    source = fields.String(required=True, validate=validate.OneOf(SCORE_SOURCES))
+    comment = text(max_length=MAX_COMMENT)
+
+    @validates_schema
+    def _not_the_rating(self, data: dict, **kwargs: object) -> None:
+        if data.get("name") == RATING_SCORE:
+            message = f"{RATING_SCORE!r} is the interaction's own rating: change it with PATCH"
+            raise ValidationError(message, "name")
+
+
+class ScoreSchema(ScoreInSchema):
+    """A stored score."""
+
+    comment = fields.String(required=True, allow_none=True)
+    created_at = fields.Integer(required=True, metadata={"description": "Unix seconds"})
+
+
 class InteractionSchema(InteractionInSchema):
     """A stored interaction."""
 
-    id = fields.String(dump_only=True)
-    object = fields.String(dump_only=True)
-    created_at = fields.Integer(dump_only=True, metadata={"description": "Unix seconds"})
+    id = fields.String(dump_only=True, required=True)
+    object = fields.String(dump_only=True, required=True)
+    created_at = fields.Integer(
+        dump_only=True, required=True, metadata={"description": "Unix seconds"}
+    )
+    updated_at = fields.Integer(
+        dump_only=True,
+        required=True,
+        allow_none=True,
+        dump_default=None,
+        metadata={"description": "Unix seconds of the last edit or score (null: never)"},
+    )
+    scores = fields.List(
+        fields.Nested(ScoreSchema), dump_only=True, required=True, dump_default=list
+    )
+
+
+class InteractionPatchSchema(Schema):
+    """The fields of an interaction that may change after the fact (at least one)."""
+
+    rating = StrictFloat(allow_nan=False, validate=validate.Range(0.0, 1.0))
+    task_type = task_type()
+    metadata = metadata(metadata={"description": "replaces the whole metadata object"})
+
+    @validates_schema
+    def _something_to_change(self, data: dict, **kwargs: object) -> None:
+        if not data:
+            raise ValidationError("send at least one of rating, task_type, metadata", "body")
+
+
+class DeletedSchema(Schema):
+    """What a delete answers."""
+
+    id = fields.String(required=True)
+    object = fields.Constant("interaction.deleted", required=True)
+    deleted = fields.Constant(True, required=True)
+
+
+class InteractionEventQuerySchema(Schema):
+    """Cursor of an interaction's audit events (oldest first)."""
+
+    after = fields.String(validate=[FullMatch(r"^[0-9]{1,20}-[0-9]{1,20}$"), stream_id])
+    limit = limit_field(default=100, maximum=1000)
+
+
+class InteractionEventSchema(Schema):
+    """One change to an interaction: who made it, what changed, when."""
+
+    id = fields.String(required=True)
+    object = fields.String(required=True)
+    type = fields.String(
+        required=True,
+        metadata={"enum": ["interaction.updated", "interaction.scored", "interaction.deleted"]},
+    )
+    actor = fields.String(required=True, metadata={"description": "the API key's name"})
+    created_at = fields.Integer(required=True, metadata={"description": "Unix seconds"})
+    changes = fields.Dict(
+        keys=fields.String(),
+        values=fields.Dict(),
+        required=True,
+        metadata={"description": "per changed field: {before, after}; empty for a delete"},
+    )
+
+
+class InteractionEventPageSchema(Schema):
+    """One page of an interaction's audit events."""
+
+    object = fields.Constant("list")
+    data = fields.List(fields.Nested(InteractionEventSchema), required=True)
+    has_more = fields.Boolean(required=True)
 
 
 class InteractionBatchInSchema(Schema):

@@ -2,7 +2,7 @@
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from tuneloop.contracts import KINDS, STAGES, STATUSES
+from tuneloop.contracts import KINDS, RATING_SCORE, STAGES, STATUSES
 from tuneloop.schemas.common import (
     FullMatch,
     StrictBoolean,
@@ -13,6 +13,7 @@ from tuneloop.schemas.common import (
     task_type,
     text,
 )
+from tuneloop.schemas.interactions import SCORE_NAME
 from tuneloop.schemas.promotion import PromoteRuleSchema
 from tuneloop.schemas.results import JobResultSchema
 from tuneloop.stages.compare import CASE_OUTCOMES
@@ -119,6 +120,15 @@ class JobInSchema(Schema):
     """A fine-tuning job request."""
 
     min_score = StrictFloat(load_default=0.8, allow_nan=False, validate=validate.Range(0, 1))
+    score_name = fields.String(
+        load_default=RATING_SCORE,
+        validate=[validate.Length(1, 64), SCORE_NAME],
+        metadata={
+            "description": "the score min_score applies to: rating (the interaction's own), "
+            "or a name given with POST /v1/interactions/{id}/scores; an interaction without "
+            "a score of this name is dropped (reason no_score)"
+        },
+    )
     task_types = fields.List(task_type(), validate=validate.Length(1, 1000))
     include_synthetic = StrictBoolean(load_default=True)
     holdout_fraction = StrictFloat(

@@ -22,6 +22,7 @@ class ExampleSchema(Schema):
     rating = StrictFloat(required=True, allow_nan=False, validate=validate.Range(0.0, 1.0))
     task_type = fields.String(required=True)
     source = fields.String()
+    scores = fields.Dict(keys=fields.String(), values=StrictFloat(allow_nan=False))
 
 
 class TrainingDataSchema(Schema):

@@ -12,6 +12,8 @@ def to_example(row: dict) -> dict:
     example = {k: row.get(k) for k in EXAMPLE_FIELDS}
     example["source"] = row.get("source", "human")
     example["id"] = row.get("id")
+    if row.get("scores"):  # named scores posted after the fact: name -> value
+        example["scores"] = {s["name"]: s["value"] for s in row["scores"]}
     return example
 
 

@@ -4,6 +4,7 @@ import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
 
+from tuneloop.contracts import RATING_SCORE
 from tuneloop.schemas.results import ExampleSchema
 from tuneloop.text import normalize
 
@@ -21,6 +22,7 @@ class QualityFilter:
     """Streaming filter; feed it batches, then read dropped."""
 
     min_score: float
+    score_name: str = RATING_SCORE
     task_types: frozenset[str] | None = None
     excluded_inputs: frozenset[str] = frozenset()
     dropped: Counter = field(default_factory=Counter)
@@ -34,7 +36,10 @@ class QualityFilter:
         text, output, rating, task = (ex[k] for k in ("input", "output", "rating", "task_type"))
         if not text.strip() or not output.strip() or not task.strip():
             return "empty"
-        if rating < self.min_score:
+        score = rating if self.score_name == RATING_SCORE else self._score(ex)
+        if score is None:
+            return "no_score"
+        if score < self.min_score:
             return "below_min_score"
         if self.task_types is not None and task not in self.task_types:
             return "task_type_not_selected"
@@ -45,6 +50,10 @@ class QualityFilter:
             return "duplicate"
         self._seen.add(identity)
         return None
+
+    def _score(self, ex: dict) -> float | None:
+        """Return the example's score of the chosen name, or None when it has none."""
+        return (ex.get("scores") or {}).get(self.score_name)
 
     def judge(self, batch: list[dict]) -> list[bool]:
         """Return a keep flag per example of batch, counting the dropped ones by reason."""

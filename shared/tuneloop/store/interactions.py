@@ -1,13 +1,32 @@
-"""Rated interactions: stored atomically, listed by cursor, read as a snapshot."""
+"""Rated interactions: stored atomically, listed by cursor, edited, read as a snapshot."""
 
 import json
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from redis import Redis
 
-from tuneloop.store import keys, paging
+from tuneloop.store import keys, paging, versions
 from tuneloop.timeutil import now
+
+MAX_EVENTS = 100  # audit events kept per interaction (the oldest go first)
+EVENTS_TTL = 30 * 86400  # seconds a deleted interaction's audit events are kept
+EDIT_TRIES = 20  # compare-and-set attempts before an edit gives up (EditConflictError)
+_VERSION_KEYS = [
+    keys.INTERACTION_BORN,
+    keys.INTERACTION_HISTORY,
+    keys.INTERACTION_ENDED,
+    keys.INTERACTION_BODIES,
+]
+
+
+class EditConflictError(Exception):
+    """The interaction kept changing under an edit; retrying later will do."""
+
+
+class SnapshotGoneError(KeyError):
+    """Versions the snapshot needs were reclaimed: it can no longer be read as it was."""
+
 
 # One script, so a job's snapshot sequence never sees half a batch or a gap.
 # KEYS: the sequence, the index, the two statistics hashes, then per item its record and its
@@ -41,6 +60,11 @@ class InteractionStore:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
         self._add = redis.register_script(_ADD_SCRIPT)
+        self._edit = redis.register_script(versions.EDIT)
+        self._delete = redis.register_script(versions.DELETE)
+        self._batch = redis.register_script(versions.SNAPSHOT_BATCH)
+        self._size = redis.register_script(versions.SNAPSHOT_SIZE)
+        self._reclaim = redis.register_script(versions.RECLAIM)
 
     def add_many(self, items: Sequence[dict]) -> list[dict]:
         """Store validated interactions in one atomic step: all of them or none."""
@@ -94,14 +118,159 @@ class InteractionStore:
             batches, limit, lambda r: min_rating is None or r["rating"] >= min_rating
         )
 
+    def get(self, iid: str) -> dict | None:
+        """Return one interaction's current version, or None when there is none."""
+        raw = self.redis.get(keys.interaction(iid))
+        return json.loads(raw) if raw is not None else None
+
+    def update(self, iid: str, change: Callable[[dict], dict], event: dict) -> dict | None:
+        """Write change(current) as the interaction's new version; None when it is gone.
+
+        The change is applied to the version read, and written only if that is still the
+        current one (else read again): concurrent edits never lose each other. The audit
+        event gets the changed fields' before and after values.
+        """
+        for _ in range(EDIT_TRIES):
+            raw = self.redis.get(keys.interaction(iid))
+            if raw is None:
+                return None
+            before = json.loads(raw)
+            after = {**change(before), "updated_at": now()}
+            diff = _changes(before, after)
+            if not diff:
+                return before
+            old_task, new_task = before["task_type"], after["task_type"]
+            outcome = self._edit(
+                keys=[
+                    keys.INTERACTION_SEQ,
+                    keys.INTERACTIONS,
+                    keys.TASK_COUNTS,
+                    keys.RATING_COUNTS,
+                    *_VERSION_KEYS,
+                    keys.interaction(iid),
+                    keys.interactions_of_task(old_task),
+                    keys.interactions_of_task(new_task),
+                    keys.interaction_events(iid),
+                ],
+                args=[
+                    iid,
+                    raw,
+                    json.dumps(after),
+                    old_task,
+                    new_task,
+                    rating_bucket(before["rating"]),
+                    rating_bucket(after["rating"]),
+                    json.dumps({**event, "created_at": after["updated_at"], "changes": diff}),
+                    MAX_EVENTS,
+                ],
+            )
+            if outcome == -1:
+                return None
+            if outcome > 0:
+                return after
+        raise EditConflictError(iid)
+
+    def delete(self, iid: str, event: dict) -> bool:
+        """Delete the interaction (its version stays for the snapshots that hold it)."""
+        for _ in range(EDIT_TRIES):
+            raw = self.redis.get(keys.interaction(iid))
+            if raw is None:
+                return False
+            record = json.loads(raw)
+            outcome = self._delete(
+                keys=[
+                    keys.INTERACTION_SEQ,
+                    keys.INTERACTIONS,
+                    keys.TASK_COUNTS,
+                    keys.RATING_COUNTS,
+                    *_VERSION_KEYS,
+                    keys.INTERACTION_DELETED,
+                    keys.interaction(iid),
+                    keys.interactions_of_task(record["task_type"]),
+                    keys.interaction_events(iid),
+                ],
+                args=[
+                    iid,
+                    raw,
+                    record["task_type"],
+                    rating_bucket(record["rating"]),
+                    json.dumps({**event, "created_at": now(), "changes": {}}),
+                    MAX_EVENTS,
+                    EVENTS_TTL,
+                ],
+            )
+            if outcome != 0:
+                return outcome > 0
+        raise EditConflictError(iid)
+
+    def events(self, iid: str, limit: int, after: str | None = None) -> tuple[list[dict], bool]:
+        """Return up to limit audit events after the cursor, oldest first, and has_more."""
+        start = f"({after}" if after else "-"
+        rows = self.redis.xrange(keys.interaction_events(iid), min=start, max="+", count=limit + 1)
+        found = [
+            {"id": eid, "object": "interaction.event", **json.loads(f["event"])} for eid, f in rows
+        ]
+        return found[:limit], len(found) > limit
+
+    def has_events(self, iid: str) -> bool:
+        """Return whether an audit stream of the interaction is kept (it outlives a delete)."""
+        return bool(self.redis.exists(keys.interaction_events(iid)))
+
     def snapshot_size(self, upto_seq: int) -> int:
-        """Return how many interactions existed at sequence upto_seq (one O(log n) count)."""
-        return int(self.redis.zcount(keys.INTERACTIONS, "-inf", upto_seq))
+        """Return how many interactions the snapshot at upto_seq holds (no row is read)."""
+        index = [keys.INTERACTIONS, keys.INTERACTION_DELETED, keys.INTERACTION_HISTORY]
+        return int(self._size(keys=index, args=[upto_seq]))
+
+    def snapshot_intact(self, upto_seq: int) -> bool:
+        """Return whether no version the snapshot at upto_seq holds has been reclaimed."""
+        ended, born = self.redis.hmget(keys.INTERACTION_RECLAIMED, ["ended_max", "born_min"])
+        return ended is None or upto_seq >= int(ended) or upto_seq < int(born)
 
     def snapshot(self, upto_seq: int, batch: int = 500) -> Iterator[list[dict]]:
-        """Yield, in bounded batches, the interactions that existed at sequence upto_seq."""
-        for ids in paging.ids_from(self.redis, keys.INTERACTIONS, "-inf", upto_seq, batch=batch):
-            yield self.get_many(ids)
+        """Return the batches of the interactions as they were at sequence upto_seq.
+
+        Each interaction appears once, as the version current at upto_seq, in creation order;
+        edits and deletes after upto_seq change nothing. SnapshotGoneError when it cannot be read.
+        """
+        if not self.snapshot_intact(upto_seq):
+            raise SnapshotGoneError(upto_seq)
+        return self._snapshot(upto_seq, batch)
+
+    def _snapshot(self, upto_seq: int, batch: int) -> Iterator[list[dict]]:
+        low: str = "-inf"
+        while True:
+            rows = self.redis.zrangebyscore(
+                keys.INTERACTIONS, low, upto_seq, start=0, num=batch, withscores=True
+            )
+            high = int(rows[-1][1]) if len(rows) == batch else upto_seq
+            ids = [iid for iid, _ in rows]
+            flat = self._batch(
+                keys=[*_VERSION_KEYS, *(keys.interaction(i) for i in ids)],
+                args=[upto_seq, low, high, *ids, *(int(seq) for _, seq in rows)],
+            )
+            found = sorted(zip(map(int, flat[0::2]), flat[1::2], strict=True))
+            if found:
+                yield [json.loads(body) for _, body in found]
+            if len(rows) < batch:
+                break
+            low = f"({high}"
+        if not self.snapshot_intact(upto_seq):  # reclaimed while it was read
+            raise SnapshotGoneError(upto_seq)
+
+    def reclaim(self, floor: int, limit: int = 1000) -> int:
+        """Drop up to limit old versions no snapshot at or above floor holds; return how many."""
+        names = [
+            keys.INTERACTION_HISTORY,
+            keys.INTERACTION_ENDED,
+            keys.INTERACTION_BODIES,
+            keys.INTERACTION_DELETED,
+            keys.INTERACTION_RECLAIMED,
+        ]
+        return int(self._reclaim(keys=names, args=[floor, limit]))
+
+    def versions_kept(self) -> int:
+        """Return how many old versions are kept for snapshots."""
+        return int(self.redis.zcard(keys.INTERACTION_ENDED))
 
     def stats(self) -> dict:
         """Return the count, the task distribution and the rating histogram."""
@@ -113,3 +282,13 @@ class InteractionStore:
             "task_distribution": {k: int(v) for k, v in sorted(tasks.items())},
             "rating_histogram": {k: int(v) for k, v in sorted(ratings.items())},
         }
+
+
+def _changes(before: dict, after: dict) -> dict:
+    """Return {field: {before, after}} for every field that differs (not updated_at)."""
+    fields = (set(before) | set(after)) - {"updated_at"}
+    return {
+        f: {"before": before.get(f), "after": after.get(f)}
+        for f in sorted(fields)
+        if before.get(f) != after.get(f)
+    }

@@ -76,7 +76,7 @@ class JobStore:
     def create(
         self,
         request: dict,
-        snapshot_seq: int,
+        snapshot_seq: int | None,
         total_steps: int,
         owner: str = "",
         quota: Quota = Quota(),
@@ -85,6 +85,7 @@ class JobStore:
         """Store a new queued job of kind and return it; QuotaExceeded when its owner is at a quota.
 
         The request's eval set is kept under its own key; the record keeps only its size.
+        snapshot_seq None: the interactions' sequence number, read in the same step.
         """
         prefix, object_ = KIND_NAMES[kind]
         jid = f"{prefix}-{uuid.uuid4().hex[:24]}"
@@ -115,7 +116,12 @@ class JobStore:
         head = [jid, quota.max_stored, quota.max_active, seq, len(chunks)]
         fields = [a for k, v in record.items() for a in (k, json.dumps(v))]
         outcome = self._create(
-            keys=[*_job_keys(jid), keys.job_eval_set(jid), keys.jobs_of_owner(owner)],
+            keys=[
+                *_job_keys(jid),
+                keys.job_eval_set(jid),
+                keys.jobs_of_owner(owner),
+                keys.INTERACTION_SEQ,
+            ],
             args=[*head, *chunks, *fields],
         )
         if outcome != "created":
@@ -155,6 +161,17 @@ class JobStore:
             if k.endswith(":started")
         }
         return job
+
+    def active_snapshots(self) -> list[int]:
+        """Return the snapshot numbers of every queued or running job."""
+        pipe = self.redis.pipeline(transaction=True)  # one moment: a job moving is seen once
+        for status in contracts.ACTIVE:
+            pipe.zrange(keys.job_status_index(status), 0, -1)
+        jids = [jid for listed in pipe.execute() for jid in listed]
+        pipe = self.redis.pipeline(transaction=False)
+        for jid in jids:
+            pipe.hget(keys.job(jid), "snapshot_seq")
+        return [int(json.loads(raw)) for raw in pipe.execute() if raw not in (None, "null")]
 
     def has_eval_set(self, jid: str) -> bool:
         """Return whether the job's eval set is stored (without reading it)."""

@@ -5,6 +5,16 @@ INTERACTION_SEQ = f"{PREFIX}:seq:interactions"
 INTERACTIONS = f"{PREFIX}:interactions"
 TASK_COUNTS = f"{PREFIX}:stats:tasks"
 RATING_COUNTS = f"{PREFIX}:stats:ratings"
+# Versions of edited and deleted interactions (see store/versions.py): the sequence number of
+# each edited interaction's current version, the older versions' refs ("{id}@{seq}") scored by
+# their interaction's creation and by their end, their bodies, the refs of deleted ones, and
+# the highest end of any version reclaimed so far.
+INTERACTION_BORN = f"{PREFIX}:interactions:born"
+INTERACTION_HISTORY = f"{PREFIX}:interactions:history"
+INTERACTION_ENDED = f"{PREFIX}:interactions:ended"
+INTERACTION_BODIES = f"{PREFIX}:interactions:bodies"
+INTERACTION_DELETED = f"{PREFIX}:interactions:deleted"
+INTERACTION_RECLAIMED = f"{PREFIX}:interactions:reclaimed"
 JOB_SEQ = f"{PREFIX}:seq:jobs"
 JOBS = f"{PREFIX}:jobs"
 JOB_STATUS_INDEXED = f"{PREFIX}:jobs:status-indexed"
@@ -21,6 +31,11 @@ KOMBU_UNACKED_INDEX = "unacked_index"
 def interaction(iid: str) -> str:
     """Key of one interaction's JSON."""
     return f"{PREFIX}:interaction:{iid}"
+
+
+def interaction_events(iid: str) -> str:
+    """Key of one interaction's audit stream (bounded): who changed what, and when."""
+    return f"{PREFIX}:interaction:{iid}:events"
 
 
 def interactions_of_task(task_type: str) -> str:

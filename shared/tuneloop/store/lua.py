@@ -103,9 +103,11 @@ return {{1, mid}}
 )
 
 # Create a job unless its owner is at a quota. After the indexes: the job's eval-set list,
-# the owner's set of jobs. ARGV: the job id, max stored, max active (0: no limit), the
-# sequence number, n, then the n chunks of the eval set, then the record's field/value
-# pairs. The job and its eval set are written together or not at all.
+# the owner's set of jobs, the interaction sequence. ARGV: the job id, max stored, max active
+# (0: no limit), the sequence number, n, then the n chunks of the eval set, then the record's
+# field/value pairs. The job and its eval set are written together or not at all. A null
+# snapshot_seq becomes the interaction sequence's value in the same step, so a job is never
+# queued with a snapshot older than what reclaiming old versions already dropped.
 CREATE = f"""
 local INDEX = {{{_INDEX}}}
 local eval_set, owned = KEYS[{AFTER_INDEXES}], KEYS[{AFTER_INDEXES + 1}]
@@ -124,6 +126,9 @@ end
 local n = tonumber(ARGV[5])
 if n > 0 then redis.call('RPUSH', eval_set, unpack(ARGV, 6, 5 + n)) end
 for i = 6 + n, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+if redis.call('HGET', KEYS[1], 'snapshot_seq') == 'null' then
+  redis.call('HSET', KEYS[1], 'snapshot_seq', redis.call('GET', KEYS[{AFTER_INDEXES + 2}]) or '0')
+end
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
 redis.call('ZADD', INDEX['{contracts.QUEUED}'], ARGV[4], ARGV[1])
 redis.call('ZADD', owned, ARGV[4], ARGV[1])

@@ -24,6 +24,7 @@ from tuneloop.schemas.jobs import (
 from tuneloop.schemas.results import CasePageSchema
 from tuneloop.stages.collect import synthetic_examples
 from tuneloop.stages.prepare import chat_lines
+from tuneloop.store.interactions import SnapshotGoneError
 from tuneloop.store.jobs import Quota, QuotaExceeded
 from tuneloop_gateway.auth import JOBS, current_key, requires
 from tuneloop_gateway.blueprint import Blueprint
@@ -101,9 +102,8 @@ def create_and_queue(request: dict, kind: str, total: int) -> tuple:
     quota = Quota(svc.settings.max_stored_jobs, svc.settings.max_active_jobs)
     owner = current_key().name
     try:
-        job = svc.store.jobs.create(
-            request, svc.store.interactions.last_seq(), total, owner, quota, kind
-        )
+        # snapshot None: the interactions' sequence number, read as the job is stored
+        job = svc.store.jobs.create(request, None, total, owner, quota, kind)
     except QuotaExceeded as exc:
         which = "jobs not yet ended" if exc.kind == "active" else "stored jobs"
         detail = f"the key {owner!r} has {exc.limit} {which}, its limit; " + (
@@ -221,6 +221,8 @@ class TrainingFile(MethodView):
             abort(409, message=f"the training data of job {job_id} was never prepared")
         try:
             rows = data.training_rows(store, job)  # reads the filter's mask first
+        except SnapshotGoneError:
+            abort(409, message=f"interactions job {job_id} trained on were edited or deleted since")
         except KeyError:  # a job from before the mask was kept
             abort(409, message=f"job {job_id} has no record of its kept rows any more")
         return Response(stream_with_context(chat_lines(rows)), mimetype="application/jsonl")
