@@ -1,7 +1,8 @@
 """The OpenAI-compatible routes driven by the official openai SDK against the real stack.
 
-Banking77 rows (four intents) are uploaded as chat-format JSONL: the train split to train on,
-the test split as the validation file the job evaluates on. Every response is also validated
+Banking77 rows (four intents, the subset committed in tests/fixtures/banking77-4) are uploaded
+as chat-format JSONL: the train split to train on, the test split as the validation file the
+job evaluates on. Every response is also validated
 strictly with the SDK's own pydantic models (model_validate on the raw JSON), so a missing
 required field fails here even where the SDK itself would let it pass.
 """
@@ -27,7 +28,7 @@ from tuneloop.contracts import BASELINE_MODEL_ID
 
 from .support import API_KEY, ApiClient
 
-BANKING77 = Path(__file__).resolve().parents[3] / "shared" / "data" / "banking77"
+BANKING77 = Path(__file__).resolve().parents[1] / "fixtures" / "banking77-4"
 INTENTS = ("card_arrival", "exchange_rate", "pin_blocked", "top_up_failed")
 JOB_TIMEOUT = 180.0
 
@@ -35,7 +36,7 @@ JOB_TIMEOUT = 180.0
 def chat_lines(split: str, limit: int | None = None) -> bytes:
     """The split's rows of INTENTS as chat-format JSONL (task type in metadata, a rating)."""
     with (BANKING77 / split).open(newline="") as f:
-        rows = [r for r in csv.DictReader(f) if r["category"] in INTENTS][:limit]
+        rows = list(csv.DictReader(f))[:limit]
     lines = [
         {
             "messages": [

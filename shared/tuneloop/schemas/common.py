@@ -104,6 +104,11 @@ def metadata(**kwargs: object) -> fields.Dict:
     )
 
 
+def event_cursor() -> fields.String:
+    """The after cursor of an event stream: the id of the last event of the page before."""
+    return fields.String(validate=[FullMatch(r"^[0-9]{1,20}-[0-9]{1,20}$"), stream_id])
+
+
 def limit_field(default: int = 20, maximum: int = 100) -> fields.Integer:
     """The page size of a list endpoint."""
     return fields.Integer(load_default=default, validate=validate.Range(1, maximum))

@@ -6,9 +6,9 @@ from tuneloop.contracts import RATING_SCORE, SCORE_SOURCES, SOURCES
 from tuneloop.schemas.common import (
     FullMatch,
     StrictFloat,
+    event_cursor,
     limit_field,
     metadata,
-    stream_id,
     task_type,
     text,
 )
@@ -110,7 +110,7 @@ class DeletedSchema(Schema):
 class InteractionEventQuerySchema(Schema):
     """Cursor of an interaction's audit events (oldest first)."""
 
-    after = fields.String(validate=[FullMatch(r"^[0-9]{1,20}-[0-9]{1,20}$"), stream_id])
+    after = event_cursor()
     limit = limit_field(default=100, maximum=1000)
 
 

@@ -7,9 +7,9 @@ from tuneloop.schemas.common import (
     FullMatch,
     StrictBoolean,
     StrictFloat,
+    event_cursor,
     limit_field,
     metadata,
-    stream_id,
     task_type,
     text,
 )
@@ -325,7 +325,7 @@ class CaseQuerySchema(Schema):
 class EventQuerySchema(Schema):
     """Cursor of a job's events (oldest first)."""
 
-    after = fields.String(validate=[FullMatch(r"^[0-9]{1,20}-[0-9]{1,20}$"), stream_id])
+    after = event_cursor()
     limit = limit_field(default=100, maximum=1000)
 
 

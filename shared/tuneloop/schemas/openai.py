@@ -4,7 +4,7 @@ from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, validat
 
 from tuneloop import contracts
 from tuneloop.schemas.chat_file import ROLES, ContentField
-from tuneloop.schemas.common import FullMatch, StrictFloat, limit_field, stream_id
+from tuneloop.schemas.common import FullMatch, StrictFloat, event_cursor, limit_field
 from tuneloop.schemas.jobs import auto_or
 
 FILE_ID = FullMatch(r"^file-[0-9a-f]{24}$", error="must be a file id such as file-0123…")
@@ -179,7 +179,7 @@ class CursorQuerySchema(Schema):
 class EventCursorQuerySchema(CursorQuerySchema):
     """after: the id of the last event of the page before."""
 
-    after = fields.String(validate=[FullMatch(r"^[0-9]{1,20}-[0-9]{1,20}$"), stream_id])
+    after = event_cursor()
 
 
 class FineTuningEventSchema(Schema):
