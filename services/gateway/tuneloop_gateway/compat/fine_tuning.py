@@ -1,7 +1,5 @@
 """OpenAI's fine-tuning API on our job store: create, list, get, events, cancel, checkpoints."""
 
-from typing import NoReturn
-
 from flask import Response
 from flask.views import MethodView
 from flask_smorest import abort
@@ -19,7 +17,7 @@ from tuneloop.schemas.openai import (
     FineTuningJobPageSchema,
     FineTuningJobSchema,
 )
-from tuneloop_gateway.api.jobs import cancel_job, create_and_queue
+from tuneloop_gateway.api.jobs import cancel_job, create_and_queue, invalid
 from tuneloop_gateway.auth import JOBS, requires
 from tuneloop_gateway.blueprint import Blueprint
 from tuneloop_gateway.compat.convert import (
@@ -38,11 +36,6 @@ blp = Blueprint(
     url_prefix="/v1/fine_tuning/jobs",
     description="OpenAI-compatible fine-tuning jobs, on the same job store as /v1/jobs",
 )
-
-
-def invalid(field: str, message: str) -> NoReturn:
-    """Answer 422 naming one field of the request."""
-    abort(422, message=f"invalid field {field}: {message}", errors={field: [message]})
 
 
 def file_rows(field: str, file_id: str) -> list[dict]:
