@@ -26,6 +26,7 @@ import re
 import secrets
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -35,10 +36,11 @@ from pathlib import Path
 
 from benchsupport import redis_used, run_job
 from datagen import generate
-from tuneloop.celery_config import PIPELINE_QUEUE
 from tuneloop_devstack.client import Client
 from tuneloop_devstack.procs import Proc, free_port, wait_for
-from tuneloop_devstack.stack import GUNICORN, Stack, _answers_200
+from tuneloop_devstack.stack import GUNICORN, Stack
+
+from tuneloop.celery_config import PIPELINE_QUEUE
 
 HERE = Path(__file__).resolve().parent
 BATCH, SIZE_ROWS = 1000, 10_000
@@ -107,7 +109,6 @@ class Load:
         )
         argv = ["wrk", "-t2", f"-c{self.connections}", f"-d{self.seconds:g}s", "--timeout", "10s"]
         argv += ["-s", str(script), f"http://127.0.0.1:{target.port}{target.path}"]
-        import subprocess
 
         out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
         found = re.search(r"^BENCH (\{.*\})$", out, re.M)
@@ -182,11 +183,15 @@ def finished_job(stack: Stack, client: Client) -> tuple[str, bytes]:
     """Run a small job to the end (then stop the worker); return its id and GET body."""
     stack.start_worker("worker", concurrency=1, queues=PIPELINE_QUEUE)
     for i in range(0, 200, 100):
-        client.post("/v1/interactions/batch", {"items": generate(20, seed=7, n_tasks=10)[i : i + 100]})
+        client.post(
+            "/v1/interactions/batch", {"items": generate(20, seed=7, n_tasks=10)[i : i + 100]}
+        )
     job, _ = run_job(client, {"hyperparameters": {"n_epochs": 3}}, timeout=300)
     stack.remove("worker")
     conn = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=10)
-    conn.request("GET", f"/v1/jobs/{job['id']}", headers={"Authorization": f"Bearer {client.api_key}"})
+    conn.request(
+        "GET", f"/v1/jobs/{job['id']}", headers={"Authorization": f"Bearer {client.api_key}"}
+    )
     body = conn.getresponse().read()
     conn.close()
     return job["id"], body
@@ -210,12 +215,18 @@ def summary(name: str, a: list[Run], b: list[Run], unit: str, scale: int, goal: 
 
     ratios = [x.rate / y.rate for x, y in zip(a, b, strict=True)]
     p50 = [x.p50_ms / y.p50_ms for x, y in zip(a, b, strict=True)]
+
+    def side(label: str, runs: list[Run]) -> str:
+        p50_ms = statistics.median(r.p50_ms for r in runs)
+        p99_ms = statistics.median(r.p99_ms for r in runs)
+        return (
+            f"  {label} {med(runs, 'rate', scale)} {unit}; p50 {p50_ms:.1f} ms, p99 {p99_ms:.1f} ms"
+        )
+
     lines = [
-        f"{name}",
-        f"  tuneloop {med(a, 'rate', scale)} {unit}; p50 {statistics.median(r.p50_ms for r in a):.1f} ms"
-        f", p99 {statistics.median(r.p99_ms for r in a):.1f} ms",
-        f"  bare     {med(b, 'rate', scale)} {unit}; p50 {statistics.median(r.p50_ms for r in b):.1f} ms"
-        f", p99 {statistics.median(r.p99_ms for r in b):.1f} ms",
+        name,
+        side("tuneloop", a),
+        side("bare    ", b),
         f"  tuneloop / bare {statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f}),"
         f" goal >= {goal}; p50 latency x{statistics.median(p50):.2f}",
     ]
@@ -240,7 +251,10 @@ def main() -> None:
     stack = Stack(api_key=secrets.token_urlsafe(16), gunicorn_args=tuple(gunicorn_args))
     try:
         stack.start_redis()
-        env = {"TUNELOOP_API_KEYS": f"bench:{key}:ingest+jobs", "TUNELOOP_RATE_LIMIT": "10000000/minute"}
+        env = {
+            "TUNELOOP_API_KEYS": f"bench:{key}:ingest+jobs",
+            "TUNELOOP_RATE_LIMIT": "10000000/minute",
+        }
         stack.start_gateway(port=free_port(), env=env)
         bare = start_bare(stack, gunicorn_args)
         client = Client(stack.base_url, key)
@@ -253,17 +267,23 @@ def main() -> None:
             "POST /v1/interactions (one item), requests/s": (
                 Target(stack.port, "POST", "/v1/interactions", one),
                 Target(bare, "POST", "/v1/interactions", one),
-                "req/s", 1, 0.8,
+                "req/s",
+                1,
+                0.8,
             ),
             f"POST /v1/interactions/batch ({BATCH:,} items) vs pipelined SETs, records/s": (
                 Target(stack.port, "POST", "/v1/interactions/batch", batch),
                 Target(bare, "POST", "/v1/interactions/batch", batch),
-                "records/s", BATCH, 0.5,
+                "records/s",
+                BATCH,
+                0.5,
             ),
             f"GET /v1/jobs/{{id}} of a finished job ({len(job_body):,} bytes), requests/s": (
                 Target(stack.port, "GET", f"/v1/jobs/{job_id}"),
                 Target(bare, "GET", f"/v1/jobs/{job_id}"),
-                "req/s", 1, 0.8,
+                "req/s",
+                1,
+                0.8,
             ),
         }
         load = Load(key, args.seconds, args.connections, use_wrk)

@@ -16,6 +16,7 @@ from tuneloop.agent.lab import SYNTHETIC_EXAMPLES, TEST_CASES
 from tuneloop.agent.learned import LearnedAgent
 from tuneloop.agent.softmax import TrainConfig
 from tuneloop.errors import StageError
+from tuneloop.schemas.results import ExampleSchema
 from tuneloop.stages.collect import collect, synthetic_examples, to_example
 from tuneloop.stages.compare import METRICS, improvement, side_by_side
 from tuneloop.stages.evaluate import (
@@ -25,7 +26,7 @@ from tuneloop.stages.evaluate import (
     metrics,
     request_cases,
 )
-from tuneloop.stages.filter import QualityFilter
+from tuneloop.stages.filter import QualityFilter, malformed
 from tuneloop.stages.fine_tune import fine_tune, load_data
 from tuneloop.stages.prepare import SplitCounter, chat_lines, one_side, to_chat_jsonl
 from tuneloop.stages.split import HOLDOUT, TRAIN, VALIDATION, side_of
@@ -162,6 +163,45 @@ def test_reason_to_drop_names_the_first_rule_an_example_breaks(example, reason):
         excluded_inputs=frozenset({"will it rain?"}),
     )
     assert rules.reason_to_drop(example) == reason
+
+
+MALFORMED_OR_NOT = [
+    ex(),
+    ex(rating=1),
+    ex(rating=0),
+    ex(rating=float("nan")),
+    ex(rating=float("inf")),
+    ex(rating=-0.1),
+    ex(rating=1.0000001),
+    ex(rating=True),
+    ex(rating="0.9"),
+    ex(rating=None),
+    ex(123),
+    ex(output=None),
+    ex(task=["weather"]),
+    {"output": "y", "rating": 0.9, "task_type": "weather"},
+    ex(scores={"helpful": 0.5}),
+    ex(scores={"helpful": 1}),
+    ex(scores={"helpful": float("nan")}),
+    ex(scores={"helpful": float("-inf")}),
+    ex(scores={"helpful": "0.5"}),
+    ex(scores={"helpful": False}),
+    ex(scores=["helpful", 0.5]),
+    ex(scores=None),
+]
+
+
+@pytest.mark.parametrize("example", MALFORMED_OR_NOT, ids=repr)
+def test_the_structural_check_agrees_with_the_example_schema(example: dict) -> None:
+    # The filter no longer runs marshmallow per row (issue #13); its check must still drop
+    # exactly the rows ExampleSchema refuses.
+    expected = bool(ExampleSchema().validate(example))
+    assert malformed(example) is expected
+
+
+def test_a_row_that_is_not_an_object_is_malformed() -> None:
+    assert malformed(["Will it rain?", "Which city?", 0.9, "weather"])
+    assert QualityFilter(min_score=0.5).reason_to_drop("row") == "malformed"
 
 
 def test_judge_returns_one_keep_flag_per_example_and_counts():

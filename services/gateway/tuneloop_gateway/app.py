@@ -89,7 +89,7 @@ def create_app(test_config: Mapping | None = None, settings: Settings | None = N
     # Before each request, in this order: key and scope (401, 403), the key's rate limit
     # (429), the body size (413), the body's media type (415).
     auth.register(app)
-    limits.build_limiter(app, settings)
+    limits.build_limiter(app, settings, app.extensions["tuneloop"].store.redis)
     limits.install_body_limit(app, settings.max_body_bytes)
     app.before_request(require_json_body)
     app.add_url_rule("/docs/static/<path:filename>", "docs_static", docs_static)

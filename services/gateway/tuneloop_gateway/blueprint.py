@@ -75,3 +75,7 @@ class Blueprint(flask_smorest.Blueprint):
         **flask_smorest.Blueprint.DEFAULT_LOCATION_CONTENT_TYPE_MAPPING,
         "multipart": "multipart/form-data",
     }
+
+    def arguments(self, schema: type[Schema] | Schema, *args: Any, **kwargs: Any) -> Any:
+        """flask-smorest's arguments; a schema class is instantiated once, not per request."""
+        return super().arguments(schema() if isinstance(schema, type) else schema, *args, **kwargs)

@@ -1,17 +1,20 @@
 """Request limits: body size (413) and a per-key rate limit in Redis (429 with Retry-After).
 
-The rate limit is Flask-Limiter's application-wide limit, keyed by the name of the API key
-that authenticated the request, counted in the same Redis as everything else (keys under
-``tuneloop:ratelimit:``), so every gunicorn worker and every gateway replica shares one count
-per key. Keys without the admin scope get TUNELOOP_RATE_LIMIT (default 600/minute); admin
-keys, the operators' own (TUNELOOP_API_KEY among them), get TUNELOOP_ADMIN_RATE_LIMIT
-(default off). Public endpoints (health, readiness, the OpenAPI document and /docs) and
-requests without a valid key (answered 401 first) are never counted.
+The rate limit is a fixed window per API key name, counted by the ``limits`` library in the
+same Redis as everything else (keys under ``tuneloop:ratelimit:``, one INCR script per
+request on the store's own connection pool), so every gunicorn worker and every gateway
+replica shares one count per key. Keys without the admin scope get TUNELOOP_RATE_LIMIT
+(default 600/minute); admin keys, the operators' own (TUNELOOP_API_KEY among them), get
+TUNELOOP_ADMIN_RATE_LIMIT (default off). Public endpoints (health, readiness, the OpenAPI
+document and /docs) and requests without a valid key (answered 401 first) are never counted.
 
 When Redis cannot be reached the limit fails open: the request goes on (and gets the 503 of
 whatever storage call it makes next, or its 401/4xx), a warning is logged, and nothing turns
 into a 500. A limiter outage must not take the API down on its own, and an API whose storage
 is down answers 503 anyway.
+
+Flask-Limiter did the same until issue #13: its per-request bookkeeping cost more than the
+Redis round trip itself, so the gateway now calls the library it is built on.
 """
 
 import logging
@@ -19,9 +22,10 @@ import math
 import time
 
 from flask import Flask, Response, request
-from flask_limiter import Limiter, RequestLimit
-from flask_limiter.errors import RateLimitExceeded
-from limits import parse_many
+from limits import RateLimitItem, parse_many
+from limits.storage import RedisStorage
+from limits.strategies import FixedWindowRateLimiter
+from redis import Redis
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from tuneloop.settings import Settings
@@ -48,31 +52,50 @@ def parse_rate_limit(value: str, name: str = "TUNELOOP_RATE_LIMIT") -> str:
     return value
 
 
-def _key_name() -> str:
-    """The rate-limit bucket: the name of the key that authenticated the request."""
-    key = auth.current_key()
-    return key.name if key is not None else ""
+class RateLimit:
+    """Fixed-window limits per API key name, app keys and admin keys apart."""
+
+    def __init__(self, redis: Redis, limit: str, admin_limit: str) -> None:
+        storage = RedisStorage(
+            "redis://", connection_pool=redis.connection_pool, key_prefix=RATE_LIMIT_PREFIX
+        )
+        self.windows = FixedWindowRateLimiter(storage)
+        self.limits = parse_many(limit) if limit else []
+        self.admin_limits = parse_many(admin_limit) if admin_limit else []
+
+    def check(self) -> Response | None:
+        """Count the request against its key's limits; answer 429 once one is used up."""
+        key = auth.current_key()
+        if key is None or auth.is_public():
+            return None
+        items = self.admin_limits if auth.ADMIN in key.scopes else self.limits
+        for item in items:
+            try:
+                if self.windows.hit(item, key.name):
+                    continue
+                retry_after = self._retry_after(item, key.name)
+            except Exception as exc:
+                log.warning(
+                    "rate limit storage unavailable, request let through (fail open): %s: %s",
+                    type(exc).__name__,
+                    exc,
+                )
+                return None
+            return problem(
+                429,
+                "Too Many Requests",
+                f"the key {key.name!r} has used its rate limit of {item}; retry in {retry_after} s",
+                headers={"Retry-After": str(retry_after)},
+            )
+        return None
+
+    def _retry_after(self, item: RateLimitItem, name: str) -> int:
+        """Whole seconds until the breached window resets (at least 1)."""
+        reset = self.windows.get_window_stats(item, name).reset_time
+        return max(1, math.ceil(reset - time.time()))
 
 
-def _exempt() -> bool:
-    """Public endpoints and requests that no key authenticated are never counted."""
-    return auth.is_public() or auth.current_key() is None
-
-
-class _QuietStorageErrors(logging.Filter):
-    """Log a limiter storage failure as one warning line instead of a stack trace per request."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and record.exc_info[1] is not None:
-            error = record.exc_info[1]
-            record.msg = "rate limit storage unavailable, request let through (fail open): %s"
-            record.args = (f"{type(error).__name__}: {error}",)
-            record.levelno, record.levelname = logging.WARNING, "WARNING"
-            record.exc_info = record.exc_text = None
-        return True
-
-
-def build_limiter(app: Flask, settings: Settings) -> Limiter | None:
+def build_limiter(app: Flask, settings: Settings, redis: Redis) -> RateLimit | None:
     """Install the per-key rate limits on app (after authentication); None when both are off."""
     limit = parse_rate_limit(settings.rate_limit)
     admin_limit = parse_rate_limit(settings.admin_rate_limit, "TUNELOOP_ADMIN_RATE_LIMIT")
@@ -80,54 +103,10 @@ def build_limiter(app: Flask, settings: Settings) -> Limiter | None:
         log.warning("TUNELOOP_RATE_LIMIT is off: ingest and jobs keys are not rate limited")
     if not (limit or admin_limit):
         return None
-
-    def limit_of_current_key() -> str:
-        """The limit of the key that sent the request ("": none)."""
-        key = auth.current_key()
-        return admin_limit if key is not None and auth.ADMIN in key.scopes else limit
-
-    limiter = Limiter(
-        key_func=_key_name,
-        application_limits=[limit_of_current_key],
-        storage_uri=settings.redis_url,
-        storage_options={
-            "key_prefix": RATE_LIMIT_PREFIX,
-            "socket_connect_timeout": 3,
-            "socket_timeout": 5,
-        },
-        strategy="fixed-window",
-        swallow_errors=True,  # fail open when Redis is unreachable: see the module docstring
-        headers_enabled=False,  # Retry-After is set on 429 answers only, by the handler below
-    )
-    limiter.request_filter(_exempt)
-    limiter.init_app(app)
-    limiter_log = logging.getLogger("flask-limiter")
-    if not any(isinstance(f, _QuietStorageErrors) for f in limiter_log.filters):
-        limiter_log.addFilter(_QuietStorageErrors())
-
-    def too_many_requests(error: RateLimitExceeded) -> Response:
-        retry_after = _retry_after(limiter.current_limit)
-        name = _key_name()
-        return problem(
-            429,
-            "Too Many Requests",
-            f"the key {name!r} has used its rate limit of {error.limit.limit}; "
-            f"retry in {retry_after} s",
-            headers={"Retry-After": str(retry_after)},
-        )
-
-    app.register_error_handler(RateLimitExceeded, too_many_requests)
+    limiter = RateLimit(redis, limit, admin_limit)
+    app.extensions["limiter"] = limiter
+    app.before_request(limiter.check)
     return limiter
-
-
-def _retry_after(current: RequestLimit | None) -> int:
-    """Whole seconds until the breached window resets (at least 1)."""
-    if current is None:
-        return 1
-    try:
-        return max(1, math.ceil(current.window.reset_time - time.time()))
-    except Exception:  # the storage went away between the hit and this read
-        return 1
 
 
 def request_has_body() -> bool:

@@ -14,6 +14,10 @@ MAX_STREAM_ID = f"{2**64 - 1}-{2**64 - 1}"
 # Bytes of eval cases per element of the eval-set list (a JSON array): every element stays
 # near 1 MiB, and a few large elements read back faster than one element a case.
 EVAL_SET_CHUNK_BYTES = 1 << 20
+# The field of an ended job's hash that keeps its rendered answer (see JobStore.document):
+# status, result and the rest never change once the job has ended, so polls of a finished
+# job are served without parsing and serializing every field again.
+DOCUMENT = "document"
 _FIELDS = (
     "id",
     "object",
@@ -72,6 +76,7 @@ class JobStore:
         self._set_if_null = redis.register_script(lua.SET_IF_NULL)
         self._cancel = redis.register_script(lua.CANCEL)
         self._create = redis.register_script(lua.CREATE)
+        self._keep = redis.register_script(lua.SET_IF_ENDED)
 
     def create(
         self,
@@ -134,6 +139,11 @@ class JobStore:
 
         Its request shows the eval set's size; the cases themselves only when eval_set is true.
         """
+        found = self.get_stamped(jid, eval_set)
+        return found[0] if found is not None else None
+
+    def get_stamped(self, jid: str, eval_set: bool = False) -> tuple[dict, str] | None:
+        """Return a job and the stamp of what can still change once it ended; None if none."""
         pipe = self.redis.pipeline(transaction=False)  # reads must work at maxmemory too
         pipe.hmget(keys.job(jid), _FIELDS).scard(keys.job_steps(jid))
         pipe.hgetall(keys.job_deliveries(jid))
@@ -160,7 +170,22 @@ class JobStore:
             for k, v in sorted(deliveries.items())
             if k.endswith(":started")
         }
-        return job
+        return job, _stamp(done, deliveries)
+
+    def document(self, jid: str) -> str | None:
+        """Return the answer kept for an ended job, if nothing it shows has changed since."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hget(keys.job(jid), DOCUMENT).scard(keys.job_steps(jid))
+        pipe.hgetall(keys.job_deliveries(jid))
+        kept, done, deliveries = pipe.execute()
+        if kept is None:
+            return None
+        stamp, _, body = kept.partition("\n")
+        return body if stamp == _stamp(done, deliveries) else None
+
+    def keep_document(self, jid: str, stamp: str, body: str) -> bool:
+        """Keep an ended job's rendered answer with the stamp it was read at; False if active."""
+        return bool(self._keep(keys=[keys.job(jid)], args=[DOCUMENT, f"{stamp}\n{body}"]))
 
     def active_snapshots(self) -> list[int]:
         """Return the snapshot numbers of every queued or running job."""
@@ -347,6 +372,11 @@ class JobStore:
             for eid, f in rows
         ]
         return events[:limit], len(events) > limit
+
+
+def _stamp(done: int, deliveries: dict) -> str:
+    """What can still change on an ended job: steps a late stage completes, its deliveries."""
+    return json.dumps([int(done), sorted(deliveries.items())], separators=(",", ":"))
 
 
 def _with_eval_set(request: dict, listed: list[str] | None) -> dict:

@@ -135,6 +135,18 @@ redis.call('ZADD', owned, ARGV[4], ARGV[1])
 return 'created'
 """
 
+# Set one field of a job's hash (ARGV: field, value) only once the job has ended; returns 1
+# when set. KEYS: the job's hash.
+SET_IF_ENDED = (
+    JOB_STATUS
+    + """
+local status = job_status(KEYS[1])
+if not status or not ended(status) then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
+"""
+)
+
 SET_IF_NULL = """
 if redis.call('HGET', KEYS[1], ARGV[1]) == 'null' then
   redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])

@@ -3,11 +3,13 @@
 import logging
 from typing import NoReturn
 
-from flask import Response, stream_with_context, url_for
+from flask import Response, current_app, stream_with_context, url_for
 from flask.views import MethodView
 from flask_smorest import abort
+from redis.exceptions import RedisError
 
 from tuneloop.canvas import job_canvas
+from tuneloop.contracts import TERMINAL
 from tuneloop.graph import FINE_TUNING, progress_total
 from tuneloop.pipeline import data
 from tuneloop.schemas.jobs import (
@@ -34,6 +36,7 @@ from tuneloop_gateway.idempotency import idempotent
 
 log = logging.getLogger(__name__)
 blp = Blueprint("jobs", __name__, url_prefix="/v1/jobs", description="Fine-tuning jobs")
+JOB_SCHEMA = JobSchema()
 
 
 def get_job_or_404(job_id: str, eval_set: bool = False) -> dict:
@@ -138,9 +141,31 @@ class Job(MethodView):
     @requires(blp, JOBS)
     @blp.arguments(JobReadQuerySchema, location="query")
     @blp.response(200, JobSchema)
-    def get(self, query: dict, job_id: str) -> dict:
+    def get(self, query: dict, job_id: str) -> dict | Response:
         """Return the job's status, stage, progress, result or error; its eval set on request."""
-        return get_job_or_404(job_id, eval_set=EVAL_SET_INCLUDE in query["include"])
+        if EVAL_SET_INCLUDE in query["include"]:
+            return get_job_or_404(job_id, eval_set=True)
+        return ended_job_answer(job_id)
+
+
+def ended_job_answer(job_id: str) -> dict | Response:
+    """The job; an ended one's answer rendered once and kept, since it no longer changes."""
+    jobs = services().store.jobs
+    kept = jobs.document(job_id)
+    if kept is not None:
+        return Response(kept, mimetype=current_app.json.mimetype)
+    found = jobs.get_stamped(job_id)
+    if found is None:
+        abort(404, message=f"no job with id {job_id!r}")
+    job, stamp = found
+    if job["status"] not in TERMINAL:
+        return job
+    answer = current_app.json.response(JOB_SCHEMA.dump(job))  # as flask-smorest would
+    try:
+        jobs.keep_document(job_id, stamp, answer.get_data(as_text=True))
+    except RedisError as exc:  # e.g. Redis at maxmemory: the next read renders it again
+        log.warning("job %s: its answer was not kept: %s", job_id, exc)
+    return answer
 
 
 @blp.route("/<job_id>/cancel")
