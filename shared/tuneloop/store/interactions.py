@@ -1,7 +1,8 @@
 """Rated interactions: stored atomically, listed by cursor, edited, read as a snapshot."""
 
 import json
-import uuid
+import secrets
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 
 from redis import Redis
@@ -28,22 +29,46 @@ class SnapshotGoneError(KeyError):
     """Versions the snapshot needs were reclaimed: it can no longer be read as it was."""
 
 
-# One script, so a job's snapshot sequence never sees half a batch or a gap.
-# KEYS: the sequence, the index, the two statistics hashes, then per item its record and its
-# task's index. ARGV per item: id, task type, rating bucket, record.
+# One script, so a job's snapshot sequence never sees half a batch or a gap. Each command
+# takes many items at once (in slices, within Lua's stack), and the statistics move once per
+# distinct task type and rating bucket, not once per item.
+# KEYS: the sequence, the index, the two statistics hashes, the n records, then the index of
+# each distinct task. ARGV: n, the number of distinct tasks t, the n ids, the n records, each
+# item's task slot (1..t), then t pairs (task, count) and the pairs (bucket, count).
 _ADD_SCRIPT = """
-local n = #ARGV / 4
-local seq = redis.call('INCRBY', KEYS[1], n) - n
-for i = 0, n - 1 do
-  local id, task, bucket, body = ARGV[1 + 4*i], ARGV[2 + 4*i], ARGV[3 + 4*i], ARGV[4 + 4*i]
-  seq = seq + 1
-  redis.call('SET', KEYS[5 + 2*i], body)
-  redis.call('ZADD', KEYS[2], seq, id)
-  redis.call('ZADD', KEYS[6 + 2*i], seq, id)
-  redis.call('HINCRBY', KEYS[3], task, 1)
-  redis.call('HINCRBY', KEYS[4], bucket, 1)
+local n, t = tonumber(ARGV[1]), tonumber(ARGV[2])
+local first = redis.call('INCRBY', KEYS[1], n) - n + 1
+local function in_slices(command, key, args)
+  for i = 1, #args, 1000 do
+    local j = math.min(i + 999, #args)
+    if key then
+      redis.call(command, key, unpack(args, i, j))
+    else
+      redis.call(command, unpack(args, i, j))
+    end
+  end
 end
-return seq
+local records, index, by_task = {}, {}, {}
+for i = 1, n do
+  local id, seq, slot = ARGV[2 + i], first + i - 1, tonumber(ARGV[2 + 2 * n + i])
+  records[#records + 1] = KEYS[4 + i]
+  records[#records + 1] = ARGV[2 + n + i]
+  index[#index + 1] = seq
+  index[#index + 1] = id
+  local of_task = by_task[slot] or {}
+  of_task[#of_task + 1] = seq
+  of_task[#of_task + 1] = id
+  by_task[slot] = of_task
+end
+in_slices('MSET', nil, records)
+in_slices('ZADD', KEYS[2], index)
+for slot, of_task in pairs(by_task) do in_slices('ZADD', KEYS[4 + n + slot], of_task) end
+local pairs_from = 3 + 3 * n
+for k = pairs_from, #ARGV, 2 do
+  local hash = (k < pairs_from + 2 * t) and KEYS[3] or KEYS[4]
+  redis.call('HINCRBY', hash, ARGV[k], ARGV[k + 1])
+end
+return first + n - 1
 """
 _ADD_KEYS = [keys.INTERACTION_SEQ, keys.INTERACTIONS, keys.TASK_COUNTS, keys.RATING_COUNTS]
 
@@ -68,24 +93,37 @@ class InteractionStore:
 
     def add_many(self, items: Sequence[dict]) -> list[dict]:
         """Store validated interactions in one atomic step: all of them or none."""
-        created, records, item_keys, args = now(), [], [], []
-        for item in items:
-            record = {
-                "id": f"int_{uuid.uuid4().hex[:24]}",
+        created = now()
+        records = [
+            {
+                "id": f"int_{secrets.token_hex(12)}",
                 "object": "interaction",
                 "created_at": created,
                 "source": "human",
                 "metadata": {},
                 **item,
             }
-            records.append(record)
-            item_keys += [
-                keys.interaction(record["id"]),
-                keys.interactions_of_task(item["task_type"]),
-            ]
-            args += [record["id"], record["task_type"], rating_bucket(record["rating"])]
-            args.append(json.dumps(record))
-        self._add(keys=[*_ADD_KEYS, *item_keys], args=args)
+            for item in items
+        ]
+        tasks = Counter(r["task_type"] for r in records)
+        slot = {task: i for i, task in enumerate(tasks, start=1)}
+        buckets = Counter(rating_bucket(r["rating"]) for r in records)
+        self._add(
+            keys=[
+                *_ADD_KEYS,
+                *(keys.interaction(r["id"]) for r in records),
+                *(keys.interactions_of_task(task) for task in tasks),
+            ],
+            args=[
+                len(records),
+                len(tasks),
+                *(r["id"] for r in records),
+                *(json.dumps(r, separators=(",", ":")) for r in records),
+                *(slot[r["task_type"]] for r in records),
+                *(x for pair in tasks.items() for x in pair),
+                *(x for pair in buckets.items() for x in pair),
+            ],
+        )
         return records
 
     def last_seq(self) -> int:

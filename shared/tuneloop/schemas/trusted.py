@@ -1,0 +1,88 @@
+"""An accept-only fast path for the hottest input: rated interactions, one or a thousand.
+
+``interaction(item)`` returns what InteractionInSchema().load(item) returns, for an item it
+can tell is valid with plain checks, and None for anything else (then marshmallow runs and
+answers with its own messages). It may decline a valid item, never accept an invalid one:
+tests/unit/test_trusted_load.py holds it to marshmallow's verdict on valid, invalid and
+random items. Text outside ASCII always takes marshmallow's path (its blank check reads
+Unicode categories).
+"""
+
+import math
+
+from marshmallow import ValidationError
+
+from tuneloop.contracts import SOURCES
+from tuneloop.schemas.common import _CONTROL, MAX_TASK_TYPE, MAX_TEXT, TASK_TYPE, small_json_object
+
+_FIELDS = frozenset({"input", "output", "rating", "task_type", "source", "metadata"})
+
+
+def _text(value: object) -> bool:
+    """A non-blank ASCII string of 1-MAX_TEXT characters without control characters."""
+    return (
+        type(value) is str
+        and 0 < len(value) <= MAX_TEXT
+        and value.isascii()
+        and not value.isspace()
+        and _CONTROL.search(value) is None
+    )
+
+
+def _metadata(value: object) -> bool:
+    """A small JSON object whose keys are 1-64 characters."""
+    if type(value) is not dict:
+        return False
+    if not value:
+        return True
+    if not all(type(k) is str and 0 < len(k) <= 64 for k in value):
+        return False
+    try:
+        small_json_object(value)
+    except ValidationError:
+        return False
+    return True
+
+
+def interaction(item: object) -> dict | None:
+    """Return the loaded item when it is certainly valid, else None (validate it in full)."""
+    if type(item) is not dict or not item.keys() <= _FIELDS:
+        return None
+    text, output = item.get("input"), item.get("output")
+    rating, task = item.get("rating"), item.get("task_type")
+    if not (_text(text) and _text(output)):
+        return None
+    if type(rating) not in (float, int) or not (math.isfinite(rating) and 0 <= rating <= 1):
+        return None
+    if type(task) is not str or not 0 < len(task) <= MAX_TASK_TYPE:
+        return None
+    source = item.get("source", "human")
+    if TASK_TYPE.regex.fullmatch(task) is None or type(source) is not str or source not in SOURCES:
+        return None
+    metadata = item.get("metadata", {})
+    if not _metadata(metadata):
+        return None
+    return {
+        "input": text,
+        "output": output,
+        "rating": float(rating),
+        "task_type": task,
+        "source": source,
+        "metadata": metadata,
+    }
+
+
+def batch(body: object, max_items: int) -> dict | None:
+    """Return the loaded batch when every item is certainly valid, else None."""
+    if type(body) is not dict or body.keys() != {"items"}:
+        return None
+    items = body["items"]
+    if type(items) is not list or not 0 < len(items) <= max_items:
+        return None
+    loaded = []
+    for item in items:
+        one = interaction(item)
+        if one is None:
+            return None
+        loaded.append(one)
+    return {"items": loaded}
