@@ -53,6 +53,8 @@ bench: $(STAMP)
 	$(PY) tests/benchmarks/bench_pages.py
 	$(PY) tests/benchmarks/bench_cli_ingest.py
 	$(PY) tests/benchmarks/bench_openai_files.py
+	$(PY) tests/benchmarks/bench_gateway.py
+	$(PY) tests/benchmarks/bench_filter.py
 
 # The README's pictures: the pages from the browser test, the CLI from a pseudo-terminal.
 screenshots: $(STAMP)
