@@ -306,11 +306,11 @@ def test_a_failed_first_request_frees_the_key_for_a_retry(
     real_add = interactions.add_many
     calls: list[int] = []
 
-    def fail_once(items: list) -> list:
+    def fail_once(items: list, limit: tuple = ()) -> list:
         calls.append(len(items))
         if len(calls) == 1:
             raise ConnectionRefusedError("storage went away")  # an unexpected error: 500
-        return real_add(items)
+        return real_add(items, limit)
 
     monkeypatch.setattr(interactions, "add_many", fail_once)
     client = app.test_client()
@@ -335,10 +335,10 @@ def test_a_duplicate_waits_for_the_first_request_and_gives_up_with_409_after_a_b
     real_add = interactions.add_many
     entered, release = threading.Event(), threading.Event()
 
-    def slow_add(items: list) -> list:
+    def slow_add(items: list, limit: tuple = ()) -> list:
         entered.set()
         assert release.wait(30), "the test never released the first request"
-        return real_add(items)
+        return real_add(items, limit)
 
     monkeypatch.setattr(interactions, "add_many", slow_add)
     monkeypatch.setattr(idempotency, "WAIT_SECONDS", 0.5)

@@ -313,6 +313,53 @@ def test_the_same_tiny_limit_refuses_the_second_request_when_redis_answers(
     assert 1 <= int(refused.headers["Retry-After"]) <= 60
 
 
+def test_the_hot_endpoints_count_the_limit_in_their_own_script_once_and_store_nothing_past_it(
+    stack: Stack,
+) -> None:
+    # POST /v1/interactions, .../batch and GET /v1/jobs/{id} count the rate limit in the
+    # script that does their work (issue #13); every other answer of theirs counts it after.
+    key = f"limits-in-store-{secrets.token_hex(16)}"
+    name = f"limits-in-store-{key[-8:]}"
+    app = create_app(
+        settings=Settings(
+            redis_url=stack.redis_url, api_keys=f"{name}:{key}:ingest+jobs", rate_limit="6/minute"
+        )
+    )
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {key}"}
+    store = stack.store
+    request = JobInSchema().load({"hyperparameters": {"n_epochs": 1}})
+    ended = store.jobs.create(request, snapshot_seq=0, total_steps=7)["id"]
+    store.cancel_job(ended)
+    before = store.interactions.count()
+    try:
+        answers = [
+            client.post("/v1/interactions", json=item(), headers=headers),
+            client.post("/v1/interactions/batch", json={"items": [item()] * 2}, headers=headers),
+            client.post("/v1/interactions", json=item(rating=2), headers=headers),
+            client.get(f"/v1/jobs/{ended}", headers=headers),  # rendered and kept
+            client.get(f"/v1/jobs/{ended}", headers=headers),  # the kept answer
+            client.get("/v1/jobs/ftjob_none", headers=headers),
+        ]
+        assert [a.status_code for a in answers] == [201, 201, 422, 200, 200, 404]
+        assert answers[3].get_data() == answers[4].get_data()
+        refused = [
+            client.post("/v1/interactions", json=item(), headers=headers),
+            client.post("/v1/interactions/batch", json={"items": [item()] * 2}, headers=headers),
+            client.post("/v1/interactions", json=item(rating=2), headers=headers),
+            client.get(f"/v1/jobs/{ended}", headers=headers),
+            client.get("/v1/jobs/ftjob_none", headers=headers),
+        ]
+        for response in refused:
+            body = response.get_json()
+            assert response.status_code == 429, (response.request.path, body)
+            assert name in body["detail"] and "6 per 1 minute" in body["detail"], body
+            assert 1 <= int(response.headers["Retry-After"]) <= 60
+        assert store.interactions.count() == before + 3
+    finally:
+        store.jobs.delete(ended)
+
+
 @pytest.mark.parametrize(
     ("changes", "complaint"),
     [

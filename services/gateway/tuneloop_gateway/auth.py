@@ -158,8 +158,8 @@ def requires(blp: Blueprint, scope: str) -> Callable[[F], F]:
     return decorator
 
 
-def required_scope() -> str:
-    """Return the scope the current request's endpoint needs (admin when none is declared)."""
+def view_method() -> object:
+    """Return the function that handles the current request (a MethodView's method)."""
     view = current_app.view_functions.get(request.endpoint or "")
     view_class = getattr(view, "view_class", None)
     if view_class is not None:
@@ -167,7 +167,12 @@ def required_scope() -> str:
         if method == "head":
             method = "get"
         view = getattr(view_class, method, None)
-    return getattr(view, "required_scope", ADMIN)
+    return view
+
+
+def required_scope() -> str:
+    """Return the scope the current request's endpoint needs (admin when none is declared)."""
+    return getattr(view_method(), "required_scope", ADMIN)
 
 
 def is_public() -> bool:

@@ -1,41 +1,44 @@
 """Request limits: body size (413) and a per-key rate limit in Redis (429 with Retry-After).
 
-The rate limit is a fixed window per API key name, counted by the ``limits`` library in the
-same Redis as everything else (keys under ``tuneloop:ratelimit:``, one INCR script per
-request on the store's own connection pool), so every gunicorn worker and every gateway
-replica shares one count per key. Keys without the admin scope get TUNELOOP_RATE_LIMIT
-(default 600/minute); admin keys, the operators' own (TUNELOOP_API_KEY among them), get
-TUNELOOP_ADMIN_RATE_LIMIT (default off). Public endpoints (health, readiness, the OpenAPI
-document and /docs) and requests without a valid key (answered 401 first) are never counted.
+The rate limit is a fixed window per API key name (limits parsed and keys named by the
+``limits`` library), counted in the same Redis as everything else (keys under
+``tuneloop:ratelimit:``), so every gunicorn worker and every gateway replica shares one
+count per key. The hottest endpoints count it in the same script as their own work (see
+tuneloop.store.ratelimit): one round trip instead of two. Keys without the admin scope get
+TUNELOOP_RATE_LIMIT (default 600/minute); admin keys, the operators' own (TUNELOOP_API_KEY
+among them), get TUNELOOP_ADMIN_RATE_LIMIT (default off). Public endpoints (health,
+readiness, the OpenAPI document and /docs) and requests without a valid key (answered 401
+first) are never counted.
 
 When Redis cannot be reached the limit fails open: the request goes on (and gets the 503 of
 whatever storage call it makes next, or its 401/4xx), a warning is logged, and nothing turns
 into a 500. A limiter outage must not take the API down on its own, and an API whose storage
 is down answers 503 anyway.
 
-Flask-Limiter did the same until issue #13: its per-request bookkeeping cost more than the
-Redis round trip itself, so the gateway now calls the library it is built on.
+Flask-Limiter did this until issue #13: its per-request bookkeeping cost more than the Redis
+round trip itself.
 """
 
 import logging
-import math
-import time
+from collections.abc import Callable
+from typing import TypeVar
 
-from flask import Flask, Response, request
-from limits import RateLimitItem, parse_many
-from limits.storage import RedisStorage
-from limits.strategies import FixedWindowRateLimiter
+from flask import Flask, Response, g, request
+from limits import parse_many
 from redis import Redis
+from redis.exceptions import RedisError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from tuneloop.settings import Settings
-from tuneloop.store import keys
+from tuneloop.store import keys, ratelimit
+from tuneloop.store.ratelimit import RateLimitedError, Window
 from tuneloop_gateway import auth
 from tuneloop_gateway.errors import problem
 
 log = logging.getLogger(__name__)
 RATE_LIMIT_PREFIX = keys.RATE_LIMITS
 DISABLED = ("", "off", "none")
+F = TypeVar("F", bound=Callable)
 
 
 def parse_rate_limit(value: str, name: str = "TUNELOOP_RATE_LIMIT") -> str:
@@ -52,47 +55,92 @@ def parse_rate_limit(value: str, name: str = "TUNELOOP_RATE_LIMIT") -> str:
     return value
 
 
+def counted_in_store(func: F) -> F:
+    """Mark a view whose store call counts the rate limit itself (see deferred())."""
+    func.rate_limit_in_store = True
+    return func
+
+
+def deferred() -> tuple[Window, ...]:
+    """Take the current request's rate-limit windows for its store call to count.
+
+    Only a view marked counted_in_store gets any; once taken, the store call must count
+    them (it raises RateLimitedError when one is used up).
+    """
+    return g.pop("rate_windows", ())
+
+
 class RateLimit:
     """Fixed-window limits per API key name, app keys and admin keys apart."""
 
     def __init__(self, redis: Redis, limit: str, admin_limit: str) -> None:
-        storage = RedisStorage(
-            "redis://", connection_pool=redis.connection_pool, key_prefix=RATE_LIMIT_PREFIX
-        )
-        self.windows = FixedWindowRateLimiter(storage)
         self.limits = parse_many(limit) if limit else []
         self.admin_limits = parse_many(admin_limit) if admin_limit else []
+        self._hit = redis.register_script(ratelimit.HIT_ONLY)
+
+    def windows(self, key: auth.ApiKey) -> tuple[Window, ...]:
+        """The current windows of key's limits."""
+        items = self.admin_limits if auth.ADMIN in key.scopes else self.limits
+        return tuple(
+            Window(f"{RATE_LIMIT_PREFIX}:{item.key_for(key.name)}", item.get_expiry(), item.amount)
+            for item in items
+        )
 
     def check(self) -> Response | None:
-        """Count the request against its key's limits; answer 429 once one is used up."""
+        """Count the request against its key's limits; answer 429 once one is used up.
+
+        A view marked counted_in_store has its store call count them in the same script
+        as its own work: the windows wait in g until it takes them, or until settle().
+        """
         key = auth.current_key()
         if key is None or auth.is_public():
             return None
-        items = self.admin_limits if auth.ADMIN in key.scopes else self.limits
-        for item in items:
-            try:
-                if self.windows.hit(item, key.name):
-                    continue
-                retry_after = self._retry_after(item, key.name)
-            except Exception as exc:
-                log.warning(
-                    "rate limit storage unavailable, request let through (fail open): %s: %s",
-                    type(exc).__name__,
-                    exc,
-                )
-                return None
-            return problem(
-                429,
-                "Too Many Requests",
-                f"the key {key.name!r} has used its rate limit of {item}; retry in {retry_after} s",
-                headers={"Retry-After": str(retry_after)},
+        windows = self.windows(key)
+        if not windows:
+            return None
+        if getattr(auth.view_method(), "rate_limit_in_store", False):
+            g.rate_windows = windows
+            g.rate_key = key
+            return None
+        return self._count(key, windows)
+
+    def settle(self, response: Response) -> Response:
+        """Count the windows a marked view did not take (it answered before its store call)."""
+        windows = g.pop("rate_windows", None)
+        if not windows:
+            return response
+        refusal = self._count(g.rate_key, windows)
+        return refusal if refusal is not None else response
+
+    def _count(self, key: auth.ApiKey, windows: tuple[Window, ...]) -> Response | None:
+        """Count windows now: None when within them, else the 429 answer."""
+        try:
+            outcome = self._hit(
+                keys=ratelimit.window_keys(windows), args=ratelimit.window_args(windows)
+            )
+            if outcome:
+                outcome = ["rate_limited", *outcome]
+            ratelimit.raise_if_over(outcome)
+        except RateLimitedError as refused:
+            return self.refusal(key, refused)
+        except RedisError as exc:
+            log.warning(
+                "rate limit storage unavailable, request let through (fail open): %s: %s",
+                type(exc).__name__,
+                exc,
             )
         return None
 
-    def _retry_after(self, item: RateLimitItem, name: str) -> int:
-        """Whole seconds until the breached window resets (at least 1)."""
-        reset = self.windows.get_window_stats(item, name).reset_time
-        return max(1, math.ceil(reset - time.time()))
+    def refusal(self, key: auth.ApiKey, refused: RateLimitedError) -> Response:
+        """The 429 answer naming the key and the limit it used up."""
+        items = self.admin_limits if auth.ADMIN in key.scopes else self.limits
+        return problem(
+            429,
+            "Too Many Requests",
+            f"the key {key.name!r} has used its rate limit of {items[refused.window]}; "
+            f"retry in {refused.retry_after} s",
+            headers={"Retry-After": str(refused.retry_after)},
+        )
 
 
 def build_limiter(app: Flask, settings: Settings, redis: Redis) -> RateLimit | None:
@@ -106,6 +154,14 @@ def build_limiter(app: Flask, settings: Settings, redis: Redis) -> RateLimit | N
     limiter = RateLimit(redis, limit, admin_limit)
     app.extensions["limiter"] = limiter
     app.before_request(limiter.check)
+    app.after_request(limiter.settle)
+
+    def store_refused(refused: RateLimitedError) -> Response:
+        key = auth.current_key()
+        assert key is not None  # only a request with a key has windows to count
+        return limiter.refusal(key, refused)
+
+    app.register_error_handler(RateLimitedError, store_refused)
     return limiter
 
 

@@ -7,7 +7,8 @@ from collections.abc import Callable, Iterator, Sequence
 
 from redis import Redis
 
-from tuneloop.store import keys, paging, versions
+from tuneloop.store import keys, paging, ratelimit, versions
+from tuneloop.store.ratelimit import Window
 from tuneloop.timeutil import now
 
 MAX_EVENTS = 100  # audit events kept per interaction (the oldest go first)
@@ -31,12 +32,19 @@ class SnapshotGoneError(KeyError):
 
 # One script, so a job's snapshot sequence never sees half a batch or a gap. Each command
 # takes many items at once (in slices, within Lua's stack), and the statistics move once per
-# distinct task type and rating bucket, not once per item.
-# KEYS: the sequence, the index, the two statistics hashes, the n records, then the index of
-# each distinct task. ARGV: n, the number of distinct tasks t, the n ids, the n records, each
-# item's task slot (1..t), then t pairs (task, count) and the pairs (bucket, count).
-_ADD_SCRIPT = """
-local n, t = tonumber(ARGV[1]), tonumber(ARGV[2])
+# distinct task type and rating bucket, not once per item. The request's rate-limit windows
+# are counted first: a refused request writes nothing else.
+# KEYS: the sequence, the index, the two statistics hashes, the w windows, the n records,
+# then the index of each distinct task. ARGV: n, the number of distinct tasks t, w, the w
+# windows' length/amount pairs, the n ids, the n records, each item's task slot (1..t), then
+# t pairs (task, count) and the pairs (bucket, count).
+_ADD_SCRIPT = (
+    ratelimit.HIT
+    + """
+local n, t, w = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local over = hit(5, w, 4)
+if over then return {'rate_limited', over[1], over[2]} end
+local k, a = 4 + w, 3 + 2 * w
 local first = redis.call('INCRBY', KEYS[1], n) - n + 1
 local function in_slices(command, key, args)
   for i = 1, #args, 1000 do
@@ -50,9 +58,9 @@ local function in_slices(command, key, args)
 end
 local records, index, by_task = {}, {}, {}
 for i = 1, n do
-  local id, seq, slot = ARGV[2 + i], first + i - 1, tonumber(ARGV[2 + 2 * n + i])
-  records[#records + 1] = KEYS[4 + i]
-  records[#records + 1] = ARGV[2 + n + i]
+  local id, seq, slot = ARGV[a + i], first + i - 1, tonumber(ARGV[a + 2 * n + i])
+  records[#records + 1] = KEYS[k + i]
+  records[#records + 1] = ARGV[a + n + i]
   index[#index + 1] = seq
   index[#index + 1] = id
   local of_task = by_task[slot] or {}
@@ -62,14 +70,15 @@ for i = 1, n do
 end
 in_slices('MSET', nil, records)
 in_slices('ZADD', KEYS[2], index)
-for slot, of_task in pairs(by_task) do in_slices('ZADD', KEYS[4 + n + slot], of_task) end
-local pairs_from = 3 + 3 * n
-for k = pairs_from, #ARGV, 2 do
-  local hash = (k < pairs_from + 2 * t) and KEYS[3] or KEYS[4]
-  redis.call('HINCRBY', hash, ARGV[k], ARGV[k + 1])
+for slot, of_task in pairs(by_task) do in_slices('ZADD', KEYS[k + n + slot], of_task) end
+local pairs_from = a + 3 * n + 1
+for j = pairs_from, #ARGV, 2 do
+  local hash = (j < pairs_from + 2 * t) and KEYS[3] or KEYS[4]
+  redis.call('HINCRBY', hash, ARGV[j], ARGV[j + 1])
 end
 return first + n - 1
 """
+)
 _ADD_KEYS = [keys.INTERACTION_SEQ, keys.INTERACTIONS, keys.TASK_COUNTS, keys.RATING_COUNTS]
 
 
@@ -91,8 +100,12 @@ class InteractionStore:
         self._size = redis.register_script(versions.SNAPSHOT_SIZE)
         self._reclaim = redis.register_script(versions.RECLAIM)
 
-    def add_many(self, items: Sequence[dict]) -> list[dict]:
-        """Store validated interactions in one atomic step: all of them or none."""
+    def add_many(self, items: Sequence[dict], limit: Sequence[Window] = ()) -> list[dict]:
+        """Store validated interactions in one atomic step: all of them or none.
+
+        The limit's windows are counted in the same step; RateLimitedError (nothing stored)
+        when one is used up.
+        """
         created = now()
         records = [
             {
@@ -108,15 +121,18 @@ class InteractionStore:
         tasks = Counter(r["task_type"] for r in records)
         slot = {task: i for i, task in enumerate(tasks, start=1)}
         buckets = Counter(rating_bucket(r["rating"]) for r in records)
-        self._add(
+        outcome = self._add(
             keys=[
                 *_ADD_KEYS,
+                *ratelimit.window_keys(limit),
                 *(keys.interaction(r["id"]) for r in records),
                 *(keys.interactions_of_task(task) for task in tasks),
             ],
             args=[
                 len(records),
                 len(tasks),
+                len(limit),
+                *ratelimit.window_args(limit),
                 *(r["id"] for r in records),
                 *(json.dumps(r, separators=(",", ":")) for r in records),
                 *(slot[r["task_type"]] for r in records),
@@ -124,6 +140,7 @@ class InteractionStore:
                 *(x for pair in buckets.items() for x in pair),
             ],
         )
+        ratelimit.raise_if_over(outcome)
         return records
 
     def last_seq(self) -> int:

@@ -2,12 +2,14 @@
 
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from redis import Redis
 
 from tuneloop import contracts, graph
-from tuneloop.store import keys, lua, paging
+from tuneloop.store import keys, lua, paging, ratelimit
+from tuneloop.store.ratelimit import Window
 from tuneloop.timeutil import now
 
 MAX_STREAM_ID = f"{2**64 - 1}-{2**64 - 1}"
@@ -65,6 +67,20 @@ class QuotaExceeded(Exception):  # noqa: N818 - a refusal, answered 429
         self.kind, self.limit = kind, limit
 
 
+# KEYS: the job's hash, its steps, its deliveries, then the rate-limit windows. ARGV: the
+# document's field, then the windows' length/amount pairs. Returns the kept document ('' when
+# none), the steps done and the deliveries hash, or a refusal (ratelimit.raise_if_over).
+_READ_DOCUMENT = (
+    ratelimit.HIT
+    + """
+local over = hit(4, #KEYS - 3, 2)
+if over then return {'rate_limited', over[1], over[2]} end
+local kept = redis.call('HGET', KEYS[1], ARGV[1]) or ''
+return {kept, redis.call('SCARD', KEYS[2]), redis.call('HGETALL', KEYS[3])}
+"""
+)
+
+
 class JobStore:
     """Job records as Redis hashes of JSON values."""
 
@@ -77,6 +93,7 @@ class JobStore:
         self._cancel = redis.register_script(lua.CANCEL)
         self._create = redis.register_script(lua.CREATE)
         self._keep = redis.register_script(lua.SET_IF_ENDED)
+        self._read_document = redis.register_script(_READ_DOCUMENT)
 
     def create(
         self,
@@ -172,15 +189,26 @@ class JobStore:
         }
         return job, _stamp(done, deliveries)
 
-    def document(self, jid: str) -> str | None:
-        """Return the answer kept for an ended job, if nothing it shows has changed since."""
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.hget(keys.job(jid), DOCUMENT).scard(keys.job_steps(jid))
-        pipe.hgetall(keys.job_deliveries(jid))
-        kept, done, deliveries = pipe.execute()
-        if kept is None:
+    def document(self, jid: str, limit: Sequence[Window] = ()) -> str | None:
+        """Return the answer kept for an ended job, if nothing it shows has changed since.
+
+        The limit's windows are counted in the same step: RateLimitedError when one is used up.
+        """
+        outcome = self._read_document(
+            keys=[
+                keys.job(jid),
+                keys.job_steps(jid),
+                keys.job_deliveries(jid),
+                *ratelimit.window_keys(limit),
+            ],
+            args=[DOCUMENT, *ratelimit.window_args(limit)],
+        )
+        ratelimit.raise_if_over(outcome)
+        kept, done, flat = outcome
+        if not kept:
             return None
         stamp, _, body = kept.partition("\n")
+        deliveries = dict(zip(flat[0::2], flat[1::2], strict=True))
         return body if stamp == _stamp(done, deliveries) else None
 
     def keep_document(self, jid: str, stamp: str, body: str) -> bool:

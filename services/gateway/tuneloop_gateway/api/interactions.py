@@ -29,6 +29,7 @@ from tuneloop_gateway.auth import INGEST, current_key, requires
 from tuneloop_gateway.blueprint import Blueprint
 from tuneloop_gateway.extensions import services
 from tuneloop_gateway.idempotency import idempotent
+from tuneloop_gateway.limits import counted_in_store, deferred
 
 log = logging.getLogger(__name__)
 RETRY = {"Retry-After": "1"}
@@ -44,13 +45,14 @@ blp = Blueprint(
 class Interactions(MethodView):
     """The collection of interactions."""
 
+    @counted_in_store
     @requires(blp, INGEST)
     @blp.arguments(InteractionInSchema)
     @blp.response(201, InteractionSchema)
     @idempotent(blp)
     def post(self, item: dict) -> dict:
         """Store one rated interaction."""
-        return services().store.interactions.add_many([item])[0]
+        return services().store.interactions.add_many([item], limit=deferred())[0]
 
     @requires(blp, INGEST)
     @blp.arguments(InteractionQuerySchema, location="query")
@@ -68,13 +70,14 @@ class Interactions(MethodView):
 class InteractionBatch(MethodView):
     """A batch of interactions."""
 
+    @counted_in_store
     @requires(blp, INGEST)
     @blp.arguments(InteractionBatchInSchema)
     @blp.response(201, BatchCreatedSchema)
     @idempotent(blp)
     def post(self, batch: dict) -> dict:
         """Store up to 1,000 interactions all together; one bad item stores none."""
-        records = services().store.interactions.add_many(batch["items"])
+        records = services().store.interactions.add_many(batch["items"], limit=deferred())
         return {"count": len(records), "ids": [r["id"] for r in records]}
 
 

@@ -33,6 +33,7 @@ from tuneloop_gateway.blueprint import Blueprint
 from tuneloop_gateway.errors import problem
 from tuneloop_gateway.extensions import services
 from tuneloop_gateway.idempotency import idempotent
+from tuneloop_gateway.limits import counted_in_store, deferred
 
 log = logging.getLogger(__name__)
 blp = Blueprint("jobs", __name__, url_prefix="/v1/jobs", description="Fine-tuning jobs")
@@ -138,6 +139,7 @@ def _listed(job: dict) -> dict:
 class Job(MethodView):
     """One job."""
 
+    @counted_in_store
     @requires(blp, JOBS)
     @blp.arguments(JobReadQuerySchema, location="query")
     @blp.response(200, JobSchema)
@@ -151,7 +153,7 @@ class Job(MethodView):
 def ended_job_answer(job_id: str) -> dict | Response:
     """The job; an ended one's answer rendered once and kept, since it no longer changes."""
     jobs = services().store.jobs
-    kept = jobs.document(job_id)
+    kept = jobs.document(job_id, limit=deferred())
     if kept is not None:
         return Response(kept, mimetype=current_app.json.mimetype)
     found = jobs.get_stamped(job_id)
