@@ -60,6 +60,6 @@ def test_a_job_still_running_keeps_no_answer(client: ApiClient, stack: Stack) ->
     try:
         assert client.get(f"/v1/jobs/{job_id}").json()["status"] == "queued"
         assert stack.store.redis.hget(keys.job(job_id), DOCUMENT) is None
-        assert not stack.store.jobs.keep_document(job_id, "[0,[]]", "{}")
+        assert not stack.store.jobs.keep_document(job_id, "0|", "{}")
     finally:
         stack.store.jobs.delete(job_id)

@@ -68,15 +68,23 @@ class QuotaExceeded(Exception):  # noqa: N818 - a refusal, answered 429
 
 
 # KEYS: the job's hash, its steps, its deliveries, then the rate-limit windows. ARGV: the
-# document's field, then the windows' length/amount pairs. Returns the kept document ('' when
-# none), the steps done and the deliveries hash, or a refusal (ratelimit.raise_if_over).
+# document's field, then the windows' length/amount pairs. Returns the kept document's body
+# when its stamp is still the job's (see _stamp, which this computes the same way), else ''
+# (or a refusal: ratelimit.raise_if_over).
 _READ_DOCUMENT = (
     ratelimit.HIT
     + """
 local over = hit(4, #KEYS - 3, 2)
 if over then return {'rate_limited', over[1], over[2]} end
-local kept = redis.call('HGET', KEYS[1], ARGV[1]) or ''
-return {kept, redis.call('SCARD', KEYS[2]), redis.call('HGETALL', KEYS[3])}
+local kept = redis.call('HGET', KEYS[1], ARGV[1])
+if not kept then return '' end
+local flat, parts = redis.call('HGETALL', KEYS[3]), {}
+for i = 1, #flat, 2 do parts[#parts + 1] = flat[i] .. '=' .. flat[i + 1] end
+table.sort(parts)
+local stamp = redis.call('SCARD', KEYS[2]) .. '|' .. table.concat(parts, '|')
+local cut = string.find(kept, '\\n', 1, true)
+if not cut or string.sub(kept, 1, cut - 1) ~= stamp then return '' end
+return string.sub(kept, cut + 1)
 """
 )
 
@@ -204,12 +212,7 @@ class JobStore:
             args=[DOCUMENT, *ratelimit.window_args(limit)],
         )
         ratelimit.raise_if_over(outcome)
-        kept, done, flat = outcome
-        if not kept:
-            return None
-        stamp, _, body = kept.partition("\n")
-        deliveries = dict(zip(flat[0::2], flat[1::2], strict=True))
-        return body if stamp == _stamp(done, deliveries) else None
+        return outcome or None
 
     def keep_document(self, jid: str, stamp: str, body: str) -> bool:
         """Keep an ended job's rendered answer with the stamp it was read at; False if active."""
@@ -403,8 +406,11 @@ class JobStore:
 
 
 def _stamp(done: int, deliveries: dict) -> str:
-    """What can still change on an ended job: steps a late stage completes, its deliveries."""
-    return json.dumps([int(done), sorted(deliveries.items())], separators=(",", ":"))
+    """What can still change on an ended job: steps a late stage completes, its deliveries.
+
+    _READ_DOCUMENT computes the same string in Lua: steps, then the sorted "field=value"s.
+    """
+    return f"{int(done)}|" + "|".join(sorted(f"{k}={v}" for k, v in deliveries.items()))
 
 
 def _with_eval_set(request: dict, listed: list[str] | None) -> dict:
