@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
@@ -35,6 +36,14 @@ def finished_job(client: ApiClient, stack: Stack) -> dict:
     seed_interactions(client)
     job_id = create_job(client, 8, holdout_fraction=0.25)
     return wait_for_job(client, stack, job_id)
+
+
+def text_of(driver: WebDriver, element_id: str) -> str:
+    """The element's text, or "" while the page that holds it is loading."""
+    try:
+        return driver.find_element(By.ID, element_id).text
+    except (NoSuchElementException, StaleElementReferenceException):
+        return ""
 
 
 def log_in(driver: WebDriver, base_url: str, page: str) -> None:
@@ -152,7 +161,13 @@ def test_progress_advances_live_while_a_job_runs_and_cancel_stops_it(
             assert driver.execute_script("return window.loadedOnce === true")
             screenshot(driver, "pages-job-running", 1280)
             driver.find_element(By.ID, "cancel").click()
+            # The form posts and the page loads again: wait for the new page, not the old one.
+            wait_until(
+                lambda: "The job was cancelled." in text_of(driver, "notice"),
+                10,
+                lambda: f"the notice of the cancel; the page shows {text_of(driver, 'notice')!r}",
+                0.1,
+            )
             assert "cancelled" in driver.find_element(By.ID, "job-status").text
-            assert "The job was cancelled." in driver.find_element(By.ID, "notice").text
             assert console_errors(driver) == []
         wait_job_status(api, slow_stack, job_id, {"cancelled"}, 10)
