@@ -8,7 +8,8 @@ writing to the same redis-server with its AOF (appendfsync everysec). Figures:
 - POST /v1/interactions, one item: requests/s, p50 and p99 latency;
 - POST /v1/interactions/batch of 1,000 items against the bare app's pipelined SETs of the
   same 1,000 records: records/s;
-- GET /v1/jobs/{id} of a finished job against GET of the same bytes from one Redis key;
+- GET /v1/jobs/{id} of a finished job, and of a queued one (what a poll reads while a job
+  waits), against GET of the same bytes from one Redis key;
 - Redis bytes per stored interaction (used_memory over 10,000 posted rows).
 
 Load comes from wrk (Debian's package) when it is installed, else from Python threads with
@@ -41,6 +42,7 @@ from tuneloop_devstack.procs import Proc, free_port, wait_for
 from tuneloop_devstack.stack import GUNICORN, Stack
 
 from tuneloop.celery_config import PIPELINE_QUEUE
+from tuneloop.schemas.jobs import JobInSchema
 
 HERE = Path(__file__).resolve().parent
 BATCH, SIZE_ROWS = 1000, 10_000
@@ -197,6 +199,17 @@ def finished_job(stack: Stack, client: Client) -> tuple[str, bytes]:
     return job["id"], body
 
 
+def queued_job(stack: Stack, client: Client) -> tuple[str, bytes]:
+    """Store a job that stays queued (no worker is sent it): what a poll reads while it waits."""
+    request = JobInSchema().load({"hyperparameters": {"n_epochs": 3}})
+    job_id = stack.store.jobs.create(request, snapshot_seq=0, total_steps=7)["id"]
+    conn = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=10)
+    conn.request("GET", f"/v1/jobs/{job_id}", headers={"Authorization": f"Bearer {client.api_key}"})
+    body = conn.getresponse().read()
+    conn.close()
+    return job_id, body
+
+
 def bytes_per_interaction(stack: Stack, client: Client) -> float:
     """Return Redis used_memory growth per interaction over SIZE_ROWS posted rows."""
     rows = generate(SIZE_ROWS // 20, seed=11, n_tasks=20)
@@ -249,6 +262,7 @@ def main() -> None:
     started = time.perf_counter()
     key = secrets.token_urlsafe(24)
     stack = Stack(api_key=secrets.token_urlsafe(16), gunicorn_args=tuple(gunicorn_args))
+    cleanup: list[Path] = [stack.workdir]
     try:
         stack.start_redis()
         env = {
@@ -260,6 +274,8 @@ def main() -> None:
         client = Client(stack.base_url, key)
         job_id, job_body = finished_job(stack, client)
         stack.probe().set(f"bare:job:{job_id}", job_body)
+        queued_id, queued_body = queued_job(stack, client)
+        stack.probe().set(f"bare:job:{queued_id}", queued_body)
         per_row = bytes_per_interaction(stack, client)
         one = json.dumps(ITEM).encode()
         batch = json.dumps({"items": [ITEM] * BATCH}).encode()
@@ -285,8 +301,16 @@ def main() -> None:
                 1,
                 0.8,
             ),
+            f"GET /v1/jobs/{{id}} of a queued job ({len(queued_body):,} bytes), requests/s": (
+                Target(stack.port, "GET", f"/v1/jobs/{queued_id}"),
+                Target(bare, "GET", f"/v1/jobs/{queued_id}"),
+                "req/s",
+                1,
+                0.8,
+            ),
         }
         load = Load(key, args.seconds, args.connections, use_wrk)
+        cleanup.append(load.tmp)
         results = {name: ([], []) for name in figures}
         for _ in range(args.rounds):
             for name, (a, b, *_rest) in figures.items():
@@ -304,6 +328,8 @@ def main() -> None:
         print(f"whole run {time.perf_counter() - started:.0f} s")
     finally:
         stack.stop()
+        for path in cleanup:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -67,24 +67,30 @@ class QuotaExceeded(Exception):  # noqa: N818 - a refusal, answered 429
         self.kind, self.limit = kind, limit
 
 
-# KEYS: the job's hash, its steps, its deliveries, then the rate-limit windows. ARGV: the
-# document's field, then the windows' length/amount pairs. Returns the kept document's body
-# when its stamp is still the job's (see _stamp, which this computes the same way), else ''
-# (or a refusal: ratelimit.raise_if_over).
-_READ_DOCUMENT = (
+# Read a job in one step. KEYS: the job's hash, its steps, its deliveries, then the w
+# rate-limit windows. ARGV: the kept answer's field, the windows' length/amount pairs, then
+# the job's fields. Returns {'kept', body} when an ended job's kept answer still has the
+# job's stamp (see _stamp, computed here the same way), else {'fields', the fields' values,
+# steps done, the deliveries hash as a flat list}, or a refusal (ratelimit.raise_if_over).
+_READ = (
     ratelimit.HIT
     + """
-local over = hit(4, #KEYS - 3, 2)
+local w = #KEYS - 3
+local over = hit(4, w, 2)
 if over then return {'rate_limited', over[1], over[2]} end
+local done, flat = redis.call('SCARD', KEYS[2]), redis.call('HGETALL', KEYS[3])
 local kept = redis.call('HGET', KEYS[1], ARGV[1])
-if not kept then return '' end
-local flat, parts = redis.call('HGETALL', KEYS[3]), {}
-for i = 1, #flat, 2 do parts[#parts + 1] = flat[i] .. '=' .. flat[i + 1] end
-table.sort(parts)
-local stamp = redis.call('SCARD', KEYS[2]) .. '|' .. table.concat(parts, '|')
-local cut = string.find(kept, '\\n', 1, true)
-if not cut or string.sub(kept, 1, cut - 1) ~= stamp then return '' end
-return string.sub(kept, cut + 1)
+if kept then
+  local parts = {}
+  for i = 1, #flat, 2 do parts[#parts + 1] = flat[i] .. '=' .. flat[i + 1] end
+  table.sort(parts)
+  local stamp = done .. '|' .. table.concat(parts, '|')
+  local cut = string.find(kept, '\\n', 1, true)
+  if cut and string.sub(kept, 1, cut - 1) == stamp then
+    return {'kept', string.sub(kept, cut + 1)}
+  end
+end
+return {'fields', redis.call('HMGET', KEYS[1], unpack(ARGV, 2 + 2 * w)), done, flat}
 """
 )
 
@@ -101,7 +107,7 @@ class JobStore:
         self._cancel = redis.register_script(lua.CANCEL)
         self._create = redis.register_script(lua.CREATE)
         self._keep = redis.register_script(lua.SET_IF_ENDED)
-        self._read_document = redis.register_script(_READ_DOCUMENT)
+        self._read = redis.register_script(_READ)
 
     def create(
         self,
@@ -177,42 +183,30 @@ class JobStore:
         values, done, deliveries, *listed = pipe.execute()
         if values[0] is None:
             return None
-        job = {
-            k: json.loads(v) if v is not None else None
-            for k, v in zip(_FIELDS, values, strict=True)
-        }
-        job["kind"] = job["kind"] or graph.FINE_TUNING  # stored before evaluation jobs existed
-        job["request"] = _with_eval_set(job["request"], listed[0] if listed else None)
-        total = job.pop("total_steps") or 1
-        current = min(int(done), total)
-        job["progress"] = {
-            "current": current,
-            "total": total,
-            "percent": round(100.0 * current / total, 1),
-        }
-        job["deliveries"] = {
-            k.removesuffix(":started"): int(v)
-            for k, v in sorted(deliveries.items())
-            if k.endswith(":started")
-        }
-        return job, _stamp(done, deliveries)
+        return _job(values, done, deliveries, listed[0] if listed else None)
 
-    def document(self, jid: str, limit: Sequence[Window] = ()) -> str | None:
-        """Return the answer kept for an ended job, if nothing it shows has changed since.
+    def read(self, jid: str, limit: Sequence[Window] = ()) -> str | tuple[dict, str] | None:
+        """Read a job in one step: an ended job's kept answer (a str) while it is current,
+        else the job and its stamp (as get_stamped), None when there is no such job.
 
         The limit's windows are counted in the same step: RateLimitedError when one is used up.
         """
-        outcome = self._read_document(
+        outcome = self._read(
             keys=[
                 keys.job(jid),
                 keys.job_steps(jid),
                 keys.job_deliveries(jid),
                 *ratelimit.window_keys(limit),
             ],
-            args=[DOCUMENT, *ratelimit.window_args(limit)],
+            args=[DOCUMENT, *ratelimit.window_args(limit), *_FIELDS],
         )
         ratelimit.raise_if_over(outcome)
-        return outcome or None
+        if outcome[0] == "kept":
+            return outcome[1]
+        _, values, done, flat = outcome
+        if values[0] is None:
+            return None
+        return _job(values, done, dict(zip(flat[0::2], flat[1::2], strict=True)), None)
 
     def keep_document(self, jid: str, stamp: str, body: str) -> bool:
         """Keep an ended job's rendered answer with the stamp it was read at; False if active."""
@@ -405,10 +399,32 @@ class JobStore:
         return events[:limit], len(events) > limit
 
 
+def _job(values: list, done: int, deliveries: dict, listed: list[str] | None) -> tuple[dict, str]:
+    """Build a job from its fields' values, its steps done and deliveries; and its stamp."""
+    job = {
+        k: json.loads(v) if v is not None else None for k, v in zip(_FIELDS, values, strict=True)
+    }
+    job["kind"] = job["kind"] or graph.FINE_TUNING  # stored before evaluation jobs existed
+    job["request"] = _with_eval_set(job["request"], listed)
+    total = job.pop("total_steps") or 1
+    current = min(int(done), total)
+    job["progress"] = {
+        "current": current,
+        "total": total,
+        "percent": round(100.0 * current / total, 1),
+    }
+    job["deliveries"] = {
+        k.removesuffix(":started"): int(v)
+        for k, v in sorted(deliveries.items())
+        if k.endswith(":started")
+    }
+    return job, _stamp(done, deliveries)
+
+
 def _stamp(done: int, deliveries: dict) -> str:
     """What can still change on an ended job: steps a late stage completes, its deliveries.
 
-    _READ_DOCUMENT computes the same string in Lua: steps, then the sorted "field=value"s.
+    _READ computes the same string in Lua: steps, then the sorted "field=value"s.
     """
     return f"{int(done)}|" + "|".join(sorted(f"{k}={v}" for k, v in deliveries.items()))
 

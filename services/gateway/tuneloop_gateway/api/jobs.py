@@ -153,10 +153,9 @@ class Job(MethodView):
 def ended_job_answer(job_id: str) -> dict | Response:
     """The job; an ended one's answer rendered once and kept, since it no longer changes."""
     jobs = services().store.jobs
-    kept = jobs.document(job_id, limit=deferred())
-    if kept is not None:
-        return Response(kept, mimetype=current_app.json.mimetype)
-    found = jobs.get_stamped(job_id)
+    found = jobs.read(job_id, limit=deferred())
+    if isinstance(found, str):
+        return Response(found, mimetype=current_app.json.mimetype)
     if found is None:
         abort(404, message=f"no job with id {job_id!r}")
     job, stamp = found
