@@ -169,14 +169,21 @@ def start_bare(stack: Stack, gunicorn_args: list[str]) -> int:
     return port
 
 
+def fetch(port: int, path: str, key: str = "") -> tuple[int, bytes]:
+    """GET path from the server on port (with the bearer key when given): status and body."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", path, headers={"Authorization": f"Bearer {key}"} if key else {})
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
 def _answers_200_any(port: int) -> bool:
     """Whether the bare app answers (a 404 for an unknown job is an answer)."""
     try:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=3)
-        conn.request("GET", "/v1/jobs/none")
-        status = conn.getresponse().status
-        conn.close()
-        return status == 404
+        return fetch(port, "/v1/jobs/none")[0] == 404
     except OSError:
         return False
 
@@ -184,30 +191,19 @@ def _answers_200_any(port: int) -> bool:
 def finished_job(stack: Stack, client: Client) -> tuple[str, bytes]:
     """Run a small job to the end (then stop the worker); return its id and GET body."""
     stack.start_worker("worker", concurrency=1, queues=PIPELINE_QUEUE)
-    for i in range(0, 200, 100):
-        client.post(
-            "/v1/interactions/batch", {"items": generate(20, seed=7, n_tasks=10)[i : i + 100]}
-        )
+    rows = generate(20, seed=7, n_tasks=10)
+    for i in range(0, len(rows), 100):
+        client.post("/v1/interactions/batch", {"items": rows[i : i + 100]})
     job, _ = run_job(client, {"hyperparameters": {"n_epochs": 3}}, timeout=300)
     stack.remove("worker")
-    conn = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=10)
-    conn.request(
-        "GET", f"/v1/jobs/{job['id']}", headers={"Authorization": f"Bearer {client.api_key}"}
-    )
-    body = conn.getresponse().read()
-    conn.close()
-    return job["id"], body
+    return job["id"], fetch(stack.port, f"/v1/jobs/{job['id']}", client.api_key)[1]
 
 
 def queued_job(stack: Stack, client: Client) -> tuple[str, bytes]:
     """Store a job that stays queued (no worker is sent it): what a poll reads while it waits."""
     request = JobInSchema().load({"hyperparameters": {"n_epochs": 3}})
     job_id = stack.store.jobs.create(request, snapshot_seq=0, total_steps=7)["id"]
-    conn = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=10)
-    conn.request("GET", f"/v1/jobs/{job_id}", headers={"Authorization": f"Bearer {client.api_key}"})
-    body = conn.getresponse().read()
-    conn.close()
-    return job_id, body
+    return job_id, fetch(stack.port, f"/v1/jobs/{job_id}", client.api_key)[1]
 
 
 def bytes_per_interaction(stack: Stack, client: Client) -> float:

@@ -100,7 +100,6 @@ class RateLimit:
             return None
         if getattr(auth.view_method(), "rate_limit_in_store", False):
             g.rate_windows = windows
-            g.rate_key = key
             return None
         return self._count(key, windows)
 
@@ -109,18 +108,17 @@ class RateLimit:
         windows = g.pop("rate_windows", None)
         if not windows:
             return response
-        refusal = self._count(g.rate_key, windows)
+        key = auth.current_key()
+        assert key is not None  # windows are only set for a request with a key
+        refusal = self._count(key, windows)
         return refusal if refusal is not None else response
 
     def _count(self, key: auth.ApiKey, windows: tuple[Window, ...]) -> Response | None:
         """Count windows now: None when within them, else the 429 answer."""
         try:
-            outcome = self._hit(
-                keys=ratelimit.window_keys(windows), args=ratelimit.window_args(windows)
+            ratelimit.raise_if_over(
+                self._hit(keys=ratelimit.window_keys(windows), args=ratelimit.window_args(windows))
             )
-            if outcome:
-                outcome = ["rate_limited", *outcome]
-            ratelimit.raise_if_over(outcome)
         except RateLimitedError as refused:
             return self.refusal(key, refused)
         except RedisError as exc:

@@ -42,8 +42,8 @@ _ADD_SCRIPT = (
     ratelimit.HIT
     + """
 local n, t, w = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local over = hit(5, w, 4)
-if over then return {'rate_limited', over[1], over[2]} end
+local refused = hit(5, w, 4)
+if refused then return refused end
 local k, a = 4 + w, 3 + 2 * w
 local first = redis.call('INCRBY', KEYS[1], n) - n + 1
 local function in_slices(command, key, args)

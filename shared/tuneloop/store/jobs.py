@@ -16,7 +16,7 @@ MAX_STREAM_ID = f"{2**64 - 1}-{2**64 - 1}"
 # Bytes of eval cases per element of the eval-set list (a JSON array): every element stays
 # near 1 MiB, and a few large elements read back faster than one element a case.
 EVAL_SET_CHUNK_BYTES = 1 << 20
-# The field of an ended job's hash that keeps its rendered answer (see JobStore.document):
+# The field of an ended job's hash that keeps its rendered answer (see JobStore.read):
 # status, result and the rest never change once the job has ended, so polls of a finished
 # job are served without parsing and serializing every field again.
 DOCUMENT = "document"
@@ -76,8 +76,8 @@ _READ = (
     ratelimit.HIT
     + """
 local w = #KEYS - 3
-local over = hit(4, w, 2)
-if over then return {'rate_limited', over[1], over[2]} end
+local refused = hit(4, w, 2)
+if refused then return refused end
 local done, flat = redis.call('SCARD', KEYS[2]), redis.call('HGETALL', KEYS[3])
 local kept = redis.call('HGET', KEYS[1], ARGV[1])
 if kept then
@@ -170,11 +170,6 @@ class JobStore:
 
         Its request shows the eval set's size; the cases themselves only when eval_set is true.
         """
-        found = self.get_stamped(jid, eval_set)
-        return found[0] if found is not None else None
-
-    def get_stamped(self, jid: str, eval_set: bool = False) -> tuple[dict, str] | None:
-        """Return a job and the stamp of what can still change once it ended; None if none."""
         pipe = self.redis.pipeline(transaction=False)  # reads must work at maxmemory too
         pipe.hmget(keys.job(jid), _FIELDS).scard(keys.job_steps(jid))
         pipe.hgetall(keys.job_deliveries(jid))
@@ -183,11 +178,12 @@ class JobStore:
         values, done, deliveries, *listed = pipe.execute()
         if values[0] is None:
             return None
-        return _job(values, done, deliveries, listed[0] if listed else None)
+        return _job(values, done, deliveries, listed[0] if listed else None)[0]
 
     def read(self, jid: str, limit: Sequence[Window] = ()) -> str | tuple[dict, str] | None:
         """Read a job in one step: an ended job's kept answer (a str) while it is current,
-        else the job and its stamp (as get_stamped), None when there is no such job.
+        else the job (as get) and the stamp of what can still change once it ended; None when
+        there is no such job.
 
         The limit's windows are counted in the same step: RateLimitedError when one is used up.
         """

@@ -29,8 +29,9 @@ class RateLimitedError(Exception):
 
 
 # hit(k, n, a): count the n windows whose keys start at KEYS[k] and whose lengths and
-# amounts are the pairs from ARGV[a]; return {number of the first window over, its TTL} or
-# false. Errors (a full Redis) count nothing and refuse nothing.
+# amounts are the pairs from ARGV[a]; return the refusal {'rate_limited', number of the first
+# window over, its TTL} (see raise_if_over) or false. Errors (a full Redis) count nothing
+# and refuse nothing.
 HIT = """
 local function hit(k, n, a)
   for i = 0, n - 1 do
@@ -38,7 +39,7 @@ local function hit(k, n, a)
     local count = redis.pcall('INCRBY', key, 1)
     if type(count) == 'number' then
       if count == 1 then redis.pcall('EXPIRE', key, ARGV[a + 2 * i]) end
-      if count > amount then return {i + 1, redis.call('TTL', key)} end
+      if count > amount then return {'rate_limited', i + 1, redis.call('TTL', key)} end
     end
   end
   return false
@@ -60,6 +61,6 @@ def window_args(windows: Sequence[Window]) -> list[int]:
 
 
 def raise_if_over(outcome: object) -> None:
-    """Raise RateLimitedError when a script answered {window, TTL} (a list) for a refusal."""
+    """Raise RateLimitedError when a script answered hit's refusal."""
     if isinstance(outcome, list) and outcome and outcome[0] == "rate_limited":
         raise RateLimitedError(int(outcome[1]) - 1, int(outcome[2]))

@@ -147,10 +147,10 @@ class Job(MethodView):
         """Return the job's status, stage, progress, result or error; its eval set on request."""
         if EVAL_SET_INCLUDE in query["include"]:
             return get_job_or_404(job_id, eval_set=True)
-        return ended_job_answer(job_id)
+        return job_answer(job_id)
 
 
-def ended_job_answer(job_id: str) -> dict | Response:
+def job_answer(job_id: str) -> dict | Response:
     """The job; an ended one's answer rendered once and kept, since it no longer changes."""
     jobs = services().store.jobs
     found = jobs.read(job_id, limit=deferred())
