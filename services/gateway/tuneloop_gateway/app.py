@@ -20,6 +20,7 @@ from tuneloop_gateway.compat import files as openai_files
 from tuneloop_gateway.compat import fine_tuning
 from tuneloop_gateway.errors import PROBLEM_JSON, problem
 from tuneloop_gateway.extensions import Services, build_celery
+from tuneloop_gateway.lane import HotLane
 
 DEFAULTS = {
     "API_TITLE": "Tuneloop",
@@ -93,6 +94,8 @@ def create_app(test_config: Mapping | None = None, settings: Settings | None = N
     limits.install_body_limit(app, settings.max_body_bytes)
     app.before_request(require_json_body)
     app.add_url_rule("/docs/static/<path:filename>", "docs_static", docs_static)
+    # The hot lane serves plainly fine posts of one interaction and job reads before Flask.
+    app.wsgi_app = HotLane(app, app.wsgi_app)
     # Counts every answer, refusals included; served on the metrics port, not this one.
     metrics.instrument(app)
     return app

@@ -38,6 +38,15 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
     return obj
 
 
+def strict_loads(data: bytes) -> Any:
+    """Decode a JSON body, refusing a repeated key (DuplicateKeyError, a ValueError).
+
+    ValueError for anything else undecodable (bad UTF-8, bad JSON, an integer too long),
+    RecursionError for nesting too deep.
+    """
+    return json.loads(data.decode(), object_pairs_hook=_unique_keys)
+
+
 class SafeJsonParser(FlaskParser):
     """Treat every undecodable body as 400: duplicate keys, too-long integers, too-deep nesting.
 
@@ -60,7 +69,7 @@ class SafeJsonParser(FlaskParser):
         if not is_json_request(req):
             return missing
         try:
-            return json.loads(req.get_data(cache=True).decode(), object_pairs_hook=_unique_keys)
+            return strict_loads(req.get_data(cache=True))
         except RecursionError:
             abort(400, messages={"json": ["JSON body is nested too deeply."]})
         except DuplicateKeyError as exc:

@@ -1,6 +1,7 @@
-"""What the gateway holds per app: the store, a Celery client and the API keys' digests."""
+"""What the gateway holds per app: the store, a Celery client, the API keys' digests and the
+answers of jobs being polled."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from celery import Celery
 from flask import current_app
@@ -8,7 +9,10 @@ from flask import current_app
 from tuneloop.celery_config import celery_config
 from tuneloop.settings import Settings
 from tuneloop.store import Store
+from tuneloop_gateway.answers import Answers
 from tuneloop_gateway.auth import ApiKey
+
+POLLED_JOBS = 1024  # active jobs whose latest answer each worker keeps (a few KiB each)
 
 
 @dataclass
@@ -19,6 +23,7 @@ class Services:
     store: Store
     celery: Celery
     api_keys: tuple[ApiKey, ...]
+    polled: Answers = field(default_factory=lambda: Answers(POLLED_JOBS))
 
 
 def build_celery(settings: Settings) -> Celery:

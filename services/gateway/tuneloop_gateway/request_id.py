@@ -19,11 +19,15 @@ HEADER = "X-Request-ID"
 WELL_FORMED = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
+def from_header(given: str) -> str:
+    """The id of a request that sent given as its X-Request-ID: given when well-formed, else new."""
+    return given if WELL_FORMED.fullmatch(given) else uuid.uuid4().hex
+
+
 def current() -> str:
     """Return this request's id, making one when the request has none yet."""
     if "request_id" not in g:
-        given = request.headers.get(HEADER, "")
-        g.request_id = given if WELL_FORMED.fullmatch(given) else uuid.uuid4().hex
+        g.request_id = from_header(request.headers.get(HEADER, ""))
     return g.request_id
 
 

@@ -86,3 +86,12 @@ def batch(body: object, max_items: int) -> dict | None:
             return None
         loaded.append(one)
     return {"items": loaded}
+
+
+def created(record: dict) -> dict:
+    """Return what InteractionSchema().dump(record) returns for a record just stored.
+
+    record is what the store made of an item interaction() returned: its fields and the
+    store's id, object, created_at; a new record has no scores and no edit yet.
+    """
+    return {**record, "scores": [], "updated_at": None}

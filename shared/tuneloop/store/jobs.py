@@ -37,6 +37,7 @@ _FIELDS = (
     "model_id",
     "hyperparameters",
 )
+_STATUS = _FIELDS.index("status")
 
 
 def _job_keys(jid: str) -> list[str]:
@@ -68,15 +69,19 @@ class QuotaExceeded(Exception):  # noqa: N818 - a refusal, answered 429
 
 
 # Read a job in one step. KEYS: the job's hash, its steps, its deliveries, then the w
-# rate-limit windows. ARGV: the kept answer's field, the windows' length/amount pairs, then
-# the job's fields. Returns {'kept', body} when an ended job's kept answer still has the
-# job's stamp (see _stamp, computed here the same way), else {'fields', the fields' values,
-# steps done, the deliveries hash as a flat list}, or a refusal (ratelimit.raise_if_over).
+# rate-limit windows. ARGV: the kept answer's field, the digest of the state the caller
+# already has an answer for ("" for none), then the windows' length/amount pairs. Returns
+# {'kept', body} when an ended job's kept answer still has the job's stamp (see _stamp,
+# computed here the same way); {'same'} when the job's state has the caller's digest;
+# {'none'} without a job; else {'fields', the fields' values, steps done, the deliveries
+# hash as a flat list, the state's digest}; or a refusal (ratelimit.raise_if_over).
 _READ = (
     ratelimit.HIT
-    + """
+    + "local FIELDS = {"
+    + ", ".join(f"'{name}'" for name in _FIELDS)
+    + """}
 local w = #KEYS - 3
-local refused = hit(4, w, 2)
+local refused = hit(4, w, 3)
 if refused then return refused end
 local done, flat = redis.call('SCARD', KEYS[2]), redis.call('HGETALL', KEYS[3])
 local kept = redis.call('HGET', KEYS[1], ARGV[1])
@@ -90,9 +95,47 @@ if kept then
     return {'kept', string.sub(kept, cut + 1)}
   end
 end
-return {'fields', redis.call('HMGET', KEYS[1], unpack(ARGV, 2 + 2 * w)), done, flat}
+local values = redis.call('HMGET', KEYS[1], unpack(FIELDS))
+if not values[1] then return {'none'} end
+local digest = redis.sha1hex(cjson.encode({values, done, flat}))
+if digest == ARGV[2] then return {'same'} end
+return {'fields', values, done, flat, digest}
 """
 )
+
+
+@dataclass(frozen=True)
+class JobRead:
+    """What a job's keys held at one read: its fields' raw values, steps done, deliveries.
+
+    digest names that state: the job's answer is a function of it alone.
+    """
+
+    values: tuple[str | None, ...]
+    done: int
+    deliveries: tuple[tuple[str, str], ...]
+    digest: str
+
+    @property
+    def status(self) -> str:
+        """The job's status."""
+        return json.loads(self.values[_STATUS])
+
+    @property
+    def stamp(self) -> str:
+        """What can still change once the job has ended (see _stamp)."""
+        return _stamp(self.done, dict(self.deliveries))
+
+    def job(self) -> dict:
+        """The job, as JobStore.get returns it."""
+        return _job(list(self.values), self.done, dict(self.deliveries), None)
+
+
+class Unchanged:
+    """The job is in the state whose digest the reader already has an answer for."""
+
+
+UNCHANGED = Unchanged()
 
 
 class JobStore:
@@ -178,12 +221,14 @@ class JobStore:
         values, done, deliveries, *listed = pipe.execute()
         if values[0] is None:
             return None
-        return _job(values, done, deliveries, listed[0] if listed else None)[0]
+        return _job(values, done, deliveries, listed[0] if listed else None)
 
-    def read(self, jid: str, limit: Sequence[Window] = ()) -> str | tuple[dict, str] | None:
-        """Read a job in one step: an ended job's kept answer (a str) while it is current,
-        else the job (as get) and the stamp of what can still change once it ended; None when
-        there is no such job.
+    def read(
+        self, jid: str, limit: Sequence[Window] = (), known: str = ""
+    ) -> str | JobRead | Unchanged | None:
+        """Read a job in one step: an ended job's kept answer (a str) while it is current;
+        UNCHANGED when its state still has the digest known; else what the job's keys hold
+        (JobRead); None when there is no such job.
 
         The limit's windows are counted in the same step: RateLimitedError when one is used up.
         """
@@ -194,15 +239,19 @@ class JobStore:
                 keys.job_deliveries(jid),
                 *ratelimit.window_keys(limit),
             ],
-            args=[DOCUMENT, *ratelimit.window_args(limit), *_FIELDS],
+            args=[DOCUMENT, known, *ratelimit.window_args(limit)],
         )
         ratelimit.raise_if_over(outcome)
-        if outcome[0] == "kept":
-            return outcome[1]
-        _, values, done, flat = outcome
-        if values[0] is None:
-            return None
-        return _job(values, done, dict(zip(flat[0::2], flat[1::2], strict=True)), None)
+        match outcome[0]:
+            case "kept":
+                return outcome[1]
+            case "same":
+                return UNCHANGED
+            case "none":
+                return None
+        _, values, done, flat, digest = outcome
+        deliveries = tuple(zip(flat[0::2], flat[1::2], strict=True))
+        return JobRead(tuple(values), int(done), deliveries, digest)
 
     def keep_document(self, jid: str, stamp: str, body: str) -> bool:
         """Keep an ended job's rendered answer with the stamp it was read at; False if active."""
@@ -395,8 +444,8 @@ class JobStore:
         return events[:limit], len(events) > limit
 
 
-def _job(values: list, done: int, deliveries: dict, listed: list[str] | None) -> tuple[dict, str]:
-    """Build a job from its fields' values, its steps done and deliveries; and its stamp."""
+def _job(values: list, done: int, deliveries: dict, listed: list[str] | None) -> dict:
+    """Build a job from its fields' values, its steps done and deliveries."""
     job = {
         k: json.loads(v) if v is not None else None for k, v in zip(_FIELDS, values, strict=True)
     }
@@ -414,7 +463,7 @@ def _job(values: list, done: int, deliveries: dict, listed: list[str] | None) ->
         for k, v in sorted(deliveries.items())
         if k.endswith(":started")
     }
-    return job, _stamp(done, deliveries)
+    return job
 
 
 def _stamp(done: int, deliveries: dict) -> str:

@@ -1,9 +1,11 @@
 """Jobs of every kind: create (fine-tuning), read, list, cancel, events, cases, training file."""
 
 import logging
+from collections.abc import Sequence
 from typing import NoReturn
 
 from flask import Response, current_app, stream_with_context, url_for
+from flask.json.provider import JSONProvider
 from flask.views import MethodView
 from flask_smorest import abort
 from redis.exceptions import RedisError
@@ -27,11 +29,12 @@ from tuneloop.schemas.results import CasePageSchema
 from tuneloop.stages.collect import synthetic_examples
 from tuneloop.stages.prepare import chat_lines
 from tuneloop.store.interactions import SnapshotGoneError
-from tuneloop.store.jobs import Quota, QuotaExceeded
+from tuneloop.store.jobs import UNCHANGED, JobRead, Quota, QuotaExceeded
+from tuneloop.store.ratelimit import Window
 from tuneloop_gateway.auth import JOBS, current_key, requires
 from tuneloop_gateway.blueprint import Blueprint
 from tuneloop_gateway.errors import problem
-from tuneloop_gateway.extensions import services
+from tuneloop_gateway.extensions import Services, services
 from tuneloop_gateway.idempotency import idempotent
 from tuneloop_gateway.limits import counted_in_store, deferred
 
@@ -44,7 +47,7 @@ def get_job_or_404(job_id: str, eval_set: bool = False) -> dict:
     """Return the job (with its eval set's cases when asked) or answer 404."""
     job = services().store.jobs.get(job_id, eval_set=eval_set)
     if job is None:
-        abort(404, message=f"no job with id {job_id!r}")
+        no_job(job_id)
     return job
 
 
@@ -147,26 +150,43 @@ class Job(MethodView):
         """Return the job's status, stage, progress, result or error; its eval set on request."""
         if EVAL_SET_INCLUDE in query["include"]:
             return get_job_or_404(job_id, eval_set=True)
-        return job_answer(job_id)
+        body = job_body(services(), current_app.json, job_id, deferred())
+        if body is None:
+            no_job(job_id)
+        return Response(body, mimetype=current_app.json.mimetype)
 
 
-def job_answer(job_id: str) -> dict | Response:
-    """The job; an ended one's answer rendered once and kept, since it no longer changes."""
-    jobs = services().store.jobs
-    found = jobs.read(job_id, limit=deferred())
-    if isinstance(found, str):
-        return Response(found, mimetype=current_app.json.mimetype)
-    if found is None:
-        abort(404, message=f"no job with id {job_id!r}")
-    job, stamp = found
-    if job["status"] not in TERMINAL:
-        return job
-    answer = current_app.json.response(JOB_SCHEMA.dump(job))  # as flask-smorest would
+def no_job(job_id: str) -> NoReturn:
+    """Answer 404 naming the job."""
+    abort(404, message=f"no job with id {job_id!r}")
+
+
+def job_body(
+    svc: Services, json: JSONProvider, job_id: str, limit: Sequence[Window]
+) -> str | bytes | None:
+    """The job's answer (JobSchema's, as JSON), rendered once per state it is read in; None
+    when there is no such job. The limit's windows are counted in the same read.
+
+    An ended job's answer is kept in Redis beside it (it no longer changes, see
+    JobStore.read); an active job's latest answer is kept in this worker with its state's
+    digest, and served again while the store finds the job in that state.
+    """
+    held = svc.polled.get(job_id)
+    found = svc.store.jobs.read(job_id, limit=limit, known=held[0] if held else "")
+    if found is UNCHANGED and held is not None:
+        return held[1]
+    if not isinstance(found, JobRead):
+        return found  # the kept answer, or None
+    body = json.response(JOB_SCHEMA.dump(found.job())).get_data()  # as flask-smorest would
+    if found.status not in TERMINAL:
+        svc.polled.put(job_id, found.digest, body)
+        return body
+    svc.polled.drop(job_id)
     try:
-        jobs.keep_document(job_id, stamp, answer.get_data(as_text=True))
+        svc.store.jobs.keep_document(job_id, found.stamp, body.decode())
     except RedisError as exc:  # e.g. Redis at maxmemory: the next read renders it again
         log.warning("job %s: its answer was not kept: %s", job_id, exc)
-    return answer
+    return body
 
 
 @blp.route("/<job_id>/cancel")
