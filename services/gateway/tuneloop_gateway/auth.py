@@ -139,6 +139,14 @@ def identify(token: str, keys: Iterable[ApiKey]) -> ApiKey | None:
     return found
 
 
+def bearer_key(header: str, keys: Iterable[ApiKey]) -> ApiKey | None:
+    """Return the key an Authorization header's bearer token names, or None."""
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return identify(token.strip(), keys)
+
+
 def requires(blp: Blueprint, scope: str) -> Callable[[F], F]:
     """Mark a view method as needing scope (or admin) and document it in OpenAPI."""
     if scope not in SCOPES:
@@ -191,10 +199,7 @@ def check_bearer() -> object:
     if is_public() or g.get("pages_authenticate_themselves"):
         return None  # the report pages check their session cookie (tuneloop_gateway.pages)
     header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    key = None
-    if scheme.lower() == "bearer" and token.strip():
-        key = identify(token.strip(), current_app.extensions["tuneloop"].api_keys)
+    key = bearer_key(header, current_app.extensions["tuneloop"].api_keys)
     if key is None:
         detail = "missing bearer key" if not header else "the bearer key is not valid"
         return problem(401, "Unauthorized", detail, headers={"WWW-Authenticate": "Bearer"})

@@ -122,10 +122,7 @@ class HotLane:
 
     def key(self, environ: dict, scope: str) -> auth.ApiKey | None:
         """The request's bearer key when it has scope; None leaves the answer to the app."""
-        scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            return None
-        key = auth.identify(token.strip(), self.svc.api_keys)
+        key = auth.bearer_key(environ.get("HTTP_AUTHORIZATION", ""), self.svc.api_keys)
         return key if key is not None and key.allows(scope) else None
 
     def windows(self, key: auth.ApiKey) -> tuple[Window, ...]:
