@@ -42,6 +42,7 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	@$(BOOTSTRAP) redis-server
+	@$(BOOTSTRAP) wrk || echo "bench_gateway.py will use its Python load generator (ratios compressed)"
 	$(PY) tests/benchmarks/bench_task_accuracy.py
 	$(PY) tests/benchmarks/bench_job_latency.py
 	$(PY) tests/benchmarks/bench_banking77.py
