@@ -52,7 +52,7 @@ def scope_of(app: Flask, endpoint: str, method: str) -> str:
 def plain_length(environ: dict) -> int:
     """The declared body length of a request without Transfer-Encoding; -1 when none is."""
     length = environ.get("CONTENT_LENGTH", "")
-    if "HTTP_TRANSFER_ENCODING" in environ or not length.isdigit():
+    if "HTTP_TRANSFER_ENCODING" in environ or not (length.isascii() and length.isdigit()):
         return -1
     return int(length)
 
@@ -110,9 +110,10 @@ class HotLane:
 
     @staticmethod
     def is_job_read(environ: dict, path: str) -> bool:
-        """A read of one job without options or a body."""
+        """A read of one job without options or a body (an ASCII id: WSGI paths are latin-1)."""
         return (
-            path.startswith(JOBS_PREFIX)
+            path.isascii()
+            and path.startswith(JOBS_PREFIX)
             and len(path) > len(JOBS_PREFIX)
             and "/" not in path[len(JOBS_PREFIX) :]
             and not environ.get("QUERY_STRING")

@@ -175,8 +175,11 @@ def job_body(
     found = svc.store.jobs.read(job_id, limit=limit, known=held[0] if held else "")
     if found is UNCHANGED and held is not None:
         return held[1]
+    if found is None:
+        svc.polled.drop(job_id)  # deleted
+        return None
     if not isinstance(found, JobRead):
-        return found  # the kept answer, or None
+        return found  # the kept answer
     body = json.response(JOB_SCHEMA.dump(found.job())).get_data()  # as flask-smorest would
     if found.status not in TERMINAL:
         svc.polled.put(job_id, found.digest, body)
