@@ -84,6 +84,7 @@ class HotLane:
         key = self.key(environ, scope)
         if key is None:
             return self.wsgi(environ, start_response)
+        environ[ROUTE_KEY] = rule  # as metrics.note_route leaves it, whoever answers
         rid = request_id.from_header(environ.get("HTTP_X_REQUEST_ID", ""))
         token = logs.bind(request_id=rid)
         try:
@@ -91,13 +92,11 @@ class HotLane:
         except Declined:
             status, body = 0, b""
         except Exception as exc:  # answered as the app answers it, hooks and all
-            environ[ROUTE_KEY] = rule
             return self.flask_answer(environ, exc, key, rid)(environ, start_response)
         finally:
             logs.reset(token)
         if not status:
             return self.wsgi(environ, start_response)
-        environ[ROUTE_KEY] = rule
         start_response(
             STATUS[status],
             [
@@ -147,7 +146,7 @@ class HotLane:
         if item is None:
             raise Declined
         record = self.svc.store.interactions.add_many([item], limit=self.windows(key))[0]
-        return 201, self.dumps(trusted.created(record))
+        return 201, self.flask.json.response(trusted.created(record)).get_data()
 
     def read_job(self, environ: dict, key: auth.ApiKey, path: str) -> tuple[int, bytes]:
         """Read one job as GET /v1/jobs/{id} answers it."""
@@ -156,10 +155,6 @@ class HotLane:
         if body is None:
             no_job(job_id)
         return 200, body if isinstance(body, bytes) else body.encode()
-
-    def dumps(self, obj: object) -> bytes:
-        """obj as the app's JSON provider answers it (compact, keys sorted, a newline)."""
-        return f"{self.flask.json.dumps(obj, separators=(',', ':'))}\n".encode()
 
     def flask_answer(self, environ: dict, exc: Exception, key: auth.ApiKey, rid: str) -> Any:
         """The app's answer to exc raised by a request the lane took (its windows counted)."""
