@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Final
 
 TASK_PREFIX: Final = "tuneloop.stages."
+AUTO: Final = "auto"  # a hyperparameter chosen from the data at prepare
 STEPS_MODULE: Final = "tuneloop.pipeline.steps"
 EVALUATION_MODULE: Final = "tuneloop.pipeline.evaluation"
 
@@ -107,8 +108,16 @@ def last(kind: str = FINE_TUNING) -> str:
     return PIPELINES[kind][-1].name
 
 
-def progress_total(n_epochs: int, kind: str = FINE_TUNING) -> int:
-    """Return a job's progress steps: one per stage, plus one per epoch of fine-tuning."""
+def progress_total(n_epochs: int | str, kind: str = FINE_TUNING) -> int:
+    """Return a job's progress steps: one per stage, plus one per epoch of fine-tuning.
+
+    n_epochs "auto" (the request's default) counts no epoch yet: prepare resolves it and
+    sets the total again. Any other value that is not an int is a caller's mistake.
+    """
+    if n_epochs == AUTO:
+        return len(PIPELINES[kind])
+    if not isinstance(n_epochs, int):
+        raise TypeError(f"n_epochs must be an int or {AUTO!r}, not {n_epochs!r}")
     return len(PIPELINES[kind]) + n_epochs
 
 

@@ -12,7 +12,7 @@ from tuneloop.schemas.common import ProblemSchema
 from tuneloop.schemas.openai import OpenAIErrorSchema
 from tuneloop.settings import Settings
 from tuneloop.store import Store
-from tuneloop_gateway import auth, errors, limits, metrics, openapi, pages, request_id
+from tuneloop_gateway import auth, errors, id_params, limits, metrics, openapi, pages, request_id
 from tuneloop_gateway.api import evaluations, health, interactions, jobs, models
 from tuneloop_gateway.compat import chat as openai_chat
 from tuneloop_gateway.compat import errors as openai_errors
@@ -80,6 +80,7 @@ def create_app(test_config: Mapping | None = None, settings: Settings | None = N
     )
     api = TuneloopApi(app, spec_kwargs={"extra_plugins": [openapi.Conventions()]})
     api.spec.components.schema(openapi.OPENAI_ERROR, schema=OpenAIErrorSchema)
+    id_params.register_converters(app, api)  # before any route names one: <job:job_id>
     compat = (fine_tuning, openai_files, openai_chat)
     for module in (health, interactions, jobs, evaluations, models, *compat):
         api.register_blueprint(module.blp)
@@ -88,10 +89,12 @@ def create_app(test_config: Mapping | None = None, settings: Settings | None = N
     request_id.register(app)  # first: even a refused request gets its X-Request-ID
     pages.register(app)  # /ui: a session cookie instead of the bearer key, checked before it
     # Before each request, in this order: key and scope (401, 403), the key's rate limit
-    # (429), the body size (413), the body's media type (415).
+    # (429), the body size (413), an id in the path that is not one (404), the body's
+    # media type (415).
     auth.register(app)
     limits.build_limiter(app, settings, app.extensions["tuneloop"].store.redis)
     limits.install_body_limit(app, settings.max_body_bytes)
+    app.before_request(id_params.refuse_malformed)
     app.before_request(require_json_body)
     app.add_url_rule("/docs/static/<path:filename>", "docs_static", docs_static)
     # The hot lane serves plainly fine posts of one interaction and job reads before Flask.

@@ -25,6 +25,7 @@ from flask import Flask, g
 
 from tuneloop import logs
 from tuneloop.schemas import trusted
+from tuneloop.store import ids
 from tuneloop.store.ratelimit import Window
 from tuneloop_gateway import auth, request_id
 from tuneloop_gateway.api.jobs import job_body, no_job
@@ -109,12 +110,10 @@ class HotLane:
 
     @staticmethod
     def is_job_read(environ: dict, path: str) -> bool:
-        """A read of one job without options or a body (an ASCII id: WSGI paths are latin-1)."""
+        """A read of one job by a well-formed id (any other is Flask's 404), without options."""
         return (
-            path.isascii()
-            and path.startswith(JOBS_PREFIX)
-            and len(path) > len(JOBS_PREFIX)
-            and "/" not in path[len(JOBS_PREFIX) :]
+            path.startswith(JOBS_PREFIX)
+            and ids.JOB.matches(path[len(JOBS_PREFIX) :])
             and not environ.get("QUERY_STRING")
             and environ.get("CONTENT_LENGTH", "") in ("", "0")
             and "HTTP_TRANSFER_ENCODING" not in environ

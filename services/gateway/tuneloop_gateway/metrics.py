@@ -30,6 +30,7 @@ from tuneloop import contracts, graph
 from tuneloop.settings import Settings
 from tuneloop.store import metrics as pipeline
 from tuneloop.store.metrics import MetricsStore
+from tuneloop_gateway.id_params import plain_rule
 
 log = logging.getLogger(__name__)
 WsgiApp = Callable[[dict, Callable], Iterable[bytes]]
@@ -107,7 +108,7 @@ def route_of(environ: dict) -> str:
 def note_route(sender: Flask, **_: Any) -> None:
     """Keep the matched URL rule in the WSGI environ, where RequestMetrics finds it after."""
     if request.url_rule is not None:
-        request.environ[ROUTE_KEY] = request.url_rule.rule
+        request.environ[ROUTE_KEY] = plain_rule(request.url_rule.rule)
 
 
 def instrument(app: Flask) -> None:

@@ -16,7 +16,7 @@ from tuneloop.stages.filter import QualityFilter
 from tuneloop.stages.hyperparameters import auto_fields, resolve
 from tuneloop.stages.mask import MaskWriter
 from tuneloop.stages.prepare import SplitCounter
-from tuneloop.store import Store
+from tuneloop.store import Store, ids
 from tuneloop.text import normalize
 
 EVAL_BATCH = 2000
@@ -24,9 +24,7 @@ EVAL_BATCH = 2000
 
 def model_id_for(job: dict) -> str:
     """Return the id the job's fine-tuned model is saved under (stable across retries)."""
-    suffix = job["request"].get("suffix")
-    tail = job["id"].removeprefix("ftjob-")[:12]
-    return f"ft-{suffix}-{tail}" if suffix else f"ft-{tail}"
+    return ids.fine_tuned_model(job["id"], job["request"].get("suffix"))
 
 
 def collect(store: Store, job: dict, limits: Limits) -> None:

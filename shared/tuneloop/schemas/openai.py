@@ -6,8 +6,9 @@ from tuneloop import contracts
 from tuneloop.schemas.chat_file import ROLES, ContentField
 from tuneloop.schemas.common import FullMatch, StrictFloat, event_cursor, limit_field
 from tuneloop.schemas.jobs import auto_or
+from tuneloop.store import ids
 
-FILE_ID = FullMatch(r"^file-[0-9a-f]{24}$", error="must be a file id such as file-0123…")
+FILE_ID = FullMatch(ids.FILE.anchored, error="must be a file id such as file-0123…")
 FILE_PURPOSES = ("fine-tune",)
 JOB_STATUSES = ("validating_files", *contracts.STATUSES)
 EXTRAS = "tuneloop"  # the key of our own fields in OpenAI's objects

@@ -2,7 +2,8 @@
 
 import math
 
-AUTO = "auto"
+from tuneloop.graph import AUTO
+
 # Examples seen over a whole run when n_epochs is auto, and its bounds.
 TARGET_EXAMPLES_SEEN = 150_000
 MIN_EPOCHS, MAX_EPOCHS = 3, 30

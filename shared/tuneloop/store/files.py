@@ -1,13 +1,12 @@
 """Uploaded files (OpenAI's Files API): a record, the bytes compressed, the jobs that use it."""
 
 import json
-import uuid
 import zlib
 
 from redis import Redis
 
 from tuneloop import contracts
-from tuneloop.store import keys, paging
+from tuneloop.store import ids, keys, paging
 from tuneloop.timeutil import now
 
 # Delete a file unless a job not yet ended uses it. KEYS: the record, the content, the set of
@@ -57,7 +56,7 @@ class FileStore:
         """Store a validated file; return its record (OpenAI's file object and our summary)."""
         packed = zlib.compress(content, 6)
         record = {
-            "id": f"file-{uuid.uuid4().hex[:24]}",
+            "id": ids.new_file(),
             "object": "file",
             "bytes": len(content),
             "created_at": now(),

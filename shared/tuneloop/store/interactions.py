@@ -1,13 +1,12 @@
 """Rated interactions: stored atomically, listed by cursor, edited, read as a snapshot."""
 
 import json
-import secrets
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 
 from redis import Redis
 
-from tuneloop.store import keys, paging, ratelimit, versions
+from tuneloop.store import ids, keys, paging, ratelimit, versions
 from tuneloop.store.ratelimit import Window
 from tuneloop.timeutil import now
 
@@ -109,7 +108,7 @@ class InteractionStore:
         created = now()
         records = [
             {
-                "id": f"int_{secrets.token_hex(12)}",
+                "id": ids.new_interaction(),
                 "object": "interaction",
                 "created_at": created,
                 "source": "human",

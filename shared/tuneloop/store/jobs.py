@@ -1,14 +1,13 @@
 """Fine-tuning jobs: the record, its progress and its durable event log."""
 
 import json
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from redis import Redis
 
 from tuneloop import contracts, graph
-from tuneloop.store import keys, lua, paging, ratelimit
+from tuneloop.store import ids, keys, lua, paging, ratelimit
 from tuneloop.store.ratelimit import Window
 from tuneloop.timeutil import now
 
@@ -167,7 +166,7 @@ class JobStore:
         snapshot_seq None: the interactions' sequence number, read in the same step.
         """
         prefix, object_ = KIND_NAMES[kind]
-        jid = f"{prefix}-{uuid.uuid4().hex[:24]}"
+        jid = ids.new_job(prefix)
         cases = request.get("eval_set") or []
         chunks = _chunks(cases)
         request = {k: v for k, v in request.items() if k not in ("eval_set", "eval_set_size")}

@@ -131,7 +131,7 @@ def reclaim() -> None:
         log.warning("old interaction versions not reclaimed: %s", exc)
 
 
-@blp.route("/<interaction_id>")
+@blp.route("/<interaction:interaction_id>")
 class Interaction(MethodView):
     """One interaction, as it is now."""
 
@@ -167,7 +167,7 @@ class Interaction(MethodView):
         return {"id": interaction_id}
 
 
-@blp.route("/<interaction_id>/scores")
+@blp.route("/<interaction:interaction_id>/scores")
 class InteractionScores(MethodView):
     """Named scores given to an interaction after the fact."""
 
@@ -198,7 +198,7 @@ def with_score(record: dict, entry: dict) -> dict:
     return {**record, "scores": [*others, entry]}
 
 
-@blp.route("/<interaction_id>/events")
+@blp.route("/<interaction:interaction_id>/events")
 class InteractionEvents(MethodView):
     """An interaction's audit log: every edit, score and delete, who made it and when."""
 

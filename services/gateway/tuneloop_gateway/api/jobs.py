@@ -67,8 +67,7 @@ class Jobs(MethodView):
     def post(self, request: dict) -> tuple:
         """Create a job over the interactions stored now, and queue its stages."""
         check_out_of_scope_task(request)
-        epochs = request["hyperparameters"]["n_epochs"]
-        total = progress_total(epochs if isinstance(epochs, int) else 0)  # "auto": at prepare
+        total = progress_total(request["hyperparameters"]["n_epochs"])
         return create_and_queue(request, FINE_TUNING, total)
 
     @requires(blp, JOBS)
@@ -138,7 +137,7 @@ def _listed(job: dict) -> dict:
     return {**job, "result": result}
 
 
-@blp.route("/<job_id>")
+@blp.route("/<job:job_id>")
 class Job(MethodView):
     """One job."""
 
@@ -192,7 +191,7 @@ def job_body(
     return body
 
 
-@blp.route("/<job_id>/cancel")
+@blp.route("/<job:job_id>/cancel")
 class JobCancel(MethodView):
     """Cancelling a job."""
 
@@ -215,7 +214,7 @@ def cancel_job(job_id: str) -> dict:
     return store.jobs.get(job_id)
 
 
-@blp.route("/<job_id>/events")
+@blp.route("/<job:job_id>/events")
 class JobEvents(MethodView):
     """A job's events."""
 
@@ -229,7 +228,7 @@ class JobEvents(MethodView):
         return {"data": data, "has_more": has_more}
 
 
-@blp.route("/<job_id>/cases")
+@blp.route("/<job:job_id>/cases")
 class JobCases(MethodView):
     """A finished job's evaluation cases whose outcome changed between the two agents."""
 
@@ -255,7 +254,7 @@ CHAT_LINE = {
 }
 
 
-@blp.route("/<job_id>/training_file")
+@blp.route("/<job:job_id>/training_file")
 class TrainingFile(MethodView):
     """A job's training split."""
 

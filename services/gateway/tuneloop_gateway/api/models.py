@@ -86,7 +86,7 @@ class Models(MethodView):
         return {"data": with_aliases([*builtins, *services().store.models.list()])}
 
 
-@blp.route("/<model_id>")
+@blp.route("/<model:model_id>")
 class Model(MethodView):
     """One model."""
 
@@ -97,7 +97,7 @@ class Model(MethodView):
         return with_aliases([get_model_or_404(model_id)])[0]
 
 
-@blp.route("/<model_id>/responses")
+@blp.route("/<model:model_id>/responses")
 class ModelResponses(MethodView):
     """Answers of a model."""
 

@@ -100,7 +100,7 @@ class Files(MethodView):
         return {"data": data, "has_more": has_more}
 
 
-@blp.route("/<file_id>")
+@blp.route("/<file:file_id>")
 class File(MethodView):
     """One file."""
 
@@ -126,7 +126,7 @@ class File(MethodView):
         return {"id": file_id, "deleted": True}
 
 
-@blp.route("/<file_id>/content")
+@blp.route("/<file:file_id>/content")
 class FileContent(MethodView):
     """A file's bytes."""
 

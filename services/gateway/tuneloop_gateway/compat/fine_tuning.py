@@ -109,7 +109,7 @@ class FineTuningJobs(MethodView):
         return {"data": [openai_job(job) for job in data], "has_more": more}
 
 
-@blp.route("/<job_id>")
+@blp.route("/<job:job_id>")
 class FineTuningJob(MethodView):
     """One fine-tuning job."""
 
@@ -121,7 +121,7 @@ class FineTuningJob(MethodView):
         return openai_job(get_job_or_404(job_id))
 
 
-@blp.route("/<job_id>/cancel")
+@blp.route("/<job:job_id>/cancel")
 class FineTuningJobCancel(MethodView):
     """Cancelling a job."""
 
@@ -135,7 +135,7 @@ class FineTuningJobCancel(MethodView):
         return openai_job(cancel_job(job_id))
 
 
-@blp.route("/<job_id>/events")
+@blp.route("/<job:job_id>/events")
 class FineTuningJobEvents(MethodView):
     """A job's events."""
 
@@ -150,7 +150,7 @@ class FineTuningJobEvents(MethodView):
         return {"data": [openai_event(e) for e in data], "has_more": more}
 
 
-@blp.route("/<job_id>/checkpoints")
+@blp.route("/<job:job_id>/checkpoints")
 class FineTuningJobCheckpoints(MethodView):
     """A job's kept checkpoints."""
 

@@ -52,7 +52,7 @@ def jobs() -> object:
     )
 
 
-@bp.get("/jobs/<job_id>")
+@bp.get("/jobs/<job:job_id>")
 @requires(JOBS)
 def job(job_id: str) -> object:
     """Show a job's progress and report: losses, metrics, tasks, data, examples and events."""
@@ -84,7 +84,7 @@ def job(job_id: str) -> object:
     )
 
 
-@bp.get("/jobs/<job_id>/live.json")
+@bp.get("/jobs/<job:job_id>/live.json")
 @requires(JOBS)
 def job_live_json(job_id: str) -> object:
     """Return the job's status, stage, progress and loss chart, for the page to poll."""
@@ -110,7 +110,7 @@ def job_live_json(job_id: str) -> object:
     )
 
 
-@bp.post("/jobs/<job_id>/cancel")
+@bp.post("/jobs/<job:job_id>/cancel")
 @requires(JOBS)
 def job_cancel(job_id: str) -> object:
     """Cancel the job as POST /v1/jobs/{id}/cancel does, then show its page again."""

@@ -10,14 +10,14 @@ from tuneloop_gateway.auth import JOBS
 from tuneloop_gateway.pages.site import bp, requires
 
 
-@bp.get("/models/<model_id>")
+@bp.get("/models/<model:model_id>")
 @requires(JOBS)
 def model(model_id: str) -> object:
     """Describe the model and offer the question box."""
     return render_template("model.html", model=with_aliases([get_model_or_404(model_id)])[0])
 
 
-@bp.post("/models/<model_id>/ask")
+@bp.post("/models/<model:model_id>/ask")
 @requires(JOBS)
 def model_ask(model_id: str) -> object:
     """Ask the model as POST /v1/models/{id}/responses does; show its answer on the page."""

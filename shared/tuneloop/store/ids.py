@@ -1,0 +1,72 @@
+"""Every id Tuneloop mints, and the format of each kind: one definition for store and gateway.
+
+Ids become parts of Redis key names (keys.py), so an id from a request is checked against
+its kind's format before it reaches the store: "file-…:content" must not name a file's bytes.
+"""
+
+import re
+import secrets
+from dataclasses import dataclass
+
+from tuneloop.contracts import BASELINE_MODEL_ID
+
+HEX_DIGITS = 24  # random hex digits after an id's prefix
+MODEL_TAIL = 12  # hex digits of its job's id a fine-tuned model id ends with
+SUFFIX = r"[a-z0-9][a-z0-9-]{0,39}"  # a job's suffix, part of its model's id
+LATEST_PROMOTED = "latest-promoted"  # the alias a passing job's model becomes the target of
+ALIASES = (LATEST_PROMOTED,)  # every alias name the models API answers to
+
+
+@dataclass(frozen=True)
+class IdKind:
+    """One kind of id: what a 404 calls it, and the whole id's pattern."""
+
+    name: str
+    pattern: str
+
+    @property
+    def anchored(self) -> str:
+        """The pattern as OpenAPI and marshmallow's Regexp read it: ^(?:...)$."""
+        return f"^(?:{self.pattern})$"
+
+    def matches(self, value: str) -> bool:
+        """Whether value is an id of this kind (ASCII only, the whole string)."""
+        return re.fullmatch(self.pattern, value, re.ASCII) is not None
+
+
+JOB = IdKind("job", rf"(?:ftjob|evaljob)-[0-9a-f]{{{HEX_DIGITS}}}")
+FILE = IdKind("file", rf"file-[0-9a-f]{{{HEX_DIGITS}}}")
+INTERACTION = IdKind("interaction", rf"int_[0-9a-f]{{{HEX_DIGITS}}}")
+# A fine-tuned model, the built-in baseline, or an alias naming a model (names of letters,
+# digits and '-': nothing to escape, and the pattern stays valid in OpenAPI's regex dialect).
+MODEL = IdKind(
+    "model",
+    rf"ft-(?:{SUFFIX}-)?[0-9a-f]{{{MODEL_TAIL}}}|" + "|".join((BASELINE_MODEL_ID, *ALIASES)),
+)
+KINDS = (JOB, FILE, INTERACTION, MODEL)
+
+
+def _random() -> str:
+    """The random part of a new id."""
+    return secrets.token_hex(HEX_DIGITS // 2)
+
+
+def new_job(prefix: str) -> str:
+    """A new job id with its kind's prefix (ftjob, evaljob)."""
+    return f"{prefix}-{_random()}"
+
+
+def new_file() -> str:
+    """A new file id."""
+    return f"file-{_random()}"
+
+
+def new_interaction() -> str:
+    """A new interaction id."""
+    return f"int_{_random()}"
+
+
+def fine_tuned_model(job_id: str, suffix: str | None) -> str:
+    """The id of a fine-tuning job's model (stable across retries: made from the job's id)."""
+    tail = job_id.removeprefix("ftjob-")[:MODEL_TAIL]
+    return f"ft-{suffix}-{tail}" if suffix else f"ft-{tail}"
