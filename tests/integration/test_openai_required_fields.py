@@ -95,15 +95,19 @@ def sdk(stack: Stack) -> Iterator[openai.OpenAI]:
 @pytest.fixture(scope="module")
 def training_file(sdk: openai.OpenAI) -> str:
     """A training file uploaded with only the required fields."""
-    return sdk.files.create(file=("rows.jsonl", io.BytesIO(chat_file(ROWS))), purpose="fine-tune").id
+    return sdk.files.create(
+        file=("rows.jsonl", io.BytesIO(chat_file(ROWS))), purpose="fine-tune"
+    ).id
 
 
 def ended(sdk: openai.OpenAI, job_id: str) -> FineTuningJob:
     """Poll the job through the SDK until it has ended."""
     return wait_until(
-        lambda: (job := sdk.fine_tuning.jobs.retrieve(job_id)).status
-        in ("succeeded", "failed", "cancelled")
-        and job,
+        lambda: (
+            (job := sdk.fine_tuning.jobs.retrieve(job_id)).status
+            in ("succeeded", "failed", "cancelled")
+            and job
+        ),
         JOB_TIMEOUT,
         lambda: f"job {job_id} to end: {sdk.fine_tuning.jobs.retrieve(job_id)}",
         0.2,
