@@ -317,8 +317,11 @@ def test_job_reads_are_served_by_the_lane_as_flask_serves_them(
     assert not passed and lane.get_data() == flask.get_data() == ended.get_data()
 
 
+NO_JOB = "/v1/jobs/ftjob-000000000000000000000000"  # a well-formed id of no job
+
+
 def test_a_read_of_no_such_job_gets_flasks_404_from_the_lane(lanes: Lanes) -> None:
-    flask, lane, passed = lanes.both("GET", "/v1/jobs/ftjob-none", headers=headers(JOBS_KEY))
+    flask, lane, passed = lanes.both("GET", NO_JOB, headers=headers(JOBS_KEY))
     assert not passed  # the lane's read counted the rate limit; Flask's handler answers
     assert lane.status_code == 404 and lane.get_data() == flask.get_data()
     same_headers(lane, flask)
@@ -334,6 +337,8 @@ def test_a_read_of_no_such_job_gets_flasks_404_from_the_lane(lanes: Lanes) -> No
         ("a trailing slash", "/v1/jobs/{job}/", {}),
         ("a longer path", "/v1/jobs/{job}/events", {}),
         ("an id outside ASCII", "/v1/jobs/caf%C3%A9", {}),
+        ("an id with a suffix naming another key", "/v1/jobs/{job}:events", {}),
+        ("an id of another format", "/v1/jobs/ftjob-none", {}),
     ],
 )
 def test_other_job_reads_are_passed_to_flask(
@@ -369,11 +374,11 @@ def test_refusals_after_the_lane_took_a_request_are_flasks_own(stack: Stack) -> 
     )
     lanes_of_reader = lanes_of(create_app(settings=settings))
     read = {"headers": headers(reader)}
-    assert lanes_of_reader.whole.get("/v1/jobs/ftjob-none", **read).status_code == 404
+    assert lanes_of_reader.whole.get(NO_JOB, **read).status_code == 404
     lanes_of_reader.passed.clear()
-    lane = lanes_of_reader.whole.get("/v1/jobs/ftjob-none", **read)
+    lane = lanes_of_reader.whole.get(NO_JOB, **read)
     assert lanes_of_reader.passed == [] and lane.status_code == 429
-    assert lane.get_data() == lanes_of_reader.flask.get("/v1/jobs/ftjob-none", **read).get_data()
+    assert lane.get_data() == lanes_of_reader.flask.get(NO_JOB, **read).get_data()
 
     dead = Settings(
         redis_url=f"redis://127.0.0.1:{free_port()}/0", api_keys=f"lane-dead:{key}:ingest+jobs"
@@ -381,7 +386,7 @@ def test_refusals_after_the_lane_took_a_request_are_flasks_own(stack: Stack) -> 
     lanes = lanes_of(create_app(settings=dead))
     for method, path, kwargs in (
         ("POST", "/v1/interactions", sent),
-        ("GET", "/v1/jobs/ftjob-x", {"headers": headers(key)}),
+        ("GET", NO_JOB, {"headers": headers(key)}),
     ):
         flask, lane, passed = lanes.both(method, path, **kwargs)
         assert not passed and flask.status_code == 503
