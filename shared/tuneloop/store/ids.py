@@ -6,7 +6,7 @@ its kind's format before it reaches the store: "file-…:content" must not name 
 
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tuneloop.contracts import BASELINE_MODEL_ID
 
@@ -23,6 +23,10 @@ class IdKind:
 
     name: str
     pattern: str
+    regex: re.Pattern = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "regex", re.compile(self.pattern, re.ASCII))
 
     @property
     def anchored(self) -> str:
@@ -31,7 +35,7 @@ class IdKind:
 
     def matches(self, value: str) -> bool:
         """Whether value is an id of this kind (ASCII only, the whole string)."""
-        return re.fullmatch(self.pattern, value, re.ASCII) is not None
+        return self.regex.fullmatch(value) is not None
 
 
 JOB = IdKind("job", rf"(?:ftjob|evaljob)-[0-9a-f]{{{HEX_DIGITS}}}")
