@@ -1,7 +1,7 @@
 """Id path parameters: one URL converter per kind of id, checked before any view reads the store.
 
-A route names its id's kind in the rule (``/v1/files/<file:file_id>``); the formats are
-tuneloop.store.ids', where ids are minted. A parameter that is not an id of its kind reaches
+A route names its id's kind in the rule (``/v1/files/<file:file_id>``); the formats live in
+tuneloop.store.ids, where ids are minted. A parameter that is not an id of its kind reaches
 no view: once the request's key and limits are checked, it is answered 404 naming the id
 (in OpenAI's shape on the OpenAI routes, as a page under /ui), so "file-…:content" can never
 name another record's Redis key. Routing itself still matches, so the pages keep their own
