@@ -20,7 +20,6 @@ from .support import (
     is_finite_number,
     reset_store,
     wait_for_job,
-    wait_worker_idle,
 )
 
 pytestmark = pytest.mark.integration
@@ -340,18 +339,18 @@ def test_the_training_file_is_chat_jsonl_with_one_line_per_training_example(
 def test_the_job_is_listed_newest_first_and_by_status(
     client: ApiClient, stack: Stack, job: dict, dataset: dict
 ) -> None:
-    created = client.post("/v1/jobs", json=dataset["request"])  # a newer job, then cancelled
+    # A newer job that fails: it selects a task type none of the data has.
+    request = {**dataset["request"], "task_types": ["pipeline-no-such-type"]}
+    created = client.post("/v1/jobs", json=request)
     assert created.status_code == 202, created.text[:300]
-    newer = created.json()["id"]
-    assert client.post(f"/v1/jobs/{newer}/cancel").json()["status"] == "cancelled"
-    wait_worker_idle(stack)  # its stages, if any started, have stopped
+    newer = wait_for_job(client, stack, created.json()["id"], expect="failed")["id"]
     listed = client.get("/v1/jobs").json()  # the store held only `job` before this test
     assert [j["id"] for j in listed["data"]] == [newer, job["id"]]
     by_status = {
         status: [j["id"] for j in client.get("/v1/jobs", params={"status": status}).json()["data"]]
-        for status in ("succeeded", "cancelled", "queued")
+        for status in ("succeeded", "failed", "queued")
     }
-    assert by_status == {"succeeded": [job["id"]], "cancelled": [newer], "queued": []}
+    assert by_status == {"succeeded": [job["id"]], "failed": [newer], "queued": []}
     one = client.get("/v1/jobs", params={"limit": 1}).json()
     assert [j["id"] for j in one["data"]] == [newer] and one["has_more"] is True
     rest = client.get("/v1/jobs", params={"limit": 1, "after": newer}).json()
