@@ -5,6 +5,7 @@ import signal
 import time
 
 import pytest
+import requests
 
 from tuneloop.celery_config import INTERACTIVE_QUEUE, PIPELINE_QUEUE
 
@@ -12,6 +13,8 @@ from .support import (
     assert_problem,
     client_for,
     fault_stack,
+    gunicorn_workers,
+    probe_every_worker,
     report_recovery,
     wait_until,
     wait_worker_answers,
@@ -55,13 +58,24 @@ def test_readiness_needs_a_responder_too_not_just_a_pipeline_worker() -> None:
 
 
 def test_readiness_answers_200_on_the_first_probe_after_a_redis_restart() -> None:
-    with fault_stack() as stack, client_for(stack, None) as anon:
-        for _ in range(4):  # fill both gunicorn workers' pools with connections
-            assert anon.get("/readyz").status_code == 200
+    with fault_stack() as stack:
+        workers = gunicorn_workers(stack)
+
+        def probe(headers: dict[str, str]) -> requests.Response:
+            with client_for(stack, None) as fresh:  # a new connection each time
+                return fresh.get("/readyz", headers=headers)
+
+        # Every gunicorn worker answers once, so each one's pool holds a connection.
+        before = probe_every_worker(stack, probe)
+        assert [r.status_code for _, r in before] == [200] * len(before)
         stack.stop_redis(signal.SIGTERM)
         stack.start_redis()
         wait_worker_answers(stack, "w1")
         started = time.monotonic()
-        answers = [anon.get("/readyz") for _ in range(4)]
-        report_recovery("redis restart -> /readyz probes", time.monotonic() - started)
-        assert [r.status_code for r in answers] == [200] * 4, [r.text[:200] for r in answers]
+        answers = probe_every_worker(stack, probe)  # each worker's first probe is among them
+        took = time.monotonic() - started
+        report_recovery("redis restart -> /readyz probes", took, f"{len(answers)} probes")
+        assert [r.status_code for _, r in answers] == [200] * len(answers), [
+            (pid, r.status_code, r.text[:200]) for pid, r in answers
+        ]
+        assert gunicorn_workers(stack) == workers  # the same workers, none restarted

@@ -304,6 +304,11 @@ def test_job_reads_are_served_by_the_lane_as_flask_serves_them(
     changed = lanes.whole.get(path, headers=headers(JOBS_KEY)).get_json()
     assert changed["stage"] == "collect" and changed["progress"]["current"] == 1
     assert changed == smorest_dump(stack, queued_job)
+    # So is a change of its deliveries alone (a stage's start counted), the rest unchanged.
+    stack.store.redis.hset(keys.job_deliveries(queued_job), "collect:started", 1)
+    delivered = lanes.whole.get(path, headers=headers(JOBS_KEY)).get_json()
+    assert delivered["deliveries"] == {"collect": 1} and changed["deliveries"] == {}
+    assert delivered == smorest_dump(stack, queued_job)
     # An ended job: the lane renders it and keeps it in Redis; Flask serves that, and so
     # does the lane from then on.
     stack.store.cancel_job(queued_job)

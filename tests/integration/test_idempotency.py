@@ -367,3 +367,28 @@ def test_a_duplicate_waits_for_the_first_request_and_gives_up_with_409_after_a_b
     assert first_response.status_code == 201
     retry = app.test_client().post("/v1/interactions", json=item(), headers=headers)
     assert retry.get_data() == first_response.get_data()
+
+
+def test_a_claim_whose_holder_died_expires_and_a_waiting_retry_then_runs(
+    app_and_headers: tuple, monkeypatch: pytest.MonkeyPatch, stack: Stack
+) -> None:
+    app, headers = app_and_headers
+    monkeypatch.setattr(idempotency, "LEASE_SECONDS", 1)  # the claim's lease (SET PX), shortened
+    redis, name = stack.store.redis, keys.idempotency(OWNER_A, headers["Idempotency-Key"])
+
+    def die_holding_the_claim(claim: object, run: object, ttl: int) -> None:
+        raise SystemExit("the process died here")  # neither completed nor released
+
+    with monkeypatch.context() as dying:
+        dying.setattr(idempotency, "_run_claimed", die_holding_the_claim)
+        with pytest.raises(SystemExit):
+            app.test_client().post("/v1/interactions", json=item(), headers=headers)
+    assert redis.get(name) is not None and '"pending"' in redis.get(name)
+    assert 0 < redis.pttl(name) <= 1000, redis.pttl(name)
+    # The retry finds the dead request's claim, waits, and runs once the claim has expired.
+    retried = app.test_client().post("/v1/interactions", json=item(), headers=headers)
+    assert retried.status_code == 201, retried.get_data(as_text=True)
+    assert "Idempotent-Replayed" not in retried.headers
+    replayed = app.test_client().post("/v1/interactions", json=item(), headers=headers)
+    assert replayed.headers["Idempotent-Replayed"] == "true"
+    assert replayed.get_data() == retried.get_data()

@@ -25,6 +25,8 @@ from openai.types.fine_tuning.jobs import FineTuningJobCheckpoint
 from tuneloop_devstack.stack import Stack
 
 from tuneloop.contracts import BASELINE_MODEL_ID
+from tuneloop.graph import FINE_TUNING
+from tuneloop.store import keys
 
 from .support import API_KEY, ApiClient
 
@@ -143,10 +145,12 @@ def test_events_list_newest_first_with_one_metrics_event_per_epoch(
 ) -> None:
     events = list(sdk.fine_tuning.jobs.list_events(finished.id, limit=5))
     assert len(events) > 10  # the SDK pages through them all
+    # Stream ids order events strictly (created_at has whole seconds: one for the whole job).
+    order = [tuple(int(part) for part in e.id.split("-")) for e in events]
+    assert order == sorted(order, reverse=True) and len(set(order)) == len(order)
     assert [e.created_at for e in events] == sorted((e.created_at for e in events), reverse=True)
     metrics = [e for e in events if e.type == "metrics"]
-    assert len(metrics) == 6
-    assert {e.data["epoch"] for e in metrics} == set(range(1, 7))
+    assert [e.data["epoch"] for e in metrics] == list(range(6, 0, -1))  # the last epoch first
     assert all(isinstance(e.data["train_loss"], float) for e in metrics)
     page = client.get(f"/v1/fine_tuning/jobs/{finished.id}/events?limit=100").json()
     for event in page["data"]:
@@ -183,10 +187,29 @@ def test_cancelling_a_finished_job_is_a_conflict_in_openai_shape(
     assert caught.value.code == "conflict"
 
 
-def test_jobs_list_pages_newest_first(sdk: openai.OpenAI, finished: FineTuningJob) -> None:
-    first = sdk.fine_tuning.jobs.list(limit=1)
-    assert len(first.data) == 1 and first.has_more in (True, False)
-    assert finished.id in [j.id for j in sdk.fine_tuning.jobs.list(limit=100).data]
+def test_jobs_list_pages_newest_first(
+    sdk: openai.OpenAI, stack: Stack, files: dict[str, FileObject], finished: FineTuningJob
+) -> None:
+    made = []  # two more jobs after `finished`, one after the other (how they end is no matter)
+    for _ in range(2):
+        job = sdk.fine_tuning.jobs.create(
+            model=BASELINE_MODEL_ID,
+            training_file=files["valid"].id,
+            validation_file=files["valid"].id,
+            hyperparameters={"n_epochs": 1},
+        )
+        made.append(wait_until_ended(sdk, job.id).id)
+    pages = [sdk.fine_tuning.jobs.list(limit=1)]
+    while pages[-1].has_more and len(pages) < 10_000:  # one job a page, to the end
+        assert len(pages[-1].data) == 1, f"page {len(pages)} has more after it: {pages[-1]}"
+        pages.append(sdk.fine_tuning.jobs.list(limit=1, after=pages[-1].data[0].id))
+    assert [len(p.data) for p in pages] == [1] * len(pages)
+    assert [p.has_more for p in pages] == [True] * (len(pages) - 1) + [False]
+    ids = [p.data[0].id for p in pages]
+    assert ids[:3] == [made[1], made[0], finished.id]  # newest first: the reverse of creation
+    # All of them in the order of the store's job index (creation sequence), newest first.
+    index = stack.store.redis.zrevrange(keys.JOBS, 0, -1)
+    assert ids == [jid for jid in index if stack.store.jobs.get(jid)["kind"] == FINE_TUNING]
 
 
 def test_a_file_used_by_an_active_job_cannot_be_deleted_until_the_job_ends(

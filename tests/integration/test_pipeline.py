@@ -319,7 +319,6 @@ def test_the_training_file_is_chat_jsonl_with_one_line_per_training_example(
     assert response.headers["Content-Type"].startswith("application/jsonl")
     lines = response.text.splitlines()
     assert response.text.endswith("\n")
-    assert len(lines) == job["result"]["training_data"]["total_examples"]
     posted = {(x["input"], x["output"]) for x in dataset["items"] if x["rating"] >= MIN_SCORE}
     pairs = set()
     for line in lines:
@@ -328,16 +327,34 @@ def test_the_training_file_is_chat_jsonl_with_one_line_per_training_example(
         pairs.add((messages[0]["content"], messages[1]["content"]))
     assert len(pairs) == len(lines)
     assert pairs <= posted
-    eval_inputs = {case["input"] for case in dataset["eval_set"]}
-    assert not {i for i, _ in pairs} & eval_inputs
+    # Only the training side: none of the held-out rows the job was scored on, nor the
+    # validation rows it chose its epoch on.
+    seed = job["request"]["hyperparameters"]["seed"]
+    sides = {x["input"]: side_of(x["input"], seed, HOLDOUT) for x in dataset["items"]}
+    assert {sides[i] for i, _ in pairs} == {TRAIN}
+    assert {i for i, _ in pairs} == {i for i, _ in posted if sides[i] == TRAIN}
+    assert len(lines) == job["result"]["training_data"]["total_examples"]
 
 
-def test_the_job_is_listed_newest_first_and_by_status(client: ApiClient, job: dict) -> None:
-    listed = client.get("/v1/jobs", params={"status": "succeeded"}).json()
-    assert job["id"] in [j["id"] for j in listed["data"]]
-    assert {j["status"] for j in listed["data"]} == {"succeeded"}
-    created = [j["created_at"] for j in client.get("/v1/jobs").json()["data"]]
-    assert created == sorted(created, reverse=True)
+def test_the_job_is_listed_newest_first_and_by_status(
+    client: ApiClient, stack: Stack, job: dict, dataset: dict
+) -> None:
+    # A newer job that fails: it selects a task type none of the data has.
+    request = {**dataset["request"], "task_types": ["pipeline-no-such-type"]}
+    created = client.post("/v1/jobs", json=request)
+    assert created.status_code == 202, created.text[:300]
+    newer = wait_for_job(client, stack, created.json()["id"], expect="failed")["id"]
+    listed = client.get("/v1/jobs").json()  # the store held only `job` before this test
+    assert [j["id"] for j in listed["data"]] == [newer, job["id"]]
+    by_status = {
+        status: [j["id"] for j in client.get("/v1/jobs", params={"status": status}).json()["data"]]
+        for status in ("succeeded", "failed", "queued")
+    }
+    assert by_status == {"succeeded": [job["id"]], "failed": [newer], "queued": []}
+    one = client.get("/v1/jobs", params={"limit": 1}).json()
+    assert [j["id"] for j in one["data"]] == [newer] and one["has_more"] is True
+    rest = client.get("/v1/jobs", params={"limit": 1, "after": newer}).json()
+    assert [j["id"] for j in rest["data"]] == [job["id"]] and rest["has_more"] is False
 
 
 def test_the_same_request_and_seed_give_identical_metrics(

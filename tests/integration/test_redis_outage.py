@@ -7,8 +7,19 @@ same port; the worker and the gateway keep running throughout.
 from collections.abc import Iterator
 
 import pytest
+import requests
 
-from .support import ApiClient, Stack, assert_problem, wait_for_job, wait_until, wait_worker_idle
+from .support import (
+    ApiClient,
+    Stack,
+    assert_problem,
+    client_for,
+    gunicorn_workers,
+    probe_every_worker,
+    wait_for_job,
+    wait_until,
+    wait_worker_idle,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -98,6 +109,7 @@ def test_after_redis_comes_back_the_same_processes_run_a_job_to_success(
     client: ApiClient, anon: ApiClient, stack: Stack, outage: RedisOutage
 ) -> None:
     pids = {p.name: p.pid for p in stack.procs if p.name != "redis"}
+    workers = gunicorn_workers(stack)
     outage.restart()
     last: dict = {}
 
@@ -125,10 +137,16 @@ def test_after_redis_comes_back_the_same_processes_run_a_job_to_success(
     )
     assert created.status_code == 202, created.text[:300]
     job = wait_for_job(client, stack, created.json()["id"], timeout=90.0)
-    # Each request is a new connection, so the gateway's worker processes all get some.
-    for _ in range(10):
-        answer = client.post(f"/v1/models/{job['model_id']}/responses", json={"input": "alpha?"})
-        assert answer.status_code == 200, f"{answer.text}\n{stack.logs()}"
+
+    def ask(headers: dict[str, str]) -> requests.Response:
+        with client_for(stack) as fresh:  # a new connection each time
+            path = f"/v1/models/{job['model_id']}/responses"
+            return fresh.post(path, json={"input": "alpha?"}, headers=headers)
+
+    # Until every gunicorn worker of the gateway (the same ones as before) has answered.
+    for pid, answer in probe_every_worker(stack, ask):
+        assert answer.status_code == 200, f"worker {pid}: {answer.text}\n{stack.logs()}"
         assert answer.json()["task_type"] in {"recovery-a", "recovery-b"}
+    assert gunicorn_workers(stack) == workers
     assert {p.name: p.pid for p in stack.procs if p.name != "redis"} == pids
     assert all(p.alive() for p in stack.procs)

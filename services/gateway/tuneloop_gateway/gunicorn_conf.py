@@ -37,9 +37,10 @@ keepalive = 5
 # a gevent worker that long (a 64 MiB body takes about 1 s of parsing).
 timeout = 30
 graceful_timeout = 30
-# One access-log line per request on stderr, with the X-Request-ID the gateway answered with.
+# One access-log line per request on stderr, with the X-Request-ID the gateway answered with
+# and the pid of the worker that answered (as JSON lines carry it), e.g. pid=<4242>.
 accesslog = "-"
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms request_id=%({x-request-id}o)s'
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms request_id=%({x-request-id}o)s pid=%(p)s'
 # LOG_FORMAT json (auto: json unless stderr is a terminal): gunicorn's own lines and one
 # JSON access line per request (method, path, status, bytes, duration_ms, request_id, address).
 # Read when gunicorn loads this file, so that a bad value stops it before any worker starts.

@@ -38,6 +38,7 @@ from .faults import (
     wait_for_epochs,
     wait_job_status,
 )
+from .gateway_workers import answered_by, gunicorn_workers, probe_every_worker
 from .jobs import (
     JOB_TIMEOUT,
     STAGES,
@@ -89,6 +90,7 @@ __all__ = [
     "Stack",
     "alive",
     "all_events",
+    "answered_by",
     "assert_one_run_per_epoch",
     "assert_problem",
     "child_env",
@@ -103,12 +105,14 @@ __all__ = [
     "fault_stack",
     "free_port",
     "gateway_app",
+    "gunicorn_workers",
     "holder_pid",
     "is_finite_number",
     "job_state",
     "lease_holder",
     "models_of",
     "private_stack",
+    "probe_every_worker",
     "report_recovery",
     "reset_store",
     "seed_interactions",
