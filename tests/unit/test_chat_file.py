@@ -64,7 +64,10 @@ def test_lines_end_only_at_newline_not_at_unicode_line_separators() -> None:
         ),
         (line(extra_field=1), "extra_field: unknown field"),
         (line(rating=1.5), "rating: must be a number from 0 to 1"),
-        (line(metadata={"task_type": "no spaces!"}), "metadata.task_type: must start with"),
+        (
+            line(metadata={"task_type": "tab\there"}),
+            "metadata.task_type: 'tab\\there' is not a task type: it holds the control",
+        ),
         (line(answer=None), "output (the assistant's answer): must be text"),
         (line(user="   "), "input (the last user message): must not be blank"),
         (

@@ -1,7 +1,6 @@
 """flask-smorest's Blueprint with a JSON parser that never lets a body cause a 500."""
 
 import functools
-import json
 from collections.abc import Callable
 from typing import Any, ClassVar, NoReturn
 
@@ -14,6 +13,7 @@ from werkzeug.datastructures import MultiDict
 
 from tuneloop.schemas import trusted
 from tuneloop.schemas.interactions import MAX_BATCH, InteractionBatchInSchema, InteractionInSchema
+from tuneloop.strict_json import DuplicateKeyError, strict_loads
 from tuneloop_gateway.bounds import too_long
 
 # Bodies with an accept-only fast path: a valid one is loaded without marshmallow, anything
@@ -22,29 +22,6 @@ FAST_PATHS: dict[type[Schema], Callable[[Any], dict | None]] = {
     InteractionInSchema: trusted.interaction,
     InteractionBatchInSchema: functools.partial(trusted.batch, max_items=MAX_BATCH),
 }
-
-
-class DuplicateKeyError(ValueError):
-    """A JSON object names the same key twice."""
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
-    """Build a JSON object, refusing a key given twice (json.loads would keep the last)."""
-    obj = dict(pairs)
-    if len(obj) != len(pairs):
-        seen: set[str] = set()
-        twice = next(k for k, _ in pairs if k in seen or seen.add(k))
-        raise DuplicateKeyError(twice)
-    return obj
-
-
-def strict_loads(data: bytes) -> Any:
-    """Decode a JSON body, refusing a repeated key (DuplicateKeyError, a ValueError).
-
-    ValueError for anything else undecodable (bad UTF-8, bad JSON, an integer too long),
-    RecursionError for nesting too deep.
-    """
-    return json.loads(data.decode(), object_pairs_hook=_unique_keys)
 
 
 class SafeJsonParser(FlaskParser):
