@@ -194,7 +194,7 @@ def test_problems_become_openai_errors_naming_the_first_field() -> None:
     problem["errors"] = {"hyperparameters": {"n_epochs": ["too small"]}}
     error = openai_error(422, problem)["error"]
     assert error == {
-        "message": "invalid fields: hyperparameters.n_epochs",
+        "message": "invalid fields: hyperparameters.n_epochs; hyperparameters.n_epochs: too small",
         "type": "invalid_request_error",
         "param": "hyperparameters.n_epochs",
         "code": None,
@@ -203,3 +203,7 @@ def test_problems_become_openai_errors_naming_the_first_field() -> None:
     assert openai_error(503, {"detail": "later"})["error"]["type"] == "server_error"
     assert first_param({"items": {"3": {"rating": ["bad"]}}}) == "items[3].rating"
     assert first_param({"body": ["bad"]}) is None
+    assert (
+        openai_error(400, {"detail": "bad JSON", "errors": {"body": ["bad"]}})["error"]["message"]
+        == "bad JSON"
+    )
