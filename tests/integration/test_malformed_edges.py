@@ -156,7 +156,6 @@ def upload(client: ApiClient, content: bytes, **extra: object) -> object:
     ("line", "words"),
     [
         ("[" * 100_000 + "]" * 100_000, ["line 2", "nested too deeply"]),
-        ("{" * 50_000 + "}" * 50_000, ["line 2", "is not JSON"]),
         (
             '{"messages": [], "rating": 0.5, "rating": 0.9}',
             ["line 2", "JSON object has the key 'rating' twice"],
@@ -169,7 +168,6 @@ def upload(client: ApiClient, content: bytes, **extra: object) -> object:
     ],
     ids=[
         "nested-100000-deep",
-        "unbalanced-braces",
         "duplicate-rating",
         "duplicate-task-type",
         "int-5000-digits",

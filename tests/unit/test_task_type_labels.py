@@ -45,6 +45,7 @@ REFUSED = {
     "card\u00a0payment": "the unprintable character U+00A0",
     "card\u2028": "the unprintable character U+2028",
     "card\ud800": "the lone surrogate U+D800",
+    "caf\ufffd": "U+FFFD, the replacement character",
 }
 
 

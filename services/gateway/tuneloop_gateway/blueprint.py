@@ -3,6 +3,7 @@
 import functools
 from collections.abc import Callable
 from typing import Any, ClassVar, NoReturn
+from urllib.parse import unquote_to_bytes
 
 import flask
 import flask_smorest
@@ -42,6 +43,16 @@ class SafeJsonParser(FlaskParser):
             both.add(name, upload)
         return self._makeproxy(both, schema)
 
+    def load_querystring(self, req: flask.Request, schema: Schema) -> Any:
+        """Return the query's parameters; 422 naming any whose value is not UTF-8.
+
+        werkzeug keeps such a value as its escapes ("%FF"), which could pass for text.
+        """
+        bad = not_utf8_params(req.query_string)
+        if bad:
+            raise ValidationError({name: ["is not valid UTF-8 (percent-encoded)"] for name in bad})
+        return super().load_querystring(req, schema)
+
     def _raw_load_json(self, req: flask.Request) -> Any:
         if not is_json_request(req):
             return missing
@@ -79,6 +90,18 @@ class SafeJsonParser(FlaskParser):
         if location == "json" and (errors := too_long(schema, location_data)):
             raise ValidationError(errors)
         return location_data
+
+
+def not_utf8_params(query: bytes) -> list[str]:
+    """The names of a raw query string's parameters whose decoded value is not UTF-8."""
+    bad = []
+    for pair in query.split(b"&"):
+        name, _, value = pair.partition(b"=")
+        try:
+            unquote_to_bytes(value.replace(b"+", b" ")).decode()
+        except UnicodeDecodeError:
+            bad.append(unquote_to_bytes(name).decode(errors="replace"))
+    return bad
 
 
 class Blueprint(flask_smorest.Blueprint):

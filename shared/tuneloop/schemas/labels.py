@@ -5,13 +5,15 @@ label is any printable Unicode text of 1-64 characters that neither starts nor e
 space. "Printable" is Python's str.isprintable: no control characters (category Cc), no
 format characters such as U+200B or the bidirectional overrides (Cf), no lone surrogates,
 private-use or unassigned code points, no line or paragraph separators, and no space other
-than U+0020. A label is only ever a value (a Redis key suffix, a hash field, a script
+than U+0020; and no U+FFFD, the mark of bytes that were not UTF-8 (a query string's
+%FF decodes to it). A label is only ever a value (a Redis key suffix, a hash field, a script
 argument), never a pattern, so ':', '*', '{' and spaces in it are plain characters.
 """
 
 import unicodedata
 
 MAX_TASK_TYPE = 64
+UNDECODED = "\ufffd"
 SHOWN = 80  # characters of a refused value quoted in its error
 RULE = (
     f"printable Unicode text of 1-{MAX_TASK_TYPE} characters, no control characters, "
@@ -39,10 +41,13 @@ def task_type_problem(value: str) -> str | None:
         and value.isprintable()
         and value[0] != " "
         and value[-1] != " "
+        and UNDECODED not in value
     ):
         return None
     if not 0 < len(value) <= MAX_TASK_TYPE:
         reason = f"it has {len(value)} characters, not 1-{MAX_TASK_TYPE}"
+    elif UNDECODED in value:
+        reason = "it holds U+FFFD, the replacement character of bytes that were not UTF-8"
     elif not value.isprintable():
         reason = f"it holds {_unprintable(next(c for c in value if not c.isprintable()))}"
     else:
