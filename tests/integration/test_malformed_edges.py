@@ -180,6 +180,7 @@ def test_a_bad_line_in_an_uploaded_file_is_400_naming_it_and_stores_nothing(
     content = f"{chat_line()}\n{line}\n{chat_line()}\n".encode()
     message = assert_openai_error(upload(client, content), 400, *words, param="file")
     assert "line 1" not in message and "line 3" not in message, message
+    assert message.count("line 2") == 1, message  # said once, not again as the param's error
     assert stored() == before
 
 

@@ -207,3 +207,8 @@ def test_problems_become_openai_errors_naming_the_first_field() -> None:
         openai_error(400, {"detail": "bad JSON", "errors": {"body": ["bad"]}})["error"]["message"]
         == "bad JSON"
     )
+    lines = {
+        "detail": "1 bad line: line 2: is not JSON",
+        "errors": {"file": ["line 2: is not JSON"]},
+    }
+    assert openai_error(400, lines)["error"]["message"] == lines["detail"]

@@ -45,6 +45,8 @@ def openai_error(status: int, problem: dict) -> dict:
     message = problem.get("detail") or problem.get("title") or "error"
     param = first_param(problem.get("errors"))
     why = first_message(problem.get("errors")) if param else None
+    if why and why in message:  # a detail that already says it (a file's bad lines)
+        why = None
     return {
         "error": {
             "message": f"{message}; {param}: {why}" if why else message,
