@@ -205,7 +205,7 @@ def install_body_limit(app: Flask, max_bytes: int) -> None:
         return None
 
     def read_too_much(_: RequestEntityTooLarge) -> Response:
-        if g.get("body_within_limit"):
+        if g.get("body_within_limit") and request.mimetype == "multipart/form-data":
             return too_large(
                 f"the multipart body has more than {MAX_FORM_PARTS} parts, the most accepted"
             )
