@@ -59,6 +59,16 @@ def test_lines_end_only_at_newline_not_at_unicode_line_separators() -> None:
         ("{not json", "is not JSON"),
         ("[1, 2]", "is not a JSON object"),
         (
+            line().replace('"messages"', '"rating": 1, "rating": 0.5, "messages"'),
+            "the key 'rating' twice",
+        ),
+        (
+            line().replace('"user"', '"user", "role": "user"'),
+            "JSON object has the key 'role' twice",
+        ),
+        ("[" * 100_000 + "]" * 100_000, "JSON line is nested too deeply"),
+        ('{"rating": 1' + "0" * 5000 + "}", "is not JSON we read: an integer has over 4300 digits"),
+        (
             json.dumps({"messages": [{"role": "user", "content": "hi"}]}),
             "messages: must be a list of 2 to 1000",
         ),
@@ -212,3 +222,13 @@ def test_problems_become_openai_errors_naming_the_first_field() -> None:
         "errors": {"file": ["line 2: is not JSON"]},
     }
     assert openai_error(400, lines)["error"]["message"] == lines["detail"]
+
+
+def test_file_lines_and_request_bodies_are_decoded_by_the_one_shared_decoder() -> None:
+    from tuneloop import strict_json
+    from tuneloop.schemas import chat_file
+    from tuneloop_gateway import blueprint, lane
+
+    assert chat_file.strict_loads is blueprint.strict_loads is lane.strict_loads
+    assert blueprint.strict_loads is strict_json.strict_loads
+    assert blueprint.DuplicateKeyError is strict_json.DuplicateKeyError
