@@ -140,7 +140,7 @@ def test_a_missing_interaction_is_404_naming_its_id(
         ({"rating": 1.5}, "rating"),
         ({"rating": "0.5"}, "rating"),
         ({"rating": None}, "rating"),
-        ({"task_type": "has space"}, "task_type"),
+        ({"task_type": "ends with a space "}, "task_type"),
         ({"metadata": "text"}, "metadata"),
         ({"input": "inputs are not editable"}, "input"),
         ({"rating": 0.5, "colour": "red"}, "colour"),

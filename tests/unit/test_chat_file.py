@@ -59,12 +59,25 @@ def test_lines_end_only_at_newline_not_at_unicode_line_separators() -> None:
         ("{not json", "is not JSON"),
         ("[1, 2]", "is not a JSON object"),
         (
+            line().replace('"messages"', '"rating": 1, "rating": 0.5, "messages"'),
+            "the key 'rating' twice",
+        ),
+        (
+            line().replace('"user"', '"user", "role": "user"'),
+            "JSON object has the key 'role' twice",
+        ),
+        ("[" * 100_000 + "]" * 100_000, "JSON line is nested too deeply"),
+        ('{"rating": 1' + "0" * 5000 + "}", "is not JSON we read: an integer has over 4300 digits"),
+        (
             json.dumps({"messages": [{"role": "user", "content": "hi"}]}),
             "messages: must be a list of 2 to 1000",
         ),
         (line(extra_field=1), "extra_field: unknown field"),
         (line(rating=1.5), "rating: must be a number from 0 to 1"),
-        (line(metadata={"task_type": "no spaces!"}), "metadata.task_type: must start with"),
+        (
+            line(metadata={"task_type": "tab\there"}),
+            "metadata.task_type: 'tab\\there' is not a task type: it holds the control",
+        ),
         (line(answer=None), "output (the assistant's answer): must be text"),
         (line(user="   "), "input (the last user message): must not be blank"),
         (
@@ -191,7 +204,7 @@ def test_problems_become_openai_errors_naming_the_first_field() -> None:
     problem["errors"] = {"hyperparameters": {"n_epochs": ["too small"]}}
     error = openai_error(422, problem)["error"]
     assert error == {
-        "message": "invalid fields: hyperparameters.n_epochs",
+        "message": "invalid fields: hyperparameters.n_epochs; hyperparameters.n_epochs: too small",
         "type": "invalid_request_error",
         "param": "hyperparameters.n_epochs",
         "code": None,
@@ -200,3 +213,22 @@ def test_problems_become_openai_errors_naming_the_first_field() -> None:
     assert openai_error(503, {"detail": "later"})["error"]["type"] == "server_error"
     assert first_param({"items": {"3": {"rating": ["bad"]}}}) == "items[3].rating"
     assert first_param({"body": ["bad"]}) is None
+    assert (
+        openai_error(400, {"detail": "bad JSON", "errors": {"body": ["bad"]}})["error"]["message"]
+        == "bad JSON"
+    )
+    lines = {
+        "detail": "1 bad line: line 2: is not JSON",
+        "errors": {"file": ["line 2: is not JSON"]},
+    }
+    assert openai_error(400, lines)["error"]["message"] == lines["detail"]
+
+
+def test_file_lines_and_request_bodies_are_decoded_by_the_one_shared_decoder() -> None:
+    from tuneloop import strict_json
+    from tuneloop.schemas import chat_file
+    from tuneloop_gateway import blueprint, lane
+
+    assert chat_file.strict_loads is blueprint.strict_loads is lane.strict_loads
+    assert blueprint.strict_loads is strict_json.strict_loads
+    assert blueprint.DuplicateKeyError is strict_json.DuplicateKeyError

@@ -139,22 +139,20 @@ def test_text_that_is_not_a_string_is_rejected(field):
 
 
 @pytest.mark.parametrize(
-    "task_type", ["weather", "billing", "legal.contracts", "a", "A-1_b:c.d", "9lives", "x" * 64]
+    "task_type",
+    [
+        *["weather", "legal.contracts", "a", "9lives", "x" * 64, "reverted_card_payment?"],
+        *["m\u00e9t\u00e9o", "has space", "slash/y", "_leading", "-leading", "a:b*{c}"],
+    ],
 )
-def test_task_type_in_the_url_safe_alphabet_is_accepted(task_type):
+def test_task_type_of_printable_text_is_accepted(task_type):
     assert load_interaction(task_type=task_type)["task_type"] == task_type
 
 
-@pytest.mark.parametrize(
-    "task_type",
-    ["", "has space", "slash/y", "_leading", ".leading", "-leading", "caf\u00e9", "q?x", "x" * 65],
-)
-def test_task_type_with_bad_characters_or_length_is_rejected(task_type):
-    assert "task_type" in interaction_errors(task_type=task_type)
-
-
-def test_task_type_with_a_trailing_newline_is_rejected():
-    assert "task_type" in interaction_errors(task_type="weather\n")
+@pytest.mark.parametrize("task_type", ["", " x", "x ", "a\x00b", "weather\n", "x" * 65, "a\u200bb"])
+def test_task_type_that_is_empty_long_padded_or_unprintable_is_rejected_naming_it(task_type):
+    [message] = interaction_errors(task_type=task_type)["task_type"]
+    assert repr(task_type) in message, message
 
 
 def test_metadata_nested_four_levels_deep_is_accepted():
@@ -232,7 +230,7 @@ def test_batch_with_one_bad_item_names_its_index_and_field():
 
 
 def test_batch_with_several_bad_items_names_each_one():
-    items = [{**VALID, "input": ""}, VALID, {**VALID, "task_type": "bad type", "extra": 1}]
+    items = [{**VALID, "input": ""}, VALID, {**VALID, "task_type": "bad type ", "extra": 1}]
     messages = errors_of(InteractionBatchInSchema(), {"items": items})
     assert set(messages["items"]) == {0, 2}
     assert set(messages["items"][0]) == {"input"}
@@ -341,7 +339,7 @@ def test_task_types_list_validates_each_label_and_rejects_empty_list():
         "legal.contracts",
     ]
     assert "task_types" in errors_of(JobInSchema(), {"task_types": []})
-    messages = errors_of(JobInSchema(), {"task_types": ["ok", "not ok"]})
+    messages = errors_of(JobInSchema(), {"task_types": ["ok", "not ok "]})
     assert list(messages["task_types"]) == [1]
 
 
@@ -367,7 +365,7 @@ def test_eval_case_reference_output_is_optional_but_must_be_non_blank():
 
 
 def test_eval_case_with_bad_expected_type_names_its_index():
-    cases = [EVAL_CASE, {**EVAL_CASE, "expected_type": "not a type"}]
+    cases = [EVAL_CASE, {**EVAL_CASE, "expected_type": " not a type"}]
     messages = errors_of(JobInSchema(), {"eval_set": cases})
     assert list(messages["eval_set"]) == [1]
     assert "expected_type" in messages["eval_set"][1]

@@ -26,6 +26,11 @@ VALID = [
     {**GOOD, "metadata": {"channel": "web", "nested": {"a": [1, 2, {"b": None}]}}},
     {**GOOD, "task_type": "a" * 64},
     {**GOOD, "task_type": "billing.v2:eu-west_1"},
+    {**GOOD, "task_type": "reverted_card_payment?"},
+    {**GOOD, "task_type": "m\u00e9t\u00e9o"},
+    {**GOOD, "task_type": "has space"},
+    {**GOOD, "task_type": "-leading"},
+    {**GOOD, "task_type": "a:b*{c}"},
     {**GOOD, "input": "x" * 4000},
     {**GOOD, "input": "tab\tand\nnewline\r"},
 ]
@@ -48,9 +53,14 @@ INVALID = [
     {**GOOD, "rating": None},
     {**GOOD, "task_type": ""},
     {**GOOD, "task_type": "a" * 65},
-    {**GOOD, "task_type": "has space"},
-    {**GOOD, "task_type": "-leading"},
+    {**GOOD, "task_type": " leading"},
+    {**GOOD, "task_type": "trailing "},
+    {**GOOD, "task_type": "a\x00b"},
+    {**GOOD, "task_type": "a\u200bb"},
+    {**GOOD, "task_type": "\ud800"},
     {**GOOD, "task_type": 7},
+    {**GOOD, "rating": 10**399},
+    {**GOOD, "rating": -(10**399)},
     {**GOOD, "source": "robot"},
     {**GOOD, "source": None},
     {**GOOD, "source": ["human"]},
@@ -102,7 +112,7 @@ def test_an_invalid_or_unusual_item_is_left_to_marshmallow(item: object) -> None
 
 POOL = [
     None, True, False, 0, 1, -1, 0.5, 1.5, math.nan, math.inf, "", " ", "x", "weather",
-    "human", "a b", "\x00", "é", "x" * 4001, [], {}, {"k": 1}, {"": 1}, ["x"],
+    "human", "a b", " a", "a?", "\x00", "é", 10**399, "x" * 4001, [], {}, {"k": 1}, {"": 1}, ["x"],
 ]  # fmt: skip
 
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import click
 from rich.table import Table
+from rich.text import Text
 
 from tuneloop_cli.client import Api, part
 from tuneloop_cli.output import err, out, print_json, when
@@ -209,12 +210,15 @@ def show(api: Api, job_id: str, as_json: bool) -> None:
         "finished": when(job.get("finished_at")),
         "model": job.get("model_id") or "-",
         "hyperparameters": json.dumps(job.get("hyperparameters") or {}),
-        "request": json.dumps({k: v for k, v in job["request"].items() if k != "hyperparameters"}),
+        "request": json.dumps(
+            {k: v for k, v in job["request"].items() if k != "hyperparameters"},
+            ensure_ascii=False,  # labels as they are written
+        ),
     }
     if job.get("error"):
         rows["error"] = "{code} in {stage}: {message}".format(**job["error"])
     for name, value in rows.items():
-        table.add_row(f"[bold]{name}[/bold]", str(value))
+        table.add_row(f"[bold]{name}[/bold]", Text(str(value)))  # labels are not markup
     out.print(table)
 
 

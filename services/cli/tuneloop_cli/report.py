@@ -62,7 +62,7 @@ def task_table(result: dict) -> Table:
     for task in sorted(base.get("by_task_type") or {}):
         b, t = base["by_task_type"][task], (tuned.get("by_task_type") or {}).get(task) or {}
         table.add_row(
-            task,
+            Text(task),  # a label is data, never rich markup ("[/x]" would raise)
             str(b["n_cases"]),
             num(b.get("task_accuracy")),
             num(t.get("task_accuracy")),

@@ -1,9 +1,9 @@
 """flask-smorest's Blueprint with a JSON parser that never lets a body cause a 500."""
 
 import functools
-import json
 from collections.abc import Callable
 from typing import Any, ClassVar, NoReturn
+from urllib.parse import unquote_to_bytes
 
 import flask
 import flask_smorest
@@ -14,6 +14,7 @@ from werkzeug.datastructures import MultiDict
 
 from tuneloop.schemas import trusted
 from tuneloop.schemas.interactions import MAX_BATCH, InteractionBatchInSchema, InteractionInSchema
+from tuneloop.strict_json import DuplicateKeyError, strict_loads
 from tuneloop_gateway.bounds import too_long
 
 # Bodies with an accept-only fast path: a valid one is loaded without marshmallow, anything
@@ -22,29 +23,6 @@ FAST_PATHS: dict[type[Schema], Callable[[Any], dict | None]] = {
     InteractionInSchema: trusted.interaction,
     InteractionBatchInSchema: functools.partial(trusted.batch, max_items=MAX_BATCH),
 }
-
-
-class DuplicateKeyError(ValueError):
-    """A JSON object names the same key twice."""
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
-    """Build a JSON object, refusing a key given twice (json.loads would keep the last)."""
-    obj = dict(pairs)
-    if len(obj) != len(pairs):
-        seen: set[str] = set()
-        twice = next(k for k, _ in pairs if k in seen or seen.add(k))
-        raise DuplicateKeyError(twice)
-    return obj
-
-
-def strict_loads(data: bytes) -> Any:
-    """Decode a JSON body, refusing a repeated key (DuplicateKeyError, a ValueError).
-
-    ValueError for anything else undecodable (bad UTF-8, bad JSON, an integer too long),
-    RecursionError for nesting too deep.
-    """
-    return json.loads(data.decode(), object_pairs_hook=_unique_keys)
 
 
 class SafeJsonParser(FlaskParser):
@@ -64,6 +42,16 @@ class SafeJsonParser(FlaskParser):
         for name, upload in req.files.items(multi=True):
             both.add(name, upload)
         return self._makeproxy(both, schema)
+
+    def load_querystring(self, req: flask.Request, schema: Schema) -> Any:
+        """Return the query's parameters; 422 naming any whose value is not UTF-8.
+
+        werkzeug keeps such a value as its escapes ("%FF"), which could pass for text.
+        """
+        bad = not_utf8_params(req.query_string)
+        if bad:
+            raise ValidationError({name: ["is not valid UTF-8 (percent-encoded)"] for name in bad})
+        return super().load_querystring(req, schema)
 
     def _raw_load_json(self, req: flask.Request) -> Any:
         if not is_json_request(req):
@@ -102,6 +90,18 @@ class SafeJsonParser(FlaskParser):
         if location == "json" and (errors := too_long(schema, location_data)):
             raise ValidationError(errors)
         return location_data
+
+
+def not_utf8_params(query: bytes) -> list[str]:
+    """The names of a raw query string's parameters whose decoded value is not UTF-8."""
+    bad = []
+    for pair in query.split(b"&"):
+        name, _, value = pair.partition(b"=")
+        try:
+            unquote_to_bytes(value.replace(b"+", b" ")).decode()
+        except UnicodeDecodeError:
+            bad.append(unquote_to_bytes(name).decode(errors="replace"))
+    return bad
 
 
 class Blueprint(flask_smorest.Blueprint):

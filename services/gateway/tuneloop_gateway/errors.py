@@ -3,6 +3,7 @@
 import logging
 
 from flask import Flask, Response, json
+from gunicorn.http.errors import ParseException
 from kombu.exceptions import OperationalError as KombuOperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import OutOfMemoryError, ReadOnlyError, RedisError
@@ -96,6 +97,12 @@ def handle_broker_error(error: KombuOperationalError) -> Response:
     return unavailable("the task queue is unreachable; retry later")
 
 
+def handle_unreadable_body(error: ParseException) -> Response:
+    """Answer 400 to a body gunicorn could not read (a bad chunk size, say): nothing was stored."""
+    log.info("unreadable request body: %s", error)
+    return problem(400, "Bad Request", f"the request body could not be read: {error}")
+
+
 def handle_unexpected(error: Exception) -> Response:
     """Log the stack trace; the client gets a plain 500 problem without it."""
     log.exception("unhandled error")
@@ -107,4 +114,5 @@ def register(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(RedisError, handle_redis_error)
     app.register_error_handler(KombuOperationalError, handle_broker_error)
+    app.register_error_handler(ParseException, handle_unreadable_body)
     app.register_error_handler(Exception, handle_unexpected)

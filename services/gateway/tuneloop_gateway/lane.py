@@ -27,9 +27,9 @@ from tuneloop import logs
 from tuneloop.schemas import trusted
 from tuneloop.store import ids
 from tuneloop.store.ratelimit import Window
+from tuneloop.strict_json import strict_loads
 from tuneloop_gateway import auth, request_id
 from tuneloop_gateway.api.jobs import job_body, no_job
-from tuneloop_gateway.blueprint import strict_loads
 from tuneloop_gateway.extensions import Services
 from tuneloop_gateway.idempotency import HEADER as IDEMPOTENCY_HEADER
 from tuneloop_gateway.metrics import ROUTE_KEY

@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 RATE_LIMIT_PREFIX = keys.RATE_LIMITS
 DISABLED = ("", "off", "none")
 F = TypeVar("F", bound=Callable)
+MAX_FORM_PARTS = 1000  # fields and files of one multipart body (werkzeug's default)
 
 
 def parse_rate_limit(value: str, name: str = "TUNELOOP_RATE_LIMIT") -> str:
@@ -171,14 +172,19 @@ def request_has_body() -> bool:
 
 
 def install_body_limit(app: Flask, max_bytes: int) -> None:
-    """Answer 413 problem+json to a body over max_bytes.
+    """Answer 413 problem+json to a body over max_bytes, or a form of over MAX_FORM_PARTS parts.
 
     A declared Content-Length over the limit is refused before any of the body is read. A
     body without one (chunked) is read here, up to one byte past the limit, and refused if it
-    gets there: werkzeug alone would silently cut such a body at the limit.
+    gets there: werkzeug alone would silently cut such a body at the limit. A form field may
+    be as long as the body (werkzeug's own cap, 500 kB, would refuse a file sent as a plain
+    field before its check could say so), so once the body passed, werkzeug's 413 means its
+    one other limit: more than MAX_FORM_PARTS parts.
     """
     # One byte of slack, so that reading max_bytes + 1 bytes tells "over the limit" apart.
     app.config["MAX_CONTENT_LENGTH"] = max_bytes + 1
+    app.config["MAX_FORM_MEMORY_SIZE"] = max_bytes + 1
+    app.config["MAX_FORM_PARTS"] = MAX_FORM_PARTS
 
     def too_large(detail: str) -> Response:
         return problem(413, "Content Too Large", detail)
@@ -195,9 +201,14 @@ def install_body_limit(app: Flask, max_bytes: int) -> None:
                 f"the request body is over {max_bytes} bytes, the most accepted "
                 "(TUNELOOP_MAX_BODY_BYTES)"
             )
+        g.body_within_limit = True
         return None
 
     def read_too_much(_: RequestEntityTooLarge) -> Response:
+        if g.get("body_within_limit") and request.mimetype == "multipart/form-data":
+            return too_large(
+                f"the multipart body has more than {MAX_FORM_PARTS} parts, the most accepted"
+            )
         return too_large(f"the request body is over {max_bytes} bytes (TUNELOOP_MAX_BODY_BYTES)")
 
     app.before_request(check_body_size)

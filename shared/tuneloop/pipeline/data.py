@@ -27,10 +27,19 @@ def collected(store: Store, job: dict) -> Iterator[list[dict]]:
 
 
 def file_batches(store: Store, jid: str, fid: str, batch: int = 500) -> Iterator[list[dict]]:
-    """Yield a training file's rows as interactions, labelled by the baseline when unlabelled."""
+    """A training file's rows as interactions, labelled by the baseline when unlabelled.
+
+    The file is read at the call, so a file deleted since raises StageError here, before
+    anything is yielded (a download can still answer with an error).
+    """
     content = store.files.content(fid)
     if content is None:
         raise StageError("training_file_missing", f"the training file {fid} of job {jid} is gone")
+    return _file_rows(fid, content, batch)
+
+
+def _file_rows(fid: str, content: bytes, batch: int) -> Iterator[list[dict]]:
+    """Yield the rows of a file's content in batches, with ids naming the file and the row."""
     rows = label_rows(trusted_rows(content))
     for start in range(0, len(rows), batch):
         yield [

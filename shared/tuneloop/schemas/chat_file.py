@@ -8,6 +8,7 @@ is labelled by the job's base model when the job collects it.
 """
 
 import json
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -17,12 +18,13 @@ from tuneloop.agent.baseline import KeywordAgent
 from tuneloop.schemas.common import (
     MAX_TASK_TYPE,
     MAX_TEXT,
-    TASK_TYPE,
     no_control_characters,
     not_blank,
     small_json_object,
     valid_unicode,
 )
+from tuneloop.schemas.labels import task_type_problem
+from tuneloop.strict_json import DuplicateKeyError, strict_loads
 
 ROLES = ("system", "developer", "user", "assistant", "tool")
 DEFAULT_RATING = 1.0
@@ -108,9 +110,10 @@ def _check_metadata(meta: object) -> None:
     _validated("metadata", small_json_object, meta)
     if "task_type" in meta:
         kind = meta["task_type"]
-        if not isinstance(kind, str) or not 0 < len(kind) <= MAX_TASK_TYPE:
+        if not isinstance(kind, str):
             raise LineError(f"metadata.task_type: must be a string of 1-{MAX_TASK_TYPE} characters")
-        _validated("metadata.task_type", TASK_TYPE, kind)
+        if (problem := task_type_problem(kind)) is not None:
+            raise LineError(f"metadata.task_type: {problem}")
 
 
 def _validated(name: str, check: Callable[[Any], object], value: object) -> None:
@@ -185,6 +188,23 @@ def parse(content: bytes) -> tuple[list[dict], list[tuple[int, str]], int]:
     return rows, bad, n_bad
 
 
+def decoded(raw: bytes) -> object:
+    """Decode one line as request bodies are decoded; LineError saying why it cannot be."""
+    try:
+        return strict_loads(raw)
+    except UnicodeDecodeError:
+        raise LineError("is not valid UTF-8") from None
+    except DuplicateKeyError as exc:
+        raise LineError(f"JSON object has the key {exc.args[0]!r} twice") from None
+    except RecursionError:
+        raise LineError("JSON line is nested too deeply") from None
+    except json.JSONDecodeError as exc:
+        raise LineError(f"is not JSON: {exc.msg}") from None
+    except ValueError:  # the one other refusal: an integer of more digits than Python reads
+        digits = sys.get_int_max_str_digits()
+        raise LineError(f"is not JSON we read: an integer has over {digits} digits") from None
+
+
 def _lines(content: bytes, rows: list[dict]) -> Iterator[tuple[int, str]]:
     """Append each good line's row to rows; yield (line number, problem) for each bad one.
 
@@ -194,12 +214,9 @@ def _lines(content: bytes, rows: list[dict]) -> Iterator[tuple[int, str]]:
         if not raw.strip():
             continue
         try:
-            line = json.loads(raw.decode("utf-8"))
-        except UnicodeDecodeError:
-            yield number, "is not valid UTF-8"
-            continue
-        except ValueError as exc:
-            yield number, f"is not JSON: {exc.msg}"
+            line = decoded(raw)
+        except LineError as exc:
+            yield number, str(exc)
             continue
         if not isinstance(line, dict):
             yield number, "is not a JSON object"

@@ -6,8 +6,10 @@ import unicodedata
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+from tuneloop.schemas import labels
+
 MAX_TEXT = 4000
-MAX_TASK_TYPE = 64
+MAX_TASK_TYPE = labels.MAX_TASK_TYPE
 MAX_METADATA_BYTES = 4096
 MAX_METADATA_DEPTH = 4
 
@@ -19,12 +21,6 @@ class FullMatch(validate.Regexp):
         if self.regex.fullmatch(value) is None:
             raise ValidationError(self._format_error(value))
         return value
-
-
-TASK_TYPE = FullMatch(
-    r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
-    error="must start with a letter or digit and hold only letters, digits, '_', '.', ':', '-'",
-)
 
 
 def not_blank(value: str) -> None:
@@ -59,9 +55,22 @@ def text(max_length: int = MAX_TEXT, **kwargs: object) -> fields.String:
     return fields.String(validate=checks, **kwargs)
 
 
-def task_type(**kwargs: object) -> fields.String:
-    """A task type label: any name the data uses, in a URL-safe alphabet."""
-    return fields.String(validate=[validate.Length(1, MAX_TASK_TYPE), TASK_TYPE], **kwargs)
+def task_type(metadata: dict | None = None, **kwargs: object) -> fields.String:
+    """A task type label: any name the data uses (labels.task_type_problem says which)."""
+    schema = {
+        "minLength": 1,
+        "maxLength": MAX_TASK_TYPE,
+        "description": labels.RULE,
+        **(metadata or {}),
+    }
+    return fields.String(validate=task_type_label, metadata=schema, **kwargs)
+
+
+def task_type_label(value: str) -> None:
+    """Refuse a value that is not a task type label, naming the value."""
+    problem = labels.task_type_problem(value)
+    if problem is not None:
+        raise ValidationError(problem)
 
 
 def stream_id(value: str) -> None:

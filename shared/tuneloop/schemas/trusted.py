@@ -13,7 +13,8 @@ import math
 from marshmallow import ValidationError
 
 from tuneloop.contracts import SOURCES
-from tuneloop.schemas.common import _CONTROL, MAX_TASK_TYPE, MAX_TEXT, TASK_TYPE, small_json_object
+from tuneloop.schemas.common import _CONTROL, MAX_TEXT, small_json_object
+from tuneloop.schemas.labels import task_type_problem
 
 _FIELDS = frozenset({"input", "output", "rating", "task_type", "source", "metadata"})
 
@@ -52,12 +53,13 @@ def interaction(item: object) -> dict | None:
     rating, task = item.get("rating"), item.get("task_type")
     if not (_text(text) and _text(output)):
         return None
-    if type(rating) not in (float, int) or not (math.isfinite(rating) and 0 <= rating <= 1):
+    # Compared before isfinite: a huge int converts to no float (OverflowError), but compares.
+    if type(rating) not in (float, int) or not (0 <= rating <= 1 and math.isfinite(rating)):
         return None
-    if type(task) is not str or not 0 < len(task) <= MAX_TASK_TYPE:
+    if type(task) is not str or task_type_problem(task) is not None:
         return None
     source = item.get("source", "human")
-    if TASK_TYPE.regex.fullmatch(task) is None or type(source) is not str or source not in SOURCES:
+    if type(source) is not str or source not in SOURCES:
         return None
     metadata = item.get("metadata", {})
     if not _metadata(metadata):

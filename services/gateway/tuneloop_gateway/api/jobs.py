@@ -12,6 +12,7 @@ from redis.exceptions import RedisError
 
 from tuneloop.canvas import job_canvas
 from tuneloop.contracts import TERMINAL
+from tuneloop.errors import StageError
 from tuneloop.graph import FINE_TUNING, progress_total
 from tuneloop.pipeline import data
 from tuneloop.schemas.jobs import (
@@ -273,4 +274,6 @@ class TrainingFile(MethodView):
             abort(409, message=f"interactions job {job_id} trained on were edited or deleted since")
         except KeyError:  # a job from before the mask was kept
             abort(409, message=f"job {job_id} has no record of its kept rows any more")
+        except StageError as exc:  # its training file was deleted since
+            abort(409, message=f"{exc.message}: its training split cannot be regenerated")
         return Response(stream_with_context(chat_lines(rows)), mimetype="application/jsonl")

@@ -33,13 +33,25 @@ def first_param(errors: dict | None) -> str | None:
     return paths[0] if paths and paths[0] != "body" else None
 
 
+def first_message(errors: object) -> str | None:
+    """The first message of the first invalid field (the one first_param names)."""
+    while isinstance(errors, dict | list) and errors:
+        errors = next(iter(errors.values())) if isinstance(errors, dict) else errors[0]
+    return errors if isinstance(errors, str) else None
+
+
 def openai_error(status: int, problem: dict) -> dict:
-    """Turn one problem document into OpenAI's error body."""
+    """Turn one problem document into OpenAI's error body (its one message says why)."""
+    message = problem.get("detail") or problem.get("title") or "error"
+    param = first_param(problem.get("errors"))
+    why = first_message(problem.get("errors")) if param else None
+    if why and why in message:  # a detail that already says it (a file's bad lines)
+        why = None
     return {
         "error": {
-            "message": problem.get("detail") or problem.get("title") or "error",
+            "message": f"{message}; {param}: {why}" if why else message,
             "type": TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error"),
-            "param": first_param(problem.get("errors")),
+            "param": param,
             "code": CODES.get(status),
         }
     }

@@ -6,6 +6,8 @@ from flask import Response, url_for
 from flask.views import MethodView
 from flask_smorest import abort
 from flask_smorest.fields import Upload
+from marshmallow import ValidationError
+from werkzeug.datastructures import FileStorage
 
 from tuneloop.schemas.chat_file import MAX_LINE_ERRORS, parse
 from tuneloop.schemas.openai import (
@@ -28,10 +30,22 @@ blp = Blueprint(
 )
 
 
+class FilePart(Upload):
+    """A multipart part sent as a file (with a filename), not as a plain form field."""
+
+    def _deserialize(self, value: object, attr: object, data: object, **kwargs: object) -> object:
+        if not isinstance(value, FileStorage):
+            raise ValidationError(
+                "must be sent as a file part (Content-Disposition with a filename), "
+                "not as a plain form field"
+            )
+        return value
+
+
 class FileFormSchema(FileUploadSchema):
     """The upload's parts: purpose and the file."""
 
-    file = Upload(required=True, metadata={"description": "chat-format JSONL, UTF-8"})
+    file = FilePart(required=True, metadata={"description": "chat-format JSONL, UTF-8"})
 
 
 def not_found(file_id: str) -> NoReturn:
