@@ -79,6 +79,41 @@ def goal(chosen: dict, never: dict) -> str:
     )
 
 
+def curve_table(result: dict) -> list[str]:
+    """Format the job's trade-off curves: validation rows and eval cases, per threshold."""
+    valid = {p["threshold"]: p for p in result["abstention"]["curve"] or []}
+    cases = {p["threshold"]: p for p in result["out_of_scope"]["curve"] or []}
+    chosen = result["abstention"]["threshold"]
+    out = [
+        "  threshold  validation: in-scope acc  oos recall | eval cases: in-scope acc  oos recall"
+    ]
+    for t in sorted(set(valid) | set(cases)):
+        v, c = valid.get(t, {}), cases.get(t, {})
+        mark = " chosen" if t == chosen else (" never" if t == 0 else "")
+        cells = [
+            f"{x:.3f}" if x is not None else "n/a"
+            for x in (
+                v.get("in_scope_accuracy"),
+                v.get("out_of_scope_recall"),
+                c.get("in_scope_accuracy"),
+                c.get("out_of_scope_recall"),
+            )
+        ]
+        out.append(
+            f"  {t:9.4f}  {cells[0]:>24}  {cells[1]:>10} | {cells[2]:>24}  {cells[3]:>10}{mark}"
+        )
+    return out
+
+
+def same_job(result: dict) -> dict | None:
+    """Return no abstention's and the chosen threshold's eval figures from one job's curve."""
+    points = {p["threshold"]: p for p in result["out_of_scope"].get("curve") or []}
+    chosen = result["abstention"]["threshold"]
+    if 0.0 not in points or chosen not in points:
+        return None  # a job of the code before the curve
+    return {"never": points[0.0], "chosen": points[chosen]}
+
+
 def main() -> None:
     """Fine-tune with a chosen threshold and with none, alternately; print both."""
     rows, eval_set = data()
@@ -110,9 +145,16 @@ def main() -> None:
     )
     print(line("threshold chosen on validation", chosen))
     print(line("abstain_threshold 0 (never)", never))
-    print(goal(chosen[-1], never[-1]))
-    validation = result["abstention"]["validation"]
-    print(f"  validation figures at the chosen threshold: {validation}")
+    print(goal(chosen[-1], never[-1]) + " (two jobs)")
+    one = same_job(result)
+    if one is not None:
+        print(goal(one["chosen"], one["never"]) + " (the same job's curve)")
+        print("\n".join(curve_table(result)))
+    abstention = result["abstention"]
+    print(
+        f"  max_in_scope_loss {abstention.get('max_in_scope_loss')}; validation figures at "
+        f"the chosen threshold: {abstention['validation']}"
+    )
     calibration = result["calibration"]
     print(
         f"  ECE: baseline {calibration['baseline']['ece']:.3f}, "
