@@ -233,7 +233,8 @@ def test_the_curve_gives_each_distinct_threshold_lowest_first_with_brute_force_f
 
 
 def test_the_curve_shows_no_abstention_the_chosen_threshold_and_the_fixed_ones():
-    chosen = choose_threshold(BINDING_TOP, BINDING_PREDICTED, BINDING_LABELS, OOS, 0.2)
+    chosen = choose_threshold(BINDING_TOP, BINDING_PREDICTED, BINDING_LABELS, OOS, 0.0)
+    assert chosen.threshold not in CURVE_THRESHOLDS  # 0.35: shown only as the chosen one
     thresholds = curve_thresholds(chosen.threshold)
     assert thresholds == sorted({0.0, chosen.threshold, *CURVE_THRESHOLDS})
     points = curve(BINDING_TOP, BINDING_PREDICTED, BINDING_LABELS, OOS, thresholds)

@@ -108,9 +108,12 @@ def test_the_tradeoff_on_the_cases_counts_each_threshold_by_hand():
 
 
 def test_the_tradeoff_does_not_depend_on_how_labels_are_coded():
-    o = outcomes(EXPECTED, PREDICTED)
+    o, original = outcomes(EXPECTED, PREDICTED), routes()
     recoded = o.recoded(["z", "oos", "b", "a"])
-    assert tradeoff("oos", 0.5, recoded, routes()) == tradeoff("oos", 0.5, o, routes())
+    reversed_codes = Routes(["oos", "b", "a"], 2 - original.task, original.top)
+    expected = tradeoff("oos", 0.5, o, original)
+    assert tradeoff("oos", 0.5, recoded, reversed_codes) == expected
+    assert tradeoff("oos", 0.5, o, reversed_codes) == expected
 
 
 def test_routes_of_other_cases_give_no_tradeoff():
