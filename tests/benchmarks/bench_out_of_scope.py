@@ -73,7 +73,7 @@ def goal(chosen: dict, never: dict) -> str:
     recall = chosen["out_of_scope_recall"]
     met = loss <= MAX_LOSS + 1e-9 and recall >= MLP_RECALL
     return (
-        f"  goal {'met' if met else 'NOT met'}: in-scope accuracy {loss:+.3f} below never "
+        f"  goal {'met' if met else 'NOT met'}: in-scope accuracy {loss:.3f} below never "
         f"abstaining (at most {MAX_LOSS}), out-of-scope recall {recall:.3f} "
         f"(at least {MLP_RECALL})"
     )
