@@ -171,13 +171,16 @@ def test_a_failed_gate_is_a_succeeded_job_that_promotes_nothing(
 def test_an_evaluation_of_the_model_repeats_the_jobs_figures(
     client: ApiClient, stack: Stack, promoted: dict
 ) -> None:
-    evaluation = post_evaluation(client, stack, model=promoted["model_id"], seed=42)
+    evaluation = post_evaluation(
+        client, stack, model=promoted["model_id"], seed=42, out_of_scope_task=OOS
+    )
     assert evaluation["kind"] == graph.EVALUATION
     assert evaluation["id"].startswith("evaljob-")
     result, job_result = evaluation["result"], promoted["result"]
     assert result["models"] == {"baseline": BASELINE, "fine_tuned": promoted["model_id"]}
-    for part in ("baseline_metrics", "fine_tuned_metrics", "significance", "cases"):
+    for part in ("baseline_metrics", "fine_tuned_metrics", "significance", "cases", "out_of_scope"):
         assert result[part] == job_result[part], part
+    assert result["out_of_scope"]["curve"], "the model's trade-off on the cases"
     events = client.get(f"/v1/jobs/{evaluation['id']}/events", params={"limit": 100}).json()
     started = [e["data"]["stage"] for e in events["data"] if e["type"] == "stage.started"]
     assert sorted(started) == sorted(graph.stages_of(graph.EVALUATION))

@@ -382,3 +382,21 @@ def test_real_jobs_of_both_kinds_match_the_documented_job_schema(
         errors = [f"{e.instance_path}: {e.message}" for e in validator.iter_errors(job)]
         assert errors == [], (name, errors[:5])
         assert set(job) >= JOB_FIELDS, name
+
+
+def test_max_in_scope_loss_and_the_tradeoff_curves_are_documented(spec: dict) -> None:
+    schemas = spec["components"]["schemas"]
+    limit = schemas["JobIn"]["properties"]["max_in_scope_loss"]
+    assert (limit["type"], limit["default"], limit["minimum"], limit["maximum"]) == (
+        "number",
+        0.02,
+        0,
+        1,
+    )
+    assert "out-of-scope recall" in limit["description"]
+    for name in ("JobAbstention", "OutOfScope"):
+        curve = schemas[name]["properties"]["curve"]
+        assert curve["items"]["$ref"].endswith("/TradeoffPoint"), (name, curve)
+    point = schemas["TradeoffPoint"]["properties"]
+    assert set(point) == {"threshold", "in_scope_accuracy", "out_of_scope_recall", "in_scope_loss"}
+    assert "max_in_scope_loss" in schemas["JobAbstention"]["properties"]

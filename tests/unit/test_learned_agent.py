@@ -357,6 +357,15 @@ def test_a_batch_abstains_exactly_on_its_inputs_under_the_threshold(agent):
     ]
 
 
+def test_routes_are_the_top_task_and_probability_before_abstaining(agent):
+    texts = [e["input"] for e in HELD_OUT]
+    tops, routed = abstaining(agent, "legal.contracts", 0.99).route_many(texts)
+    assert list(zip(routed, tops.tolist(), strict=True)) == [top_of(agent, t) for t in texts]
+    assert tops.dtype == np.float64  # compared with a threshold as respond_many compares it
+    empty, none = agent.route_many([])
+    assert (len(empty), none) == (0, [])
+
+
 def test_describe_says_the_out_of_scope_task_and_threshold(agent):
     assert abstaining(agent, "billing", 0.375).describe()["out_of_scope"] == {
         "task": "billing",

@@ -69,6 +69,15 @@ class LearnedAgent:
                 answers.append(self._answer(texts[i], task, p, nearest[i], similarity[i]))
         return answers
 
+    def route_many(self, texts: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+        """Return each input's top task probability and task, before any abstention."""
+        if not texts:
+            return np.zeros(0), []
+        proba = self.router.proba(featurize(list(texts)))
+        best = proba.argmax(axis=1)
+        top = proba[np.arange(len(best)), best].astype(float)  # as respond_many compares it
+        return top, [self.router.classes[k] for k in best.tolist()]
+
     @property
     def _threshold(self) -> float:
         """Return the top probability under which the agent abstains (0: never)."""

@@ -9,7 +9,7 @@ from tuneloop.errors import StageError
 from tuneloop.pipeline import data, training
 from tuneloop.pipeline.runner import Limits
 from tuneloop.stages import compare as cmp
-from tuneloop.stages import evidence, outcomes, promotion, scope
+from tuneloop.stages import evidence, outcomes, promotion, routes, scope
 from tuneloop.stages.cases import discordant
 from tuneloop.stages.evaluate import MetricsAccumulator, request_cases
 from tuneloop.stages.filter import QualityFilter
@@ -126,14 +126,21 @@ def load_agent(store: Store, job: dict, mid: str, stage: str) -> Agent:
 def evaluate_agent(store: Store, job: dict, agent: Agent, name: str) -> None:
     """Answer every evaluation case in bounded batches; keep metrics, per-case outcomes, answers."""
     acc, log = MetricsAccumulator(), outcomes.OutcomeLog()
+    # an agent that abstains to the job's out-of-scope task also says where it routed each case
+    route = getattr(agent, "route_many", None) if job["request"].get("out_of_scope_task") else None
+    route_log = routes.RouteLog()
     for cases in data.evaluation_cases(store, job):
         for start in range(0, len(cases), EVAL_BATCH):
             chunk = cases[start : start + EVAL_BATCH]
             answers = [a.to_dict() for a in agent.respond_many([c["input"] for c in chunk])]
             log.add(chunk, answers, acc.add(chunk, answers))
+            if route is not None:
+                route_log.add(*route([c["input"] for c in chunk]))
     store.artifacts.put(job["id"], f"{name}_metrics", acc.result())
     store.artifacts.put(job["id"], f"{name}_examples", acc.first_answers)
     store.artifacts.put_blob(job["id"], f"{name}_outcomes", outcomes.dump(log.outcomes()))
+    if route is not None:
+        store.artifacts.put_blob(job["id"], f"{name}_routes", routes.dump(route_log.routes()))
 
 
 def evaluation_report(store: Store, job: dict, seed: int, abstention: dict | None) -> dict:
@@ -168,7 +175,8 @@ def evaluation_report(store: Store, job: dict, seed: int, abstention: dict | Non
     except outcomes.UnpairedError as exc:
         raise StageError("evaluation_unpaired", str(exc)) from None
     task = job["request"].get("out_of_scope_task")
-    oos = scope.out_of_scope(task, abstention, base_out, tuned_out) if task else None
+    tuned_routes = routes.load(art.get_blob(jid, "fine_tuned_routes")) if task else None
+    oos = scope.out_of_scope(task, abstention, base_out, tuned_out, tuned_routes) if task else None
     return {**report, **extra, "out_of_scope": oos, "cases": counts}
 
 

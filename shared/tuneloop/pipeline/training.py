@@ -136,8 +136,14 @@ def run(store: Store, job: dict, limits: Limits, model_id: str) -> None:
     agent, state, costs = _train(store, job, prepared, config, model_id, state)
     # Only the epochs this run trained, over their training time (checkpoint writes excluded).
     store.metrics.epochs_trained(state.epoch - resumed_after, costs["epoch_seconds"])
-    threshold = job["request"].get("abstain_threshold")
-    abstention = set_abstention(agent, prepared, out_of_scope, threshold)
+    request = job["request"]
+    abstention = set_abstention(
+        agent,
+        prepared,
+        out_of_scope,
+        request.get("abstain_threshold"),
+        request.get("max_in_scope_loss"),
+    )
     payload = agent.save()
     _check_size(len(payload), limits)
     store.artifacts.put(jid, "training", _report(state, config, len(payload), abstention))
@@ -248,7 +254,8 @@ def _record_abstention(store: Store, jid: str, abstention: dict) -> None:
     """Write one event saying when the model answers out of scope, and how that was chosen."""
     how = {
         "request": "set by the request",
-        "validation": "chosen on the validation split",
+        "validation": "chosen on the validation split: the best out-of-scope recall losing at "
+        f"most {abstention.get('max_in_scope_loss')} of in-scope accuracy",
         "default": "no validation rows to choose it on, so it never abstains",
     }[abstention["chosen_by"]]
     figures = abstention["validation"]
@@ -256,7 +263,7 @@ def _record_abstention(store: Store, jid: str, abstention: dict) -> None:
     if figures is not None:
         measured = "; on validation: " + ", ".join(
             f"{name.replace('_', ' ')} {'n/a' if figures[name] is None else f'{figures[name]:.3f}'}"
-            for name in ("in_scope_accuracy", "out_of_scope_recall")
+            for name in ("in_scope_accuracy", "out_of_scope_recall", "in_scope_loss")
         )
     message = (
         f"out-of-scope task {abstention['task']!r}: abstain when the top probability is under "

@@ -2,6 +2,8 @@
 
 from marshmallow import Schema, fields, validate
 
+from tuneloop.stages.tradeoff import CURVE_THRESHOLDS
+
 
 class ReliabilityBinSchema(Schema):
     """One confidence bin of a reliability table."""
@@ -57,6 +59,18 @@ class ScopeFiguresSchema(Schema):
     n_out_of_scope = fields.Integer()
 
 
+class TradeoffPointSchema(Schema):
+    """One threshold of a trade-off curve and what it gives on the rows measured."""
+
+    threshold = fields.Float(metadata={"description": "0: never abstain"})
+    in_scope_accuracy = fields.Float(allow_none=True)
+    out_of_scope_recall = fields.Float(allow_none=True)
+    in_scope_loss = fields.Float(
+        allow_none=True,
+        metadata={"description": "in-scope accuracy without abstaining minus at this threshold"},
+    )
+
+
 class OutOfScopeSchema(Schema):
     """Both agents on the job's out-of-scope task."""
 
@@ -70,6 +84,15 @@ class OutOfScopeSchema(Schema):
     )
     baseline = fields.Nested(ScopeFiguresSchema)
     fine_tuned = fields.Nested(ScopeFiguresSchema)
+    curve = fields.List(
+        fields.Nested(TradeoffPointSchema),
+        allow_none=True,
+        metadata={
+            "description": "the fine-tuned agent's in-scope accuracy against out-of-scope recall "
+            "on these cases had it abstained at each threshold of the abstention's curve (0: "
+            "never), lowest first; null when the agent does not say where it routed"
+        },
+    )
 
 
 class CasesCountSchema(Schema):
@@ -88,11 +111,12 @@ class ValidationScopeSchema(Schema):
 
     in_scope_accuracy = fields.Float(allow_none=True)
     out_of_scope_recall = fields.Float(allow_none=True)
+    in_scope_loss = fields.Float(
+        allow_none=True,
+        metadata={"description": "in-scope accuracy without abstaining minus at this threshold"},
+    )
     n_in_scope = fields.Integer()
     n_out_of_scope = fields.Integer()
-    objective = fields.Float(
-        metadata={"description": "in-scope accuracy + out-of-scope recall (a missing term is 0)"}
-    )
 
 
 class JobAbstentionSchema(Schema):
@@ -105,8 +129,22 @@ class JobAbstentionSchema(Schema):
     chosen_by = fields.String(
         validate=validate.OneOf(("validation", "request", "default")),
         metadata={
-            "description": "validation: maximises in-scope accuracy + out-of-scope recall on "
-            "the validation split; request: abstain_threshold; default: 0, no validation rows"
+            "description": "validation: the best out-of-scope recall on the validation split "
+            "among thresholds losing at most max_in_scope_loss of in-scope accuracy; request: "
+            "abstain_threshold; default: 0, no validation rows"
         },
     )
+    max_in_scope_loss = fields.Float(
+        allow_none=True,
+        metadata={"description": "the limit the choice kept to (null: the request set it)"},
+    )
     validation = fields.Nested(ValidationScopeSchema, allow_none=True)
+    curve = fields.List(
+        fields.Nested(TradeoffPointSchema),
+        allow_none=True,
+        metadata={
+            "description": "in-scope accuracy against out-of-scope recall on the validation "
+            "split at 0 (no abstention), the chosen threshold and "
+            f"{', '.join(map(str, CURVE_THRESHOLDS))}, lowest first (null: no validation rows)"
+        },
+    )

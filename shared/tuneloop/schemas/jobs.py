@@ -18,6 +18,7 @@ from tuneloop.schemas.promotion import PromoteRuleSchema
 from tuneloop.schemas.results import JobResultSchema
 from tuneloop.stages.compare import CASE_OUTCOMES
 from tuneloop.stages.hyperparameters import AUTO, DEFAULT_L2, DEFAULT_PATIENCE
+from tuneloop.stages.tradeoff import DEFAULT_MAX_IN_SCOPE_LOSS
 
 MAX_EVAL_SET = 10_000
 MAX_PROMOTION_RULES = 20
@@ -157,8 +158,19 @@ class JobInSchema(Schema):
         validate=validate.Range(0, 1),
         metadata={
             "description": "abstain when the router's top probability is below this (needs "
-            "out_of_scope_task); by default chosen on the validation split to maximise in-scope "
-            "accuracy + out-of-scope recall"
+            "out_of_scope_task); by default chosen on the validation split (see "
+            "max_in_scope_loss)"
+        },
+    )
+    max_in_scope_loss = StrictFloat(
+        allow_nan=False,
+        validate=validate.Range(0, 1),
+        metadata={
+            "default": DEFAULT_MAX_IN_SCOPE_LOSS,
+            "description": "the in-scope accuracy the chosen abstention threshold may lose on "
+            "the validation split against never abstaining; the threshold chosen is the one "
+            "with the best out-of-scope recall within it (needs out_of_scope_task, not with "
+            "abstain_threshold)",
         },
     )
     promote_if = fields.List(
@@ -172,10 +184,16 @@ class JobInSchema(Schema):
 
     @validates_schema
     def _scope_is_consistent(self, data: dict, **kwargs: object) -> None:
-        """Refuse a threshold without a task, and a task the job's task_types leave out."""
+        """Refuse abstention settings without a task or together, and a task left out."""
         task, selected = data.get("out_of_scope_task"), data.get("task_types")
-        if "abstain_threshold" in data and task is None:
-            raise ValidationError("needs out_of_scope_task", "abstain_threshold")
+        for name in ("abstain_threshold", "max_in_scope_loss"):
+            if name in data and task is None:
+                raise ValidationError("needs out_of_scope_task", name)
+        if "abstain_threshold" in data and "max_in_scope_loss" in data:
+            raise ValidationError(
+                "a given abstain_threshold is not chosen: send one or the other",
+                "max_in_scope_loss",
+            )
         if task is not None and selected and task not in selected:
             raise ValidationError(
                 f"{task!r} is not one of the selected task_types", "out_of_scope_task"

@@ -17,8 +17,9 @@ from tuneloop.agent.softmax import (
     train,
 )
 from tuneloop.errors import StageError
-from tuneloop.stages.abstain import at_threshold, choose_threshold
+from tuneloop.stages.abstain import at_threshold, choose_threshold, curve
 from tuneloop.stages.split import TRAIN, VALIDATION, side_of
+from tuneloop.stages.tradeoff import DEFAULT_MAX_IN_SCOPE_LOSS, curve_thresholds
 
 PROBA_CHUNK = 4096  # validation rows per router pass
 
@@ -102,35 +103,47 @@ def check_out_of_scope(classes: list[str], task: str | None) -> None:
 
 
 def set_abstention(
-    agent: LearnedAgent, data: TrainingData, task: str | None, threshold: float | None
+    agent: LearnedAgent,
+    data: TrainingData,
+    task: str | None,
+    threshold: float | None,
+    max_in_scope_loss: float | None = None,
 ) -> dict | None:
     """Make agent abstain as task under threshold (chosen on validation when None); report it.
 
-    Without validation rows and a threshold the agent never abstains (threshold 0.0).
+    The chosen threshold has the best out-of-scope recall on validation among those losing at
+    most max_in_scope_loss of in-scope accuracy. Without validation rows and a threshold the
+    agent never abstains (threshold 0.0).
     """
     if task is None:
         return None
     check_out_of_scope(agent.router.classes, task)
     if threshold is not None:
-        chosen_by = "request"
+        chosen_by, max_in_scope_loss = "request", None
     else:
         chosen_by = "validation" if len(data.validation) else "default"
-    figures = None
+        if max_in_scope_loss is None:
+            max_in_scope_loss = DEFAULT_MAX_IN_SCOPE_LOSS
+    figures = points = None
     if len(data.validation):
         top, predicted = _validation_predictions(agent, data.validation)
         labels, oos = data.validation_labels, agent.router.classes.index(task)
         if threshold is None:
-            chosen = choose_threshold(top, predicted, labels, oos)
+            chosen = choose_threshold(top, predicted, labels, oos, max_in_scope_loss)
         else:
             chosen = at_threshold(top, predicted, labels, oos, threshold)
         threshold, figures = chosen.threshold, chosen.figures()
+        shown = curve(top, predicted, labels, oos, curve_thresholds(threshold))
+        points = [p.point() for p in shown]
     agent.abstain_task = task
     agent.abstain_threshold = 0.0 if threshold is None else float(threshold)
     return {
         "task": task,
         "threshold": agent.abstain_threshold,
         "chosen_by": chosen_by,
+        "max_in_scope_loss": max_in_scope_loss,
         "validation": figures,
+        "curve": points,
     }
 
 

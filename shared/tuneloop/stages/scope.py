@@ -2,7 +2,10 @@
 
 import numpy as np
 
+from tuneloop.stages.abstain import curve
 from tuneloop.stages.outcomes import Outcomes
+from tuneloop.stages.routes import Routes
+from tuneloop.stages.tradeoff import curve_thresholds
 
 
 def _share(part: np.ndarray, of: np.ndarray) -> float | None:
@@ -24,14 +27,39 @@ def agent_scope(o: Outcomes, task: str) -> dict:
     }
 
 
+def tradeoff(task: str, threshold: float, o: Outcomes, routes: Routes) -> list[dict] | None:
+    """Return the agent's in-scope accuracy and out-of-scope recall at the curve's thresholds.
+
+    Computed from where it routed each case before abstaining, as if it abstained at each
+    threshold; None when the routes are not of these cases.
+    """
+    if len(routes.top) != len(o.expected):
+        return None
+    labels = sorted(set(o.labels) | set(routes.labels) | {task})
+    code = {label: i for i, label in enumerate(labels)}
+    expected = np.array([code[label] for label in o.labels], dtype=np.int32)[o.expected]
+    routed = np.array([code[label] for label in routes.labels], dtype=np.int32)[routes.task]
+    points = curve(routes.top, routed, expected, code[task], curve_thresholds(threshold))
+    return [p.point() for p in points]
+
+
 def out_of_scope(
-    task: str, abstention: dict | None, baseline: Outcomes, fine_tuned: Outcomes
+    task: str,
+    abstention: dict | None,
+    baseline: Outcomes,
+    fine_tuned: Outcomes,
+    routes: Routes | None = None,
 ) -> dict:
-    """Return both agents' out-of-scope figures and the agent's threshold for task (or None)."""
+    """Return both agents' out-of-scope figures, the threshold and the fine-tuned agent's curve."""
     own = abstention is not None and abstention.get("task") == task
+    threshold = abstention["threshold"] if own else None
+    points = None
+    if routes is not None:
+        points = tradeoff(task, threshold or 0.0, fine_tuned, routes)
     return {
         "task": task,
-        "threshold": abstention["threshold"] if own else None,
+        "threshold": threshold,
         "baseline": agent_scope(baseline, task),
         "fine_tuned": agent_scope(fine_tuned, task),
+        "curve": points,
     }

@@ -74,6 +74,8 @@ def job(job_id: str) -> object:
         metric_rows=(rows := report.metric_rows(result)),
         metric_chart=charts.metric_bars(rows),
         task_rows=report.task_rows(result),
+        scope_rows=report.scope_rows(result),
+        scope=report.scope_summary(result),
         training=result.get("training_data") or {},
         distribution=report.distribution_rows(result.get("training_data") or {}),
         cases=cases,

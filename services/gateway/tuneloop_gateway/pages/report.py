@@ -79,6 +79,41 @@ def task_rows(result: dict) -> list[dict]:
     return rows
 
 
+def scope_rows(result: dict) -> list[dict]:
+    """Return per threshold of the out-of-scope trade-off: figures on validation and on cases."""
+    abstention, scope = result.get("abstention") or {}, result.get("out_of_scope") or {}
+    valid = {p["threshold"]: p for p in abstention.get("curve") or []}
+    cases = {p["threshold"]: p for p in scope.get("curve") or []}
+    chosen = abstention.get("threshold", scope.get("threshold"))
+    rows = []
+    for threshold in sorted(set(valid) | set(cases)):
+        v, c = valid.get(threshold) or {}, cases.get(threshold) or {}
+        rows.append(
+            {
+                "threshold": threshold,
+                "chosen": threshold == chosen,
+                "validation_accuracy": v.get("in_scope_accuracy"),
+                "validation_recall": v.get("out_of_scope_recall"),
+                "validation_loss": v.get("in_scope_loss"),
+                "eval_accuracy": c.get("in_scope_accuracy"),
+                "eval_recall": c.get("out_of_scope_recall"),
+                "eval_loss": c.get("in_scope_loss"),
+            }
+        )
+    return rows
+
+
+def scope_summary(result: dict) -> dict:
+    """Return the out-of-scope task, the threshold and how it was chosen (None where unknown)."""
+    abstention, scope = result.get("abstention") or {}, result.get("out_of_scope") or {}
+    return {
+        "task": scope.get("task", abstention.get("task")),
+        "threshold": abstention.get("threshold", scope.get("threshold")),
+        "chosen_by": abstention.get("chosen_by"),
+        "max_in_scope_loss": abstention.get("max_in_scope_loss"),
+    }
+
+
 def distribution_rows(training: dict) -> list[dict]:
     """Return per task type: training, validation and held-out examples, largest first."""
     train = training.get("task_distribution") or {}
