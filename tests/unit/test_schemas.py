@@ -246,7 +246,9 @@ def test_empty_job_request_gets_every_default():
     assert JobInSchema().load({}) == {
         "min_score": 0.8,
         "score_name": "rating",
-        "include_synthetic": True,
+        "include_synthetic": False,
+        "lab_eval_set": False,
+        "holdout_fraction": 0.2,
         "hyperparameters": {
             "n_epochs": "auto",
             "learning_rate": "auto",
@@ -256,6 +258,15 @@ def test_empty_job_request_gets_every_default():
             "early_stopping_patience": 3,
         },
     }
+
+
+def test_a_job_request_naming_what_to_evaluate_on_gets_no_default_holdout():
+    case = {"input": "Refund?", "expected_type": "billing"}
+    assert "holdout_fraction" not in JobInSchema().load({"eval_set": [case]})
+    assert "holdout_fraction" not in JobInSchema().load({"lab_eval_set": True})
+    given = JobInSchema().load({"holdout_fraction": 0.3, "lab_eval_set": True})
+    assert given["holdout_fraction"] == 0.3 and given["lab_eval_set"] is True
+    assert JobInSchema().load({"include_synthetic": True})["holdout_fraction"] == 0.2
 
 
 def test_partial_hyperparameters_are_completed_with_defaults():

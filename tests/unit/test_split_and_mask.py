@@ -8,6 +8,7 @@ import pytest
 from tuneloop.pipeline.data import split_of
 from tuneloop.stages.filter import QualityFilter
 from tuneloop.stages.mask import MaskWriter, select
+from tuneloop.stages.prepare import SplitCounter
 from tuneloop.stages.split import (
     DEFAULT_VALIDATION_FRACTION,
     HOLDOUT,
@@ -331,3 +332,48 @@ def test_mask_written_from_filter_flags_selects_what_the_filter_keeps():
     assert selected == expected
     assert judged.kept == len(expected) == 7
     assert judged.dropped == fed.dropped
+
+
+# --- the holdout's minimum per task type --------------------------------------------------
+
+
+def few_per_task(n_tasks: int, per_task: int) -> list[dict]:
+    """Rows of n_tasks task types with per_task distinct inputs each."""
+    return [
+        {"input": f"task {t} question {i}", "output": "a", "rating": 1.0, "task_type": f"t{t}"}
+        for t in range(n_tasks)
+        for i in range(per_task)
+    ]
+
+
+def counted(rows: list[dict], seed: int, holdout: float | None, forced=frozenset()):
+    counter = SplitCounter(seed, holdout, forced)
+    counter.feed(rows)
+    return counter
+
+
+def test_every_task_type_with_two_distinct_inputs_gets_one_held_out_input():
+    single = {"input": "the only input of its task", "output": "a", "rating": 1.0}
+    rows = few_per_task(40, 2) + [{**single, "task_type": "single"}] * 3
+    seed = 7
+    bands_only = counted(rows, seed, 0.2)
+    empty = {f"t{t}" for t in range(40)} - set(bands_only.counts[HOLDOUT])
+    assert empty, "the bands alone leave some task types without a held-out row"
+    forced = bands_only.minimum_holdout()
+    assert len(forced) == len(empty)
+    after = counted(rows, seed, 0.2, forced)
+    assert all(after.counts[HOLDOUT][f"t{t}"] >= 1 for t in range(40))
+    assert after.counts[HOLDOUT]["single"] == 0  # one distinct input: never held out for it
+    for key in forced:  # a forced input's every row is held out, however side_of is asked
+        same = [r for r in rows if normalize(r["input"]) == key]
+        assert same and all(side_of(r["input"], seed, 0.2, forced) == HOLDOUT for r in same)
+    assert after.summary({})["holdout_examples"] == sum(after.counts[HOLDOUT].values())
+
+
+def test_the_forced_input_is_the_task_types_lowest_unit_input_and_no_holdout_forces_none():
+    rows = few_per_task(1, 5)
+    low = min(rows, key=lambda r: unit(r["input"], 3))
+    thin = 1e-9  # a holdout band too thin to hold anything out
+    assert counted(rows, 3, thin).minimum_holdout() == {normalize(low["input"])}
+    assert counted(rows, 3, None).minimum_holdout() == frozenset()
+    assert side_of(low["input"], 3, None) != HOLDOUT

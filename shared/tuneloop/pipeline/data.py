@@ -1,16 +1,18 @@
 """A job's rows as streams: collected on demand from the snapshot, never copied per stage."""
 
+import json
 from collections.abc import Iterator
 
 from tuneloop.errors import StageError
-from tuneloop.schemas.chat_file import label_rows, trusted_rows
+from tuneloop.schemas.chat_file import trusted_rows
 from tuneloop.stages.collect import collect as collect_examples
 from tuneloop.stages.collect import synthetic_examples
-from tuneloop.stages.evaluate import holdout_cases, request_cases
+from tuneloop.stages.evaluate import asks_for_lab_cases, holdout_cases, request_cases
 from tuneloop.stages.mask import select
 from tuneloop.stages.prepare import one_side
 from tuneloop.stages.split import HOLDOUT, TRAIN
 from tuneloop.store import Store
+from tuneloop.store.artifacts import FORCED_HOLDOUT
 
 
 def collected(store: Store, job: dict) -> Iterator[list[dict]]:
@@ -27,11 +29,12 @@ def collected(store: Store, job: dict) -> Iterator[list[dict]]:
 
 
 def file_batches(store: Store, jid: str, fid: str, batch: int = 500) -> Iterator[list[dict]]:
-    """Yield a training file's rows as interactions, labelled by the baseline when unlabelled."""
+    """Yield a training file's rows as interactions; a row without a task type keeps None (the
+    filter drops it as no_task_type: this agent learns routing from task types)."""
     content = store.files.content(fid)
     if content is None:
         raise StageError("training_file_missing", f"the training file {fid} of job {jid} is gone")
-    rows = label_rows(trusted_rows(content))
+    rows = trusted_rows(content)
     for start in range(0, len(rows), batch):
         yield [
             {**row, "id": f"{fid}:{start + i + 1}", "source": "file"}
@@ -64,9 +67,15 @@ def split_of(job: dict) -> tuple[int, float | None]:
     return job["request"]["hyperparameters"]["seed"], job["request"].get("holdout_fraction")
 
 
+def forced_holdout(store: Store, job: dict) -> frozenset[str]:
+    """Return the inputs prepare held out whatever their band (none before prepare ran)."""
+    raw = store.artifacts.get_blob(job["id"], FORCED_HOLDOUT)
+    return frozenset(json.loads(raw)) if raw else frozenset()
+
+
 def training_rows(store: Store, job: dict) -> Iterator[list[dict]]:
     """Yield the kept examples on the training side."""
-    return one_side(kept(store, job), *split_of(job), TRAIN)
+    return one_side(kept(store, job), *split_of(job), TRAIN, forced_holdout(store, job))
 
 
 def eval_set(store: Store, job: dict) -> list[dict] | None:
@@ -79,9 +88,15 @@ def eval_set(store: Store, job: dict) -> list[dict] | None:
     return cases
 
 
+def given_cases(store: Store, job: dict) -> list[dict]:
+    """Return the cases the request gives: its eval set, and the lab's five when asked for."""
+    return request_cases(eval_set(store, job), asks_for_lab_cases(job["request"]))
+
+
 def evaluation_cases(store: Store, job: dict) -> Iterator[list[dict]]:
-    """Yield the eval set (or the lab's cases), then held-out rows when holdout_fraction is set."""
-    yield request_cases(eval_set(store, job))
+    """Yield the given cases, then held-out rows when the job has a holdout_fraction."""
+    yield given_cases(store, job)
     if job["request"].get("holdout_fraction") is not None:
-        held_out = one_side(kept(store, job), *split_of(job), HOLDOUT)
+        forced = forced_holdout(store, job)
+        held_out = one_side(kept(store, job), *split_of(job), HOLDOUT, forced)
         yield from holdout_cases(held_out)

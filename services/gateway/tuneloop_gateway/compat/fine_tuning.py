@@ -6,7 +6,7 @@ from flask_smorest import abort
 from marshmallow import ValidationError
 
 from tuneloop.graph import FINE_TUNING, progress_total
-from tuneloop.schemas.chat_file import label_rows, trusted_rows
+from tuneloop.schemas.chat_file import trusted_rows
 from tuneloop.schemas.jobs import MAX_EVAL_SET, JobInSchema
 from tuneloop.schemas.openai import (
     CheckpointPageSchema,
@@ -39,11 +39,20 @@ blp = Blueprint(
 
 
 def file_rows(field: str, file_id: str) -> list[dict]:
-    """Return a stored file's rows, labelled; 422 naming the field when there is no such file."""
+    """Return a stored file's rows with a task type; 422 when there is no such file, 400 when
+    no row has one (this agent learns routing from task types, so it cannot use the file)."""
     content = services().store.files.content(file_id)
     if content is None:
         invalid(field, f"no file with id {file_id!r}")
-    return label_rows(trusted_rows(content))
+    rows = trusted_rows(content)
+    labelled = [r for r in rows if r["task_type"]]
+    if not labelled:
+        message = (
+            f"none of the {len(rows)} rows of file {file_id} has metadata.task_type: this agent "
+            "learns to route inputs to task types, so every row needs one to train or evaluate on"
+        )
+        abort(400, message=message, errors={field: [message]})
+    return labelled
 
 
 def get_job_or_404(job_id: str) -> dict:
