@@ -4,7 +4,9 @@ import json
 
 import pytest
 
-from tuneloop.schemas.chat_file import MAX_LINE_ERRORS, label_rows, parse, trusted_rows
+from tuneloop.schemas.chat_file import MAX_LINE_ERRORS, parse, trusted_rows
+from tuneloop.stages.collect import to_example
+from tuneloop.stages.filter import QualityFilter
 from tuneloop.stages.hyperparameters import resolve
 from tuneloop_gateway.compat.convert import checkpoints, openai_event, our_request
 from tuneloop_gateway.compat.errors import first_param, openai_error
@@ -123,13 +125,19 @@ def test_only_the_first_bad_lines_are_listed_but_all_are_counted() -> None:
     assert [n for n, _ in bad] == list(range(1, MAX_LINE_ERRORS + 1))
 
 
-def test_rows_without_a_task_type_get_the_baselines_label_and_others_keep_theirs() -> None:
-    rows = [
-        {"input": "Will it rain in Oslo?", "task_type": None},
-        {"input": "Book a flight to Lima", "task_type": None},
-        {"input": "Will it rain?", "task_type": "mine"},
-    ]
-    assert [r["task_type"] for r in label_rows(rows)] == ["weather", "travel", "mine"]
+def test_rows_without_a_task_type_are_dropped_as_no_task_type_and_others_keep_theirs() -> None:
+    content = "\n".join(
+        [
+            line("Will it rain in Oslo?"),
+            line("Book a flight to Lima"),
+            line(metadata={"task_type": "mine"}),
+        ]
+    )
+    rows = trusted_rows(content.encode())
+    assert [r["task_type"] for r in rows] == [None, None, "mine"]  # never the baseline's guess
+    rules = QualityFilter(min_score=0.8)
+    assert rules.judge([to_example(r) for r in rows]) == [False, False, True]
+    assert rules.dropped == {"no_task_type": 2}
 
 
 def test_the_learning_rate_multiplier_scales_only_the_auto_step_size() -> None:

@@ -249,6 +249,7 @@ def test_empty_job_request_gets_every_default():
         "include_synthetic": False,
         "lab_eval_set": False,
         "holdout_fraction": 0.2,
+        "holdout_per_task": True,
         "hyperparameters": {
             "n_epochs": "auto",
             "learning_rate": "auto",
@@ -266,7 +267,13 @@ def test_a_job_request_naming_what_to_evaluate_on_gets_no_default_holdout():
     assert "holdout_fraction" not in JobInSchema().load({"lab_eval_set": True})
     given = JobInSchema().load({"holdout_fraction": 0.3, "lab_eval_set": True})
     assert given["holdout_fraction"] == 0.3 and given["lab_eval_set"] is True
-    assert JobInSchema().load({"include_synthetic": True})["holdout_fraction"] == 0.2
+    assert "holdout_per_task" not in given  # an explicit fraction: the plain hash band
+    assert "holdout_per_task" not in JobInSchema().load({"holdout_fraction": 0.3})
+    default = JobInSchema().load({"include_synthetic": True})
+    assert default["holdout_fraction"] == 0.2 and default["holdout_per_task"] is True
+    with pytest.raises(ValidationError) as refused:
+        JobInSchema().load({"lab_eval_set": True, "holdout_per_task": True})
+    assert refused.value.messages == {"holdout_per_task": ["needs holdout_fraction"]}
 
 
 def test_partial_hyperparameters_are_completed_with_defaults():

@@ -346,8 +346,8 @@ def few_per_task(n_tasks: int, per_task: int) -> list[dict]:
     ]
 
 
-def counted(rows: list[dict], seed: int, holdout: float | None, forced=frozenset()):
-    counter = SplitCounter(seed, holdout, forced)
+def counted(rows: list[dict], seed: int, holdout: float | None, forced=frozenset(), per_task=True):
+    counter = SplitCounter(seed, holdout, forced, per_task)
     counter.feed(rows)
     return counter
 
@@ -363,17 +363,18 @@ def test_every_task_type_with_two_distinct_inputs_gets_one_held_out_input():
     assert len(forced) == len(empty)
     after = counted(rows, seed, 0.2, forced)
     assert all(after.counts[HOLDOUT][f"t{t}"] >= 1 for t in range(40))
-    assert after.counts[HOLDOUT]["single"] == 0  # one distinct input: never held out for it
+    assert normalize(single["input"]) not in forced  # one distinct input: never forced out
     for key in forced:  # a forced input's every row is held out, however side_of is asked
         same = [r for r in rows if normalize(r["input"]) == key]
         assert same and all(side_of(r["input"], seed, 0.2, forced) == HOLDOUT for r in same)
     assert after.summary({})["holdout_examples"] == sum(after.counts[HOLDOUT].values())
 
 
-def test_the_forced_input_is_the_task_types_lowest_unit_input_and_no_holdout_forces_none():
+def test_the_forced_input_is_the_lowest_unit_input_and_none_without_holdout_or_per_task():
     rows = few_per_task(1, 5)
     low = min(rows, key=lambda r: unit(r["input"], 3))
     thin = 1e-9  # a holdout band too thin to hold anything out
     assert counted(rows, 3, thin).minimum_holdout() == {normalize(low["input"])}
     assert counted(rows, 3, None).minimum_holdout() == frozenset()
+    assert counted(rows, 3, thin, per_task=False).minimum_holdout() == frozenset()
     assert side_of(low["input"], 3, None) != HOLDOUT

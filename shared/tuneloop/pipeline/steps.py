@@ -107,10 +107,12 @@ def prepare(store: Store, job: dict, limits: Limits) -> None:
 
 
 def count_split(store: Store, job: dict) -> SplitCounter:
-    """Count the split, holding out one input more of each task type the bands left without
-    a held-out row (when it has two distinct inputs); keep those inputs for later stages."""
+    """Count the split; with holdout_per_task, hold out one input more of each task type the
+    bands left without a held-out row (when it has two distinct inputs), and keep those
+    inputs for the later stages."""
     seed, holdout = data.split_of(job)
-    counter = SplitCounter(seed, holdout)
+    per_task = bool(job["request"].get("holdout_per_task"))
+    counter = SplitCounter(seed, holdout, per_task=per_task)
     for batch in data.kept(store, job):
         counter.feed(batch)
     forced = counter.minimum_holdout()
@@ -128,12 +130,9 @@ def check_evaluation_set(store: Store, job: dict, held_out: int) -> None:
     if held_out or data.given_cases(store, job):
         return
     fraction = job["request"].get("holdout_fraction")
-    why = (
-        f"holdout_fraction {fraction} held out no row (every task type has a single distinct "
-        "input)"
-        if fraction is not None
-        else "the request has no eval_set, no holdout_fraction and no lab_eval_set"
-    )
+    why = "the request has no eval_set, no holdout_fraction and no lab_eval_set"
+    if fraction is not None:
+        why = f"holdout_fraction {fraction} held out no row (no task type has two distinct inputs)"
     raise StageError(
         "empty_evaluation_set",
         f"the evaluation set would be empty: {why}; post more rows per task type, or give an "

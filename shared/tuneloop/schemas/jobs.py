@@ -140,9 +140,16 @@ class JobInSchema(Schema):
         validate=validate.Range(0, 0.9, min_inclusive=False),
         metadata={
             "exclusiveMinimum": 0,
-            "description": "held out of training and added to the evaluation suite (stratified: "
-            "at least one input of each task type with two or more); by default "
-            f"{DEFAULT_HOLDOUT_FRACTION} when the request has no eval_set and no lab_eval_set",
+            "description": "held out of training (by a seeded hash of the input) and added to "
+            f"the evaluation suite; by default {DEFAULT_HOLDOUT_FRACTION}, with holdout_per_task, "
+            "when the request has no eval_set and no lab_eval_set",
+        },
+    )
+    holdout_per_task = StrictBoolean(
+        metadata={
+            "description": "hold out at least one input of each task type that has two or more "
+            "distinct inputs, when the hash held none of them out (needs holdout_fraction; set "
+            "by default with the default holdout)"
         },
     )
     lab_eval_set = StrictBoolean(
@@ -187,7 +194,11 @@ class JobInSchema(Schema):
     def _evaluate_on_own_rows(self, data: dict, **kwargs: object) -> dict:
         """Hold out part of the user's own rows when the request names nothing to evaluate on."""
         if not data.get("eval_set") and not data["lab_eval_set"]:
+            if "holdout_fraction" not in data:
+                data.setdefault("holdout_per_task", True)
             data.setdefault("holdout_fraction", DEFAULT_HOLDOUT_FRACTION)
+        if data.get("holdout_per_task") and "holdout_fraction" not in data:
+            raise ValidationError("needs holdout_fraction", "holdout_per_task")
         return data
 
     @validates_schema

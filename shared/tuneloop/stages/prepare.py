@@ -22,13 +22,14 @@ class _Lowest:
 class SplitCounter:
     """Streams kept examples and counts each side of the split per task type.
 
-    With a holdout it also finds, per task type, the input it would hold out if the bands
-    alone held out none of its rows (see minimum_holdout).
+    With per_task (and a holdout) it also finds, per task type, the input to hold out if the
+    bands alone held out none of its rows (see minimum_holdout).
     """
 
     seed: int
     holdout: float | None
     forced: frozenset[str] = frozenset()
+    per_task: bool = False
     counts: dict[str, Counter] = field(
         default_factory=lambda: {side: Counter() for side in (TRAIN, VALIDATION, HOLDOUT)}
     )
@@ -40,7 +41,7 @@ class SplitCounter:
             key, task = normalize(ex["input"]), ex["task_type"]
             u = unit_of_normalized(key, self.seed)
             self.counts[band(u, self.holdout, key in self.forced)][task] += 1
-            if self.holdout is not None:
+            if self.per_task and self.holdout is not None:
                 self._track(task, key, u)
 
     def _track(self, task: str, key: str, u: float) -> None:
