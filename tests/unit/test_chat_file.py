@@ -5,6 +5,7 @@ import json
 import pytest
 
 from tuneloop.schemas.chat_file import MAX_LINE_ERRORS, parse, trusted_rows
+from tuneloop.schemas.jobs import JobInSchema
 from tuneloop.stages.collect import to_example
 from tuneloop.stages.filter import QualityFilter
 from tuneloop.stages.hyperparameters import resolve
@@ -150,8 +151,10 @@ def test_the_learning_rate_multiplier_scales_only_the_auto_step_size() -> None:
 
 def test_an_openai_request_without_a_validation_file_holds_out_a_fifth_to_evaluate_on() -> None:
     body = {"hyperparameters": {"n_epochs": 4, "learning_rate_multiplier": "auto"}, "seed": 3}
-    request = our_request(body, None)
+    request = JobInSchema().load(our_request(body, None))
     assert request["holdout_fraction"] == 0.2 and "eval_set" not in request
+    assert request["holdout_per_task"] is True and request["lab_eval_set"] is False
+    request = our_request(body, None)
     assert request["hyperparameters"] == {"n_epochs": 4, "seed": 3}
     assert request["include_synthetic"] is False
     nested = {
@@ -160,7 +163,7 @@ def test_an_openai_request_without_a_validation_file_holds_out_a_fifth_to_evalua
     cases = [{"input": "a", "expected_type": "t", "reference_output": "b"}]
     request = our_request(nested, cases)
     assert request["hyperparameters"] == {"batch_size": 8} and request["eval_set"] == cases
-    assert "holdout_fraction" not in request
+    assert "holdout_fraction" not in JobInSchema().load(request)
 
 
 def test_epoch_events_are_metrics_and_warnings_are_warn() -> None:

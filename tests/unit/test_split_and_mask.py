@@ -8,7 +8,12 @@ import pytest
 from tuneloop.pipeline.data import split_of
 from tuneloop.stages.filter import QualityFilter
 from tuneloop.stages.mask import MaskWriter, select
-from tuneloop.stages.prepare import SplitCounter
+from tuneloop.stages.prepare import (
+    SplitCounter,
+    StratifiedHoldout,
+    held_from_bytes,
+    held_to_bytes,
+)
 from tuneloop.stages.split import (
     DEFAULT_VALIDATION_FRACTION,
     HOLDOUT,
@@ -334,7 +339,7 @@ def test_mask_written_from_filter_flags_selects_what_the_filter_keeps():
     assert judged.dropped == fed.dropped
 
 
-# --- the holdout's minimum per task type --------------------------------------------------
+# --- the stratified holdout --------------------------------------------------------------
 
 
 def few_per_task(n_tasks: int, per_task: int) -> list[dict]:
@@ -346,35 +351,56 @@ def few_per_task(n_tasks: int, per_task: int) -> list[dict]:
     ]
 
 
-def counted(rows: list[dict], seed: int, holdout: float | None, forced=frozenset(), per_task=True):
-    counter = SplitCounter(seed, holdout, forced, per_task)
+def stratified(rows: list[dict], seed: int, fraction: float) -> SplitCounter:
+    """Pick a stratified holdout of rows and count the sides with it."""
+    picker = StratifiedHoldout(seed, fraction)
+    picker.feed(rows)
+    counter = SplitCounter(seed, None, picker.held())
     counter.feed(rows)
     return counter
 
 
-def test_every_task_type_with_two_distinct_inputs_gets_one_held_out_input():
-    single = {"input": "the only input of its task", "output": "a", "rating": 1.0}
-    rows = few_per_task(40, 2) + [{**single, "task_type": "single"}] * 3
-    seed = 7
-    bands_only = counted(rows, seed, 0.2)
-    empty = {f"t{t}" for t in range(40)} - set(bands_only.counts[HOLDOUT])
-    assert empty, "the bands alone leave some task types without a held-out row"
-    forced = bands_only.minimum_holdout()
-    assert len(forced) == len(empty)
-    after = counted(rows, seed, 0.2, forced)
-    assert all(after.counts[HOLDOUT][f"t{t}"] >= 1 for t in range(40))
-    assert normalize(single["input"]) not in forced  # one distinct input: never forced out
-    for key in forced:  # a forced input's every row is held out, however side_of is asked
-        same = [r for r in rows if normalize(r["input"]) == key]
-        assert same and all(side_of(r["input"], seed, 0.2, forced) == HOLDOUT for r in same)
-    assert after.summary({})["holdout_examples"] == sum(after.counts[HOLDOUT].values())
+@pytest.mark.parametrize(("per_task", "expected"), [(2, 1), (3, 1), (10, 2), (12, 2), (13, 3)])
+def test_a_stratified_holdout_takes_the_fraction_of_each_task_types_distinct_inputs(
+    per_task, expected
+):
+    rows = few_per_task(30, per_task)
+    rows += [{**r, "output": "again"} for r in rows[:per_task]]  # t0's inputs twice: same count
+    counts = stratified(rows, 7, 0.2).counts
+    by_task = {f"t{t}": expected for t in range(30)}
+    by_task["t0"] = 2 * expected  # both rows of each held-out input
+    assert dict(counts[HOLDOUT]) == by_task
 
 
-def test_the_forced_input_is_the_lowest_unit_input_and_none_without_holdout_or_per_task():
-    rows = few_per_task(1, 5)
-    low = min(rows, key=lambda r: unit(r["input"], 3))
-    thin = 1e-9  # a holdout band too thin to hold anything out
-    assert counted(rows, 3, thin).minimum_holdout() == {normalize(low["input"])}
-    assert counted(rows, 3, None).minimum_holdout() == frozenset()
-    assert counted(rows, 3, thin, per_task=False).minimum_holdout() == frozenset()
-    assert side_of(low["input"], 3, None) != HOLDOUT
+def test_a_stratified_holdout_never_takes_a_single_input_or_all_of_a_task_types_inputs():
+    single = [{"input": "the only one", "output": "a", "rating": 1.0, "task_type": "one"}] * 3
+    rows = few_per_task(4, 2) + single
+    counts = stratified(rows, 3, 0.9).counts
+    assert counts[HOLDOUT]["one"] == 0
+    assert all(counts[HOLDOUT][f"t{t}"] == 1 for t in range(4))  # 0.9 x 2 rounds to 2: capped
+
+
+def test_every_row_of_a_held_input_is_held_out_whatever_its_task_type():
+    rows = few_per_task(2, 10)
+    picker = StratifiedHoldout(5, 0.2)
+    picker.feed(rows)
+    held = picker.held()
+    twin = {**rows[0], "task_type": "elsewhere"}
+    chosen = [r for r in rows if side_of(r["input"], 5, None, held) == HOLDOUT]
+    assert len(chosen) == 4
+    assert side_of(twin["input"], 5, None, held) == side_of(rows[0]["input"], 5, None, held)
+    again = StratifiedHoldout(5, 0.2)
+    again.feed(reversed(rows))
+    assert again.held() == held  # the rank, not the order rows come in, decides
+    assert held_from_bytes(held_to_bytes(held)) == held and held_from_bytes(None) == frozenset()
+
+
+def test_rows_not_held_out_validate_by_the_band_without_a_cut():
+    rows = few_per_task(3, 50)
+    picker = StratifiedHoldout(9, 0.2)
+    picker.feed(rows)
+    held = picker.held()
+    for r in rows:
+        side = side_of(r["input"], 9, None, held)
+        if side != HOLDOUT:
+            assert side == side_of(r["input"], 9, None), r["input"]

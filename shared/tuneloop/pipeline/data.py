@@ -1,6 +1,5 @@
 """A job's rows as streams: collected on demand from the snapshot, never copied per stage."""
 
-import json
 from collections.abc import Iterator
 
 from tuneloop.errors import StageError
@@ -9,10 +8,10 @@ from tuneloop.stages.collect import collect as collect_examples
 from tuneloop.stages.collect import synthetic_examples
 from tuneloop.stages.evaluate import asks_for_lab_cases, holdout_cases, request_cases
 from tuneloop.stages.mask import select
-from tuneloop.stages.prepare import one_side
+from tuneloop.stages.prepare import held_from_bytes, one_side
 from tuneloop.stages.split import HOLDOUT, TRAIN
 from tuneloop.store import Store
-from tuneloop.store.artifacts import FORCED_HOLDOUT
+from tuneloop.store.artifacts import HELD_OUT
 
 
 def collected(store: Store, job: dict) -> Iterator[list[dict]]:
@@ -67,15 +66,22 @@ def split_of(job: dict) -> tuple[int, float | None]:
     return job["request"]["hyperparameters"]["seed"], job["request"].get("holdout_fraction")
 
 
-def forced_holdout(store: Store, job: dict) -> frozenset[str]:
-    """Return the inputs prepare held out whatever their band (none before prepare ran)."""
-    raw = store.artifacts.get_blob(job["id"], FORCED_HOLDOUT)
-    return frozenset(json.loads(raw)) if raw else frozenset()
+def sides(store: Store, job: dict) -> tuple[int, float | None, frozenset[int]]:
+    """Return what side_of needs after prepare: the seed, the band's holdout fraction (None
+    with a stratified holdout) and the stratified holdout's ranks."""
+    seed, holdout = split_of(job)
+    if holdout is None or not job["request"].get("holdout_per_task"):
+        return seed, holdout, frozenset()
+    raw = store.artifacts.get_blob(job["id"], HELD_OUT)
+    if raw is None:
+        raise StageError("holdout_missing", f"the held-out inputs of job {job['id']} are gone")
+    return seed, None, held_from_bytes(raw)
 
 
 def training_rows(store: Store, job: dict) -> Iterator[list[dict]]:
     """Yield the kept examples on the training side."""
-    return one_side(kept(store, job), *split_of(job), TRAIN, forced_holdout(store, job))
+    seed, holdout, held = sides(store, job)
+    return one_side(kept(store, job), seed, holdout, TRAIN, held)
 
 
 def eval_set(store: Store, job: dict) -> list[dict] | None:
@@ -97,6 +103,5 @@ def evaluation_cases(store: Store, job: dict) -> Iterator[list[dict]]:
     """Yield the given cases, then held-out rows when the job has a holdout_fraction."""
     yield given_cases(store, job)
     if job["request"].get("holdout_fraction") is not None:
-        forced = forced_holdout(store, job)
-        held_out = one_side(kept(store, job), *split_of(job), HOLDOUT, forced)
-        yield from holdout_cases(held_out)
+        seed, holdout, held = sides(store, job)
+        yield from holdout_cases(one_side(kept(store, job), seed, holdout, HOLDOUT, held))

@@ -1,6 +1,5 @@
 """What each stage reads from and writes to the store around its pure function."""
 
-import json
 import time
 
 from tuneloop import contracts, graph
@@ -16,9 +15,9 @@ from tuneloop.stages.evaluate import MetricsAccumulator
 from tuneloop.stages.filter import QualityFilter
 from tuneloop.stages.hyperparameters import auto_fields, resolve
 from tuneloop.stages.mask import MaskWriter
-from tuneloop.stages.prepare import SplitCounter
+from tuneloop.stages.prepare import SplitCounter, StratifiedHoldout, held_to_bytes
 from tuneloop.store import Store
-from tuneloop.store.artifacts import FORCED_HOLDOUT
+from tuneloop.store.artifacts import HELD_OUT
 from tuneloop.text import normalize
 
 EVAL_BATCH = 2000
@@ -81,7 +80,7 @@ def filter_(store: Store, job: dict, limits: Limits) -> None:
 def prepare(store: Store, job: dict, limits: Limits) -> None:
     """Count the split, describe the training data and resolve the "auto" controls."""
     jid = job["id"]
-    counter = count_split(store, job)
+    counter = count_split(store, job)  # picks a stratified holdout first
     summary = counter.summary(store.artifacts.get(jid, "dropped"))
     check_evaluation_set(store, job, summary["holdout_examples"])
     requested = job["request"]["hyperparameters"]
@@ -107,21 +106,20 @@ def prepare(store: Store, job: dict, limits: Limits) -> None:
 
 
 def count_split(store: Store, job: dict) -> SplitCounter:
-    """Count the split; with holdout_per_task, hold out one input more of each task type the
-    bands left without a held-out row (when it has two distinct inputs), and keep those
-    inputs for the later stages."""
+    """Count the split; with holdout_per_task, first pick the stratified holdout and keep it
+    for the later stages."""
     seed, holdout = data.split_of(job)
-    per_task = bool(job["request"].get("holdout_per_task"))
-    counter = SplitCounter(seed, holdout, per_task=per_task)
+    held: frozenset[int] = frozenset()
+    if holdout is not None and job["request"].get("holdout_per_task"):
+        picker = StratifiedHoldout(seed, holdout)
+        for batch in data.kept(store, job):
+            picker.feed(batch)
+        held = picker.held()
+        holdout = None  # held out by rank, not by band
+        store.artifacts.put_blob(job["id"], HELD_OUT, held_to_bytes(held))
+    counter = SplitCounter(seed, holdout, held)
     for batch in data.kept(store, job):
         counter.feed(batch)
-    forced = counter.minimum_holdout()
-    if forced:  # count again: a forced input's rows move to the holdout, in every task type
-        counter = SplitCounter(seed, holdout, forced)
-        for batch in data.kept(store, job):
-            counter.feed(batch)
-    blob = json.dumps(sorted(forced), ensure_ascii=False).encode()
-    store.artifacts.put_blob(job["id"], FORCED_HOLDOUT, blob)
     return counter
 
 

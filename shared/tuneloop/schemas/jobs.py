@@ -147,9 +147,10 @@ class JobInSchema(Schema):
     )
     holdout_per_task = StrictBoolean(
         metadata={
-            "description": "hold out at least one input of each task type that has two or more "
-            "distinct inputs, when the hash held none of them out (needs holdout_fraction; set "
-            "by default with the default holdout)"
+            "description": "stratify the holdout: hold out holdout_fraction of each task type's "
+            "distinct inputs (rounded; at least one of a task type with two or more, never all) "
+            "instead of a hash band over all inputs (needs holdout_fraction; set with the "
+            "default holdout)"
         },
     )
     lab_eval_set = StrictBoolean(

@@ -39,7 +39,7 @@ def load_data(
     batches: Iterable[list[dict]],
     seed: int,
     holdout: float | None,
-    forced: frozenset[str] = frozenset(),
+    held: frozenset[int] = frozenset(),
 ) -> TrainingData:
     """Stream kept examples into compact features; holdout rows are left out altogether."""
     banks = {TRAIN: FeatureBank(), VALIDATION: FeatureBank()}
@@ -47,7 +47,7 @@ def load_data(
     seen: dict[str, int] = {}  # task type -> index in order of first appearance
     memory = MemoryBuilder()
     for batch in batches:
-        sides = [side_of(ex["input"], seed, holdout, forced) for ex in batch]
+        sides = [side_of(ex["input"], seed, holdout, held) for ex in batch]
         for side in (TRAIN, VALIDATION):
             rows = [ex for ex, s in zip(batch, sides, strict=True) if s == side]
             banks[side].add([ex["input"] for ex in rows])

@@ -1,68 +1,71 @@
 """Prepare: count the train / validation split and describe the training data."""
 
 import json
+from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from tuneloop.stages.split import HOLDOUT, TRAIN, VALIDATION, band, side_of, unit_of_normalized
+from tuneloop.stages.split import HOLDOUT, TRAIN, VALIDATION, holdout_rank, side_of
 from tuneloop.text import normalize
 
 
-@dataclass
-class _Lowest:
-    """A task type's input of the lowest unit, and whether it has any other input."""
+class StratifiedHoldout:
+    """Streams kept examples and picks, per task type, the distinct inputs to hold out.
 
-    unit: float
-    key: str
-    distinct: bool = False
+    A task type's distinct inputs are ranked by holdout_rank; the lowest fraction of them
+    (rounded, at least one when it has two or more, never all) are held out. Memory: eight
+    bytes a row, and one task type's distinct ranks at a time.
+    """
+
+    def __init__(self, seed: int, fraction: float) -> None:
+        self.seed, self.fraction = seed, fraction
+        self.ranks: dict[str, array] = {}
+
+    def feed(self, batch: Iterable[dict]) -> None:
+        """Note the rank of each example's input under its task type."""
+        for ex in batch:
+            ranks = self.ranks.setdefault(ex["task_type"], array("Q"))
+            ranks.append(holdout_rank(normalize(ex["input"]), self.seed))
+
+    def held(self) -> frozenset[int]:
+        """Return the ranks of the inputs to hold out (of every task type)."""
+        chosen: set[int] = set()
+        for ranks in self.ranks.values():
+            distinct = sorted(set(ranks))
+            n = len(distinct)
+            k = 0 if n < 2 else min(n - 1, max(1, round(self.fraction * n)))
+            chosen.update(distinct[:k])
+        return frozenset(chosen)
+
+
+def held_to_bytes(held: frozenset[int]) -> bytes:
+    """Pack a stratified holdout's ranks, sorted, eight bytes each."""
+    return array("Q", sorted(held)).tobytes()
+
+
+def held_from_bytes(raw: bytes | None) -> frozenset[int]:
+    """Unpack what held_to_bytes packed (None: no stratified holdout)."""
+    return frozenset(array("Q", raw or b""))
 
 
 @dataclass
 class SplitCounter:
-    """Streams kept examples and counts each side of the split per task type.
-
-    With per_task (and a holdout) it also finds, per task type, the input to hold out if the
-    bands alone held out none of its rows (see minimum_holdout).
-    """
+    """Streams kept examples and counts each side of the split per task type."""
 
     seed: int
     holdout: float | None
-    forced: frozenset[str] = frozenset()
-    per_task: bool = False
+    held: frozenset[int] = frozenset()
     counts: dict[str, Counter] = field(
         default_factory=lambda: {side: Counter() for side in (TRAIN, VALIDATION, HOLDOUT)}
     )
-    lowest: dict[str, _Lowest] = field(default_factory=dict)
 
     def feed(self, batch: Iterable[dict]) -> None:
         """Count a batch of kept examples."""
         for ex in batch:
-            key, task = normalize(ex["input"]), ex["task_type"]
-            u = unit_of_normalized(key, self.seed)
-            self.counts[band(u, self.holdout, key in self.forced)][task] += 1
-            if self.per_task and self.holdout is not None:
-                self._track(task, key, u)
-
-    def _track(self, task: str, key: str, u: float) -> None:
-        """Keep the task type's lowest-unit input; note when it has a second distinct one."""
-        low = self.lowest.get(task)
-        if low is None:
-            self.lowest[task] = _Lowest(u, key)
-        elif key != low.key:
-            low.distinct = True
-            if u < low.unit:
-                low.unit, low.key = u, key
-
-    def minimum_holdout(self) -> frozenset[str]:
-        """Return the inputs to hold out so each task type of 2+ distinct inputs has one held out.
-
-        Its lowest-unit input: the one the holdout band is nearest to taking anyway.
-        """
-        held = self.counts[HOLDOUT]
-        return frozenset(
-            low.key for task, low in self.lowest.items() if low.distinct and not held[task]
-        )
+            self.counts[side_of(ex["input"], self.seed, self.holdout, self.held)][
+                ex["task_type"]
+            ] += 1
 
     def summary(self, dropped: dict) -> dict:
         """Describe the training data as the job result reports it."""
@@ -88,11 +91,11 @@ def one_side(
     seed: int,
     holdout: float | None,
     side: str = TRAIN,
-    forced: frozenset[str] = frozenset(),
+    held: frozenset[int] = frozenset(),
 ) -> Iterator[list[dict]]:
     """Yield the kept examples of one side of the split, batch by batch."""
     for batch in batches:
-        yield [ex for ex in batch if side_of(ex["input"], seed, holdout, forced) == side]
+        yield [ex for ex in batch if side_of(ex["input"], seed, holdout, held) == side]
 
 
 def chat_lines(batches: Iterable[list[dict]]) -> Iterator[str]:
