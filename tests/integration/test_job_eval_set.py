@@ -44,7 +44,12 @@ def eval_set_keys(stack: Stack) -> set[str]:
 def large(client: ApiClient, stack: Stack) -> dict:
     """Create a job with a 2,000-case eval set and run it to the end."""
     eval_set = cases(N_CASES, "large")
-    request = {"eval_set": eval_set, "task_types": list(TASKS), "hyperparameters": {"n_epochs": 2}}
+    request = {
+        "eval_set": eval_set,
+        "task_types": list(TASKS),
+        "include_synthetic": True,  # the lab's synthetic examples are its training data
+        "hyperparameters": {"n_epochs": 2},
+    }
     created = client.post("/v1/jobs", json=request)
     assert created.status_code == 202, created.text[:300]
     job = wait_for_job(client, stack, created.json()["id"])
