@@ -228,3 +228,52 @@ def test_rows_without_a_task_type_are_counted_in_the_events_and_the_report(
 
     [event] = wait_until(warned, 10, lambda: f"no warning event in job {job.id}")
     assert event.data == {"no_task_type": bare} and f"{bare} rows" in event.message
+
+
+def validation_lines() -> list[dict]:
+    """Four labelled lines of each of TASKS, none of them a training input."""
+    return [
+        {
+            "messages": [
+                {"role": "user", "content": f"{WORDS[task]} (validation {i})"},
+                {"role": "assistant", "content": f"About {task}."},
+            ],
+            "metadata": {"task_type": task},
+        }
+        for task in TASKS
+        for i in range(4)
+    ]
+
+
+def upload(sdk: openai.OpenAI, name: str, lines: list[dict]) -> str:
+    """Upload lines as a chat-format file; return its id."""
+    content = "".join(json.dumps(line) + "\n" for line in lines).encode()
+    return sdk.files.create(file=(name, io.BytesIO(content)), purpose="fine-tune").id
+
+
+def test_validation_rows_without_a_task_type_are_not_evaluated_and_are_counted(
+    client: ApiClient, stack: Stack, sdk: openai.OpenAI, default_job: dict
+) -> None:
+    training = upload(sdk, "train.jsonl", training_lines(client, default_job["id"]))
+    bare = 5
+    lines = validation_lines()
+    validation = upload(sdk, "valid.jsonl", unlabelled(lines[:bare]) + lines[bare:])
+    job = sdk.fine_tuning.jobs.create(
+        model=BASELINE_MODEL_ID,
+        training_file=training,
+        validation_file=validation,
+        hyperparameters={"n_epochs": 2},
+    )
+    ours = wait_sdk_job(client, stack, sdk, job.id)
+    assert ours["result"]["baseline_metrics"]["n_cases"] == len(lines) - bare
+    events = sdk.fine_tuning.jobs.list_events(job.id, limit=100).data
+    [event] = [e for e in events if e.level == "warn" and "validation file" in e.message]
+    assert event.data == {"validation_no_task_type": bare} and f"{bare} rows" in event.message
+    with pytest.raises(openai.BadRequestError) as refused:
+        sdk.fine_tuning.jobs.create(
+            model=BASELINE_MODEL_ID,
+            training_file=training,
+            validation_file=upload(sdk, "bare.jsonl", unlabelled(lines)),
+        )
+    assert refused.value.body["param"] == "validation_file"
+    assert f"none of the {len(lines)} rows" in refused.value.body["message"]

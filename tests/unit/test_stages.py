@@ -22,6 +22,7 @@ from tuneloop.stages.compare import METRICS, improvement, side_by_side
 from tuneloop.stages.evaluate import (
     EXAMPLES_KEPT,
     MetricsAccumulator,
+    asks_for_lab_cases,
     holdout_cases,
     metrics,
     request_cases,
@@ -711,6 +712,14 @@ def test_request_cases_use_the_job_eval_set_instead_of_the_lab_cases():
     assert eval_set[0]["input"] == "Refund?"
     assert request_cases([], lab=True) == [dict(c) for c in TEST_CASES]
     assert request_cases(eval_set, lab=True) == [*eval_set, *map(dict, TEST_CASES)]
+
+
+def test_only_a_request_from_before_lab_eval_set_existed_gets_the_lab_cases_unasked():
+    assert asks_for_lab_cases({"lab_eval_set": True, "holdout_fraction": 0.2})
+    assert not asks_for_lab_cases({"lab_eval_set": False})
+    assert asks_for_lab_cases({"min_score": 0.8})  # stored before: no eval set, no holdout
+    assert not asks_for_lab_cases({"eval_set_size": 3})
+    assert asks_for_lab_cases({"holdout_fraction": 0.25})  # then: the lab's cases and the holdout
 
 
 def test_holdout_cases_use_the_example_output_as_reference_batch_by_batch():

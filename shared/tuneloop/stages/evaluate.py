@@ -25,11 +25,11 @@ def asks_for_lab_cases(request: dict) -> bool:
     """Return whether a job's request asks for the lab's five test cases (lab_eval_set).
 
     A request stored before lab_eval_set existed has no such field: it was given the lab's
-    cases when it had neither an eval set nor a holdout, which is what it asked for then.
+    cases (beside any holdout) when it had no eval set, which is what it asked for then.
     """
     if "lab_eval_set" in request:
         return bool(request["lab_eval_set"])
-    return not request.get("eval_set_size") and request.get("holdout_fraction") is None
+    return not request.get("eval_set_size")
 
 
 def holdout_cases(examples: Iterable[list[dict]]) -> Iterator[list[dict]]:
