@@ -63,9 +63,8 @@ class SplitCounter:
     def feed(self, batch: Iterable[dict]) -> None:
         """Count a batch of kept examples."""
         for ex in batch:
-            self.counts[side_of(ex["input"], self.seed, self.holdout, self.held)][
-                ex["task_type"]
-            ] += 1
+            side = side_of(ex["input"], self.seed, self.holdout, self.held)
+            self.counts[side][ex["task_type"]] += 1
 
     def summary(self, dropped: dict) -> dict:
         """Describe the training data as the job result reports it."""

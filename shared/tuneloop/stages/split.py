@@ -24,12 +24,7 @@ _SCALE = float(2**64)
 
 def unit(text: str, seed: int) -> float:
     """Return a number in [0, 1) fixed by the seed and the normalized input."""
-    return unit_of_normalized(normalize(text), seed)
-
-
-def unit_of_normalized(key: str, seed: int) -> float:
-    """Return unit() of an input already normalized."""
-    digest = hashlib.blake2b(f"{seed}\x00{key}".encode(), digest_size=8).digest()
+    digest = hashlib.blake2b(f"{seed}\x00{normalize(text)}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") / _SCALE
 
 
@@ -52,14 +47,9 @@ def side_of(text: str, seed: int, holdout: float | None, held: frozenset[int] = 
     model is never chosen (early stopping, best epoch) on the rows it is scored on. An input
     whose holdout_rank is in held (a stratified holdout's) is held out.
     """
-    key = normalize(text)
-    if held and holdout_rank(key, seed) in held:
+    if held and holdout_rank(normalize(text), seed) in held:
         return HOLDOUT
-    return band(unit_of_normalized(key, seed), holdout)
-
-
-def band(u: float, holdout: float | None) -> str:
-    """Return the side of an input whose unit() is u."""
+    u = unit(text, seed)
     cut = holdout or 0.0
     if u < cut:
         return HOLDOUT
