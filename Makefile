@@ -46,6 +46,7 @@ bench: $(STAMP)
 	$(PY) tests/benchmarks/bench_task_accuracy.py
 	$(PY) tests/benchmarks/bench_job_latency.py
 	$(PY) tests/benchmarks/bench_banking77.py
+	$(PY) tests/benchmarks/bench_banking77_default.py
 	$(PY) tests/benchmarks/bench_out_of_scope.py
 	$(PY) tests/benchmarks/bench_many_tasks.py
 	$(PY) tests/benchmarks/bench_scale.py

@@ -194,7 +194,8 @@ def finished_job(stack: Stack, client: Client) -> tuple[str, bytes]:
     rows = generate(20, seed=7, n_tasks=10)
     for i in range(0, len(rows), 100):
         client.post("/v1/interactions/batch", {"items": rows[i : i + 100]})
-    job, _ = run_job(client, {"hyperparameters": {"n_epochs": 3}}, timeout=300)
+    request = {"include_synthetic": True, "lab_eval_set": True, "hyperparameters": {"n_epochs": 3}}
+    job, _ = run_job(client, request, timeout=300)
     stack.remove("worker")
     return job["id"], fetch(stack.port, f"/v1/jobs/{job['id']}", client.api_key)[1]
 

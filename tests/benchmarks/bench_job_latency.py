@@ -21,7 +21,12 @@ from tuneloop.pipeline.runner import run_stage, work_of
 from tuneloop.store import Store
 
 RUNS, POLL = 10, 0.02
-REQUEST = {"min_score": 0.8, "include_synthetic": False, "hyperparameters": {"seed": 1}}
+REQUEST = {
+    "min_score": 0.8,
+    "include_synthetic": False,
+    "lab_eval_set": True,  # evaluated on the lab's five test cases, as before they were asked for
+    "hyperparameters": {"seed": 1},
+}
 
 
 def timed_job(client: Client) -> float:

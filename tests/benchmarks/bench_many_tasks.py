@@ -46,7 +46,7 @@ def main() -> None:
         ingest = post_rows(client, rows)
         totals, per_epoch, fits, jobs = [], [], [], []
         for _ in range(ROUNDS):
-            job, seconds = run_job(client, {"include_synthetic": False})
+            job, seconds = run_job(client, {"include_synthetic": False, "lab_eval_set": True})
             summary = fine_tune_summary(events(client, job["id"]))
             totals.append(seconds)
             per_epoch.append(summary["epoch_seconds"] / len(job["result"]["epochs"]))

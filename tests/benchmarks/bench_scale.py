@@ -42,7 +42,7 @@ def one_size(n: int) -> dict:
         peak = [stored]
         job, seconds = run_job(
             client,
-            {"include_synthetic": False},
+            {"include_synthetic": False, "lab_eval_set": True},
             every=lambda: peak.append(redis_used(stack)),
         )
         job_events = events(client, job["id"])

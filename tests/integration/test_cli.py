@@ -18,10 +18,13 @@ import select
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tuneloop.schemas.chat_file import parse
 
 from .support import (
     API_KEY,
@@ -312,6 +315,7 @@ def finished_job(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> dict
         "--task-type",
         TRAVEL,
         "--no-synthetic",
+        "--lab-eval-set",
         "--epochs",
         "5",
         "--holdout",
@@ -388,6 +392,13 @@ def test_export_chat_is_the_training_file_and_prompt_completion_converts_it(
     served = client.get(f"/v1/jobs/{job_id}/training_file").text.splitlines()
     chat = ok(tuneloop(stack, "export", job_id, "--format", "chat")).splitlines()
     assert chat == served and chat
+    # Each line names its task type where the files parser reads it: uploaded, it trains again.
+    job = client.get(f"/v1/jobs/{job_id}").json()
+    per_task = Counter(json.loads(line)["metadata"]["task_type"] for line in chat)
+    assert per_task == Counter(job["result"]["training_data"]["task_distribution"])
+    assert [row["task_type"] for row in parse("\n".join(chat).encode())[0]] == [
+        json.loads(line)["metadata"]["task_type"] for line in chat
+    ]
     pairs = ok(tuneloop(stack, "export", job_id, "--format", "prompt-completion")).splitlines()
     expected = [
         {"prompt": m[0]["content"], "completion": m[1]["content"]}
@@ -497,6 +508,7 @@ def test_watch_in_a_terminal_shows_live_progress_and_exits_4_when_cancelled(
         "jobs",
         "create",
         "--no-synthetic",
+        "--lab-eval-set",
         "--epochs",
         "60",
         "--patience",
@@ -528,7 +540,11 @@ def test_watch_in_a_terminal_shows_live_progress_and_exits_4_when_cancelled(
 
 def test_events_follow_prints_new_events_until_the_job_ends(slow_stack: Stack) -> None:
     with client_for(slow_stack) as client:
-        body = {"include_synthetic": False, "hyperparameters": {"n_epochs": 60}}
+        body = {
+            "include_synthetic": False,
+            "lab_eval_set": True,
+            "hyperparameters": {"n_epochs": 60},
+        }
         job_id = client.post("/v1/jobs", json=body).json()["id"]
         follower = subprocess.Popen(
             [str(TUNELOOP), "jobs", "events", job_id, "--follow", "--json", "--interval", "0.1"],

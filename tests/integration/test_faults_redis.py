@@ -281,7 +281,8 @@ def full_redis() -> Iterator[Full]:
     """Post batches until Redis, limited to its usage plus HEADROOM, refuses one."""
     with fault_stack(workers=()) as stack, client_for(stack) as client:
         acknowledged = seed_interactions(client)
-        job = client.post("/v1/jobs", json={"hyperparameters": {"n_epochs": 1}})
+        body = {"include_synthetic": True, "lab_eval_set": True, "hyperparameters": {"n_epochs": 1}}
+        job = client.post("/v1/jobs", json=body)
         assert job.status_code == 202, job.text  # no worker: it stays queued
         redis_client = stack.store.redis
         used = int(redis_client.info("memory")["used_memory"])

@@ -31,6 +31,7 @@ REQUEST = {
     "min_score": 0.8,
     "include_synthetic": False,
     "holdout_fraction": HOLDOUT,
+    "lab_eval_set": True,
     "hyperparameters": {"n_epochs": 2, "seed": SEED, "early_stopping_patience": None},
 }
 

@@ -48,7 +48,11 @@ def store(stack: Stack) -> Iterator[Store]:
 def prepared_job(store: Store, n_epochs: int = 3) -> dict:
     """Create a job and run it up to (not including) fine_tune."""
     request = JobInSchema().load(
-        {"include_synthetic": False, "hyperparameters": {"n_epochs": n_epochs}}
+        {
+            "include_synthetic": False,
+            "lab_eval_set": True,
+            "hyperparameters": {"n_epochs": n_epochs},
+        }
     )
     job = store.jobs.create(request, store.interactions.last_seq(), len(STAGES) + n_epochs)
     for stage in ("collect", "filter", "prepare", "evaluate_baseline"):

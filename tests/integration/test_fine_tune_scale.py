@@ -56,7 +56,8 @@ def posted(client: ApiClient, stack: Stack) -> list[dict]:
 def auto_job(client: ApiClient, stack: Stack, posted: list[dict]) -> dict:
     """A job that leaves every control to "auto" (defaults) but the seed."""
     created = client.post(
-        "/v1/jobs", json={"include_synthetic": False, "hyperparameters": {"seed": 5}}
+        "/v1/jobs",
+        json={"include_synthetic": False, "lab_eval_set": True, "hyperparameters": {"seed": 5}},
     )
     assert created.status_code == 202, created.text[:300]
     assert created.json()["hyperparameters"]["n_epochs"] == "auto"
@@ -142,7 +143,9 @@ def test_a_model_over_the_size_limit_fails_its_job_with_a_named_code(
     stack: Stack, posted: list[dict]
 ) -> None:
     store = Store.from_url(stack.redis_url)
-    request = JobInSchema().load({"include_synthetic": False, "hyperparameters": {"n_epochs": 2}})
+    request = JobInSchema().load(
+        {"include_synthetic": False, "lab_eval_set": True, "hyperparameters": {"n_epochs": 2}}
+    )
     job = store.jobs.create(request, store.interactions.last_seq(), len(STAGES) + 2)
     limits = Limits(max_model_bytes=1000)
     for stage in ("collect", "filter", "prepare"):

@@ -161,7 +161,12 @@ def finished(client: ApiClient, stack: Stack) -> dict[str, str]:
     """Ids of a job over the lab's synthetic examples, run to success, and of its model."""
     created = client.post(
         JOBS,
-        json={"task_types": ["weather", "travel", "general"], "hyperparameters": {"n_epochs": 2}},
+        json={
+            "task_types": ["weather", "travel", "general"],
+            "include_synthetic": True,
+            "lab_eval_set": True,
+            "hyperparameters": {"n_epochs": 2},
+        },
     )
     assert created.status_code == 202, created.text[:300]
     job = wait_for_job(client, stack, created.json()["id"], expect="succeeded")

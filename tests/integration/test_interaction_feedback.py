@@ -296,6 +296,7 @@ def test_a_job_with_a_score_name_keeps_rows_by_that_score_and_drops_rows_without
         "min_score": 0.5,
         "task_types": tasks,
         "include_synthetic": False,
+        "lab_eval_set": True,
         "hyperparameters": {"n_epochs": 1},
     }
     created = app_client.post("/v1/jobs", json=request)

@@ -22,7 +22,9 @@ def seen_at_success(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> dict:
     """Run a small job's stages in-process; return the job and events as read at success."""
     store = Store.from_url(stack.redis_url)
     # Only the lab's synthetic examples (snapshot 0 holds no interaction): two task types.
-    request = JobInSchema().load({"hyperparameters": {"n_epochs": 2}})
+    request = JobInSchema().load(
+        {"include_synthetic": True, "lab_eval_set": True, "hyperparameters": {"n_epochs": 2}}
+    )
     job = store.jobs.create(request, snapshot_seq=0, total_steps=len(STAGES) + 2)
     for stage in STAGES[:-1]:
         run_stage(store, job["id"], stage, work_of(stage))

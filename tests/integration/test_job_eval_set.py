@@ -44,7 +44,12 @@ def eval_set_keys(stack: Stack) -> set[str]:
 def large(client: ApiClient, stack: Stack) -> dict:
     """Create a job with a 2,000-case eval set and run it to the end."""
     eval_set = cases(N_CASES, "large")
-    request = {"eval_set": eval_set, "task_types": list(TASKS), "hyperparameters": {"n_epochs": 2}}
+    request = {
+        "eval_set": eval_set,
+        "task_types": list(TASKS),
+        "include_synthetic": True,  # the lab's synthetic examples are its training data
+        "hyperparameters": {"n_epochs": 2},
+    }
     created = client.post("/v1/jobs", json=request)
     assert created.status_code == 202, created.text[:300]
     job = wait_for_job(client, stack, created.json()["id"])
@@ -160,7 +165,13 @@ def test_a_job_refused_at_its_quota_stores_no_eval_set(stack: Stack) -> None:
 def old_record(stack: Stack) -> Iterator[dict]:
     """Store a job as it was stored before eval sets had their own key: inside its request."""
     eval_set = cases(40, "old")
-    request = JobInSchema().load({"task_types": list(TASKS), "hyperparameters": {"n_epochs": 2}})
+    fields = {
+        "task_types": list(TASKS),
+        "include_synthetic": True,
+        "hyperparameters": {"n_epochs": 2},
+    }
+    request = JobInSchema().load({**fields, "eval_set": eval_set})  # no default holdout
+    request = {k: v for k, v in request.items() if k not in ("eval_set", "lab_eval_set")}  # as then
     job = stack.store.jobs.create(request, 0, len(STAGES) + 2)
     stack.store.redis.hset(
         keys.job(job["id"]), "request", json.dumps({**request, "eval_set": eval_set})

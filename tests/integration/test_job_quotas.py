@@ -14,7 +14,7 @@ SETTINGS = {
     "TUNELOOP_MAX_STORED_JOBS": "3",
     "TUNELOOP_API_KEYS": f"other:{OTHER_KEY}:jobs",
 }
-JOB = {"include_synthetic": False, "hyperparameters": {"n_epochs": 1}}
+JOB = {"include_synthetic": False, "lab_eval_set": True, "hyperparameters": {"n_epochs": 1}}
 
 
 def post_job(client: ApiClient) -> object:

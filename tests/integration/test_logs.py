@@ -56,7 +56,11 @@ def run() -> Iterator[Run]:
         stack.wait_worker("w1")
         client = client_for(stack)
         seed_interactions(client)
-        body = {"include_synthetic": False, "hyperparameters": {"n_epochs": 1}}
+        body = {
+            "include_synthetic": False,
+            "lab_eval_set": True,
+            "hyperparameters": {"n_epochs": 1},
+        }
         created = client.post("/v1/jobs", json=body)
         assert created.status_code == 202, created.text
         job_id = created.json()["id"]

@@ -133,7 +133,7 @@ def test_after_redis_comes_back_the_same_processes_run_a_job_to_success(
     assert posted.status_code == 201, posted.text
     created = client.post(
         "/v1/jobs",
-        json={"include_synthetic": False, "hyperparameters": {"n_epochs": 2}},
+        json={"include_synthetic": False, "lab_eval_set": True, "hyperparameters": {"n_epochs": 2}},
     )
     assert created.status_code == 202, created.text[:300]
     job = wait_for_job(client, stack, created.json()["id"], timeout=90.0)

@@ -4,7 +4,10 @@ import json
 
 import pytest
 
-from tuneloop.schemas.chat_file import MAX_LINE_ERRORS, label_rows, parse, trusted_rows
+from tuneloop.schemas.chat_file import MAX_LINE_ERRORS, parse, trusted_rows
+from tuneloop.schemas.jobs import JobInSchema
+from tuneloop.stages.collect import to_example
+from tuneloop.stages.filter import QualityFilter
 from tuneloop.stages.hyperparameters import resolve
 from tuneloop_gateway.compat.convert import checkpoints, openai_event, our_request
 from tuneloop_gateway.compat.errors import first_param, openai_error
@@ -136,13 +139,19 @@ def test_only_the_first_bad_lines_are_listed_but_all_are_counted() -> None:
     assert [n for n, _ in bad] == list(range(1, MAX_LINE_ERRORS + 1))
 
 
-def test_rows_without_a_task_type_get_the_baselines_label_and_others_keep_theirs() -> None:
-    rows = [
-        {"input": "Will it rain in Oslo?", "task_type": None},
-        {"input": "Book a flight to Lima", "task_type": None},
-        {"input": "Will it rain?", "task_type": "mine"},
-    ]
-    assert [r["task_type"] for r in label_rows(rows)] == ["weather", "travel", "mine"]
+def test_rows_without_a_task_type_are_dropped_as_no_task_type_and_others_keep_theirs() -> None:
+    content = "\n".join(
+        [
+            line("Will it rain in Oslo?"),
+            line("Book a flight to Lima"),
+            line(metadata={"task_type": "mine"}),
+        ]
+    )
+    rows = trusted_rows(content.encode())
+    assert [r["task_type"] for r in rows] == [None, None, "mine"]  # never the baseline's guess
+    rules = QualityFilter(min_score=0.8)
+    assert rules.judge([to_example(r) for r in rows]) == [False, False, True]
+    assert rules.dropped == {"no_task_type": 2}
 
 
 def test_the_learning_rate_multiplier_scales_only_the_auto_step_size() -> None:
@@ -155,8 +164,10 @@ def test_the_learning_rate_multiplier_scales_only_the_auto_step_size() -> None:
 
 def test_an_openai_request_without_a_validation_file_holds_out_a_fifth_to_evaluate_on() -> None:
     body = {"hyperparameters": {"n_epochs": 4, "learning_rate_multiplier": "auto"}, "seed": 3}
-    request = our_request(body, None)
+    request = JobInSchema().load(our_request(body, None))
     assert request["holdout_fraction"] == 0.2 and "eval_set" not in request
+    assert request["holdout_per_task"] is True and request["lab_eval_set"] is False
+    request = our_request(body, None)
     assert request["hyperparameters"] == {"n_epochs": 4, "seed": 3}
     assert request["include_synthetic"] is False
     nested = {
@@ -165,7 +176,7 @@ def test_an_openai_request_without_a_validation_file_holds_out_a_fifth_to_evalua
     cases = [{"input": "a", "expected_type": "t", "reference_output": "b"}]
     request = our_request(nested, cases)
     assert request["hyperparameters"] == {"batch_size": 8} and request["eval_set"] == cases
-    assert "holdout_fraction" not in request
+    assert "holdout_fraction" not in JobInSchema().load(request)
 
 
 def test_epoch_events_are_metrics_and_warnings_are_warn() -> None:

@@ -244,7 +244,10 @@ def test_empty_job_request_gets_every_default():
     assert JobInSchema().load({}) == {
         "min_score": 0.8,
         "score_name": "rating",
-        "include_synthetic": True,
+        "include_synthetic": False,
+        "lab_eval_set": False,
+        "holdout_fraction": 0.2,
+        "holdout_per_task": True,
         "hyperparameters": {
             "n_epochs": "auto",
             "learning_rate": "auto",
@@ -254,6 +257,21 @@ def test_empty_job_request_gets_every_default():
             "early_stopping_patience": 3,
         },
     }
+
+
+def test_a_job_request_naming_what_to_evaluate_on_gets_no_default_holdout():
+    case = {"input": "Refund?", "expected_type": "billing"}
+    assert "holdout_fraction" not in JobInSchema().load({"eval_set": [case]})
+    assert "holdout_fraction" not in JobInSchema().load({"lab_eval_set": True})
+    given = JobInSchema().load({"holdout_fraction": 0.3, "lab_eval_set": True})
+    assert given["holdout_fraction"] == 0.3 and given["lab_eval_set"] is True
+    assert "holdout_per_task" not in given  # an explicit fraction: the plain hash band
+    assert "holdout_per_task" not in JobInSchema().load({"holdout_fraction": 0.3})
+    default = JobInSchema().load({"include_synthetic": True})
+    assert default["holdout_fraction"] == 0.2 and default["holdout_per_task"] is True
+    with pytest.raises(ValidationError) as refused:
+        JobInSchema().load({"lab_eval_set": True, "holdout_per_task": True})
+    assert refused.value.messages == {"holdout_per_task": ["needs holdout_fraction"]}
 
 
 def test_partial_hyperparameters_are_completed_with_defaults():

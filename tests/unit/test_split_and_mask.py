@@ -8,6 +8,12 @@ import pytest
 from tuneloop.pipeline.data import split_of
 from tuneloop.stages.filter import QualityFilter
 from tuneloop.stages.mask import MaskWriter, select
+from tuneloop.stages.prepare import (
+    SplitCounter,
+    StratifiedHoldout,
+    held_from_bytes,
+    held_to_bytes,
+)
 from tuneloop.stages.split import (
     DEFAULT_VALIDATION_FRACTION,
     HOLDOUT,
@@ -331,3 +337,70 @@ def test_mask_written_from_filter_flags_selects_what_the_filter_keeps():
     assert selected == expected
     assert judged.kept == len(expected) == 7
     assert judged.dropped == fed.dropped
+
+
+# --- the stratified holdout --------------------------------------------------------------
+
+
+def few_per_task(n_tasks: int, per_task: int) -> list[dict]:
+    """Rows of n_tasks task types with per_task distinct inputs each."""
+    return [
+        {"input": f"task {t} question {i}", "output": "a", "rating": 1.0, "task_type": f"t{t}"}
+        for t in range(n_tasks)
+        for i in range(per_task)
+    ]
+
+
+def stratified(rows: list[dict], seed: int, fraction: float) -> SplitCounter:
+    """Pick a stratified holdout of rows and count the sides with it."""
+    picker = StratifiedHoldout(seed, fraction)
+    picker.feed(rows)
+    counter = SplitCounter(seed, None, picker.held())
+    counter.feed(rows)
+    return counter
+
+
+@pytest.mark.parametrize(("per_task", "expected"), [(2, 1), (3, 1), (10, 2), (12, 2), (13, 3)])
+def test_a_stratified_holdout_takes_the_fraction_of_each_task_types_distinct_inputs(
+    per_task, expected
+):
+    rows = few_per_task(30, per_task)
+    rows += [{**r, "output": "again"} for r in rows[:per_task]]  # t0's inputs twice: same count
+    counts = stratified(rows, 7, 0.2).counts
+    by_task = {f"t{t}": expected for t in range(30)}
+    by_task["t0"] = 2 * expected  # both rows of each held-out input
+    assert dict(counts[HOLDOUT]) == by_task
+
+
+def test_a_stratified_holdout_never_takes_a_single_input_or_all_of_a_task_types_inputs():
+    single = [{"input": "the only one", "output": "a", "rating": 1.0, "task_type": "one"}] * 3
+    rows = few_per_task(4, 2) + single
+    counts = stratified(rows, 3, 0.9).counts
+    assert counts[HOLDOUT]["one"] == 0
+    assert all(counts[HOLDOUT][f"t{t}"] == 1 for t in range(4))  # 0.9 x 2 rounds to 2: capped
+
+
+def test_every_row_of_a_held_input_is_held_out_whatever_its_task_type():
+    rows = few_per_task(2, 10)
+    picker = StratifiedHoldout(5, 0.2)
+    picker.feed(rows)
+    held = picker.held()
+    twin = {**rows[0], "task_type": "elsewhere"}
+    chosen = [r for r in rows if side_of(r["input"], 5, None, held) == HOLDOUT]
+    assert len(chosen) == 4
+    assert side_of(twin["input"], 5, None, held) == side_of(rows[0]["input"], 5, None, held)
+    again = StratifiedHoldout(5, 0.2)
+    again.feed(reversed(rows))
+    assert again.held() == held  # the rank, not the order rows come in, decides
+    assert held_from_bytes(held_to_bytes(held)) == held and held_from_bytes(None) == frozenset()
+
+
+def test_rows_not_held_out_validate_by_the_band_without_a_cut():
+    rows = few_per_task(3, 50)
+    picker = StratifiedHoldout(9, 0.2)
+    picker.feed(rows)
+    held = picker.held()
+    for r in rows:
+        side = side_of(r["input"], 9, None, held)
+        if side != HOLDOUT:
+            assert side == side_of(r["input"], 9, None), r["input"]

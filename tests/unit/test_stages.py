@@ -22,6 +22,7 @@ from tuneloop.stages.compare import METRICS, improvement, side_by_side
 from tuneloop.stages.evaluate import (
     EXAMPLES_KEPT,
     MetricsAccumulator,
+    asks_for_lab_cases,
     holdout_cases,
     metrics,
     request_cases,
@@ -150,6 +151,7 @@ def test_filter_drops_each_reason_and_counts_it():
         (ex(rating=1.5), "malformed"),
         (ex(rating=True), "malformed"),
         ({"input": "x", "output": "y", "rating": 0.9}, "malformed"),
+        (ex(task=None), "no_task_type"),  # a training file's line without metadata.task_type
         (ex(output=" \t "), "empty"),
         (ex(rating=0.0), "below_min_score"),
         (ex(task="billing"), "task_type_not_selected"),
@@ -521,7 +523,8 @@ def test_chat_jsonl_has_one_user_assistant_conversation_per_line():
             "messages": [
                 {"role": "user", "content": example["input"]},
                 {"role": "assistant", "content": example["output"]},
-            ]
+            ],
+            "metadata": {"task_type": example["task_type"]},
         }
     assert "\u2603" in lines[1]  # not escaped
 
@@ -692,8 +695,9 @@ def test_fine_tune_without_validation_reports_no_validation_loss():
 # --- evaluate: cases ----------------------------------------------------------------------
 
 
-def test_request_cases_default_to_the_lab_five():
-    cases = request_cases(None)
+def test_request_cases_are_the_lab_five_only_when_asked_for():
+    assert request_cases(None) == [] and request_cases([]) == []
+    cases = request_cases(None, lab=True)
     assert cases == [dict(c) for c in TEST_CASES]
     assert len(cases) == 5
     cases[0]["input"] = "changed"
@@ -706,7 +710,16 @@ def test_request_cases_use_the_job_eval_set_instead_of_the_lab_cases():
     assert cases == eval_set
     cases[0]["input"] = "changed"
     assert eval_set[0]["input"] == "Refund?"
-    assert request_cases([]) == [dict(c) for c in TEST_CASES]
+    assert request_cases([], lab=True) == [dict(c) for c in TEST_CASES]
+    assert request_cases(eval_set, lab=True) == [*eval_set, *map(dict, TEST_CASES)]
+
+
+def test_only_a_request_from_before_lab_eval_set_existed_gets_the_lab_cases_unasked():
+    assert asks_for_lab_cases({"lab_eval_set": True, "holdout_fraction": 0.2})
+    assert not asks_for_lab_cases({"lab_eval_set": False})
+    assert asks_for_lab_cases({"min_score": 0.8})  # stored before: no eval set, no holdout
+    assert not asks_for_lab_cases({"eval_set_size": 3})
+    assert asks_for_lab_cases({"holdout_fraction": 0.25})  # then: the lab's cases and the holdout
 
 
 def test_holdout_cases_use_the_example_output_as_reference_batch_by_batch():
@@ -799,7 +812,7 @@ def test_metrics_with_references_average_accuracy_and_token_f1():
 def test_metrics_of_the_baseline_on_the_lab_cases():
     from tuneloop.agent.baseline import KeywordAgent
 
-    cases = request_cases(None)
+    cases = request_cases(None, lab=True)
     agent = KeywordAgent()
     result = metrics(cases, [agent.respond(c["input"]).to_dict() for c in cases])
     assert result["task_accuracy"] == pytest.approx(0.8)

@@ -75,9 +75,20 @@ def _parsed(parse: Callable[[str | None], object], text: str | None, name: str) 
     "--synthetic/--no-synthetic",
     "include_synthetic",
     default=None,
-    help="Add the lab's five synthetic examples (default: yes).",
+    help="Add the lab's five synthetic examples (default: no).",
 )
-@click.option("--holdout", "holdout_fraction", type=float, help="Fraction held out and evaluated.")
+@click.option(
+    "--holdout",
+    "holdout_fraction",
+    type=float,
+    help="Fraction held out and evaluated (default 0.2 without --eval-set or --lab-eval-set).",
+)
+@click.option(
+    "--lab-eval-set/--no-lab-eval-set",
+    "lab_eval_set",
+    default=None,
+    help="Also evaluate on the lab's five test cases (default: no).",
+)
 @click.option("--epochs", help='n_epochs: a number or "auto".')
 @click.option("--batch-size", help='A number or "auto".')
 @click.option("--learning-rate", help='A number or "auto".')

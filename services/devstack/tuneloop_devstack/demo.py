@@ -16,6 +16,7 @@ JOB_REQUEST = {
     "min_score": 0.8,
     "include_synthetic": False,  # the demo posts the lab's synthetic examples itself
     "holdout_fraction": 0.25,
+    "lab_eval_set": True,  # the lab's five test cases too, as the lab evaluated
     "hyperparameters": {"seed": 42},  # the rest "auto": chosen from the data size
     "suffix": "demo",
     # Promote only if task accuracy rose for sure: on the demo's few cases it cannot tell.

@@ -3,14 +3,15 @@
 from collections.abc import Iterator
 
 from tuneloop.errors import StageError
-from tuneloop.schemas.chat_file import label_rows, trusted_rows
+from tuneloop.schemas.chat_file import trusted_rows
 from tuneloop.stages.collect import collect as collect_examples
 from tuneloop.stages.collect import synthetic_examples
-from tuneloop.stages.evaluate import holdout_cases, request_cases
+from tuneloop.stages.evaluate import asks_for_lab_cases, holdout_cases, request_cases
 from tuneloop.stages.mask import select
-from tuneloop.stages.prepare import one_side
+from tuneloop.stages.prepare import held_from_bytes, one_side
 from tuneloop.stages.split import HOLDOUT, TRAIN
 from tuneloop.store import Store
+from tuneloop.store.artifacts import HELD_OUT
 
 
 def collected(store: Store, job: dict) -> Iterator[list[dict]]:
@@ -27,8 +28,9 @@ def collected(store: Store, job: dict) -> Iterator[list[dict]]:
 
 
 def file_batches(store: Store, jid: str, fid: str, batch: int = 500) -> Iterator[list[dict]]:
-    """A training file's rows as interactions, labelled by the baseline when unlabelled.
+    """Yield a training file's rows as interactions; a row without a task type keeps None.
 
+    The filter drops such a row as no_task_type (this agent learns routing from task types).
     The file is read at the call, so a file deleted since raises StageError here, before
     anything is yielded (a download can still answer with an error).
     """
@@ -40,7 +42,7 @@ def file_batches(store: Store, jid: str, fid: str, batch: int = 500) -> Iterator
 
 def _file_rows(fid: str, content: bytes, batch: int) -> Iterator[list[dict]]:
     """Yield the rows of a file's content in batches, with ids naming the file and the row."""
-    rows = label_rows(trusted_rows(content))
+    rows = trusted_rows(content)
     for start in range(0, len(rows), batch):
         yield [
             {**row, "id": f"{fid}:{start + i + 1}", "source": "file"}
@@ -73,9 +75,22 @@ def split_of(job: dict) -> tuple[int, float | None]:
     return job["request"]["hyperparameters"]["seed"], job["request"].get("holdout_fraction")
 
 
+def sides(store: Store, job: dict) -> tuple[int, float | None, frozenset[int]]:
+    """Return what side_of needs after prepare: the seed, the band's holdout fraction (None
+    with a stratified holdout) and the stratified holdout's ranks."""
+    seed, holdout = split_of(job)
+    if holdout is None or not job["request"].get("holdout_per_task"):
+        return seed, holdout, frozenset()
+    raw = store.artifacts.get_blob(job["id"], HELD_OUT)
+    if raw is None:
+        raise StageError("holdout_missing", f"the held-out inputs of job {job['id']} are gone")
+    return seed, None, held_from_bytes(raw)
+
+
 def training_rows(store: Store, job: dict) -> Iterator[list[dict]]:
     """Yield the kept examples on the training side."""
-    return one_side(kept(store, job), *split_of(job), TRAIN)
+    seed, holdout, held = sides(store, job)
+    return one_side(kept(store, job), seed, holdout, TRAIN, held)
 
 
 def eval_set(store: Store, job: dict) -> list[dict] | None:
@@ -88,9 +103,14 @@ def eval_set(store: Store, job: dict) -> list[dict] | None:
     return cases
 
 
+def given_cases(store: Store, job: dict) -> list[dict]:
+    """Return the cases the request gives: its eval set, and the lab's five when asked for."""
+    return request_cases(eval_set(store, job), asks_for_lab_cases(job["request"]))
+
+
 def evaluation_cases(store: Store, job: dict) -> Iterator[list[dict]]:
-    """Yield the eval set (or the lab's cases), then held-out rows when holdout_fraction is set."""
-    yield request_cases(eval_set(store, job))
+    """Yield the given cases, then held-out rows when the job has a holdout_fraction."""
+    yield given_cases(store, job)
     if job["request"].get("holdout_fraction") is not None:
-        held_out = one_side(kept(store, job), *split_of(job), HOLDOUT)
-        yield from holdout_cases(held_out)
+        seed, holdout, held = sides(store, job)
+        yield from holdout_cases(one_side(kept(store, job), seed, holdout, HOLDOUT, held))

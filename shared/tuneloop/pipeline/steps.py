@@ -11,12 +11,13 @@ from tuneloop.pipeline.runner import Limits
 from tuneloop.stages import compare as cmp
 from tuneloop.stages import evidence, outcomes, promotion, routes, scope
 from tuneloop.stages.cases import discordant
-from tuneloop.stages.evaluate import MetricsAccumulator, request_cases
+from tuneloop.stages.evaluate import MetricsAccumulator
 from tuneloop.stages.filter import QualityFilter
 from tuneloop.stages.hyperparameters import auto_fields, resolve
 from tuneloop.stages.mask import MaskWriter
-from tuneloop.stages.prepare import SplitCounter
+from tuneloop.stages.prepare import SplitCounter, StratifiedHoldout, held_to_bytes
 from tuneloop.store import Store, ids
+from tuneloop.store.artifacts import HELD_OUT
 from tuneloop.text import normalize
 
 EVAL_BATCH = 2000
@@ -38,8 +39,7 @@ def collect(store: Store, job: dict, limits: Limits) -> None:
 def filter_(store: Store, job: dict, limits: Limits) -> None:
     """Mark, one bit a row, the collected examples that pass the job's quality rules."""
     req = job["request"]
-    cases = request_cases(data.eval_set(store, job))
-    eval_inputs = frozenset(normalize(c["input"]) for c in cases)
+    eval_inputs = frozenset(normalize(c["input"]) for c in data.given_cases(store, job))
     rules = QualityFilter(
         min_score=req["min_score"],
         score_name=req.get("score_name", contracts.RATING_SCORE),
@@ -58,6 +58,17 @@ def filter_(store: Store, job: dict, limits: Limits) -> None:
         f"kept {rules.kept} examples, dropped {sum(rules.dropped.values())}",
         {"kept": rules.kept, "dropped": dict(rules.dropped)},
     )
+    unlabelled = rules.dropped.get("no_task_type", 0)
+    if unlabelled:
+        store.jobs.add_event(
+            job["id"],
+            "filter:no_task_type",
+            "message",
+            f"{unlabelled} rows of the training file have no metadata.task_type and were not "
+            "trained on: this agent learns routing from task types",
+            {"no_task_type": unlabelled},
+            level="warning",
+        )
     if rules.kept == 0:
         raise StageError(
             "no_training_data", f"no example passed the filter (dropped: {dict(rules.dropped)})"
@@ -67,10 +78,9 @@ def filter_(store: Store, job: dict, limits: Limits) -> None:
 def prepare(store: Store, job: dict, limits: Limits) -> None:
     """Count the split, describe the training data and resolve the "auto" controls."""
     jid = job["id"]
-    counter = SplitCounter(*data.split_of(job))
-    for batch in data.kept(store, job):
-        counter.feed(batch)
+    counter = count_split(store, job)  # picks a stratified holdout first
     summary = counter.summary(store.artifacts.get(jid, "dropped"))
+    check_evaluation_set(store, job, summary["holdout_examples"])
     requested = job["request"]["hyperparameters"]
     resolved = resolve(requested, summary["total_examples"])
     store.artifacts.put(jid, "training_data", summary)
@@ -91,6 +101,39 @@ def prepare(store: Store, job: dict, limits: Limits) -> None:
             {"task_type": task},
             level="warning",
         )
+
+
+def count_split(store: Store, job: dict) -> SplitCounter:
+    """Count the split; with holdout_per_task, first pick the stratified holdout and keep it
+    for the later stages."""
+    seed, holdout = data.split_of(job)
+    held: frozenset[int] = frozenset()
+    if holdout is not None and job["request"].get("holdout_per_task"):
+        picker = StratifiedHoldout(seed, holdout)
+        for batch in data.kept(store, job):
+            picker.feed(batch)
+        held = picker.held()
+        holdout = None  # held out by rank, not by band
+        store.artifacts.put_blob(job["id"], HELD_OUT, held_to_bytes(held))
+    counter = SplitCounter(seed, holdout, held)
+    for batch in data.kept(store, job):
+        counter.feed(batch)
+    return counter
+
+
+def check_evaluation_set(store: Store, job: dict, held_out: int) -> None:
+    """Fail the job when nothing would be evaluated: never fall back to other cases."""
+    if held_out or data.given_cases(store, job):
+        return
+    fraction = job["request"].get("holdout_fraction")
+    why = "the request has no eval_set, no holdout_fraction and no lab_eval_set"
+    if fraction is not None:
+        why = f"holdout_fraction {fraction} held out no row (no task type has two distinct inputs)"
+    raise StageError(
+        "empty_evaluation_set",
+        f"the evaluation set would be empty: {why}; post more rows per task type, or give an "
+        "eval_set (or lab_eval_set: true for the lab's five test cases)",
+    )
 
 
 def evaluate_baseline(store: Store, job: dict, limits: Limits) -> None:

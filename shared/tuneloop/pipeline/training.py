@@ -127,7 +127,7 @@ def run(store: Store, job: dict, limits: Limits, model_id: str) -> None:
     config = TrainConfig(**store.artifacts.get(jid, "hyperparameters"))
     state = _resume(store, jid)
     started = time.perf_counter()
-    prepared = load_data(data.kept(store, job), *data.split_of(job))
+    prepared = load_data(data.kept(store, job), *data.sides(store, job))
     load_seconds = time.perf_counter() - started
     out_of_scope = job["request"].get("out_of_scope_task")
     check_out_of_scope(prepared.classes, out_of_scope)  # before training, not after it

@@ -4,7 +4,8 @@ A line is ``{"messages": [...], "rating"?: 0..1, "metadata"?: {"task_type"?: ...
 training row is the last user message before the final assistant message (the input) and
 that assistant message (the output); system messages and earlier turns are context the
 mock agent does not use. ``rating`` defaults to 1.0; a line without ``metadata.task_type``
-is labelled by the job's base model when the job collects it.
+is not trained on (the filter drops it as ``no_task_type``: the agent learns routing from
+task types), and a file with no such line is refused when a job is created over it.
 """
 
 import json
@@ -14,7 +15,6 @@ from typing import Any
 
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
 
-from tuneloop.agent.baseline import KeywordAgent
 from tuneloop.schemas.common import (
     MAX_TASK_TYPE,
     MAX_TEXT,
@@ -232,12 +232,3 @@ def _lines(content: bytes, rows: list[dict]) -> Iterator[tuple[int, str]]:
 def trusted_rows(content: bytes) -> list[dict]:
     """Return the rows of a file that was validated when it was stored."""
     return [row_of(json.loads(raw)) for raw in content.split(b"\n") if raw.strip()]
-
-
-def label_rows(rows: list[dict]) -> list[dict]:
-    """Give each row without a task type the base model's label: the keyword baseline's task."""
-    agent = KeywordAgent()
-    return [
-        row if row["task_type"] else {**row, "task_type": agent.respond(row["input"]).task_type}
-        for row in rows
-    ]

@@ -1,6 +1,6 @@
 """Schemas of fine-tuning jobs and their events."""
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from tuneloop.contracts import KINDS, RATING_SCORE, STAGES, STATUSES
 from tuneloop.schemas.common import (
@@ -18,6 +18,7 @@ from tuneloop.schemas.promotion import PromoteRuleSchema
 from tuneloop.schemas.results import JobResultSchema
 from tuneloop.stages.compare import CASE_OUTCOMES
 from tuneloop.stages.hyperparameters import AUTO, DEFAULT_L2, DEFAULT_PATIENCE
+from tuneloop.stages.split import DEFAULT_HOLDOUT_FRACTION
 from tuneloop.stages.tradeoff import DEFAULT_MAX_IN_SCOPE_LOSS
 
 MAX_EVAL_SET = 10_000
@@ -131,13 +132,33 @@ class JobInSchema(Schema):
         },
     )
     task_types = fields.List(task_type(), validate=validate.Length(1, 1000))
-    include_synthetic = StrictBoolean(load_default=True)
+    include_synthetic = StrictBoolean(
+        load_default=False,
+        metadata={"description": "add the teaching lab's five synthetic examples to the data"},
+    )
     holdout_fraction = StrictFloat(
         allow_nan=False,
         validate=validate.Range(0, 0.9, min_inclusive=False),
         metadata={
             "exclusiveMinimum": 0,
-            "description": "held out of training and added to the evaluation suite",
+            "description": "held out of training (by a seeded hash of the input) and added to "
+            f"the evaluation suite; by default {DEFAULT_HOLDOUT_FRACTION}, with holdout_per_task, "
+            "when the request has no eval_set and no lab_eval_set",
+        },
+    )
+    holdout_per_task = StrictBoolean(
+        metadata={
+            "description": "stratify the holdout: hold out holdout_fraction of each task type's "
+            "distinct inputs (rounded; at least one of a task type with two or more, never all) "
+            "instead of a hash band over all inputs (needs holdout_fraction; set with the "
+            "default holdout)"
+        },
+    )
+    lab_eval_set = StrictBoolean(
+        load_default=False,
+        metadata={
+            "description": "also evaluate on the teaching lab's five test cases (weather, "
+            "travel, general), as make demo does"
         },
     )
     hyperparameters = fields.Nested(
@@ -182,6 +203,17 @@ class JobInSchema(Schema):
         },
     )
 
+    @post_load
+    def _evaluate_on_own_rows(self, data: dict, **kwargs: object) -> dict:
+        """Hold out part of the user's own rows when the request names nothing to evaluate on."""
+        if not data.get("eval_set") and not data["lab_eval_set"]:
+            if "holdout_fraction" not in data:
+                data.setdefault("holdout_per_task", True)
+            data.setdefault("holdout_fraction", DEFAULT_HOLDOUT_FRACTION)
+        if data.get("holdout_per_task") and "holdout_fraction" not in data:
+            raise ValidationError("needs holdout_fraction", "holdout_per_task")
+        return data
+
     @validates_schema
     def _scope_is_consistent(self, data: dict, **kwargs: object) -> None:
         """Refuse abstention settings without a task or together, and a task left out."""
@@ -219,8 +251,7 @@ class JobRequestSchema(JobInSchema):
     )
     eval_set_size = fields.Integer(
         metadata={
-            "description": "how many cases the request's eval_set has (absent when it had "
-            "none: the lab's five test cases are used)"
+            "description": "how many cases the request's eval_set has (absent when it had none)"
         },
     )
     model_a = fields.String(

@@ -16,9 +16,20 @@ EXAMPLES_KEPT = 10
 CHRF_CACHE_SIZE = 1 << 17
 
 
-def request_cases(eval_set: Sequence[dict] | None) -> list[dict]:
-    """Return the job's eval set, or the lab's five test cases."""
-    return [dict(c) for c in (eval_set or TEST_CASES)]
+def request_cases(eval_set: Sequence[dict] | None, lab: bool = False) -> list[dict]:
+    """Return the job's eval set, then the lab's five test cases when asked for (lab)."""
+    return [dict(c) for c in (*(eval_set or ()), *(TEST_CASES if lab else ()))]
+
+
+def asks_for_lab_cases(request: dict) -> bool:
+    """Return whether a job's request asks for the lab's five test cases (lab_eval_set).
+
+    A request stored before lab_eval_set existed has no such field: it was given the lab's
+    cases (beside any holdout) when it had no eval set, which is what it asked for then.
+    """
+    if "lab_eval_set" in request:
+        return bool(request["lab_eval_set"])
+    return not request.get("eval_set_size")
 
 
 def holdout_cases(examples: Iterable[list[dict]]) -> Iterator[list[dict]]:

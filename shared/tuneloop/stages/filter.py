@@ -51,6 +51,8 @@ class QualityFilter:
 
     def reason_to_drop(self, ex: dict) -> str | None:
         """Return why ex is dropped, or None to keep it."""
+        if isinstance(ex, dict) and "task_type" in ex and ex["task_type"] is None:
+            return "no_task_type"  # a training file's line without metadata.task_type
         if malformed(ex):
             return "malformed"
         text, output, rating, task = (ex[k] for k in ("input", "output", "rating", "task_type"))

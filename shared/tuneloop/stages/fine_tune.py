@@ -36,14 +36,19 @@ class TrainingData:
     memory: dict[str, list[dict]]
 
 
-def load_data(batches: Iterable[list[dict]], seed: int, holdout: float | None) -> TrainingData:
+def load_data(
+    batches: Iterable[list[dict]],
+    seed: int,
+    holdout: float | None,
+    held: frozenset[int] = frozenset(),
+) -> TrainingData:
     """Stream kept examples into compact features; holdout rows are left out altogether."""
     banks = {TRAIN: FeatureBank(), VALIDATION: FeatureBank()}
     labels: dict[str, list[np.ndarray]] = {TRAIN: [], VALIDATION: []}
     seen: dict[str, int] = {}  # task type -> index in order of first appearance
     memory = MemoryBuilder()
     for batch in batches:
-        sides = [side_of(ex["input"], seed, holdout) for ex in batch]
+        sides = [side_of(ex["input"], seed, holdout, held) for ex in batch]
         for side in (TRAIN, VALIDATION):
             rows = [ex for ex, s in zip(batch, sides, strict=True) if s == side]
             banks[side].add([ex["input"] for ex in rows])

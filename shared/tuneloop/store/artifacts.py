@@ -11,8 +11,10 @@ from redis import Redis
 from tuneloop.store import keys
 from tuneloop.store.blobs import BlobStore
 
-# What a finished job keeps: the mask of kept rows regenerates its training file.
-KEPT_AFTER_JOB = frozenset({"kept"})
+# What a finished job keeps: the mask of kept rows and the ranks of a stratified holdout's
+# inputs regenerate its training file.
+HELD_OUT = "held_out"
+KEPT_AFTER_JOB = frozenset({"kept", HELD_OUT})
 
 
 class ArtifactStore:

@@ -49,9 +49,15 @@ def seed_interactions(client: ApiClient, per_task: int = 12) -> list[str]:
 
 
 def create_job(client: ApiClient, n_epochs: int, **request: object) -> str:
-    """POST a job with n_epochs (and the lab's synthetic examples off); return its id."""
+    """POST a job with n_epochs, the lab's synthetic examples off and its five test cases as
+    the eval set (plus any holdout the request asks for); return its id."""
     hyperparameters = {"n_epochs": n_epochs, "early_stopping_patience": None}
-    body = {"include_synthetic": False, "hyperparameters": hyperparameters, **request}
+    body = {
+        "include_synthetic": False,
+        "lab_eval_set": True,
+        "hyperparameters": hyperparameters,
+        **request,
+    }
     response = client.post("/v1/jobs", json=body)
     assert response.status_code == 202, response.text
     return response.json()["id"]

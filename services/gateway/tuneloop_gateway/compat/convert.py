@@ -24,10 +24,8 @@ def our_request(body: dict, eval_set: list[dict] | None) -> dict:
     if body.get("seed") is not None:
         hyper["seed"] = body["seed"]
     request: dict = {"include_synthetic": False, "hyperparameters": hyper}
-    if eval_set:
+    if eval_set:  # without one the job schema holds out part of the rows (holdout_per_task)
         request["eval_set"] = eval_set
-    else:  # evaluate on rows the fine-tuned agent never trained on, never on the lab's cases
-        request["holdout_fraction"] = 0.2
     for field in ("suffix", "metadata"):
         if body.get(field):
             request[field] = body[field]

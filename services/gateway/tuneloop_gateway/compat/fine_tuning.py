@@ -6,7 +6,7 @@ from flask_smorest import abort
 from marshmallow import ValidationError
 
 from tuneloop.graph import FINE_TUNING, progress_total
-from tuneloop.schemas.chat_file import label_rows, trusted_rows
+from tuneloop.schemas.chat_file import trusted_rows
 from tuneloop.schemas.jobs import MAX_EVAL_SET, JobInSchema
 from tuneloop.schemas.openai import (
     CheckpointPageSchema,
@@ -38,12 +38,21 @@ blp = Blueprint(
 )
 
 
-def file_rows(field: str, file_id: str) -> list[dict]:
-    """Return a stored file's rows, labelled; 422 naming the field when there is no such file."""
+def file_rows(field: str, file_id: str) -> tuple[list[dict], int]:
+    """Return a stored file's rows with a task type and how many have none; 422 when there is
+    no such file, 400 when no row has one (this agent learns routing from task types)."""
     content = services().store.files.content(file_id)
     if content is None:
         invalid(field, f"no file with id {file_id!r}")
-    return label_rows(trusted_rows(content))
+    rows = trusted_rows(content)
+    labelled = [r for r in rows if r["task_type"]]
+    if not labelled:
+        message = (
+            f"none of the {len(rows)} rows of file {file_id} has metadata.task_type: this agent "
+            "learns to route inputs to task types, so every row needs one to train or evaluate on"
+        )
+        abort(400, message=message, errors={field: [message]})
+    return labelled, len(rows) - len(labelled)
 
 
 def get_job_or_404(job_id: str) -> dict:
@@ -54,12 +63,14 @@ def get_job_or_404(job_id: str) -> dict:
     return job
 
 
-def translate(body: dict) -> dict:
-    """Build our job request from OpenAI's: the files' rows checked, defaults filled in."""
-    file_rows("training_file", body["training_file"])  # it exists and has rows
-    cases = None
+def translate(body: dict) -> tuple[dict, int]:
+    """Build our job request from OpenAI's: the files' rows checked, defaults filled in; also
+    return how many validation rows have no task type (not evaluated)."""
+    file_rows("training_file", body["training_file"])  # it exists and has labelled rows
+    cases, unlabelled = None, 0
     if body.get("validation_file"):
-        cases = eval_cases(file_rows("validation_file", body["validation_file"]))
+        rows, unlabelled = file_rows("validation_file", body["validation_file"])
+        cases = eval_cases(rows)
         if len(cases) > MAX_EVAL_SET:
             invalid("validation_file", f"holds {len(cases)} rows; at most {MAX_EVAL_SET} are")
     try:
@@ -69,7 +80,7 @@ def translate(body: dict) -> dict:
     request["training_file"] = body["training_file"]
     if body.get("validation_file"):
         request["validation_file"] = body["validation_file"]
-    return request
+    return request, unlabelled
 
 
 @blp.route("")
@@ -83,7 +94,7 @@ class FineTuningJobs(MethodView):
     @idempotent(blp)
     def post(self, body: dict) -> object:
         """Create a fine-tuning job over a training file (and evaluate on the validation file)."""
-        request = translate(body)
+        request, unlabelled = translate(body)
         epochs = request["hyperparameters"]["n_epochs"]
         created = create_and_queue(request, FINE_TUNING, progress_total(epochs))
         if isinstance(created, Response):  # a quota's 429
@@ -94,6 +105,16 @@ class FineTuningJobs(MethodView):
             if not store.files.use(fid, job["id"]):
                 store.cancel_job(job["id"])
                 invalid("training_file", f"file {fid} was deleted while the job was created")
+        if unlabelled:
+            store.jobs.add_event(
+                job["id"],
+                "create:validation_no_task_type",
+                "message",
+                f"{unlabelled} rows of the validation file have no metadata.task_type and are "
+                "not evaluated",
+                {"validation_no_task_type": unlabelled},
+                level="warning",
+            )
         return openai_job(job), 200, {"Location": created[2]["Location"]}
 
     @blp.doc(operationId="fine_tuning_jobs_list")
