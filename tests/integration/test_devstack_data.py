@@ -151,7 +151,11 @@ def test_a_second_make_run_on_the_same_data_directory_is_refused_saying_why(
     with make_run(data, free_port(), tmp_path / "run1.log", tmp_path) as first:
         holder = first.popen.pid
         other = Run(data, free_port(), tmp_path / "run2.log", tmp_path)
-        status = other.popen.wait(60)
+        try:
+            status = other.popen.wait(60)
+        finally:
+            if other.popen.poll() is None:
+                other.stop()
         assert status != 0, other.output()
         assert f"another `make run` (pid {holder}) uses {data}" in other.output()
         assert first.ready(), first.output()  # the first one is untouched

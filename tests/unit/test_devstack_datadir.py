@@ -2,6 +2,7 @@
 
 import os
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -50,15 +51,21 @@ def test_an_empty_key_file_is_refused(tmp_path: Path) -> None:
         datadir.api_key(tmp_path)
 
 
-def test_a_redis_pid_that_names_no_redis_server_on_this_directory_is_forgotten(
+def test_a_redis_pid_that_names_no_redis_server_on_this_directory_is_left_alone(
     tmp_path: Path,
 ) -> None:
     (tmp_path / "redis").mkdir()
     pidfile = tmp_path / "redis" / "redis.pid"
-    for pid in (os.getpid(), 2**22 + 1):  # a live process that is not redis; no process
-        pidfile.write_text(f"{pid}\n")
-        assert datadir.stop_stale_redis(tmp_path) is None
-        assert not pidfile.exists()
+    other = subprocess.Popen(["sleep", "60"], cwd=tmp_path / "redis")  # not a redis-server
+    try:
+        for pid in (other.pid, 2**22 + 1):  # a live process that is not redis; no process
+            pidfile.write_text(f"{pid}\n")
+            assert datadir.stop_stale_redis(tmp_path, timeout=5.0) is None
+            assert not pidfile.exists()
+        assert other.poll() is None  # never signalled
+    finally:
+        other.kill()
+        other.wait()
     assert datadir.stop_stale_redis(tmp_path) is None  # no pid file at all
 
 
