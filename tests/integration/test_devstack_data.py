@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from tuneloop_devstack.redis_server import redis_argv
+from tuneloop_devstack.redis_server import answers, client, redis_argv
 
 from .support import ApiClient, create_job, free_port, training_items, wait_until
 
@@ -35,9 +35,9 @@ def launcher_env(**extra: str) -> dict[str, str]:
 class Run:
     """One `make run` subprocess and its output."""
 
-    def __init__(self, data: Path, port: int, log: Path, cwd: Path) -> None:
+    def __init__(self, data: Path, port: int, log: Path, cwd: Path, **extra: str) -> None:
         self.log, self.base = log, f"http://127.0.0.1:{port}"
-        env = launcher_env(TUNELOOP_DATA_DIR=str(data), PORT=str(port), WORKERS="1")
+        env = launcher_env(TUNELOOP_DATA_DIR=str(data), PORT=str(port), WORKERS="1", **extra)
         with log.open("wb") as out:
             self.popen = subprocess.Popen(
                 [sys.executable, "-m", "tuneloop_devstack.run"],
@@ -83,9 +83,9 @@ class Run:
 
 
 @contextmanager
-def make_run(data: Path, port: int, log: Path, cwd: Path) -> Iterator[Run]:
-    """A `make run` that is up; stopped with SIGTERM at the end."""
-    run = Run(data, port, log, cwd)
+def make_run(data: Path, port: int, log: Path, cwd: Path, **extra: str) -> Iterator[Run]:
+    """A `make run` that is up (extra: more settings); stopped with SIGTERM at the end."""
+    run = Run(data, port, log, cwd, **extra)
     try:
         run.wait_up()
         yield run
@@ -182,6 +182,37 @@ def test_a_redis_server_an_earlier_run_left_behind_is_stopped_before_redis_start
         if left.poll() is None:
             left.kill()
         left.wait(10)
+
+
+def test_with_redis_url_make_run_starts_no_redis_of_its_own_but_keeps_its_key(
+    tmp_path: Path,
+) -> None:
+    data, theirs = tmp_path / "data", tmp_path / "their-redis"
+    theirs.mkdir()
+    port = free_port()
+    redis = subprocess.Popen(
+        redis_argv(port, theirs, None), stdout=subprocess.DEVNULL, start_new_session=True
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        wait_until(lambda: answers(url), 20.0, lambda: "their redis-server to answer")
+        with make_run(data, free_port(), tmp_path / "run.log", tmp_path, REDIS_URL=url) as run:
+            key_file = data / "api-key"
+            assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+            with ApiClient(run.base, key_file.read_text().strip()) as api:
+                posted = api.post("/v1/interactions/batch", json={"items": training_items()})
+                assert posted.status_code == 201, posted.text
+            assert f"redis: {url}" in run.output()
+            assert not (data / "redis").exists()  # no private redis-server, no data of its own
+            probe = client(url)
+            try:
+                assert probe.dbsize() > 0  # the interactions went to their Redis
+            finally:
+                probe.close()
+        assert redis.poll() is None  # their Redis is theirs: still running after the stop
+    finally:
+        redis.terminate()
+        redis.wait(20)
 
 
 def test_make_demo_removes_its_directory_at_the_end(tmp_path: Path) -> None:
