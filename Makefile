@@ -12,6 +12,7 @@ demo: $(STAMP)
 	@$(BOOTSTRAP) redis-server
 	$(PY) -m tuneloop_devstack.demo
 
+# Keeps its data (Redis, the generated key, logs) in TUNELOOP_DATA_DIR, default .tuneloop/ here.
 run: $(STAMP)
 	@[ -n "$$REDIS_URL" ] || $(BOOTSTRAP) redis-server
 	exec $(PY) -m tuneloop_devstack.run

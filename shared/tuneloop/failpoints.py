@@ -10,15 +10,20 @@ number) and "publish" (just before a model is published, count = 1).
 
 Actions: "crash" exits the process at once (like a kill -9: no cleanup, no ack); "error"
 raises RuntimeError; "transient[:N]" raises a Redis ConnectionError while count <= N
-(default 1); "sleep:S" sleeps S seconds.
+(default 1); "sleep:S" sleeps S seconds; "gate:PATH" waits until the file PATH exists (a
+test opens the gate when it is ready, instead of racing a sleep), RuntimeError after
+GATE_TIMEOUT seconds.
 """
 
 import os
 import time
+from pathlib import Path
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 MODES_ALLOWING = frozenset({"test", "development"})
+GATE_TIMEOUT = 300.0
+GATE_POLL = 0.01
 _points: dict[str, str] = {}
 
 
@@ -53,3 +58,14 @@ def hit(name: str, count: int = 1) -> None:
         raise RuntimeError(f"failpoint {name}: injected error")
     elif kind == "sleep":
         time.sleep(float(arg))
+    elif kind == "gate":
+        wait_for_gate(name, Path(arg))
+
+
+def wait_for_gate(name: str, path: Path) -> None:
+    """Block until the file path exists; RuntimeError after GATE_TIMEOUT seconds."""
+    deadline = time.monotonic() + GATE_TIMEOUT
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"failpoint {name}: gate {path} not opened in {GATE_TIMEOUT:g}s")
+        time.sleep(GATE_POLL)

@@ -13,6 +13,11 @@ profile on:
 6. `docker-compose down -v`.
 
 Each step's wall time is printed. Exit status 0 only when every check held.
+
+The whole run has an overall timeout (COMPOSE_TEST_TIMEOUT seconds, default 1500: well under
+a CI job's 90 minutes). When it fires, the step running is cut (its docker-compose or docker
+command killed), `docker-compose down -v` and the stop of a dockerd this test started still
+run, each bounded, and the test exits 1 naming the step it was in.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import os
 import random
 import re
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -32,7 +38,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -51,10 +57,63 @@ PAGES = (
 )
 TIMES: list[tuple[str, float]] = []
 JOBS: list[str] = []  # every job the test posted
+RUNNING: list[str] = []  # the steps running now, outermost first
+TIMEOUT_SETTING = "COMPOSE_TEST_TIMEOUT"
+DEFAULT_TIMEOUT = 25 * 60.0  # seconds; CI gives the whole job 90 minutes
+CLEANUP_TIMEOUT = 300.0  # seconds for each clean-up command once the test is over
 
 
 class CheckError(Exception):
     """A check of the compose test did not hold."""
+
+
+class OverallTimeoutError(CheckError):
+    """The compose test ran past its overall timeout."""
+
+
+def overall_timeout(env: Mapping[str, str]) -> float:
+    """Return the overall timeout in seconds from the environment; ValueError if it is bad."""
+    raw = env.get(TIMEOUT_SETTING, "").strip()
+    if not raw:
+        return DEFAULT_TIMEOUT
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = float("nan")
+    if not 0 < seconds < float("inf"):
+        raise ValueError(f"{TIMEOUT_SETTING} must be a positive number of seconds, not {raw!r}")
+    return seconds
+
+
+class Deadline:
+    """The overall timeout: armed while the test works, never while it cleans up."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds, self.ends = seconds, time.monotonic() + seconds
+
+    def expired(self, *_: object) -> None:
+        """Raise OverallTimeoutError naming the step that was running (the SIGALRM handler)."""
+        where = " > ".join(RUNNING) or "between steps"
+        raise OverallTimeoutError(
+            f"overall timeout of {self.seconds:g}s ({TIMEOUT_SETTING}) reached during: {where}"
+        )
+
+    @contextmanager
+    def armed(self) -> Iterator[None]:
+        """Run the block with the time left; OverallTimeoutError is raised in it when it is up."""
+        left = self.ends - time.monotonic()
+        if left <= 0:
+            self.expired()
+        previous = signal.signal(signal.SIGALRM, self.expired)
+        began = time.monotonic()
+        outer, _ = signal.setitimer(signal.ITIMER_REAL, left)
+        try:
+            yield
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+            if outer:  # a timer set before (pytest-timeout's, say) goes on with its time left
+                signal.setitimer(signal.ITIMER_REAL, max(outer - (time.monotonic() - began), 1e-3))
 
 
 def check(ok: bool, what: str) -> None:
@@ -69,9 +128,11 @@ def step(name: str) -> Iterator[None]:
     """Time a step and print it."""
     print(f"== {name}", flush=True)
     began = time.monotonic()
+    RUNNING.append(name)
     try:
         yield
     finally:
+        RUNNING.pop()
         TIMES.append((name, time.monotonic() - began))
         print(f"   {name}: {TIMES[-1][1]:.1f}s", flush=True)
 
@@ -89,13 +150,25 @@ class Compose:
     def __init__(self, env: dict[str, str]) -> None:
         self.env = env
 
-    def __call__(self, *args: str, check: bool = True, capture: bool = False) -> str:
+    def __call__(
+        self, *args: str, check: bool = True, capture: bool = False, timeout: float | None = None
+    ) -> str:
         """Run docker-compose with args; return its output when captured."""
         cmd = ["docker-compose", "-p", PROJECT, "-f", str(REPO / "docker-compose.yml")]
         cmd += ["--profile", "monitoring", *args]
-        out = subprocess.run(
-            cmd, cwd=REPO, env=self.env, text=True, capture_output=capture, check=False
-        )
+        try:
+            out = subprocess.run(
+                cmd,
+                cwd=REPO,
+                env=self.env,
+                text=True,
+                capture_output=capture,
+                check=False,
+                timeout=timeout,
+            )
+        except subprocess.TimeoutExpired:
+            command = " ".join(args)
+            raise CheckError(f"docker-compose {command}: killed after {timeout:g}s") from None
         if check and out.returncode != 0:
             output = f":\n{out.stdout}{out.stderr}" if capture else " (output above)"
             raise CheckError(f"docker-compose {' '.join(args)} failed{output}")
@@ -382,28 +455,46 @@ def scenario(compose: Compose, api: Api, ports: dict[str, int]) -> None:
         check(posts == len(JOBS), f"{posts:g} POST /v1/jobs counted; {rate:.1f} epochs/s")
 
 
+def clean_up(compose: Compose, failed: bool) -> None:
+    """Show the logs of a failed run, then remove the test's containers and volumes (bounded)."""
+    try:
+        if failed:
+            print(compose("logs", "--no-color", "--tail=40", check=False, capture=True, timeout=60))
+        with step("docker-compose down -v"):
+            compose("down", "-v", "--remove-orphans", check=False, timeout=CLEANUP_TIMEOUT)
+    except CheckError as exc:
+        print(f"   clean-up: {exc}", file=sys.stderr)
+
+
 def main(argv: list[str]) -> int:
     """Run the compose test; return the exit status."""
     if argv not in ([], ["--if-engine"]):
         print(f"usage: {sys.argv[0]} [--if-engine]", file=sys.stderr)
         return 2
+    try:
+        deadline = Deadline(overall_timeout(os.environ))
+    except ValueError as exc:
+        print(f"{sys.argv[0]}: {exc}", file=sys.stderr)
+        return 2
+    print(f"overall timeout: {deadline.seconds:g}s ({TIMEOUT_SETTING})")
     engine = Engine()
     key = secrets.token_hex(16)
     ports = {"gateway": free_port(), "flower": free_port(), "prometheus": free_port()}
     failed: str | None = None
     try:
-        with step("Docker engine"):
-            try:
-                engine.ensure()
-            except NoEngineError as exc:
-                if argv == ["--if-engine"]:
-                    print(f"COMPOSE TEST SKIPPED: {exc}")
-                    return 0
-                raise
-            print("   dockerd started by this test" if engine.started else "   engine running")
-        with step("base images"):
-            chosen = images()
-            print("   " + ", ".join(f"{k}={v}" for k, v in chosen.items()))
+        with deadline.armed():
+            with step("Docker engine"):
+                try:
+                    engine.ensure()
+                except NoEngineError as exc:
+                    if argv == ["--if-engine"]:
+                        print(f"COMPOSE TEST SKIPPED: {exc}")
+                        return 0
+                    raise
+                print("   dockerd started by this test" if engine.started else "   engine running")
+            with step("base images"):
+                chosen = images()
+                print("   " + ", ".join(f"{k}={v}" for k, v in chosen.items()))
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("TUNELOOP_", "REDIS_"))},
             **chosen,
@@ -418,16 +509,15 @@ def main(argv: list[str]) -> int:
         compose = Compose(env)
         copies = copy_build_ca()
         try:
-            scenario(compose, Api(ports["gateway"], key), ports)
+            with deadline.armed():
+                scenario(compose, Api(ports["gateway"], key), ports)
         except CheckError as exc:
             failed = str(exc)
-            print(compose("logs", "--no-color", "--tail=40", check=False, capture=True))
         finally:
-            with step("docker-compose down -v"):
-                compose("down", "-v", "--remove-orphans", check=False)
+            clean_up(compose, failed is not None)
             for copy in copies:
                 copy.unlink(missing_ok=True)
-    except RuntimeError as exc:
+    except (RuntimeError, CheckError) as exc:
         failed = str(exc)
     finally:
         if engine.started:

@@ -52,6 +52,7 @@ def test_a_killed_worker_is_restarted_and_the_gateway_keeps_answering(tmp_path: 
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TUNELOOP_", "REDIS_"))}
     env.update(PORT=str(port), WORKERS="1", TUNELOOP_API_KEY=API_KEY, PYTHONUNBUFFERED="1")
+    env["TUNELOOP_DATA_DIR"] = str(tmp_path / "data")  # not the checkout's .tuneloop/
     log = (tmp_path / "run.log").open("wb")
     run = subprocess.Popen(
         [sys.executable, "-m", "tuneloop_devstack.run"],

@@ -1,11 +1,13 @@
 """Edits and deletes while a job runs: the job keeps its snapshot; a later job sees the changes.
 
-A private stack whose worker sleeps at the start of `prepare`: the filter has read the
-snapshot and kept its mask of rows, and every later stage reads the snapshot again (prepare,
-fine_tune, the evaluations of held-out rows). The edits land in that window.
+A private stack whose worker waits at the start of `prepare` until the test opens a gate: the
+filter has read the snapshot and kept its mask of rows, and every later stage reads the
+snapshot again (prepare, fine_tune, the evaluations of held-out rows). The edits land while
+the gate is shut, however slow the machine, and the test opens it after checking them.
 """
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -25,7 +27,6 @@ from .support import (
 
 pytestmark = pytest.mark.integration
 
-PREPARE_SLEEP = 4.0
 SEED, HOLDOUT = 42, 0.2
 REQUEST = {
     "min_score": 0.8,
@@ -37,11 +38,18 @@ REQUEST = {
 
 
 @pytest.fixture(scope="module")
-def slow_prepare() -> Iterator[tuple[Stack, ApiClient]]:
-    """A private stack whose worker sleeps before each prepare stage."""
-    workers = [("w1", f"prepare=sleep:{PREPARE_SLEEP:g}")]
+def gate(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The file whose creation lets prepare start."""
+    return tmp_path_factory.mktemp("gate") / "prepare-may-start"
+
+
+@pytest.fixture(scope="module")
+def slow_prepare(gate: Path) -> Iterator[tuple[Stack, ApiClient]]:
+    """A private stack whose worker waits before each prepare stage until the gate opens."""
+    workers = [("w1", f"prepare=gate:{gate}")]
     with fault_stack(workers=workers) as stack, client_for(stack) as client:
         yield stack, client
+        gate.touch()  # a test that failed early: let a waiting prepare end before the stop
 
 
 def low_items() -> list[dict]:
@@ -71,7 +79,7 @@ def collected(stack: Stack, job_id: str) -> int:
 
 
 def test_a_running_job_keeps_its_snapshot_and_a_later_job_sees_the_edits(
-    slow_prepare: tuple[Stack, ApiClient],
+    slow_prepare: tuple[Stack, ApiClient], gate: Path
 ) -> None:
     stack, client = slow_prepare
     good, low = training_items(), low_items()
@@ -103,6 +111,7 @@ def test_a_running_job_keeps_its_snapshot_and_a_later_job_sees_the_edits(
     assert stack.store.interactions.versions_kept() == len(raised + lowered + deleted) + 1
 
     second = client.post("/v1/jobs", json=REQUEST).json()["id"]
+    gate.touch()  # now prepare may read the rows, for both jobs
     job = wait_for_job(client, stack, first)
     later = wait_for_job(client, stack, second)
 

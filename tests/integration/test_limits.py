@@ -8,10 +8,10 @@ refused from its headers: see test_slow_clients.py.
 
 import json
 import secrets
-import time
 from collections.abc import Iterator
 
 import pytest
+import requests
 
 from tuneloop.schemas.common import MAX_METADATA_BYTES, MAX_TASK_TYPE, MAX_TEXT
 from tuneloop.schemas.interactions import MAX_BATCH, InteractionBatchInSchema
@@ -200,20 +200,37 @@ def rate_limited(stack: Stack) -> Iterator[str]:
         yield url
 
 
+def rate_window(stack: Stack, name: str) -> int | None:
+    """The count in the key name's current window, None when it has none (expired or unused)."""
+    counts = rate_limit_counts(stack)
+    return next((n for k, n in counts.items() if f"/{name}/" in k), None)
+
+
 def test_a_key_over_its_rate_limit_gets_429_with_retry_after_then_is_let_in_again(
-    rate_limited: str,
+    rate_limited: str, stack: Stack
 ) -> None:
     with (
         ApiClient(rate_limited, RATE_KEYS["limits-rate-a"]) as a,
         ApiClient(rate_limited, RATE_KEYS["limits-rate-b"]) as b,
         ApiClient(rate_limited) as anon,
     ):
-        # Start on a fresh window: wait out whatever an earlier request of key a counted.
-        wait_until(lambda: a.get("/v1/models").status_code == 200, 10.0, lambda: "a fresh window")
-        time.sleep(3.1)
-        statuses = [a.get("/v1/models").status_code for _ in range(6)]
+
+        def burst() -> tuple[list[int], requests.Response] | None:
+            """Seven requests of key a from a fresh window; None unless one window held all."""
+            # A fresh window: whatever an earlier request of key a counted has expired.
+            wait_until(
+                lambda: rate_window(stack, "limits-rate-a") is None,
+                10.0,
+                lambda: f"key a's window to expire: {rate_limit_counts(stack)}",
+                interval=0.05,
+            )
+            statuses = [a.get("/v1/models").status_code for _ in range(6)]
+            limited = a.post("/v1/interactions", json=item())
+            # Every request is counted, refused ones too: 7 means the window never turned.
+            return (statuses, limited) if rate_window(stack, "limits-rate-a") == 7 else None
+
+        statuses, limited = wait_until(burst, 60.0, lambda: "7 requests inside one window")
         assert statuses == [200] * 5 + [429], statuses
-        limited = a.post("/v1/interactions", json=item())
         problem = assert_problem(limited, 429)
         assert "limits-rate-a" in problem["detail"] and "5 per 3 second" in problem["detail"]
         retry_after = int(limited.headers["Retry-After"])
@@ -224,12 +241,13 @@ def test_a_key_over_its_rate_limit_gets_429_with_retry_after_then_is_let_in_agai
         for path in ("/healthz", "/openapi.json", "/docs") * 4 + ("/readyz",):
             assert anon.get(path).status_code == 200, path
         # Once the window has passed, the key is let in again.
-        time.sleep(retry_after)
         wait_until(
-            lambda: a.get("/v1/models").status_code == 200,
-            5.0,
-            lambda: "key a to be let in again after Retry-After",
+            lambda: rate_window(stack, "limits-rate-a") is None,
+            retry_after + 5.0,
+            lambda: f"key a's window to pass: {rate_limit_counts(stack)}",
+            interval=0.05,
         )
+        assert a.get("/v1/models").status_code == 200
 
 
 def test_admin_keys_are_not_limited_unless_an_admin_rate_limit_is_set(

@@ -47,10 +47,26 @@ def test_waiting_on_a_process_that_died_fails_at_once_with_its_log(tmp_path: Pat
 
 
 def test_stopping_kills_what_ignores_sigterm_after_the_grace(tmp_path: Path) -> None:
-    stubborn = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"
+    # Each child notes when SIGTERM came (the clock is the machine's) and goes on sleeping.
+    stubborn = (
+        "import signal, sys, time\n"
+        "def note(*_): print('SIGTERM at', time.monotonic(), flush=True)\n"
+        "signal.signal(signal.SIGTERM, note)\n"
+        "print('ignoring SIGTERM', flush=True)\n"
+        "time.sleep(60)\n"
+    )
     procs = [Proc(f"p{i}", [sys.executable, "-c", stubborn], tmp_path / f"{i}.log") for i in (1, 2)]
-    time.sleep(0.5)  # both have set their handler
+    # Both have set their handler (they say so after), however long they took to start.
+    wait_for(
+        lambda: all("ignoring SIGTERM" in p.text() for p in procs), 60, "the handlers", procs, 0.01
+    )
+    grace = 3.0
     started = time.monotonic()
-    stop_all(procs, grace=1.0)
+    stop_all(procs, grace=grace)
     assert [p.returncode for p in procs] == [-9, -9]
-    assert time.monotonic() - started < 4  # one grace for all, not one each
+    took = time.monotonic() - started
+    # One grace for all, not one each: both got SIGTERM at once, and SIGKILL once the grace
+    # was over (two graces, one each, would take 2 * grace: a margin of one grace for load).
+    termed = [float(p.text().split("SIGTERM at ")[1].split()[0]) for p in procs]
+    assert max(termed) - min(termed) < grace, termed
+    assert grace <= took < 2 * grace, took

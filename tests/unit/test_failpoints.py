@@ -48,3 +48,13 @@ def test_the_worker_refuses_to_start_with_failpoints_in_production() -> None:
     )
     assert done.returncode != 0
     assert "TUNELOOP_FAILPOINTS is set" in done.stderr, done.stderr[-2000:]
+
+
+def test_a_gate_holds_until_its_file_exists(tmp_path, monkeypatch) -> None:
+    gate = tmp_path / "open"
+    failpoints.configure(f"prepare=gate:{gate}", mode="test")
+    monkeypatch.setattr(failpoints, "GATE_TIMEOUT", 0.2)
+    with pytest.raises(RuntimeError, match=f"gate {gate} not opened"):
+        failpoints.hit("prepare")
+    gate.touch()
+    failpoints.hit("prepare")  # open: passes at once

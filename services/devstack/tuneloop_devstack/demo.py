@@ -3,8 +3,11 @@
 import contextlib
 import os
 import secrets
+import signal
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 from tuneloop.agent.lab import SYNTHETIC_EXAMPLES
 from tuneloop_devstack.client import Client
@@ -90,18 +93,28 @@ def hold_for_viewing(stack: Stack) -> None:
         input()
 
 
+def interrupt(signum: int, _frame: object) -> None:
+    """Turn SIGTERM into the same clean stop as Ctrl-C (the stack stopped, its directory gone)."""
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     """Run the demo on a private stack and stop everything it started."""
     started = time.monotonic()
+    signal.signal(signal.SIGTERM, interrupt)
     port = int(os.environ.get("PORT", "0"))  # 0: a free port
-    stack = Stack(api_key=secrets.token_urlsafe(16), port=port, workers=2)
-    try:
-        print("Starting redis-server, 2 worker processes and the gateway…")
-        stack.start()
-        status = run(Client(stack.base_url, stack.api_key))
-        hold_for_viewing(stack)
-    finally:
-        stack.stop()
+    # Throwaway: its Redis data and logs live in a directory removed at the end.
+    with tempfile.TemporaryDirectory(prefix="tuneloop-demo-") as workdir:
+        stack = Stack(
+            api_key=secrets.token_urlsafe(16), port=port, workers=2, workdir=Path(workdir)
+        )
+        try:
+            print("Starting redis-server, 2 worker processes and the gateway…")
+            stack.start()
+            status = run(Client(stack.base_url, stack.api_key))
+            hold_for_viewing(stack)
+        finally:
+            stack.stop()
     print(
         f"\nDemo finished in {time.monotonic() - started:.1f}s; everything it started is stopped."
     )

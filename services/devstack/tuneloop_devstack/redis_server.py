@@ -7,6 +7,8 @@ import redis
 
 from tuneloop_devstack.procs import StartError
 
+PIDFILE = "redis.pid"
+SUBDIR = "redis"  # its --dir under a stack's working directory
 REDIS_MISSING = (
     "redis-server was not found on PATH: install it (Debian/Ubuntu: sudo apt-get install "
     "redis-server) or set REDIS_URL to a Redis you run"
@@ -24,8 +26,13 @@ def redis_binary() -> str:
 def redis_argv(
     port: int, data_dir: Path, appendfsync: str | None, binary: str = "redis-server"
 ) -> list[str]:
-    """Return the command line: no snapshots; an append-only file unless appendfsync is None."""
+    """Return the command line: no snapshots; an append-only file unless appendfsync is None.
+
+    Its pid goes to data_dir/redis.pid while it runs, so that a later start finds a
+    redis-server an earlier one left behind on the same data.
+    """
     argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir)]
+    argv += ["--pidfile", str(data_dir.resolve() / PIDFILE)]
     argv += ["--save", "", "--maxmemory-policy", "noeviction"]
     if appendfsync is None:
         return [*argv, "--appendonly", "no"]

@@ -1,22 +1,41 @@
-"""`make run`: the stack in the foreground until Ctrl-C or SIGTERM."""
+"""`make run`: the stack in the foreground until Ctrl-C or SIGTERM, its data kept between runs."""
 
 import os
-import secrets
 import signal
 import sys
+from pathlib import Path
 
+from tuneloop_devstack import datadir
 from tuneloop_devstack.procs import Backoff, supervise
 from tuneloop_devstack.stack import Stack
 
 
+def choose_key(root: Path) -> tuple[str, str]:
+    """Return the admin key (TUNELOOP_API_KEY, else the data directory's) and where it is from."""
+    if given := os.environ.get("TUNELOOP_API_KEY"):
+        return given, ""
+    key, new = datadir.api_key(root)
+    where = root / datadir.KEY_FILE
+    return key, f"generated, kept in {where}" if new else f"from {where}"
+
+
 def main() -> None:
     """Start the stack from environment settings and keep it up until told to stop."""
-    key = os.environ.get("TUNELOOP_API_KEY") or secrets.token_urlsafe(24)
+    root = datadir.data_dir(os.environ, Path.cwd())
+    datadir.prepare(root)
+    held = datadir.lock(root)  # a second run on the same directory stops here, saying why
+    key, origin = choose_key(root)
+    redis_url = os.environ.get("REDIS_URL")
+    if redis_url is None and (pid := datadir.stop_stale_redis(root)) is not None:
+        print(f"stopped redis-server pid {pid}, left running on {root} by an earlier run")
+    datadir.rotate_logs(root)
     stack = Stack(
         api_key=key,
         port=int(os.environ.get("PORT", "8000")),
         workers=int(os.environ.get("WORKERS", "2")),
-        redis_url=os.environ.get("REDIS_URL"),
+        redis_url=redis_url,
+        workdir=root,
+        die_with_parent=True,  # killed with SIGKILL, this process still takes its children along
     )
 
     def stop(signum: int, _frame: object) -> None:
@@ -29,15 +48,16 @@ def main() -> None:
         print(f"Tuneloop is up at {stack.base_url} (docs: {stack.base_url}/docs)")
         print(f"jobs: {stack.base_url}/ui/jobs (sign in with the API key)")
         print(f"metrics: {stack.metrics_url()}")
-        if "TUNELOOP_API_KEY" not in os.environ:
-            print(f"API key (generated): {key}")
-        print(f"redis: {stack.redis_url}; logs: {stack.workdir}; Ctrl-C stops everything")
+        if origin:
+            print(f"API key ({origin}): {key}")
+        print(f"data and logs: {root}; redis: {stack.redis_url}; Ctrl-C stops everything")
         sys.stdout.flush()
         supervise(stack.procs, Backoff(), lambda line: print(line, file=sys.stderr, flush=True))
     except KeyboardInterrupt:
         print("stopping…")
     finally:
         stack.stop()
+        held.close()
 
 
 if __name__ == "__main__":

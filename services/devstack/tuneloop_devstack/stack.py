@@ -106,7 +106,7 @@ class Stack:
             old.restart()
             self._wait_redis(old)
             return self.redis_url
-        data = self.workdir / "redis"
+        data = self.workdir / redis_server.SUBDIR
         data.mkdir(exist_ok=True)
         binary = redis_server.redis_binary()
         for _ in range(3):  # the free port may be taken between probing and binding
