@@ -10,7 +10,6 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-import redis.connection
 
 from tuneloop import contracts, failpoints
 from tuneloop.agent.softmax import TrainState
@@ -211,39 +210,3 @@ def test_an_epoch_is_recorded_once_and_only_while_the_job_runs_and_the_lease_is_
     assert store.jobs.get(jid)["status"] == contracts.CANCELLED
     assert record(2) == 0
     assert recorded() == ([1], {"epoch:1"})
-
-
-def round_trips(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Count the requests sent to Redis from now on (a pipeline's commands go as one)."""
-    sent = [0]
-    real = redis.connection.AbstractConnection.send_packed_command
-
-    def counting(self, command, check_health=True):
-        sent[0] += 1
-        return real(self, command, check_health)
-
-    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counting)
-    return sent
-
-
-def test_an_artifact_is_stored_and_registered_in_one_round_trip(
-    store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    job = store.jobs.create({"hyperparameters": {}}, 0, len(STAGES))
-    sent = round_trips(monkeypatch)
-    store.artifacts.put(job["id"], "report", {"a": 1})
-    assert sent[0] == 1
-    assert store.artifacts.get(job["id"], "report") == {"a": 1}
-    assert "report" in store.redis.smembers(keys.job_artifacts(job["id"]))
-
-
-def test_an_epoch_is_recorded_with_its_fence_in_one_round_trip(
-    store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    job = store.jobs.create({"hyperparameters": {}}, 0, len(STAGES))
-    store.redis.set(keys.lease(job["id"], "fine_tune"), "me")
-    row = {"epoch": 1, "train_loss": 0.5, "valid_loss": None}
-    store.jobs.record_step_if_held(job["id"], "fine_tune", "me", "epoch:0", "m", row)  # loads
-    sent = round_trips(monkeypatch)
-    assert store.jobs.record_step_if_held(job["id"], "fine_tune", "me", "epoch:1", "m", row) == 1
-    assert sent[0] == 1
