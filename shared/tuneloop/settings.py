@@ -38,6 +38,9 @@ class Settings:
     admin_rate_limit: str = "off"
     # How long a stored Idempotency-Key response is replayed, in seconds.
     idempotency_ttl: int = 86400
+    # Fine-tuning writes a checkpoint at the first epoch end at least this many seconds after
+    # the last one: every epoch when epochs are slower, so a lost worker redoes at most this.
+    checkpoint_interval: float = 0.25
     # Largest saved model a job may publish; a larger one fails the job (model_too_large).
     max_model_bytes: int = 256 * 1024 * 1024
     # Bytes of loaded models a worker process keeps in memory (least recently used go first).
@@ -92,6 +95,7 @@ class Settings:
             rate_limit=get("TUNELOOP_RATE_LIMIT", cls.rate_limit),
             admin_rate_limit=get("TUNELOOP_ADMIN_RATE_LIMIT", cls.admin_rate_limit),
             idempotency_ttl=int(get("TUNELOOP_IDEMPOTENCY_TTL", cls.idempotency_ttl)),
+            checkpoint_interval=float(get("TUNELOOP_CHECKPOINT_INTERVAL", cls.checkpoint_interval)),
             max_model_bytes=int(get("TUNELOOP_MAX_MODEL_BYTES", cls.max_model_bytes)),
             model_cache_bytes=int(get("TUNELOOP_MODEL_CACHE_BYTES", cls.model_cache_bytes)),
             keep_intermediates=int(get("TUNELOOP_KEEP_INTERMEDIATES", cls.keep_intermediates)),

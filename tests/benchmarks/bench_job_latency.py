@@ -67,12 +67,19 @@ def main() -> None:
         timed_job(client)  # warm-up: imports and first model load in the worker
         service = [timed_job(client) for _ in range(RUNS)]
         store = Store.from_url(stack.redis_url)
-        request = client.get("/v1/jobs?limit=1")["data"][0]["request"]
+        last = client.get(f"/v1/jobs/{client.get('/v1/jobs?limit=1')['data'][0]['id']}")
+        request = last["request"]
         direct = [in_process(store, request) for _ in range(RUNS)]
     finally:
         stack.stop()
     med, base = statistics.median(service), statistics.median(direct)
-    print(f"{len(items)} interactions, {RUNS} jobs of 20 epochs each, one after another")
+    trained = last["result"]
+    rows = trained["training_data"]["total_examples"]
+    print(
+        f"{len(items)} interactions, {RUNS} jobs one after another, each "
+        f"{len(trained['epochs'])} epochs of {trained['hyperparameters']['n_epochs']} "
+        f"(best {trained['best_epoch']}) on {rows} training rows"
+    )
     print(
         f"POST -> succeeded: median {med * 1000:.0f} ms (min {min(service) * 1000:.0f}, "
         f"max {max(service) * 1000:.0f})"

@@ -4,7 +4,12 @@ import json
 
 import numpy as np
 import pytest
-from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
+from sklearn.metrics import (
+    accuracy_score,
+    confusion_matrix,
+    f1_score,
+    precision_recall_fscore_support,
+)
 
 from tuneloop.agent import npz
 from tuneloop.schemas.results import CasePageSchema, JobResultSchema
@@ -19,7 +24,7 @@ from tuneloop.stages.bootstrap import (
 )
 from tuneloop.stages.calibration import reliability
 from tuneloop.stages.cases import discordant
-from tuneloop.stages.classification import classification, confused_pairs
+from tuneloop.stages.classification import classification, confused_pairs, per_task_scores
 from tuneloop.stages.compare import improvement
 from tuneloop.stages.evaluate import MetricsAccumulator
 from tuneloop.stages.outcomes import OutcomeLog, Outcomes, UnpairedError, dump, load, paired
@@ -365,3 +370,40 @@ def test_the_case_page_schema_describes_a_record():
     assert [r["index"] for r in records] == [0, 1]
     page = {"data": records, "has_more": False}
     assert CasePageSchema().dump(page) == {"object": "list", **json.loads(json.dumps(page))}
+
+
+def test_per_task_scores_are_sklearns_bit_for_bit_on_random_agents():
+    rng = np.random.default_rng(11)
+    for _ in range(50):
+        n_types, n = int(rng.integers(2, 30)), int(rng.integers(1, 400))
+        expected = rng.integers(0, n_types, n)
+        wrong = rng.integers(0, n_types + 3, n)  # some types only ever predicted
+        predicted = np.where(rng.random(n) < 0.6, expected, wrong)
+        seen = np.union1d(expected, predicted)
+        ours = per_task_scores(expected, predicted, seen)
+        theirs = precision_recall_fscore_support(expected, predicted, labels=seen, zero_division=0)
+        for got, want in zip(ours, theirs, strict=True):
+            np.testing.assert_array_equal(got, want)
+        truth = classification([f"t{i}" for i in range(n_types + 3)], expected, predicted)
+        assert truth["macro_f1"] == f1_score(
+            expected, predicted, labels=np.unique(expected), average="macro", zero_division=0
+        )
+        assert truth["accuracy"] == accuracy_score(expected, predicted)
+
+
+def test_classification_of_no_cases_is_refused_as_sklearn_refuses_it():
+    empty = np.zeros(0, dtype=np.int64)
+    with pytest.raises(ValueError):
+        classification([], empty, empty)
+
+
+def test_macro_f1_rows_score_each_of_many_resamples_as_sklearn_scores_it():
+    rng = np.random.default_rng(8)
+    expected, predicted = rng.integers(0, 6, 40), rng.integers(0, 8, 40)
+    counts = draw_counts(rng, 40, 200)
+    rows = macro_f1_rows(counts, expected, predicted, 8)
+    for row, weights in zip(rows, counts, strict=True):
+        idx = np.repeat(np.arange(40), weights.astype(int))
+        e, p = expected[idx], predicted[idx]
+        want = f1_score(e, p, labels=np.unique(e), average="macro", zero_division=0)
+        assert row == pytest.approx(want, abs=1e-12)

@@ -507,3 +507,22 @@ def test_memory_default_is_64_rows_per_task_and_tasks_are_sorted():
     memory = builder.build()
     assert list(memory) == ["alpha", "zeta"]
     assert [len(rows) for rows in memory.values()] == [64, 64]
+
+
+def test_the_memory_of_every_task_is_featurized_in_one_pass_with_the_same_rows(monkeypatch):
+    from tuneloop.agent import features
+
+    memory = {
+        task: [{"input": f"{task} question {i}", "output": f"{task} {i}"} for i in range(3)]
+        for task in ("billing", "hiking", "weather")
+    }
+    router = Softmax(list(memory), np.zeros((N_FEATURES, 3), np.float32), np.zeros(3, np.float32))
+    real, calls = features._counts, []
+    monkeypatch.setattr(features, "_counts", lambda texts: calls.append(texts) or real(texts))
+    agent = LearnedAgent("m", router, memory)
+    assert len(calls) == 1
+    inputs = [r["input"] for rows in memory.values() for r in rows]
+    expected = featurize(inputs)
+    got = agent._bank.span(0, len(inputs))
+    assert (got != expected).nnz == 0
+    assert agent._offsets == {"billing": 0, "hiking": 3, "weather": 6}

@@ -182,3 +182,16 @@ def test_celery_config_takes_urls_and_timeouts_from_settings():
     assert config["worker_prefetch_multiplier"] == 1
     assert config["task_default_queue"] == PIPELINE_QUEUE
     assert config["task_routes"] == {"tuneloop.models.*": {"queue": INTERACTIVE_QUEUE}}
+
+
+def test_the_checkpoint_interval_is_read_at_start_up_and_reaches_the_stage_limits(monkeypatch):
+    from types import SimpleNamespace
+
+    from tuneloop_worker import runtime
+
+    assert Settings.from_env({}).checkpoint_interval == 0.25
+    settings = Settings.from_env({"TUNELOOP_CHECKPOINT_INTERVAL": "2.5"})
+    assert settings.checkpoint_interval == 2.5
+    app = SimpleNamespace(conf=SimpleNamespace(tuneloop_settings=settings))
+    monkeypatch.setattr(runtime, "current_app", app)
+    assert runtime.limits().checkpoint_interval == 2.5

@@ -28,4 +28,5 @@ def limits() -> Limits:
         max_model_bytes=settings.max_model_bytes,
         keep_intermediates=settings.keep_intermediates,
         outage_grace=settings.outage_grace,
+        checkpoint_interval=settings.checkpoint_interval,
     )

@@ -1,5 +1,7 @@
 """Training state to and from bytes, exactly (float32 arrays as they are)."""
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from tuneloop.agent import npz
@@ -30,6 +32,46 @@ def copy(state: TrainState) -> TrainState:
         bad_epochs=state.bad_epochs,
         history=[dict(row) for row in state.history],
     )
+
+
+def copy_at_best(state: TrainState) -> TrainState:
+    """Return a copy of a state whose latest epoch is its best, sharing the best-weight copy.
+
+    The best weights are a copy train() made for that epoch and never changes, so only the
+    AdaGrad sums and the history are copied here.
+    """
+    if state.best_epoch != state.epoch or state.best_weights is None or state.best_bias is None:
+        raise ValueError(f"epoch {state.epoch} is not the best epoch ({state.best_epoch})")
+    return TrainState(
+        state.epoch,
+        state.best_weights,
+        state.best_bias,
+        state.accum.copy(),
+        state.accum_bias.copy(),
+        best_epoch=state.best_epoch,
+        best_valid_loss=state.best_valid_loss,
+        bad_epochs=state.bad_epochs,
+        history=[dict(row) for row in state.history],
+    )
+
+
+@dataclass
+class Schedule:
+    """When to checkpoint: at the first epoch end `interval` seconds after the last one.
+
+    An epoch that takes at least the interval is checkpointed every time; cheaper epochs are
+    checkpointed every interval, so a lost worker redoes at most the interval and one epoch.
+    """
+
+    interval: float
+    last: float  # when training (re)started or the last checkpoint was taken
+
+    def due(self, now: float) -> bool:
+        """Return whether an epoch ending at now is checkpointed (and if so, restart the clock)."""
+        if now - self.last < self.interval:
+            return False
+        self.last = now
+        return True
 
 
 def load(data: bytes, best: TrainState | None = None) -> TrainState:

@@ -41,7 +41,8 @@ class LearnedAgent:
         for task, rows in self.memory.items():
             self._offsets[task] = offset
             offset += len(rows)
-            self._bank.add([r["input"] for r in rows])
+        # Every task's inputs in one pass, in the same order: the rows are the same.
+        self._bank.add([r["input"] for rows in self.memory.values() for r in rows])
         self._bank.freeze()
 
     def respond(self, text: str) -> AgentResponse:

@@ -25,6 +25,7 @@ class Limits:
     max_model_bytes: int = 256 * 1024 * 1024
     keep_intermediates: int = 0  # seconds a finished job's intermediates are kept
     outage_grace: float = 300.0  # seconds to wait for Redis to take a write again
+    checkpoint_interval: float = 0.25  # least seconds between fine-tuning checkpoints
 
 
 # A stage returns None, or the job result when it is the last stage.

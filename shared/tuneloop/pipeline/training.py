@@ -24,10 +24,11 @@ from tuneloop.store import Store, keys
 from tuneloop.timeutil import now
 
 # Checkpoints alternate between two slots: "best" holds the state after the best epoch so
-# far, "last" the state after the latest epoch when that was not the best. The small
-# "checkpoint" pointer names the slot to resume from, and is written after the slot.
+# far, "last" the state after the latest checkpointed epoch when that was not the best. The
+# small "checkpoint" pointer names the slot to resume from, and is written after the slot.
 POINTER, BEST, LAST = "checkpoint", "checkpoint:best", "checkpoint:last"
 STAGE = "fine_tune"
+clock = time.perf_counter  # the checkpoint schedule's clock (a test may replace it)
 
 
 def model_meta(job: dict, agent: LearnedAgent, n_train: int, size: int) -> dict:
@@ -43,12 +44,6 @@ def model_meta(job: dict, agent: LearnedAgent, n_train: int, size: int) -> dict:
         "training_examples": n_train,
         "size_bytes": size,
     }
-
-
-def check_cancelled(store: Store, jid: str) -> None:
-    """Stop the stage when the job was cancelled (or has ended some other way)."""
-    if store.jobs.status(jid) in contracts.TERMINAL:
-        raise JobCancelled(jid)
 
 
 def _resume(store: Store, jid: str) -> TrainState | None:
@@ -75,50 +70,65 @@ def _resume(store: Store, jid: str) -> TrainState | None:
 
 
 class _CheckpointWriter:
-    """Writes each epoch's state in a background thread while the next epoch trains.
+    """Writes the due epochs' states in a background thread while the next epochs train.
 
-    The training thread only copies the arrays; a write waits for the previous one, so the
-    slots and the pointer are written in epoch order, and a failed write is raised on the
-    training thread at the next checkpoint or at close.
+    Every epoch end is offered; one is due by the schedule (checkpoint.Schedule). The
+    training thread only copies arrays. A best epoch that was not due is kept in memory: the
+    next due epoch, if worse, writes it to the best slot first, so the pointer always names
+    a slot whose best weights are stored. Writes go in order, each slot before the pointer,
+    and a failed write is raised on the training thread at the next offer or at close.
     """
 
-    def __init__(self, store: Store, jid: str) -> None:
-        self.store, self.jid = store, jid
+    def __init__(self, store: Store, jid: str, schedule: checkpoint.Schedule) -> None:
+        self.store, self.jid, self.schedule = store, jid, schedule
         self.costs = {"checkpoint_seconds": 0.0, "write_seconds": 0.0, "epoch_seconds": 0.0}
+        self.epochs: list[int] = []  # the epochs checkpointed, in order
+        self._best: TrainState | None = None  # a best epoch not written yet
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
 
-    def submit(self, state: TrainState, slot: str) -> None:
-        """Copy the state now and write it to slot in the background."""
+    def offer(self, state: TrainState, improved: bool, now: float) -> None:
+        """Checkpoint the state when due; else keep a copy if it is the best so far."""
         began = time.perf_counter()
-        self._wait()
-        frozen = checkpoint.copy(state)
-        self._thread = threading.Thread(target=self._write, args=(frozen, slot), daemon=True)
-        self._thread.start()
+        if self.schedule.due(now):
+            self.wait()
+            if improved:
+                slots = [(BEST, checkpoint.copy_at_best(state))]
+            else:
+                slots = [(BEST, self._best)] if self._best is not None else []
+                slots.append((LAST, checkpoint.copy(state)))
+            self._best = None
+            self.epochs.append(state.epoch)
+            self._thread = threading.Thread(target=self._write, args=(slots,), daemon=True)
+            self._thread.start()
+        elif improved:
+            self._best = checkpoint.copy_at_best(state)
         self.costs["checkpoint_seconds"] += time.perf_counter() - began
 
-    def _write(self, state: TrainState, slot: str) -> None:
+    def _write(self, slots: list[tuple[str, TrainState]]) -> None:
         began = time.perf_counter()
         try:
-            self.store.artifacts.put_blob(self.jid, slot, checkpoint.dump(state))
-            self.store.artifacts.put(self.jid, POINTER, {"slot": slot, "epoch": state.epoch})
-        except BaseException as exc:  # raised on the training thread by _wait
+            for slot, state in slots:
+                self.store.artifacts.put_blob(self.jid, slot, checkpoint.dump(state))
+                self.store.artifacts.put(self.jid, POINTER, {"slot": slot, "epoch": state.epoch})
+        except BaseException as exc:  # raised on the training thread by wait
             self._error = exc
         self.costs["write_seconds"] += time.perf_counter() - began
 
-    def _wait(self) -> None:
+    def wait(self) -> None:
+        """Wait for the write in flight, if any; raise its error if it failed."""
         if self._thread is not None:
+            began = time.perf_counter()
             self._thread.join()
             self._thread = None
+            self.costs["checkpoint_seconds"] += time.perf_counter() - began
         if self._error is not None:
             error, self._error = self._error, None
             raise error
 
     def close(self) -> None:
         """Wait for the last write; raise its error if it failed."""
-        began = time.perf_counter()
-        self._wait()
-        self.costs["checkpoint_seconds"] += time.perf_counter() - began
+        self.wait()
 
 
 def run(store: Store, job: dict, limits: Limits, model_id: str) -> None:
@@ -133,7 +143,8 @@ def run(store: Store, job: dict, limits: Limits, model_id: str) -> None:
     check_out_of_scope(prepared.classes, out_of_scope)  # before training, not after it
     _check_size(_size_bound(prepared), limits, "at least")  # before any weight is allocated
     resumed_after = state.epoch if state is not None else 0
-    agent, state, costs = _train(store, job, prepared, config, model_id, state)
+    interval = limits.checkpoint_interval
+    agent, state, costs = _train(store, job, prepared, config, model_id, state, interval)
     # Only the epochs this run trained, over their training time (checkpoint writes excluded).
     store.metrics.epochs_trained(state.epoch - resumed_after, costs["epoch_seconds"])
     request = job["request"]
@@ -160,10 +171,15 @@ def run(store: Store, job: dict, limits: Limits, model_id: str) -> None:
         "message",
         f"trained {state.epoch} epochs (best {state.best_epoch}) on {len(prepared.train)} rows; "
         f"features loaded in {load_seconds:.2f}s ({feature_bytes} bytes); "
-        f"checkpoints held training up {costs['checkpoint_seconds']:.2f}s "
-        f"(written in {costs['write_seconds']:.2f}s beside it) in {costs['epoch_seconds']:.2f}s "
-        "of epochs",
-        {"feature_seconds": load_seconds, **costs, "model_bytes": len(payload)},
+        f"{len(costs['checkpoint_epochs'])} checkpoints (at most one each {interval:g}s) held "
+        f"training up {costs['checkpoint_seconds']:.2f}s (written in "
+        f"{costs['write_seconds']:.2f}s beside it) in {costs['epoch_seconds']:.2f}s of epochs",
+        {
+            "feature_seconds": load_seconds,
+            **costs,
+            "checkpoint_interval": interval,
+            "model_bytes": len(payload),
+        },
     )
 
 
@@ -177,13 +193,6 @@ def _publish(store: Store, job: dict, meta: dict, payload: bytes) -> None:
         raise StageSkipped(f"fine_tune of job {jid} lost its lease; the new holder publishes")
 
 
-def _check_fence(store: Store, job: dict) -> None:
-    """Stop when the job has ended or another runner took this stage's lease."""
-    check_cancelled(store, job["id"])
-    if not store.leases.holds(job["id"], STAGE, job["lease_holder"]):
-        raise StageSkipped(f"fine_tune of job {job['id']} lost its lease; stopping here")
-
-
 def _train(
     store: Store,
     job: dict,
@@ -191,21 +200,24 @@ def _train(
     config: TrainConfig,
     model_id: str,
     state: TrainState | None,
+    interval: float,
 ) -> tuple[LearnedAgent, TrainState, dict]:
     """Run the epochs with their events and background checkpoints; return the costs too."""
-    jid = job["id"]
-    saver = _CheckpointWriter(store, jid)
+    saver = _CheckpointWriter(store, job["id"], checkpoint.Schedule(interval, clock()))
     epoch_started = [time.perf_counter()]
 
     def on_checkpoint(state: TrainState, improved: bool) -> None:
-        """Stop if the job ended or the lease was lost; else hand the state to the writer."""
+        """Record the epoch (or stop: the job ended, the lease was lost), then offer its state.
+
+        The checkpoint in flight is whole before the next epoch is announced.
+        """
         saver.costs["epoch_seconds"] += time.perf_counter() - epoch_started[0]  # called first
-        _check_fence(store, job)
-        saver.submit(state, BEST if improved else LAST)
+        saver.wait()
+        _record_epoch(store, job, config.n_epochs, state.history[-1])
+        saver.offer(state, improved, clock())
 
     def on_epoch(row: dict) -> None:
-        """Record the epoch's losses and progress; the next epoch's clock starts after."""
-        _record_epoch(store, jid, config.n_epochs, row)
+        """Hit the epoch failpoint; the next epoch's clock starts after."""
         failpoints.hit("epoch", row["epoch"])
         epoch_started[0] = time.perf_counter()
 
@@ -213,7 +225,7 @@ def _train(
         agent, state = fine_tune(prepared, config, model_id, state, on_epoch, on_checkpoint)
     finally:
         saver.close()
-    return agent, state, saver.costs
+    return agent, state, {**saver.costs, "checkpoint_epochs": saver.epochs}
 
 
 def _size_bound(prepared: TrainingData) -> int:
@@ -272,12 +284,17 @@ def _record_abstention(store: Store, jid: str, abstention: dict) -> None:
     store.jobs.add_event(jid, "fine_tune:abstention", "message", message, abstention)
 
 
-def _record_epoch(store: Store, jid: str, n_epochs: int, row: dict) -> None:
-    """Write one epoch's losses as an event (once) and count the epoch as progress."""
+def _record_epoch(store: Store, job: dict, n_epochs: int, row: dict) -> None:
+    """Write one epoch's losses as an event (once) and count it, while the job is ours to run."""
+    jid = job["id"]
     valid = "n/a" if row["valid_loss"] is None else f"{row['valid_loss']:.4f}"
     message = (
         f"epoch {row['epoch']}/{n_epochs}: train loss {row['train_loss']:.4f}, "
         f"validation loss {valid}"
     )
-    store.jobs.add_event(jid, f"epoch:{row['epoch']}", "metrics", message, row)
-    store.jobs.complete_step(jid, f"epoch:{row['epoch']}")
+    step = f"epoch:{row['epoch']}"
+    code = store.jobs.record_step_if_held(jid, STAGE, job["lease_holder"], step, message, row)
+    if code == 0:
+        raise JobCancelled(jid)  # the job ended (cancelled, most often)
+    if code < 0:
+        raise StageSkipped(f"fine_tune of job {jid} lost its lease; stopping here")

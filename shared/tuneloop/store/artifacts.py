@@ -7,6 +7,7 @@ be freed in one step while what must stay (the filter's mask) is kept.
 import json
 
 from redis import Redis
+from redis.client import Pipeline
 
 from tuneloop.store import keys
 from tuneloop.store.blobs import BlobStore
@@ -25,14 +26,20 @@ class ArtifactStore:
         self.blobs = blobs
         self.ttl = ttl
 
-    def _register(self, jid: str, name: str) -> None:
-        self.redis.sadd(keys.job_artifacts(jid), name)
-        self.redis.expire(keys.job_artifacts(jid), self.ttl)
+    def _register(self, jid: str, name: str, pipe: Pipeline | None = None) -> None:
+        """Add name to the job's index (in one round trip, or queued on pipe)."""
+        run = pipe if pipe is not None else self.redis.pipeline(transaction=False)
+        run.sadd(keys.job_artifacts(jid), name)
+        run.expire(keys.job_artifacts(jid), self.ttl)
+        if pipe is None:
+            run.execute()
 
     def put(self, jid: str, name: str, value: object) -> None:
-        """Store one JSON document."""
-        self._register(jid, name)
-        self.redis.set(keys.artifact(jid, name), json.dumps(value), ex=self.ttl)
+        """Store one JSON document, registered first (one round trip)."""
+        pipe = self.redis.pipeline(transaction=False)
+        self._register(jid, name, pipe)
+        pipe.set(keys.artifact(jid, name), json.dumps(value), ex=self.ttl)
+        pipe.execute()
 
     def get(self, jid: str, name: str) -> object:
         """Return one JSON document; KeyError when the stage that writes it has not run."""

@@ -145,6 +145,7 @@ class JobStore:
         self._update = redis.register_script(lua.UPDATE_IF_ACTIVE)
         self._update_and_set = redis.register_script(lua.UPDATE_AND_SET_IF_ACTIVE)
         self._event = redis.register_script(lua.ADD_EVENT_ONCE)
+        self._record_step = redis.register_script(lua.RECORD_STEP_IF_HELD)
         self._set_if_null = redis.register_script(lua.SET_IF_NULL)
         self._cancel = redis.register_script(lua.CANCEL)
         self._create = redis.register_script(lua.CREATE)
@@ -422,6 +423,28 @@ class JobStore:
         }
         self._event(
             keys=[keys.job_events(jid), keys.job_event_keys(jid)], args=[key, json.dumps(body)]
+        )
+
+    def record_step_if_held(
+        self, jid: str, stage: str, holder: str, step: str, message: str, data: dict
+    ) -> int:
+        """Write a step's metrics event (once) and count the step, in one round trip.
+
+        Only while the job has not ended and holder holds the stage's lease: returns 1 when
+        recorded, 0 when the job has ended, -1 when the lease is not holder's.
+        """
+        body = {"created_at": now(), "level": "info", "type": "metrics", "message": message}
+        return int(
+            self._record_step(
+                keys=[
+                    keys.job(jid),
+                    keys.lease(jid, stage),
+                    keys.job_events(jid),
+                    keys.job_event_keys(jid),
+                    keys.job_steps(jid),
+                ],
+                args=[holder, step, json.dumps({**body, "data": data}), step],
+            )
         )
 
     def events(

@@ -72,12 +72,11 @@ class LeaseStore:
 
     def acquire(self, jid: str, stage: str, holder: str) -> None:
         """Take the stage's lease or raise LeaseHeld naming the live holder."""
-        key = keys.lease(jid, stage)
-        current = self.redis.get(key)
-        dead = ""
-        if current and current.split("|")[0] == socket.gethostname():
-            dead = _dead_local_pids([int(current.split("|")[1])])
-        taken = self._acquire(keys=[key], args=[holder, self.ttl_ms, socket.gethostname(), dead])
+        key, host = keys.lease(jid, stage), socket.gethostname()
+        taken = self._acquire(keys=[key], args=[holder, self.ttl_ms, host, ""])
+        if taken and taken.split("|")[0] == host:  # held on this host: by a live process?
+            dead = _dead_local_pids([int(taken.split("|")[1])])
+            taken = self._acquire(keys=[key], args=[holder, self.ttl_ms, host, dead])
         if taken:
             raise LeaseHeld(taken)
 
