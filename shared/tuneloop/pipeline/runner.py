@@ -62,22 +62,24 @@ def run_stage(
         raise StageNotReady(f"{stage} waits for {', '.join(missing)}", limits.retry_after)
     holder = holder_id()  # counts this start once; also the fencing token it publishes under
     try:
-        # Inside the try: Redis may run the start and lose the reply in an outage; the end
-        # below then still matches it (and is a no-op for a start Redis never ran).
-        started, crashes = store.deliveries.start(job_id, stage, holder)
-        store.metrics.stage_crashes_seen(job_id, stage, crashes)
-        if crashes >= limits.max_crashes:
-            message = f"{stage} died {crashes} times without finishing (worker process lost)"
-            fail(store, job_id, stage, "stage_crashed_repeatedly", message, limits)
-            raise StageSkipped(message)
-        try:
-            with store.leases.hold(job_id, stage, holder):
-                failpoints.hit(stage, started)
-                _run(store, {**job, "lease_holder": holder}, stage, work, limits)
-        except LeaseHeld as held:
-            raise StageNotReady(
-                f"{stage} is running at {held.holder}", limits.retry_after, lease_held=True
-            ) from None
+        # The lease comes first: a second delivery of a stage that is running (both branches
+        # of a fork sending the join) waits without counting a start, so a live run is never
+        # taken for a crash. Holding it, every start that never ended was a death.
+        with store.leases.hold(job_id, stage, holder):
+            # Redis may run the start and lose the reply in an outage; the end below then
+            # still matches it (and is a no-op for a start Redis never ran).
+            started, crashes = store.deliveries.start(job_id, stage, holder)
+            store.metrics.stage_crashes_seen(job_id, stage, crashes)
+            if crashes >= limits.max_crashes:
+                message = f"{stage} died {crashes} times without finishing (worker process lost)"
+                fail(store, job_id, stage, "stage_crashed_repeatedly", message, limits)
+                raise StageSkipped(message)
+            failpoints.hit(stage, started)
+            _run(store, {**job, "lease_holder": holder}, stage, work, limits)
+    except LeaseHeld as held:
+        raise StageNotReady(
+            f"{stage} is running at {held.holder}", limits.retry_after, lease_held=True
+        ) from None
     finally:
         # A live process records its end even across an outage: only a death counts as a crash.
         end = functools.partial(store.deliveries.end, job_id, stage, holder)
