@@ -29,6 +29,12 @@ def _python_files() -> list[Path]:
     return [p for p in ROOT.rglob("*.py") if not any(part.startswith(".") for part in p.parts)]
 
 
+def _loaded_names() -> set[str]:
+    """The name of every script the services' and shared package's modules load."""
+    code = [*(ROOT / "shared").rglob("*.py"), *(ROOT / "services").rglob("*.py")]
+    return {name for path in code for name in LOADED.findall(path.read_text())}
+
+
 def _loaded_scripts() -> list[tuple[str, str]]:
     """Every script as a store module loaded it (fragments included, constants written in)."""
     found = []
@@ -71,30 +77,55 @@ def test_no_python_file_calls_redis_from_lua() -> None:
 
 
 def test_every_script_loaded_has_its_file() -> None:
-    loaded = {n for p in _python_files() for n in LOADED.findall(p.read_text())}
+    loaded = _loaded_names()
     assert loaded, "no module loads a script"
     assert sorted(loaded - set(scripts.script_names())) == []
 
 
 def test_every_lua_file_is_loaded_or_included() -> None:
-    loaded = {n for p in _python_files() for n in LOADED.findall(p.read_text())}
+    loaded = _loaded_names()
     included = {fragment for name in loaded for fragment in scripts.includes(name)}
     assert sorted(set(scripts.script_names()) - loaded) == [], "scripts nothing loads"
     assert sorted(set(scripts.fragment_names()) - included) == [], "fragments nothing includes"
 
 
-def test_a_fragment_comes_once_after_its_own_includes() -> None:
-    order = scripts.includes("job_update_and_set_if_active")
-    assert order == ["job_status", "job_keys", "job_move", "job_update"]
-    text = scripts.source("job_update_and_set_if_active")
-    assert text.count("local function job_status(") == 1
-    assert text.index("local INDEX = {}") < text.index("local function move(")
+@pytest.fixture
+def lua_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty folder of scripts (and include/ of fragments) the loader reads instead."""
+    (tmp_path / "include").mkdir()
+    monkeypatch.setattr(scripts, "SCRIPTS", tmp_path)
+    monkeypatch.setattr(scripts, "FRAGMENTS", tmp_path / "include")
+    return tmp_path
 
 
-def test_a_flags_line_stays_first() -> None:
-    for name, text in SCRIPTS:
-        if "#!lua" in text:
-            assert text.startswith("#!lua flags="), name
+def test_a_fragment_comes_once_after_its_own_includes(lua_folder: Path) -> None:
+    (lua_folder / "include" / "base.lua").write_text("local BASE = 1\n")
+    (lua_folder / "include" / "left.lua").write_text("--#include base\nlocal LEFT = BASE\n")
+    (lua_folder / "include" / "right.lua").write_text("--#include base\nlocal RIGHT = BASE\n")
+    (lua_folder / "both.lua").write_text("--#include left\n--#include right\nreturn LEFT\n")
+    assert scripts.includes("both") == ["base", "left", "right"]
+    text = scripts.source("both")
+    assert text.count("local BASE = 1") == 1
+    assert text.index("local BASE") < text.index("local LEFT") < text.index("local RIGHT")
+    assert text.endswith("return LEFT\n")
+
+
+def test_an_include_cycle_is_refused(lua_folder: Path) -> None:
+    (lua_folder / "include" / "a.lua").write_text("--#include b\n")
+    (lua_folder / "include" / "b.lua").write_text("--#include a\n")
+    (lua_folder / "loop.lua").write_text("--#include a\nreturn 1\n")
+    with pytest.raises(ValueError, match="loop -> a -> b -> a"):
+        scripts.source("loop")
+
+
+def test_a_flags_line_stays_first(lua_folder: Path) -> None:
+    (lua_folder / "include" / "piece.lua").write_text("local PIECE = 1\n")
+    (lua_folder / "read.lua").write_text("#!lua flags=no-writes\n--#include piece\nreturn 1\n")
+    text = scripts.source("read")
+    assert text.startswith("#!lua flags=no-writes\nlocal PIECE = 1\n"), text
+    for name, loaded in SCRIPTS:
+        if "#!lua" in loaded:
+            assert loaded.startswith("#!lua flags="), name
 
 
 def test_constants_are_written_as_lua_literals() -> None:
