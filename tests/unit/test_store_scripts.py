@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tuneloop import contracts
-from tuneloop.store import scripts
+from tuneloop.store import jobs, scripts
 
 ROOT = Path(__file__).resolve().parents[2]
 STORE = Path(scripts.__file__).parent
@@ -129,7 +129,7 @@ def test_a_flags_line_stays_first(lua_folder: Path) -> None:
 
 
 def test_constants_are_written_as_lua_literals() -> None:
-    text = scripts.source("job_cancel")
+    text = jobs.CANCEL
     assert "{{" not in text
     assert f"cjson.encode('{contracts.CANCELLED}')" in text
     assert scripts.lua_literal(("a", "b")) == "{'a', 'b'}"

@@ -20,7 +20,7 @@ from tuneloop.store.ratelimit import Window
 # rest never change once the job has ended, so polls of a finished job are served without
 # parsing and serializing every field again.
 DOCUMENT = "document"
-READ = scripts.source("job_read", FIELDS=job_record.FIELDS)
+READ = scripts.source("job_read", FIELDS=job_record.FIELDS, STATUS_AT=job_record.STATUS + 1)
 KEEP = scripts.source("job_keep_answer")
 
 
@@ -29,7 +29,8 @@ class JobRead:
     """What a job's keys held at one read: its fields' raw values, steps done, deliveries.
 
     digest names that state: the job's answer is a function of it alone. stamp names what
-    of it can still change once the job has ended (its steps and deliveries).
+    of it can still change once the job has ended (its steps and deliveries); '' while the
+    job is active.
     """
 
     values: tuple[str | None, ...]

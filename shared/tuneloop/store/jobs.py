@@ -15,13 +15,20 @@ from tuneloop.store.answer_cache import AnswerCache
 from tuneloop.timeutil import now
 
 MAX_STREAM_ID = f"{2**64 - 1}-{2**64 - 1}"
-UPDATE_IF_ACTIVE = scripts.source("job_update_if_active")
-UPDATE_AND_SET_IF_ACTIVE = scripts.source("job_update_and_set_if_active")
+# The KEYS every job script starts with (_job_keys), as lua/include/job_keys.lua reads them:
+# each status's index at its slot, then the script's own keys from AFTER_INDEXES on.
+_FIRST_INDEX = 3
+JOB_KEYS = {
+    "INDEX_SLOTS": {s: _FIRST_INDEX + i for i, s in enumerate(contracts.STATUSES)},
+    "AFTER_INDEXES": _FIRST_INDEX + len(contracts.STATUSES),
+}
+UPDATE_IF_ACTIVE = scripts.source("job_update_if_active", **JOB_KEYS)
+UPDATE_AND_SET_IF_ACTIVE = scripts.source("job_update_and_set_if_active", **JOB_KEYS)
 ADD_EVENT_ONCE = scripts.source("job_add_event_once")
 RECORD_STEP_IF_HELD = scripts.source("job_record_step_if_held")
 SET_IF_NULL = scripts.source("job_set_if_null")
-CANCEL = scripts.source("job_cancel")
-CREATE = scripts.source("job_create")
+CANCEL = scripts.source("job_cancel", **JOB_KEYS)
+CREATE = scripts.source("job_create", **JOB_KEYS)
 
 
 def _job_keys(jid: str) -> list[str]:

@@ -12,7 +12,7 @@ end
 if tonumber(ARGV[3]) > 0 then
   local active = 0
   for _, status in ipairs({{ACTIVE}}) do
-    for _, jid in ipairs(redis.call('ZRANGE', INDEX[status], 0, -1)) do
+    for _, jid in ipairs(redis.call('ZRANGE', KEYS[INDEX_SLOT[status]], 0, -1)) do
       if redis.call('ZSCORE', owned, jid) then active = active + 1 end
     end
   end
@@ -25,6 +25,6 @@ if redis.call('HGET', KEYS[1], 'snapshot_seq') == 'null' then
   redis.call('HSET', KEYS[1], 'snapshot_seq', redis.call('GET', KEYS[AFTER_INDEXES + 2]) or '0')
 end
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
-redis.call('ZADD', INDEX[{{QUEUED}}], ARGV[4], ARGV[1])
+redis.call('ZADD', KEYS[INDEX_SLOT[{{QUEUED}}]], ARGV[4], ARGV[1])
 redis.call('ZADD', owned, ARGV[4], ARGV[1])
 return 'created'

@@ -4,9 +4,10 @@
 -- already has an answer for ("" for none), then the windows' length/amount pairs. Returns
 -- {'kept', body} when an ended job's kept answer still has the job's stamp; {'same'} when the
 -- job's state has the caller's digest; {'none'} without a job; else {'fields', the fields'
--- values, steps done, the deliveries hash as a flat list, the state's digest, its stamp}; or
--- a refusal (ratelimit.raise_if_over).
+-- values, steps done, the deliveries hash as a flat list, the state's digest, its stamp ('' while
+-- the job is active: no answer is kept for it)}; or a refusal (ratelimit.raise_if_over).
 local FIELDS = {{FIELDS}}
+local TERMINAL = {{TERMINAL}}
 -- stamp(done, flat): what can still change once a job has ended (steps a late stage
 -- completes, its deliveries): the steps done, then the sorted "field=value"s, joined by '|'.
 -- The one place a stamp is made: an answer is kept with the stamp its read returned.
@@ -31,4 +32,6 @@ local values = redis.call('HMGET', KEYS[1], unpack(FIELDS))
 if not values[1] then return {'none'} end
 local digest = redis.sha1hex(cjson.encode({values, done, flat}))
 if digest == ARGV[2] then return {'same'} end
-return {'fields', values, done, flat, digest, stamp(done, flat)}
+local status = values[{{STATUS_AT}}]
+local ended = status and TERMINAL[cjson.decode(status)]
+return {'fields', values, done, flat, digest, ended and stamp(done, flat) or ''}

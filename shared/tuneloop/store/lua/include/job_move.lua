@@ -3,7 +3,7 @@
 local function move(jid, old, new)
   local seq = redis.call('ZSCORE', KEYS[2], jid)
   if seq and old ~= new then
-    redis.call('ZREM', INDEX[old], jid)
-    redis.call('ZADD', INDEX[new], seq, jid)
+    redis.call('ZREM', KEYS[INDEX_SLOT[old]], jid)
+    redis.call('ZADD', KEYS[INDEX_SLOT[new]], seq, jid)
   end
 end
