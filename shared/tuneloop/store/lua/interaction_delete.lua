@@ -3,12 +3,8 @@
 -- counts, born, history, ended, bodies, deleted, the record, its task's index, the audit
 -- stream. ARGV: id, the body the caller read, task, bucket, the event, the stream's bound,
 -- seconds the stream outlives the interaction.
-local current = redis.call('GET', KEYS[10])
-if not current then return -1 end
-if current ~= ARGV[2] then return 0 end
-local seq = redis.call('INCR', KEYS[1])
-local ref, created = current_ref(ARGV[1])
-retire(ref, created, seq, current)
+local seq, ref, created = retire_current(KEYS[10], ARGV[1], ARGV[2])
+if seq < 1 then return seq end
 redis.call('ZADD', KEYS[9], seq, ref)
 redis.call('DEL', KEYS[10])
 redis.call('HDEL', KEYS[5], ARGV[1])

@@ -4,12 +4,8 @@
 -- task's index, the audit stream. ARGV: id, the body the caller read, the new body, old task,
 -- new task, old bucket, new bucket, the event, the stream's bound. Returns the new version's
 -- number, 0 when the record changed since it was read, -1 when gone.
-local current = redis.call('GET', KEYS[9])
-if not current then return -1 end
-if current ~= ARGV[2] then return 0 end
-local seq = redis.call('INCR', KEYS[1])
-local ref, created = current_ref(ARGV[1])
-retire(ref, created, seq, current)
+local seq, ref, created = retire_current(KEYS[9], ARGV[1], ARGV[2])
+if seq < 1 then return seq end
 redis.call('SET', KEYS[9], ARGV[3])
 redis.call('HSET', KEYS[5], ARGV[1], seq)
 if ARGV[4] ~= ARGV[5] then
