@@ -1,7 +1,8 @@
-"""Jobs: the record and its lifecycle, the status indexes, quotas and the durable event log.
+"""Jobs: the record and its lifecycle, the status indexes and quotas.
 
 Reading a job for its HTTP answer (kept answer, digest, rate-limit windows) is AnswerCache's
-(store/answer_cache.py); the record's fields and eval-set encoding are store/job_record.py's.
+(store/answer_cache.py), its durable event log JobEvents' (store/job_events.py); the record's
+fields and eval-set encoding are store/job_record.py's.
 """
 
 import json
@@ -12,9 +13,9 @@ from redis import Redis
 from tuneloop import contracts, graph
 from tuneloop.store import ids, job_record, keys, paging, scripts
 from tuneloop.store.answer_cache import AnswerCache
+from tuneloop.store.job_events import JobEvents
 from tuneloop.timeutil import now
 
-MAX_STREAM_ID = f"{2**64 - 1}-{2**64 - 1}"
 # The KEYS every job script starts with (_job_keys), as lua/include/job_keys.lua reads them:
 # each status's index at its slot, then the script's own keys from AFTER_INDEXES on.
 _FIRST_INDEX = 3
@@ -24,8 +25,6 @@ JOB_KEYS = {
 }
 UPDATE_IF_ACTIVE = scripts.source("job_update_if_active", **JOB_KEYS)
 UPDATE_AND_SET_IF_ACTIVE = scripts.source("job_update_and_set_if_active", **JOB_KEYS)
-ADD_EVENT_ONCE = scripts.source("job_add_event_once")
-RECORD_STEP_IF_HELD = scripts.source("job_record_step_if_held")
 SET_IF_NULL = scripts.source("job_set_if_null")
 CANCEL = scripts.source("job_cancel", **JOB_KEYS)
 CREATE = scripts.source("job_create", **JOB_KEYS)
@@ -52,16 +51,15 @@ class QuotaExceeded(Exception):  # noqa: N818 - a refusal, answered 429
         self.kind, self.limit = kind, limit
 
 
-class JobStore(AnswerCache):
-    """Job records as Redis hashes of JSON values (read for an answer as AnswerCache does)."""
+class JobStore(AnswerCache, JobEvents):
+    """Job records as Redis hashes of JSON values, with AnswerCache's reads and JobEvents' log."""
 
     def __init__(self, redis: Redis) -> None:
-        super().__init__(redis)
+        AnswerCache.__init__(self, redis)
+        JobEvents.__init__(self, redis)
         self.redis = redis
         self._update = redis.register_script(UPDATE_IF_ACTIVE)
         self._update_and_set = redis.register_script(UPDATE_AND_SET_IF_ACTIVE)
-        self._event = redis.register_script(ADD_EVENT_ONCE)
-        self._record_step = redis.register_script(RECORD_STEP_IF_HELD)
         self._set_if_null = redis.register_script(SET_IF_NULL)
         self._cancel = redis.register_script(CANCEL)
         self._create = redis.register_script(CREATE)
@@ -282,67 +280,6 @@ class JobStore(AnswerCache):
             keys=[*_job_keys(jid), keys.model_alias(name)], args=[jid, value, *_pairs(fields)]
         )
         return done == 1
-
-    def add_event(
-        self,
-        jid: str,
-        key: str,
-        type_: str,
-        message: str,
-        data: dict | None = None,
-        level: str = "info",
-    ) -> None:
-        """Append an event once per key, so a redelivered stage adds no duplicate."""
-        body = {
-            "created_at": now(),
-            "level": level,
-            "type": type_,
-            "message": message,
-            "data": data or {},
-        }
-        self._event(
-            keys=[keys.job_events(jid), keys.job_event_keys(jid)], args=[key, json.dumps(body)]
-        )
-
-    def record_step_if_held(
-        self, jid: str, stage: str, holder: str, step: str, message: str, data: dict
-    ) -> int:
-        """Write a step's metrics event (once) and count the step, in one round trip.
-
-        Only while the job has not ended and holder holds the stage's lease: returns 1 when
-        recorded, 0 when the job has ended, -1 when the lease is not holder's.
-        """
-        body = {"created_at": now(), "level": "info", "type": "metrics", "message": message}
-        return int(
-            self._record_step(
-                keys=[
-                    keys.job(jid),
-                    keys.lease(jid, stage),
-                    keys.job_events(jid),
-                    keys.job_event_keys(jid),
-                    keys.job_steps(jid),
-                ],
-                args=[holder, step, json.dumps({**body, "data": data}), step],
-            )
-        )
-
-    def events(
-        self, jid: str, limit: int, after: str | None = None, newest_first: bool = False
-    ) -> tuple[list[dict], bool]:
-        """Return up to limit events after the cursor, oldest (or newest) first, and has_more."""
-        if newest_first:
-            end = f"({after}" if after else "+"
-            rows = self.redis.xrevrange(keys.job_events(jid), max=end, min="-", count=limit + 1)
-        elif after == MAX_STREAM_ID:
-            return [], False
-        else:
-            start = f"({after}" if after else "-"
-            rows = self.redis.xrange(keys.job_events(jid), min=start, max="+", count=limit + 1)
-        events = [
-            {"id": eid, "object": "fine_tuning.job.event", **json.loads(f["event"])}
-            for eid, f in rows
-        ]
-        return events[:limit], len(events) > limit
 
 
 def _pairs(fields: dict) -> list[str]:
