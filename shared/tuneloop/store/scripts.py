@@ -32,9 +32,7 @@ LuaValue = str | int | tuple[str, ...] | list[str] | frozenset[str] | dict[str, 
 # The constants every script may name.
 CONTRACTS: dict[str, LuaValue] = {
     "QUEUED": contracts.QUEUED,
-    "RUNNING": contracts.RUNNING,
     "CANCELLED": contracts.CANCELLED,
-    "STATUSES": contracts.STATUSES,
     "ACTIVE": contracts.ACTIVE,
     "TERMINAL": contracts.TERMINAL,
 }
