@@ -1,5 +1,6 @@
 """The wire contract between gateway and worker: task names, stages, statuses."""
 
+from dataclasses import dataclass
 from typing import Final
 
 from tuneloop import graph
@@ -9,6 +10,22 @@ RESPOND: Final = "tuneloop.models.respond"
 # The stage list is derived from the one declaration of the stage graph.
 STAGES: Final = graph.STAGES
 KINDS: Final = tuple(graph.PIPELINES)
+
+
+@dataclass(frozen=True)
+class JobKind:
+    """What a kind of job is called on the wire: its ids' prefix and its API object name."""
+
+    prefix: str
+    object: str
+
+
+# Each job kind (a pipeline of the graph) as the wire names it: the one place its ids' prefix
+# and object name are spelled (store.ids derives the job id format from it).
+JOB_KINDS: Final = {
+    graph.FINE_TUNING: JobKind("ftjob", "fine_tuning.job"),
+    graph.EVALUATION: JobKind("evaljob", "evaluation.job"),
+}
 
 QUEUED: Final = "queued"
 RUNNING: Final = "running"

@@ -19,7 +19,7 @@ from werkzeug.test import Client, EnvironBuilder, TestResponse
 from tuneloop.schemas.jobs import JobInSchema, JobSchema
 from tuneloop.settings import Settings
 from tuneloop.store import keys
-from tuneloop.store.jobs import DOCUMENT
+from tuneloop.store.answer_cache import DOCUMENT
 from tuneloop_gateway.app import create_app
 from tuneloop_gateway.extensions import Services
 from tuneloop_gateway.lane import HotLane

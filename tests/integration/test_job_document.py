@@ -4,7 +4,7 @@ import pytest
 
 from tuneloop.schemas.jobs import JobInSchema
 from tuneloop.store import keys
-from tuneloop.store.jobs import DOCUMENT
+from tuneloop.store.answer_cache import DOCUMENT
 
 from .support import ApiClient, Stack, create_job, seed_interactions, wait_for_job
 

@@ -1,11 +1,13 @@
 """Ids: each one minted matches its kind's format, and nothing more does."""
 
+import re
+from pathlib import Path
+
 import pytest
 
-from tuneloop import graph
-from tuneloop.contracts import BASELINE_MODEL_ID
+from tuneloop import contracts, graph
+from tuneloop.contracts import BASELINE_MODEL_ID, JOB_KINDS
 from tuneloop.store import ids
-from tuneloop.store.jobs import KIND_NAMES
 
 # Appended to a real id, each names another record's Redis key or is not an id at all.
 SUFFIXES = (":content", ":events", ":jobs", "*", "{x}", "\n", " ", "/x")
@@ -13,7 +15,7 @@ SUFFIXES = (":content", ":events", ":jobs", "*", "{x}", "\n", " ", "/x")
 
 def minted() -> list[tuple[ids.IdKind, str]]:
     """One id of each kind as the store mints them (both job kinds, models with a suffix)."""
-    jobs = [ids.new_job(prefix) for prefix, _ in KIND_NAMES.values()]
+    jobs = [ids.new_job(kind) for kind in JOB_KINDS]
     models = [ids.fine_tuned_model(jobs[0], None), ids.fine_tuned_model(jobs[0], "a-9")]
     return [
         *((ids.JOB, jid) for jid in jobs),
@@ -41,7 +43,7 @@ def test_an_id_with_a_suffix_matches_no_kind(kind: ids.IdKind, value: str, suffi
 
 
 def test_the_model_of_a_job_keeps_its_id_across_calls() -> None:
-    jid = ids.new_job("ftjob")
+    jid = ids.new_job(graph.FINE_TUNING)
     assert ids.fine_tuned_model(jid, "x") == ids.fine_tuned_model(jid, "x")
     assert ids.fine_tuned_model(jid, None).endswith(jid.removeprefix("ftjob-")[: ids.MODEL_TAIL])
 
@@ -52,3 +54,20 @@ def test_progress_total_counts_no_epoch_for_auto_until_prepare_resolves_it() -> 
     assert graph.progress_total(7) == stages + 7
     with pytest.raises(TypeError, match="'seven'"):
         graph.progress_total("seven")
+
+
+def test_every_pipeline_is_a_job_kind_with_its_own_prefix_and_object() -> None:
+    assert tuple(JOB_KINDS) == contracts.KINDS
+    assert len({k.prefix for k in JOB_KINDS.values()}) == len(JOB_KINDS)
+    assert len({k.object for k in JOB_KINDS.values()}) == len(JOB_KINDS)
+    assert tuple(k.prefix for k in JOB_KINDS.values()) == ids.JOB_PREFIXES
+
+
+def test_only_contracts_spells_a_job_kinds_prefix() -> None:
+    root = Path(contracts.__file__).resolve().parents[2]  # the repository
+    prefixes = re.compile("|".join(rf"['\"]{k.prefix}\b" for k in JOB_KINDS.values()))
+    scanned = [*root.joinpath("shared").rglob("*.py"), *root.joinpath("services").rglob("*.py")]
+    spelling = {p.relative_to(root).as_posix() for p in scanned if prefixes.search(p.read_text())}
+    # The gateway's checkpoint ids still strip "ftjob-" (the gateway's refactor is to derive it).
+    left = {"services/gateway/tuneloop_gateway/compat/convert.py"}
+    assert spelling - left == {"shared/tuneloop/contracts.py"}, "derive them from JOB_KINDS"

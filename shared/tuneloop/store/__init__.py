@@ -59,7 +59,7 @@ class Store:
     def reclaim_versions(self, limit: int = 1000) -> int:
         """Drop old interaction versions no queued or running job's snapshot holds."""
         # The sequence is read before the jobs: a job created after this read gets a snapshot
-        # at least as new (store/lua.py CREATE), so nothing it needs can be below the floor.
+        # at least as new (store/lua/job_create.lua), so nothing it needs can be below the floor.
         floor = min([self.interactions.last_seq(), *self.jobs.active_snapshots()])
         return self.interactions.reclaim(floor, limit)
 

@@ -7,35 +7,18 @@ removes that field. The counts stay in the job's deliveries hash, deleted with t
 
 from redis import Redis
 
-from tuneloop.store import keys
+from tuneloop.store import keys, scripts
 
-# KEYS[1] deliveries hash; ARGV stage, token. Returns {starts, starts that never ended - 1}.
-_START = """
-local open = ARGV[1] .. ':open:' .. ARGV[2]
-if redis.call('HSETNX', KEYS[1], open, 1) == 1 then
-  redis.call('HINCRBY', KEYS[1], ARGV[1] .. ':started', 1)
-end
-local started = tonumber(redis.call('HGET', KEYS[1], ARGV[1] .. ':started'))
-local ended = tonumber(redis.call('HGET', KEYS[1], ARGV[1] .. ':ended') or '0')
-return {started, started - ended - 1}
-"""
-# The write Redis may refuse when full (HINCRBY) comes first, so a refusal changes nothing.
-_END = """
-local open = ARGV[1] .. ':open:' .. ARGV[2]
-if redis.call('HEXISTS', KEYS[1], open) == 1 then
-  redis.call('HINCRBY', KEYS[1], ARGV[1] .. ':ended', 1)
-  redis.call('HDEL', KEYS[1], open)
-end
-return 0
-"""
+START = scripts.source("delivery_start")
+END = scripts.source("delivery_end")
 
 
 class DeliveryStore:
     """Starts and ends of job stages, counted once per token."""
 
     def __init__(self, redis: Redis) -> None:
-        self._start = redis.register_script(_START)
-        self._end = redis.register_script(_END)
+        self._start = redis.register_script(START)
+        self._end = redis.register_script(END)
 
     def start(self, jid: str, stage: str, token: str) -> tuple[int, int]:
         """Count a start of stage; return the starts so far and the earlier ones never ended."""

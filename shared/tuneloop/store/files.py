@@ -5,35 +5,11 @@ import zlib
 
 from redis import Redis
 
-from tuneloop import contracts
-from tuneloop.store import ids, keys, paging
+from tuneloop.store import ids, keys, paging, scripts
 from tuneloop.timeutil import now
 
-# Delete a file unless a job not yet ended uses it. KEYS: the record, the content, the set of
-# jobs using it, the index, then the hash of each job in that set as the caller read it.
-# ARGV: the file id, then those jobs' ids. Returns the id of an active job that uses the file,
-# "deleted", "missing", or "changed" when the set is no longer what the caller read.
-_DELETE = f"""
-if redis.call('EXISTS', KEYS[1]) == 0 then return 'missing' end
-if redis.call('SCARD', KEYS[3]) ~= #ARGV - 1 then return 'changed' end
-for i = 2, #ARGV do
-  if redis.call('SISMEMBER', KEYS[3], ARGV[i]) == 0 then return 'changed' end
-  local status = redis.call('HGET', KEYS[3 + i], 'status')
-  if status == '"{contracts.QUEUED}"' or status == '"{contracts.RUNNING}"' then
-    return ARGV[i]
-  end
-end
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
-redis.call('ZREM', KEYS[4], ARGV[1])
-return 'deleted'
-"""
-
-# Record that a job uses a file, if the file still exists. KEYS: the record, the jobs set.
-_USE = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('SADD', KEYS[2], ARGV[1])
-return 1
-"""
+DELETE = scripts.source("file_delete")
+USE = scripts.source("file_use")
 
 
 class FileInUseError(Exception):
@@ -49,8 +25,8 @@ class FileStore:
 
     def __init__(self, redis: Redis, raw: Redis) -> None:
         self.redis, self.raw = redis, raw
-        self._delete = redis.register_script(_DELETE)
-        self._use = redis.register_script(_USE)
+        self._delete = redis.register_script(DELETE)
+        self._use = redis.register_script(USE)
 
     def add(self, filename: str, purpose: str, content: bytes, summary: dict) -> dict:
         """Store a validated file; return its record (OpenAI's file object and our summary)."""

@@ -17,21 +17,13 @@ from dataclasses import dataclass
 
 from redis import Redis
 
-from tuneloop.store import keys
+from tuneloop.store import keys, scripts
 
 PENDING = "pending"
 DONE = "done"
 
-# Replace or delete the value only if it is still exactly the claim this caller wrote.
-_COMPLETE_IF_HELD = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
-return 1
-"""
-_RELEASE_IF_HELD = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-return redis.call('DEL', KEYS[1])
-"""
+COMPLETE_IF_HELD = scripts.source("idempotency_complete_if_held")
+RELEASE_IF_HELD = scripts.source("idempotency_release_if_held")
 
 
 @dataclass(frozen=True)
@@ -48,8 +40,8 @@ class IdempotencyStore:
 
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
-        self._complete = redis.register_script(_COMPLETE_IF_HELD)
-        self._release = redis.register_script(_RELEASE_IF_HELD)
+        self._complete = redis.register_script(COMPLETE_IF_HELD)
+        self._release = redis.register_script(RELEASE_IF_HELD)
 
     def claim(
         self, scope: str, key: str, fingerprint: str, lease_ms: int

@@ -8,7 +8,8 @@ import re
 import secrets
 from dataclasses import dataclass, field
 
-from tuneloop.contracts import BASELINE_MODEL_ID
+from tuneloop import graph
+from tuneloop.contracts import BASELINE_MODEL_ID, JOB_KINDS
 
 HEX_DIGITS = 24  # random hex digits after an id's prefix
 MODEL_TAIL = 12  # hex digits of its job's id a fine-tuned model id ends with
@@ -38,7 +39,8 @@ class IdKind:
         return self.regex.fullmatch(value) is not None
 
 
-JOB = IdKind("job", rf"(?:ftjob|evaljob)-[0-9a-f]{{{HEX_DIGITS}}}")
+JOB_PREFIXES = tuple(kind.prefix for kind in JOB_KINDS.values())
+JOB = IdKind("job", rf"(?:{'|'.join(JOB_PREFIXES)})-[0-9a-f]{{{HEX_DIGITS}}}")
 FILE = IdKind("file", rf"file-[0-9a-f]{{{HEX_DIGITS}}}")
 INTERACTION = IdKind("interaction", rf"int_[0-9a-f]{{{HEX_DIGITS}}}")
 # A fine-tuned model, the built-in baseline, or an alias naming a model (names of letters,
@@ -55,9 +57,9 @@ def _random() -> str:
     return secrets.token_hex(HEX_DIGITS // 2)
 
 
-def new_job(prefix: str) -> str:
-    """A new job id with its kind's prefix (ftjob, evaljob)."""
-    return f"{prefix}-{_random()}"
+def new_job(kind: str) -> str:
+    """A new id of a job of kind (one of contracts.JOB_KINDS), with that kind's prefix."""
+    return f"{JOB_KINDS[kind].prefix}-{_random()}"
 
 
 def new_file() -> str:
@@ -72,5 +74,5 @@ def new_interaction() -> str:
 
 def fine_tuned_model(job_id: str, suffix: str | None) -> str:
     """The id of a fine-tuning job's model (stable across retries: made from the job's id)."""
-    tail = job_id.removeprefix("ftjob-")[:MODEL_TAIL]
+    tail = job_id.removeprefix(f"{JOB_KINDS[graph.FINE_TUNING].prefix}-")[:MODEL_TAIL]
     return f"ft-{suffix}-{tail}" if suffix else f"ft-{tail}"

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 from redis import Redis
 
-from tuneloop.store import ids, keys, paging, ratelimit, versions
+from tuneloop.store import ids, keys, paging, ratelimit, scripts, versions
 from tuneloop.store.ratelimit import Window
 from tuneloop.timeutil import now
 
@@ -29,55 +29,8 @@ class SnapshotGoneError(KeyError):
     """Versions the snapshot needs were reclaimed: it can no longer be read as it was."""
 
 
-# One script, so a job's snapshot sequence never sees half a batch or a gap. Each command
-# takes many items at once (in slices, within Lua's stack), and the statistics move once per
-# distinct task type and rating bucket, not once per item. The request's rate-limit windows
-# are counted first: a refused request writes nothing else.
-# KEYS: the sequence, the index, the two statistics hashes, the w windows, the n records,
-# then the index of each distinct task. ARGV: n, the number of distinct tasks t, w, the w
-# windows' length/amount pairs, the n ids, the n records, each item's task slot (1..t), then
-# t pairs (task, count) and the pairs (bucket, count).
-_ADD_SCRIPT = (
-    ratelimit.HIT
-    + """
-local n, t, w = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local refused = hit(5, w, 4)
-if refused then return refused end
-local k, a = 4 + w, 3 + 2 * w
-local first = redis.call('INCRBY', KEYS[1], n) - n + 1
-local function in_slices(command, key, args)
-  for i = 1, #args, 1000 do
-    local j = math.min(i + 999, #args)
-    if key then
-      redis.call(command, key, unpack(args, i, j))
-    else
-      redis.call(command, unpack(args, i, j))
-    end
-  end
-end
-local records, index, by_task = {}, {}, {}
-for i = 1, n do
-  local id, seq, slot = ARGV[a + i], first + i - 1, tonumber(ARGV[a + 2 * n + i])
-  records[#records + 1] = KEYS[k + i]
-  records[#records + 1] = ARGV[a + n + i]
-  index[#index + 1] = seq
-  index[#index + 1] = id
-  local of_task = by_task[slot] or {}
-  of_task[#of_task + 1] = seq
-  of_task[#of_task + 1] = id
-  by_task[slot] = of_task
-end
-in_slices('MSET', nil, records)
-in_slices('ZADD', KEYS[2], index)
-for slot, of_task in pairs(by_task) do in_slices('ZADD', KEYS[k + n + slot], of_task) end
-local pairs_from = a + 3 * n + 1
-for j = pairs_from, #ARGV, 2 do
-  local hash = (j < pairs_from + 2 * t) and KEYS[3] or KEYS[4]
-  redis.call('HINCRBY', hash, ARGV[j], ARGV[j + 1])
-end
-return first + n - 1
-"""
-)
+# Every item of a batch in one script, its rate-limit windows counted first.
+_ADD_SCRIPT = scripts.source("interaction_add_many")
 _ADD_KEYS = [keys.INTERACTION_SEQ, keys.INTERACTIONS, keys.TASK_COUNTS, keys.RATING_COUNTS]
 
 

@@ -1,54 +1,38 @@
-"""Fine-tuning jobs: the record, its progress and its durable event log."""
+"""Jobs: the record and its lifecycle, the status indexes and quotas.
+
+Reading a job for its HTTP answer (kept answer, digest, rate-limit windows) is AnswerCache's
+(store/answer_cache.py), its durable event log JobEvents' (store/job_events.py); the record's
+fields and eval-set encoding are store/job_record.py's.
+"""
 
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from redis import Redis
 
 from tuneloop import contracts, graph
-from tuneloop.store import ids, keys, lua, paging, ratelimit
-from tuneloop.store.ratelimit import Window
+from tuneloop.store import ids, job_record, keys, paging, scripts
+from tuneloop.store.answer_cache import AnswerCache
+from tuneloop.store.job_events import JobEvents
 from tuneloop.timeutil import now
 
-MAX_STREAM_ID = f"{2**64 - 1}-{2**64 - 1}"
-# Bytes of eval cases per element of the eval-set list (a JSON array): every element stays
-# near 1 MiB, and a few large elements read back faster than one element a case.
-EVAL_SET_CHUNK_BYTES = 1 << 20
-# The field of an ended job's hash that keeps its rendered answer (see JobStore.read):
-# status, result and the rest never change once the job has ended, so polls of a finished
-# job are served without parsing and serializing every field again.
-DOCUMENT = "document"
-_FIELDS = (
-    "id",
-    "object",
-    "kind",
-    "status",
-    "stage",
-    "created_at",
-    "started_at",
-    "finished_at",
-    "request",
-    "result",
-    "error",
-    "snapshot_seq",
-    "total_steps",
-    "model_id",
-    "hyperparameters",
-)
-_STATUS = _FIELDS.index("status")
+# The KEYS every job script starts with (_job_keys), as lua/include/job_keys.lua reads them:
+# each status's index at its slot, then the script's own keys from AFTER_INDEXES on.
+_FIRST_INDEX = 3
+JOB_KEYS = {
+    "INDEX_SLOTS": {s: _FIRST_INDEX + i for i, s in enumerate(contracts.STATUSES)},
+    "AFTER_INDEXES": _FIRST_INDEX + len(contracts.STATUSES),
+}
+UPDATE_IF_ACTIVE = scripts.source("job_update_if_active", **JOB_KEYS)
+UPDATE_AND_SET_IF_ACTIVE = scripts.source("job_update_and_set_if_active", **JOB_KEYS)
+SET_IF_NULL = scripts.source("job_set_if_null")
+CANCEL = scripts.source("job_cancel", **JOB_KEYS)
+CREATE = scripts.source("job_create", **JOB_KEYS)
 
 
 def _job_keys(jid: str) -> list[str]:
     """The keys every job script starts with: the job, the job list, the status indexes."""
     return [keys.job(jid), keys.JOBS, *(keys.job_status_index(s) for s in contracts.STATUSES)]
-
-
-# A job kind's id prefix and API object name.
-KIND_NAMES = {
-    graph.FINE_TUNING: ("ftjob", "fine_tuning.job"),
-    graph.EVALUATION: ("evaljob", "evaluation.job"),
-}
 
 
 @dataclass(frozen=True)
@@ -67,90 +51,18 @@ class QuotaExceeded(Exception):  # noqa: N818 - a refusal, answered 429
         self.kind, self.limit = kind, limit
 
 
-# Read a job in one step. KEYS: the job's hash, its steps, its deliveries, then the w
-# rate-limit windows. ARGV: the kept answer's field, the digest of the state the caller
-# already has an answer for ("" for none), then the windows' length/amount pairs. Returns
-# {'kept', body} when an ended job's kept answer still has the job's stamp (see _stamp,
-# computed here the same way); {'same'} when the job's state has the caller's digest;
-# {'none'} without a job; else {'fields', the fields' values, steps done, the deliveries
-# hash as a flat list, the state's digest}; or a refusal (ratelimit.raise_if_over).
-_READ = (
-    ratelimit.HIT
-    + "local FIELDS = {"
-    + ", ".join(f"'{name}'" for name in _FIELDS)
-    + """}
-local w = #KEYS - 3
-local refused = hit(4, w, 3)
-if refused then return refused end
-local done, flat = redis.call('SCARD', KEYS[2]), redis.call('HGETALL', KEYS[3])
-local kept = redis.call('HGET', KEYS[1], ARGV[1])
-if kept then
-  local parts = {}
-  for i = 1, #flat, 2 do parts[#parts + 1] = flat[i] .. '=' .. flat[i + 1] end
-  table.sort(parts)
-  local stamp = done .. '|' .. table.concat(parts, '|')
-  local cut = string.find(kept, '\\n', 1, true)
-  if cut and string.sub(kept, 1, cut - 1) == stamp then
-    return {'kept', string.sub(kept, cut + 1)}
-  end
-end
-local values = redis.call('HMGET', KEYS[1], unpack(FIELDS))
-if not values[1] then return {'none'} end
-local digest = redis.sha1hex(cjson.encode({values, done, flat}))
-if digest == ARGV[2] then return {'same'} end
-return {'fields', values, done, flat, digest}
-"""
-)
-
-
-@dataclass(frozen=True)
-class JobRead:
-    """What a job's keys held at one read: its fields' raw values, steps done, deliveries.
-
-    digest names that state: the job's answer is a function of it alone.
-    """
-
-    values: tuple[str | None, ...]
-    done: int
-    deliveries: tuple[tuple[str, str], ...]
-    digest: str
-
-    @property
-    def status(self) -> str:
-        """The job's status."""
-        return json.loads(self.values[_STATUS])
-
-    @property
-    def stamp(self) -> str:
-        """What can still change once the job has ended (see _stamp)."""
-        return _stamp(self.done, dict(self.deliveries))
-
-    def job(self) -> dict:
-        """The job, as JobStore.get returns it."""
-        return _job(list(self.values), self.done, dict(self.deliveries), None)
-
-
-class Unchanged:
-    """The job is in the state whose digest the reader already has an answer for."""
-
-
-UNCHANGED = Unchanged()
-
-
-class JobStore:
-    """Job records as Redis hashes of JSON values."""
+class JobStore(AnswerCache, JobEvents):
+    """Job records as Redis hashes of JSON values, with AnswerCache's reads and JobEvents' log."""
 
     def __init__(self, redis: Redis) -> None:
+        AnswerCache.__init__(self, redis)
+        JobEvents.__init__(self, redis)
         self.redis = redis
-        self._update = redis.register_script(lua.UPDATE_IF_ACTIVE)
-        self._update_and_set = redis.register_script(lua.UPDATE_AND_SET_IF_ACTIVE)
-        self._event = redis.register_script(lua.ADD_EVENT_ONCE)
-        self._record_step = redis.register_script(lua.RECORD_STEP_IF_HELD)
-        self._set_if_null = redis.register_script(lua.SET_IF_NULL)
-        self._cancel = redis.register_script(lua.CANCEL)
-        self._create = redis.register_script(lua.CREATE)
-        self._keep = redis.register_script(lua.SET_IF_ENDED)
-        self._read = redis.register_script(_READ)
+        self._update = redis.register_script(UPDATE_IF_ACTIVE)
+        self._update_and_set = redis.register_script(UPDATE_AND_SET_IF_ACTIVE)
+        self._set_if_null = redis.register_script(SET_IF_NULL)
+        self._cancel = redis.register_script(CANCEL)
+        self._create = redis.register_script(CREATE)
 
     def create(
         self,
@@ -166,16 +78,15 @@ class JobStore:
         The request's eval set is kept under its own key; the record keeps only its size.
         snapshot_seq None: the interactions' sequence number, read in the same step.
         """
-        prefix, object_ = KIND_NAMES[kind]
-        jid = ids.new_job(prefix)
+        jid = ids.new_job(kind)
         cases = request.get("eval_set") or []
-        chunks = _chunks(cases)
+        chunks = job_record.encode_eval_set(cases)
         request = {k: v for k, v in request.items() if k not in ("eval_set", "eval_set_size")}
         if cases:
             request["eval_set_size"] = len(cases)
         record = {
             "id": jid,
-            "object": object_,
+            "object": contracts.JOB_KINDS[kind].object,
             "kind": kind,
             "status": contracts.QUEUED,
             "stage": None,
@@ -214,48 +125,14 @@ class JobStore:
         Its request shows the eval set's size; the cases themselves only when eval_set is true.
         """
         pipe = self.redis.pipeline(transaction=False)  # reads must work at maxmemory too
-        pipe.hmget(keys.job(jid), _FIELDS).scard(keys.job_steps(jid))
+        pipe.hmget(keys.job(jid), job_record.FIELDS).scard(keys.job_steps(jid))
         pipe.hgetall(keys.job_deliveries(jid))
         if eval_set:
             pipe.lrange(keys.job_eval_set(jid), 0, -1)
         values, done, deliveries, *listed = pipe.execute()
         if values[0] is None:
             return None
-        return _job(values, done, deliveries, listed[0] if listed else None)
-
-    def read(
-        self, jid: str, limit: Sequence[Window] = (), known: str = ""
-    ) -> str | JobRead | Unchanged | None:
-        """Read a job in one step: an ended job's kept answer (a str) while it is current;
-        UNCHANGED when its state still has the digest known; else what the job's keys hold
-        (JobRead); None when there is no such job.
-
-        The limit's windows are counted in the same step: RateLimitedError when one is used up.
-        """
-        outcome = self._read(
-            keys=[
-                keys.job(jid),
-                keys.job_steps(jid),
-                keys.job_deliveries(jid),
-                *ratelimit.window_keys(limit),
-            ],
-            args=[DOCUMENT, known, *ratelimit.window_args(limit)],
-        )
-        ratelimit.raise_if_over(outcome)
-        match outcome[0]:
-            case "kept":
-                return outcome[1]
-            case "same":
-                return UNCHANGED
-            case "none":
-                return None
-        _, values, done, flat, digest = outcome
-        deliveries = tuple(zip(flat[0::2], flat[1::2], strict=True))
-        return JobRead(tuple(values), int(done), deliveries, digest)
-
-    def keep_document(self, jid: str, stamp: str, body: str) -> bool:
-        """Keep an ended job's rendered answer with the stamp it was read at; False if active."""
-        return bool(self._keep(keys=[keys.job(jid)], args=[DOCUMENT, f"{stamp}\n{body}"]))
+        return job_record.job(values, done, deliveries, listed[0] if listed else None)
 
     def active_snapshots(self) -> list[int]:
         """Return the snapshot numbers of every queued or running job."""
@@ -404,127 +281,7 @@ class JobStore:
         )
         return done == 1
 
-    def add_event(
-        self,
-        jid: str,
-        key: str,
-        type_: str,
-        message: str,
-        data: dict | None = None,
-        level: str = "info",
-    ) -> None:
-        """Append an event once per key, so a redelivered stage adds no duplicate."""
-        body = {
-            "created_at": now(),
-            "level": level,
-            "type": type_,
-            "message": message,
-            "data": data or {},
-        }
-        self._event(
-            keys=[keys.job_events(jid), keys.job_event_keys(jid)], args=[key, json.dumps(body)]
-        )
-
-    def record_step_if_held(
-        self, jid: str, stage: str, holder: str, step: str, message: str, data: dict
-    ) -> int:
-        """Write a step's metrics event (once) and count the step, in one round trip.
-
-        Only while the job has not ended and holder holds the stage's lease: returns 1 when
-        recorded, 0 when the job has ended, -1 when the lease is not holder's.
-        """
-        body = {"created_at": now(), "level": "info", "type": "metrics", "message": message}
-        return int(
-            self._record_step(
-                keys=[
-                    keys.job(jid),
-                    keys.lease(jid, stage),
-                    keys.job_events(jid),
-                    keys.job_event_keys(jid),
-                    keys.job_steps(jid),
-                ],
-                args=[holder, step, json.dumps({**body, "data": data}), step],
-            )
-        )
-
-    def events(
-        self, jid: str, limit: int, after: str | None = None, newest_first: bool = False
-    ) -> tuple[list[dict], bool]:
-        """Return up to limit events after the cursor, oldest (or newest) first, and has_more."""
-        if newest_first:
-            end = f"({after}" if after else "+"
-            rows = self.redis.xrevrange(keys.job_events(jid), max=end, min="-", count=limit + 1)
-        elif after == MAX_STREAM_ID:
-            return [], False
-        else:
-            start = f"({after}" if after else "-"
-            rows = self.redis.xrange(keys.job_events(jid), min=start, max="+", count=limit + 1)
-        events = [
-            {"id": eid, "object": "fine_tuning.job.event", **json.loads(f["event"])}
-            for eid, f in rows
-        ]
-        return events[:limit], len(events) > limit
-
-
-def _job(values: list, done: int, deliveries: dict, listed: list[str] | None) -> dict:
-    """Build a job from its fields' values, its steps done and deliveries."""
-    job = {
-        k: json.loads(v) if v is not None else None for k, v in zip(_FIELDS, values, strict=True)
-    }
-    job["kind"] = job["kind"] or graph.FINE_TUNING  # stored before evaluation jobs existed
-    job["request"] = _with_eval_set(job["request"], listed)
-    total = job.pop("total_steps") or 1
-    current = min(int(done), total)
-    job["progress"] = {
-        "current": current,
-        "total": total,
-        "percent": round(100.0 * current / total, 1),
-    }
-    job["deliveries"] = {
-        k.removesuffix(":started"): int(v)
-        for k, v in sorted(deliveries.items())
-        if k.endswith(":started")
-    }
-    return job
-
-
-def _stamp(done: int, deliveries: dict) -> str:
-    """What can still change on an ended job: steps a late stage completes, its deliveries.
-
-    _READ computes the same string in Lua: steps, then the sorted "field=value"s.
-    """
-    return f"{int(done)}|" + "|".join(sorted(f"{k}={v}" for k, v in deliveries.items()))
-
-
-def _with_eval_set(request: dict, listed: list[str] | None) -> dict:
-    """Show the request's eval set by its size, and by its cases when they were read (listed)."""
-    inline = request.pop("eval_set", None)  # a job stored before eval sets had their own key
-    if inline is not None:
-        request["eval_set_size"] = len(inline)
-    if listed is not None and request.get("eval_set_size"):
-        request["eval_set"] = inline if inline is not None else _cases(listed)
-    return request
-
 
 def _pairs(fields: dict) -> list[str]:
     """Return fields as the field, JSON value, ... arguments the job scripts take."""
     return [a for k, v in fields.items() for a in (k, json.dumps(v))]
-
-
-def _chunks(cases: list[dict]) -> list[str]:
-    """Encode cases as JSON arrays of about EVAL_SET_CHUNK_BYTES each, in order."""
-    chunks: list[str] = []
-    part: list[str] = []
-    size = 0
-    for case in cases:
-        part.append(json.dumps(case))
-        size += len(part[-1]) + 1
-        if size >= EVAL_SET_CHUNK_BYTES:
-            chunks.append(f"[{','.join(part)}]")
-            part, size = [], 0
-    return [*chunks, f"[{','.join(part)}]"] if part else chunks
-
-
-def _cases(chunks: list[str]) -> list[dict]:
-    """Return the cases of an eval set stored as JSON arrays, in order."""
-    return [case for chunk in chunks for case in json.loads(chunk)]

@@ -11,29 +11,11 @@ from contextlib import contextmanager
 from redis import Redis
 from redis.exceptions import RedisError
 
-from tuneloop.store import keys
+from tuneloop.store import keys, scripts
 
-# Take the lease if it is free, or if its holder is a dead process on this host.
-_ACQUIRE = """
-local holder = redis.call('GET', KEYS[1])
-if holder and holder ~= ARGV[1] then
-  local host, pid = string.match(holder, '^([^|]*)|([^|]*)|')
-  local dead = ARGV[4] ~= '' and string.find(ARGV[4], ',' .. pid .. ',', 1, true)
-  if host ~= ARGV[3] or not dead then
-    return holder
-  end
-end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return false
-"""
-_RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0
-"""
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
+ACQUIRE = scripts.source("lease_acquire")
+RENEW = scripts.source("lease_renew")
+RELEASE = scripts.source("lease_release")
 
 
 class LeaseHeld(Exception):  # noqa: N818 - a condition, not an error
@@ -66,9 +48,9 @@ class LeaseStore:
 
     def __init__(self, redis: Redis, ttl_ms: int = 30_000) -> None:
         self.redis, self.ttl_ms = redis, ttl_ms
-        self._acquire = redis.register_script(_ACQUIRE)
-        self._renew = redis.register_script(_RENEW)
-        self._release = redis.register_script(_RELEASE)
+        self._acquire = redis.register_script(ACQUIRE)
+        self._renew = redis.register_script(RENEW)
+        self._release = redis.register_script(RELEASE)
 
     def acquire(self, jid: str, stage: str, holder: str) -> None:
         """Take the stage's lease or raise LeaseHeld naming the live holder."""

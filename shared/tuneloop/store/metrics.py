@@ -19,7 +19,7 @@ from redis import Redis
 
 from tuneloop import contracts
 from tuneloop.celery_config import INTERACTIVE_QUEUE, PIPELINE_QUEUE
-from tuneloop.store import keys
+from tuneloop.store import keys, scripts
 
 log = logging.getLogger(__name__)
 
@@ -38,19 +38,7 @@ KOMBU_PRIORITY_STEPS = (0, 3, 6, 9)
 # Why a stage task was sent again: it waited (for its inputs or a lease), or Redis failed it.
 RETRY_REASONS = ("waiting", "redis_fault")
 
-# KEYS[1] the job's deliveries hash, KEYS[2] the crash counts; ARGV stage, crashes seen now.
-# A start sees every earlier start of its stage that never ended; only the ones no start
-# counted before are added, so each crash counts once however often it is seen.
-_COUNT_CRASHES = """
-local field = ARGV[1] .. ':crashes-counted'
-local counted = tonumber(redis.call('HGET', KEYS[1], field) or '0')
-local seen = tonumber(ARGV[2])
-if seen > counted then
-  redis.call('HINCRBY', KEYS[2], ARGV[1], seen - counted)
-  redis.call('HSET', KEYS[1], field, seen)
-end
-return 0
-"""
+COUNT_CRASHES = scripts.source("metrics_count_crashes")
 
 P = ParamSpec("P")
 
@@ -125,7 +113,7 @@ class MetricsStore:
 
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
-        self._count_crashes = redis.register_script(_COUNT_CRASHES)
+        self._count_crashes = redis.register_script(COUNT_CRASHES)
 
     @_never_raises
     def stage_finished(self, stage: str, seconds: float) -> None:

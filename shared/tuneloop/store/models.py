@@ -7,26 +7,10 @@ from redis import Redis
 
 from tuneloop.agent import registry
 from tuneloop.agent.protocol import Agent
-from tuneloop.store import keys
+from tuneloop.store import keys, scripts
 from tuneloop.store.blobs import BlobStore
-from tuneloop.store.lua import JOB_STATUS
 
-# Publish a model only while its job is active and this runner still holds the stage's
-# lease (the fencing token): a cancelled job or a runner that lost its lease publishes nothing.
-_PUBLISH = (
-    JOB_STATUS
-    + """
-local status = job_status(KEYS[1])
-if not status or ended(status) then return {0, false} end
-if redis.call('GET', KEYS[2]) ~= ARGV[1] then return {-1, false} end
-local old = redis.call('GET', KEYS[5])
-redis.call('SET', KEYS[5], ARGV[5])
-redis.call('SET', KEYS[3], ARGV[2])
-redis.call('ZADD', KEYS[4], ARGV[4], ARGV[3])
-redis.call('HSET', KEYS[1], 'model_id', cjson.encode(ARGV[3]))
-return {1, old}
-"""
-)
+PUBLISH = scripts.source("model_publish")
 
 
 class ModelStore:
@@ -35,7 +19,7 @@ class ModelStore:
     def __init__(self, redis: Redis, blobs: BlobStore) -> None:
         self.redis = redis
         self.blobs = blobs
-        self._publish = redis.register_script(_PUBLISH)
+        self._publish = redis.register_script(PUBLISH)
 
     def publish(self, meta: dict, payload: bytes, jid: str, lease_key: str, holder: str) -> int:
         """Publish a job's model in one atomic step, fenced by the job and the lease.

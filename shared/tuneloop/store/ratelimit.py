@@ -11,6 +11,8 @@ meets the same Redis).
 from collections.abc import Sequence
 from typing import NamedTuple
 
+from tuneloop.store import scripts
+
 
 class Window(NamedTuple):
     """One window of one key's limit: its counter, its length and the requests it allows."""
@@ -28,26 +30,9 @@ class RateLimitedError(Exception):
         self.window, self.retry_after = window, max(1, retry_after)
 
 
-# hit(k, n, a): count the n windows whose keys start at KEYS[k] and whose lengths and
-# amounts are the pairs from ARGV[a]; return the refusal {'rate_limited', number of the first
-# window over, its TTL} (see raise_if_over) or false. Errors (a full Redis) count nothing
-# and refuse nothing.
-HIT = """
-local function hit(k, n, a)
-  for i = 0, n - 1 do
-    local key, amount = KEYS[k + i], tonumber(ARGV[a + 2 * i + 1])
-    local count = redis.pcall('INCRBY', key, 1)
-    if type(count) == 'number' then
-      if count == 1 then redis.pcall('EXPIRE', key, ARGV[a + 2 * i]) end
-      if count > amount then return {'rate_limited', i + 1, redis.call('TTL', key)} end
-    end
-  end
-  return false
-end
-"""
-
-# Count every window of KEYS (ARGV: their length/amount pairs) on its own.
-HIT_ONLY = HIT + "return hit(1, #KEYS, 1)\n"
+# Count every window of KEYS (ARGV: their length/amount pairs) on its own. A script that does
+# a request's own work counts the windows with the same Lua piece (--#include rate_limit_hit).
+HIT_ONLY = scripts.source("rate_limit_count")
 
 
 def window_keys(windows: Sequence[Window]) -> list[str]:

@@ -5,15 +5,9 @@ import time
 from redis import Redis
 
 from tuneloop import contracts
-from tuneloop.store import keys
+from tuneloop.store import keys, scripts
 
-# Take the sweeper's seat if it is free or already ours, for ttl ms.
-_ELECT = """
-local holder = redis.call('GET', KEYS[1])
-if holder and holder ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return 1
-"""
+ELECT = scripts.source("sweeper_elect")
 
 
 class SweepStore:
@@ -21,7 +15,7 @@ class SweepStore:
 
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
-        self._elect = redis.register_script(_ELECT)
+        self._elect = redis.register_script(ELECT)
 
     def elect(self, holder: str, ttl_ms: int) -> bool:
         """Hold the sweeper's seat for ttl ms; return whether holder has it."""

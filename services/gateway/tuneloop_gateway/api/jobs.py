@@ -29,8 +29,9 @@ from tuneloop.schemas.jobs import (
 from tuneloop.schemas.results import CasePageSchema
 from tuneloop.stages.collect import synthetic_examples
 from tuneloop.stages.prepare import chat_lines
+from tuneloop.store.answer_cache import UNCHANGED, JobRead
 from tuneloop.store.interactions import SnapshotGoneError
-from tuneloop.store.jobs import UNCHANGED, JobRead, Quota, QuotaExceeded
+from tuneloop.store.jobs import Quota, QuotaExceeded
 from tuneloop.store.ratelimit import Window
 from tuneloop_gateway.auth import JOBS, current_key, requires
 from tuneloop_gateway.blueprint import Blueprint

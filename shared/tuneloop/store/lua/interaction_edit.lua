@@ -1,0 +1,18 @@
+--#include interaction_versions
+-- Edit an interaction, keeping the version it replaces. KEYS: sequence, index, task counts,
+-- rating counts, born, history, ended, bodies, the record, the old task's index, the new
+-- task's index, the audit stream. ARGV: id, the body the caller read, the new body, old task,
+-- new task, old bucket, new bucket, the event, the stream's bound. Returns the new version's
+-- number, 0 when the record changed since it was read, -1 when gone.
+local seq, ref, created = retire_current(KEYS[9], ARGV[1], ARGV[2])
+if seq < 1 then return seq end
+redis.call('SET', KEYS[9], ARGV[3])
+redis.call('HSET', KEYS[5], ARGV[1], seq)
+if ARGV[4] ~= ARGV[5] then
+  redis.call('ZREM', KEYS[10], ARGV[1])
+  redis.call('ZADD', KEYS[11], created, ARGV[1])
+  count_move(KEYS[3], ARGV[4], ARGV[5])
+end
+count_move(KEYS[4], ARGV[6], ARGV[7])
+redis.call('XADD', KEYS[12], 'MAXLEN', ARGV[9], '*', 'event', ARGV[8])
+return seq
