@@ -13,10 +13,11 @@ import pytest
 
 from tuneloop import contracts, failpoints
 from tuneloop.agent.softmax import TrainState
-from tuneloop.pipeline import steps, training
+from tuneloop.pipeline import steps
 from tuneloop.pipeline.runner import Limits, run_stage, work_of
 from tuneloop.schemas.jobs import JobInSchema
 from tuneloop.store import Store, keys
+from tuneloop.trainers import softmax as training
 
 from .support import STAGES, Stack, reset_store
 

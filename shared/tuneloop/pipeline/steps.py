@@ -6,7 +6,8 @@ from tuneloop import contracts, graph
 from tuneloop.agent import registry
 from tuneloop.agent.protocol import Agent
 from tuneloop.errors import StageError
-from tuneloop.pipeline import data, training
+from tuneloop.pipeline import data
+from tuneloop.pipeline import fine_tune as fine_tune_stage
 from tuneloop.pipeline.runner import Limits
 from tuneloop.stages import compare as cmp
 from tuneloop.stages import evidence, outcomes, promotion, routes, scope
@@ -16,16 +17,14 @@ from tuneloop.stages.filter import QualityFilter
 from tuneloop.stages.hyperparameters import auto_fields, resolve
 from tuneloop.stages.mask import MaskWriter
 from tuneloop.stages.prepare import SplitCounter, StratifiedHoldout, held_to_bytes
-from tuneloop.store import Store, ids
+from tuneloop.store import Store
 from tuneloop.store.artifacts import HELD_OUT
 from tuneloop.text import normalize
 
 EVAL_BATCH = 2000
 
 
-def model_id_for(job: dict) -> str:
-    """Return the id the job's fine-tuned model is saved under (stable across retries)."""
-    return ids.fine_tuned_model(job["id"], job["request"].get("suffix"))
+model_id_for = fine_tune_stage.model_id_for
 
 
 def collect(store: Store, job: dict, limits: Limits) -> None:
@@ -171,11 +170,11 @@ def evaluate_agent(store: Store, job: dict, agent: Agent, name: str) -> None:
     acc, log = MetricsAccumulator(), outcomes.OutcomeLog()
     # an agent that abstains to the job's out-of-scope task also says where it routed each case
     route = getattr(agent, "route_many", None) if job["request"].get("out_of_scope_task") else None
-    route_log = routes.RouteLog()
+    route_log, answer = routes.RouteLog(), registry.evaluator(agent.format)
     for cases in data.evaluation_cases(store, job):
         for start in range(0, len(cases), EVAL_BATCH):
             chunk = cases[start : start + EVAL_BATCH]
-            answers = [a.to_dict() for a in agent.respond_many([c["input"] for c in chunk])]
+            answers = [a.to_dict() for a in answer(agent, [c["input"] for c in chunk])]
             log.add(chunk, answers, acc.add(chunk, answers))
             if route is not None:
                 route_log.add(*route([c["input"] for c in chunk]))
@@ -249,4 +248,4 @@ def compare(store: Store, job: dict, limits: Limits) -> dict:
 
 def fine_tune(store: Store, job: dict, limits: Limits) -> None:
     """Train on the training side, resuming from the last epoch checkpoint; save the model."""
-    training.run(store, job, limits, model_id_for(job))
+    fine_tune_stage.run(store, job, limits)
