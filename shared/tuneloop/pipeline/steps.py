@@ -9,9 +9,9 @@ from tuneloop.errors import StageError
 from tuneloop.pipeline import data
 from tuneloop.pipeline import fine_tune as fine_tune_stage
 from tuneloop.pipeline.runner import Limits
+from tuneloop.report import evidence, outcomes, promotion, routes, scope
+from tuneloop.report.cases import discordant
 from tuneloop.stages import compare as cmp
-from tuneloop.stages import evidence, outcomes, promotion, routes, scope
-from tuneloop.stages.cases import discordant
 from tuneloop.stages.evaluate import MetricsAccumulator
 from tuneloop.stages.filter import QualityFilter
 from tuneloop.stages.hyperparameters import auto_fields, resolve

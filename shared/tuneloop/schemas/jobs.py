@@ -3,6 +3,7 @@
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from tuneloop.contracts import KINDS, RATING_SCORE, STAGES, STATUSES
+from tuneloop.report.tradeoff import DEFAULT_MAX_IN_SCOPE_LOSS
 from tuneloop.schemas.common import (
     FullMatch,
     StrictBoolean,
@@ -19,7 +20,6 @@ from tuneloop.schemas.results import JobResultSchema
 from tuneloop.stages.compare import CASE_OUTCOMES
 from tuneloop.stages.hyperparameters import AUTO, DEFAULT_L2, DEFAULT_PATIENCE
 from tuneloop.stages.split import DEFAULT_HOLDOUT_FRACTION
-from tuneloop.stages.tradeoff import DEFAULT_MAX_IN_SCOPE_LOSS
 
 MAX_EVAL_SET = 10_000
 MAX_PROMOTION_RULES = 20
