@@ -9,7 +9,7 @@ from tuneloop import contracts
 from tuneloop.pipeline import steps
 from tuneloop.pipeline.runner import Limits, run_stage, work_of
 from tuneloop.schemas.jobs import JobInSchema
-from tuneloop.stages.split import DEFAULT_VALIDATION_FRACTION, in_validation
+from tuneloop.stages.prepare import DEFAULT_VALIDATION_FRACTION, in_validation
 from tuneloop.store import Store, keys
 from tuneloop.store.blobs import CHUNK_BYTES
 

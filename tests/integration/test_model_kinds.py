@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tuneloop.stages.split import TRAIN, side_of
+from tuneloop.stages.prepare import TRAIN, side_of
 
 from .support import ApiClient, Stack, assert_problem, client_for, private_stack, wait_for_job
 

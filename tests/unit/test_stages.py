@@ -29,8 +29,16 @@ from tuneloop.stages.evaluate import (
 )
 from tuneloop.stages.filter import QualityFilter, malformed
 from tuneloop.stages.fine_tune import fine_tune, load_data
-from tuneloop.stages.prepare import SplitCounter, chat_lines, one_side, to_chat_jsonl
-from tuneloop.stages.split import HOLDOUT, TRAIN, VALIDATION, side_of
+from tuneloop.stages.prepare import (
+    HOLDOUT,
+    TRAIN,
+    VALIDATION,
+    SplitCounter,
+    chat_lines,
+    one_side,
+    side_of,
+    to_chat_jsonl,
+)
 from tuneloop.text import normalize, token_f1, tokens
 
 

@@ -35,7 +35,7 @@ class TrainingRun(Protocol):
         ...
 
     def sides(self) -> tuple[int, float | None, frozenset[int]]:
-        """Return what tuneloop.stages.split.side_of needs to place an input on its side."""
+        """Return what tuneloop.stages.prepare.side_of needs to place an input on its side."""
         ...
 
     def training_rows(self) -> Iterator[list[dict]]:

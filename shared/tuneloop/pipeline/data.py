@@ -7,9 +7,8 @@ from tuneloop.schemas.chat_file import trusted_rows
 from tuneloop.stages.collect import collect as collect_examples
 from tuneloop.stages.collect import synthetic_examples
 from tuneloop.stages.evaluate import asks_for_lab_cases, holdout_cases, request_cases
-from tuneloop.stages.mask import select
-from tuneloop.stages.prepare import held_from_bytes, one_side
-from tuneloop.stages.split import HOLDOUT, TRAIN
+from tuneloop.stages.filter import select
+from tuneloop.stages.prepare import HOLDOUT, TRAIN, held_from_bytes, one_side
 from tuneloop.store import Store
 from tuneloop.store.artifacts import HELD_OUT
 

@@ -15,8 +15,7 @@ from tuneloop.agent.trainer import Trained
 from tuneloop.errors import JobCancelled, StageError, StageSkipped
 from tuneloop.pipeline import data
 from tuneloop.pipeline.runner import Limits
-from tuneloop.stages.prepare import one_side
-from tuneloop.stages.split import VALIDATION
+from tuneloop.stages.prepare import VALIDATION, one_side
 from tuneloop.store import Store, ids, keys
 from tuneloop.timeutil import now
 

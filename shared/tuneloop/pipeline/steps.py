@@ -13,10 +13,14 @@ from tuneloop.report import evidence, outcomes, promotion, routes, scope
 from tuneloop.report.cases import discordant
 from tuneloop.stages import compare as cmp
 from tuneloop.stages.evaluate import MetricsAccumulator
-from tuneloop.stages.filter import QualityFilter
-from tuneloop.stages.hyperparameters import auto_fields, resolve
-from tuneloop.stages.mask import MaskWriter
-from tuneloop.stages.prepare import SplitCounter, StratifiedHoldout, held_to_bytes
+from tuneloop.stages.filter import MaskWriter, QualityFilter
+from tuneloop.stages.prepare import (
+    SplitCounter,
+    StratifiedHoldout,
+    auto_fields,
+    held_to_bytes,
+    resolve,
+)
 from tuneloop.store import Store
 from tuneloop.store.artifacts import HELD_OUT
 from tuneloop.text import normalize

@@ -18,8 +18,7 @@ from tuneloop.schemas.interactions import SCORE_NAME
 from tuneloop.schemas.promotion import PromoteRuleSchema
 from tuneloop.schemas.results import JobResultSchema
 from tuneloop.stages.compare import CASE_OUTCOMES
-from tuneloop.stages.hyperparameters import AUTO, DEFAULT_L2, DEFAULT_PATIENCE
-from tuneloop.stages.split import DEFAULT_HOLDOUT_FRACTION
+from tuneloop.stages.prepare import AUTO, DEFAULT_HOLDOUT_FRACTION, DEFAULT_L2, DEFAULT_PATIENCE
 
 MAX_EVAL_SET = 10_000
 MAX_PROMOTION_RULES = 20

@@ -19,7 +19,7 @@ from tuneloop.agent.softmax import (
 from tuneloop.errors import StageError
 from tuneloop.report.abstain import at_threshold, choose_threshold, curve
 from tuneloop.report.tradeoff import DEFAULT_MAX_IN_SCOPE_LOSS, curve_thresholds
-from tuneloop.stages.split import TRAIN, VALIDATION, side_of
+from tuneloop.stages.prepare import TRAIN, VALIDATION, side_of
 
 PROBA_CHUNK = 4096  # validation rows per router pass
 
