@@ -2,7 +2,8 @@
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
-from tuneloop.contracts import KINDS, RATING_SCORE, STAGES, STATUSES
+from tuneloop.agent import registry
+from tuneloop.contracts import BASELINE_MODEL_ID, KINDS, RATING_SCORE, STAGES, STATUSES
 from tuneloop.report.tradeoff import DEFAULT_MAX_IN_SCOPE_LOSS
 from tuneloop.schemas.common import (
     FullMatch,
@@ -117,9 +118,24 @@ class EvalCaseSchema(Schema):
     reference_output = text()
 
 
+def base_model(value: str) -> None:
+    """Refuse a model no registered kind fine-tunes from (registry.BASE_MODELS)."""
+    if value not in registry.BASE_MODELS:
+        known = ", ".join(sorted(registry.BASE_MODELS))
+        raise ValidationError(f"must be a base model a kind here fine-tunes from: {known}")
+
+
 class JobInSchema(Schema):
     """A fine-tuning job request."""
 
+    model = fields.String(
+        load_default=BASELINE_MODEL_ID,
+        validate=base_model,
+        metadata={
+            "description": "the base model to fine-tune; its model kind's trainer trains the "
+            f"job (default {BASELINE_MODEL_ID}, which trains the softmax agent)"
+        },
+    )
     min_score = StrictFloat(load_default=0.8, allow_nan=False, validate=validate.Range(0, 1))
     score_name = fields.String(
         load_default=RATING_SCORE,
