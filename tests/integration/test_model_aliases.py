@@ -11,10 +11,10 @@ import pytest
 from flask import Flask
 
 from tuneloop import contracts
+from tuneloop.contracts import LATEST_PROMOTED
 from tuneloop.pipeline.fine_tune import model_id_for
 from tuneloop.pipeline.runner import Limits, finish
 from tuneloop.schemas.jobs import JobInSchema
-from tuneloop.schemas.promotion import LATEST_PROMOTED
 from tuneloop.store import Store, keys
 from tuneloop.timeutil import now
 

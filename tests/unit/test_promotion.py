@@ -5,11 +5,11 @@ import json
 import pytest
 from marshmallow import ValidationError
 
+from tuneloop.contracts import LATEST_PROMOTED
 from tuneloop.report import evidence
 from tuneloop.report.outcomes import OutcomeLog
 from tuneloop.report.promotion import decide
 from tuneloop.schemas.promotion import (
-    LATEST_PROMOTED,
     PROMOTION_METRICS,
     PromoteRuleSchema,
     PromotionSchema,
