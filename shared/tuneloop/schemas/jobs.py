@@ -129,11 +129,11 @@ class JobInSchema(Schema):
     """A fine-tuning job request."""
 
     model = fields.String(
-        load_default=BASELINE_MODEL_ID,
         validate=base_model,
         metadata={
+            "default": BASELINE_MODEL_ID,
             "description": "the base model to fine-tune; its model kind's trainer trains the "
-            f"job (default {BASELINE_MODEL_ID}, which trains the softmax agent)"
+            f"job ({BASELINE_MODEL_ID}, the default, trains the softmax agent)",
         },
     )
     min_score = StrictFloat(load_default=0.8, allow_nan=False, validate=validate.Range(0, 1))
