@@ -17,6 +17,7 @@ from tuneloop.agent.protocol import Agent
 from tuneloop.agent.response import AgentResponse
 
 if TYPE_CHECKING:  # the store is the worker's; agents import no Redis client
+    from tuneloop.job_request import JobRequest
     from tuneloop.store import Store
 
 
@@ -27,7 +28,7 @@ class TrainingRun(Protocol):
     job_id: str
     model_id: str  # the id the trained model is saved under
     hyperparameters: dict  # resolved at prepare: no "auto" left
-    request: dict  # the job's request (options such as out_of_scope_task)
+    request: "JobRequest"  # the job's request (options such as out_of_scope_task)
     checkpoint_interval: float  # least seconds between checkpoints
 
     def kept_rows(self) -> Iterator[list[dict]]:

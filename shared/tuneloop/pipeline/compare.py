@@ -5,6 +5,7 @@ tuneloop.stages.compare; the statistics are tuneloop.report.
 """
 
 from tuneloop.errors import StageError
+from tuneloop.job_request import request_of
 from tuneloop.pipeline import data
 from tuneloop.pipeline.fine_tune import model_id_for
 from tuneloop.pipeline.runner import Limits
@@ -25,7 +26,7 @@ def run(store: Store, job: dict, limits: Limits) -> dict:
         **training,
         **evaluation_report(store, job, hyperparameters["seed"], training.get("abstention")),
     }
-    decision = promotion.decide(job["request"].get("promote_if") or [], report)
+    decision = promotion.decide(list(request_of(job).promote_if), report)
     if decision is not None:
         report["promotion"] = decision
         store.jobs.add_event(
@@ -69,7 +70,7 @@ def evaluation_report(store: Store, job: dict, seed: int, abstention: dict | Non
         counts = store.cases.replace(jid, records, job.get("lease_holder", ""))
     except outcomes.UnpairedError as exc:
         raise StageError("evaluation_unpaired", str(exc)) from None
-    task = job["request"].get("out_of_scope_task")
+    task = request_of(job).out_of_scope_task
     tuned_routes = routes.load(art.get_blob(jid, "fine_tuned_routes")) if task else None
     oos = scope.out_of_scope(task, abstention, base_out, tuned_out, tuned_routes) if task else None
     return {**report, **extra, "out_of_scope": oos, "cases": counts}

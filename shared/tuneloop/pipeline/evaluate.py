@@ -10,6 +10,7 @@ import time
 from tuneloop.agent import registry
 from tuneloop.agent.protocol import Agent
 from tuneloop.errors import StageError
+from tuneloop.job_request import request_of
 from tuneloop.pipeline import data
 from tuneloop.report import outcomes, routes
 from tuneloop.stages.evaluate import MetricsAccumulator
@@ -45,7 +46,7 @@ def evaluate_agent(store: Store, job: dict, agent: Agent, name: str) -> None:
     """Answer every evaluation case in bounded batches; keep metrics, per-case outcomes, answers."""
     acc, log = MetricsAccumulator(), outcomes.OutcomeLog()
     # an agent that abstains to the job's out-of-scope task also says where it routed each case
-    route = getattr(agent, "route_many", None) if job["request"].get("out_of_scope_task") else None
+    route = getattr(agent, "route_many", None) if request_of(job).out_of_scope_task else None
     route_log, answer = routes.RouteLog(), registry.evaluator(agent.format)
     for cases in data.evaluation_cases(store, job):
         for start in range(0, len(cases), EVAL_BATCH):
@@ -63,6 +64,6 @@ def evaluate_agent(store: Store, job: dict, agent: Agent, name: str) -> None:
 
 def evaluate_model(store: Store, job: dict, field: str) -> None:
     """Load the model an evaluation job's field names, as a worker would; answer its eval set."""
-    mid = job["request"][field]
+    mid = getattr(request_of(job), field)
     agent = registry.builtin(mid) or load_agent(store, job, mid, f"evaluate_{field}")
     evaluate_agent(store, job, agent, ROLES[field])

@@ -3,8 +3,8 @@
 Its pure side is tuneloop.stages.filter (the rules and the packed mask).
 """
 
-from tuneloop import contracts
 from tuneloop.errors import StageError
+from tuneloop.job_request import request_of
 from tuneloop.pipeline import data
 from tuneloop.pipeline.runner import Limits
 from tuneloop.stages.filter import MaskWriter, QualityFilter
@@ -14,12 +14,12 @@ from tuneloop.text import normalize
 
 def run(store: Store, job: dict, limits: Limits) -> None:
     """Mark, one bit a row, the collected examples that pass the job's quality rules."""
-    req = job["request"]
+    req = request_of(job)
     eval_inputs = frozenset(normalize(c["input"]) for c in data.given_cases(store, job))
     rules = QualityFilter(
-        min_score=req["min_score"],
-        score_name=req.get("score_name", contracts.RATING_SCORE),
-        task_types=frozenset(req["task_types"]) if req.get("task_types") else None,
+        min_score=req.min_score,
+        score_name=req.score_name,
+        task_types=req.task_types,
         excluded_inputs=eval_inputs,
     )
     mask = MaskWriter()

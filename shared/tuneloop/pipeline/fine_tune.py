@@ -8,11 +8,12 @@ tuneloop.agent.trainer). This module saves, bounds, reports and publishes what i
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from tuneloop import contracts, failpoints, graph
+from tuneloop import failpoints, graph
 from tuneloop.agent import registry
 from tuneloop.agent.protocol import Agent
 from tuneloop.agent.trainer import Trained
 from tuneloop.errors import JobCancelled, StageError, StageSkipped
+from tuneloop.job_request import JobRequest, request_of
 from tuneloop.pipeline import data
 from tuneloop.pipeline.runner import Limits
 from tuneloop.stages.prepare import VALIDATION, one_side
@@ -24,12 +25,12 @@ STAGE = "fine_tune"
 
 def model_id_for(job: dict) -> str:
     """Return the id the job's fine-tuned model is saved under (stable across retries)."""
-    return ids.fine_tuned_model(job["id"], job["request"].get("suffix"))
+    return ids.fine_tuned_model(job["id"], request_of(job).suffix)
 
 
 def base_model(job: dict) -> str:
     """Return the base model a job fine-tunes (the keyword baseline unless it names one)."""
-    return job["request"].get("model", contracts.BASELINE_MODEL_ID)
+    return request_of(job).model
 
 
 @dataclass
@@ -48,9 +49,9 @@ class StageRun:
         return self.job["id"]
 
     @property
-    def request(self) -> dict:
+    def request(self) -> JobRequest:
         """Return the job's request."""
-        return self.job["request"]
+        return request_of(self.job)
 
     @property
     def checkpoint_interval(self) -> float:

@@ -5,6 +5,7 @@ Its pure side is tuneloop.stages.prepare (the split, the counters, the auto cont
 
 from tuneloop import graph
 from tuneloop.errors import StageError
+from tuneloop.job_request import request_of
 from tuneloop.pipeline import data
 from tuneloop.pipeline.runner import Limits
 from tuneloop.stages.prepare import (
@@ -24,7 +25,7 @@ def run(store: Store, job: dict, limits: Limits) -> None:
     counter = count_split(store, job)  # picks a stratified holdout first
     summary = counter.summary(store.artifacts.get(jid, "dropped"))
     check_evaluation_set(store, job, summary["holdout_examples"])
-    requested = job["request"]["hyperparameters"]
+    requested = dict(request_of(job).hyperparameters)
     resolved = resolve(requested, summary["total_examples"])
     store.artifacts.put(jid, "training_data", summary)
     store.artifacts.put(jid, "hyperparameters", resolved)
@@ -51,7 +52,7 @@ def count_split(store: Store, job: dict) -> SplitCounter:
     for the later stages."""
     seed, holdout = data.split_of(job)
     held: frozenset[int] = frozenset()
-    if holdout is not None and job["request"].get("holdout_per_task"):
+    if holdout is not None and request_of(job).holdout_per_task:
         picker = StratifiedHoldout(seed, holdout)
         for batch in data.kept(store, job):
             picker.feed(batch)
@@ -68,7 +69,7 @@ def check_evaluation_set(store: Store, job: dict, held_out: int) -> None:
     """Fail the job when nothing would be evaluated: never fall back to other cases."""
     if held_out or data.given_cases(store, job):
         return
-    fraction = job["request"].get("holdout_fraction")
+    fraction = request_of(job).holdout_fraction
     why = "the request has no eval_set, no holdout_fraction and no lab_eval_set"
     if fraction is not None:
         why = f"holdout_fraction {fraction} held out no row (no task type has two distinct inputs)"

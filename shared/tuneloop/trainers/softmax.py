@@ -39,7 +39,7 @@ def train(run: TrainingRun) -> Trained:
     started = time.perf_counter()
     prepared = load_data(run.kept_rows(), *run.sides())
     load_seconds = time.perf_counter() - started
-    out_of_scope = run.request.get("out_of_scope_task")
+    out_of_scope = run.request.out_of_scope_task
     check_out_of_scope(prepared.classes, out_of_scope)  # before training, not after it
     run.check_size(_size_bound(prepared), "at least")  # before any weight is allocated
     resumed_after = state.epoch if state is not None else 0
@@ -50,8 +50,8 @@ def train(run: TrainingRun) -> Trained:
         agent,
         prepared,
         out_of_scope,
-        run.request.get("abstain_threshold"),
-        run.request.get("max_in_scope_loss"),
+        run.request.abstain_threshold,
+        run.request.max_in_scope_loss,
     )
     if abstention is not None:
         _record_abstention(run.store, run.job_id, abstention)
