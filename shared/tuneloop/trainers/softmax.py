@@ -16,14 +16,14 @@ from tuneloop.agent.features import N_FEATURES
 from tuneloop.agent.learned import LearnedAgent
 from tuneloop.agent.softmax import TrainConfig, TrainState, stopped_early
 from tuneloop.agent.trainer import Trained, TrainingRun
-from tuneloop.stages.fine_tune import (
+from tuneloop.store import Store
+from tuneloop.trainers.softmax_fit import (
     TrainingData,
     check_out_of_scope,
     fine_tune,
     load_data,
     set_abstention,
 )
-from tuneloop.store import Store
 
 # Checkpoints alternate between two slots: "best" holds the state after the best epoch so
 # far, "last" the state after the latest checkpointed epoch when that was not the best. The

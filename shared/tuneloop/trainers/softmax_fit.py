@@ -1,4 +1,4 @@
-"""Fine-tune: turn kept examples into features, train the router, build the response memory."""
+"""The softmax kind's pure training: examples to features, router, memory, abstention."""
 
 from collections.abc import Iterable
 from dataclasses import dataclass
