@@ -15,7 +15,7 @@ import pytest
 
 from tuneloop.stages.prepare import TRAIN, side_of
 
-from .support import ApiClient, Stack, assert_problem, client_for, private_stack, wait_for_job
+from .support import ApiClient, Stack, assert_problem, client_for, full_stack, wait_for_job
 
 pytestmark = pytest.mark.integration
 
@@ -51,27 +51,19 @@ def eval_set() -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def kinds_stack() -> Iterator[Stack]:
-    """A stack whose worker and gateway register the majority kind at start-up."""
+def kinds() -> Iterator[tuple[Stack, ApiClient]]:
+    """A stack whose worker and gateway register the majority kind at start-up, a client."""
     path = os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"), str(KINDS_DIR)]))
     env = {"TUNELOOP_MODEL_KINDS": "majority_kind", "PYTHONPATH": path}
-    with private_stack("tuneloop-kinds-", env) as stack:
-        stack.start_redis(appendfsync=None)
-        stack.start_worker("worker", wait=False)
-        stack.start_gateway()
+    with full_stack("tuneloop-kinds-", env) as stack, client_for(stack) as client:
         stack.wait_worker("worker")
-        yield stack
+        yield stack, client
 
 
 @pytest.fixture(scope="module")
-def kinds_client(kinds_stack: Stack) -> Iterator[ApiClient]:
-    with client_for(kinds_stack) as session:
-        yield session
-
-
-@pytest.fixture(scope="module")
-def job(kinds_client: ApiClient, kinds_stack: Stack) -> dict:
+def job(kinds: tuple[Stack, ApiClient]) -> dict:
     """A job fine-tuning the majority kind's base model, ended."""
+    kinds_stack, kinds_client = kinds
     posted = kinds_client.post("/v1/interactions/batch", json={"items": items()})
     assert posted.status_code == 201, posted.text[:300]
     body = {
@@ -98,8 +90,9 @@ def test_a_job_naming_the_kinds_base_model_is_trained_by_its_trainer(job: dict) 
 
 
 def test_the_model_is_published_with_the_kinds_format_and_answers_through_the_api(
-    job: dict, kinds_client: ApiClient
+    job: dict, kinds: tuple[Stack, ApiClient]
 ) -> None:
+    kinds_client = kinds[1]
     mid = job["result"]["model_id"]
     model = kinds_client.get(f"/v1/models/{mid}").json()
     assert model["format"] == FORMAT
