@@ -4,7 +4,8 @@ A stage is one name. Its store side (what it reads and writes around its pure fu
 the module of that name in tuneloop.pipeline, whose `run(store, job, limits)` the worker
 calls; its pure side, when it has one of its own, is the module of that name in
 tuneloop.stages (the four evaluate_* stages share tuneloop.pipeline.evaluate and
-tuneloop.stages.evaluate). Adding a stage is that module and one entry here. From GRAPH and
+tuneloop.stages.evaluate; fine_tune's is the trainer of the job's model kind, found through
+tuneloop.agent.registry). Adding a stage is that module and one entry here. From GRAPH and
 EVALUATION_GRAPH come the stage list and progress total (contracts, the job record), what
 each stage waits for and which stages join branches (the runner), one Celery task per stage
 (the worker), and the canvas the gateway and the sweeper send (tuneloop.canvas).
