@@ -41,3 +41,5 @@ SCORE_SOURCES: Final = ("human", "app", "evaluator")
 # The score a job's min_score applies to by default: the interaction's own rating.
 RATING_SCORE: Final = "rating"
 BASELINE_MODEL_ID: Final = "tuneloop-keyword-baseline"
+LATEST_PROMOTED: Final = "latest-promoted"  # the alias a passing job's model becomes the target of
+ALIASES: Final = (LATEST_PROMOTED,)  # every alias name the models API answers to

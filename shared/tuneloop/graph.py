@@ -1,7 +1,12 @@
-"""The pipeline's stages, declared once: every other list of stages is derived from GRAPH.
+"""The pipelines' stages, declared once: every other list of stages is derived from here.
 
-Adding a stage is one module with its function (see tuneloop.pipeline.steps) and one entry
-here. From GRAPH come the stage list and progress total (contracts, the job record), what
+A stage is one name. Its store side (what it reads and writes around its pure function) is
+the module of that name in tuneloop.pipeline, whose `run(store, job, limits)` the worker
+calls; its pure side, when it has one of its own, is the module of that name in
+tuneloop.stages (the four evaluate_* stages share tuneloop.pipeline.evaluate and
+tuneloop.stages.evaluate; fine_tune's is the trainer of the job's model kind, found through
+tuneloop.agent.registry). Adding a stage is that module and one entry here. From GRAPH and
+EVALUATION_GRAPH come the stage list and progress total (contracts, the job record), what
 each stage waits for and which stages join branches (the runner), one Celery task per stage
 (the worker), and the canvas the gateway and the sweeper send (tuneloop.canvas).
 
@@ -14,8 +19,7 @@ from typing import Final
 
 TASK_PREFIX: Final = "tuneloop.stages."
 AUTO: Final = "auto"  # a hyperparameter chosen from the data at prepare
-STEPS_MODULE: Final = "tuneloop.pipeline.steps"
-EVALUATION_MODULE: Final = "tuneloop.pipeline.evaluation"
+STAGE_PACKAGE: Final = "tuneloop.pipeline"  # a stage's store side: STAGE_PACKAGE.<name>:run
 
 FINE_TUNING: Final = "fine_tuning"  # a job's kind names the pipeline it runs
 EVALUATION: Final = "evaluation"
@@ -36,41 +40,29 @@ class Stage:
         return TASK_PREFIX + self.name
 
 
-def _step(
-    name: str, function: str, needs: tuple[str, ...], summary: str, module: str = STEPS_MODULE
-) -> Stage:
-    """Declare a stage whose function is module:function."""
-    return Stage(name, f"{module}:{function}", needs, summary)
+def _step(name: str, needs: tuple[str, ...], summary: str) -> Stage:
+    """Declare a stage; its function is `run` of the pipeline module of its name."""
+    return Stage(name, f"{STAGE_PACKAGE}.{name}:run", needs, summary)
 
 
 GRAPH: Final = (
-    _step("collect", "collect", (), "Snapshot the interactions there were at job creation."),
-    _step("filter", "filter_", ("collect",), "Keep the examples that pass the quality rules."),
-    _step("prepare", "prepare", ("filter",), "Split the examples and fix the evaluation suite."),
-    _step("evaluate_baseline", "evaluate_baseline", ("prepare",), "Evaluate the keyword baseline."),
-    _step("fine_tune", "fine_tune", ("prepare",), "Train the agent and save it as a model."),
+    _step("collect", (), "Snapshot the interactions there were at job creation."),
+    _step("filter", ("collect",), "Keep the examples that pass the quality rules."),
+    _step("prepare", ("filter",), "Split the examples and fix the evaluation suite."),
+    _step("evaluate_baseline", ("prepare",), "Evaluate the keyword baseline."),
+    _step("fine_tune", ("prepare",), "Train the agent and save it as a model."),
     _step(
-        "evaluate_fine_tuned",
-        "evaluate_fine_tuned",
-        ("evaluate_baseline", "fine_tune"),
-        "Evaluate the fine-tuned agent.",
+        "evaluate_fine_tuned", ("evaluate_baseline", "fine_tune"), "Evaluate the fine-tuned agent."
     ),
-    _step("compare", "compare", ("evaluate_fine_tuned",), "Write the report and end the job."),
-)  # fmt: skip
-
-
-def _eval_step(name: str, function: str, needs: tuple[str, ...], summary: str) -> Stage:
-    """Declare a stage of the evaluation pipeline."""
-    return _step(name, function, needs, summary, EVALUATION_MODULE)
-
+    _step("compare", ("evaluate_fine_tuned",), "Write the report and end the job."),
+)
 
 # An evaluation job (POST /v1/evaluations): two stored models answer the same eval set.
 EVALUATION_GRAPH: Final = (
-    _eval_step("evaluation_start", "start", (), "Check both models and the eval set."),
-    _eval_step("evaluate_model_a", "evaluate_model_a", ("evaluation_start",), "Evaluate model_a."),
-    _eval_step("evaluate_model_b", "evaluate_model_b", ("evaluation_start",), "Evaluate model_b."),
-    _eval_step(
-        "compare_models",
+    _step("evaluation_start", (), "Check both models and the eval set."),
+    _step("evaluate_model_a", ("evaluation_start",), "Evaluate model_a."),
+    _step("evaluate_model_b", ("evaluation_start",), "Evaluate model_b."),
+    _step(
         "compare_models",
         ("evaluate_model_a", "evaluate_model_b"),
         "Write the comparison and end the job.",

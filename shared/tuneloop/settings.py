@@ -62,6 +62,9 @@ class Settings:
     # and the address it listens on.
     metrics_port: int = 9100
     metrics_addr: str = "0.0.0.0"
+    # Modules that register more model kinds (tuneloop.agent.registry), comma-separated;
+    # the worker and the gateway import them at start-up.
+    model_kinds: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "Settings":
@@ -106,4 +109,5 @@ class Settings:
             max_redrives=int(get("TUNELOOP_MAX_REDRIVES", cls.max_redrives)),
             metrics_port=int(get("TUNELOOP_METRICS_PORT", cls.metrics_port)),
             metrics_addr=get("TUNELOOP_METRICS_ADDR", cls.metrics_addr),
+            model_kinds=get("TUNELOOP_MODEL_KINDS", ""),
         )

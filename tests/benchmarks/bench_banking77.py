@@ -33,7 +33,7 @@ from sklearn.svm import LinearSVC
 
 from tuneloop.agent import registry
 from tuneloop.agent.features import featurize
-from tuneloop.stages.split import DEFAULT_VALIDATION_FRACTION, in_validation
+from tuneloop.stages.prepare import DEFAULT_VALIDATION_FRACTION, in_validation
 from tuneloop.store import Store
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "banking77"

@@ -18,8 +18,8 @@ from .support import (
     SentMessages,
     Stack,
     client_for,
+    full_stack,
     gateway_app,
-    private_stack,
     wait_until,
 )
 
@@ -43,10 +43,7 @@ def _wait_ready(stack: Stack) -> None:
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
     """The session's redis-server, worker (both queues) and gunicorn gateway, once ready."""
-    with private_stack("tuneloop-it-") as running:
-        running.start_redis(appendfsync=None)
-        running.start_worker("worker", wait=False)
-        running.start_gateway()
+    with full_stack("tuneloop-it-") as running:
         _wait_ready(running)
         yield running
 

@@ -13,10 +13,11 @@ import pytest
 
 from tuneloop import contracts, failpoints
 from tuneloop.agent.softmax import TrainState
-from tuneloop.pipeline import steps, training
+from tuneloop.pipeline.fine_tune import model_id_for
 from tuneloop.pipeline.runner import Limits, run_stage, work_of
 from tuneloop.schemas.jobs import JobInSchema
 from tuneloop.store import Store, keys
+from tuneloop.trainers import softmax as training
 
 from .support import STAGES, Stack, reset_store
 
@@ -99,7 +100,7 @@ def summary(store: Store, job: dict) -> dict:
 
 def weights(store: Store, job: dict) -> np.ndarray:
     """Return the router weights of the job's published model."""
-    agent, _ = store.models.load(steps.model_id_for(job))
+    agent, _ = store.models.load(model_id_for(job))
     return agent.router.weights
 
 

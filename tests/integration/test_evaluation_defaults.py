@@ -15,7 +15,7 @@ import pytest
 from tuneloop_devstack.stack import Stack
 
 from tuneloop.contracts import BASELINE_MODEL_ID
-from tuneloop.stages.split import HOLDOUT, side_of
+from tuneloop.stages.prepare import HOLDOUT, side_of
 
 from .support import API_KEY, ApiClient, all_events, wait_for_job, wait_until
 

@@ -11,7 +11,7 @@ import pytest
 
 from tuneloop import contracts, failpoints
 from tuneloop.errors import StageSkipped
-from tuneloop.pipeline import steps
+from tuneloop.pipeline.fine_tune import model_id_for
 from tuneloop.pipeline.runner import run_stage, work_of
 from tuneloop.schemas.jobs import JobInSchema
 from tuneloop.store import Store, keys
@@ -75,7 +75,7 @@ def act_at(monkeypatch: pytest.MonkeyPatch, point: str, action: Callable[[], Non
 
 def nothing_published(store: Store, job: dict) -> None:
     """Assert the job's model exists nowhere: no description, listing, bytes or chunks."""
-    mid = steps.model_id_for(job)
+    mid = model_id_for(job)
     assert store.models.meta(mid) is None
     assert mid not in {m["id"] for m in store.models.list()}
     assert store.models.payload(mid) is None
@@ -126,7 +126,7 @@ def test_cancelling_after_publication_withdraws_the_model_for_good(
 ) -> None:
     job = prepared_job(store)
     run_stage(store, job["id"], "fine_tune", work_of("fine_tune"))
-    mid = steps.model_id_for(job)
+    mid = model_id_for(job)
     assert client.get(f"/v1/models/{mid}").status_code == 200
     cancelled = client.post(
         f"/v1/jobs/{job['id']}/cancel", headers={"Content-Type": "application/json"}

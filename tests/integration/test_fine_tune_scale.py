@@ -6,10 +6,10 @@ import random
 import pytest
 
 from tuneloop import contracts
-from tuneloop.pipeline import steps
+from tuneloop.pipeline.fine_tune import model_id_for
 from tuneloop.pipeline.runner import Limits, run_stage, work_of
 from tuneloop.schemas.jobs import JobInSchema
-from tuneloop.stages.split import DEFAULT_VALIDATION_FRACTION, in_validation
+from tuneloop.stages.prepare import DEFAULT_VALIDATION_FRACTION, in_validation
 from tuneloop.store import Store, keys
 from tuneloop.store.blobs import CHUNK_BYTES
 
@@ -156,4 +156,4 @@ def test_a_model_over_the_size_limit_fails_its_job_with_a_named_code(
     assert failed["status"] == contracts.FAILED
     assert failed["error"]["code"] == "model_too_large"
     assert "TUNELOOP_MAX_MODEL_BYTES" in failed["error"]["message"]
-    assert store.models.meta(steps.model_id_for(job)) is None
+    assert store.models.meta(model_id_for(job)) is None

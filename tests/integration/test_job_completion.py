@@ -7,7 +7,7 @@ reads the job back, as any concurrent GET /v1/jobs/{id} could, right after the w
 
 import pytest
 
-from tuneloop.pipeline import steps
+from tuneloop.pipeline import compare
 from tuneloop.pipeline.runner import run_stage, work_of
 from tuneloop.schemas.jobs import JobInSchema
 from tuneloop.store import Store
@@ -38,7 +38,7 @@ def seen_at_success(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> dict:
         return done
 
     monkeypatch.setattr(store.jobs, "succeed", succeed_then_read)
-    run_stage(store, job["id"], "compare", steps.compare)
+    run_stage(store, job["id"], "compare", compare.run)
     seen["final"] = store.jobs.get(job["id"])
     return seen
 

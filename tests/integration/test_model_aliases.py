@@ -11,10 +11,10 @@ import pytest
 from flask import Flask
 
 from tuneloop import contracts
-from tuneloop.pipeline import steps
+from tuneloop.contracts import LATEST_PROMOTED
+from tuneloop.pipeline.fine_tune import model_id_for
 from tuneloop.pipeline.runner import Limits, finish
 from tuneloop.schemas.jobs import JobInSchema
-from tuneloop.schemas.promotion import LATEST_PROMOTED
 from tuneloop.store import Store, keys
 from tuneloop.timeutil import now
 
@@ -60,7 +60,7 @@ def api(app: Flask) -> AppClient:
 def job_with_model(store: Store) -> tuple[str, str]:
     """Store a running job that has published its model, as fine_tune does; return both ids."""
     job = store.jobs.create(JobInSchema().load({}), snapshot_seq=0, total_steps=7)
-    jid, mid = job["id"], steps.model_id_for(job)
+    jid, mid = job["id"], model_id_for(job)
     store.jobs.start_stage(jid, STAGE)
     holder = f"test|0|{jid}"
     store.leases.acquire(jid, STAGE, holder)

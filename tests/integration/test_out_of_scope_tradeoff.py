@@ -11,8 +11,8 @@ import re
 
 import pytest
 
-from tuneloop.stages.split import VALIDATION, side_of
-from tuneloop.stages.tradeoff import curve_thresholds
+from tuneloop.report.tradeoff import curve_thresholds
+from tuneloop.stages.prepare import VALIDATION, side_of
 
 from .support import API_KEY, ApiClient, Stack, assert_problem, reset_store, wait_for_job
 

@@ -8,8 +8,8 @@ from collections import Counter
 
 import pytest
 
-from tuneloop.stages.split import HOLDOUT as HOLDOUT_SIDE
-from tuneloop.stages.split import TRAIN, VALIDATION, side_of
+from tuneloop.stages.prepare import HOLDOUT as HOLDOUT_SIDE
+from tuneloop.stages.prepare import TRAIN, VALIDATION, side_of
 
 from .support import (
     STAGES,

@@ -9,11 +9,11 @@ from tuneloop.agent.features import featurize
 from tuneloop.agent.learned import FALLBACK_ANSWER, LearnedAgent
 from tuneloop.agent.softmax import TrainConfig
 from tuneloop.errors import StageError
-from tuneloop.pipeline.training import _record_abstention
-from tuneloop.stages.abstain import at_threshold, choose_threshold, curve
-from tuneloop.stages.fine_tune import fine_tune, load_data, set_abstention
-from tuneloop.stages.split import TRAIN, VALIDATION, side_of
-from tuneloop.stages.tradeoff import CURVE_THRESHOLDS, DEFAULT_MAX_IN_SCOPE_LOSS, curve_thresholds
+from tuneloop.report.abstain import at_threshold, choose_threshold, curve
+from tuneloop.report.tradeoff import CURVE_THRESHOLDS, DEFAULT_MAX_IN_SCOPE_LOSS, curve_thresholds
+from tuneloop.stages.prepare import TRAIN, VALIDATION, side_of
+from tuneloop.trainers.softmax import _record_abstention
+from tuneloop.trainers.softmax_fit import fine_tune, load_data, set_abstention
 
 OOS = 2  # class index of the out-of-scope task in the hand-made arrays
 

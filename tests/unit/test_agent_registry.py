@@ -79,3 +79,22 @@ def test_importing_the_registry_alone_loads_no_numpy_scipy_or_sklearn():
     loaded = set(json.loads(done.stdout.strip().splitlines()[-1]))
     assert "tuneloop" in loaded
     assert not {"numpy", "scipy", "sklearn"} & loaded
+
+
+def test_a_registered_kind_is_found_by_its_format_and_its_base_model(monkeypatch):
+    for table in ("FORMATS", "TRAINERS", "EVALUATORS", "BASE_MODELS", "BUILTIN"):
+        monkeypatch.setattr(registry, table, dict(getattr(registry, table)))
+    registry.register(
+        "tests.echo/1",
+        "tuneloop.agent.baseline:KeywordAgent",
+        trainer="tuneloop.trainers.softmax:train",
+        base_models=("echo-base",),
+    )
+    from tuneloop.trainers import softmax
+
+    assert registry.trained_format("echo-base") == "tests.echo/1"
+    assert registry.trainer("tests.echo/1") is softmax.train
+    assert registry.evaluator("tests.echo/1") is registry.evaluator("tuneloop.softmax/1")
+    assert registry.trained_format(BASELINE_MODEL_ID) == "tuneloop.softmax/1"
+    with pytest.raises(KeyError):
+        registry.trained_format("no-such-base")

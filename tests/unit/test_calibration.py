@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.calibration import calibration_curve
 
-from tuneloop.stages.calibration import reliability
+from tuneloop.report.calibration import reliability
 
 # bin 0: 0.05 (wrong); bin 1: 0.15 twice (one right); bin 3: 0.3 (its lower edge) and 0.35
 # (both right); bin 9: 0.9 (its lower edge), 0.95 and 1.0 (the closed upper end), two right.

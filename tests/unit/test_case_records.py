@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from tuneloop.stages.cases import discordant
+from tuneloop.report.cases import discordant
+from tuneloop.report.outcomes import OutcomeLog, Outcomes, UnpairedError, dump, load
+from tuneloop.report.significance import mcnemar
 from tuneloop.stages.evaluate import MetricsAccumulator
-from tuneloop.stages.outcomes import OutcomeLog, Outcomes, UnpairedError, dump, load
-from tuneloop.stages.significance import mcnemar
 
 EXPECTED = ["a", "b", "a", "b", "a", "b"]
 BASELINE = ["a", "b", "b", "a", "a", "a"]  # right: 0 1 4

@@ -8,7 +8,7 @@ from tuneloop.schemas.chat_file import MAX_LINE_ERRORS, parse, trusted_rows
 from tuneloop.schemas.jobs import JobInSchema
 from tuneloop.stages.collect import to_example
 from tuneloop.stages.filter import QualityFilter
-from tuneloop.stages.hyperparameters import resolve
+from tuneloop.stages.prepare import resolve
 from tuneloop_gateway.compat.convert import checkpoints, openai_event, our_request
 from tuneloop_gateway.compat.errors import first_param, openai_error
 

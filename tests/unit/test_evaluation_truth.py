@@ -12,9 +12,8 @@ from sklearn.metrics import (
 )
 
 from tuneloop.agent import npz
-from tuneloop.schemas.results import CasePageSchema, JobResultSchema
-from tuneloop.stages import bootstrap, evidence
-from tuneloop.stages.bootstrap import (
+from tuneloop.report import bootstrap, evidence
+from tuneloop.report.bootstrap import (
     case_columns,
     draw_counts,
     interval,
@@ -22,14 +21,15 @@ from tuneloop.stages.bootstrap import (
     paired_bootstrap,
     resampled_metrics,
 )
-from tuneloop.stages.calibration import reliability
-from tuneloop.stages.cases import discordant
-from tuneloop.stages.classification import classification, confused_pairs, per_task_scores
+from tuneloop.report.calibration import reliability
+from tuneloop.report.cases import discordant
+from tuneloop.report.classification import classification, confused_pairs, per_task_scores
+from tuneloop.report.outcomes import OutcomeLog, Outcomes, UnpairedError, dump, load, paired
+from tuneloop.report.scope import out_of_scope
+from tuneloop.report.significance import mcnemar, verdict
+from tuneloop.schemas.results import CasePageSchema, JobResultSchema
 from tuneloop.stages.compare import improvement
 from tuneloop.stages.evaluate import MetricsAccumulator
-from tuneloop.stages.outcomes import OutcomeLog, Outcomes, UnpairedError, dump, load, paired
-from tuneloop.stages.scope import out_of_scope
-from tuneloop.stages.significance import mcnemar, verdict
 
 # a: 2 of 3 right; b: 1 of 2 (one b was called c); c: 1 of 2 (one c was called d, never expected)
 EXPECTED = ["a", "a", "a", "b", "b", "c", "c"]

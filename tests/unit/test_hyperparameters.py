@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from tuneloop.stages.hyperparameters import (
+from tuneloop.stages.prepare import (
     AUTO,
     DEFAULT_L2,
     DEFAULT_PATIENCE,

@@ -59,7 +59,7 @@ def test_schemas_and_store_do_not_load_sklearn_or_numpy():
         "tuneloop.schemas.promotion",
         "tuneloop.schemas.evidence",
         "tuneloop.schemas.evaluations",
-        "tuneloop.stages.promotion",
+        "tuneloop.report.promotion",
         "tuneloop.store",
         "tuneloop.contracts",
         "tuneloop.settings",

@@ -12,9 +12,9 @@ from tuneloop.agent.features import N_FEATURES, featurize
 from tuneloop.agent.learned import FALLBACK_ANSWER, LearnedAgent
 from tuneloop.agent.memory import MEMORY_PER_TASK, MemoryBuilder
 from tuneloop.agent.softmax import Softmax, TrainConfig
-from tuneloop.stages.fine_tune import fine_tune, load_data
-from tuneloop.stages.split import HOLDOUT, TRAIN, VALIDATION, side_of
+from tuneloop.stages.prepare import HOLDOUT, TRAIN, VALIDATION, side_of
 from tuneloop.text import normalize
+from tuneloop.trainers.softmax_fit import fine_tune, load_data
 
 # Four task types, each with its own topic words; the filler words are shared, so only the
 # topic words tell the tasks apart. No answer repeats a word of its input (a topic word is

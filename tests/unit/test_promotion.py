@@ -5,17 +5,17 @@ import json
 import pytest
 from marshmallow import ValidationError
 
+from tuneloop.contracts import LATEST_PROMOTED
+from tuneloop.report import evidence
+from tuneloop.report.outcomes import OutcomeLog
+from tuneloop.report.promotion import decide
 from tuneloop.schemas.promotion import (
-    LATEST_PROMOTED,
     PROMOTION_METRICS,
     PromoteRuleSchema,
     PromotionSchema,
 )
-from tuneloop.stages import evidence
 from tuneloop.stages.compare import improvement
 from tuneloop.stages.evaluate import MetricsAccumulator
-from tuneloop.stages.outcomes import OutcomeLog
-from tuneloop.stages.promotion import decide
 
 BASE_ACCURACY, TUNED_ACCURACY = 0.80, 0.85
 

@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 from sacrebleu.metrics import CHRF
 
-from tuneloop.stages import compare, evidence
-from tuneloop.stages.bootstrap import case_columns, resampled_metrics
+from tuneloop.report import evidence
+from tuneloop.report.bootstrap import case_columns, resampled_metrics
+from tuneloop.report.outcomes import OutcomeLog, Outcomes, dump, load
+from tuneloop.stages import compare
 from tuneloop.stages.evaluate import ChrfScorer, MetricsAccumulator, metrics
-from tuneloop.stages.outcomes import OutcomeLog, Outcomes, dump, load
 
 PAIRS = [
     ("The capital of Canada is Ottawa.", "The capital of France is Paris."),

@@ -2,11 +2,11 @@
 
 import pytest
 
-from tuneloop.stages import routes as routes_module
-from tuneloop.stages.outcomes import OutcomeLog, Outcomes
-from tuneloop.stages.routes import RouteLog, Routes
-from tuneloop.stages.scope import agent_scope, out_of_scope, tradeoff
-from tuneloop.stages.tradeoff import curve_thresholds
+from tuneloop.report import routes as routes_module
+from tuneloop.report.outcomes import OutcomeLog, Outcomes
+from tuneloop.report.routes import RouteLog, Routes
+from tuneloop.report.scope import agent_scope, out_of_scope, tradeoff
+from tuneloop.report.tradeoff import curve_thresholds
 
 # in scope: 0 a->a, 1 a->oos, 2 b->b, 6 b->oos (2 of 4 right)
 # out of scope: 3 ->oos, 4 ->a, 5 ->oos (recall 2/3); answered oos: 1, 3, 5, 6 (precision 2/4)

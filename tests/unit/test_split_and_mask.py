@@ -6,19 +6,16 @@ from collections import Counter
 import pytest
 
 from tuneloop.pipeline.data import split_of
-from tuneloop.stages.filter import QualityFilter
-from tuneloop.stages.mask import MaskWriter, select
+from tuneloop.stages.filter import MaskWriter, QualityFilter, select
 from tuneloop.stages.prepare import (
-    SplitCounter,
-    StratifiedHoldout,
-    held_from_bytes,
-    held_to_bytes,
-)
-from tuneloop.stages.split import (
     DEFAULT_VALIDATION_FRACTION,
     HOLDOUT,
     TRAIN,
     VALIDATION,
+    SplitCounter,
+    StratifiedHoldout,
+    held_from_bytes,
+    held_to_bytes,
     in_validation,
     side_of,
     unit,

@@ -1,5 +1,7 @@
 """The stage graph is declared once: tasks, canvas, runner, progress and README follow it."""
 
+import importlib
+import importlib.util
 import re
 from pathlib import Path
 
@@ -91,6 +93,13 @@ def test_joins_are_the_stages_that_need_more_than_one() -> None:
 def test_each_stage_names_a_function_the_worker_can_run() -> None:
     for name in graph.STAGES:
         assert callable(work_of(name)), name
+
+
+def test_every_stage_is_the_run_function_of_the_pipeline_module_of_its_name() -> None:
+    for stage in graph.ALL:
+        module = importlib.import_module(f"tuneloop.pipeline.{stage.name}")
+        assert work_of(stage.name) is module.run, stage.name
+        assert importlib.util.find_spec(f"tuneloop.pipeline.{stage.name}") is not None
 
 
 def test_progress_counts_each_stage_and_each_epoch() -> None:

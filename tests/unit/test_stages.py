@@ -28,10 +28,18 @@ from tuneloop.stages.evaluate import (
     request_cases,
 )
 from tuneloop.stages.filter import QualityFilter, malformed
-from tuneloop.stages.fine_tune import fine_tune, load_data
-from tuneloop.stages.prepare import SplitCounter, chat_lines, one_side, to_chat_jsonl
-from tuneloop.stages.split import HOLDOUT, TRAIN, VALIDATION, side_of
+from tuneloop.stages.prepare import (
+    HOLDOUT,
+    TRAIN,
+    VALIDATION,
+    SplitCounter,
+    chat_lines,
+    one_side,
+    side_of,
+    to_chat_jsonl,
+)
 from tuneloop.text import normalize, token_f1, tokens
+from tuneloop.trainers.softmax_fit import fine_tune, load_data
 
 
 def ex(text="Will it rain?", output="Which city?", rating=0.9, task="weather", **extra) -> dict:

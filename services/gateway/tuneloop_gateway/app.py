@@ -7,6 +7,7 @@ from importlib.resources import files
 from flask import Flask, request, send_from_directory
 from flask_smorest import Api
 
+from tuneloop.agent import registry
 from tuneloop.logs import configure_logging
 from tuneloop.schemas.common import ProblemSchema
 from tuneloop.schemas.openai import OpenAIErrorSchema
@@ -59,6 +60,7 @@ def create_app(test_config: Mapping | None = None, settings: Settings | None = N
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level, settings.log_format)  # RuntimeError on a bad format
     api_keys = auth.keys_from_settings(settings)  # RuntimeError when none or malformed
+    registry.load_kinds(settings.model_kinds)  # the base models a job may name
     # From here on the keys are held only as digests.
     settings = dataclasses.replace(settings, api_key="", api_keys="")
     for name, value in (

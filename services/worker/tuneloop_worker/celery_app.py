@@ -3,6 +3,7 @@
 from celery import Celery
 
 from tuneloop import failpoints
+from tuneloop.agent import registry
 from tuneloop.celery_config import celery_config
 from tuneloop.settings import Settings
 from tuneloop_worker import kombu_patch, log_setup
@@ -21,6 +22,7 @@ def create_celery(settings: Settings) -> Celery:
     app.steps["consumer"].add(Sweeper)
     kombu_patch.apply()
     failpoints.configure(settings.failpoints, settings.mode)  # refused in production
+    registry.load_kinds(settings.model_kinds)  # the model kinds beyond the built-in ones
     # JSON or text lines, Celery's own included, with each task's context (RuntimeError on a
     # bad LOG_FORMAT).
     log_setup.install(app, settings)

@@ -1,23 +1,83 @@
-"""Every agent type, registered once by model format; loaded lazily so light services stay light."""
+"""Every model kind, registered once by model format; loaded lazily so light services stay light.
+
+A kind is an agent class (answer, describe, save, load), optionally the trainer that makes
+one from a job's rows (tuneloop.agent.trainer) and the evaluator that answers eval cases with
+it. The fine_tune and evaluate_* stages call the kind's own; a fine-tuning job trains the
+kind its `model` (a base model) names. Kinds beyond the built-in ones come from the modules
+TUNELOOP_MODEL_KINDS lists, imported at start-up (load_kinds): each calls register once.
+"""
 
 from importlib import import_module
 
 from tuneloop.agent.protocol import Agent
+from tuneloop.agent.trainer import Evaluator, Trainer
 from tuneloop.contracts import BASELINE_MODEL_ID
 
-# format -> "module:Class". Adding an agent type is one module plus one line here.
+KEYWORD, SOFTMAX = "tuneloop.keyword/1", "tuneloop.softmax/1"
+# format -> "module:Class". Adding an agent type is one module plus one register call.
 FORMATS: dict[str, str] = {
-    "tuneloop.keyword/1": "tuneloop.agent.baseline:KeywordAgent",
-    "tuneloop.softmax/1": "tuneloop.agent.learned:LearnedAgent",
+    KEYWORD: "tuneloop.agent.baseline:KeywordAgent",
+    SOFTMAX: "tuneloop.agent.learned:LearnedAgent",
 }
+# format -> "module:function": the trainer that makes a model of that format.
+TRAINERS: dict[str, str] = {SOFTMAX: "tuneloop.trainers.softmax:train"}
+# format -> "module:function": the evaluator, when the kind has its own (else answer_cases).
+EVALUATORS: dict[str, str] = {}
+DEFAULT_EVALUATOR = "tuneloop.agent.trainer:answer_cases"
 # Models that exist without training: id -> format.
-BUILTIN: dict[str, str] = {BASELINE_MODEL_ID: "tuneloop.keyword/1"}
+BUILTIN: dict[str, str] = {BASELINE_MODEL_ID: KEYWORD}
+# The base models a fine-tuning job may name (its `model`): id -> the format it trains.
+BASE_MODELS: dict[str, str] = {BASELINE_MODEL_ID: SOFTMAX}
+
+
+def register(
+    fmt: str,
+    agent: str,
+    trainer: str | None = None,
+    evaluator: str | None = None,
+    base_models: tuple[str, ...] = (),
+    builtin: tuple[str, ...] = (),
+) -> None:
+    """Register a model kind: its agent, trainer, evaluator ("module:name"), and model ids."""
+    FORMATS[fmt] = agent
+    if trainer is not None:
+        TRAINERS[fmt] = trainer
+    if evaluator is not None:
+        EVALUATORS[fmt] = evaluator
+    BASE_MODELS.update(dict.fromkeys(base_models, fmt))
+    BUILTIN.update(dict.fromkeys(builtin, fmt))
+
+
+def load_kinds(modules: str) -> None:
+    """Import each module a comma-separated list names: each registers its kind(s)."""
+    for name in filter(None, (m.strip() for m in modules.split(","))):
+        import_module(name)
+
+
+def _named(ref: str) -> object:
+    """Return the object "module:name" names, importing the module."""
+    module, _, name = ref.partition(":")
+    return getattr(import_module(module), name)
 
 
 def agent_class(fmt: str) -> type[Agent]:
     """Return the class of a model format; KeyError when no agent has that format."""
-    module, _, name = FORMATS[fmt].partition(":")
-    return getattr(import_module(module), name)
+    return _named(FORMATS[fmt])  # type: ignore[return-value]
+
+
+def trainer(fmt: str) -> Trainer:
+    """Return the trainer of a model format; KeyError when nothing trains that format."""
+    return _named(TRAINERS[fmt])  # type: ignore[return-value]
+
+
+def evaluator(fmt: str) -> Evaluator:
+    """Return the evaluator of a model format (answer_cases unless the kind has its own)."""
+    return _named(EVALUATORS.get(fmt, DEFAULT_EVALUATOR))  # type: ignore[return-value]
+
+
+def trained_format(base_model: str) -> str:
+    """Return the format a job naming base_model trains; KeyError for an unknown base model."""
+    return BASE_MODELS[base_model]
 
 
 def load(fmt: str, model_id: str, payload: bytes) -> Agent:

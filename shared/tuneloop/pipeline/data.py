@@ -3,13 +3,13 @@
 from collections.abc import Iterator
 
 from tuneloop.errors import StageError
+from tuneloop.job_request import request_of
 from tuneloop.schemas.chat_file import trusted_rows
 from tuneloop.stages.collect import collect as collect_examples
 from tuneloop.stages.collect import synthetic_examples
-from tuneloop.stages.evaluate import asks_for_lab_cases, holdout_cases, request_cases
-from tuneloop.stages.mask import select
-from tuneloop.stages.prepare import held_from_bytes, one_side
-from tuneloop.stages.split import HOLDOUT, TRAIN
+from tuneloop.stages.evaluate import holdout_cases, request_cases
+from tuneloop.stages.filter import select
+from tuneloop.stages.prepare import HOLDOUT, TRAIN, held_from_bytes, one_side
 from tuneloop.store import Store
 from tuneloop.store.artifacts import HELD_OUT
 
@@ -19,12 +19,13 @@ def collected(store: Store, job: dict) -> Iterator[list[dict]]:
 
     The data is the job's training file when it names one, else the interaction snapshot.
     """
-    fid = job["request"].get("training_file")
+    request = request_of(job)
+    fid = request.training_file
     if fid:
         batches = file_batches(store, job["id"], fid)
     else:
         batches = store.interactions.snapshot(job["snapshot_seq"])
-    return collect_examples(batches, job["request"]["include_synthetic"])
+    return collect_examples(batches, request.include_synthetic)
 
 
 def file_batches(store: Store, jid: str, fid: str, batch: int = 500) -> Iterator[list[dict]]:
@@ -52,8 +53,9 @@ def _file_rows(fid: str, content: bytes, batch: int) -> Iterator[list[dict]]:
 
 def collected_count(store: Store, job: dict) -> int:
     """Return how many examples collected() yields, without reading them."""
-    synthetic = len(synthetic_examples()) if job["request"]["include_synthetic"] else 0
-    fid = job["request"].get("training_file")
+    request = request_of(job)
+    synthetic = len(synthetic_examples()) if request.include_synthetic else 0
+    fid = request.training_file
     if fid:
         record = store.files.get(fid)
         if record is None:
@@ -72,14 +74,15 @@ def kept(store: Store, job: dict) -> Iterator[list[dict]]:
 
 def split_of(job: dict) -> tuple[int, float | None]:
     """Return the (seed, holdout fraction or None) that place each input on one side."""
-    return job["request"]["hyperparameters"]["seed"], job["request"].get("holdout_fraction")
+    request = request_of(job)
+    return request.hyperparameters["seed"], request.holdout_fraction
 
 
 def sides(store: Store, job: dict) -> tuple[int, float | None, frozenset[int]]:
     """Return what side_of needs after prepare: the seed, the band's holdout fraction (None
     with a stratified holdout) and the stratified holdout's ranks."""
     seed, holdout = split_of(job)
-    if holdout is None or not job["request"].get("holdout_per_task"):
+    if holdout is None or not request_of(job).holdout_per_task:
         return seed, holdout, frozenset()
     raw = store.artifacts.get_blob(job["id"], HELD_OUT)
     if raw is None:
@@ -95,7 +98,7 @@ def training_rows(store: Store, job: dict) -> Iterator[list[dict]]:
 
 def eval_set(store: Store, job: dict) -> list[dict] | None:
     """Return the cases the job was created with, or None when it was given none."""
-    if not job["request"].get("eval_set_size"):
+    if not request_of(job).eval_set_size:
         return None
     cases = store.jobs.eval_set(job["id"])
     if not cases:  # never evaluate on the lab's cases in place of the ones asked for
@@ -105,12 +108,12 @@ def eval_set(store: Store, job: dict) -> list[dict] | None:
 
 def given_cases(store: Store, job: dict) -> list[dict]:
     """Return the cases the request gives: its eval set, and the lab's five when asked for."""
-    return request_cases(eval_set(store, job), asks_for_lab_cases(job["request"]))
+    return request_cases(eval_set(store, job), request_of(job).lab_eval_set)
 
 
 def evaluation_cases(store: Store, job: dict) -> Iterator[list[dict]]:
     """Yield the given cases, then held-out rows when the job has a holdout_fraction."""
     yield given_cases(store, job)
-    if job["request"].get("holdout_fraction") is not None:
+    if request_of(job).holdout_fraction is not None:
         seed, holdout, held = sides(store, job)
         yield from holdout_cases(one_side(kept(store, job), seed, holdout, HOLDOUT, held))

@@ -2,7 +2,7 @@
 
 from marshmallow import Schema, fields, validate
 
-from tuneloop.stages.tradeoff import CURVE_THRESHOLDS
+from tuneloop.report.tradeoff import CURVE_THRESHOLDS
 
 
 class ReliabilityBinSchema(Schema):

@@ -2,7 +2,9 @@
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
-from tuneloop.contracts import KINDS, RATING_SCORE, STAGES, STATUSES
+from tuneloop.agent import registry
+from tuneloop.contracts import BASELINE_MODEL_ID, KINDS, RATING_SCORE, STAGES, STATUSES
+from tuneloop.report.tradeoff import DEFAULT_MAX_IN_SCOPE_LOSS
 from tuneloop.schemas.common import (
     FullMatch,
     StrictBoolean,
@@ -17,9 +19,7 @@ from tuneloop.schemas.interactions import SCORE_NAME
 from tuneloop.schemas.promotion import PromoteRuleSchema
 from tuneloop.schemas.results import JobResultSchema
 from tuneloop.stages.compare import CASE_OUTCOMES
-from tuneloop.stages.hyperparameters import AUTO, DEFAULT_L2, DEFAULT_PATIENCE
-from tuneloop.stages.split import DEFAULT_HOLDOUT_FRACTION
-from tuneloop.stages.tradeoff import DEFAULT_MAX_IN_SCOPE_LOSS
+from tuneloop.stages.prepare import AUTO, DEFAULT_HOLDOUT_FRACTION, DEFAULT_L2, DEFAULT_PATIENCE
 
 MAX_EVAL_SET = 10_000
 MAX_PROMOTION_RULES = 20
@@ -118,9 +118,24 @@ class EvalCaseSchema(Schema):
     reference_output = text()
 
 
+def base_model(value: str) -> None:
+    """Refuse a model no registered kind fine-tunes from (registry.BASE_MODELS)."""
+    if value not in registry.BASE_MODELS:
+        known = ", ".join(sorted(registry.BASE_MODELS))
+        raise ValidationError(f"must be a base model a kind here fine-tunes from: {known}")
+
+
 class JobInSchema(Schema):
     """A fine-tuning job request."""
 
+    model = fields.String(
+        validate=base_model,
+        metadata={
+            "default": BASELINE_MODEL_ID,
+            "description": "the base model to fine-tune; its model kind's trainer trains the "
+            f"job ({BASELINE_MODEL_ID}, the default, trains the softmax agent)",
+        },
+    )
     min_score = StrictFloat(load_default=0.8, allow_nan=False, validate=validate.Range(0, 1))
     score_name = fields.String(
         load_default=RATING_SCORE,

@@ -4,12 +4,9 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from tuneloop.schemas.common import StrictBoolean, StrictFloat
 from tuneloop.stages.compare import HEADLINE
-from tuneloop.store.ids import ALIASES, LATEST_PROMOTED  # noqa: F401 - imported from here
 
 # The report's metrics a rule may name: each a fraction in [0, 1] on the fine-tuned side.
 PROMOTION_METRICS = HEADLINE
-# LATEST_PROMOTED: the alias a passing job's model becomes the target of; ALIASES: every alias
-# name the models API answers to (defined with the other id formats).
 RULE_KINDS = ("min_delta", "min_value")
 BOUNDS = ("point", "lower_ci95")
 

@@ -9,13 +9,11 @@ import secrets
 from dataclasses import dataclass, field
 
 from tuneloop import graph
-from tuneloop.contracts import BASELINE_MODEL_ID, JOB_KINDS
+from tuneloop.contracts import ALIASES, BASELINE_MODEL_ID, JOB_KINDS
 
 HEX_DIGITS = 24  # random hex digits after an id's prefix
 MODEL_TAIL = 12  # hex digits of its job's id a fine-tuned model id ends with
 SUFFIX = r"[a-z0-9][a-z0-9-]{0,39}"  # a job's suffix, part of its model's id
-LATEST_PROMOTED = "latest-promoted"  # the alias a passing job's model becomes the target of
-ALIASES = (LATEST_PROMOTED,)  # every alias name the models API answers to
 
 
 @dataclass(frozen=True)

@@ -89,6 +89,16 @@ def private_stack(prefix: str, env: Mapping[str, str] | None = None) -> Iterator
 
 
 @contextlib.contextmanager
+def full_stack(prefix: str, env: Mapping[str, str] | None = None) -> Iterator[Stack]:
+    """A private stack running redis (no persistence), one worker (both queues), the gateway."""
+    with private_stack(prefix, env) as stack:
+        stack.start_redis(appendfsync=None)
+        stack.start_worker("worker", wait=False)
+        stack.start_gateway()
+        yield stack
+
+
+@contextlib.contextmanager
 def fault_stack(
     appendfsync: str | None = None,
     workers: Iterable[tuple[str, str]] = (("w1", ""),),

@@ -5,13 +5,13 @@ from flask_smorest import abort
 
 from tuneloop import contracts
 from tuneloop.agent import registry
+from tuneloop.contracts import ALIASES
 from tuneloop.schemas.models import (
     ModelListSchema,
     ModelSchema,
     ResponseInSchema,
     ResponseSchema,
 )
-from tuneloop.schemas.promotion import ALIASES
 from tuneloop_gateway.auth import JOBS, requires
 from tuneloop_gateway.blueprint import Blueprint
 from tuneloop_gateway.extensions import services

@@ -3,8 +3,8 @@
 import math
 
 from tuneloop import contracts
+from tuneloop.graph import AUTO
 from tuneloop.schemas.openai import EXTRAS
-from tuneloop.stages.hyperparameters import AUTO
 
 HYPER_NAMES = ("n_epochs", "batch_size")  # the same in both APIs
 LEVELS = {"warning": "warn"}  # ours -> OpenAI's; info and error are the same

@@ -5,7 +5,7 @@ from collections.abc import Iterable
 from tuneloop import contracts
 from tuneloop.stages.compare import HEADLINE as METRICS  # the metrics with 95% intervals
 
-EPOCH_EVENT = "metrics"  # the fine_tune stage's per-epoch event (tuneloop.pipeline.training)
+EPOCH_EVENT = "metrics"  # the fine_tune stage's per-epoch event (tuneloop.pipeline.fine_tune)
 
 
 def is_active(job: dict) -> bool:

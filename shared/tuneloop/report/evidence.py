@@ -2,11 +2,11 @@
 
 import numpy as np
 
-from tuneloop.stages import bootstrap, significance
+from tuneloop.report import bootstrap, significance
+from tuneloop.report.calibration import reliability
+from tuneloop.report.classification import classification
+from tuneloop.report.outcomes import Outcomes, paired
 from tuneloop.stages import compare as cmp
-from tuneloop.stages.calibration import reliability
-from tuneloop.stages.classification import classification
-from tuneloop.stages.outcomes import Outcomes, paired
 
 BOOTSTRAP_METHOD = (
     "paired percentile bootstrap: case indices drawn with replacement from a numpy Generator "

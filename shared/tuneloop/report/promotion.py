@@ -1,6 +1,6 @@
 """The promotion gate: whether a job's report passes every rule the job was given (promote_if)."""
 
-from tuneloop.schemas.promotion import LATEST_PROMOTED
+from tuneloop.contracts import LATEST_PROMOTED
 
 # Float noise is no failure: 0.85 - 0.80 is 0.04999999999999993, which meets min_delta 0.05.
 TOLERANCE = 1e-9

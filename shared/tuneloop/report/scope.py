@@ -2,10 +2,10 @@
 
 import numpy as np
 
-from tuneloop.stages.abstain import curve
-from tuneloop.stages.outcomes import Outcomes
-from tuneloop.stages.routes import Routes
-from tuneloop.stages.tradeoff import curve_thresholds
+from tuneloop.report.abstain import curve
+from tuneloop.report.outcomes import Outcomes
+from tuneloop.report.routes import Routes
+from tuneloop.report.tradeoff import curve_thresholds
 
 
 def _share(part: np.ndarray, of: np.ndarray) -> float | None:

@@ -1,49 +1,82 @@
-"""The fine_tune stage's store side: data in, per-epoch events and checkpoints, model out."""
+"""The softmax kind's trainer: stream the job's rows into features, train epoch by epoch.
+
+Each epoch is recorded through the run (which stops the trainer when the job ended or the
+lease was lost) and offered to a background checkpoint writer; a run killed mid-way resumes
+from the last checkpoint and ends with the same model as one never killed.
+"""
 
 import threading
 import time
 
 import numpy as np
 
-from tuneloop import contracts, failpoints, graph
+from tuneloop import failpoints
 from tuneloop.agent import checkpoint
 from tuneloop.agent.features import N_FEATURES
 from tuneloop.agent.learned import LearnedAgent
 from tuneloop.agent.softmax import TrainConfig, TrainState, stopped_early
-from tuneloop.errors import JobCancelled, StageError, StageSkipped
-from tuneloop.pipeline import data
-from tuneloop.pipeline.runner import Limits
-from tuneloop.stages.fine_tune import (
+from tuneloop.agent.trainer import Trained, TrainingRun
+from tuneloop.store import Store
+from tuneloop.trainers.softmax_fit import (
     TrainingData,
     check_out_of_scope,
     fine_tune,
     load_data,
     set_abstention,
 )
-from tuneloop.store import Store, keys
-from tuneloop.timeutil import now
 
 # Checkpoints alternate between two slots: "best" holds the state after the best epoch so
 # far, "last" the state after the latest checkpointed epoch when that was not the best. The
 # small "checkpoint" pointer names the slot to resume from, and is written after the slot.
 POINTER, BEST, LAST = "checkpoint", "checkpoint:best", "checkpoint:last"
-STAGE = "fine_tune"
 clock = time.perf_counter  # the checkpoint schedule's clock (a test may replace it)
 
 
-def model_meta(job: dict, agent: LearnedAgent, n_train: int, size: int) -> dict:
-    """Describe a fine-tuned model for GET /v1/models."""
-    return {
-        "id": agent.model_id,
-        "object": "model",
-        "created_at": now(),
-        "owned_by": "tuneloop",
-        "base_model": contracts.BASELINE_MODEL_ID,
-        "job_id": job["id"],
-        **agent.describe(),
-        "training_examples": n_train,
-        "size_bytes": size,
-    }
+def train(run: TrainingRun) -> Trained:
+    """Train (or resume) on the run's training side; return the best epoch's agent."""
+    config = TrainConfig(**run.hyperparameters)
+    state = _resume(run.store, run.job_id)
+    started = time.perf_counter()
+    prepared = load_data(run.kept_rows(), *run.sides())
+    load_seconds = time.perf_counter() - started
+    out_of_scope = run.request.out_of_scope_task
+    check_out_of_scope(prepared.classes, out_of_scope)  # before training, not after it
+    run.check_size(_size_bound(prepared), "at least")  # before any weight is allocated
+    resumed_after = state.epoch if state is not None else 0
+    agent, state, costs = _train(run, prepared, config, state)
+    # Only the epochs this run trained, over their training time (checkpoint writes excluded).
+    run.epochs_trained(state.epoch - resumed_after, costs["epoch_seconds"])
+    abstention = set_abstention(
+        agent,
+        prepared,
+        out_of_scope,
+        run.request.abstain_threshold,
+        run.request.max_in_scope_loss,
+    )
+    if abstention is not None:
+        _record_abstention(run.store, run.job_id, abstention)
+    return Trained(
+        agent,
+        _report(state, config, abstention),
+        len(prepared.train),
+        state.epoch,
+        _summary(state, prepared, load_seconds, costs, run.checkpoint_interval),
+    )
+
+
+def _summary(
+    state: TrainState, prepared: TrainingData, load_seconds: float, costs: dict, interval: float
+) -> tuple[str, dict]:
+    """Return the fine_tune:summary event's message and data: what training cost."""
+    feature_bytes = prepared.train.nbytes + prepared.validation.nbytes
+    message = (
+        f"trained {state.epoch} epochs (best {state.best_epoch}) on {len(prepared.train)} rows; "
+        f"features loaded in {load_seconds:.2f}s ({feature_bytes} bytes); "
+        f"{len(costs['checkpoint_epochs'])} checkpoints (at most one each {interval:g}s) held "
+        f"training up {costs['checkpoint_seconds']:.2f}s (written in "
+        f"{costs['write_seconds']:.2f}s beside it) in {costs['epoch_seconds']:.2f}s of epochs"
+    )
+    return message, {"feature_seconds": load_seconds, **costs, "checkpoint_interval": interval}
 
 
 def _resume(store: Store, jid: str) -> TrainState | None:
@@ -131,79 +164,12 @@ class _CheckpointWriter:
         self.wait()
 
 
-def run(store: Store, job: dict, limits: Limits, model_id: str) -> None:
-    """Train (or resume), record each epoch once, and save the best epoch's agent."""
-    jid = job["id"]
-    config = TrainConfig(**store.artifacts.get(jid, "hyperparameters"))
-    state = _resume(store, jid)
-    started = time.perf_counter()
-    prepared = load_data(data.kept(store, job), *data.sides(store, job))
-    load_seconds = time.perf_counter() - started
-    out_of_scope = job["request"].get("out_of_scope_task")
-    check_out_of_scope(prepared.classes, out_of_scope)  # before training, not after it
-    _check_size(_size_bound(prepared), limits, "at least")  # before any weight is allocated
-    resumed_after = state.epoch if state is not None else 0
-    interval = limits.checkpoint_interval
-    agent, state, costs = _train(store, job, prepared, config, model_id, state, interval)
-    # Only the epochs this run trained, over their training time (checkpoint writes excluded).
-    store.metrics.epochs_trained(state.epoch - resumed_after, costs["epoch_seconds"])
-    request = job["request"]
-    abstention = set_abstention(
-        agent,
-        prepared,
-        out_of_scope,
-        request.get("abstain_threshold"),
-        request.get("max_in_scope_loss"),
-    )
-    payload = agent.save()
-    _check_size(len(payload), limits)
-    store.artifacts.put(jid, "training", _report(state, config, len(payload), abstention))
-    if abstention is not None:
-        _record_abstention(store, jid, abstention)
-    if stopped_early(state, config):
-        store.jobs.update_if_active(jid, total_steps=graph.progress_total(state.epoch))
-    failpoints.hit("publish")
-    _publish(store, job, model_meta(job, agent, len(prepared.train), len(payload)), payload)
-    feature_bytes = prepared.train.nbytes + prepared.validation.nbytes
-    store.jobs.add_event(
-        jid,
-        "fine_tune:summary",
-        "message",
-        f"trained {state.epoch} epochs (best {state.best_epoch}) on {len(prepared.train)} rows; "
-        f"features loaded in {load_seconds:.2f}s ({feature_bytes} bytes); "
-        f"{len(costs['checkpoint_epochs'])} checkpoints (at most one each {interval:g}s) held "
-        f"training up {costs['checkpoint_seconds']:.2f}s (written in "
-        f"{costs['write_seconds']:.2f}s beside it) in {costs['epoch_seconds']:.2f}s of epochs",
-        {
-            "feature_seconds": load_seconds,
-            **costs,
-            "checkpoint_interval": interval,
-            "model_bytes": len(payload),
-        },
-    )
-
-
-def _publish(store: Store, job: dict, meta: dict, payload: bytes) -> None:
-    """Publish the model unless the job ended or this runner lost its lease (then stop)."""
-    jid, holder = job["id"], job["lease_holder"]
-    code = store.models.publish(meta, payload, jid, keys.lease(jid, STAGE), holder)
-    if code == 0:
-        raise JobCancelled(jid)  # the job ended first: cancel is final, no model
-    if code < 0:
-        raise StageSkipped(f"fine_tune of job {jid} lost its lease; the new holder publishes")
-
-
 def _train(
-    store: Store,
-    job: dict,
-    prepared: TrainingData,
-    config: TrainConfig,
-    model_id: str,
-    state: TrainState | None,
-    interval: float,
+    run: TrainingRun, prepared: TrainingData, config: TrainConfig, state: TrainState | None
 ) -> tuple[LearnedAgent, TrainState, dict]:
     """Run the epochs with their events and background checkpoints; return the costs too."""
-    saver = _CheckpointWriter(store, job["id"], checkpoint.Schedule(interval, clock()))
+    schedule = checkpoint.Schedule(run.checkpoint_interval, clock())
+    saver = _CheckpointWriter(run.store, run.job_id, schedule)
     epoch_started = [time.perf_counter()]
 
     def on_checkpoint(state: TrainState, improved: bool) -> None:
@@ -213,7 +179,7 @@ def _train(
         """
         saver.costs["epoch_seconds"] += time.perf_counter() - epoch_started[0]  # called first
         saver.wait()
-        _record_epoch(store, job, config.n_epochs, state.history[-1])
+        run.record_epoch(config.n_epochs, state.history[-1])
         saver.offer(state, improved, clock())
 
     def on_epoch(row: dict) -> None:
@@ -222,7 +188,7 @@ def _train(
         epoch_started[0] = time.perf_counter()
 
     try:
-        agent, state = fine_tune(prepared, config, model_id, state, on_epoch, on_checkpoint)
+        agent, state = fine_tune(prepared, config, run.model_id, state, on_epoch, on_checkpoint)
     finally:
         saver.close()
     return agent, state, {**saver.costs, "checkpoint_epochs": saver.epochs}
@@ -238,26 +204,12 @@ def _size_bound(prepared: TrainingData) -> int:
     return used_rows * len(prepared.classes) * 2
 
 
-def _check_size(size: int, limits: Limits, qualifier: str = "") -> None:
-    """Fail the job with model_too_large when size is over the configured limit."""
-    if size > limits.max_model_bytes:
-        raise StageError(
-            "model_too_large",
-            f"the model would be {qualifier + ' ' if qualifier else ''}{size} bytes, over the "
-            f"limit of {limits.max_model_bytes} (TUNELOOP_MAX_MODEL_BYTES); select fewer task "
-            "types or raise the limit",
-        )
-
-
-def _report(
-    state: TrainState, config: TrainConfig, model_bytes: int, abstention: dict | None
-) -> dict:
+def _report(state: TrainState, config: TrainConfig, abstention: dict | None) -> dict:
     """Return what the job result says about training (all computed, none timed)."""
     return {
         "epochs": state.history,
         "best_epoch": state.best_epoch,
         "stopped_early": stopped_early(state, config),
-        "model_size_bytes": model_bytes,
         "abstention": abstention,
     }
 
@@ -282,19 +234,3 @@ def _record_abstention(store: Store, jid: str, abstention: dict) -> None:
         f"{abstention['threshold']:.4f} ({how}){measured}"
     )
     store.jobs.add_event(jid, "fine_tune:abstention", "message", message, abstention)
-
-
-def _record_epoch(store: Store, job: dict, n_epochs: int, row: dict) -> None:
-    """Write one epoch's losses as an event (once) and count it, while the job is ours to run."""
-    jid = job["id"]
-    valid = "n/a" if row["valid_loss"] is None else f"{row['valid_loss']:.4f}"
-    message = (
-        f"epoch {row['epoch']}/{n_epochs}: train loss {row['train_loss']:.4f}, "
-        f"validation loss {valid}"
-    )
-    step = f"epoch:{row['epoch']}"
-    code = store.jobs.record_step_if_held(jid, STAGE, job["lease_holder"], step, message, row)
-    if code == 0:
-        raise JobCancelled(jid)  # the job ended (cancelled, most often)
-    if code < 0:
-        raise StageSkipped(f"fine_tune of job {jid} lost its lease; stopping here")

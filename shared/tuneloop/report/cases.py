@@ -4,8 +4,8 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 
+from tuneloop.report.outcomes import Outcomes, UnpairedError
 from tuneloop.stages.compare import CASE_OUTCOMES
-from tuneloop.stages.outcomes import Outcomes, UnpairedError
 
 
 def _answer(o: Outcomes, i: int) -> dict:

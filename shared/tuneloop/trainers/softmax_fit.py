@@ -1,4 +1,4 @@
-"""Fine-tune: turn kept examples into features, train the router, build the response memory."""
+"""The softmax kind's pure training: examples to features, router, memory, abstention."""
 
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -17,9 +17,9 @@ from tuneloop.agent.softmax import (
     train,
 )
 from tuneloop.errors import StageError
-from tuneloop.stages.abstain import at_threshold, choose_threshold, curve
-from tuneloop.stages.split import TRAIN, VALIDATION, side_of
-from tuneloop.stages.tradeoff import DEFAULT_MAX_IN_SCOPE_LOSS, curve_thresholds
+from tuneloop.report.abstain import at_threshold, choose_threshold, curve
+from tuneloop.report.tradeoff import DEFAULT_MAX_IN_SCOPE_LOSS, curve_thresholds
+from tuneloop.stages.prepare import TRAIN, VALIDATION, side_of
 
 PROBA_CHUNK = 4096  # validation rows per router pass
 

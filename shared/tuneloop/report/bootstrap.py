@@ -3,8 +3,8 @@
 import numpy as np
 import scipy.sparse as sp
 
+from tuneloop.report.outcomes import Outcomes
 from tuneloop.stages.compare import CONFIDENCE_LEVEL, RESAMPLES
-from tuneloop.stages.outcomes import Outcomes
 
 # Case indices drawn at once: bounds memory (about 40 bytes each, 10 MB) whatever the case
 # count; blocks this size also run faster than bigger ones (they stay in cache).

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from tuneloop.stages.tradeoff import DEFAULT_MAX_IN_SCOPE_LOSS
+from tuneloop.report.tradeoff import DEFAULT_MAX_IN_SCOPE_LOSS
 
 
 @dataclass(frozen=True)

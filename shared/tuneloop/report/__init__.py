@@ -1,0 +1,1 @@
+"""The report's statistics: per-case outcomes, intervals, significance, scope, the gate."""

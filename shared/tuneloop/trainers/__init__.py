@@ -1,0 +1,1 @@
+"""Trainers of the built-in model kinds (registered in tuneloop.agent.registry)."""
