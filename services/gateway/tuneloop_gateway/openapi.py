@@ -19,7 +19,7 @@ from apispec import BasePlugin
 from tuneloop_gateway.compat.errors import is_openai_route
 from tuneloop_gateway.errors import PROBLEM_JSON
 
-OPENAI_ERROR = "OpenAIError"  # the component app.py registers from tuneloop.schemas.openai
+OPENAI_ERROR = "OpenAIError"  # the component app.py registers from compat/schemas.py
 
 HTTP_METHODS = ("get", "put", "post", "delete", "patch")
 VERBS = {"post": "create", "put": "replace", "patch": "update", "delete": "delete"}

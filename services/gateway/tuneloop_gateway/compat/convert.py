@@ -3,8 +3,8 @@
 import math
 
 from tuneloop import contracts
-from tuneloop.schemas.openai import EXTRAS
 from tuneloop.stages.hyperparameters import AUTO
+from tuneloop_gateway.compat.schemas import EXTRAS
 
 HYPER_NAMES = ("n_epochs", "batch_size")  # the same in both APIs
 LEVELS = {"warning": "warn"}  # ours -> OpenAI's; info and error are the same
