@@ -13,7 +13,6 @@ from tuneloop.settings import Settings
 from tuneloop.store import Store
 from tuneloop_gateway import auth, errors, id_params, limits, metrics, openapi, pages, request_id
 from tuneloop_gateway.api import evaluations, health, interactions, jobs, models
-from tuneloop_gateway.checks import is_json
 from tuneloop_gateway.compat import chat as openai_chat
 from tuneloop_gateway.compat import errors as openai_errors
 from tuneloop_gateway.compat import files as openai_files
@@ -113,8 +112,7 @@ def require_json_body() -> object:
         return None  # the report pages' forms post form data (with a CSRF token)
     if request.blueprint == openai_files.blp.name:
         return None  # uploads are multipart/form-data
-    not_json = limits.request_has_body() and not is_json(request.content_type)
-    if request.method in ("POST", "PUT", "PATCH") and not_json:
+    if request.method in ("POST", "PUT", "PATCH") and not limits.body_is_json_or_absent():
         return problem(
             415,
             "Unsupported Media Type",

@@ -26,7 +26,7 @@ from flask import Flask, current_app, g, request
 from flask_smorest import Blueprint
 
 from tuneloop.settings import Settings
-from tuneloop_gateway.checks import bearer_key, key_digest
+from tuneloop_gateway import checks
 from tuneloop_gateway.errors import problem
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ def parse_api_keys(spec: str, legacy_key: str = "") -> tuple[ApiKey, ...]:
     digests: dict[bytes, str] = {}
     keys = []
     for name, key, scopes in parsed:
-        digest = key_digest(key)
+        digest = checks.key_digest(key)
         if digest in digests:
             raise RuntimeError(
                 f"TUNELOOP_API_KEYS: keys {digests[digest]!r} and {name!r} are the same key"
@@ -183,7 +183,7 @@ def check_bearer() -> object:
     if is_public() or g.get("pages_authenticate_themselves"):
         return None  # the report pages check their session cookie (tuneloop_gateway.pages)
     header = request.headers.get("Authorization", "")
-    key = bearer_key(header, current_app.extensions["tuneloop"].api_keys)
+    key = checks.bearer_key(header, current_app.extensions["tuneloop"].api_keys)
     if key is None:
         detail = "missing bearer key" if not header else "the bearer key is not valid"
         return problem(401, "Unauthorized", detail, headers={"WWW-Authenticate": "Bearer"})

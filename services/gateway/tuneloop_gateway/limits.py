@@ -171,6 +171,11 @@ def request_has_body() -> bool:
     return "chunked" in request.headers.get("Transfer-Encoding", "").lower()
 
 
+def body_is_json_or_absent() -> bool:
+    """Whether the current request sends no body, or one declared as JSON (checks.is_json)."""
+    return not request_has_body() or checks.is_json(request.content_type)
+
+
 def install_body_limit(app: Flask, max_bytes: int) -> None:
     """Answer 413 problem+json to a body over max_bytes, or a form of over MAX_FORM_PARTS parts.
 

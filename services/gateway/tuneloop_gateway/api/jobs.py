@@ -39,6 +39,18 @@ from tuneloop_gateway.jobs_service import (
 from tuneloop_gateway.limits import counted_in_store, deferred
 
 blp = Blueprint("jobs", __name__, url_prefix="/v1/jobs", description="Fine-tuning jobs")
+ETAG_DOC = {
+    "description": "the answer's entity tag (a read without include)",
+    "schema": {"type": "string"},
+}
+IF_NONE_MATCH_DOC = {
+    "in": "header",
+    "name": "If-None-Match",
+    "required": False,
+    "schema": {"type": "string"},
+    "description": "The ETag of the answer the client holds: 304 without a body while it is "
+    "current (a read without include)",
+}
 
 
 @blp.route("")
@@ -104,9 +116,15 @@ class Job(MethodView):
     @counted_in_store
     @requires(blp, JOBS)
     @blp.arguments(JobReadQuerySchema, location="query")
-    @blp.response(200, JobSchema)
+    @blp.response(200, JobSchema, headers={"ETag": ETAG_DOC})
+    @blp.alt_response(304, description="unchanged since the answer of the ETag sent: no body")
+    @blp.doc(parameters=[IF_NONE_MATCH_DOC])
     def get(self, query: dict, job_id: str) -> dict | Response:
-        """Return the job's status, stage, progress, result or error; its eval set on request."""
+        """Return the job's status, stage, progress, result or error; its eval set on request.
+
+        A read without options has an ETag; sent back in If-None-Match, it gets 304 while the
+        job is unchanged.
+        """
         if EVAL_SET_INCLUDE in query["include"]:
             return get_job_or_404(job_id, eval_set=True)
         body = job_body(services(), current_app.json, job_id, deferred())
