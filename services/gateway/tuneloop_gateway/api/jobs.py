@@ -43,14 +43,6 @@ ETAG_DOC = {
     "description": "the answer's entity tag (a read without include)",
     "schema": {"type": "string"},
 }
-IF_NONE_MATCH_DOC = {
-    "in": "header",
-    "name": "If-None-Match",
-    "required": False,
-    "schema": {"type": "string"},
-    "description": "The ETag of the answer the client holds: 304 without a body while it is "
-    "current (a read without include)",
-}
 
 
 @blp.route("")
@@ -118,7 +110,6 @@ class Job(MethodView):
     @blp.arguments(JobReadQuerySchema, location="query")
     @blp.response(200, JobSchema, headers={"ETag": ETAG_DOC})
     @blp.alt_response(304, description="unchanged since the answer of the ETag sent: no body")
-    @blp.doc(parameters=[IF_NONE_MATCH_DOC])
     def get(self, query: dict, job_id: str) -> dict | Response:
         """Return the job's status, stage, progress, result or error; its eval set on request.
 
