@@ -5,6 +5,7 @@ once through the whole app (the lane first), once straight to Flask's own wsgi_a
 lane skipped). A spy in front of Flask tells which requests the lane handed on.
 """
 
+import hashlib
 import io
 import json
 import re
@@ -20,6 +21,7 @@ from tuneloop.schemas.jobs import JobInSchema, JobSchema
 from tuneloop.settings import Settings
 from tuneloop.store import keys
 from tuneloop.store.answer_cache import DOCUMENT
+from tuneloop_gateway import checks
 from tuneloop_gateway.app import create_app
 from tuneloop_gateway.extensions import Services
 from tuneloop_gateway.lane import HotLane
@@ -154,6 +156,14 @@ def test_a_plain_post_is_served_by_the_lane_as_flask_serves_it(
                 "headers": headers(),
                 "data": json.dumps(item()),
                 "content_type": "application/json; charset=utf-8",
+            },
+        ),
+        (
+            "a +json media type",
+            {
+                "headers": headers(),
+                "data": json.dumps(item()),
+                "content_type": "application/vnd.rating+json",
             },
         ),
     ],
@@ -414,3 +424,86 @@ def test_the_lane_takes_a_body_of_exactly_the_limit_and_leaves_a_larger_one_to_f
         flask, lane, passed = lanes.both("POST", "/v1/interactions", **sent)
         assert lane.status_code == status and passed is not lane_serves, limit
         same_headers(lane, flask)
+
+
+def test_a_job_read_has_the_etag_of_its_bytes_and_is_304_while_the_job_is_unchanged(
+    lanes: Lanes, stack: Stack
+) -> None:
+    request = JobInSchema().load({"hyperparameters": {"n_epochs": 1}})
+    job_id = stack.store.jobs.create(request, snapshot_seq=0, total_steps=7)["id"]
+    path = f"/v1/jobs/{job_id}"
+    try:
+        flask, lane, passed = lanes.both("GET", path, headers=headers(JOBS_KEY))
+        assert not passed and lane.status_code == 200
+        tag = lane.headers["ETag"]
+        assert tag == flask.headers["ETag"] == f'"{hashlib.sha1(lane.get_data()).hexdigest()}"'
+        same_headers(lane, flask)
+        # The tag sent back, alone, weak, in a list, or "*": 304 without a body, on both paths.
+        for sent in (tag, f"W/{tag}", f'"other", {tag}', "*"):
+            asked = headers(JOBS_KEY, **{"If-None-Match": sent})
+            flask, lane, passed = lanes.both("GET", path, headers=asked)
+            assert not passed, sent
+            assert (lane.status_code, lane.get_data()) == (304, b""), sent
+            assert lane.headers == flask.headers
+            assert lane.headers["ETag"] == tag and "Content-Type" not in lane.headers
+        # A tag of another answer: the whole answer.
+        asked = headers(JOBS_KEY, **{"If-None-Match": '"other"'})
+        flask, lane, _ = lanes.both("GET", path, headers=asked)
+        assert lane.status_code == 200 and lane.get_data() == flask.get_data()
+        # Once the job changed, its old tag gets the new answer and a new tag.
+        stack.store.redis.hset(keys.job(job_id), "stage", json.dumps("collect"))
+        asked = headers(JOBS_KEY, **{"If-None-Match": tag})
+        flask, lane, passed = lanes.both("GET", path, headers=asked)
+        assert not passed and lane.status_code == 200
+        assert lane.get_json()["stage"] == "collect" and lane.headers["ETag"] != tag
+        assert lane.get_data() == flask.get_data() and lane.headers["ETag"] == flask.headers["ETag"]
+        # An ended job's kept answer is tagged the same way, and 304 to its tag.
+        stack.store.cancel_job(job_id)
+        ended = lanes.whole.get(path, headers=headers(JOBS_KEY))
+        kept = lanes.whole.get(path, headers=headers(JOBS_KEY))
+        assert ended.get_data() == kept.get_data() and ended.headers["ETag"] == kept.headers["ETag"]
+        asked = headers(JOBS_KEY, **{"If-None-Match": kept.headers["ETag"]})
+        flask, lane, passed = lanes.both("GET", path, headers=asked)
+        assert not passed and (lane.status_code, lane.get_data()) == (304, b"")
+        assert lane.headers == flask.headers
+    finally:
+        stack.store.jobs.delete(job_id)
+
+
+def test_a_read_with_the_eval_set_has_no_etag_and_ignores_if_none_match(
+    lanes: Lanes, queued_job: str
+) -> None:
+    path = f"/v1/jobs/{queued_job}?include=request.eval_set"
+    flask, lane, passed = lanes.both(
+        "GET", path, headers=headers(JOBS_KEY, **{"If-None-Match": "*"})
+    )
+    assert passed and lane.status_code == flask.status_code == 200
+    assert "ETag" not in lane.headers and "ETag" not in flask.headers
+
+
+@pytest.mark.parametrize(
+    ("check", "verdict", "method", "path", "status"),
+    [
+        ("bearer_key", None, "POST", "/v1/interactions", 401),
+        ("too_large", True, "POST", "/v1/interactions", 413),
+        ("is_json", False, "POST", "/v1/interactions", 415),
+        ("accepted", None, "POST", "/v1/interactions", 201),  # validated in full by Flask
+        ("is_id", False, "GET", "/v1/jobs/{job}", 404),
+    ],
+)
+def test_a_check_changed_in_checks_changes_flask_and_the_lane_alike(
+    lanes: Lanes,
+    queued_job: str,
+    monkeypatch: pytest.MonkeyPatch,
+    check: str,
+    verdict: object,
+    method: str,
+    path: str,
+    status: int,
+) -> None:
+    monkeypatch.setattr(checks, check, lambda *_: verdict)
+    key = INGEST_KEY if method == "POST" else JOBS_KEY
+    sent = {"headers": headers(key), **({"json": item()} if method == "POST" else {})}
+    flask, lane, passed = lanes.both(method, path.format(job=queued_job), **sent)
+    assert passed, f"{check}: the lane served a request its check refused"
+    assert lane.status_code == flask.status_code == status, flask.get_data(as_text=True)

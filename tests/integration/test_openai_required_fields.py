@@ -23,8 +23,8 @@ from tuneloop_devstack.stack import Stack
 from tuneloop.contracts import BASELINE_MODEL_ID
 from tuneloop.graph import AUTO
 from tuneloop.schemas.jobs import AutoOr
-from tuneloop.schemas.openai import FineTuningJobCreateSchema
 from tuneloop_gateway.compat.errors import is_openai_route
+from tuneloop_gateway.compat.schemas import FineTuningJobCreateSchema
 from tuneloop_gateway.id_params import plain_rule
 
 from .support import API_KEY, JOB_TIMEOUT, gateway_app, wait_until

@@ -400,3 +400,10 @@ def test_max_in_scope_loss_and_the_tradeoff_curves_are_documented(spec: dict) ->
     point = schemas["TradeoffPoint"]["properties"]
     assert set(point) == {"threshold", "in_scope_accuracy", "out_of_scope_recall", "in_scope_loss"}
     assert "max_in_scope_loss" in schemas["JobAbstention"]["properties"]
+
+
+def test_the_job_read_documents_its_etag_and_304(spec: dict) -> None:
+    read = spec["paths"]["/v1/jobs/{job_id}"]["get"]
+    assert "ETag" in read["responses"]["200"]["headers"]
+    assert "304" in read["responses"]
+    assert "If-None-Match" in {p["name"] for p in read["parameters"] if p["in"] == "header"}

@@ -238,8 +238,8 @@ def test_problems_become_openai_errors_naming_the_first_field() -> None:
 def test_file_lines_and_request_bodies_are_decoded_by_the_one_shared_decoder() -> None:
     from tuneloop import strict_json
     from tuneloop.schemas import chat_file
-    from tuneloop_gateway import blueprint, lane
+    from tuneloop_gateway import blueprint, checks
 
-    assert chat_file.strict_loads is blueprint.strict_loads is lane.strict_loads
-    assert blueprint.strict_loads is strict_json.strict_loads
+    assert chat_file.strict_loads is checks.strict_loads  # the parser's and the lane's decoder
+    assert checks.strict_loads is strict_json.strict_loads
     assert blueprint.DuplicateKeyError is strict_json.DuplicateKeyError

@@ -68,6 +68,4 @@ def test_only_contracts_spells_a_job_kinds_prefix() -> None:
     prefixes = re.compile("|".join(rf"['\"]{k.prefix}\b" for k in JOB_KINDS.values()))
     scanned = [*root.joinpath("shared").rglob("*.py"), *root.joinpath("services").rglob("*.py")]
     spelling = {p.relative_to(root).as_posix() for p in scanned if prefixes.search(p.read_text())}
-    # The gateway's checkpoint ids still strip "ftjob-" (the gateway's refactor is to derive it).
-    left = {"services/gateway/tuneloop_gateway/compat/convert.py"}
-    assert spelling - left == {"shared/tuneloop/contracts.py"}, "derive them from JOB_KINDS"
+    assert spelling == {"shared/tuneloop/contracts.py"}, "derive them from JOB_KINDS"

@@ -1,5 +1,6 @@
 """Each service imports only what it needs: checked in a fresh interpreter per case."""
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -67,3 +68,11 @@ def test_schemas_and_store_do_not_load_sklearn_or_numpy():
     )
     assert {"marshmallow", "redis"} <= loaded
     assert not {"sklearn", "numpy", "scipy", "celery", "flask"} & loaded
+
+
+GATEWAY_ONLY = ("tuneloop.schemas.openai", "tuneloop.schemas.trusted")
+
+
+@pytest.mark.parametrize("name", GATEWAY_ONLY)
+def test_the_gateways_own_schemas_are_not_in_the_shared_package(name):
+    assert importlib.util.find_spec(name) is None, f"{name} belongs to tuneloop_gateway"

@@ -10,7 +10,6 @@ import json
 import pytest
 from marshmallow import Schema, ValidationError
 
-from tuneloop.schemas import trusted
 from tuneloop.schemas.chat_file import parse
 from tuneloop.schemas.evaluations import EvaluationInSchema
 from tuneloop.schemas.interactions import (
@@ -20,6 +19,7 @@ from tuneloop.schemas.interactions import (
 )
 from tuneloop.schemas.jobs import JobInSchema
 from tuneloop.schemas.labels import MAX_TASK_TYPE, task_type_problem
+from tuneloop_gateway import trusted
 
 ACCEPTED = [
     "reverted_card_payment?",  # Banking77's own label

@@ -7,8 +7,8 @@ import random
 import pytest
 from marshmallow import ValidationError
 
-from tuneloop.schemas import trusted
 from tuneloop.schemas.interactions import MAX_BATCH, InteractionBatchInSchema, InteractionInSchema
+from tuneloop_gateway import trusted
 
 GOOD = {
     "input": "Will it rain in Oslo tomorrow?",

@@ -10,7 +10,6 @@ from flask_smorest import Api
 from tuneloop.agent import registry
 from tuneloop.logs import configure_logging
 from tuneloop.schemas.common import ProblemSchema
-from tuneloop.schemas.openai import OpenAIErrorSchema
 from tuneloop.settings import Settings
 from tuneloop.store import Store
 from tuneloop_gateway import auth, errors, id_params, limits, metrics, openapi, pages, request_id
@@ -19,6 +18,7 @@ from tuneloop_gateway.compat import chat as openai_chat
 from tuneloop_gateway.compat import errors as openai_errors
 from tuneloop_gateway.compat import files as openai_files
 from tuneloop_gateway.compat import fine_tuning
+from tuneloop_gateway.compat.schemas import OpenAIErrorSchema
 from tuneloop_gateway.errors import PROBLEM_JSON, problem
 from tuneloop_gateway.extensions import Services, build_celery
 from tuneloop_gateway.lane import HotLane
@@ -114,8 +114,7 @@ def require_json_body() -> object:
         return None  # the report pages' forms post form data (with a CSRF token)
     if request.blueprint == openai_files.blp.name:
         return None  # uploads are multipart/form-data
-    has_body = limits.request_has_body()
-    if request.method in ("POST", "PUT", "PATCH") and has_body and not request.is_json:
+    if request.method in ("POST", "PUT", "PATCH") and not limits.body_is_json_or_absent():
         return problem(
             415,
             "Unsupported Media Type",

@@ -16,11 +16,9 @@ A view method declares the scope it needs with :func:`requires`; a protected end
 declares none needs ``admin``.
 """
 
-import hashlib
-import hmac
 import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -28,6 +26,7 @@ from flask import Flask, current_app, g, request
 from flask_smorest import Blueprint
 
 from tuneloop.settings import Settings
+from tuneloop_gateway import checks
 from tuneloop_gateway.errors import problem
 
 log = logging.getLogger(__name__)
@@ -58,11 +57,6 @@ class ApiKey:
         return ADMIN in self.scopes or scope in self.scopes
 
 
-def key_digest(key: str) -> bytes:
-    """Return the SHA-256 digest of a key; keys are only held and compared as digests."""
-    return hashlib.sha256(key.encode()).digest()
-
-
 def parse_api_keys(spec: str, legacy_key: str = "") -> tuple[ApiKey, ...]:
     """Parse TUNELOOP_API_KEYS (and TUNELOOP_API_KEY) into keys.
 
@@ -89,7 +83,7 @@ def parse_api_keys(spec: str, legacy_key: str = "") -> tuple[ApiKey, ...]:
     digests: dict[bytes, str] = {}
     keys = []
     for name, key, scopes in parsed:
-        digest = key_digest(key)
+        digest = checks.key_digest(key)
         if digest in digests:
             raise RuntimeError(
                 f"TUNELOOP_API_KEYS: keys {digests[digest]!r} and {name!r} are the same key"
@@ -128,25 +122,6 @@ def keys_from_settings(settings: Settings) -> tuple[ApiKey, ...]:
     return parse_api_keys(settings.api_keys, settings.api_key)
 
 
-def identify(token: str, keys: Iterable[ApiKey]) -> ApiKey | None:
-    """Return the key whose digest matches token's, comparing with every key in constant time."""
-    digest = key_digest(token)
-    found = None
-    for key in keys:
-        # No early exit: every configured digest is compared, whichever one matches.
-        if hmac.compare_digest(digest, key.digest):
-            found = key
-    return found
-
-
-def bearer_key(header: str, keys: Iterable[ApiKey]) -> ApiKey | None:
-    """Return the key an Authorization header's bearer token names, or None."""
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    return identify(token.strip(), keys)
-
-
 def requires(blp: Blueprint, scope: str) -> Callable[[F], F]:
     """Mark a view method as needing scope (or admin) and document it in OpenAPI."""
     if scope not in SCOPES:
@@ -166,21 +141,30 @@ def requires(blp: Blueprint, scope: str) -> Callable[[F], F]:
     return decorator
 
 
-def view_method() -> object:
-    """Return the function that handles the current request (a MethodView's method)."""
-    view = current_app.view_functions.get(request.endpoint or "")
+def method_of(view: object, method: str) -> object:
+    """Return the function that handles method on a view (a MethodView's method)."""
     view_class = getattr(view, "view_class", None)
     if view_class is not None:
-        method = request.method.lower()
+        method = method.lower()
         if method == "head":
             method = "get"
         view = getattr(view_class, method, None)
     return view
 
 
+def scope_of(func: object) -> str:
+    """Return the scope a view function declares with requires (admin when none)."""
+    return getattr(func, "required_scope", ADMIN)
+
+
+def view_method() -> object:
+    """Return the function that handles the current request (a MethodView's method)."""
+    return method_of(current_app.view_functions.get(request.endpoint or ""), request.method)
+
+
 def required_scope() -> str:
     """Return the scope the current request's endpoint needs (admin when none is declared)."""
-    return getattr(view_method(), "required_scope", ADMIN)
+    return scope_of(view_method())
 
 
 def is_public() -> bool:
@@ -199,7 +183,7 @@ def check_bearer() -> object:
     if is_public() or g.get("pages_authenticate_themselves"):
         return None  # the report pages check their session cookie (tuneloop_gateway.pages)
     header = request.headers.get("Authorization", "")
-    key = bearer_key(header, current_app.extensions["tuneloop"].api_keys)
+    key = checks.bearer_key(header, current_app.extensions["tuneloop"].api_keys)
     if key is None:
         detail = "missing bearer key" if not header else "the bearer key is not valid"
         return problem(401, "Unauthorized", detail, headers={"WWW-Authenticate": "Bearer"})

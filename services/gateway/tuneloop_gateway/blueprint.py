@@ -1,7 +1,5 @@
 """flask-smorest's Blueprint with a JSON parser that never lets a body cause a 500."""
 
-import functools
-from collections.abc import Callable
 from typing import Any, ClassVar, NoReturn
 from urllib.parse import unquote_to_bytes
 
@@ -9,20 +7,12 @@ import flask
 import flask_smorest
 from marshmallow import Schema, ValidationError
 from webargs.core import missing
-from webargs.flaskparser import FlaskParser, abort, is_json_request
+from webargs.flaskparser import FlaskParser, abort
 from werkzeug.datastructures import MultiDict
 
-from tuneloop.schemas import trusted
-from tuneloop.schemas.interactions import MAX_BATCH, InteractionBatchInSchema, InteractionInSchema
-from tuneloop.strict_json import DuplicateKeyError, strict_loads
+from tuneloop.strict_json import DuplicateKeyError
+from tuneloop_gateway import checks
 from tuneloop_gateway.bounds import too_long
-
-# Bodies with an accept-only fast path: a valid one is loaded without marshmallow, anything
-# else is validated in full (and answered with marshmallow's messages).
-FAST_PATHS: dict[type[Schema], Callable[[Any], dict | None]] = {
-    InteractionInSchema: trusted.interaction,
-    InteractionBatchInSchema: functools.partial(trusted.batch, max_items=MAX_BATCH),
-}
 
 
 class SafeJsonParser(FlaskParser):
@@ -54,10 +44,10 @@ class SafeJsonParser(FlaskParser):
         return super().load_querystring(req, schema)
 
     def _raw_load_json(self, req: flask.Request) -> Any:
-        if not is_json_request(req):
+        if not checks.is_json(req.content_type):
             return missing
         try:
-            return strict_loads(req.get_data(cache=True))
+            return checks.decode(req.get_data(cache=True))
         except RecursionError:
             abort(400, messages={"json": ["JSON body is nested too deeply."]})
         except DuplicateKeyError as exc:
@@ -78,9 +68,10 @@ class SafeJsonParser(FlaskParser):
         validators: Any,
     ) -> Any:
         """Take the schema's fast path when it has one and the body is certainly valid."""
-        fast = FAST_PATHS.get(type(schema)) if location == "json" and not validators else None
-        if fast is not None and (loaded := fast(location_data)) is not None:
-            return loaded
+        if location == "json" and not validators:
+            loaded = checks.accepted(type(schema), location_data)
+            if loaded is not None:
+                return loaded
         return super()._process_location_data(
             location_data, schema, req, location, unknown, validators
         )

@@ -16,6 +16,7 @@ from flask_smorest import Api, abort
 from werkzeug.routing import BaseConverter
 
 from tuneloop.store import ids
+from tuneloop_gateway import checks
 
 
 class Malformed(str):
@@ -37,7 +38,7 @@ class IdConverter(BaseConverter):
 
     def to_python(self, value: str) -> str:
         """The id, or the value marked Malformed (a ValidationError would lose the id)."""
-        return value if self.KIND.matches(value) else Malformed(value, self.KIND)
+        return value if checks.is_id(self.KIND, value) else Malformed(value, self.KIND)
 
 
 @cache

@@ -3,11 +3,13 @@
 ``POST /v1/interactions`` of one item and ``GET /v1/jobs/{id}`` without options are most of
 a busy gateway's traffic: clients posting ratings, and pollers. For them Flask's
 per-request machinery (request context, routing, eight hooks, flask-smorest's parsing and
-dumping) cost more than the work itself. The lane takes such a request only when it can
-tell at once how Flask would take it: a known key with the endpoint's scope, and for a post
-a JSON body within the size limit, without Idempotency-Key, that trusted.interaction
-accepts. It then does what the endpoint's view does with the same functions (the key's
-rate limit counted in the store's script, the same record, the same answer and headers).
+dumping) cost more than the work itself. The lane is a driver of checks.py, the module
+whose functions Flask's hooks and parser call too: it takes a request only when each of
+them passes it (a known key with the endpoint's scope, and for a post a JSON body within
+the size limit, without Idempotency-Key, that the accept-only path vouches for). It then
+does what the endpoint's view does with the same functions (the key's rate limit counted in
+the store's script, the same record, the job service's read and ETag, the same answer and
+headers).
 
 Every other request goes to Flask untouched, with the body the lane read given back, so
 every refusal (401, 403, 413, 415, 400, 422) is Flask's own. What goes wrong once the lane
@@ -22,23 +24,23 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import Flask, g
+from werkzeug.http import quote_etag
 
 from tuneloop import logs
-from tuneloop.schemas import trusted
+from tuneloop.schemas.interactions import InteractionInSchema
 from tuneloop.store import ids
-from tuneloop.store.ratelimit import Window
-from tuneloop.strict_json import strict_loads
-from tuneloop_gateway import auth, request_id
-from tuneloop_gateway.api.jobs import job_body, no_job
+from tuneloop_gateway import auth, checks, request_id, trusted
 from tuneloop_gateway.extensions import Services
 from tuneloop_gateway.idempotency import HEADER as IDEMPOTENCY_HEADER
+from tuneloop_gateway.jobs_service import conditional, job_body, no_job
 from tuneloop_gateway.metrics import ROUTE_KEY
 
 WsgiApp = Callable[[dict, Callable], Iterable[bytes]]
+Headers = list[tuple[str, str]]
 POST_RULE, READ_RULE = "/v1/interactions", "/v1/jobs/<job_id>"
 JOBS_PREFIX = "/v1/jobs/"
 IDEMPOTENCY = "HTTP_" + IDEMPOTENCY_HEADER.upper().replace("-", "_")
-STATUS = {200: "200 OK", 201: "201 CREATED"}
+STATUS = {200: "200 OK", 201: "201 CREATED", 304: "304 NOT MODIFIED"}
 
 
 class Declined(Exception):  # noqa: N818 - a decision, not an error
@@ -46,21 +48,15 @@ class Declined(Exception):  # noqa: N818 - a decision, not an error
 
 
 def scope_of(app: Flask, endpoint: str, method: str) -> str:
-    """The scope a view method declares (auth.requires), read once from the app's views."""
-    return getattr(app.view_functions[endpoint].view_class, method).required_scope
+    """The scope a view method declares (auth.requires), read once as auth reads it."""
+    return auth.scope_of(auth.method_of(app.view_functions[endpoint], method))
 
 
-def plain_length(environ: dict) -> int:
-    """The declared body length of a request without Transfer-Encoding; -1 when none is."""
-    length = environ.get("CONTENT_LENGTH", "")
-    if "HTTP_TRANSFER_ENCODING" in environ or not (length.isascii() and length.isdigit()):
-        return -1
-    return int(length)
-
-
-def is_plain_json(environ: dict) -> bool:
-    """Whether the body is declared as application/json (what Flask's is_json accepts most)."""
-    return environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower() == "application/json"
+def body_length(environ: dict) -> int | None:
+    """The body's length as Flask reads it (checks.declared_length)."""
+    return checks.declared_length(
+        environ.get("CONTENT_LENGTH"), environ.get("HTTP_TRANSFER_ENCODING")
+    )
 
 
 class HotLane:
@@ -70,8 +66,8 @@ class HotLane:
         self.flask, self.wsgi = app, wsgi
         self.svc: Services = app.extensions["tuneloop"]
         self.limiter = app.extensions.get("limiter")
-        self.post_scope = scope_of(app, "interactions.Interactions", "post")
-        self.read_scope = scope_of(app, "jobs.Job", "get")
+        self.post_scope = scope_of(app, "interactions.Interactions", "POST")
+        self.read_scope = scope_of(app, "jobs.Job", "GET")
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         """Answer a hot request that is plainly fine; pass any other to the app."""
@@ -89,23 +85,22 @@ class HotLane:
         rid = request_id.from_header(environ.get("HTTP_X_REQUEST_ID", ""))
         token = logs.bind(request_id=rid)
         try:
-            status, body = serve(environ, key, path)
+            status, body, headers = serve(environ, key, path)
         except Declined:
-            status, body = 0, b""
+            status, body, headers = 0, b"", []
         except Exception as exc:  # answered as the app answers it, hooks and all
             return self.flask_answer(environ, exc, key, rid)(environ, start_response)
         finally:
             logs.reset(token)
         if not status:
             return self.wsgi(environ, start_response)
-        start_response(
-            STATUS[status],
-            [
+        if status != 304:  # a 304 has no body, nor the headers that describe one
+            headers = [
                 ("Content-Type", "application/json"),
                 ("Content-Length", str(len(body))),
-                (request_id.HEADER, rid),
-            ],
-        )
+                *headers,
+            ]
+        start_response(STATUS[status], [*headers, (request_id.HEADER, rid)])
         return [body]
 
     @staticmethod
@@ -113,47 +108,46 @@ class HotLane:
         """A read of one job by a well-formed id (any other is Flask's 404), without options."""
         return (
             path.startswith(JOBS_PREFIX)
-            and ids.JOB.matches(path[len(JOBS_PREFIX) :])
+            and checks.is_id(ids.JOB, path[len(JOBS_PREFIX) :])
             and not environ.get("QUERY_STRING")
-            and environ.get("CONTENT_LENGTH", "") in ("", "0")
             and "HTTP_TRANSFER_ENCODING" not in environ
+            and not body_length(environ)
         )
 
     def key(self, environ: dict, scope: str) -> auth.ApiKey | None:
         """The request's bearer key when it has scope; None leaves the answer to the app."""
-        key = auth.bearer_key(environ.get("HTTP_AUTHORIZATION", ""), self.svc.api_keys)
+        key = checks.bearer_key(environ.get("HTTP_AUTHORIZATION", ""), self.svc.api_keys)
         return key if key is not None and key.allows(scope) else None
 
-    def windows(self, key: auth.ApiKey) -> tuple[Window, ...]:
-        """The rate-limit windows the store's script counts for key."""
-        return self.limiter.windows(key) if self.limiter is not None else ()
-
-    def post_interaction(self, environ: dict, key: auth.ApiKey, _path: str) -> tuple[int, bytes]:
+    def post_interaction(
+        self, environ: dict, key: auth.ApiKey, _path: str
+    ) -> tuple[int, bytes, Headers]:
         """Store one plainly valid item; Declined for any other post."""
-        length = plain_length(environ)
+        length = body_length(environ)
         if (
-            not 0 < length <= self.svc.settings.max_body_bytes
-            or not is_plain_json(environ)
+            "HTTP_TRANSFER_ENCODING" in environ  # the lane reads only a declared length
+            or not length
+            or checks.too_large(length, self.svc.settings.max_body_bytes)
+            or not checks.is_json(environ.get("CONTENT_TYPE"))
             or IDEMPOTENCY in environ
         ):
             raise Declined
-        data = read_body(environ, length)
-        try:
-            item = trusted.interaction(strict_loads(data))
-        except (ValueError, RecursionError):
-            item = None
+        item = checks.accepted_body(InteractionInSchema, read_body(environ, length))
         if item is None:
             raise Declined
-        record = self.svc.store.interactions.add_many([item], limit=self.windows(key))[0]
-        return 201, self.flask.json.response(trusted.created(record)).get_data()
+        windows = checks.rate_windows(self.limiter, key)
+        record = self.svc.store.interactions.add_many([item], limit=windows)[0]
+        return 201, self.flask.json.response(trusted.created(record)).get_data(), []
 
-    def read_job(self, environ: dict, key: auth.ApiKey, path: str) -> tuple[int, bytes]:
-        """Read one job as GET /v1/jobs/{id} answers it."""
+    def read_job(self, environ: dict, key: auth.ApiKey, path: str) -> tuple[int, bytes, Headers]:
+        """Read one job as GET /v1/jobs/{id} answers it, with its ETag (304 when unchanged)."""
         job_id = path[len(JOBS_PREFIX) :]
-        body = job_body(self.svc, self.flask.json, job_id, self.windows(key))
+        windows = checks.rate_windows(self.limiter, key)
+        body = job_body(self.svc, self.flask.json, job_id, windows)
         if body is None:
             no_job(job_id)
-        return 200, body if isinstance(body, bytes) else body.encode()
+        status, body, tag = conditional(body, environ.get("HTTP_IF_NONE_MATCH"))
+        return status, body, [("ETag", quote_etag(tag))]
 
     def flask_answer(self, environ: dict, exc: Exception, key: auth.ApiKey, rid: str) -> Any:
         """The app's answer to exc raised by a request the lane took (its windows counted)."""

@@ -32,7 +32,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from tuneloop.settings import Settings
 from tuneloop.store import keys, ratelimit
 from tuneloop.store.ratelimit import RateLimitedError, Window
-from tuneloop_gateway import auth
+from tuneloop_gateway import auth, checks
 from tuneloop_gateway.errors import problem
 
 log = logging.getLogger(__name__)
@@ -96,7 +96,7 @@ class RateLimit:
         key = auth.current_key()
         if key is None or auth.is_public():
             return None
-        windows = self.windows(key)
+        windows = checks.rate_windows(self, key)
         if not windows:
             return None
         if getattr(auth.view_method(), "rate_limit_in_store", False):
@@ -171,6 +171,11 @@ def request_has_body() -> bool:
     return "chunked" in request.headers.get("Transfer-Encoding", "").lower()
 
 
+def body_is_json_or_absent() -> bool:
+    """Whether the current request sends no body, or one declared as JSON (checks.is_json)."""
+    return not request_has_body() or checks.is_json(request.content_type)
+
+
 def install_body_limit(app: Flask, max_bytes: int) -> None:
     """Answer 413 problem+json to a body over max_bytes, or a form of over MAX_FORM_PARTS parts.
 
@@ -190,8 +195,11 @@ def install_body_limit(app: Flask, max_bytes: int) -> None:
         return problem(413, "Content Too Large", detail)
 
     def check_body_size() -> Response | None:
-        length = request.content_length
-        if length is not None and length > max_bytes:
+        headers = request.headers
+        length = checks.declared_length(
+            headers.get("Content-Length"), headers.get("Transfer-Encoding")
+        )
+        if checks.too_large(length, max_bytes):
             return too_large(
                 f"the request body is {length} bytes; at most {max_bytes} are accepted "
                 "(TUNELOOP_MAX_BODY_BYTES)"

@@ -1,4 +1,5 @@
-"""OpenAPI conventions no view has to repeat: each operation's operationId, each {id} route's 404.
+"""OpenAPI conventions no view has to repeat: each operation's operationId, each {id} route's 404,
+the If-None-Match header of an answer documented with an ETag.
 
 operationIds come from the path, so a new view gets a stable, readable one without a decorator:
 
@@ -19,8 +20,16 @@ from apispec import BasePlugin
 from tuneloop_gateway.compat.errors import is_openai_route
 from tuneloop_gateway.errors import PROBLEM_JSON
 
-OPENAI_ERROR = "OpenAIError"  # the component app.py registers from tuneloop.schemas.openai
+OPENAI_ERROR = "OpenAIError"  # the component app.py registers from compat/schemas.py
 
+IF_NONE_MATCH = {
+    "in": "header",
+    "name": "If-None-Match",
+    "required": False,
+    "schema": {"type": "string"},
+    "description": "The ETag of the answer the client holds: 304 without a body while it is "
+    "still the answer",
+}
 HTTP_METHODS = ("get", "put", "post", "delete", "patch")
 VERBS = {"post": "create", "put": "replace", "patch": "update", "delete": "delete"}
 _PARAM = re.compile(r"^\{(\w+)\}$")
@@ -52,7 +61,8 @@ def not_found(path: str) -> dict[str, Any] | None:
 
 
 class Conventions(BasePlugin):
-    """An apispec plugin: fills in operationIds and the 404 of routes with path parameters."""
+    """An apispec plugin: fills in operationIds, the 404 of routes with path parameters and
+    If-None-Match where an answer has an ETag."""
 
     def operation_helper(
         self, path: str | None = None, operations: dict | None = None, **kwargs: Any
@@ -67,8 +77,16 @@ class Conventions(BasePlugin):
             operation.setdefault("operationId", operation_id(path, method, len(methods)))
             if missing is not None:
                 operation.setdefault("responses", {}).setdefault("404", dict(missing))
+            if has_etag(operation.get("responses", {})):
+                operation.setdefault("parameters", []).append(dict(IF_NONE_MATCH))
             if is_openai_route(path):
                 in_openai_shape(operation.get("responses", {}))
+
+
+def has_etag(responses: dict) -> bool:
+    """Whether an operation's 200 answer is documented with an ETag header."""
+    ok = next((r for status, r in responses.items() if str(status) == "200"), None)
+    return isinstance(ok, dict) and "ETag" in ok.get("headers", {})
 
 
 def in_openai_shape(responses: dict) -> None:

@@ -5,11 +5,11 @@ from flask.views import MethodView
 from tuneloop.graph import EVALUATION, progress_total
 from tuneloop.schemas.evaluations import EvaluationInSchema
 from tuneloop.schemas.jobs import JobSchema
-from tuneloop_gateway.api.jobs import create_and_queue, invalid
 from tuneloop_gateway.auth import JOBS, requires
 from tuneloop_gateway.blueprint import Blueprint
 from tuneloop_gateway.extensions import services
 from tuneloop_gateway.idempotency import idempotent
+from tuneloop_gateway.jobs_service import create_and_queue, invalid
 
 blp = Blueprint(
     "evaluations",

@@ -1,17 +1,10 @@
 """Jobs of every kind: create (fine-tuning), read, list, cancel, events, cases, training file."""
 
-import logging
-from collections.abc import Sequence
-from typing import NoReturn
-
-from flask import Response, current_app, stream_with_context, url_for
-from flask.json.provider import JSONProvider
+from flask import Response, current_app, stream_with_context
+from flask import request as sent
 from flask.views import MethodView
 from flask_smorest import abort
-from redis.exceptions import RedisError
 
-from tuneloop.canvas import job_canvas
-from tuneloop.contracts import TERMINAL
 from tuneloop.errors import StageError
 from tuneloop.graph import FINE_TUNING, progress_total
 from tuneloop.pipeline import data
@@ -29,28 +22,27 @@ from tuneloop.schemas.jobs import (
 from tuneloop.schemas.results import CasePageSchema
 from tuneloop.stages.collect import synthetic_examples
 from tuneloop.stages.prepare import chat_lines
-from tuneloop.store.answer_cache import UNCHANGED, JobRead
 from tuneloop.store.interactions import SnapshotGoneError
-from tuneloop.store.jobs import Quota, QuotaExceeded
-from tuneloop.store.ratelimit import Window
-from tuneloop_gateway.auth import JOBS, current_key, requires
+from tuneloop_gateway.auth import JOBS, requires
 from tuneloop_gateway.blueprint import Blueprint
-from tuneloop_gateway.errors import problem
-from tuneloop_gateway.extensions import Services, services
+from tuneloop_gateway.extensions import services
 from tuneloop_gateway.idempotency import idempotent
+from tuneloop_gateway.jobs_service import (
+    cancel_job,
+    conditional,
+    create_and_queue,
+    get_job_or_404,
+    invalid,
+    job_body,
+    no_job,
+)
 from tuneloop_gateway.limits import counted_in_store, deferred
 
-log = logging.getLogger(__name__)
 blp = Blueprint("jobs", __name__, url_prefix="/v1/jobs", description="Fine-tuning jobs")
-JOB_SCHEMA = JobSchema()
-
-
-def get_job_or_404(job_id: str, eval_set: bool = False) -> dict:
-    """Return the job (with its eval set's cases when asked) or answer 404."""
-    job = services().store.jobs.get(job_id, eval_set=eval_set)
-    if job is None:
-        no_job(job_id)
-    return job
+ETAG_DOC = {
+    "description": "the answer's entity tag (a read without include)",
+    "schema": {"type": "string"},
+}
 
 
 @blp.route("")
@@ -99,36 +91,6 @@ def check_out_of_scope_task(request: dict) -> None:
         )
 
 
-def invalid(field: str, message: str) -> NoReturn:
-    """Answer 422 naming one invalid field of the body."""
-    abort(422, message=f"invalid field {field}: {message}", errors={field: [message]})
-
-
-def create_and_queue(request: dict, kind: str, total: int) -> tuple:
-    """Store a job of kind for the calling key (within its quotas), queue it, answer 202."""
-    svc = services()
-    quota = Quota(svc.settings.max_stored_jobs, svc.settings.max_active_jobs)
-    owner = current_key().name
-    try:
-        # snapshot None: the interactions' sequence number, read as the job is stored
-        job = svc.store.jobs.create(request, None, total, owner, quota, kind)
-    except QuotaExceeded as exc:
-        which = "jobs not yet ended" if exc.kind == "active" else "stored jobs"
-        detail = f"the key {owner!r} has {exc.limit} {which}, its limit; " + (
-            "retry when one has ended" if exc.kind == "active" else "ask an operator"
-        )
-        headers = {"Retry-After": "30"} if exc.kind == "active" else {}
-        return problem(429, "Too Many Requests", detail, headers=headers)
-    try:
-        job_canvas(svc.celery, job["id"], kind).apply_async()
-    except Exception:  # the broker refused: store nothing, so a retry starts clean
-        log.exception("job %s: could not be queued; removing it", job["id"])
-        svc.store.jobs.delete(job["id"])
-        abort(503, message="the job could not be queued; retry later")
-    location = url_for("jobs.Job", job_id=job["id"])
-    return job, 202, {"Location": location}
-
-
 # Report parts that grow with the eval set or the task types: only GET /v1/jobs/{id} has them.
 UNLISTED = ("examples", "classification", "calibration")
 
@@ -146,51 +108,23 @@ class Job(MethodView):
     @counted_in_store
     @requires(blp, JOBS)
     @blp.arguments(JobReadQuerySchema, location="query")
-    @blp.response(200, JobSchema)
+    @blp.response(200, JobSchema, headers={"ETag": ETAG_DOC})
+    @blp.alt_response(304, description="unchanged since the answer of the ETag sent: no body")
     def get(self, query: dict, job_id: str) -> dict | Response:
-        """Return the job's status, stage, progress, result or error; its eval set on request."""
+        """Return the job's status, stage, progress, result or error; its eval set on request.
+
+        A read without options has an ETag; sent back in If-None-Match, it gets 304 while the
+        job is unchanged.
+        """
         if EVAL_SET_INCLUDE in query["include"]:
             return get_job_or_404(job_id, eval_set=True)
         body = job_body(services(), current_app.json, job_id, deferred())
         if body is None:
             no_job(job_id)
-        return Response(body, mimetype=current_app.json.mimetype)
-
-
-def no_job(job_id: str) -> NoReturn:
-    """Answer 404 naming the job."""
-    abort(404, message=f"no job with id {job_id!r}")
-
-
-def job_body(
-    svc: Services, json: JSONProvider, job_id: str, limit: Sequence[Window]
-) -> str | bytes | None:
-    """The job's answer (JobSchema's, as JSON), rendered once per state it is read in; None
-    when there is no such job. The limit's windows are counted in the same read.
-
-    An ended job's answer is kept in Redis beside it (it no longer changes, see
-    JobStore.read); an active job's latest answer is kept in this worker with its state's
-    digest, and served again while the store finds the job in that state.
-    """
-    held = svc.polled.get(job_id)
-    found = svc.store.jobs.read(job_id, limit=limit, known=held[0] if held else "")
-    if found is UNCHANGED and held is not None:
-        return held[1]
-    if found is None:
-        svc.polled.drop(job_id)  # deleted
-        return None
-    if not isinstance(found, JobRead):
-        return found  # the kept answer
-    body = json.response(JOB_SCHEMA.dump(found.job())).get_data()  # as flask-smorest would
-    if found.status not in TERMINAL:
-        svc.polled.put(job_id, found.digest, body)
-        return body
-    svc.polled.drop(job_id)
-    try:
-        svc.store.jobs.keep_document(job_id, found.stamp, body.decode())
-    except RedisError as exc:  # e.g. Redis at maxmemory: the next read renders it again
-        log.warning("job %s: its answer was not kept: %s", job_id, exc)
-    return body
+        status, body, tag = conditional(body, sent.headers.get("If-None-Match"))
+        response = Response(body, status, mimetype=current_app.json.mimetype)
+        response.set_etag(tag)
+        return response
 
 
 @blp.route("/<job:job_id>/cancel")
@@ -203,17 +137,6 @@ class JobCancel(MethodView):
     def post(self, job_id: str) -> dict:
         """Cancel the job: stages not started never run; fine-tuning stops at its next epoch."""
         return cancel_job(job_id)
-
-
-def cancel_job(job_id: str) -> dict:
-    """Cancel the job and record it; answer 404 or 409 (the API's and the report pages' cancel)."""
-    job = get_job_or_404(job_id)
-    store = services().store
-    if not store.cancel_job(job_id):
-        current = store.jobs.get(job_id) or job
-        abort(409, message=f"job {job_id} has already finished: it is {current['status']}")
-    store.jobs.add_event(job_id, "job:cancelled", "job.cancelled", "job cancelled")
-    return store.jobs.get(job_id)
 
 
 @blp.route("/<job:job_id>/events")

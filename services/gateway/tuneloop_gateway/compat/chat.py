@@ -6,11 +6,11 @@ import uuid
 from flask.views import MethodView
 from flask_smorest import abort
 
-from tuneloop.schemas.openai import ChatCompletionInSchema, ChatCompletionSchema
 from tuneloop.timeutil import now
 from tuneloop_gateway.api.models import ask_model
 from tuneloop_gateway.auth import JOBS, requires
 from tuneloop_gateway.blueprint import Blueprint
+from tuneloop_gateway.compat.schemas import ChatCompletionInSchema, ChatCompletionSchema
 
 blp = Blueprint(
     "openai_chat",

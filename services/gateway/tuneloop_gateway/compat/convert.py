@@ -3,9 +3,10 @@
 import math
 
 from tuneloop import contracts
-from tuneloop.graph import AUTO
-from tuneloop.schemas.openai import EXTRAS
+from tuneloop.graph import AUTO, FINE_TUNING
+from tuneloop_gateway.compat.schemas import EXTRAS
 
+FINE_TUNING_JOB = contracts.JOB_KINDS[FINE_TUNING]  # its id prefix and object name
 HYPER_NAMES = ("n_epochs", "batch_size")  # the same in both APIs
 LEVELS = {"warning": "warn"}  # ours -> OpenAI's; info and error are the same
 EPOCH_EVENT = "metrics"
@@ -81,7 +82,7 @@ def openai_job(job: dict) -> dict:
     succeeded = job["status"] == contracts.SUCCEEDED
     return {
         "id": job["id"],
-        "object": "fine_tuning.job",
+        "object": FINE_TUNING_JOB.object,
         "model": contracts.BASELINE_MODEL_ID,
         "created_at": job["created_at"],
         "finished_at": job["finished_at"],
@@ -130,7 +131,7 @@ def checkpoints(job: dict) -> list[dict]:
     steps = best * max(1, math.ceil(rows / batch))
     return [
         {
-            "id": f"ftckpt-{job['id'].removeprefix('ftjob-')}-{best}",
+            "id": f"ftckpt-{job['id'].removeprefix(FINE_TUNING_JOB.prefix + '-')}-{best}",
             "object": "fine_tuning.job.checkpoint",
             "created_at": job["finished_at"],
             "fine_tuned_model_checkpoint": job["model_id"],

@@ -10,16 +10,16 @@ from marshmallow import ValidationError
 from werkzeug.datastructures import FileStorage
 
 from tuneloop.schemas.chat_file import MAX_LINE_ERRORS, parse
-from tuneloop.schemas.openai import (
+from tuneloop.store.files import FileInUseError
+from tuneloop_gateway.auth import INGEST, requires
+from tuneloop_gateway.blueprint import Blueprint
+from tuneloop_gateway.compat.schemas import (
     FileDeletedSchema,
     FileObjectSchema,
     FilePageSchema,
     FileQuerySchema,
     FileUploadSchema,
 )
-from tuneloop.store.files import FileInUseError
-from tuneloop_gateway.auth import INGEST, requires
-from tuneloop_gateway.blueprint import Blueprint
 from tuneloop_gateway.extensions import services
 
 blp = Blueprint(

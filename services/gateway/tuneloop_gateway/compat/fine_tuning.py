@@ -8,16 +8,6 @@ from marshmallow import ValidationError
 from tuneloop.graph import FINE_TUNING, progress_total
 from tuneloop.schemas.chat_file import trusted_rows
 from tuneloop.schemas.jobs import MAX_EVAL_SET, JobInSchema
-from tuneloop.schemas.openai import (
-    CheckpointPageSchema,
-    CursorQuerySchema,
-    EventCursorQuerySchema,
-    FineTuningEventPageSchema,
-    FineTuningJobCreateSchema,
-    FineTuningJobPageSchema,
-    FineTuningJobSchema,
-)
-from tuneloop_gateway.api.jobs import cancel_job, create_and_queue, invalid
 from tuneloop_gateway.auth import JOBS, requires
 from tuneloop_gateway.blueprint import Blueprint
 from tuneloop_gateway.compat.convert import (
@@ -27,8 +17,18 @@ from tuneloop_gateway.compat.convert import (
     openai_job,
     our_request,
 )
+from tuneloop_gateway.compat.schemas import (
+    CheckpointPageSchema,
+    CursorQuerySchema,
+    EventCursorQuerySchema,
+    FineTuningEventPageSchema,
+    FineTuningJobCreateSchema,
+    FineTuningJobPageSchema,
+    FineTuningJobSchema,
+)
 from tuneloop_gateway.extensions import services
 from tuneloop_gateway.idempotency import idempotent
+from tuneloop_gateway.jobs_service import cancel_job, create_and_queue, invalid
 
 blp = Blueprint(
     "openai_fine_tuning",

@@ -7,9 +7,9 @@ from werkzeug.exceptions import Conflict
 from tuneloop import contracts
 from tuneloop.schemas.jobs import EventQuerySchema, JobQuerySchema
 from tuneloop.stages.compare import CASE_OUTCOMES
-from tuneloop_gateway.api.jobs import cancel_job, get_job_or_404
 from tuneloop_gateway.auth import JOBS
 from tuneloop_gateway.extensions import services
+from tuneloop_gateway.jobs_service import cancel_job, get_job_or_404
 from tuneloop_gateway.pages import charts, report
 from tuneloop_gateway.pages.site import bp, requires, when
 

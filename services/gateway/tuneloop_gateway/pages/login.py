@@ -4,7 +4,7 @@ import secrets
 
 from flask import Response, g, make_response, redirect, render_template, request, url_for
 
-from tuneloop_gateway import auth
+from tuneloop_gateway import checks
 from tuneloop_gateway.extensions import services
 from tuneloop_gateway.pages import session
 from tuneloop_gateway.pages.site import bp, page_error, requires
@@ -42,7 +42,7 @@ def login_post() -> object:
     expected = request.cookies.get(session.LOGIN_CSRF_COOKIE)
     if not session.csrf_ok(expected):
         return page_error(403, "Forbidden", "the login form's CSRF token is missing or wrong")
-    key = auth.identify(request.form.get("api_key", "").strip(), services().api_keys)
+    key = checks.identify(request.form.get("api_key", "").strip(), services().api_keys)
     if key is None:
         return login_form("That key is not valid.", 401)
     session_id, _ = session.start(key)

@@ -1,0 +1,132 @@
+"""The job service: create a job and queue its stages, read one, cancel one.
+
+The views of /v1/jobs, /v1/evaluations, /v1/fine_tuning/jobs and the report pages, and the
+hot lane, all call these; none of them imports another's view module.
+"""
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from typing import NoReturn
+
+from flask import url_for
+from flask.json.provider import JSONProvider
+from flask_smorest import abort
+from redis.exceptions import RedisError
+
+from tuneloop.canvas import job_canvas
+from tuneloop.contracts import TERMINAL
+from tuneloop.schemas.jobs import JobSchema
+from tuneloop.store.answer_cache import UNCHANGED, JobRead
+from tuneloop.store.jobs import Quota, QuotaExceeded
+from tuneloop.store.ratelimit import Window
+from tuneloop_gateway import checks
+from tuneloop_gateway.auth import current_key
+from tuneloop_gateway.errors import problem
+from tuneloop_gateway.extensions import Services, services
+
+log = logging.getLogger(__name__)
+JOB_SCHEMA = JobSchema()
+
+
+def invalid(field: str, message: str) -> NoReturn:
+    """Answer 422 naming one invalid field of a job's request."""
+    abort(422, message=f"invalid field {field}: {message}", errors={field: [message]})
+
+
+def no_job(job_id: str) -> NoReturn:
+    """Answer 404 naming the job."""
+    abort(404, message=f"no job with id {job_id!r}")
+
+
+def get_job_or_404(job_id: str, eval_set: bool = False) -> dict:
+    """Return the job (with its eval set's cases when asked) or answer 404."""
+    job = services().store.jobs.get(job_id, eval_set=eval_set)
+    if job is None:
+        no_job(job_id)
+    return job
+
+
+def create_and_queue(request: dict, kind: str, total: int) -> tuple:
+    """Store a job of kind for the calling key (within its quotas), queue it, answer 202."""
+    svc = services()
+    quota = Quota(svc.settings.max_stored_jobs, svc.settings.max_active_jobs)
+    owner = current_key().name
+    try:
+        # snapshot None: the interactions' sequence number, read as the job is stored
+        job = svc.store.jobs.create(request, None, total, owner, quota, kind)
+    except QuotaExceeded as exc:
+        which = "jobs not yet ended" if exc.kind == "active" else "stored jobs"
+        detail = f"the key {owner!r} has {exc.limit} {which}, its limit; " + (
+            "retry when one has ended" if exc.kind == "active" else "ask an operator"
+        )
+        headers = {"Retry-After": "30"} if exc.kind == "active" else {}
+        return problem(429, "Too Many Requests", detail, headers=headers)
+    queue(svc, job["id"], kind)
+    location = url_for("jobs.Job", job_id=job["id"])
+    return job, 202, {"Location": location}
+
+
+def queue(svc: Services, job_id: str, kind: str) -> None:
+    """Send the job's canvas; when the broker refuses it, delete the job and answer 503."""
+    try:
+        job_canvas(svc.celery, job_id, kind).apply_async()
+    except Exception:  # the broker refused: store nothing, so a retry starts clean
+        log.exception("job %s: could not be queued; removing it", job_id)
+        svc.store.jobs.delete(job_id)
+        abort(503, message="the job could not be queued; retry later")
+
+
+def job_body(
+    svc: Services, json: JSONProvider, job_id: str, limit: Sequence[Window]
+) -> bytes | None:
+    """The job's answer (JobSchema's, as JSON), rendered once per state it is read in; None
+    when there is no such job. The limit's windows are counted in the same read.
+
+    An ended job's answer is kept in Redis beside it (it no longer changes, see
+    JobStore.read); an active job's latest answer is kept in this worker with its state's
+    digest, and served again while the store finds the job in that state.
+    """
+    held = svc.polled.get(job_id)
+    found = svc.store.jobs.read(job_id, limit=limit, known=held[0] if held else "")
+    if found is UNCHANGED and held is not None:
+        return held[1]
+    if found is None:
+        svc.polled.drop(job_id)  # deleted
+        return None
+    if not isinstance(found, JobRead):
+        return found.encode()  # the kept answer
+    body = json.response(JOB_SCHEMA.dump(found.job())).get_data()  # as flask-smorest would
+    if found.status not in TERMINAL:
+        svc.polled.put(job_id, found.digest, body)
+        return body
+    svc.polled.drop(job_id)
+    try:
+        svc.store.jobs.keep_document(job_id, found.stamp, body.decode())
+    except RedisError as exc:  # e.g. Redis at maxmemory: the next read renders it again
+        log.warning("job %s: its answer was not kept: %s", job_id, exc)
+    return body
+
+
+def etag(body: bytes) -> str:
+    """The entity tag of a job's answer: the digest of its bytes (one answer, one tag)."""
+    return hashlib.sha1(body, usedforsecurity=False).hexdigest()
+
+
+def conditional(body: bytes, if_none_match: str | None) -> tuple[int, bytes, str]:
+    """A job read's status, body and entity tag: 304 without a body when the client has it."""
+    tag = etag(body)
+    if checks.not_modified(if_none_match, tag):
+        return 304, b"", tag
+    return 200, body, tag
+
+
+def cancel_job(job_id: str) -> dict:
+    """Cancel the job and record it; answer 404 or 409 (the API's and the report pages' cancel)."""
+    job = get_job_or_404(job_id)
+    store = services().store
+    if not store.cancel_job(job_id):
+        current = store.jobs.get(job_id) or job
+        abort(409, message=f"job {job_id} has already finished: it is {current['status']}")
+    store.jobs.add_event(job_id, "job:cancelled", "job.cancelled", "job cancelled")
+    return store.jobs.get(job_id)
