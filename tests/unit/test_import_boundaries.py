@@ -67,3 +67,10 @@ def test_schemas_and_store_do_not_load_sklearn_or_numpy():
     )
     assert {"marshmallow", "redis"} <= loaded
     assert not {"sklearn", "numpy", "scipy", "celery", "flask"} & loaded
+
+
+def test_the_cli_loads_the_shared_metric_list_and_no_server_library():
+    loaded = top_level_modules_after_importing("tuneloop_cli.main")
+    assert {"tuneloop_cli", "tuneloop", "click", "rich", "requests"} <= loaded
+    server = {"marshmallow", "redis", "celery", "flask", "numpy", "sklearn", "tuneloop_gateway"}
+    assert not (server | {"tuneloop_worker"}) & loaded
