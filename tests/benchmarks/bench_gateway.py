@@ -37,7 +37,7 @@ from pathlib import Path
 
 from benchsupport import redis_used, run_job
 from datagen import generate
-from tuneloop_devstack.client import Client
+from tuneloop_cli.client import Api, Config
 from tuneloop_devstack.procs import Proc, free_port, wait_for
 from tuneloop_devstack.stack import GUNICORN, Stack
 
@@ -188,7 +188,7 @@ def _answers_200_any(port: int) -> bool:
         return False
 
 
-def finished_job(stack: Stack, client: Client) -> tuple[str, bytes]:
+def finished_job(stack: Stack, client: Api) -> tuple[str, bytes]:
     """Run a small job to the end (then stop the worker); return its id and GET body."""
     stack.start_worker("worker", concurrency=1, queues=PIPELINE_QUEUE)
     rows = generate(20, seed=7, n_tasks=10)
@@ -197,17 +197,17 @@ def finished_job(stack: Stack, client: Client) -> tuple[str, bytes]:
     request = {"include_synthetic": True, "lab_eval_set": True, "hyperparameters": {"n_epochs": 3}}
     job, _ = run_job(client, request, timeout=300)
     stack.remove("worker")
-    return job["id"], fetch(stack.port, f"/v1/jobs/{job['id']}", client.api_key)[1]
+    return job["id"], fetch(stack.port, f"/v1/jobs/{job['id']}", client.config.api_key)[1]
 
 
-def queued_job(stack: Stack, client: Client) -> tuple[str, bytes]:
+def queued_job(stack: Stack, client: Api) -> tuple[str, bytes]:
     """Store a job that stays queued (no worker is sent it): what a poll reads while it waits."""
     request = JobInSchema().load({"hyperparameters": {"n_epochs": 3}})
     job_id = stack.store.jobs.create(request, snapshot_seq=0, total_steps=7)["id"]
-    return job_id, fetch(stack.port, f"/v1/jobs/{job_id}", client.api_key)[1]
+    return job_id, fetch(stack.port, f"/v1/jobs/{job_id}", client.config.api_key)[1]
 
 
-def bytes_per_interaction(stack: Stack, client: Client) -> float:
+def bytes_per_interaction(stack: Stack, client: Api) -> float:
     """Return Redis used_memory growth per interaction over SIZE_ROWS posted rows."""
     rows = generate(SIZE_ROWS // 20, seed=11, n_tasks=20)
     before = redis_used(stack)
@@ -268,7 +268,7 @@ def main() -> None:
         }
         stack.start_gateway(port=free_port(), env=env)
         bare = start_bare(stack, gunicorn_args)
-        client = Client(stack.base_url, key)
+        client = Api(Config(stack.base_url, key))
         job_id, job_body = finished_job(stack, client)
         stack.probe().set(f"bare:job:{job_id}", job_body)
         queued_id, queued_body = queued_job(stack, client)

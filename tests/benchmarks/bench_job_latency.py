@@ -10,7 +10,7 @@ import statistics
 import sys
 import time
 
-from tuneloop_devstack.client import Client
+from tuneloop_cli.client import Api, Config
 from tuneloop_devstack.demo_data import HUMAN_RATED
 from tuneloop_devstack.procs import free_port
 from tuneloop_devstack.stack import Stack
@@ -29,7 +29,7 @@ REQUEST = {
 }
 
 
-def timed_job(client: Client) -> float:
+def timed_job(client: Api) -> float:
     """Return seconds from POST to succeeded for one job."""
     start = time.perf_counter()
     job = client.post("/v1/jobs", REQUEST)
@@ -58,7 +58,7 @@ def main() -> None:
     stack = Stack(api_key=secrets.token_urlsafe(16), port=free_port(), workers=2)
     try:
         stack.start()
-        client = Client(stack.base_url, stack.api_key)
+        client = Api(Config(stack.base_url, stack.api_key))
         items = [{**ex, "source": "synthetic"} for ex in SYNTHETIC_EXAMPLES]
         items += [
             {"input": i, "output": o, "rating": r, "task_type": t} for i, o, r, t in HUMAN_RATED

@@ -11,14 +11,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 from datagen import generate
-from tuneloop_devstack.client import Client
+from tuneloop_cli.client import Api, Config
 from tuneloop_devstack.procs import free_port
 from tuneloop_devstack.stack import Stack
 
 N_TASKS, PER_TASK, EVAL_PER_TASK, SEED = 20, 40, 10, 7
 
 
-def wait(client: Client, job_id: str, timeout: float = 600) -> dict:
+def wait(client: Api, job_id: str, timeout: float = 600) -> dict:
     """Poll until the job finishes."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -34,7 +34,7 @@ def main() -> None:
     stack = Stack(api_key=secrets.token_urlsafe(16), port=free_port(), workers=2)
     try:
         stack.start()
-        client = Client(stack.base_url, stack.api_key)
+        client = Api(Config(stack.base_url, stack.api_key))
         rows = generate(PER_TASK, SEED, N_TASKS)
         for start in range(0, len(rows), 1000):
             client.post("/v1/interactions/batch", {"items": rows[start : start + 1000]})

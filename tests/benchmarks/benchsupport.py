@@ -8,21 +8,21 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from redis import Redis
-from tuneloop_devstack.client import Client
+from tuneloop_cli.client import Api, Config
 from tuneloop_devstack.procs import free_port
 from tuneloop_devstack.stack import Stack
 
 BATCH = 1000
 
 
-def start_stack(workers: int = 1) -> tuple[Stack, Client]:
+def start_stack(workers: int = 1) -> tuple[Stack, Api]:
     """Start a private redis-server, the workers and the gateway."""
     stack = Stack(api_key=secrets.token_urlsafe(16), port=free_port(), workers=workers)
     stack.start()
-    return stack, Client(stack.base_url, stack.api_key)
+    return stack, Api(Config(stack.base_url, stack.api_key))
 
 
-def post_rows(client: Client, rows: Sequence[dict]) -> float:
+def post_rows(client: Api, rows: Sequence[dict]) -> float:
     """POST rows in batches of 1,000; return the seconds it took."""
     start = time.perf_counter()
     for i in range(0, len(rows), BATCH):
@@ -31,7 +31,7 @@ def post_rows(client: Client, rows: Sequence[dict]) -> float:
 
 
 def run_job(
-    client: Client, request: dict, timeout: float = 3600, every: Callable[[], None] | None = None
+    client: Api, request: dict, timeout: float = 3600, every: Callable[[], None] | None = None
 ) -> tuple[dict, float]:
     """POST a job and poll it to the end; return the job and POST -> succeeded seconds."""
     start = time.perf_counter()
@@ -48,7 +48,7 @@ def run_job(
     sys.exit(f"job {job['id']} did not finish in {timeout}s")
 
 
-def events(client: Client, job_id: str) -> list[dict]:
+def events(client: Api, job_id: str) -> list[dict]:
     """Return every event of a job."""
     out, after = [], None
     while True:

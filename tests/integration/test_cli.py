@@ -23,7 +23,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tuneloop_cli import lab_report
 
+from tuneloop.report_metrics import LAB_ORDER
 from tuneloop.schemas.chat_file import parse
 
 from .support import (
@@ -373,6 +375,20 @@ def test_report_json_is_the_jobs_result_and_the_tables_show_it(
     assert " ".join(result["significance"]["verdict"].split()) in " ".join(tables.split())
     for task in base["by_task_type"]:
         assert task in tables
+
+
+def test_report_lab_prints_the_demos_plain_text_report(
+    stack: Stack, client: ApiClient, finished_job: dict
+) -> None:
+    job_id = finished_job["id"]
+    job = client.get(f"/v1/jobs/{job_id}").json()
+    events = client.get(f"/v1/jobs/{job_id}/events", params={"limit": 1000}).json()["data"]
+    text = ok(tuneloop(stack, "report", job_id, "--lab"))
+    assert text == lab_report.render(job, events) + "\n"
+    assert "AGENT FINE-TUNING REPORT" in text and f"Model: {job['result']['model_id']}" in text
+    shown = [line.split()[0] for line in text.splitlines() if line.startswith("  ")]
+    metrics = [name for name in shown if name in LAB_ORDER]
+    assert metrics[: len(LAB_ORDER)] == list(LAB_ORDER), text
 
 
 def test_report_of_a_failed_job_says_why_and_exits_1(stack: Stack, client: ApiClient) -> None:

@@ -1,4 +1,4 @@
-"""Static checks of docker-compose.yml, the Dockerfiles and .dockerignore (no Docker engine)."""
+"""Static checks of docker-compose.yml, the services' Dockerfile and .dockerignore (no engine)."""
 
 import os
 import re
@@ -13,10 +13,8 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "docker-compose.yml"
-DOCKERFILES = {
-    "gateway": REPO / "services" / "gateway" / "Dockerfile",
-    "worker": REPO / "services" / "worker" / "Dockerfile",
-}
+DOCKERFILE = REPO / "services" / "Dockerfile"  # one target per service image
+TARGETS = ("gateway", "worker")
 REDIS_PASSWORD = "test-redis-password"
 API_KEY = "test-api-key"
 TIMEOUT = 60
@@ -153,6 +151,55 @@ def dockerfile_instructions(path: Path) -> Iterator[tuple[str, str]]:
             yield instruction.upper(), args.strip()
 
 
+def stages(path: Path) -> list[list[tuple[str, str]]]:
+    """Return a Dockerfile's build stages, each its instructions from its FROM on."""
+    out: list[list[tuple[str, str]]] = []
+    for instruction, args in dockerfile_instructions(path):
+        if instruction == "FROM":
+            out.append([])
+        if out:
+            out[-1].append((instruction, args))
+    return out
+
+
+def stage_name(stage: list[tuple[str, str]]) -> str:
+    """Return the name a stage's FROM gives it (`FROM base AS name`), or ""."""
+    words = stage[0][1].split()
+    return words[-1] if len(words) == 3 and words[1].upper() == "AS" else ""
+
+
+def named_stages() -> dict[str, list[tuple[str, str]]]:
+    """Return the services' Dockerfile's stages by name."""
+    return {stage_name(stage): stage for stage in stages(DOCKERFILE)}
+
+
+def base_chain(target: str) -> list[list[tuple[str, str]]]:
+    """Return the stages an image target stands on through FROM, its base first."""
+    named, chain = named_stages(), []
+    name = target
+    while name in named:
+        chain.insert(0, named[name])
+        name = named[name][0][1].split()[0]
+    return chain
+
+
+def target_steps(target: str) -> list[tuple[str, str]]:
+    """Return the instructions that make a target: its FROM chain and what it copies from."""
+    named, wanted, todo = named_stages(), set(), [target]
+    while todo:
+        name = todo.pop()
+        if name in named and name not in wanted:
+            wanted.add(name)
+            todo.append(named[name][0][1].split()[0])
+            todo += [a.split()[0].removeprefix("--from=") for i, a in named[name] if i == "COPY"]
+    return [step for name, stage in named.items() if name in wanted for step in stage]
+
+
+def target_text(target: str) -> str:
+    """Return a target's instructions as text."""
+    return "\n".join(f"{i} {a}" for i, a in target_steps(target))
+
+
 # --- redis ---------------------------------------------------------------------------------
 
 
@@ -210,7 +257,7 @@ def test_gateway_runs_gunicorn_with_the_app_factory(services: dict[str, Service]
     """The gateway is served by gunicorn with its settings module (compose command, or CMD)."""
     command = command_text(services["gateway"])
     if not command:
-        cmds = [a for i, a in dockerfile_instructions(DOCKERFILES["gateway"]) if i == "CMD"]
+        cmds = [a for i, a in target_steps("gateway") if i == "CMD"]
         assert cmds, "the gateway Dockerfile needs a CMD"
         command = cmds[-1]
     assert "gunicorn" in command
@@ -304,10 +351,27 @@ def test_services_restart_unless_stopped(services: dict[str, Service], name: str
 def test_app_services_build_from_their_dockerfile_with_the_repo_as_context(
     services: dict[str, Service], name: str
 ) -> None:
-    """Each image builds from its own Dockerfile, with the repository root as context."""
+    """Each image builds its own target of the services' Dockerfile, from the repository root."""
     build = services[name]["build"]
     assert Path(build["context"]).resolve() == REPO
-    assert (REPO / build["dockerfile"]).resolve() == DOCKERFILES[name]
+    assert (REPO / build["dockerfile"]).resolve() == DOCKERFILE
+    assert build["target"] == name
+
+
+def test_every_build_names_a_target_of_its_dockerfile_and_each_image_one_target() -> None:
+    """Read as plain YAML (no docker-compose): each build's target is a stage of its file."""
+    raw = yaml.safe_load(COMPOSE_FILE.read_text())["services"]
+    builds = {name: service["build"] for name, service in raw.items() if "build" in service}
+    assert set(builds) == {"gateway", "worker", "responder"}
+    for name, build in builds.items():
+        path = REPO / build["context"] / build["dockerfile"]
+        assert build["target"] in {stage_name(stage) for stage in stages(path)}, (name, build)
+    target_of = {raw[name]["image"]: build["target"] for name, build in builds.items()}
+    for name, build in builds.items():
+        assert target_of[raw[name]["image"]] == build["target"], name
+    for name, service in raw.items():
+        if "build" not in service and service["image"].startswith("tuneloop-"):
+            assert service["image"] in target_of, name
 
 
 # --- failures ------------------------------------------------------------------------------
@@ -332,20 +396,20 @@ def test_config_fails_clearly_without_api_key(compose_bin: str, empty_env_file: 
 # --- Dockerfiles ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["gateway", "worker"])
+@pytest.mark.parametrize("name", TARGETS)
 def test_dockerfile_runs_as_a_non_root_user(name: str) -> None:
     """The image's final USER is set and is not root."""
-    users = [a for i, a in dockerfile_instructions(DOCKERFILES[name]) if i == "USER"]
+    users = [a for i, a in base_chain(name)[-1] if i == "USER"]
     assert users, "the Dockerfile needs a USER line"
     user, _, group = users[-1].partition(":")
     assert user not in ("root", "0")
     assert group not in ("root", "0")
 
 
-@pytest.mark.parametrize("name", ["gateway", "worker"])
+@pytest.mark.parametrize("name", TARGETS)
 def test_dockerfile_installs_pinned_requirements_before_copying_code(name: str) -> None:
     """Pinned requirements install first (layer cache); our packages then go in with --no-deps."""
-    steps = list(dockerfile_instructions(DOCKERFILES[name]))
+    steps = target_steps(name)
     runs = [(n, a) for n, (i, a) in enumerate(steps) if i == "RUN"]
     copies = [(n, a) for n, (i, a) in enumerate(steps) if i == "COPY"]
     requirements_install = next(n for n, a in runs if f"-r services/{name}/requirements.txt" in a)
@@ -356,44 +420,34 @@ def test_dockerfile_installs_pinned_requirements_before_copying_code(name: str) 
     assert "./shared" in steps[package_install][1]
 
 
-@pytest.mark.parametrize("name", ["gateway", "worker"])
+@pytest.mark.parametrize("name", TARGETS)
 def test_dockerfile_copy_sources_exist_in_the_repo(name: str) -> None:
     """Every COPY source is a path that exists relative to the build context (repo root)."""
-    for instruction, args in dockerfile_instructions(DOCKERFILES[name]):
+    for instruction, args in target_steps(name):
         if instruction == "COPY" and not args.startswith("--from="):
             *sources, _dest = [a for a in args.split() if not a.startswith("--")]
             for source in sources:
                 assert (REPO / source).exists(), source
 
 
-def stages(path: Path) -> list[list[tuple[str, str]]]:
-    """Return a Dockerfile's build stages, each its instructions from its FROM on."""
-    out: list[list[tuple[str, str]]] = []
-    for instruction, args in dockerfile_instructions(path):
-        if instruction == "FROM":
-            out.append([])
-        if out:
-            out[-1].append((instruction, args))
-    return out
-
-
-@pytest.mark.parametrize("name", ["gateway", "worker"])
+@pytest.mark.parametrize("name", TARGETS)
 def test_dockerfile_base_image_is_a_build_arg_defaulting_to_python_slim(name: str) -> None:
     """A user with Docker Hub changes nothing; others name a base image with PYTHON_IMAGE."""
-    steps = list(dockerfile_instructions(DOCKERFILES[name]))
+    steps = list(dockerfile_instructions(DOCKERFILE))
     assert steps[0] == ("ARG", "PYTHON_IMAGE=python:3.11-slim")
-    froms = [a.split()[0] for i, a in steps if i == "FROM"]
-    assert froms and set(froms) == {"${PYTHON_IMAGE}"}
+    froms = [a.split()[0] for i, a in target_steps(name) if i == "FROM"]
+    assert froms and set(froms) - set(named_stages()) == {"${PYTHON_IMAGE}"}
 
 
-@pytest.mark.parametrize("name", ["gateway", "worker"])
+@pytest.mark.parametrize("name", TARGETS)
 def test_dockerfile_keeps_build_certificates_out_of_the_image_that_runs(name: str) -> None:
     """Extra CAs reach pip in the build stage only; the last stage copies just the venv."""
-    build, run = stages(DOCKERFILES[name])[0], stages(DOCKERFILES[name])[-1]
+    build = base_chain(f"{name}-build")[0]
+    run = [step for stage in base_chain(name) for step in stage]
     assert build[0][1].endswith(" AS build")
     assert any(i == "COPY" and a.startswith("services/compose/build-ca/") for i, a in build)
     assert any(i == "ENV" and "PIP_CERT=" in a for i, a in build)
-    assert [a for i, a in run if i == "COPY"] == ["--from=build /opt/venv /opt/venv"]
+    assert [a for i, a in run if i == "COPY"] == [f"--from={name}-build /opt/venv /opt/venv"]
     assert not any("PIP_CERT" in a or "build-ca" in a for _, a in run)
 
 
@@ -467,17 +521,17 @@ def test_app_containers_log_json(services: dict[str, Service]) -> None:
 
 
 def test_gateway_image_has_no_learning_libraries() -> None:
-    """Neither the gateway Dockerfile nor its requirements mention scikit-learn or numpy."""
-    for path in (DOCKERFILES["gateway"], REPO / "services" / "gateway" / "requirements.txt"):
-        text = path.read_text().lower()
+    """Neither the gateway's target nor its requirements mention scikit-learn or numpy."""
+    requirements = REPO / "services" / "gateway" / "requirements.txt"
+    for where, text in (("target", target_text("gateway")), ("pins", requirements.read_text())):
         for library in LEARNING_LIBRARIES:
-            assert library not in text, f"{path.name} mentions {library}"
-    assert "[learn]" not in DOCKERFILES["gateway"].read_text()
+            assert library not in text.lower(), f"the gateway's {where} mention {library}"
+    assert "[learn]" not in target_text("gateway")
 
 
 def test_worker_image_installs_shared_with_learning_libraries() -> None:
     """The worker image installs shared[learn], with scikit-learn and numpy pinned."""
-    assert "./shared[learn]" in DOCKERFILES["worker"].read_text()
+    assert "./shared[learn]" in target_text("worker")
     pins = (REPO / "services" / "worker" / "requirements.txt").read_text().lower()
     assert re.search(r"^scikit-learn==", pins, re.MULTILINE)
     assert re.search(r"^numpy==", pins, re.MULTILINE)
@@ -489,9 +543,9 @@ def test_gateway_dockerfile_exposes_8000_and_never_reloads_code() -> None:
     Debug mode stays off whatever FLASK_DEBUG says: create_app turns it off, and
     test_limits.py's test_debug_stays_off_whatever_the_environment_or_config_says checks that.
     """
-    steps = list(dockerfile_instructions(DOCKERFILES["gateway"]))
+    steps = target_steps("gateway")
     assert ("EXPOSE", "8000") in steps
-    assert "--reload" not in DOCKERFILES["gateway"].read_text()
+    assert "--reload" not in target_text("gateway")
 
 
 def test_dockerignore_excludes_local_state_and_tests() -> None:

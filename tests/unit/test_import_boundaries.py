@@ -76,3 +76,10 @@ GATEWAY_ONLY = ("tuneloop.schemas.openai", "tuneloop.schemas.trusted")
 @pytest.mark.parametrize("name", GATEWAY_ONLY)
 def test_the_gateways_own_schemas_are_not_in_the_shared_package(name):
     assert importlib.util.find_spec(name) is None, f"{name} belongs to tuneloop_gateway"
+
+
+def test_the_cli_loads_the_shared_metric_list_and_no_server_library():
+    loaded = top_level_modules_after_importing("tuneloop_cli.main")
+    assert {"tuneloop_cli", "tuneloop", "click", "rich", "requests"} <= loaded
+    server = {"marshmallow", "redis", "celery", "flask", "numpy", "sklearn", "tuneloop_gateway"}
+    assert not (server | {"tuneloop_worker"}) & loaded

@@ -36,18 +36,3 @@ def when(seconds: int | None) -> str:
     if not seconds:
         return "-"
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seconds))
-
-
-def num(value: float | None, digits: int = 3) -> str:
-    """Render a number, or "n/a"."""
-    return "n/a" if value is None else f"{value:.{digits}f}"
-
-
-def interval(pair: list[float] | None) -> str:
-    """Render a 95% interval, or nothing."""
-    return f"[{pair[0]:.3f}, {pair[1]:.3f}]" if pair else ""
-
-
-def signed(value: float | None) -> str:
-    """Render a change with its sign, or "n/a"."""
-    return "n/a" if value is None else f"{value:+.3f}"

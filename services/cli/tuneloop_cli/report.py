@@ -1,4 +1,4 @@
-"""`tuneloop report JOB`: the job's report as tables, or as JSON."""
+"""`tuneloop report JOB`: the job's report as tables, as JSON, or as the lab's plain text."""
 
 from __future__ import annotations
 
@@ -7,19 +7,10 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from tuneloop.report_metrics import HEADLINE, interval, num, signed
+from tuneloop_cli import lab_report
 from tuneloop_cli.client import Api, part
-from tuneloop_cli.output import interval, num, out, print_json, signed
-
-# The report's headline metrics (tuneloop.stages.compare.HEADLINE), in the order shown; the
-# CLI is a plain HTTP client and does not import the server's packages.
-METRICS = (
-    "task_accuracy",
-    "macro_f1",
-    "average_confidence",
-    "response_quality",
-    "response_chrf",
-    "overall_score",
-)
+from tuneloop_cli.output import out, print_json
 
 
 def metrics_table(result: dict) -> Table:
@@ -28,7 +19,7 @@ def metrics_table(result: dict) -> Table:
     table = Table(title=f"Metrics ({base['n_cases']} evaluation cases, 95% CI)")
     for column in ("metric", "baseline", "95% CI", "fine-tuned", "95% CI", "change", "95% CI"):
         table.add_column(column, justify="left" if column == "metric" else "right")
-    for name in METRICS:
+    for name in HEADLINE:
         if name not in base:
             continue
         change = (result.get("improvement") or {}).get(name) or {}
@@ -127,11 +118,17 @@ def render(job: dict) -> Group:
     return Group(summary(job), metrics_table(result), task_table(result), verdict(result))
 
 
+def events_of(api: Api, job_id: str) -> list[dict]:
+    """Return the job's first 1,000 events, which the lab's report reads its counts from."""
+    return api.get(f"/v1/jobs/{part(job_id)}/events", limit=1000)["data"]
+
+
 @click.command()
 @click.argument("job_id")
 @click.option("--json", "as_json", is_flag=True, help="Print the job's result as JSON.")
+@click.option("--lab", is_flag=True, help="Print the lab's plain-text report (as make demo does).")
 @click.pass_obj
-def report(api: Api, job_id: str, as_json: bool) -> None:
+def report(api: Api, job_id: str, as_json: bool, lab: bool) -> None:
     """Show a succeeded job's report: metrics with CIs, per task, verdict, promotion."""
     job = api.get(f"/v1/jobs/{part(job_id)}")
     if job["status"] != "succeeded" or not job.get("result"):
@@ -140,5 +137,7 @@ def report(api: Api, job_id: str, as_json: bool) -> None:
         raise click.ClickException(f"job {job_id} is {job['status']}{why}; it has no report")
     if as_json:
         print_json(job["result"])
+    elif lab:
+        click.echo(lab_report.render(job, events_of(api, job["id"])))
     else:
         out.print(render(job))

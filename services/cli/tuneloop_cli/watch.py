@@ -17,8 +17,9 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from tuneloop.report_metrics import num
 from tuneloop_cli.client import Api, part
-from tuneloop_cli.output import EXIT_JOB_CANCELLED, EXIT_JOB_FAILED, num, when
+from tuneloop_cli.output import EXIT_JOB_CANCELLED, EXIT_JOB_FAILED, when
 
 TERMINAL = ("succeeded", "failed", "cancelled")
 PRINTED = ("stage.started", "stage.finished", "job.succeeded", "job.failed", "job.cancelled")

@@ -9,10 +9,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from tuneloop_cli import lab_report
+from tuneloop_cli.client import Api, Config
+from tuneloop_cli.report import events_of
+
 from tuneloop.agent.lab import SYNTHETIC_EXAMPLES
-from tuneloop_devstack.client import Client
 from tuneloop_devstack.demo_data import HUMAN_RATED
-from tuneloop_devstack.report import render
 from tuneloop_devstack.stack import Stack
 
 JOB_REQUEST = {
@@ -38,7 +40,7 @@ def interactions() -> list[dict]:
     return synthetic + human
 
 
-def wait_for_job(client: Client, job_id: str) -> dict:
+def wait_for_job(client: Api, job_id: str) -> dict:
     """Poll the job, printing stage and progress, until it finishes."""
     deadline, last = time.monotonic() + POLL_TIMEOUT, None
     while time.monotonic() < deadline:
@@ -57,19 +59,18 @@ def wait_for_job(client: Client, job_id: str) -> dict:
     sys.exit(f"job {job_id} did not finish within {POLL_TIMEOUT:.0f}s")
 
 
-def run(client: Client) -> int:
+def run(client: Api) -> int:
     """Post the data, run one job and print its report; return the exit status."""
     posted = client.post("/v1/interactions/batch", {"items": interactions()})
     print(f"Posted {posted['count']} rated interactions through the API.")
     job = client.post("/v1/jobs", JOB_REQUEST)
-    print(f"Created job {job['id']}. Watch it live: {client.base_url}/ui/jobs/{job['id']}")
-    print(f"(sign in with the demo's API key {client.api_key}); polling:")
+    print(f"Created job {job['id']}. Watch it live: {client.base}/ui/jobs/{job['id']}")
+    print(f"(sign in with the demo's API key {client.config.api_key}); polling:")
     job = wait_for_job(client, job["id"])
-    events = client.get(f"/v1/jobs/{job['id']}/events?limit=1000")["data"]
-    print(render(job, events))
+    print(lab_report.render(job, events_of(client, job["id"])))
     if job["status"] != "succeeded":
         return 1
-    regressed = client.get(f"/v1/jobs/{job['id']}/cases?outcome=regressed&limit=5")["data"]
+    regressed = client.get(f"/v1/jobs/{job['id']}/cases", outcome="regressed", limit=5)["data"]
     for case in regressed:
         base, tuned = case["baseline"]["task_type"], case["fine_tuned"]["task_type"]
         print(
@@ -111,7 +112,7 @@ def main() -> None:
         try:
             print("Starting redis-server, 2 worker processes and the gateway…")
             stack.start()
-            status = run(Client(stack.base_url, stack.api_key))
+            status = run(Api(Config(stack.base_url, stack.api_key)))
             hold_for_viewing(stack)
         finally:
             stack.stop()

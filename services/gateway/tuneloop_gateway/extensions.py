@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from celery import Celery
 from flask import current_app
 
+from tuneloop import celery_factory
 from tuneloop.celery_config import celery_config
 from tuneloop.settings import Settings
 from tuneloop.store import Store
@@ -28,17 +29,17 @@ class Services:
 
 def build_celery(settings: Settings) -> Celery:
     """Build a Celery client that only sends tasks and reads results."""
-    app = Celery("tuneloop-gateway", set_as_current=False)
     config = celery_config(settings)
     # A request thread must not hang on a Redis that is down: fail fast, answer 503.
     fast = {"socket_connect_timeout": 3, "socket_timeout": 5}
-    config["broker_transport_options"] = {**config["broker_transport_options"], **fast}
-    config["result_backend_transport_options"] = {
-        **config["result_backend_transport_options"],
-        "retry_policy": {"timeout": 5.0},
-    }
-    app.conf.update(
-        config,
+    return celery_factory.create(
+        settings,
+        "tuneloop-gateway",
+        broker_transport_options={**config["broker_transport_options"], **fast},
+        result_backend_transport_options={
+            **config["result_backend_transport_options"],
+            "retry_policy": {"timeout": 5.0},
+        },
         redis_socket_connect_timeout=3,
         redis_socket_timeout=5,
         task_publish_retry_policy={
@@ -48,7 +49,6 @@ def build_celery(settings: Settings) -> Celery:
             "interval_max": 1,
         },
     )
-    return app
 
 
 def services() -> Services:

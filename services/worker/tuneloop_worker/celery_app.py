@@ -1,10 +1,9 @@
-"""The one place a Celery app is built for the worker."""
+"""The worker's Celery app: the shared one (tuneloop.celery_factory) with its tasks and steps."""
 
 from celery import Celery
 
-from tuneloop import failpoints
+from tuneloop import celery_factory, failpoints
 from tuneloop.agent import registry
-from tuneloop.celery_config import celery_config
 from tuneloop.settings import Settings
 from tuneloop_worker import kombu_patch, log_setup
 from tuneloop_worker.heartbeat import VisibilityHeartbeat
@@ -15,8 +14,7 @@ TASK_MODULES = ("tuneloop_worker.tasks.stages", "tuneloop_worker.tasks.models")
 
 def create_celery(settings: Settings) -> Celery:
     """Build the worker's Celery app from settings."""
-    app = Celery("tuneloop", set_as_current=True)
-    app.conf.update(celery_config(settings), include=list(TASK_MODULES))
+    app = celery_factory.create(settings, "tuneloop", current=True, include=list(TASK_MODULES))
     app.conf.tuneloop_settings = settings
     app.steps["consumer"].add(VisibilityHeartbeat)
     app.steps["consumer"].add(Sweeper)

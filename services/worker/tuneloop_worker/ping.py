@@ -10,7 +10,7 @@ import sys
 
 from celery import Celery
 
-from tuneloop.celery_config import celery_config
+from tuneloop import celery_factory
 from tuneloop.settings import Settings
 
 
@@ -26,8 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--node", default=f"celery@{socket.gethostname()}")
     parser.add_argument("--timeout", type=float, default=3.0)
     args = parser.parse_args(argv)
-    app = Celery("tuneloop-ping")
-    app.conf.update(celery_config(Settings.from_env()))
+    app = celery_factory.create(Settings.from_env(), "tuneloop-ping", current=True)
     ok = answers(app, args.node, args.timeout)
     print(f"{args.node}: {'answered' if ok else 'no answer'}")
     return 0 if ok else 1

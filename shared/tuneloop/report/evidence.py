@@ -6,6 +6,7 @@ from tuneloop.report import bootstrap, significance
 from tuneloop.report.calibration import reliability
 from tuneloop.report.classification import classification
 from tuneloop.report.outcomes import Outcomes, paired
+from tuneloop.report_metrics import HEADLINE
 from tuneloop.stages import compare as cmp
 
 BOOTSTRAP_METHOD = (
@@ -81,7 +82,7 @@ def _significance(
 
 def _with_intervals(values: dict, truth: dict, draws: bootstrap.Draws) -> dict:
     """Return a metric set with macro-F1 and the 95% interval of each headline metric."""
-    ci95 = {name: bootstrap.interval(draws[name]) for name in cmp.HEADLINE}
+    ci95 = {name: bootstrap.interval(draws[name]) for name in HEADLINE}
     return {**values, "macro_f1": truth["macro_f1"], "ci95": ci95}
 
 

@@ -2,8 +2,8 @@
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from tuneloop.report_metrics import HEADLINE
 from tuneloop.schemas.common import StrictBoolean, StrictFloat
-from tuneloop.stages.compare import HEADLINE
 
 # The report's metrics a rule may name: each a fraction in [0, 1] on the fine-tuned side.
 PROMOTION_METRICS = HEADLINE

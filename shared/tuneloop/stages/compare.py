@@ -9,15 +9,6 @@ METRICS = (
     "response_chrf",
     "overall_score",
 )
-# The metrics with a 95% interval in every metric set (and that a promote_if rule may name).
-HEADLINE = (
-    "task_accuracy",
-    "macro_f1",
-    "average_confidence",
-    "response_quality",
-    "response_chrf",
-    "overall_score",
-)
 CASE_OUTCOMES = ("regressed", "improved")  # the baseline right and fine-tuned wrong; reverse
 
 # How a report judges itself (numpy-free, so the report's schema describes the same rule).

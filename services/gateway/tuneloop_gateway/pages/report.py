@@ -3,7 +3,7 @@
 from collections.abc import Iterable
 
 from tuneloop import contracts
-from tuneloop.stages.compare import HEADLINE as METRICS  # the metrics with 95% intervals
+from tuneloop.report_metrics import HEADLINE as METRICS  # the metrics with 95% intervals
 
 EPOCH_EVENT = "metrics"  # the fine_tune stage's per-epoch event (tuneloop.pipeline.fine_tune)
 

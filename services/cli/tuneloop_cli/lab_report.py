@@ -1,31 +1,16 @@
-"""Render a job as the lab's report: data, metrics, losses, improvement, examples."""
+"""The lab's plain-text report of a job, as `make demo` and `tuneloop report --lab` print it."""
 
-METRICS = (
-    "average_confidence",
-    "task_accuracy",
-    "macro_f1",
-    "response_quality",
-    "response_chrf",
-    "overall_score",
-)
+from tuneloop.report_metrics import LAB_ORDER, interval, num, percent
 
 
-def _num(value: float | None, pct: bool = False) -> str:
-    if value is None:
-        return "n/a"
-    return f"{value:+.1%}" if pct else f"{value:.3f}"
-
-
-def _ci(interval: list[float] | None) -> str:
-    """Format a 95% interval, or nothing when it is undefined."""
-    return f"[{interval[0]:.3f}, {interval[1]:.3f}]" if interval else ""
-
-
-def _metrics(title: str, m: dict) -> list[str]:
+def metric_lines(title: str, m: dict) -> list[str]:
+    """Return a metric set's lines: each metric with its value and 95% interval."""
     lines = [f"{title} ({m['n_cases']} evaluation cases; 95% CI):"]
     ci = m.get("ci95") or {}
     lines += [
-        f"  {name:<20} {_num(m.get(name))} {_ci(ci.get(name))}" for name in METRICS if name in m
+        f"  {name:<20} {num(m.get(name))} {interval(ci.get(name))}"
+        for name in LAB_ORDER
+        if name in m
     ]
     return lines
 
@@ -42,10 +27,10 @@ def _judgement(r: dict) -> list[str]:
     if oos := r.get("out_of_scope"):
         tuned = oos["fine_tuned"]
         lines.append(
-            f"Out of scope ({oos['task']!r}, threshold {_num(oos['threshold'])}): recall "
-            f"{_num(tuned['out_of_scope_recall'])}, precision "
-            f"{_num(tuned['out_of_scope_precision'])}, in-scope accuracy "
-            f"{_num(tuned['in_scope_accuracy'])}"
+            f"Out of scope ({oos['task']!r}, threshold {num(oos['threshold'])}): recall "
+            f"{num(tuned['out_of_scope_recall'])}, precision "
+            f"{num(tuned['out_of_scope_precision'])}, in-scope accuracy "
+            f"{num(tuned['in_scope_accuracy'])}"
         )
     if cases := r.get("cases"):
         lines.append(
@@ -73,28 +58,28 @@ def render(job: dict, events: list[dict]) -> str:
     )
     lines.append(f"Dropped:                 {td['dropped'] or 'none'}")
     lines.append(f"Task distribution:       {td['task_distribution']}")
-    lines += _metrics("\nBaseline metrics", r["baseline_metrics"])
+    lines += metric_lines("\nBaseline metrics", r["baseline_metrics"])
     hp = ", ".join(f"{k}={v}" for k, v in sorted(r["hyperparameters"].items()))
     lines.append(f"\nFine-tuning ({hp}); router log-loss, computed on the data:")
     lines += [
-        f"  epoch {e['epoch']:>3}  train {e['train_loss']:.4f}  validation {_num(e['valid_loss'])}"
+        f"  epoch {e['epoch']:>3}  train {e['train_loss']:.4f}  validation {num(e['valid_loss'])}"
         for e in r["epochs"]
     ]
     lines.append(
         f"  best epoch {r['best_epoch']} (its weights are the model; stopped early: "
         f"{'yes' if r['stopped_early'] else 'no'}); model {r['model_size_bytes']:,} bytes"
     )
-    lines += _metrics("\nFine-tuned metrics", r["fine_tuned_metrics"])
+    lines += metric_lines("\nFine-tuned metrics", r["fine_tuned_metrics"])
     lines.append(
         f"\n{'metric':<20} {'baseline':>9} {'fine-tuned':>11} {'change':>8} {'relative':>9}"
         "  change 95% CI"
     )
-    for name in (n for n in METRICS if n in r["improvement"]):
+    for name in (n for n in LAB_ORDER if n in r["improvement"]):
         ch = r["improvement"][name]
         lines.append(
-            f"{name:<20} {_num(r['baseline_metrics'][name]):>9} "
-            f"{_num(r['fine_tuned_metrics'][name]):>11} {_num(ch['absolute']):>8} "
-            f"{_num(ch['relative'], pct=True):>9}  {_ci(ch.get('absolute_ci95'))}"
+            f"{name:<20} {num(r['baseline_metrics'][name]):>9} "
+            f"{num(r['fine_tuned_metrics'][name]):>11} {num(ch['absolute']):>8} "
+            f"{percent(ch['relative']):>9}  {interval(ch.get('absolute_ci95'))}"
         )
     lines += _judgement(r)
     lines.append("\nExample interactions (same input, both agents):")

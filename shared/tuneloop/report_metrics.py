@@ -1,0 +1,40 @@
+"""The report's metrics and how text shows them: one home for the API, the CLI, demo and pages.
+
+Standard library only: the `tuneloop` CLI, an HTTP client, imports this module and nothing
+else of the server's.
+"""
+
+# The metrics every metric set carries with a 95% interval (and a promote_if rule may name),
+# in the order the CLI and the pages show them.
+HEADLINE = (
+    "task_accuracy",
+    "macro_f1",
+    "average_confidence",
+    "response_quality",
+    "response_chrf",
+    "overall_score",
+)
+# The lab's report (`make demo`) opens with the lab's first metric, then the same order.
+LAB_ORDER = ("average_confidence", *(name for name in HEADLINE if name != "average_confidence"))
+DIGITS = 3
+MISSING = "n/a"
+
+
+def num(value: float | None, digits: int = DIGITS) -> str:
+    """Render a number, or "n/a"."""
+    return MISSING if value is None else f"{value:.{digits}f}"
+
+
+def signed(value: float | None, digits: int = DIGITS) -> str:
+    """Render a change with its sign, or "n/a"."""
+    return MISSING if value is None else f"{value:+.{digits}f}"
+
+
+def percent(value: float | None) -> str:
+    """Render a relative change as a signed percentage, or "n/a"."""
+    return MISSING if value is None else f"{value:+.1%}"
+
+
+def interval(pair: list[float] | None, digits: int = DIGITS) -> str:
+    """Render a 95% interval, or nothing when it is undefined."""
+    return f"[{pair[0]:.{digits}f}, {pair[1]:.{digits}f}]" if pair else ""
