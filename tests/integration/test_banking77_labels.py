@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from .support import ApiClient, Stack, reset_store
+from .support import ApiClient, Stack, reset_store, task_distribution
 
 pytestmark = pytest.mark.integration
 
@@ -41,13 +41,6 @@ def store_wiped_afterwards(stack: Stack) -> Iterator[None]:
     reset_store(stack)
 
 
-def distribution(client: ApiClient) -> Counter:
-    """Stored interactions per task type."""
-    stats = client.get("/v1/interactions/stats")
-    assert stats.status_code == 200, stats.text[:300]
-    return Counter(stats.json()["task_distribution"])
-
-
 def listed(client: ApiClient, task_type: str) -> list[dict]:
     """Every stored interaction of task_type, through the list's task_type filter."""
     found: list[dict] = []
@@ -64,7 +57,7 @@ def listed(client: ApiClient, task_type: str) -> list[dict]:
 @pytest.fixture(scope="module")
 def posted(client: ApiClient, rows: list[dict[str, str]]) -> Counter:
     """Post every row in batches; return the stored count per label it added."""
-    before = distribution(client)
+    before = task_distribution(client)
     for start in range(0, len(rows), BATCH):
         items = [
             {"input": r["text"], "output": ANSWER, "rating": 1.0, "task_type": r["category"]}
@@ -73,7 +66,7 @@ def posted(client: ApiClient, rows: list[dict[str, str]]) -> Counter:
         response = client.post("/v1/interactions/batch", json={"items": items})
         assert response.status_code == 201, f"rows {start + 2}-: {response.text[:1000]}"
         assert response.json()["count"] == len(items)
-    return distribution(client) - before
+    return task_distribution(client) - before
 
 
 def test_every_row_of_the_train_split_is_stored_under_its_own_label(

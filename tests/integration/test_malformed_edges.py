@@ -44,16 +44,6 @@ def chat_line(question: str = "Where is my card?", task: str = "card_arrival") -
 Counts = Callable[[], dict[str, int]]
 
 
-@pytest.fixture(scope="module")
-def sent(stack: Stack) -> Iterator[SentMessages]:
-    """The messages pushed onto the Celery queues from now on."""
-    watcher = SentMessages(stack.redis_url)
-    try:
-        yield watcher
-    finally:
-        watcher.close()
-
-
 @pytest.fixture(scope="module", autouse=True)
 def store_wiped_afterwards(stack: Stack) -> Iterator[None]:
     """Wipe the records this module made once it is done."""

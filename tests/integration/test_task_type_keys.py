@@ -13,7 +13,7 @@ import pytest
 
 from tuneloop.store import keys
 
-from .support import ApiClient, Stack, reset_store
+from .support import ApiClient, Stack, reset_store, task_distribution
 
 pytestmark = pytest.mark.integration
 
@@ -34,13 +34,6 @@ def store_wiped_afterwards(stack: Stack) -> Iterator[None]:
     """Wipe the records this module made once it is done."""
     yield
     reset_store(stack)
-
-
-def distribution(client: ApiClient) -> Counter:
-    """Stored interactions per task type."""
-    stats = client.get("/v1/interactions/stats")
-    assert stats.status_code == 200, stats.text[:300]
-    return Counter(stats.json()["task_distribution"])
 
 
 def of_label(client: ApiClient, label: str) -> list[dict]:
@@ -70,7 +63,7 @@ def posted(client: ApiClient) -> dict[str, list[str]]:
 def test_each_label_has_its_own_index_and_count(
     client: ApiClient, stack: Stack, posted: dict[str, list[str]]
 ) -> None:
-    counts = distribution(client)
+    counts = task_distribution(client)
     for label, ids in posted.items():
         assert counts[label] == len(ids), (label, counts)
         assert sorted(r["id"] for r in of_label(client, label)) == sorted(ids), label
@@ -80,12 +73,12 @@ def test_each_label_has_its_own_index_and_count(
 def test_an_edit_and_a_delete_move_only_the_labels_they_name(
     client: ApiClient, posted: dict[str, list[str]]
 ) -> None:
-    before = distribution(client)
+    before = task_distribution(client)
     moved, gone = posted["card*"][0], posted["card:events"][0]
     patched = client.patch(f"/v1/interactions/{moved}", json={"task_type": "card:events"})
     assert patched.status_code == 200, patched.text[:300]
     assert client.delete(f"/v1/interactions/{gone}").status_code == 200
-    after = distribution(client)
+    after = task_distribution(client)
     assert after - before == Counter()  # "card:events" lost one and gained one
     assert before - after == Counter({"card*": 1}), (before, after)
     assert moved in {r["id"] for r in of_label(client, "card:events")}

@@ -16,6 +16,7 @@ from .api import (
     assert_problem,
     gateway_app,
     is_finite_number,
+    task_distribution,
 )
 from .broker import SentMessages
 from .faults import (
@@ -119,6 +120,7 @@ __all__ = [
     "reset_store",
     "seed_interactions",
     "stages_started",
+    "task_distribution",
     "training_items",
     "wait_ended",
     "wait_for_epochs",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json as jsonlib
 import math
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -93,6 +94,13 @@ class AppClient:
 
     def __exit__(self, *exc: object) -> None:
         return None
+
+
+def task_distribution(client: ApiClient) -> Counter:
+    """Stored interactions per task type (GET /v1/interactions/stats)."""
+    stats = client.get("/v1/interactions/stats")
+    assert stats.status_code == 200, stats.text[:300]
+    return Counter(stats.json()["task_distribution"])
 
 
 def is_finite_number(value: object) -> bool:
