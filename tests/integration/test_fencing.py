@@ -16,7 +16,7 @@ from tuneloop.pipeline.runner import run_stage, work_of
 from tuneloop.schemas.jobs import JobInSchema
 from tuneloop.store import Store, keys
 
-from .support import STAGES, ApiClient, Stack, reset_store
+from .support import STAGES, ApiClient, Stack, seeded_store
 
 pytestmark = pytest.mark.integration
 
@@ -26,23 +26,7 @@ WORDS = {"billing": "invoice refund charge", "hiking": "trail summit boots"}
 @pytest.fixture(scope="module")
 def store(stack: Stack) -> Iterator[Store]:
     """The session's store with two task types of data; every job left open is cancelled."""
-    reset_store(stack)
-    store = Store.from_url(stack.redis_url)
-    rows = [
-        {
-            "input": f"question {i} about {w}",
-            "output": f"{task} answer",
-            "rating": 0.9,
-            "task_type": task,
-        }
-        for task, words in WORDS.items()
-        for i in range(20)
-        for w in words.split()
-    ]
-    store.interactions.add_many(rows)
-    yield store
-    for jid in store.redis.zrange(keys.JOBS, 0, -1):  # the session's worker waits for these
-        store.cancel_job(jid)
+    yield from seeded_store(stack, WORDS)
 
 
 def prepared_job(store: Store, n_epochs: int = 3) -> dict:

@@ -26,6 +26,7 @@ from .support import (
     reset_store,
     wait_for_job,
 )
+from .support.raw_http import read_response
 
 pytestmark = pytest.mark.integration
 
@@ -253,19 +254,7 @@ def raw_exchange(stack: Stack, request: bytes) -> tuple[int, dict[str, str], byt
     host, port = stack.base_url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=10) as sock:
         sock.sendall(request)
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = sock.recv(65536)
-            assert chunk, f"closed before an answer: {data!r}"
-            data += chunk
-        head, body = data.split(b"\r\n\r\n", 1)
-        status_line, *lines = head.decode("latin-1").split("\r\n")
-        headers = {k.strip().lower(): v.strip() for k, v in (h.split(":", 1) for h in lines)}
-        while len(body) < int(headers.get("content-length", "0")):
-            chunk = sock.recv(65536)
-            assert chunk, "closed in the middle of the answer"
-            body += chunk
-    return int(status_line.split()[1]), headers, body
+        return read_response(sock, timeout=10)
 
 
 @pytest.mark.parametrize("size", [b"-1", b"-5", b"xyz", b"1\x00"], ids=repr)

@@ -21,6 +21,7 @@ import requests
 from tuneloop.settings import Settings
 
 from .support import API_KEY, PROBLEM_JSON, Stack, fault_stack, report_recovery
+from .support.raw_http import read_response
 
 pytestmark = pytest.mark.integration
 
@@ -94,24 +95,6 @@ def probe(stack: Stack) -> float:
     except requests.RequestException:
         return PROBE_TIMEOUT
     return time.monotonic() - started if response.status_code == 200 else PROBE_TIMEOUT
-
-
-def read_response(sock: socket.socket, timeout: float) -> tuple[int, dict[str, str], bytes]:
-    """Read one HTTP response (status, lower-cased headers, body) within timeout seconds."""
-    sock.settimeout(timeout)
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        assert chunk, f"connection closed before a response: {data!r}"
-        data += chunk
-    head, body = data.split(b"\r\n\r\n", 1)
-    status_line, *lines = head.decode("latin-1").split("\r\n")
-    headers = {k.strip().lower(): v.strip() for k, v in (h.split(":", 1) for h in lines)}
-    while len(body) < int(headers.get("content-length", "0")):
-        chunk = sock.recv(65536)
-        assert chunk, "connection closed in the middle of the body"
-        body += chunk
-    return int(status_line.split()[1]), headers, body
 
 
 def test_healthz_stays_fast_while_slow_clients_trickle_their_headers(stack: Stack) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 from tuneloop_devstack.stack import Stack
 
 from tuneloop import contracts, graph
 from tuneloop.celery_config import INTERACTIVE_QUEUE, PIPELINE_QUEUE
+from tuneloop.store import Store, keys
 
 from .api import ApiClient, AppClient
 from .polling import wait_until
@@ -123,3 +124,20 @@ def reset_store(stack: Stack) -> None:
     keys = list(redis.scan_iter(match="tuneloop:*", count=1000))
     for start in range(0, len(keys), 500):
         redis.delete(*keys[start : start + 500])
+
+
+def seeded_store(stack: Stack, words: Mapping[str, str]) -> Iterator[Store]:
+    """Yield a wiped store with 20 rows per word of each task; cancel every job left open."""
+    reset_store(stack)
+    store = Store.from_url(stack.redis_url)
+    rows = [
+        {"input": f"question {i} about {w}", "output": f"{task} answer", "rating": 0.9}
+        | {"task_type": task}
+        for task, task_words in words.items()
+        for i in range(20)
+        for w in task_words.split()
+    ]
+    store.interactions.add_many(rows)
+    yield store
+    for jid in store.redis.zrange(keys.JOBS, 0, -1):  # the session's worker waits for these
+        store.cancel_job(jid)
