@@ -14,6 +14,7 @@ from flask.json.provider import JSONProvider
 from flask_smorest import abort
 from redis.exceptions import RedisError
 
+from tuneloop.agent import registry
 from tuneloop.canvas import job_canvas
 from tuneloop.contracts import TERMINAL
 from tuneloop.schemas.jobs import JobSchema
@@ -62,15 +63,19 @@ def create_and_queue(request: dict, kind: str, total: int) -> tuple:
         )
         headers = {"Retry-After": "30"} if exc.kind == "active" else {}
         return problem(429, "Too Many Requests", detail, headers=headers)
-    queue(svc, job["id"], kind)
+    queue(svc, job["id"], kind, request.get("model"))
     location = url_for("jobs.Job", job_id=job["id"])
     return job, 202, {"Location": location}
 
 
-def queue(svc: Services, job_id: str, kind: str) -> None:
-    """Send the job's canvas; when the broker refuses it, delete the job and answer 503."""
+def queue(svc: Services, job_id: str, kind: str, model: str | None) -> None:
+    """Send the job's canvas; when the broker refuses it, delete the job and answer 503.
+
+    The stages of a model kind with a worker of its own go to that worker's queue.
+    """
+    queues = registry.stage_queues(model) if model else {}
     try:
-        job_canvas(svc.celery, job_id, kind).apply_async()
+        job_canvas(svc.celery, job_id, kind, queues).apply_async()
     except Exception:  # the broker refused: store nothing, so a retry starts clean
         log.exception("job %s: could not be queued; removing it", job_id)
         svc.store.jobs.delete(job_id)

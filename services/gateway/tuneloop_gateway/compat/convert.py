@@ -122,6 +122,8 @@ def openai_event(event: dict) -> dict:
 def checkpoints(job: dict) -> list[dict]:
     """The kept checkpoints: the best epoch's weights, which the job's model holds."""
     result = job.get("result") or {}
+    if job["status"] == contracts.SUCCEEDED and result.get("checkpoints"):
+        return _adapter_checkpoints(job, result["checkpoints"])
     epochs, best = result.get("epochs") or [], result.get("best_epoch")
     if job["status"] != contracts.SUCCEEDED or not best or best > len(epochs):
         return []
@@ -143,4 +145,33 @@ def checkpoints(job: dict) -> list[dict]:
                 "valid_loss": epoch.get("valid_loss"),
             },
         }
+    ]
+
+
+def _adapter_checkpoints(job: dict, kept: list[dict]) -> list[dict]:
+    """A language model's adapter checkpoints, one per epoch, newest first, with metrics.
+
+    The last epoch's adapter is the fine-tuned model; the earlier ones are kept in the
+    artifact store under the job and named here by their epoch.
+    """
+    hexpart = job["id"].removeprefix(FINE_TUNING_JOB.prefix + "-")
+    last = max(c["epoch"] for c in kept)
+    return [
+        {
+            "id": f"ftckpt-{hexpart}-{c['epoch']}",
+            "object": "fine_tuning.job.checkpoint",
+            "created_at": job["finished_at"],
+            "fine_tuned_model_checkpoint": job["model_id"]
+            if c["epoch"] == last
+            else f"{job['model_id']}:ckpt-epoch-{c['epoch']}",
+            "fine_tuning_job_id": job["id"],
+            "step_number": c["step"],
+            "metrics": {
+                "step": float(c["step"]),
+                "train_loss": c["train_loss"],
+                "valid_loss": c.get("valid_loss"),
+                "full_valid_loss": c.get("full_valid_loss"),
+            },
+        }
+        for c in sorted(kept, key=lambda c: -c["epoch"])
     ]

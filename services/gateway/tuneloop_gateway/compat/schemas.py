@@ -209,6 +209,7 @@ class CheckpointMetricsSchema(Schema):
     step = fields.Float(required=True)
     train_loss = fields.Float(required=True)
     valid_loss = fields.Float(required=True, allow_none=True)
+    full_valid_loss = fields.Float(allow_none=True)
 
 
 class CheckpointSchema(Schema):
