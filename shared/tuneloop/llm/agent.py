@@ -11,7 +11,7 @@ from tuneloop.agent.response import AgentResponse
 from tuneloop.llm.spec import FORMAT
 
 
-class ServedElsewhere(RuntimeError):
+class ServedElsewhereError(RuntimeError):
     """A language model answers through the llm worker's chat queue, not respond_many."""
 
 
@@ -27,7 +27,7 @@ class LoraAgent:
 
     def respond_many(self, texts: Sequence[str]) -> list[AgentResponse]:
         """Refuse: generation needs torch, which only the llm worker's chat task loads."""
-        raise ServedElsewhere(
+        raise ServedElsewhereError(
             f"model {self.model_id} is a language model: ask it through /v1/chat/completions"
         )
 

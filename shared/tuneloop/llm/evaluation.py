@@ -55,7 +55,7 @@ def pairs(held: list[dict], min_gap: float) -> list[dict]:
     return rows.pairs_from_ratings(held, min_gap)
 
 
-def _load(store: Store, model_id: str, base: str):  # noqa: ANN202 - (model, tokenizer)
+def _load(store: Store, model_id: str, base: str):  # -> (model, tokenizer)
     """Load the base model, or the base plus the model's adapter from the artifact store."""
     from tuneloop.llm import models
 

@@ -54,7 +54,7 @@ def artifacts_url() -> str:
 
 
 @cache
-def artifact_store(url: str):  # noqa: ANN201 - tuneloop.artifact_store.ArtifactStore
+def artifact_store(url: str):  # -> tuneloop.artifact_store.ArtifactStore
     """Return the artifact store at url (one per process)."""
     from tuneloop.artifact_store import open_store
 

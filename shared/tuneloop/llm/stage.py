@@ -123,16 +123,13 @@ def train(run: TrainingRun) -> Trained:
     train_examples = examples(request.method, flat(run.training_rows()), request.min_gap)
     valid_examples = examples(request.method, flat(run.validation_rows()), request.min_gap)
     if not train_examples:
-        what = "preference pairs" if request.method == "dpo" else "examples"
-        raise StageError(
-            "no_training_data",
-            f"no {what} on the training side"
-            + (
-                f" (pairs need ratings at least min_gap {request.min_gap} apart)"
-                if what[0] == "p"
-                else ""
-            ),
-        )
+        why = "no examples on the training side"
+        if request.method == "dpo":
+            why = (
+                "no preference pairs on the training side (pairs from ratings need two answers "
+                f"to one input rated at least min_gap {request.min_gap} apart)"
+            )
+        raise StageError("no_training_data", why)
     hooks = Hooks(run, hp["n_epochs"], kind.artifacts_url())
     work = Path(tempfile.mkdtemp(prefix=f"tuneloop-{run.job_id}-"))
     started = time.perf_counter()
