@@ -69,8 +69,10 @@ def wait(client: Api, job_id: str) -> dict:
         job = client.get(f"/v1/jobs/{job_id}")
         shown = (job["status"], job["stage"], job["progress"]["current"])
         if shown != last:
+            progress = job["progress"]
+            stage = job["stage"] or "-"
             print(
-                f"  {job['status']:<9} stage={job['stage'] or '-':<20} {job['progress']['current']}/{job['progress']['total']}"
+                f"  {job['status']:<9} stage={stage:<20} {progress['current']}/{progress['total']}"
             )
             last = shown
         if job["status"] in ("succeeded", "failed", "cancelled"):
