@@ -38,7 +38,7 @@ def references(held: list[dict]) -> list[dict]:
     """Return, per distinct prompt, the best-rated answer: {prompt, reference, input}."""
     best: dict[str, tuple[float, dict]] = {}
     for row in held:
-        key = rows.prompt_key(row)
+        key = rows.prompt_key(rows.prompt_of(row))
         score = 1.0 if row.get("rejected") else float(row.get("rating") or 0.0)
         if key not in best or score > best[key][0]:
             best[key] = (score, row)
