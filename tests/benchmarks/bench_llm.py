@@ -17,14 +17,13 @@ import time
 from pathlib import Path
 
 import requests
+from benchsupport import events, spread, stage_seconds
 from tuneloop_cli.client import Api, Config
 from tuneloop_devstack import llm_data
 from tuneloop_devstack.stack import Stack
 
 from tuneloop.llm import hyperparameters, rows
 from tuneloop.stages.prepare import side_of
-
-from benchsupport import events, spread, stage_seconds
 
 ROUNDS = int(os.environ.get("BENCH_LLM_ROUNDS", "3"))
 PER_INTENT = 100  # 400 rows: 256 trained on, 64 validate, 80 held out
