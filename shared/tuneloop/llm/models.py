@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 
-class ModelUnavailable(RuntimeError):
+class ModelUnavailableError(RuntimeError):
     """A base model or adapter location cannot be loaded from this machine."""
 
 
@@ -22,10 +22,6 @@ def configure_torch() -> str:
     from transformers.utils import logging
 
     logging.disable_progress_bar()
-    if not downloads_allowed():
-        # huggingface_hub reads this at call time for most entry points; local_files_only
-        # below is what guarantees no request is made.
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
     requested = int(os.environ.get("TUNELOOP_TORCH_THREADS", "0") or 0)
     torch.set_num_threads(requested or max(1, len(os.sched_getaffinity(0))))
     return "cuda" if torch.cuda.is_available() else "cpu"
@@ -36,19 +32,33 @@ def device() -> str:
     return configure_torch()
 
 
+def _stay_offline() -> None:
+    """Put huggingface_hub in offline mode unless downloads are allowed.
+
+    local_files_only alone is not enough: building request headers may fetch a registry
+    from the hub. huggingface_hub reads HF_HUB_OFFLINE at import, so set its constant too.
+    """
+    if downloads_allowed():
+        return
+    from huggingface_hub import constants
+
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    constants.HF_HUB_OFFLINE = True
+
+
 def _looks_local(location: str) -> bool:
     """Return True when location is a path rather than a hub id ("name" or "org/name")."""
     return location.startswith(("/", ".", "~")) or location.count("/") > 1
 
 
-def _unavailable(location: str, error: Exception) -> ModelUnavailable:
+def _unavailable(location: str, error: Exception) -> ModelUnavailableError:
     how = (
         "downloads are allowed but it could not be fetched"
         if downloads_allowed()
         else "it is neither a local directory nor in the local hub cache, and downloads are off "
         "(TUNELOOP_ALLOW_DOWNLOADS=1 allows them)"
     )
-    return ModelUnavailable(f"cannot load model {location!r}: {how} ({type(error).__name__})")
+    return ModelUnavailableError(f"cannot load model {location!r}: {how} ({type(error).__name__})")
 
 
 def load_base(location: str | Path) -> tuple[Any, Any]:
@@ -56,9 +66,10 @@ def load_base(location: str | Path) -> tuple[Any, Any]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     where = device()
+    _stay_offline()
     location = str(location)
     if not Path(location).expanduser().is_dir() and _looks_local(location):
-        raise ModelUnavailable(f"cannot load model {location!r}: no such directory")
+        raise ModelUnavailableError(f"cannot load model {location!r}: no such directory")
     offline = not downloads_allowed()
     try:
         tokenizer = AutoTokenizer.from_pretrained(location, local_files_only=offline)
@@ -76,7 +87,7 @@ def load_tuned(location: str | Path, adapter_dir: str | Path, *, merge: bool = F
 
     model, tokenizer = load_base(location)
     if not Path(adapter_dir).is_dir():
-        raise ModelUnavailable(f"cannot load adapter {str(adapter_dir)!r}: no such directory")
+        raise ModelUnavailableError(f"cannot load adapter {str(adapter_dir)!r}: no such directory")
     tuned = PeftModel.from_pretrained(model, str(adapter_dir), is_trainable=False)
     if merge:
         tuned = tuned.merge_and_unload()

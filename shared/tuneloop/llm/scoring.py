@@ -22,7 +22,9 @@ def prompt_ids(tok: Any, prompt_msgs: Messages) -> list[int]:
 def answer_split(tok: Any, prompt_msgs: Messages, answer: str) -> tuple[list[int], list[int]]:
     """Return (prompt ids, answer ids) as TRL splits prompt+completion (answer ends with eos)."""
     prompt = prompt_ids(tok, prompt_msgs)
-    full = _ids(tok, [*prompt_msgs, {"role": "assistant", "content": answer}], generation_prompt=False)
+    full = _ids(
+        tok, [*prompt_msgs, {"role": "assistant", "content": answer}], generation_prompt=False
+    )
     common = 0
     for a, b in zip(prompt, full, strict=False):
         if a != b:

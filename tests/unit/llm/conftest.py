@@ -1,82 +1,31 @@
-"""Tiny language models built at test time: random weights, a tokenizer trained on the test texts."""
+"""Tiny chat models built at test time: random weights, a tokenizer trained on the test texts."""
 
 import pytest
 
 pytest.importorskip("torch")
 pytest.importorskip("trl")
 
-from tuneloop.llm import tiny  # noqa: E402
+from llm_fixtures import block_network, hp, sft_rows, texts
 
-QA = [
-    ("What colour is the sky?", "The sky is blue."),
-    ("What is two plus two?", "Two plus two is four."),
-    ("Name a large cat.", "A tiger is a large cat."),
-    ("Where is Paris?", "Paris is in France."),
-    ("What do bees make?", "Bees make honey."),
-    ("How many legs has a spider?", "A spider has eight legs."),
-    ("What melts ice?", "Heat melts ice."),
-    ("What do cows drink?", "Cows drink water."),
-]
-# Wrong answers for the preference pairs: plausible words, different facts.
-WRONG = [
-    "The sky is green.",
-    "Two plus two is five.",
-    "A mouse is a large cat.",
-    "Paris is in Spain.",
-    "Bees make milk.",
-    "A spider has six legs.",
-    "Cold melts ice.",
-    "Cows drink honey.",
-]
-
-
-def texts() -> list[str]:
-    """Return the texts the tiny tokenizer is trained on."""
-    return [q for q, _ in QA] + [a for _, a in QA] + WRONG
-
-
-def prompt(question: str) -> list[dict[str, str]]:
-    """Return the chat prompt for a question."""
-    return [{"role": "user", "content": question}]
-
-
-def sft_rows(pairs=QA) -> list[dict]:
-    """Return TRL conversational prompt-completion rows."""
-    return [
-        {"prompt": prompt(q), "completion": [{"role": "assistant", "content": a}]} for q, a in pairs
-    ]
-
-
-def dpo_rows(pairs=QA, wrong=WRONG) -> list[dict]:
-    """Return TRL conversational preference rows (right answer chosen over the wrong one)."""
-    return [
-        {
-            "prompt": prompt(q),
-            "chosen": [{"role": "assistant", "content": a}],
-            "rejected": [{"role": "assistant", "content": w}],
-        }
-        for (q, a), w in zip(pairs, wrong, strict=True)
-    ]
-
-
-def hp(**over) -> dict:
-    """Return complete hyperparameters (no "auto"), overridden by over."""
-    base = {
-        "n_epochs": 2,
-        "batch_size": 4,
-        "learning_rate": 2e-3,
-        "beta": 0.1,
-        "lora_r": 8,
-        "lora_alpha": 16,
-        "lora_dropout": 0.0,
-        "max_length": 128,
-        "seed": 0,
-        "log_every": 1,
-    }
-    return base | over
+from tuneloop.llm import tiny
 
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> str:
     """Return the directory of a tiny random-weight chat model built for this session."""
     return str(tiny.build(tmp_path_factory.mktemp("tiny") / "model", texts(), hidden=64, layers=2))
+
+
+@pytest.fixture(scope="session")
+def sft_adapter(tiny_model, tmp_path_factory) -> str:
+    """Return an adapter that memorised QA on tiny_model, trained with sockets blocked."""
+    from tuneloop.llm import training
+
+    params = hp(n_epochs=8, batch_size=2, learning_rate=2e-2)
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        attempts = block_network(monkeypatch)
+        result = training.train(
+            "supervised", tiny_model, sft_rows(), [], params, tmp_path_factory.mktemp("sft")
+        )
+    assert attempts == []
+    return str(result.adapter_dir)
