@@ -4,6 +4,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from tuneloop.llm.spec import parse_base_models
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -65,6 +67,14 @@ class Settings:
     # Modules that register more model kinds (tuneloop.agent.registry), comma-separated;
     # the worker and the gateway import them at start-up.
     model_kinds: str = ""
+    # The operator's open-weight base models, (name, location) pairs from
+    # TUNELOOP_BASE_MODELS="name=location,..." (a bad value fails start-up: BaseModelsError).
+    base_models: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def base_model_locations(self) -> dict[str, str]:
+        """The base models, name -> location."""
+        return dict(self.base_models)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "Settings":
@@ -110,4 +120,5 @@ class Settings:
             metrics_port=int(get("TUNELOOP_METRICS_PORT", cls.metrics_port)),
             metrics_addr=get("TUNELOOP_METRICS_ADDR", cls.metrics_addr),
             model_kinds=get("TUNELOOP_MODEL_KINDS", ""),
+            base_models=tuple(parse_base_models(get("TUNELOOP_BASE_MODELS", "")).items()),
         )

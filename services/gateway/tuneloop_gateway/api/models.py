@@ -6,6 +6,7 @@ from flask_smorest import abort
 from tuneloop import contracts
 from tuneloop.agent import registry
 from tuneloop.contracts import ALIASES
+from tuneloop.llm import kind, spec
 from tuneloop.schemas.models import (
     ModelListSchema,
     ModelSchema,
@@ -21,6 +22,8 @@ blp = Blueprint("models", __name__, url_prefix="/v1/models", description="Agents
 
 def builtin_meta(model_id: str) -> dict | None:
     """Describe a built-in model (one that needs no training), or None."""
+    if registry.BUILTIN.get(model_id) == spec.FORMAT:
+        return base_model_meta(model_id)
     agent = registry.builtin(model_id)
     if agent is None:
         return None
@@ -32,6 +35,22 @@ def builtin_meta(model_id: str) -> dict | None:
         "base_model": None,
         "job_id": None,
         **agent.describe(),
+        "training_examples": None,
+        "size_bytes": 0,
+    }
+
+
+def base_model_meta(model_id: str) -> dict:
+    """Describe an operator's base language model (described without loading it)."""
+    return {
+        "id": model_id,
+        "object": "model",
+        "created_at": 0,
+        "owned_by": "tuneloop",
+        "base_model": None,
+        "job_id": None,
+        "format": spec.FORMAT,
+        "location": kind.LOCATIONS.get(model_id),
         "training_examples": None,
         "size_bytes": 0,
     }
@@ -81,7 +100,7 @@ class Models(MethodView):
     @requires(blp, JOBS)
     @blp.response(200, ModelListSchema)
     def get(self) -> dict:
-        """List the baseline and every fine-tuned model."""
+        """List the baseline, the base language models and every fine-tuned model."""
         builtins = [builtin_meta(mid) for mid in sorted(registry.BUILTIN)]
         return {"data": with_aliases([*builtins, *services().store.models.list()])}
 

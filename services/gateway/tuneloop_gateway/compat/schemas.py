@@ -4,8 +4,13 @@ from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, validat
 
 from tuneloop import contracts
 from tuneloop.schemas.chat_file import ROLES, ContentField
-from tuneloop.schemas.common import FullMatch, StrictFloat, event_cursor, limit_field
-from tuneloop.schemas.jobs import auto_or
+from tuneloop.schemas.common import FullMatch, event_cursor, limit_field
+from tuneloop.schemas.method import (  # noqa: F401 (OpenAI's schemas, named here too)
+    DpoHyperparametersSchema,
+    FineTuningHyperparametersSchema,
+    MethodSchema,
+    method_hyperparameters,
+)
 from tuneloop.store import ids
 
 FILE_ID = FullMatch(ids.FILE.anchored, error="must be a file id such as file-0123…")
@@ -29,45 +34,6 @@ class OpenAIErrorSchema(Schema):
     error = fields.Nested(OpenAIErrorBodySchema, required=True)
 
 
-class FineTuningHyperparametersSchema(Schema):
-    """OpenAI's supervised hyperparameters; each "auto" or a number."""
-
-    class Meta:
-        unknown = RAISE
-
-    n_epochs = auto_or(
-        fields.Integer(strict=True, validate=validate.Range(1, 200)),
-        {"type": "integer", "minimum": 1, "maximum": 200},
-        "passes over the data (1-200)",
-    )
-    batch_size = auto_or(
-        fields.Integer(strict=True, validate=validate.Range(1, 4096)),
-        {"type": "integer", "minimum": 1, "maximum": 4096},
-        "rows per step (1-4096)",
-    )
-    learning_rate_multiplier = auto_or(
-        StrictFloat(allow_nan=False, validate=validate.Range(0, 10, min_inclusive=False)),
-        {"type": "number", "exclusiveMinimum": 0, "maximum": 10},
-        "scales the auto AdaGrad step size (0-10]",
-    )
-
-
-class SupervisedSchema(Schema):
-    """method.supervised."""
-
-    hyperparameters = fields.Nested(FineTuningHyperparametersSchema)
-
-
-class MethodSchema(Schema):
-    """The fine-tuning method: only supervised is supported."""
-
-    type = fields.String(
-        required=True,
-        validate=validate.Equal("supervised", error="only supervised fine-tuning is supported"),
-    )
-    supervised = fields.Nested(SupervisedSchema)
-
-
 def _metadata_values(value: dict) -> None:
     """OpenAI's metadata: up to 16 string pairs, keys up to 64 and values up to 512 characters."""
     if len(value) > 16:
@@ -85,10 +51,11 @@ class FineTuningJobCreateSchema(Schema):
 
     model = fields.String(
         required=True,
-        validate=validate.Equal(
-            contracts.BASELINE_MODEL_ID,
-            error=f"must be {contracts.BASELINE_MODEL_ID!r}, the model jobs fine-tune from",
-        ),
+        validate=validate.Length(1, 128),
+        metadata={
+            "description": f"the base model: {contracts.BASELINE_MODEL_ID} or a registered "
+            "base language model (GET /v1/models); another is a 400 naming them"
+        },
     )
     training_file = fields.String(required=True, validate=FILE_ID)
     validation_file = fields.String(allow_none=True, validate=FILE_ID)
@@ -113,8 +80,8 @@ class FineTuningJobCreateSchema(Schema):
 
     @validates_schema
     def _one_place_for_hyperparameters(self, data: dict, **kwargs: object) -> None:
-        """Hyperparameters go at the top or under method.supervised, not both."""
-        nested = ((data.get("method") or {}).get("supervised") or {}).get("hyperparameters")
+        """Hyperparameters go at the top or under the method, not both."""
+        nested = method_hyperparameters(data.get("method"))
         if nested is not None and data.get("hyperparameters") is not None:
             raise ValidationError("give hyperparameters once: here or in method", "hyperparameters")
 
