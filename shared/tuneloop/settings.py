@@ -70,6 +70,12 @@ class Settings:
     # The operator's open-weight base models, (name, location) pairs from
     # TUNELOOP_BASE_MODELS="name=location,..." (a bad value fails start-up: BaseModelsError).
     base_models: tuple[tuple[str, str], ...] = ()
+    # Chat completions of a language model: the seconds the gateway waits for each piece of
+    # the answer (the first includes loading the model), the generator the llm worker builds
+    # ("module:factory", called with llm_cache_size: the (base, adapter) models it keeps).
+    llm_timeout: float = 120.0
+    llm_generator: str = "tuneloop.llm.generation:Generator"
+    llm_cache_size: int = 2
 
     @property
     def base_model_locations(self) -> dict[str, str]:
@@ -121,4 +127,7 @@ class Settings:
             metrics_addr=get("TUNELOOP_METRICS_ADDR", cls.metrics_addr),
             model_kinds=get("TUNELOOP_MODEL_KINDS", ""),
             base_models=tuple(parse_base_models(get("TUNELOOP_BASE_MODELS", "")).items()),
+            llm_timeout=float(get("TUNELOOP_LLM_TIMEOUT", cls.llm_timeout)),
+            llm_generator=get("TUNELOOP_LLM_GENERATOR", cls.llm_generator),
+            llm_cache_size=int(get("TUNELOOP_LLM_CACHE_SIZE", cls.llm_cache_size)),
         )

@@ -4,7 +4,7 @@ from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, validat
 
 from tuneloop import contracts
 from tuneloop.schemas.chat_file import ROLES, ContentField
-from tuneloop.schemas.common import FullMatch, event_cursor, limit_field
+from tuneloop.schemas.common import FullMatch, StrictFloat, event_cursor, limit_field
 from tuneloop.schemas.method import (  # noqa: F401 (OpenAI's schemas, named here too)
     DpoHyperparametersSchema,
     FineTuningHyperparametersSchema,
@@ -258,17 +258,10 @@ class ChatMessageSchema(Schema):
     content = ContentField(required=True, allow_none=True)
 
 
-# OpenAI's sampling and bookkeeping parameters: accepted, and without effect on the mock agent,
-# whose answer is deterministic (documented in the README).
+# OpenAI's bookkeeping parameters: accepted, and without effect (documented in the README).
 IGNORED_CHAT_PARAMS = (
-    "temperature",
-    "top_p",
-    "max_tokens",
-    "max_completion_tokens",
     "presence_penalty",
     "frequency_penalty",
-    "seed",
-    "stop",
     "user",
     "metadata",
     "store",
@@ -282,6 +275,28 @@ IgnoredChatParamsSchema = Schema.from_dict(
     {name: fields.Raw(allow_none=True) for name in IGNORED_CHAT_PARAMS},
     name="IgnoredChatParamsSchema",
 )
+MAX_STOPS = 4
+
+
+class StopField(fields.Field):
+    """stop: a string or a list of up to MAX_STOPS strings."""
+
+    def _deserialize(self, value: object, attr: object, data: object, **kwargs: object) -> object:
+        if isinstance(value, str):
+            return value
+        strings = isinstance(value, list) and all(isinstance(v, str) and v for v in value)
+        if strings and len(value) <= MAX_STOPS:  # type: ignore[arg-type]
+            return value
+        raise ValidationError(f"must be a string or a list of up to {MAX_STOPS} strings")
+
+
+class StreamOptionsSchema(Schema):
+    """stream_options: a last chunk with the usage when include_usage is true."""
+
+    class Meta:
+        unknown = RAISE
+
+    include_usage = fields.Boolean(load_default=False)
 
 
 class ChatCompletionInSchema(IgnoredChatParamsSchema):  # type: ignore[misc, valid-type]
@@ -295,7 +310,33 @@ class ChatCompletionInSchema(IgnoredChatParamsSchema):  # type: ignore[misc, val
         fields.Nested(ChatMessageSchema), required=True, validate=validate.Length(1, 1000)
     )
     stream = fields.Boolean(
-        load_default=False, metadata={"description": "true is refused with 400: not supported"}
+        load_default=False,
+        metadata={
+            "description": "a language model answers as server-sent chat.completion.chunk "
+            "events ending with [DONE]; other models refuse it with 400"
+        },
+    )
+    stream_options = fields.Nested(StreamOptionsSchema, allow_none=True)
+    # Sampling: honoured by language models; the stand-in agent's answer is deterministic.
+    max_tokens = fields.Integer(allow_none=True, strict=True, validate=validate.Range(1, 32768))
+    max_completion_tokens = fields.Integer(
+        allow_none=True, strict=True, validate=validate.Range(1, 32768)
+    )
+    temperature = StrictFloat(allow_nan=False, allow_none=True, validate=validate.Range(0, 2))
+    top_p = StrictFloat(
+        allow_nan=False, allow_none=True, validate=validate.Range(0, 1, min_inclusive=False)
+    )
+    stop = StopField(
+        allow_none=True,
+        metadata={
+            "oneOf": [
+                {"type": "string"},
+                {"type": "array", "items": {"type": "string"}, "maxItems": MAX_STOPS},
+            ]
+        },
+    )
+    seed = fields.Integer(
+        allow_none=True, strict=True, validate=validate.Range(-(2**63), 2**63 - 1)
     )
     n = fields.Integer(
         load_default=1, validate=validate.Equal(1, error="only one choice (n=1) is supported")
