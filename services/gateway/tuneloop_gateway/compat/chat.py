@@ -80,8 +80,9 @@ class ChatCompletions(MethodView):
         if body["stream"]:
             abort(
                 400,
-                message="stream: true is supported by language models only; send stream false",
-                errors={"stream": ["streaming is supported by language models only"]},
+                message="stream: true is not supported by this model (language models only); "
+                "send stream false",
+                errors={"stream": ["streaming is not supported by this model"]},
             )
         question = next(m for m in reversed(body["messages"]) if m["role"] == "user")
         answer = ask_model(body["model"], question["content"])
