@@ -14,12 +14,21 @@ from pathlib import Path
 
 import openai
 import pytest
+import requests
 
 from tuneloop.contracts import BASELINE_MODEL_ID
 from tuneloop.llm.spec import FORMAT, SERVE_QUEUE
 from tuneloop.store import keys
 
-from .support import API_KEY, ApiClient, Stack, assert_problem, client_for, full_stack
+from .support import (
+    API_KEY,
+    ApiClient,
+    Stack,
+    assert_problem,
+    client_for,
+    extra_gateway,
+    full_stack,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -277,3 +286,20 @@ def test_the_models_responses_route_asks_a_language_model_too(llm: tuple[Stack, 
     answered = llm[1].post(f"/v1/models/{BASE}/responses", json={"input": "one input"})
     assert answered.status_code == 200, answered.text[:300]
     assert answered.json()["text"] == echo("one input", roles=1)
+
+
+def test_without_an_llm_worker_a_chat_is_a_503_after_the_timeout(
+    llm: tuple[Stack, ApiClient],
+) -> None:
+    stack = llm[0]
+    stack.remove("llm")  # last test of the module: nothing consumes the interactive queue now
+    with extra_gateway(stack, "short", {"TUNELOOP_LLM_TIMEOUT": "1"}) as url:
+        body = {"model": BASE, "messages": [{"role": "user", "content": "anyone?"}]}
+        answered = requests.post(
+            f"{url}/v1/chat/completions",
+            json=body,
+            headers={"Authorization": f"Bearer {API_KEY}"},
+            timeout=30,
+        )
+    assert answered.status_code == 503, answered.text[:300]
+    assert "no language-model worker answered within 1s" in answered.json()["error"]["message"]
