@@ -16,8 +16,10 @@ from redis.exceptions import RedisError
 
 from tuneloop.agent import registry
 from tuneloop.canvas import job_canvas
-from tuneloop.contracts import TERMINAL
-from tuneloop.schemas.jobs import JobSchema
+from tuneloop.contracts import BASELINE_MODEL_ID, TERMINAL
+from tuneloop.llm import spec
+from tuneloop.schemas.jobs import JobSchema, unknown_model
+from tuneloop.schemas.method import DPO
 from tuneloop.store.answer_cache import UNCHANGED, JobRead
 from tuneloop.store.jobs import Quota, QuotaExceeded
 from tuneloop.store.ratelimit import Window
@@ -33,6 +35,17 @@ JOB_SCHEMA = JobSchema()
 def invalid(field: str, message: str) -> NoReturn:
     """Answer 422 naming one invalid field of a job's request."""
     abort(422, message=f"invalid field {field}: {message}", errors={field: [message]})
+
+
+def check_model(request: dict) -> None:
+    """Answer 400 when the job names no registered base model, or dpo for a kind without it."""
+    model = request.get("model", BASELINE_MODEL_ID)
+    problem = unknown_model(model)
+    if problem is not None:
+        abort(400, message=problem, errors={"model": [problem]})
+    if request.get("method") == DPO and registry.trained_format(model) != spec.FORMAT:
+        message = f"dpo trains a base language model; {model!r} trains supervised only"
+        abort(400, message=message, errors={"method": [message]})
 
 
 def no_job(job_id: str) -> NoReturn:
