@@ -65,6 +65,11 @@ class Settings:
     # Modules that register more model kinds (tuneloop.agent.registry), comma-separated;
     # the worker and the gateway import them at start-up.
     model_kinds: str = ""
+    # Where adapters and checkpoints are kept (tuneloop.artifact_store): a directory, or
+    # s3://bucket/prefix with TUNELOOP_S3_ENDPOINT (else the standard AWS settings) for S3.
+    # Unset: artifacts/ in TUNELOOP_DATA_DIR (.tuneloop/ by default).
+    artifacts: str = ".tuneloop/artifacts"
+    s3_endpoint: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "Settings":
@@ -110,4 +115,7 @@ class Settings:
             metrics_port=int(get("TUNELOOP_METRICS_PORT", cls.metrics_port)),
             metrics_addr=get("TUNELOOP_METRICS_ADDR", cls.metrics_addr),
             model_kinds=get("TUNELOOP_MODEL_KINDS", ""),
+            artifacts=get("TUNELOOP_ARTIFACTS")
+            or os.path.join(get("TUNELOOP_DATA_DIR") or ".tuneloop", "artifacts"),
+            s3_endpoint=get("TUNELOOP_S3_ENDPOINT", ""),
         )
