@@ -38,8 +38,7 @@ integration: $(STAMP)
 	$(PY) -m pytest -q tests/integration
 
 # The compose stack for real: Docker engine (started if needed), images, scale, stop, monitoring.
-compose-# The suite includes the language-model tests: the llm extra is installed first.
-test: $(STAMP) $(LLM_STAMP)
+compose-test: $(STAMP)
 	@$(BOOTSTRAP) docker-compose
 	$(PY) tests/compose/compose_check.py $(COMPOSE_TEST_ARGS)
 
@@ -88,8 +87,7 @@ venv: $(STAMP)
 llm: $(LLM_STAMP)
 
 $(LLM_STAMP): $(STAMP) requirements-llm.txt
-	$(PY) -m pip install -q -r requirements-llm.txt
-	$(PY) -m pip install -q --no-deps -e "shared[llm]"
+	$(PY) -m pip install -q -r requirements-llm.txt -e "shared[llm]"
 	$(PY) -c 'import torch, transformers, peft, trl, accelerate, boto3'
 	@touch $@
 

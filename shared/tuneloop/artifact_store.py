@@ -7,10 +7,12 @@ key lies inside another key's directory).
 
 A stored directory is complete or invisible. Each one holds a manifest (`MANIFEST`: its
 files and their sizes) written last: the local backend fills a temporary directory beside
-the keys, writes the manifest, then renames it into place; the S3 backend uploads every file,
-then the manifest object. `get_dir`, `exists` and `keys` only see directories with a
-manifest, and `get_dir` fetches only the files the manifest lists, so a put cut short (a
-killed worker) is never read. Putting a key again replaces it: its manifest goes first.
+the key's, writes the manifest there, then renames it into place; the S3 backend uploads
+every file under a new generation (`<key>/<generation>/<file>`), then the manifest object
+naming that generation, then removes older generations. `get_dir`, `exists` and `keys` see
+only directories with a manifest and `get_dir` fetches only the files it lists, so a put cut
+short (a killed worker) is never read, and putting a key again switches readers from the old
+version to the new one at once. `delete(prefix)` also removes what cut-short puts left there.
 boto3 is imported only when an S3 store is opened.
 """
 
@@ -22,14 +24,14 @@ import re
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
 MANIFEST = ".tuneloop-manifest.json"
 MANIFEST_FORMAT = "tuneloop.artifacts/1"
 _SEGMENT = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
-_TMP = ".tmp"  # the local backend's temporary directories, beside the keys
+_RETRIES = 3  # get_dir re-reads the manifest when a put replaced the files it was reading
 
 
 class ArtifactStore(Protocol):
@@ -58,7 +60,7 @@ def check_key(key: str, *, allow_empty: bool = False) -> str:
     if key == "" and allow_empty:
         return key
     parts = key.split("/")
-    if not all(_SEGMENT.fullmatch(p) for p in parts):
+    if not all(_SEGMENT.fullmatch(p) for p in parts):  # no "", ".", "..", hidden names
         raise ValueError(f"bad artifact key {key!r}: slash-separated [A-Za-z0-9._-] segments")
     return key
 
@@ -71,28 +73,34 @@ def local_files(local_dir: Path) -> dict[str, Path]:
     for path in sorted(local_dir.rglob("*")):
         if path.is_file():
             rel = path.relative_to(local_dir).as_posix()
-            if rel == MANIFEST:
+            if MANIFEST in rel.split("/"):
                 raise ValueError(f"{local_dir} holds a file named {MANIFEST}, which is reserved")
             found[rel] = path
     return found
 
 
-def manifest_bytes(files: Mapping[str, Path]) -> bytes:
-    """The manifest of a directory: its files' relative paths and sizes."""
+def manifest_bytes(files: Mapping[str, Path], generation: str = "") -> bytes:
+    """The manifest of a directory: its files' relative paths and sizes, and its generation."""
     sizes = {rel: path.stat().st_size for rel, path in sorted(files.items())}
-    return json.dumps({"format": MANIFEST_FORMAT, "files": sizes}, sort_keys=True).encode()
+    doc = {"format": MANIFEST_FORMAT, "generation": generation, "files": sizes}
+    return json.dumps(doc, sort_keys=True).encode()
 
 
-def manifest_files(raw: bytes) -> dict[str, int]:
-    """The files (relative path -> size) a manifest lists; ValueError on a foreign document."""
+def read_manifest(raw: bytes) -> tuple[str, dict[str, int]]:
+    """The generation and files (relative path -> size) a manifest lists; else ValueError."""
     doc = json.loads(raw)
     if doc.get("format") != MANIFEST_FORMAT:
         raise ValueError(f"not a Tuneloop artifact manifest: {doc.get('format')!r}")
     files = doc["files"]
     for rel in files:
-        if rel.startswith("/") or ".." in rel.split("/"):
+        if rel.startswith("/") or {"", ".", ".."} & set(rel.split("/")):
             raise ValueError(f"manifest names a path outside its directory: {rel!r}")
-    return files
+    return doc.get("generation", ""), files
+
+
+def is_key(name: str) -> bool:
+    """Whether name is a valid key (and so not a temporary or hidden directory)."""
+    return all(_SEGMENT.fullmatch(p) for p in name.split("/"))
 
 
 def replace_dir(staged: Path, target: Path) -> None:
@@ -111,6 +119,25 @@ def staging_dir(target: Path) -> Path:
     """A new empty directory beside target (same filesystem), to fill then rename."""
     target.parent.mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+
+
+def leftovers(target: Path) -> list[Path]:
+    """Temporary directories beside target that puts and replacements cut short left."""
+    if not target.parent.is_dir():
+        return []
+    names = (f".{target.name}.tmp-", f".{target.name}.old-")
+    return [p for p in target.parent.iterdir() if p.name.startswith(names)]
+
+
+def fetch_with_retries(fetch_once: Callable[[], bool]) -> bool:
+    """Run a fetch again when a put replaced the version it was reading (FileNotFoundError)."""
+    for attempt in range(_RETRIES):
+        try:
+            return fetch_once()
+        except FileNotFoundError:
+            if attempt == _RETRIES - 1:
+                raise
+    return False
 
 
 class DirectoryStore:
@@ -132,11 +159,9 @@ class DirectoryStore:
         shutil.copyfile(source, dest)
 
     def put_dir(self, key: str, local_dir: str | Path) -> None:
-        """Copy into a temporary directory under the root, add the manifest, rename into place."""
+        """Copy into a temporary directory beside key's, add the manifest, rename into place."""
         target, files = self.path(key), local_files(Path(local_dir))
-        tmp_root = self.root / _TMP
-        tmp_root.mkdir(parents=True, exist_ok=True)
-        staged = Path(tempfile.mkdtemp(dir=tmp_root))
+        staged = staging_dir(target)
         try:
             for rel, source in files.items():
                 self._put_file(staged, rel, source)
@@ -152,32 +177,38 @@ class DirectoryStore:
     def get_dir(self, key: str, local_dir: str | Path) -> bool:
         """Copy the manifest's files of key to local_dir, through a directory renamed at the end."""
         source = self.path(key)
-        try:
-            files = manifest_files((source / MANIFEST).read_bytes())
-        except FileNotFoundError:
-            return False
-        target = Path(local_dir)
-        staged = staging_dir(target)
-        try:
-            for rel in files:
-                (staged / rel).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(source / rel, staged / rel)
-            replace_dir(staged, target)
-        finally:
-            shutil.rmtree(staged, ignore_errors=True)
-        return True
+
+        def fetch_once() -> bool:
+            try:
+                _generation, files = read_manifest((source / MANIFEST).read_bytes())
+            except FileNotFoundError:
+                return False
+            target = Path(local_dir)
+            staged = staging_dir(target)
+            try:
+                for rel in files:
+                    (staged / rel).parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(source / rel, staged / rel)
+                replace_dir(staged, target)
+            finally:
+                shutil.rmtree(staged, ignore_errors=True)
+            return True
+
+        return fetch_with_retries(fetch_once)
 
     def delete(self, prefix: str) -> int:
-        """Remove prefix's directory and everything under it; return the files removed."""
+        """Remove prefix's directory, everything under it and puts of it cut short.
+
+        Returns the number of files removed.
+        """
         target = self.path(prefix)
-        if not target.exists():
-            return 0
-        count = sum(1 for p in target.rglob("*") if p.is_file())
-        # Renamed away first: from here on no reader sees a half-removed directory.
-        doomed = self.root / _TMP / f"deleting-{uuid.uuid4().hex}"
-        doomed.parent.mkdir(parents=True, exist_ok=True)
-        os.rename(target, doomed)
-        shutil.rmtree(doomed)
+        doomed = [p for p in (target, *leftovers(target)) if p.exists()]
+        count = sum(1 for d in doomed for p in d.rglob("*") if p.is_file())
+        for path in doomed:
+            # Renamed away first (hidden, not a key), so no reader sees it half removed.
+            away = path.with_name(f".{target.name}.old-{uuid.uuid4().hex}")
+            os.rename(path, away)
+            shutil.rmtree(away)
         return count
 
     def keys(self, prefix: str = "") -> list[str]:
@@ -185,12 +216,8 @@ class DirectoryStore:
         base = self.root / check_key(prefix, allow_empty=True) if prefix else self.root
         if not base.is_dir():
             return []
-        found = []
-        for manifest in base.rglob(MANIFEST):
-            key = manifest.parent.relative_to(self.root).as_posix()
-            if all(_SEGMENT.fullmatch(p) for p in key.split("/")):
-                found.append(key)
-        return sorted(found)
+        found = (m.parent.relative_to(self.root).as_posix() for m in base.rglob(MANIFEST))
+        return sorted(k for k in found if is_key(k))
 
 
 class S3Store:
@@ -228,21 +255,24 @@ class S3Store:
         """Upload one file of a directory."""
         self.client.upload_file(str(source), self.bucket, base + rel)
 
-    def _manifest(self, key: str) -> dict[str, int] | None:
-        """The files key's manifest lists, or None when key has no manifest."""
+    def _manifest(self, key: str) -> tuple[str, dict[str, int]] | None:
+        """The generation and files key's manifest lists, or None when key has no manifest."""
         try:
             obj = self.client.get_object(Bucket=self.bucket, Key=self._base(key) + MANIFEST)
         except self.client.exceptions.NoSuchKey:
             return None
-        return manifest_files(obj["Body"].read())
+        return read_manifest(obj["Body"].read())
 
     def put_dir(self, key: str, local_dir: str | Path) -> None:
-        """Hide and clear what key held, upload every file, then the manifest."""
+        """Upload every file under a new generation, then the manifest, then drop older ones."""
         base, files = self._base(key), local_files(Path(local_dir))
-        self.delete(key)
+        generation = uuid.uuid4().hex
         for rel, source in files.items():
-            self._put_file(base, rel, source)
-        self.client.put_object(Bucket=self.bucket, Key=base + MANIFEST, Body=manifest_bytes(files))
+            self._put_file(base, f"{generation}/{rel}", source)
+        body = manifest_bytes(files, generation)
+        self.client.put_object(Bucket=self.bucket, Key=base + MANIFEST, Body=body)
+        keep = (base + MANIFEST, f"{base}{generation}/")
+        self._remove([n for n in self._names(base) if not n.startswith(keep)])
 
     def exists(self, key: str) -> bool:
         """Whether key's manifest object exists."""
@@ -254,21 +284,35 @@ class S3Store:
             raise
         return True
 
+    def _download(self, name: str, dest: Path) -> None:
+        """Download one object; FileNotFoundError when it is gone (a put replaced it)."""
+        try:
+            self.client.download_file(self.bucket, name, str(dest))
+        except self.client.exceptions.ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                raise FileNotFoundError(f"s3://{self.bucket}/{name}") from error
+            raise
+
     def get_dir(self, key: str, local_dir: str | Path) -> bool:
         """Download the files key's manifest lists into local_dir, renamed into place at the end."""
-        files = self._manifest(key)
-        if files is None:
-            return False
-        base, target = self._base(key), Path(local_dir)
-        staged = staging_dir(target)
-        try:
-            for rel in files:
-                (staged / rel).parent.mkdir(parents=True, exist_ok=True)
-                self.client.download_file(self.bucket, base + rel, str(staged / rel))
-            replace_dir(staged, target)
-        finally:
-            shutil.rmtree(staged, ignore_errors=True)
-        return True
+
+        def fetch_once() -> bool:
+            found = self._manifest(key)
+            if found is None:
+                return False
+            (generation, files), base = found, self._base(key)
+            target = Path(local_dir)
+            staged = staging_dir(target)
+            try:
+                for rel in files:
+                    (staged / rel).parent.mkdir(parents=True, exist_ok=True)
+                    self._download(f"{base}{generation}/{rel}", staged / rel)
+                replace_dir(staged, target)
+            finally:
+                shutil.rmtree(staged, ignore_errors=True)
+            return True
+
+        return fetch_with_retries(fetch_once)
 
     def delete(self, prefix: str) -> int:
         """Delete the manifests under prefix first (hiding them), then every other object."""
@@ -286,13 +330,13 @@ class S3Store:
             for n in self._names(self._base(prefix, allow_empty=True))
             if n.endswith(suffix)
         )
-        return sorted(k for k in found if all(_SEGMENT.fullmatch(p) for p in k.split("/")))
+        return sorted(k for k in found if is_key(k))
 
 
 def s3_client(env: Mapping[str, str]) -> Any:
     """A boto3 S3 client: endpoint TUNELOOP_S3_ENDPOINT, else the standard AWS settings."""
-    import boto3  # noqa: PLC0415 - heavy, and only S3 stores need it
-    from botocore.config import Config  # noqa: PLC0415
+    import boto3  # heavy, and only S3 stores need it
+    from botocore.config import Config
 
     endpoint = env.get("TUNELOOP_S3_ENDPOINT") or None
     # Path-style requests for a custom endpoint (MinIO and most S3-compatible servers).
@@ -300,9 +344,7 @@ def s3_client(env: Mapping[str, str]) -> Any:
     return boto3.client("s3", endpoint_url=endpoint, config=config)
 
 
-def open_store(
-    url: str, env: Mapping[str, str] | None = None, client: Any = None
-) -> ArtifactStore:
+def open_store(url: str, env: Mapping[str, str] | None = None, client: Any = None) -> ArtifactStore:
     """Open the store url names: a directory path, `file://` path or `s3://bucket/prefix`."""
     if url.startswith("s3://"):
         bucket, _, prefix = url.removeprefix("s3://").partition("/")
@@ -312,3 +354,9 @@ def open_store(
     if not url:
         raise ValueError("no artifact store given (TUNELOOP_ARTIFACTS)")
     return DirectoryStore(url.removeprefix("file://"))
+
+
+def open_configured(settings: Any) -> ArtifactStore:
+    """Open the store the settings name (TUNELOOP_ARTIFACTS, TUNELOOP_S3_ENDPOINT)."""
+    env = {**os.environ, "TUNELOOP_S3_ENDPOINT": settings.s3_endpoint}
+    return open_store(settings.artifacts, env)
