@@ -81,6 +81,11 @@ class Settings:
     def base_model_locations(self) -> dict[str, str]:
         """The base models, name -> location."""
         return dict(self.base_models)
+    # Where adapters and checkpoints are kept (tuneloop.artifact_store): a directory, or
+    # s3://bucket/prefix with TUNELOOP_S3_ENDPOINT (else the standard AWS settings) for S3.
+    # Unset: artifacts/ in TUNELOOP_DATA_DIR (.tuneloop/ by default).
+    artifacts: str = ".tuneloop/artifacts"
+    s3_endpoint: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "Settings":
@@ -130,4 +135,7 @@ class Settings:
             llm_timeout=float(get("TUNELOOP_LLM_TIMEOUT", cls.llm_timeout)),
             llm_generator=get("TUNELOOP_LLM_GENERATOR", cls.llm_generator),
             llm_cache_size=int(get("TUNELOOP_LLM_CACHE_SIZE", cls.llm_cache_size)),
+            artifacts=get("TUNELOOP_ARTIFACTS")
+            or os.path.join(get("TUNELOOP_DATA_DIR") or ".tuneloop", "artifacts"),
+            s3_endpoint=get("TUNELOOP_S3_ENDPOINT", ""),
         )
