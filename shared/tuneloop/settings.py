@@ -81,6 +81,7 @@ class Settings:
     def base_model_locations(self) -> dict[str, str]:
         """The base models, name -> location."""
         return dict(self.base_models)
+
     # Where adapters and checkpoints are kept (tuneloop.artifact_store): a directory, or
     # s3://bucket/prefix with TUNELOOP_S3_ENDPOINT (else the standard AWS settings) for S3.
     # Unset: artifacts/ in TUNELOOP_DATA_DIR (.tuneloop/ by default).

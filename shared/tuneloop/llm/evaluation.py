@@ -9,13 +9,12 @@ The report resamples prompts (and pairs) with replacement, both models on the sa
 
 import math
 import time
-from pathlib import Path
 
 import numpy as np
 
 from tuneloop.errors import StageError
 from tuneloop.job_request import request_of
-from tuneloop.llm import kind, rows
+from tuneloop.llm import adapters, kind, rows
 from tuneloop.llm.stage import flat
 from tuneloop.pipeline import data
 from tuneloop.stages import compare as cmp
@@ -64,11 +63,10 @@ def _load(store: Store, model_id: str, base: str):  # -> (model, tokenizer)
     meta = store.models.meta(model_id)
     if meta is None or not meta.get("adapter"):
         raise StageError("model_missing", f"model {model_id} was not published with an adapter")
-    local = Path(kind.adapter_cache_dir()) / meta["adapter"]
-    if not (local / ".complete").exists():
-        if not kind.artifact_store(kind.artifacts_url()).get_dir(meta["adapter"], local):
-            raise StageError("adapter_missing", f"the adapter of model {model_id} is gone")
-        (local / ".complete").touch()
+    try:
+        local = adapters.local_adapter({**meta, "id": model_id})
+    except adapters.AdapterMissingError as exc:
+        raise StageError("adapter_missing", str(exc)) from None
     return models.load_tuned(kind.location(base), local)
 
 

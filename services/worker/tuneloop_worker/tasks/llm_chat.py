@@ -8,7 +8,6 @@ tuneloop.llm.interactive, imports torch.
 """
 
 import logging
-import os
 from functools import lru_cache
 from importlib import import_module
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 from celery import current_app, shared_task
 
 from tuneloop import contracts
-from tuneloop.llm import kind, spec
+from tuneloop.llm import adapters, kind, spec
 from tuneloop.settings import Settings
 from tuneloop_worker.runtime import store
 
@@ -40,18 +39,12 @@ def generator() -> Any:
 
 
 def adapter_dir_for(meta: dict) -> str | None:
-    """Return the local directory of a fine-tuned model's LoRA adapter (None: a base model).
-
-    `adapter` is an artifact-store key; until the store fetches it to a local cache, a key
-    that is a local directory, or one under TUNELOOP_ARTIFACTS, is used as it is.
-    """
-    key = meta.get("adapter")
-    if not key:
-        return None
-    for candidate in (key, os.path.join(os.environ.get("TUNELOOP_ARTIFACTS", ""), key)):
-        if os.path.isdir(candidate):
-            return candidate
-    raise ModelNotFoundError(f"the adapter {key!r} of model {meta.get('id')!r} is not here")
+    """Return the local directory of a fine-tuned model's LoRA adapter (None: a base model)."""
+    try:
+        local = adapters.local_adapter(meta)
+    except adapters.AdapterMissingError as exc:
+        raise ModelNotFoundError(str(exc)) from None
+    return None if local is None else str(local)
 
 
 def locate(model_id: str) -> tuple[str, str | None]:
