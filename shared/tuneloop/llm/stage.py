@@ -13,12 +13,10 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from tuneloop import contracts
 from tuneloop.agent.trainer import Trained, TrainingRun
-from tuneloop.errors import JobCancelled, StageError, StageSkipped
+from tuneloop.errors import StageError
 from tuneloop.llm import kind, rows
 from tuneloop.llm.agent import LoraAgent
-from tuneloop.store import keys
 
 STAGE = "fine_tune"
 POINTER = "llm_checkpoint"  # the job artifact naming the last checkpoint: {epoch, key, step}
@@ -56,7 +54,6 @@ class Hooks:
     def __init__(self, run: TrainingRun, n_epochs: int, store_url: str) -> None:
         self.run, self.n_epochs = run, n_epochs
         self.artifacts = kind.artifact_store(store_url)
-        self.holder = run.store.jobs.get(run.job_id)["lease_holder"]
         self.stop_reason: str | None = None
         self.kept: list[dict] = list(run.store.artifacts.get_or_none(run.job_id, KEPT) or [])
         self.last_step = 0
@@ -80,7 +77,7 @@ class Hooks:
         self.artifacts.put_dir(key, checkpoint_dir)
         row = {
             "epoch": epoch,
-            "step": self.last_step,
+            "step": int(checkpoint_dir.name.rpartition("-")[2] or self.last_step),
             "train_loss": train_loss,
             "valid_loss": valid_loss,
             "full_valid_loss": valid_loss,
@@ -92,11 +89,7 @@ class Hooks:
 
     def should_stop(self) -> bool:
         """Return whether the job ended or another runner holds the stage's lease."""
-        jid = self.run.job_id
-        if self.run.store.jobs.status(jid) != contracts.RUNNING:
-            self.stop_reason = "ended"
-        elif self.run.store.redis.get(keys.lease(jid, STAGE)) not in (None, self.holder.encode()):
-            self.stop_reason = "lease"
+        self.stop_reason = self.run.stop_reason()
         return self.stop_reason is not None
 
 
@@ -147,9 +140,7 @@ def train(run: TrainingRun) -> Trained:
                 resume_from=resume,
             )
         except training.Stopped:
-            if hooks.stop_reason == "lease":
-                raise StageSkipped(f"fine_tune of job {run.job_id} lost its lease") from None
-            raise JobCancelled(run.job_id) from None
+            run.stop(hooks.stop_reason or "ended")
         key = adapter_key(run.model_id)
         hooks.artifacts.put_dir(key, Path(result.adapter_dir))
         seconds = time.perf_counter() - started
