@@ -5,6 +5,7 @@ import json
 import pytest
 from marshmallow import ValidationError
 
+from tuneloop.job_request import JobRequest
 from tuneloop.schemas.chat_file import parse, trusted_rows
 from tuneloop.schemas.jobs import JobInSchema
 
@@ -127,3 +128,11 @@ def test_a_bad_method_is_refused_naming_the_field(body: dict, field: str) -> Non
     with pytest.raises(ValidationError) as caught:
         JobInSchema().load(body)
     assert field in caught.value.messages, caught.value.messages
+
+
+def test_the_stored_request_gives_the_stages_its_method_and_min_gap() -> None:
+    body = {"model": "tiny", "method": {"type": "dpo"}, "min_gap": 0.25}
+    request = JobRequest.from_stored(JobInSchema().load(body))
+    assert (request.method, request.min_gap) == ("dpo", 0.25)
+    older = JobRequest.from_stored({"min_score": 0.8})  # stored before the fields existed
+    assert (older.method, older.min_gap) == ("supervised", 0.5)

@@ -21,6 +21,16 @@ blp = Blueprint(
     description="OpenAI-compatible chat completions: a language model (streamed on request) "
     "or the stand-in agent answers",
 )
+ANSWER = "a chat.completion; with stream true, chat.completion.chunk events"
+JSON, SSE = "application/json", "text/event-stream"
+JSON_DOC = {"schema": {"$ref": "#/components/schemas/ChatCompletion"}}
+SSE_DOC = {
+    "schema": {
+        "type": "string",
+        "description": "stream true (language models): data: {chat.completion.chunk} events, "
+        "then data: [DONE]",
+    }
+}
 # The usage rule: a token is a run of word characters or one other visible character.
 TOKEN = re.compile(r"\w+|[^\w\s]")
 
@@ -61,15 +71,13 @@ def completion(model: str, messages: list[dict], answer: dict) -> dict:
 class ChatCompletions(MethodView):
     """Chat completions."""
 
-    @blp.doc(operationId="chat_completions_create")
+    @blp.doc(
+        operationId="chat_completions_create",
+        responses={"200": {"description": ANSWER, "content": {JSON: JSON_DOC, SSE: SSE_DOC}}},
+    )
     @requires(blp, JOBS)
     @blp.arguments(ChatCompletionInSchema)
-    @blp.response(
-        200,
-        ChatCompletionSchema,
-        description="a chat.completion; with stream true, text/event-stream of "
-        "chat.completion.chunk events ending with data: [DONE]",
-    )
+    @blp.response(200, ChatCompletionSchema, description=ANSWER)
     @blp.alt_response(503, response="SERVICE_UNAVAILABLE", description="no worker answered in time")
     def post(self, body: dict) -> dict | Response:
         """Answer the chat: a language model continues the whole conversation (streamed on
