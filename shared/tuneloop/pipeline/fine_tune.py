@@ -102,7 +102,7 @@ class StageRun:
         if self.store.jobs.status(self.job_id) != RUNNING:
             return "ended"
         holder = self.store.redis.get(keys.lease(self.job_id, STAGE))
-        if holder is not None and holder.decode() != self.job["lease_holder"]:
+        if holder is not None and holder != self.job["lease_holder"]:
             return "lease"
         return None
 
