@@ -27,7 +27,7 @@ LLM_LIBRARIES = ("torch", "trl", "peft")  # the llm extra (`make llm`)
 LLM_WORKER = "llm-worker"
 
 
-def llm_extra_installed(python: str = sys.executable) -> bool:
+def llm_extra_installed(python: str) -> bool:
     """Whether `import torch, trl, peft` works, tried in a child so this process stays light."""
     if any(importlib.util.find_spec(name) is None for name in LLM_LIBRARIES):
         return False  # the common case without the extra: no interpreter started
@@ -39,9 +39,9 @@ def llm_extra_installed(python: str = sys.executable) -> bool:
     return done.returncode == 0
 
 
-def start_llm_worker(stack: Stack) -> str:
+def start_llm_worker(stack: Stack, python: str = "") -> str:
     """Start the language-model worker when the llm extra is installed; say which."""
-    if not llm_extra_installed():
+    if not llm_extra_installed(python or sys.executable):
         return "llm worker: off (the llm extra is not installed; `make llm` installs it)"
     queues = f"{LLM_QUEUE},{LLM_SERVE_QUEUE}"
     stack.start_worker(LLM_WORKER, concurrency=2, queues=queues, wait=False)
