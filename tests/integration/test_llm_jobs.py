@@ -88,7 +88,7 @@ def sft_job(sdk: openai.OpenAI, client: ApiClient, llm: Stack) -> dict:
     """A supervised job on the chat file, ended; our job record of it."""
     fid = upload(sdk, llm_data.chat_lines(PER_INTENT), "chat.jsonl")
     job = sdk.fine_tuning.jobs.create(
-        model=BASE, training_file=fid, method=supervised(6, 10.0), suffix="desk"
+        model=BASE, training_file=fid, method=supervised(6, 100.0), suffix="desk"
     )
     return wait_for_job(client, llm, job.id, timeout=JOB_TIMEOUT)
 
@@ -99,7 +99,7 @@ def test_a_supervised_job_succeeds_with_per_step_metrics_and_checkpoints(
     job = sdk.fine_tuning.jobs.retrieve(sft_job["id"])
     assert job.status == "succeeded" and job.fine_tuned_model, job
     assert job.model == BASE
-    events = sdk.fine_tuning.jobs.list_events(job.id, limit=1000).data
+    events = list(sdk.fine_tuning.jobs.list_events(job.id, limit=100))  # every page
     steps = [e.data["step"] for e in events if e.type == "metrics" and "epoch" not in e.data]
     assert len(steps) >= 6 and sorted(steps) == sorted(set(steps)), steps
     checkpoints = sdk.fine_tuning.jobs.checkpoints.list(job.id).data
@@ -152,7 +152,7 @@ def test_a_dpo_job_from_a_preference_file_raises_held_out_preference_accuracy(
     sdk: openai.OpenAI, client: ApiClient, llm: Stack
 ) -> None:
     fid = upload(sdk, llm_data.preference_lines(PER_INTENT), "prefs.jsonl")
-    hp = {"n_epochs": 4, "beta": 0.1, "learning_rate_multiplier": 10.0, "batch_size": 8}
+    hp = {"n_epochs": 4, "beta": 0.1, "learning_rate_multiplier": 100.0, "batch_size": 8}
     method = {"type": "dpo", "dpo": {"hyperparameters": hp}}
     job = sdk.fine_tuning.jobs.create(model=BASE, training_file=fid, method=method)
     ended = wait_for_job(client, llm, job.id, timeout=JOB_TIMEOUT)

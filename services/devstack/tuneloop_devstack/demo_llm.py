@@ -30,7 +30,7 @@ POLL_TIMEOUT = 300.0
 SUPERVISED = {
     "type": "supervised",
     "supervised": {
-        "hyperparameters": {"n_epochs": 6, "learning_rate_multiplier": 10.0, "batch_size": 8}
+        "hyperparameters": {"n_epochs": 6, "learning_rate_multiplier": 100.0, "batch_size": 8}
     },
 }
 DPO = {
@@ -39,7 +39,7 @@ DPO = {
         "hyperparameters": {
             "n_epochs": 4,
             "beta": 0.1,
-            "learning_rate_multiplier": 10.0,
+            "learning_rate_multiplier": 100.0,
             "batch_size": 8,
         }
     },
