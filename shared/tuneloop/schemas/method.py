@@ -32,9 +32,10 @@ class FineTuningHyperparametersSchema(Schema):
         "rows per step (1-4096)",
     )
     learning_rate_multiplier = auto_or(
-        StrictFloat(allow_nan=False, validate=validate.Range(0, 10, min_inclusive=False)),
-        {"type": "number", "exclusiveMinimum": 0, "maximum": 10},
-        "scales the auto learning rate (0-10]",
+        StrictFloat(allow_nan=False, validate=validate.Range(0, 1000, min_inclusive=False)),
+        {"type": "number", "exclusiveMinimum": 0, "maximum": 1000},
+        "scales the auto learning rate (0-1000]; a tiny model trained from random weights "
+        "needs about 100, a pretrained one 0.5-2",
     )
 
 
