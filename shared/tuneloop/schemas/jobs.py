@@ -63,9 +63,10 @@ class HyperparametersSchema(Schema):
     )
     learning_rate_multiplier = StrictFloat(
         allow_nan=False,
-        validate=validate.Range(0, 10, min_inclusive=False),
+        validate=validate.Range(0, 1000, min_inclusive=False),
         metadata={
             "exclusiveMinimum": 0,
+            "maximum": 1000,
             "description": "scales the auto learning_rate (OpenAI's name); "
             "not with a learning_rate given",
         },
