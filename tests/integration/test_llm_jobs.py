@@ -8,6 +8,7 @@ is Banking77's questions with one reply per intent (tuneloop_devstack.llm_data).
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -79,7 +80,7 @@ def upload(sdk: openai.OpenAI, lines: Iterator[str], name: str) -> str:
 
 def supervised(n_epochs: int, lr_multiplier: float = 1.0) -> dict:
     """OpenAI's method object for supervised fine-tuning."""
-    hp = {"n_epochs": n_epochs, "learning_rate_multiplier": lr_multiplier, "batch_size": 8}
+    hp = {"n_epochs": n_epochs, "learning_rate_multiplier": lr_multiplier, "batch_size": 4}
     return {"type": "supervised", "supervised": {"hyperparameters": hp}}
 
 
@@ -88,7 +89,7 @@ def sft_job(sdk: openai.OpenAI, client: ApiClient, llm: Stack) -> dict:
     """A supervised job on the chat file, ended; our job record of it."""
     fid = upload(sdk, llm_data.chat_lines(PER_INTENT), "chat.jsonl")
     job = sdk.fine_tuning.jobs.create(
-        model=BASE, training_file=fid, method=supervised(6, 100.0), suffix="desk"
+        model=BASE, training_file=fid, method=supervised(10, 100.0), suffix="desk"
     )
     return wait_for_job(client, llm, job.id, timeout=JOB_TIMEOUT)
 
@@ -106,7 +107,7 @@ def test_a_supervised_job_succeeds_with_per_step_metrics_and_checkpoints(
     assert [c.metrics.step for c in checkpoints] == sorted(
         (c.metrics.step for c in checkpoints), reverse=True
     )
-    assert len(checkpoints) == 6
+    assert len(checkpoints) == 10
     assert all(c.metrics.train_loss is not None and c.metrics.valid_loss for c in checkpoints)
     assert checkpoints[0].fine_tuned_model_checkpoint == job.fine_tuned_model
 
@@ -124,16 +125,19 @@ def test_the_supervised_adapter_lowers_held_out_nll_with_an_interval_that_exclud
 
 
 def test_greedy_chat_reproduces_a_trained_answer_for_a_trained_prompt(
-    sdk: openai.OpenAI, sft_job: dict
+    sdk: openai.OpenAI, client: ApiClient, sft_job: dict
 ) -> None:
-    question, intent = llm_data.questions(PER_INTENT)[0]
+    trained = client.get(f"/v1/jobs/{sft_job['id']}/training_file")
+    assert trained.status_code == 200, trained.text[:300]
+    messages = json.loads(trained.text.splitlines()[0])["messages"]
+    assert messages[-1]["role"] == "assistant"
     answer = sdk.chat.completions.create(
         model=sft_job["model_id"],
-        messages=llm_data.prompt(question),
+        messages=messages[:-1],
         temperature=0,
         max_tokens=60,
     )
-    assert answer.choices[0].message.content.strip() == llm_data.REPLIES[intent]
+    assert answer.choices[0].message.content.strip() == messages[-1]["content"]
     assert answer.usage.completion_tokens > 0 and answer.usage.prompt_tokens > 10
 
 
