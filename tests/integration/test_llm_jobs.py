@@ -44,12 +44,18 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def llm(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The artifact store's directory."""
+    return tmp_path_factory.mktemp("artifacts")
+
+
+@pytest.fixture(scope="module")
+def llm(model_dir: Path, artifacts: Path) -> Iterator[Stack]:
     """The stack with the llm worker."""
     env = {
         **TIMINGS,
         "TUNELOOP_BASE_MODELS": f"{BASE}={model_dir}",
-        "TUNELOOP_ARTIFACTS": str(tmp_path_factory.mktemp("artifacts")),
+        "TUNELOOP_ARTIFACTS": str(artifacts),
         "HF_HUB_OFFLINE": "1",
     }
     with full_stack("tuneloop-llm-", env) as stack:
@@ -227,3 +233,17 @@ def test_kill_9_mid_training_resumes_from_the_last_checkpoint_and_publishes_once
     assert epochs() == [1, 2, 3, 4, 5]
     published = [m for m in client.get("/v1/models").json()["data"] if m.get("job_id") == job.id]
     assert len(published) == 1 and published[0]["id"] == ended["model_id"]
+
+
+def test_deleting_a_language_model_deletes_its_adapter_files(
+    sdk: openai.OpenAI, client: ApiClient, llm: Stack, artifacts: Path
+) -> None:
+    fid = upload(sdk, llm_data.chat_lines(PER_INTENT), "chat.jsonl")
+    job = sdk.fine_tuning.jobs.create(model=BASE, training_file=fid, method=supervised(1))
+    ended = wait_for_job(client, llm, job.id, timeout=JOB_TIMEOUT)
+    adapter = artifacts / "models" / ended["model_id"] / "adapter"
+    assert any(adapter.rglob("*.safetensors")), sorted(artifacts.rglob("*"))[:20]
+    assert sdk.models.delete(ended["model_id"]).deleted is True
+    wait_until(lambda: not adapter.exists(), 60, f"{adapter} to be deleted")
+    assert client.get(f"/v1/models/{ended['model_id']}").status_code == 404
+    assert client.delete(f"/v1/models/{BASE}").status_code == 400

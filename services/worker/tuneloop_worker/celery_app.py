@@ -14,6 +14,7 @@ TASK_MODULES = (
     "tuneloop_worker.tasks.stages",
     "tuneloop_worker.tasks.models",
     "tuneloop_worker.tasks.llm_chat",
+    "tuneloop_worker.tasks.llm_files",
 )
 
 

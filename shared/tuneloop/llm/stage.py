@@ -174,8 +174,3 @@ def train(run: TrainingRun) -> Trained:
         "adapter": key,
     }
     return Trained(agent, report, len(train_examples), len(hooks.kept), (message, summary))
-
-
-def drop_checkpoints(store_url: str, jid: str) -> None:
-    """Delete a job's epoch checkpoints from the artifact store (after it ended)."""
-    kind.artifact_store(store_url).delete(f"jobs/{jid}/checkpoints/")

@@ -87,3 +87,11 @@ class ResponseSchema(Schema):
     confidence = fields.Float(required=True)
     reasoning = fields.String(required=True)
     task_type = fields.String(required=True)
+
+
+class ModelDeletedSchema(Schema):
+    """OpenAI's model deletion answer."""
+
+    id = fields.String(required=True)
+    object = fields.Constant("model", required=True)
+    deleted = fields.Boolean(required=True)

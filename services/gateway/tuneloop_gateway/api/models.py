@@ -8,6 +8,7 @@ from tuneloop.agent import registry
 from tuneloop.contracts import ALIASES
 from tuneloop.llm import kind, spec
 from tuneloop.schemas.models import (
+    ModelDeletedSchema,
     ModelListSchema,
     ModelSchema,
     ResponseInSchema,
@@ -115,6 +116,32 @@ class Model(MethodView):
     def get(self, model_id: str) -> dict:
         """Describe one model, by its id or by an alias (latest-promoted)."""
         return with_aliases([get_model_or_404(model_id)])[0]
+
+    @requires(blp, JOBS)
+    @blp.response(200, ModelDeletedSchema)
+    @blp.alt_response(409, response="CONFLICT", description="an alias names the model")
+    def delete(self, model_id: str) -> dict:
+        """Delete a fine-tuned model (OpenAI's models.delete): its record, and its files.
+
+        A built-in or base model is configured, not stored: 400. A model an alias names is
+        refused (409) until the alias moves. A language model's adapter is deleted from the
+        artifact store by the llm worker (the gateway holds no artifact credentials).
+        """
+        store = services().store
+        if model_id in registry.BUILTIN:
+            abort(400, message=f"model {model_id!r} is built in or a base model, not deletable")
+        meta = store.models.meta(model_id)
+        if meta is None:
+            abort(404, message=f"no model with id {model_id!r}")
+        named = [n for n, t in store.models.aliases(ALIASES).items() if t["model_id"] == model_id]
+        if named:
+            abort(409, message=f"model {model_id!r} is named by alias {', '.join(named)}")
+        store.models.withdraw(model_id)
+        if meta.get("format") == spec.FORMAT and meta.get("adapter"):
+            services().celery.send_task(
+                contracts.LLM_DELETE_FILES, args=(model_id, meta["adapter"]), queue=spec.QUEUE
+            )
+        return {"id": model_id, "object": "model", "deleted": True}
 
 
 @blp.route("/<model:model_id>/responses")
