@@ -47,6 +47,19 @@ def references(held: list[dict]) -> list[dict]:
     ]
 
 
+def given(store: Store, job: dict) -> list[dict]:
+    """Return the cases the job was given (an eval set, a validation file) with a reference."""
+    return [
+        {
+            "prompt": [{"role": "user", "content": c["input"]}],
+            "reference": c["reference_output"],
+            "input": c["input"],
+        }
+        for c in data.given_cases(store, job)
+        if c.get("reference_output")
+    ]
+
+
 def pairs(held: list[dict], min_gap: float) -> list[dict]:
     """Return the held-out preference pairs (from a preference file, else from ratings)."""
     if any(r.get("rejected") for r in held):
@@ -87,7 +100,7 @@ def evaluate(store: Store, job: dict, name: str, model_id: str) -> None:
         {"model_id": model_id, "load_seconds": seconds},
     )
     held = held_out(store, job)
-    cases, chrf = references(held), ChrfScorer()
+    cases, chrf = given(store, job) + references(held), ChrfScorer()
     nll, tokens, scores, answers = [], [], [], []
     for case in cases:
         total, n = scoring.nll(model, tokenizer, case["prompt"], case["reference"])
