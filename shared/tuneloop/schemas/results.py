@@ -225,7 +225,7 @@ class EpochSchema(Schema):
     valid_loss = fields.Float(allow_none=True)
 
 
-class CheckpointSchema(EpochSchema):
+class AdapterCheckpointSchema(EpochSchema):
     """A language model's adapter checkpoint at an epoch end, with its metrics."""
 
     step = fields.Integer()
@@ -300,7 +300,7 @@ class JobResultSchema(Schema):
     examples = fields.List(fields.Nested(SideBySideSchema))
     method = fields.String(metadata={"description": "language models: supervised or dpo"})
     checkpoints = fields.List(
-        fields.Nested(CheckpointSchema),
+        fields.Nested(AdapterCheckpointSchema),
         metadata={"description": "language models: each epoch's adapter checkpoint"},
     )
     lowest_valid_loss_epoch = fields.Integer(

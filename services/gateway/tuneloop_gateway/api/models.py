@@ -118,6 +118,7 @@ class Model(MethodView):
         return with_aliases([get_model_or_404(model_id)])[0]
 
     @requires(blp, JOBS)
+    @blp.doc(operationId="models_delete")
     @blp.response(200, ModelDeletedSchema)
     @blp.alt_response(409, response="CONFLICT", description="an alias names the model")
     def delete(self, model_id: str) -> dict:
