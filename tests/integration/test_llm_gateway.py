@@ -16,6 +16,7 @@ import openai
 import pytest
 import requests
 
+from tuneloop.artifact_store import open_store
 from tuneloop.contracts import BASELINE_MODEL_ID
 from tuneloop.llm.spec import FORMAT, SERVE_QUEUE
 from tuneloop.store import keys
@@ -39,10 +40,18 @@ SYSTEM = {"role": "system", "content": "Be brief."}
 
 
 @pytest.fixture(scope="module")
-def llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, ApiClient]]:
+def places(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The artifact store's directory and the llm worker's adapter cache."""
+    return {name: tmp_path_factory.mktemp(name) for name in ("artifacts", "cache")}
+
+
+@pytest.fixture(scope="module")
+def llm(places: dict[str, Path]) -> Iterator[tuple[Stack, ApiClient]]:
     """A stack with BASE registered and an llm worker on the interactive queue, a client."""
     path = os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"), str(KINDS_DIR)]))
     env = {
+        "TUNELOOP_ARTIFACTS": str(places["artifacts"]),
+        "TUNELOOP_ADAPTER_CACHE": str(places["cache"]),
         "TUNELOOP_BASE_MODELS": f"{BASE}={LOCATION}",
         "TUNELOOP_LLM_GENERATOR": "echo_generator:factory",
         "TUNELOOP_LLM_TIMEOUT": "20",
@@ -62,9 +71,16 @@ def sdk(llm: tuple[Stack, ApiClient]) -> Iterator[openai.OpenAI]:
 
 
 @pytest.fixture(scope="module")
-def adapter(llm: tuple[Stack, ApiClient], tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A fine-tuned model's record (format, base model, adapter directory) in the store."""
-    directory = str(tmp_path_factory.mktemp("adapter"))
+def adapter(
+    llm: tuple[Stack, ApiClient], places: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
+) -> str:
+    """A fine-tuned model's record (format, base model, adapter key) in the store, its adapter
+    in the artifact store; returns where the llm worker keeps its local copy."""
+    made = tmp_path_factory.mktemp("adapter")
+    (made / "adapter_config.json").write_text("{}")
+    key = f"models/{TUNED}/adapter"
+    open_store(str(places["artifacts"])).put_dir(key, made)
+    directory = str(places["cache"] / key)
     meta = {
         "id": TUNED,
         "object": "model",
@@ -73,7 +89,7 @@ def adapter(llm: tuple[Stack, ApiClient], tmp_path_factory: pytest.TempPathFacto
         "base_model": BASE,
         "job_id": None,
         "format": FORMAT,
-        "adapter": directory,
+        "adapter": key,
         "training_examples": 3,
         "size_bytes": 0,
     }
