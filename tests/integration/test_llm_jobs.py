@@ -84,9 +84,9 @@ def upload(sdk: openai.OpenAI, lines: Iterator[str], name: str) -> str:
     return sdk.files.create(file=(name, content), purpose="fine-tune").id
 
 
-def supervised(n_epochs: int, lr_multiplier: float = 1.0) -> dict:
+def supervised(n_epochs: int, lr_multiplier: float = 1.0, batch_size: int = 4) -> dict:
     """OpenAI's method object for supervised fine-tuning."""
-    hp = {"n_epochs": n_epochs, "learning_rate_multiplier": lr_multiplier, "batch_size": 4}
+    hp = {"n_epochs": n_epochs, "learning_rate_multiplier": lr_multiplier, "batch_size": batch_size}
     return {"type": "supervised", "supervised": {"hyperparameters": hp}}
 
 
@@ -182,14 +182,19 @@ def test_cancel_mid_training_stops_at_the_next_step_and_publishes_nothing(
     sdk: openai.OpenAI, client: ApiClient, llm: Stack
 ) -> None:
     fid = upload(sdk, llm_data.chat_lines(PER_INTENT), "chat.jsonl")
-    job = sdk.fine_tuning.jobs.create(model=BASE, training_file=fid, method=supervised(200))
-    wait_until(lambda: len(_steps(client, job.id)) >= 2, 240, "two training steps")
+    # One row a step: an epoch is as many steps as training rows (about 100), so a runner that
+    # stopped only at the epoch's end would log steps far past the one the cancel came after.
+    method = supervised(3, batch_size=1)
+    job = sdk.fine_tuning.jobs.create(model=BASE, training_file=fid, method=method)
+    wait_until(lambda: _steps(client, job.id), 240, lambda: "a first training step")
     sdk.fine_tuning.jobs.cancel(job.id)
     ended = wait_for_job(client, llm, job.id, expect=contracts.CANCELLED, timeout=60)
-    # The runner stops at its next step: the llm worker is free again well before 200 epochs.
-    wait_until(lambda: _idle(llm), 60, "the llm worker to be idle")
-    steps = len(_steps(client, job.id))
-    assert steps < 200, steps
+    wait_until(lambda: _idle(llm), 60, lambda: "the llm worker to be idle")
+    rows = client.get(f"/v1/jobs/{job.id}/training_file").text.splitlines()
+    assert len(rows) > 80, len(rows)  # the steps of one epoch
+    events = _steps(client, job.id)
+    assert [e for e in events if "epoch" in e["data"]] == []
+    assert max(e["data"]["step"] for e in events) <= 40, [e["data"] for e in events]
     published = [m for m in client.get("/v1/models").json()["data"] if m.get("job_id") == job.id]
     assert published == [] and not ended.get("fine_tuned_model"), published
 
@@ -222,7 +227,7 @@ def test_kill_9_mid_training_resumes_from_the_last_checkpoint_and_publishes_once
     def epochs() -> list[int]:
         return sorted({e["data"]["epoch"] for e in _steps(client, job.id) if "epoch" in e["data"]})
 
-    wait_until(lambda: epochs() and epochs()[-1] >= 2, 240, "two epochs to be checkpointed")
+    wait_until(lambda: epochs() and epochs()[-1] >= 2, 240, lambda: "two epochs to be checkpointed")
     llm.kill("llm")  # kill -9 of the worker's process group, its pool children with it
     llm.remove("llm")
     llm.start_worker("llm", queues=LLM_QUEUES, concurrency=2)
@@ -244,6 +249,6 @@ def test_deleting_a_language_model_deletes_its_adapter_files(
     adapter = artifacts / "models" / ended["model_id"] / "adapter"
     assert any(adapter.rglob("*.safetensors")), sorted(artifacts.rglob("*"))[:20]
     assert sdk.models.delete(ended["model_id"]).deleted is True
-    wait_until(lambda: not adapter.exists(), 60, f"{adapter} to be deleted")
+    wait_until(lambda: not adapter.exists(), 60, lambda: f"{adapter} to be deleted")
     assert client.get(f"/v1/models/{ended['model_id']}").status_code == 404
     assert client.delete(f"/v1/models/{BASE}").status_code == 400
