@@ -44,6 +44,11 @@ DPO = {
         }
     },
 }
+# Promote only when the held-out likelihood rose (SFT) or preferences improved (DPO), for sure.
+GATES = {
+    "supervised": {"metric": "nll_reduction", "min_delta": 0.0, "use_lower_bound": True},
+    "dpo": {"metric": "preference_accuracy", "min_delta": 0.1, "use_lower_bound": True},
+}
 LLM_QUEUES = "tuneloop.llm,tuneloop.llm.interactive"
 SAYS = (
     "This tiny model has random weights and a vocabulary of a few hundred tokens: it shows the "
@@ -94,6 +99,8 @@ def show(job: dict) -> None:
         ci = result["fine_tuned_metrics"]["ci95"].get(name) or [float("nan")] * 2
         print(f"  {name:<20} base {base:8.4f}  tuned {tuned:8.4f}  [{ci[0]:.4f}, {ci[1]:.4f}]")
     print(f"  verdict: {result['significance']['verdict']}")
+    if result.get("promotion"):
+        print(f"  gate: {result['promotion']['reason']}")
     losses = ", ".join(f"{e['train_loss']:.3f}" for e in result["epochs"])
     print(f"  train loss by epoch: {losses}")
 
@@ -131,7 +138,13 @@ def run(stack: Stack, client: Api) -> int:
     print(f"Posted {posted['count']} rated replies to Banking77 questions.")
     status, tuned = 0, ""
     for name, method in (("supervised (LoRA SFT)", SUPERVISED), ("DPO (pairs from ratings)", DPO)):
-        body = {"model": BASE, "method": method, "min_score": 0.5, "suffix": method["type"]}
+        body = {
+            "model": BASE,
+            "method": method,
+            "min_score": 0.5,
+            "suffix": method["type"],
+            "promote_if": [GATES[method["type"]]],
+        }
         job = client.post("/v1/jobs", body)
         print(f"\n{name}: job {job['id']}")
         job = wait(client, job["id"])
