@@ -3,21 +3,30 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+LLM_STAMP := $(VENV)/.llm-installed-stamp
 BOOTSTRAP := services/devstack/bootstrap.sh
 PACKAGES := -e shared -e services/gateway -e services/worker -e services/devstack -e services/cli
 
-.PHONY: demo run test unit integration compose-test lint format bench screenshots venv clean
+.PHONY: demo run test unit integration compose-test lint format bench screenshots venv clean \
+        llm demo-llm
 
 demo: $(STAMP)
 	@$(BOOTSTRAP) redis-server
 	$(PY) -m tuneloop_devstack.demo
 
+# Language models with LoRA: a tiny model built here, a supervised and a DPO job, on CPU.
+demo-llm: $(LLM_STAMP)
+	@$(BOOTSTRAP) redis-server
+	$(PY) -m tuneloop_devstack.demo_llm
+
 # Keeps its data (Redis, the generated key, logs) in TUNELOOP_DATA_DIR, default .tuneloop/ here.
+# With the llm extra installed (`make llm`) it also starts an llm worker.
 run: $(STAMP)
 	@[ -n "$$REDIS_URL" ] || $(BOOTSTRAP) redis-server
 	exec $(PY) -m tuneloop_devstack.run
 
-test: $(STAMP)
+# The suite includes the language-model tests: the llm extra is installed first.
+test: $(STAMP) $(LLM_STAMP)
 	@$(BOOTSTRAP) redis-server docker-compose chromium chromium-driver
 	$(PY) -m pytest -q
 
@@ -58,6 +67,9 @@ bench: $(STAMP)
 	$(PY) tests/benchmarks/bench_openai_files.py
 	$(PY) tests/benchmarks/bench_gateway.py
 	$(PY) tests/benchmarks/bench_filter.py
+	@if $(PY) -c 'import torch, trl, peft' 2>/dev/null; then \
+	  $(PY) tests/benchmarks/bench_llm.py; \
+	else echo "bench_llm.py skipped: the llm extra is not installed (make llm)"; fi
 
 # The README's pictures: the pages from the browser test, the CLI from a pseudo-terminal.
 screenshots: $(STAMP)
@@ -69,6 +81,15 @@ screenshots: $(STAMP)
 	$(PY) tests/screenshots/capture_cli.py
 
 venv: $(STAMP)
+
+# The llm extra (torch, transformers, peft, trl, accelerate, boto3) at requirements-llm.txt's
+# pins: once per venv (again when the pins change). torch is large from the registry.
+llm: $(LLM_STAMP)
+
+$(LLM_STAMP): $(STAMP) requirements-llm.txt
+	$(PY) -m pip install -q -r requirements-llm.txt -e "shared[llm]"
+	$(PY) -c 'import torch, transformers, peft, trl, accelerate, boto3'
+	@touch $@
 
 $(STAMP): requirements-dev.txt services/gateway/requirements.txt services/worker/requirements.txt \
           shared/pyproject.toml services/gateway/pyproject.toml services/worker/pyproject.toml \

@@ -6,6 +6,9 @@ from typing import Final
 from tuneloop import graph
 
 RESPOND: Final = "tuneloop.models.respond"
+# A language model's chat completion, streamed back in pieces (queue tuneloop.llm.interactive).
+LLM_CHAT: Final = "tuneloop.llm.chat"
+LLM_DELETE_FILES: Final = "tuneloop.llm.delete_files"  # a deleted model's adapter files
 
 # The stage list is derived from the one declaration of the stage graph.
 STAGES: Final = graph.STAGES

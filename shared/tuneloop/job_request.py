@@ -18,6 +18,8 @@ class JobRequest:
     """What a job asked for; fine-tuning jobs fill the first part, evaluation jobs the last."""
 
     model: str = BASELINE_MODEL_ID  # the base model whose kind trains the job
+    method: str = "supervised"  # or "dpo" (a language model's preference pairs)
+    min_gap: float = 0.5  # dpo from ratings: the least rating gap of a pair
     min_score: float = 0.8
     score_name: str = RATING_SCORE
     task_types: frozenset[str] | None = None  # None: every task type

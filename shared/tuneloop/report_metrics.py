@@ -14,6 +14,11 @@ HEADLINE = (
     "response_chrf",
     "overall_score",
 )
+# A language-model job's metrics (tuneloop.llm.evaluation), each with a 95% interval.
+LANGUAGE = ("mean_token_nll", "perplexity", "response_chrf", "preference_accuracy")
+# What a promote_if rule may name on a language-model job: the held-out likelihood's fall
+# (baseline minus fine-tuned mean token NLL, in nats: higher is better) and preferences.
+LANGUAGE_GATE = ("nll_reduction", "preference_accuracy")
 # The lab's report (`make demo`) opens with the lab's first metric, then the same order.
 LAB_ORDER = ("average_confidence", *(name for name in HEADLINE if name != "average_confidence"))
 DIGITS = 3

@@ -4,6 +4,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from tuneloop.llm.spec import parse_base_models
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -65,6 +67,26 @@ class Settings:
     # Modules that register more model kinds (tuneloop.agent.registry), comma-separated;
     # the worker and the gateway import them at start-up.
     model_kinds: str = ""
+    # The operator's open-weight base models, (name, location) pairs from
+    # TUNELOOP_BASE_MODELS="name=location,..." (a bad value fails start-up: BaseModelsError).
+    base_models: tuple[tuple[str, str], ...] = ()
+    # Chat completions of a language model: the seconds the gateway waits for each piece of
+    # the answer (the first includes loading the model), the generator the llm worker builds
+    # ("module:factory", called with llm_cache_size: the (base, adapter) models it keeps).
+    llm_timeout: float = 120.0
+    llm_generator: str = "tuneloop.llm.generation:Generator"
+    llm_cache_size: int = 2
+
+    @property
+    def base_model_locations(self) -> dict[str, str]:
+        """The base models, name -> location."""
+        return dict(self.base_models)
+
+    # Where adapters and checkpoints are kept (tuneloop.artifact_store): a directory, or
+    # s3://bucket/prefix with TUNELOOP_S3_ENDPOINT (else the standard AWS settings) for S3.
+    # Unset: artifacts/ in TUNELOOP_DATA_DIR (.tuneloop/ by default).
+    artifacts: str = ".tuneloop/artifacts"
+    s3_endpoint: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "Settings":
@@ -110,4 +132,11 @@ class Settings:
             metrics_port=int(get("TUNELOOP_METRICS_PORT", cls.metrics_port)),
             metrics_addr=get("TUNELOOP_METRICS_ADDR", cls.metrics_addr),
             model_kinds=get("TUNELOOP_MODEL_KINDS", ""),
+            base_models=tuple(parse_base_models(get("TUNELOOP_BASE_MODELS", "")).items()),
+            llm_timeout=float(get("TUNELOOP_LLM_TIMEOUT", cls.llm_timeout)),
+            llm_generator=get("TUNELOOP_LLM_GENERATOR", cls.llm_generator),
+            llm_cache_size=int(get("TUNELOOP_LLM_CACHE_SIZE", cls.llm_cache_size)),
+            artifacts=get("TUNELOOP_ARTIFACTS")
+            or os.path.join(get("TUNELOOP_DATA_DIR") or ".tuneloop", "artifacts"),
+            s3_endpoint=get("TUNELOOP_S3_ENDPOINT", ""),
         )

@@ -110,4 +110,4 @@ def test_the_model_is_published_with_the_kinds_format_and_answers_through_the_ap
 
 def test_a_base_model_no_kind_here_trains_is_refused_naming_the_field(client: ApiClient) -> None:
     response = client.post("/v1/jobs", json={"model": BASE_MODEL})
-    assert_problem(response, 422, ["model"])
+    assert_problem(response, 400, ["model"])

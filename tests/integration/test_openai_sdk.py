@@ -251,11 +251,10 @@ def test_a_bad_file_is_refused_naming_its_lines_and_nothing_is_stored(
 @pytest.mark.parametrize(
     ("change", "param"),
     [
-        ({"model": "gpt-4o-mini"}, "model"),
         ({"training_file": "file-" + "0" * 24}, "training_file"),
         ({"training_file": "nope"}, "training_file"),
         ({"hyperparameters": {"n_epochs": 0}}, "hyperparameters.n_epochs"),
-        ({"method": {"type": "dpo"}}, "method.type"),
+        ({"method": {"type": "kto"}}, "method.type"),
     ],
 )
 def test_a_bad_job_request_names_the_param_in_openai_shape(
@@ -267,6 +266,20 @@ def test_a_bad_job_request_names_the_param_in_openai_shape(
     assert caught.value.body["param"] == param, caught.value.body
     assert caught.value.body["type"] == "invalid_request_error"
     assert param.split(".")[-1] in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("change", "param"),
+    [({"model": "gpt-4o-mini"}, "model"), ({"method": {"type": "dpo"}}, "method")],
+)
+def test_an_unknown_model_or_dpo_of_the_stand_in_agent_is_a_400_naming_the_param(
+    sdk: openai.OpenAI, files: dict[str, FileObject], change: dict, param: str
+) -> None:
+    request = {"model": BASELINE_MODEL_ID, "training_file": files["train"].id, **change}
+    with pytest.raises(openai.BadRequestError) as caught:
+        sdk.fine_tuning.jobs.create(**request)
+    assert caught.value.body["param"] == param, caught.value.body
+    assert BASELINE_MODEL_ID in caught.value.message
 
 
 def test_unknown_ids_are_404_in_openai_shape_and_our_routes_keep_problem_json(

@@ -29,7 +29,7 @@ EXPECTED = {
     "/v1/jobs/{job_id}/cases": {"get"},
     "/v1/evaluations": {"post"},
     "/v1/models": {"get"},
-    "/v1/models/{model_id}": {"get"},
+    "/v1/models/{model_id}": {"get", "delete"},
     "/v1/models/{model_id}/responses": {"post"},
     "/v1/fine_tuning/jobs": {"get", "post"},
     "/v1/fine_tuning/jobs/{job_id}": {"get"},
@@ -108,6 +108,7 @@ OPERATION_IDS = {
     ("/v1/evaluations", "post"): "evaluations_create",
     ("/v1/models", "get"): "models_list",
     ("/v1/models/{model_id}", "get"): "models_get",
+    ("/v1/models/{model_id}", "delete"): "models_delete",
     ("/v1/models/{model_id}/responses", "post"): "models_responses",
     # The OpenAI-compatible routes: the names of the openai SDK's methods.
     ("/v1/fine_tuning/jobs", "post"): "fine_tuning_jobs_create",
@@ -273,7 +274,7 @@ def test_every_operation_has_a_unique_readable_operation_id(spec: dict) -> None:
 def test_every_route_with_a_path_parameter_documents_its_404(spec: dict) -> None:
     routes = [(p, m, op) for p, item in spec["paths"].items() for m, op in item.items()]
     with_params = [(p, m, op) for p, m, op in routes if "{" in p and m in HTTP_METHODS]
-    assert len(with_params) == 19
+    assert len(with_params) == 20
     for path, method, operation in with_params:
         response = operation["responses"].get("404")
         assert response is not None, (path, method)

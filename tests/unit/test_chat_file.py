@@ -33,6 +33,10 @@ def test_a_line_becomes_the_last_user_message_and_the_final_answer_with_defaults
             "rating": 1.0,
             "task_type": None,
             "metadata": {},
+            "messages": [
+                {"role": "system", "content": "Be brief."},
+                {"role": "user", "content": "Where is my card?"},
+            ],
         }
     ]
 

@@ -362,7 +362,7 @@ def test_every_build_names_a_target_of_its_dockerfile_and_each_image_one_target(
     """Read as plain YAML (no docker-compose): each build's target is a stage of its file."""
     raw = yaml.safe_load(COMPOSE_FILE.read_text())["services"]
     builds = {name: service["build"] for name, service in raw.items() if "build" in service}
-    assert set(builds) == {"gateway", "worker", "responder"}
+    assert set(builds) == {"gateway", "worker", "responder", "llm-worker", "llm-worker-gpu"}
     for name, build in builds.items():
         path = REPO / build["context"] / build["dockerfile"]
         assert build["target"] in {stage_name(stage) for stage in stages(path)}, (name, build)
@@ -491,10 +491,12 @@ def test_default_images(services: dict[str, Service]) -> None:
 
 
 def test_monitoring_services_start_only_with_their_profile(services: dict[str, Service]) -> None:
-    """Flower and Prometheus belong to the monitoring profile; nothing else has a profile."""
+    """Flower and Prometheus have the monitoring profile, the llm workers theirs; no other."""
     profiles = {name: s.get("profiles") for name, s in services.items()}
     assert profiles.pop("flower") == ["monitoring"]
     assert profiles.pop("prometheus") == ["monitoring"]
+    assert profiles.pop("llm-worker") == ["llm"]
+    assert profiles.pop("llm-worker-gpu") == ["llm-gpu"]
     assert set(profiles.values()) == {None}
 
 

@@ -242,6 +242,7 @@ def test_batch_with_several_bad_items_names_each_one():
 
 def test_empty_job_request_gets_every_default():
     assert JobInSchema().load({}) == {
+        "method": "supervised",
         "min_score": 0.8,
         "score_name": "rating",
         "include_synthetic": False,

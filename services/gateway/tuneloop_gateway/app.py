@@ -8,6 +8,7 @@ from flask import Flask, request, send_from_directory
 from flask_smorest import Api
 
 from tuneloop.agent import registry
+from tuneloop.llm import kind
 from tuneloop.logs import configure_logging
 from tuneloop.schemas.common import ProblemSchema
 from tuneloop.settings import Settings
@@ -61,6 +62,7 @@ def create_app(test_config: Mapping | None = None, settings: Settings | None = N
     configure_logging(settings.log_level, settings.log_format)  # RuntimeError on a bad format
     api_keys = auth.keys_from_settings(settings)  # RuntimeError when none or malformed
     registry.load_kinds(settings.model_kinds)  # the base models a job may name
+    kind.register_base_models(settings.base_model_locations)  # the operator's language models
     # From here on the keys are held only as digests.
     settings = dataclasses.replace(settings, api_key="", api_keys="")
     for name, value in (

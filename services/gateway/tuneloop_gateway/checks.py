@@ -17,7 +17,9 @@ from marshmallow import Schema
 from werkzeug.http import parse_etags
 from werkzeug.sansio.utils import get_content_length
 
+from tuneloop.agent import registry
 from tuneloop.schemas.interactions import MAX_BATCH, InteractionBatchInSchema, InteractionInSchema
+from tuneloop.store import ids
 from tuneloop.store.ids import IdKind
 from tuneloop.store.ratelimit import Window
 from tuneloop.strict_json import strict_loads
@@ -103,8 +105,9 @@ def accepted_body(schema: type[Schema], body: bytes) -> dict | None:
 
 
 def is_id(kind: IdKind, value: str) -> bool:
-    """Whether a path parameter is an id of its kind (any other is answered 404)."""
-    return kind.matches(value)
+    """Whether a path parameter is an id of its kind (any other is answered 404); a model's
+    may also be a built-in model the operator registered (a base language model's name)."""
+    return kind.matches(value) or (kind is ids.MODEL and value in registry.BUILTIN)
 
 
 def not_modified(if_none_match: str | None, etag: str) -> bool:

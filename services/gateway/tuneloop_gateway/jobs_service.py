@@ -14,9 +14,12 @@ from flask.json.provider import JSONProvider
 from flask_smorest import abort
 from redis.exceptions import RedisError
 
+from tuneloop.agent import registry
 from tuneloop.canvas import job_canvas
-from tuneloop.contracts import TERMINAL
-from tuneloop.schemas.jobs import JobSchema
+from tuneloop.contracts import BASELINE_MODEL_ID, TERMINAL
+from tuneloop.llm import spec
+from tuneloop.schemas.jobs import JobSchema, unknown_model
+from tuneloop.schemas.method import DPO
 from tuneloop.store.answer_cache import UNCHANGED, JobRead
 from tuneloop.store.jobs import Quota, QuotaExceeded
 from tuneloop.store.ratelimit import Window
@@ -32,6 +35,17 @@ JOB_SCHEMA = JobSchema()
 def invalid(field: str, message: str) -> NoReturn:
     """Answer 422 naming one invalid field of a job's request."""
     abort(422, message=f"invalid field {field}: {message}", errors={field: [message]})
+
+
+def check_model(request: dict) -> None:
+    """Answer 400 when the job names no registered base model, or dpo for a kind without it."""
+    model = request.get("model", BASELINE_MODEL_ID)
+    problem = unknown_model(model)
+    if problem is not None:
+        abort(400, message=problem, errors={"model": [problem]})
+    if request.get("method") == DPO and registry.trained_format(model) != spec.FORMAT:
+        message = f"dpo trains a base language model; {model!r} trains supervised only"
+        abort(400, message=message, errors={"method": [message]})
 
 
 def no_job(job_id: str) -> NoReturn:
@@ -62,15 +76,19 @@ def create_and_queue(request: dict, kind: str, total: int) -> tuple:
         )
         headers = {"Retry-After": "30"} if exc.kind == "active" else {}
         return problem(429, "Too Many Requests", detail, headers=headers)
-    queue(svc, job["id"], kind)
+    queue(svc, job["id"], kind, request.get("model"))
     location = url_for("jobs.Job", job_id=job["id"])
     return job, 202, {"Location": location}
 
 
-def queue(svc: Services, job_id: str, kind: str) -> None:
-    """Send the job's canvas; when the broker refuses it, delete the job and answer 503."""
+def queue(svc: Services, job_id: str, kind: str, model: str | None) -> None:
+    """Send the job's canvas; when the broker refuses it, delete the job and answer 503.
+
+    The stages of a model kind with a worker of its own go to that worker's queue.
+    """
+    queues = registry.stage_queues(model) if model else {}
     try:
-        job_canvas(svc.celery, job_id, kind).apply_async()
+        job_canvas(svc.celery, job_id, kind, queues).apply_async()
     except Exception:  # the broker refused: store nothing, so a retry starts clean
         log.exception("job %s: could not be queued; removing it", job_id)
         svc.store.jobs.delete(job_id)

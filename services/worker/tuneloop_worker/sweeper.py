@@ -5,6 +5,7 @@ import threading
 
 from celery import bootsteps
 
+from tuneloop.agent import registry
 from tuneloop.canvas import job_canvas
 from tuneloop.celery_config import PIPELINE_QUEUE
 from tuneloop.pipeline.sweep import sweep
@@ -43,7 +44,9 @@ class Sweeper(bootsteps.StartStopStep):
         sweeps = SweepStore(store().redis)
 
         def send(jid: str, kind: str) -> None:
-            job_canvas(app, jid, kind).apply_async()
+            job = store().jobs.get(jid)
+            model = (job or {}).get("request", {}).get("model")
+            job_canvas(app, jid, kind, registry.stage_queues(model) if model else {}).apply_async()
 
         while not self.stop_event.wait(interval):
             try:
@@ -53,7 +56,7 @@ class Sweeper(bootsteps.StartStopStep):
                     store(),
                     sweeps,
                     send,
-                    [PIPELINE_QUEUE],
+                    [PIPELINE_QUEUE, *sorted(set(registry.QUEUES.values()))],
                     confirm=interval,
                     max_redrives=settings.max_redrives,
                     limits=limits(),

@@ -7,6 +7,7 @@ kind its `model` (a base model) names. Kinds beyond the built-in ones come from 
 TUNELOOP_MODEL_KINDS lists, imported at start-up (load_kinds): each calls register once.
 """
 
+from collections.abc import Callable
 from importlib import import_module
 
 from tuneloop.agent.protocol import Agent
@@ -24,6 +25,15 @@ TRAINERS: dict[str, str] = {SOFTMAX: "tuneloop.trainers.softmax:train"}
 # format -> "module:function": the evaluator, when the kind has its own (else answer_cases).
 EVALUATORS: dict[str, str] = {}
 DEFAULT_EVALUATOR = "tuneloop.agent.trainer:answer_cases"
+# format -> the Celery queue its heavy stages run on (kinds that need a worker of their own).
+QUEUES: dict[str, str] = {}
+# format -> the stages of its jobs that run on that queue.
+QUEUED_STAGES: dict[str, tuple[str, ...]] = {}
+# format -> {hook: "module:function"}: a kind's own step inside a generic stage. Hooks:
+# "filter" (request, excluded inputs) -> a QualityFilter; "resolve" (request, n_train) ->
+# hyperparameters; "evaluate" (store, job, name, model_id) -> None; "report" (store, job,
+# seed) -> the report's evaluation part. A kind without a hook gets the stand-in agent's step.
+HOOKS: dict[str, dict[str, str]] = {}
 # Models that exist without training: id -> format.
 BUILTIN: dict[str, str] = {BASELINE_MODEL_ID: KEYWORD}
 # The base models a fine-tuning job may name (its `model`): id -> the format it trains.
@@ -37,13 +47,21 @@ def register(
     evaluator: str | None = None,
     base_models: tuple[str, ...] = (),
     builtin: tuple[str, ...] = (),
+    queue: str | None = None,
+    queued_stages: tuple[str, ...] = (),
+    hooks: dict[str, str] | None = None,
 ) -> None:
-    """Register a model kind: its agent, trainer, evaluator ("module:name"), and model ids."""
+    """Register a model kind: its agent, trainer, evaluator, hooks ("module:name"), model ids,
+    and the queue its queued_stages run on."""
     FORMATS[fmt] = agent
     if trainer is not None:
         TRAINERS[fmt] = trainer
     if evaluator is not None:
         EVALUATORS[fmt] = evaluator
+    if queue is not None:
+        QUEUES[fmt], QUEUED_STAGES[fmt] = queue, queued_stages
+    if hooks:
+        HOOKS.setdefault(fmt, {}).update(hooks)
     BASE_MODELS.update(dict.fromkeys(base_models, fmt))
     BUILTIN.update(dict.fromkeys(builtin, fmt))
 
@@ -78,6 +96,26 @@ def evaluator(fmt: str) -> Evaluator:
 def trained_format(base_model: str) -> str:
     """Return the format a job naming base_model trains; KeyError for an unknown base model."""
     return BASE_MODELS[base_model]
+
+
+def hook(fmt: str, name: str) -> Callable | None:
+    """Return a kind's own hook of that name, or None when it uses the stand-in agent's step."""
+    ref = HOOKS.get(fmt, {}).get(name)
+    return _named(ref) if ref else None  # type: ignore[return-value]
+
+
+def job_hook(base_model: str, name: str) -> Callable | None:
+    """Return the hook of the kind a job naming base_model trains, or None."""
+    fmt = BASE_MODELS.get(base_model)
+    return hook(fmt, name) if fmt else None
+
+
+def stage_queues(base_model: str) -> dict[str, str]:
+    """Return stage -> queue for a job naming base_model ({} : every stage on the default)."""
+    fmt = BASE_MODELS.get(base_model)
+    if fmt not in QUEUES:
+        return {}
+    return dict.fromkeys(QUEUED_STAGES[fmt], QUEUES[fmt])
 
 
 def load(fmt: str, model_id: str, payload: bytes) -> Agent:

@@ -11,7 +11,7 @@ the kind registers its own).
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NoReturn, Protocol
 
 from tuneloop.agent.protocol import Agent
 from tuneloop.agent.response import AgentResponse
@@ -57,6 +57,14 @@ class TrainingRun(Protocol):
 
     def epochs_trained(self, n: int, seconds: float) -> None:
         """Count the epochs this run trained and their training time (metrics)."""
+        ...
+
+    def stop_reason(self) -> str | None:
+        """Return why training must stop now ("ended", "lease"), or None (for step checks)."""
+        ...
+
+    def stop(self, reason: str) -> NoReturn:
+        """Raise what ends the run for a stop_reason (JobCancelled or StageSkipped)."""
         ...
 
 

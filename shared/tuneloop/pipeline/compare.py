@@ -4,6 +4,7 @@ evaluation_report is shared with the evaluation job's compare_models. The pure s
 tuneloop.stages.compare; the statistics are tuneloop.report.
 """
 
+from tuneloop.agent import registry
 from tuneloop.errors import StageError
 from tuneloop.job_request import request_of
 from tuneloop.pipeline import data
@@ -24,7 +25,7 @@ def run(store: Store, job: dict, limits: Limits) -> dict:
         "hyperparameters": hyperparameters,
         "model_id": model_id_for(job),
         **training,
-        **evaluation_report(store, job, hyperparameters["seed"], training.get("abstention")),
+        **_evaluation(store, job, hyperparameters["seed"], training.get("abstention")),
     }
     decision = promotion.decide(list(request_of(job).promote_if), report)
     if decision is not None:
@@ -37,6 +38,14 @@ def run(store: Store, job: dict, limits: Limits) -> dict:
             {"promoted": decision["promoted"]},
         )
     return report
+
+
+def _evaluation(store: Store, job: dict, seed: int, abstention: dict | None) -> dict:
+    """Return the report's evaluation part: the model kind's own (a hook), else the agents'."""
+    own = registry.job_hook(request_of(job).model, "report")
+    if own is not None:
+        return own(store, job, seed)
+    return evaluation_report(store, job, seed, abstention)
 
 
 def evaluation_report(store: Store, job: dict, seed: int, abstention: dict | None) -> dict:

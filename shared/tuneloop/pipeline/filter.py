@@ -3,6 +3,7 @@
 Its pure side is tuneloop.stages.filter (the rules and the packed mask).
 """
 
+from tuneloop.agent import registry
 from tuneloop.errors import StageError
 from tuneloop.job_request import request_of
 from tuneloop.pipeline import data
@@ -12,16 +13,24 @@ from tuneloop.store import Store
 from tuneloop.text import normalize
 
 
-def run(store: Store, job: dict, limits: Limits) -> None:
-    """Mark, one bit a row, the collected examples that pass the job's quality rules."""
+def quality_rules(job: dict, eval_inputs: frozenset[str]) -> QualityFilter:
+    """Return the job's quality rules: its model kind's own (a hook), else the stand-in's."""
     req = request_of(job)
-    eval_inputs = frozenset(normalize(c["input"]) for c in data.given_cases(store, job))
-    rules = QualityFilter(
+    own = registry.job_hook(req.model, "filter")
+    if own is not None:
+        return own(req, eval_inputs)
+    return QualityFilter(
         min_score=req.min_score,
         score_name=req.score_name,
         task_types=req.task_types,
         excluded_inputs=eval_inputs,
     )
+
+
+def run(store: Store, job: dict, limits: Limits) -> None:
+    """Mark, one bit a row, the collected examples that pass the job's quality rules."""
+    eval_inputs = frozenset(normalize(c["input"]) for c in data.given_cases(store, job))
+    rules = quality_rules(job, eval_inputs)
     mask = MaskWriter()
     for batch in data.collected(store, job):
         mask.extend(rules.judge(batch))

@@ -7,11 +7,13 @@ tuneloop.agent.trainer). This module saves, bounds, reports and publishes what i
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import NoReturn
 
 from tuneloop import failpoints, graph
 from tuneloop.agent import registry
 from tuneloop.agent.protocol import Agent
 from tuneloop.agent.trainer import Trained
+from tuneloop.contracts import RUNNING
 from tuneloop.errors import JobCancelled, StageError, StageSkipped
 from tuneloop.job_request import JobRequest, request_of
 from tuneloop.pipeline import data
@@ -93,6 +95,22 @@ class StageRun:
     def check_size(self, size: int, qualifier: str = "") -> None:
         """Fail the job with model_too_large when size is over the configured limit."""
         check_size(size, self.limits, qualifier)
+
+    def stop_reason(self) -> str | None:
+        """Return "ended" when the job ended, "lease" when another runner holds the stage,
+        else None: two reads, cheap enough to ask at every training step."""
+        if self.store.jobs.status(self.job_id) != RUNNING:
+            return "ended"
+        holder = self.store.redis.get(keys.lease(self.job_id, STAGE))
+        if holder is not None and holder != self.job["lease_holder"]:
+            return "lease"
+        return None
+
+    def stop(self, reason: str) -> NoReturn:
+        """Raise what ends this run for a stop_reason: JobCancelled, or StageSkipped."""
+        if reason == "lease":
+            raise StageSkipped(f"fine_tune of job {self.job_id} lost its lease; stopping here")
+        raise JobCancelled(self.job_id)
 
     def epochs_trained(self, n: int, seconds: float) -> None:
         """Count the epochs this run trained and their training time."""

@@ -4,6 +4,7 @@ Its pure side is tuneloop.stages.prepare (the split, the counters, the auto cont
 """
 
 from tuneloop import graph
+from tuneloop.agent import registry
 from tuneloop.errors import StageError
 from tuneloop.job_request import request_of
 from tuneloop.pipeline import data
@@ -26,7 +27,11 @@ def run(store: Store, job: dict, limits: Limits) -> None:
     summary = counter.summary(store.artifacts.get(jid, "dropped"))
     check_evaluation_set(store, job, summary["holdout_examples"])
     requested = dict(request_of(job).hyperparameters)
-    resolved = resolve(requested, summary["total_examples"])
+    own = registry.job_hook(request_of(job).model, "resolve")
+    if own is not None:
+        resolved = own(request_of(job), summary["total_examples"])
+    else:
+        resolved = resolve(requested, summary["total_examples"])
     store.artifacts.put(jid, "training_data", summary)
     store.artifacts.put(jid, "hyperparameters", resolved)
     store.jobs.update_if_active(

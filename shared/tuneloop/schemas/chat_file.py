@@ -2,10 +2,15 @@
 
 A line is ``{"messages": [...], "rating"?: 0..1, "metadata"?: {"task_type"?: ...}}``. Its
 training row is the last user message before the final assistant message (the input) and
-that assistant message (the output); system messages and earlier turns are context the
-mock agent does not use. ``rating`` defaults to 1.0; a line without ``metadata.task_type``
-is not trained on (the filter drops it as ``no_task_type``: the agent learns routing from
-task types), and a file with no such line is refused when a job is created over it.
+that assistant message (the output), with the turns before the answer (``messages``: a
+language model trains on the whole conversation; the stand-in agent uses only the input).
+``rating`` defaults to 1.0; a line without ``metadata.task_type`` is not trained on by the
+stand-in agent (the filter drops it as ``no_task_type``: it learns routing from task types),
+and a file with no such line is refused when a job of that agent is created over it.
+
+A file may instead hold OpenAI preference lines (``input.messages``, ``preferred_output``,
+``non_preferred_output``): a row's output is the preferred answer and ``rejected`` the other,
+with no rating and no task type. A file holds one kind of line, not both.
 """
 
 import json
@@ -15,6 +20,7 @@ from typing import Any
 
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
 
+from tuneloop.llm.rows import check_preference_line
 from tuneloop.schemas.common import (
     MAX_TASK_TYPE,
     MAX_TEXT,
@@ -29,6 +35,8 @@ from tuneloop.strict_json import DuplicateKeyError, strict_loads
 ROLES = ("system", "developer", "user", "assistant", "tool")
 DEFAULT_RATING = 1.0
 MAX_LINE_ERRORS = 20  # the refusal names this many bad lines, and counts the rest
+# The fields that make a line an OpenAI preference line (DPO), not a chat line.
+PREFERENCE_FIELDS = frozenset({"input", "preferred_output", "non_preferred_output"})
 
 
 class TextPartSchema(Schema):
@@ -152,29 +160,75 @@ def _text(content: object) -> str | None:
     return content  # type: ignore[return-value]
 
 
+def _turns(messages: list[dict]) -> list[dict]:
+    """The messages as {role, content} with text content (other fields left out)."""
+    return [{"role": m["role"], "content": _text(m["content"]) or ""} for m in messages]
+
+
+def _last_user(messages: list[dict]) -> str | None:
+    """The text of the last user message."""
+    return _text(next(m for m in reversed(messages) if m["role"] == "user")["content"])
+
+
+def is_preference(line: dict) -> bool:
+    """Whether a decoded line is an OpenAI preference line (not a chat line)."""
+    return not PREFERENCE_FIELDS.isdisjoint(line)
+
+
+def _preference_row(line: dict) -> dict:
+    """A preference line's row: the preferred answer as output, the other as rejected."""
+    messages = line["input"]["messages"]
+    return {
+        "input": _last_user(messages),
+        "output": line["preferred_output"][0]["content"],
+        "rejected": line["non_preferred_output"][0]["content"],
+        "messages": _turns(messages),
+        "rating": None,
+        "task_type": None,
+        "metadata": line.get("metadata") or {},
+    }
+
+
 def row_of(line: dict) -> dict:
-    """Return a line's training row: input, output, rating, task_type (or None), metadata.
+    """Return a line's training row: input, output, rating, task_type (or None), metadata,
+    messages (the turns before the answer), and rejected for a preference line.
 
     Cheap and structural: for lines validated when their file was stored.
     """
+    if is_preference(line):
+        return _preference_row(line)
     messages = line["messages"]
-    question = next(m for m in reversed(messages[:-1]) if m["role"] == "user")
     meta = line.get("metadata") or {}
     return {
-        "input": _text(question["content"]),
+        "input": _last_user(messages[:-1]),
         "output": _text(messages[-1]["content"]),
         "rating": line.get("rating", DEFAULT_RATING),
         "task_type": meta.get("task_type"),
         "metadata": meta,
+        "messages": _turns(messages[:-1]),
     }
+
+
+def check_preference(line: dict) -> None:
+    """Raise LineError naming the first problem of a preference line."""
+    unknown = sorted(set(line) - PREFERENCE_FIELDS - {"metadata"})
+    if unknown:
+        raise LineError(f"{', '.join(unknown)}: unknown field")
+    problem = check_preference_line(line)
+    if problem is not None:
+        raise LineError(problem)
+    if "metadata" in line:
+        _check_metadata(line["metadata"])
 
 
 def line_row(line: dict) -> dict:
     """Check one decoded line and return its training row; LineError when it is bad."""
-    check_line(line)
+    check_preference(line) if is_preference(line) else check_line(line)
     row = row_of(line)
     _check_text("input (the last user message)", row["input"])
     _check_text("output (the assistant's answer)", row["output"])
+    if "rejected" in row:
+        _check_text("non_preferred_output", row["rejected"])
     return row
 
 
@@ -205,11 +259,21 @@ def decoded(raw: bytes) -> object:
         raise LineError(f"is not JSON we read: an integer has over {digits} digits") from None
 
 
+def _mixed(chat: int, preference: int) -> str:
+    """Why a file of both kinds of line is refused."""
+    return (
+        f"is a {'preference' if preference > chat else 'chat'} line, but line "
+        f"{min(chat, preference)} is a {'chat' if preference > chat else 'preference'} line: "
+        "a file holds chat lines or preference lines, not both"
+    )
+
+
 def _lines(content: bytes, rows: list[dict]) -> Iterator[tuple[int, str]]:
     """Append each good line's row to rows; yield (line number, problem) for each bad one.
 
     Lines end at "\n" only (str.splitlines would also split at U+2028 inside a JSON string).
     """
+    first: dict[bool, int] = {}  # preference line or not -> the first good line of the kind
     for number, raw in enumerate(content.split(b"\n"), start=1):
         if not raw.strip():
             continue
@@ -225,6 +289,10 @@ def _lines(content: bytes, rows: list[dict]) -> Iterator[tuple[int, str]]:
             rows.append(line_row(line))
         except LineError as exc:
             yield number, str(exc)[:500]
+            continue
+        first.setdefault(is_preference(line), number)
+        if len(first) == 2 and number == max(first.values()):
+            yield number, _mixed(first[False], first[True])
     if not rows and not content.strip():
         yield 1, "the file holds no lines"
 

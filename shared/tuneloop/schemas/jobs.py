@@ -1,10 +1,19 @@
 """Schemas of fine-tuning jobs and their events."""
 
-from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
+from marshmallow import (
+    Schema,
+    ValidationError,
+    fields,
+    missing,
+    post_load,
+    validate,
+    validates_schema,
+)
 
 from tuneloop.agent import registry
 from tuneloop.contracts import BASELINE_MODEL_ID, KINDS, RATING_SCORE, STAGES, STATUSES
 from tuneloop.report.tradeoff import DEFAULT_MAX_IN_SCOPE_LOSS
+from tuneloop.schemas.auto import AutoOr, auto_or  # noqa: F401 (AutoOr: named here too)
 from tuneloop.schemas.common import (
     FullMatch,
     StrictBoolean,
@@ -16,43 +25,22 @@ from tuneloop.schemas.common import (
     text,
 )
 from tuneloop.schemas.interactions import SCORE_NAME
+from tuneloop.schemas.method import DPO, SUPERVISED, MethodSchema, flat, method_hyperparameters
 from tuneloop.schemas.promotion import PromoteRuleSchema
 from tuneloop.schemas.results import JobResultSchema
 from tuneloop.stages.compare import CASE_OUTCOMES
 from tuneloop.stages.prepare import AUTO, DEFAULT_HOLDOUT_FRACTION, DEFAULT_L2, DEFAULT_PATIENCE
 
 MAX_EVAL_SET = 10_000
+DEFAULT_MIN_GAP = 0.5
 MAX_PROMOTION_RULES = 20
 EVAL_SET_INCLUDE = "request.eval_set"
 
 
-class AutoOr(fields.Field):
-    """Either the string "auto" (chosen from the data size at prepare) or a value of inner."""
-
-    def __init__(self, inner: fields.Field, **kwargs: object) -> None:
-        super().__init__(load_default=AUTO, **kwargs)
-        self.inner = inner
-
-    def _bind_to_schema(self, field_name: str, parent: object) -> None:
-        super()._bind_to_schema(field_name, parent)
-        self.inner._bind_to_schema(field_name, parent)
-
-    def _deserialize(self, value: object, attr: str | None, data: object, **kwargs: object):
-        if value == AUTO:
-            return AUTO
-        if isinstance(value, str):
-            raise ValidationError(f'Must be "auto" or a number, not {value!r}.')
-        value = self.inner.deserialize(value, attr, data, **kwargs)
-        return value
-
-    def _serialize(self, value: object, attr: str | None, obj: object, **kwargs: object):
-        return value
-
-
-def auto_or(inner: fields.Field, number: dict, description: str) -> AutoOr:
-    """An "auto"-or-number control, documented as oneOf in OpenAPI."""
-    one_of = [{"type": "string", "enum": [AUTO]}, number]
-    return AutoOr(inner, metadata={"description": description, "oneOf": one_of})
+def _no_default(field: fields.Field) -> fields.Field:
+    """The field without a load default: absent unless given."""
+    field.load_default = missing
+    return field
 
 
 class HyperparametersSchema(Schema):
@@ -75,9 +63,10 @@ class HyperparametersSchema(Schema):
     )
     learning_rate_multiplier = StrictFloat(
         allow_nan=False,
-        validate=validate.Range(0, 10, min_inclusive=False),
+        validate=validate.Range(0, 1000, min_inclusive=False),
         metadata={
             "exclusiveMinimum": 0,
+            "maximum": 1000,
             "description": "scales the auto learning_rate (OpenAI's name); "
             "not with a learning_rate given",
         },
@@ -88,6 +77,13 @@ class HyperparametersSchema(Schema):
         allow_nan=False,
         validate=validate.Range(0, 1),
         metadata={"description": "L2 penalty on the weights a step touches"},
+    )
+    beta = _no_default(
+        auto_or(
+            StrictFloat(allow_nan=False, validate=validate.Range(0, 2, min_inclusive=False)),
+            {"type": "number", "exclusiveMinimum": 0, "maximum": 2},
+            "dpo only: DPO's beta (0-2], or auto: 0.1",
+        )
     )
     early_stopping_patience = fields.Integer(
         load_default=DEFAULT_PATIENCE,
@@ -118,22 +114,40 @@ class EvalCaseSchema(Schema):
     reference_output = text()
 
 
-def base_model(value: str) -> None:
-    """Refuse a model no registered kind fine-tunes from (registry.BASE_MODELS)."""
-    if value not in registry.BASE_MODELS:
-        known = ", ".join(sorted(registry.BASE_MODELS))
-        raise ValidationError(f"must be a base model a kind here fine-tunes from: {known}")
+def unknown_model(value: str) -> str | None:
+    """Why a job may not name model value (no registered kind fine-tunes from it), or None."""
+    if value in registry.BASE_MODELS:
+        return None
+    known = ", ".join(sorted(registry.BASE_MODELS))
+    return f"{value!r} is not a registered base model; the registered ones are: {known}"
 
 
 class JobInSchema(Schema):
     """A fine-tuning job request."""
 
     model = fields.String(
-        validate=base_model,
+        validate=validate.Length(1, 128),
         metadata={
             "default": BASELINE_MODEL_ID,
             "description": "the base model to fine-tune; its model kind's trainer trains the "
-            f"job ({BASELINE_MODEL_ID}, the default, trains the softmax agent)",
+            f"job ({BASELINE_MODEL_ID}, the default, trains the softmax agent); one that is "
+            "not registered (GET /v1/models) is a 400 naming the registered ones",
+        },
+    )
+    method = fields.Nested(
+        MethodSchema,
+        metadata={
+            "description": "OpenAI's method object: supervised (the default) or dpo (a base "
+            "language model only); its hyperparameters are the job's. Stored as the type."
+        },
+    )
+    min_gap = StrictFloat(
+        allow_nan=False,
+        validate=validate.Range(0, 1),
+        metadata={
+            "default": DEFAULT_MIN_GAP,
+            "description": "dpo from ratings: a prompt's best- and worst-rated answers make a "
+            "pair when their ratings differ by at least this",
         },
     )
     min_score = StrictFloat(load_default=0.8, allow_nan=False, validate=validate.Range(0, 1))
@@ -218,6 +232,30 @@ class JobInSchema(Schema):
         },
     )
 
+    @validates_schema(pass_original=True)
+    def _method_is_consistent(self, data: dict, original: object, **kwargs: object) -> None:
+        """Hyperparameters given once; beta and min_gap only for dpo."""
+        given = original if isinstance(original, dict) else {}
+        if method_hyperparameters(data.get("method")) is not None and "hyperparameters" in given:
+            raise ValidationError("give hyperparameters once: here or in method", "hyperparameters")
+        dpo = (data.get("method") or {}).get("type") == DPO
+        if not dpo and "beta" in (data.get("hyperparameters") or {}):
+            raise ValidationError("beta is a dpo hyperparameter", "hyperparameters")
+        if not dpo and "min_gap" in data:
+            raise ValidationError("only for method dpo", "min_gap")
+
+    @post_load
+    def _flatten_method(self, data: dict, **kwargs: object) -> dict:
+        """Store the method's type, and its hyperparameters as the job's."""
+        method = data.pop("method", None)
+        hyper = method_hyperparameters(method)
+        if hyper is not None:
+            data["hyperparameters"] = {**data["hyperparameters"], **flat(hyper)}
+        data["method"] = method["type"] if method else SUPERVISED
+        if data["method"] == DPO:
+            data["hyperparameters"].setdefault("beta", AUTO)
+        return data
+
     @post_load
     def _evaluate_on_own_rows(self, data: dict, **kwargs: object) -> dict:
         """Hold out part of the user's own rows when the request names nothing to evaluate on."""
@@ -249,6 +287,10 @@ class JobInSchema(Schema):
 
 class JobRequestSchema(JobInSchema):
     """The request a job was created with, as the API shows it: its eval set by size."""
+
+    method = fields.String(
+        metadata={"description": "supervised or dpo (the type of the method object sent)"}
+    )
 
     training_file = fields.String(
         metadata={"description": "jobs of /v1/fine_tuning/jobs: the file trained on"}

@@ -22,7 +22,7 @@ class AbstentionSchema(Schema):
 
 
 class ModelSchema(Schema):
-    """A model: the keyword baseline or a fine-tuned agent."""
+    """A model: the keyword baseline, a base language model, or a fine-tuned one."""
 
     id = fields.String(required=True)
     object = fields.String(required=True)
@@ -37,6 +37,12 @@ class ModelSchema(Schema):
     base_model = fields.String(allow_none=True, required=True)
     job_id = fields.String(allow_none=True, required=True)
     format = fields.String(metadata={"description": "the agent type, as the registry knows it"})
+    location = fields.String(
+        metadata={"description": "a base language model's weights: a directory or a hub id"}
+    )
+    adapter = fields.String(
+        metadata={"description": "a fine-tuned language model's LoRA adapter (artifact key)"}
+    )
     task_types = fields.List(fields.String())
     training_examples = fields.Integer(allow_none=True, required=True)
     size_bytes = fields.Integer(metadata={"description": "size of the saved model"}, required=True)
@@ -81,3 +87,11 @@ class ResponseSchema(Schema):
     confidence = fields.Float(required=True)
     reasoning = fields.String(required=True)
     task_type = fields.String(required=True)
+
+
+class ModelDeletedSchema(Schema):
+    """OpenAI's model deletion answer."""
+
+    id = fields.String(required=True)
+    object = fields.Constant("model", required=True)
+    deleted = fields.Boolean(required=True)

@@ -2,11 +2,12 @@
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from tuneloop.report_metrics import HEADLINE
+from tuneloop.report_metrics import HEADLINE, LANGUAGE_GATE
 from tuneloop.schemas.common import StrictBoolean, StrictFloat
 
-# The report's metrics a rule may name: each a fraction in [0, 1] on the fine-tuned side.
-PROMOTION_METRICS = HEADLINE
+# The report's metrics a rule may name: the stand-in agent's (fractions in [0, 1]) and a
+# language model's (nll_reduction in nats, preference_accuracy a fraction).
+PROMOTION_METRICS = HEADLINE + LANGUAGE_GATE
 RULE_KINDS = ("min_delta", "min_value")
 BOUNDS = ("point", "lower_ci95")
 

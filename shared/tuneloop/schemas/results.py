@@ -60,6 +60,23 @@ class MetricValuesSchema(Schema):
     overall_score = fields.Float(
         metadata={"description": "mean of task_accuracy and response_quality (when defined)"}
     )
+    # language-model jobs (tuneloop.llm.evaluation)
+    n_pairs = fields.Integer(metadata={"description": "language models: held-out pairs"})
+    mean_token_nll = fields.Float(
+        allow_none=True,
+        metadata={
+            "description": "language models: mean per-token negative log-likelihood (nats) of "
+            "the best-rated answer to each held-out prompt; lower is better"
+        },
+    )
+    perplexity = fields.Float(allow_none=True, metadata={"description": "exp(mean_token_nll)"})
+    preference_accuracy = fields.Float(
+        allow_none=True,
+        metadata={
+            "description": "language models: share of held-out preference pairs whose chosen "
+            "answer has the higher log-probability; null without pairs"
+        },
+    )
 
 
 def interval(what: str) -> fields.List:
@@ -84,6 +101,9 @@ class IntervalsSchema(Schema):
     response_quality = interval("response_quality (null without reference outputs)")
     response_chrf = interval("response_chrf (null without reference outputs)")
     overall_score = interval("overall_score")
+    mean_token_nll = interval("mean_token_nll (language models)")
+    perplexity = interval("perplexity (language models)")
+    preference_accuracy = interval("preference_accuracy (language models, null without pairs)")
 
 
 class MetricsSchema(MetricValuesSchema):
@@ -205,6 +225,13 @@ class EpochSchema(Schema):
     valid_loss = fields.Float(allow_none=True)
 
 
+class AdapterCheckpointSchema(EpochSchema):
+    """A language model's adapter checkpoint at an epoch end, with its metrics."""
+
+    step = fields.Integer()
+    full_valid_loss = fields.Float(allow_none=True)
+
+
 class AnswerSchema(Schema):
     """One agent's answer to an input."""
 
@@ -219,6 +246,7 @@ class SideBySideSchema(Schema):
 
     input = fields.String()
     expected_type = fields.String()
+    reference = fields.String(metadata={"description": "language models: the best-rated answer"})
     baseline = fields.Nested(AnswerSchema(only=("text", "task_type", "confidence")))
     fine_tuned = fields.Nested(AnswerSchema(only=("text", "task_type", "confidence")))
 
@@ -270,6 +298,16 @@ class JobResultSchema(Schema):
         metadata={"description": "null without an out_of_scope_task"},
     )
     examples = fields.List(fields.Nested(SideBySideSchema))
+    method = fields.String(metadata={"description": "language models: supervised or dpo"})
+    checkpoints = fields.List(
+        fields.Nested(AdapterCheckpointSchema),
+        metadata={"description": "language models: each epoch's adapter checkpoint"},
+    )
+    lowest_valid_loss_epoch = fields.Integer(
+        metadata={"description": "language models: the epoch with the lowest validation loss"}
+    )
+    training_tokens = fields.Integer(metadata={"description": "language models: tokens trained"})
+    tokens_per_second = fields.Float(metadata={"description": "language models: training speed"})
     classification = fields.Nested(AgentsClassificationSchema)
     significance = fields.Nested(SignificanceSchema)
     calibration = fields.Nested(CalibrationSchema)

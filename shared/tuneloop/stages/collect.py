@@ -5,11 +5,16 @@ from collections.abc import Iterable, Iterator
 from tuneloop.agent.lab import SYNTHETIC_EXAMPLES
 
 EXAMPLE_FIELDS = ("input", "output", "rating", "task_type")
+# Kept when a row has them: a chat file's prompt turns, a preference file's rejected answer.
+OPTIONAL_FIELDS = ("messages", "rejected")
 
 
 def to_example(row: dict) -> dict:
     """Keep what training needs from an interaction record."""
     example = {k: row.get(k) for k in EXAMPLE_FIELDS}
+    for key in OPTIONAL_FIELDS:  # a language model trains on the whole prompt, or on pairs
+        if row.get(key) is not None:
+            example[key] = row[key]
     example["source"] = row.get("source", "human")
     example["id"] = row.get("id")
     if row.get("scores"):  # named scores posted after the fact: name -> value

@@ -207,11 +207,11 @@ def chat_lines(batches: Iterable[list[dict]]) -> Iterator[str]:
     """
     for batch in batches:
         for ex in batch:
-            messages = [
-                {"role": "user", "content": ex["input"]},
-                {"role": "assistant", "content": ex["output"]},
-            ]
-            line = {"messages": messages, "metadata": {"task_type": ex["task_type"]}}
+            prompt = ex.get("messages") or [{"role": "user", "content": ex["input"]}]
+            messages = [*prompt, {"role": "assistant", "content": ex["output"]}]
+            line: dict = {"messages": messages}
+            if ex.get("task_type") is not None:  # a language model's rows may have none
+                line["metadata"] = {"task_type": ex["task_type"]}
             yield json.dumps(line, ensure_ascii=False) + "\n"
 
 

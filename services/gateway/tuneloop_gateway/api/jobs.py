@@ -29,6 +29,7 @@ from tuneloop_gateway.extensions import services
 from tuneloop_gateway.idempotency import idempotent
 from tuneloop_gateway.jobs_service import (
     cancel_job,
+    check_model,
     conditional,
     create_and_queue,
     get_job_or_404,
@@ -52,6 +53,7 @@ class Jobs(MethodView):
     @requires(blp, JOBS)
     @blp.arguments(JobInSchema)
     @blp.response(202, JobSchema)
+    @blp.alt_response(400, response="BAD_REQUEST", description="an unknown model, or dpo for it")
     @blp.alt_response(
         503,
         response="SERVICE_UNAVAILABLE",
@@ -60,6 +62,7 @@ class Jobs(MethodView):
     @idempotent(blp)
     def post(self, request: dict) -> tuple:
         """Create a job over the interactions stored now, and queue its stages."""
+        check_model(request)
         check_out_of_scope_task(request)
         total = progress_total(request["hyperparameters"]["n_epochs"])
         return create_and_queue(request, FINE_TUNING, total)

@@ -6,12 +6,15 @@ from flask_smorest import abort
 from tuneloop import contracts
 from tuneloop.agent import registry
 from tuneloop.contracts import ALIASES
+from tuneloop.llm import kind, spec
 from tuneloop.schemas.models import (
+    ModelDeletedSchema,
     ModelListSchema,
     ModelSchema,
     ResponseInSchema,
     ResponseSchema,
 )
+from tuneloop_gateway import llm_chat
 from tuneloop_gateway.auth import JOBS, requires
 from tuneloop_gateway.blueprint import Blueprint
 from tuneloop_gateway.extensions import services
@@ -21,6 +24,8 @@ blp = Blueprint("models", __name__, url_prefix="/v1/models", description="Agents
 
 def builtin_meta(model_id: str) -> dict | None:
     """Describe a built-in model (one that needs no training), or None."""
+    if registry.BUILTIN.get(model_id) == spec.FORMAT:
+        return base_model_meta(model_id)
     agent = registry.builtin(model_id)
     if agent is None:
         return None
@@ -32,6 +37,22 @@ def builtin_meta(model_id: str) -> dict | None:
         "base_model": None,
         "job_id": None,
         **agent.describe(),
+        "training_examples": None,
+        "size_bytes": 0,
+    }
+
+
+def base_model_meta(model_id: str) -> dict:
+    """Describe an operator's base language model (described without loading it)."""
+    return {
+        "id": model_id,
+        "object": "model",
+        "created_at": 0,
+        "owned_by": "tuneloop",
+        "base_model": None,
+        "job_id": None,
+        "format": spec.FORMAT,
+        "location": kind.LOCATIONS.get(model_id),
         "training_examples": None,
         "size_bytes": 0,
     }
@@ -81,7 +102,7 @@ class Models(MethodView):
     @requires(blp, JOBS)
     @blp.response(200, ModelListSchema)
     def get(self) -> dict:
-        """List the baseline and every fine-tuned model."""
+        """List the baseline, the base language models and every fine-tuned model."""
         builtins = [builtin_meta(mid) for mid in sorted(registry.BUILTIN)]
         return {"data": with_aliases([*builtins, *services().store.models.list()])}
 
@@ -95,6 +116,33 @@ class Model(MethodView):
     def get(self, model_id: str) -> dict:
         """Describe one model, by its id or by an alias (latest-promoted)."""
         return with_aliases([get_model_or_404(model_id)])[0]
+
+    @requires(blp, JOBS)
+    @blp.doc(operationId="models_delete")
+    @blp.response(200, ModelDeletedSchema)
+    @blp.alt_response(409, response="CONFLICT", description="an alias names the model")
+    def delete(self, model_id: str) -> dict:
+        """Delete a fine-tuned model (OpenAI's models.delete): its record, and its files.
+
+        A built-in or base model is configured, not stored: 400. A model an alias names is
+        refused (409) until the alias moves. A language model's adapter is deleted from the
+        artifact store by the llm worker (the gateway holds no artifact credentials).
+        """
+        store = services().store
+        if model_id in registry.BUILTIN:
+            abort(400, message=f"model {model_id!r} is built in or a base model, not deletable")
+        meta = store.models.meta(model_id)
+        if meta is None:
+            abort(404, message=f"no model with id {model_id!r}")
+        named = [n for n, t in store.models.aliases(ALIASES).items() if t["model_id"] == model_id]
+        if named:
+            abort(409, message=f"model {model_id!r} is named by alias {', '.join(named)}")
+        store.models.withdraw(model_id)
+        if meta.get("format") == spec.FORMAT and meta.get("adapter"):
+            services().celery.send_task(
+                contracts.LLM_DELETE_FILES, args=(model_id, meta["adapter"]), queue=spec.QUEUE
+            )
+        return {"id": model_id, "object": "model", "deleted": True}
 
 
 @blp.route("/<model:model_id>/responses")
@@ -112,7 +160,10 @@ class ModelResponses(MethodView):
 
 def ask_model(model_id: str, text: str) -> dict:
     """Have a worker answer text with the model; answer 404 or 503 (the API's and the pages')."""
-    model_id = get_model_or_404(model_id)["id"]  # the worker is sent the model an alias names
+    meta = get_model_or_404(model_id)
+    model_id = meta["id"]  # the worker is sent the model an alias names
+    if llm_chat.is_language_model(meta):
+        return ask_language_model(model_id, text)
     svc = services()
     reply_key = svc.store.replies.new_key()
     timeout = svc.settings.respond_timeout
@@ -130,3 +181,15 @@ def ask_model(model_id: str, text: str) -> dict:
     if answer is None:
         abort(404, message=f"no model with id {model_id!r}")
     return answer
+
+
+def ask_language_model(model_id: str, text: str) -> dict:
+    """A language model's answer to text as one user message (the llm worker answers)."""
+    messages = [{"role": "user", "content": text}]
+    done = llm_chat.complete(model_id, model_id, messages, llm_chat.params_of({}))
+    return {
+        "text": done["choices"][0]["message"]["content"],
+        "confidence": None,
+        "reasoning": f"generated by the language model {model_id}",
+        "task_type": None,
+    }

@@ -26,7 +26,7 @@ blp = Blueprint(
     "openai_files",
     __name__,
     url_prefix="/v1/files",
-    description="OpenAI-compatible files: chat-format JSONL training data",
+    description="OpenAI-compatible files: chat-format or preference JSONL training data",
 )
 
 
@@ -45,7 +45,9 @@ class FilePart(Upload):
 class FileFormSchema(FileUploadSchema):
     """The upload's parts: purpose and the file."""
 
-    file = FilePart(required=True, metadata={"description": "chat-format JSONL, UTF-8"})
+    file = FilePart(
+        required=True, metadata={"description": "chat-format or preference JSONL, UTF-8"}
+    )
 
 
 def not_found(file_id: str) -> NoReturn:
@@ -68,7 +70,13 @@ def summary(rows: list[dict]) -> dict:
         if row["task_type"]:
             tasks[row["task_type"]] = tasks.get(row["task_type"], 0) + 1
     unlabelled = sum(1 for r in rows if not r["task_type"])
-    return {"rows": len(rows), "task_distribution": tasks, "unlabelled_rows": unlabelled}
+    kind = "preference" if rows and "rejected" in rows[0] else "chat"
+    return {
+        "rows": len(rows),
+        "task_distribution": tasks,
+        "unlabelled_rows": unlabelled,
+        "lines": kind,
+    }
 
 
 def refuse_bad_lines(bad: list[tuple[int, str]], n_bad: int) -> None:
@@ -91,7 +99,7 @@ class Files(MethodView):
     @blp.arguments(FileFormSchema, location="multipart")
     @blp.response(200, FileObjectSchema)
     def post(self, form: dict) -> tuple:
-        """Upload a chat-format JSONL file (purpose fine-tune), validated line by line."""
+        """Upload a chat or preference JSONL file (purpose fine-tune), validated line by line."""
         upload = form["file"]
         content = upload.read()
         rows, bad, n_bad = parse(content)

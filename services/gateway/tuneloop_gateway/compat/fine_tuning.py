@@ -5,9 +5,12 @@ from flask.views import MethodView
 from flask_smorest import abort
 from marshmallow import ValidationError
 
+from tuneloop.agent import registry
 from tuneloop.graph import FINE_TUNING, progress_total
+from tuneloop.llm import spec
 from tuneloop.schemas.chat_file import trusted_rows
 from tuneloop.schemas.jobs import MAX_EVAL_SET, JobInSchema
+from tuneloop.schemas.method import SUPERVISED
 from tuneloop_gateway.auth import JOBS, requires
 from tuneloop_gateway.blueprint import Blueprint
 from tuneloop_gateway.compat.convert import (
@@ -28,7 +31,7 @@ from tuneloop_gateway.compat.schemas import (
 )
 from tuneloop_gateway.extensions import services
 from tuneloop_gateway.idempotency import idempotent
-from tuneloop_gateway.jobs_service import cancel_job, create_and_queue, invalid
+from tuneloop_gateway.jobs_service import cancel_job, check_model, create_and_queue, invalid
 
 blp = Blueprint(
     "openai_fine_tuning",
@@ -38,13 +41,16 @@ blp = Blueprint(
 )
 
 
-def file_rows(field: str, file_id: str) -> tuple[list[dict], int]:
+def file_rows(field: str, file_id: str, labelled_only: bool = True) -> tuple[list[dict], int]:
     """Return a stored file's rows with a task type and how many have none; 422 when there is
-    no such file, 400 when no row has one (this agent learns routing from task types)."""
+    no such file, 400 when no row has one (the stand-in agent learns routing from task types;
+    a language model does not need them: labelled_only False)."""
     content = services().store.files.content(file_id)
     if content is None:
         invalid(field, f"no file with id {file_id!r}")
     rows = trusted_rows(content)
+    if not labelled_only:
+        return rows, 0
     labelled = [r for r in rows if r["task_type"]]
     if not labelled:
         message = (
@@ -64,11 +70,16 @@ def get_job_or_404(job_id: str) -> dict:
 
 
 def translate(body: dict) -> tuple[dict, int]:
-    """Build our job request from OpenAI's: the files' rows checked, defaults filled in; also
-    return how many validation rows have no task type (not evaluated)."""
-    file_rows("training_file", body["training_file"])  # it exists and has labelled rows
+    """Build our job request from OpenAI's: the model and the files' rows checked, defaults
+    filled in; also return how many validation rows have no task type (not evaluated)."""
+    method = (body.get("method") or {}).get("type", SUPERVISED)
+    check_model({"model": body["model"], "method": method})
+    language_model = registry.trained_format(body["model"]) == spec.FORMAT
+    file_rows("training_file", body["training_file"], not language_model)  # exists, has rows
     cases, unlabelled = None, 0
-    if body.get("validation_file"):
+    if body.get("validation_file") and language_model:
+        file_rows("validation_file", body["validation_file"], False)  # its rows are held out
+    elif body.get("validation_file"):
         rows, unlabelled = file_rows("validation_file", body["validation_file"])
         cases = eval_cases(rows)
         if len(cases) > MAX_EVAL_SET:
@@ -91,6 +102,7 @@ class FineTuningJobs(MethodView):
     @requires(blp, JOBS)
     @blp.arguments(FineTuningJobCreateSchema)
     @blp.response(200, FineTuningJobSchema)
+    @blp.alt_response(400, response="BAD_REQUEST", description="an unknown model, or dpo for it")
     @idempotent(blp)
     def post(self, body: dict) -> object:
         """Create a fine-tuning job over a training file (and evaluate on the validation file)."""

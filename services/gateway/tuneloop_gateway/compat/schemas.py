@@ -5,7 +5,12 @@ from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, validat
 from tuneloop import contracts
 from tuneloop.schemas.chat_file import ROLES, ContentField
 from tuneloop.schemas.common import FullMatch, StrictFloat, event_cursor, limit_field
-from tuneloop.schemas.jobs import auto_or
+from tuneloop.schemas.method import (  # noqa: F401 (OpenAI's schemas, named here too)
+    DpoHyperparametersSchema,
+    FineTuningHyperparametersSchema,
+    MethodSchema,
+    method_hyperparameters,
+)
 from tuneloop.store import ids
 
 FILE_ID = FullMatch(ids.FILE.anchored, error="must be a file id such as file-0123…")
@@ -29,45 +34,6 @@ class OpenAIErrorSchema(Schema):
     error = fields.Nested(OpenAIErrorBodySchema, required=True)
 
 
-class FineTuningHyperparametersSchema(Schema):
-    """OpenAI's supervised hyperparameters; each "auto" or a number."""
-
-    class Meta:
-        unknown = RAISE
-
-    n_epochs = auto_or(
-        fields.Integer(strict=True, validate=validate.Range(1, 200)),
-        {"type": "integer", "minimum": 1, "maximum": 200},
-        "passes over the data (1-200)",
-    )
-    batch_size = auto_or(
-        fields.Integer(strict=True, validate=validate.Range(1, 4096)),
-        {"type": "integer", "minimum": 1, "maximum": 4096},
-        "rows per step (1-4096)",
-    )
-    learning_rate_multiplier = auto_or(
-        StrictFloat(allow_nan=False, validate=validate.Range(0, 10, min_inclusive=False)),
-        {"type": "number", "exclusiveMinimum": 0, "maximum": 10},
-        "scales the auto AdaGrad step size (0-10]",
-    )
-
-
-class SupervisedSchema(Schema):
-    """method.supervised."""
-
-    hyperparameters = fields.Nested(FineTuningHyperparametersSchema)
-
-
-class MethodSchema(Schema):
-    """The fine-tuning method: only supervised is supported."""
-
-    type = fields.String(
-        required=True,
-        validate=validate.Equal("supervised", error="only supervised fine-tuning is supported"),
-    )
-    supervised = fields.Nested(SupervisedSchema)
-
-
 def _metadata_values(value: dict) -> None:
     """OpenAI's metadata: up to 16 string pairs, keys up to 64 and values up to 512 characters."""
     if len(value) > 16:
@@ -85,10 +51,11 @@ class FineTuningJobCreateSchema(Schema):
 
     model = fields.String(
         required=True,
-        validate=validate.Equal(
-            contracts.BASELINE_MODEL_ID,
-            error=f"must be {contracts.BASELINE_MODEL_ID!r}, the model jobs fine-tune from",
-        ),
+        validate=validate.Length(1, 128),
+        metadata={
+            "description": f"the base model: {contracts.BASELINE_MODEL_ID} or a registered "
+            "base language model (GET /v1/models); another is a 400 naming them"
+        },
     )
     training_file = fields.String(required=True, validate=FILE_ID)
     validation_file = fields.String(allow_none=True, validate=FILE_ID)
@@ -113,8 +80,8 @@ class FineTuningJobCreateSchema(Schema):
 
     @validates_schema
     def _one_place_for_hyperparameters(self, data: dict, **kwargs: object) -> None:
-        """Hyperparameters go at the top or under method.supervised, not both."""
-        nested = ((data.get("method") or {}).get("supervised") or {}).get("hyperparameters")
+        """Hyperparameters go at the top or under the method, not both."""
+        nested = method_hyperparameters(data.get("method"))
         if nested is not None and data.get("hyperparameters") is not None:
             raise ValidationError("give hyperparameters once: here or in method", "hyperparameters")
 
@@ -209,6 +176,7 @@ class CheckpointMetricsSchema(Schema):
     step = fields.Float(required=True)
     train_loss = fields.Float(required=True)
     valid_loss = fields.Float(required=True, allow_none=True)
+    full_valid_loss = fields.Float(allow_none=True)
 
 
 class CheckpointSchema(Schema):
@@ -291,17 +259,10 @@ class ChatMessageSchema(Schema):
     content = ContentField(required=True, allow_none=True)
 
 
-# OpenAI's sampling and bookkeeping parameters: accepted, and without effect on the mock agent,
-# whose answer is deterministic (documented in the README).
+# OpenAI's bookkeeping parameters: accepted, and without effect (documented in the README).
 IGNORED_CHAT_PARAMS = (
-    "temperature",
-    "top_p",
-    "max_tokens",
-    "max_completion_tokens",
     "presence_penalty",
     "frequency_penalty",
-    "seed",
-    "stop",
     "user",
     "metadata",
     "store",
@@ -315,6 +276,28 @@ IgnoredChatParamsSchema = Schema.from_dict(
     {name: fields.Raw(allow_none=True) for name in IGNORED_CHAT_PARAMS},
     name="IgnoredChatParamsSchema",
 )
+MAX_STOPS = 4
+
+
+class StopField(fields.Field):
+    """stop: a string or a list of up to MAX_STOPS strings."""
+
+    def _deserialize(self, value: object, attr: object, data: object, **kwargs: object) -> object:
+        if isinstance(value, str):
+            return value
+        strings = isinstance(value, list) and all(isinstance(v, str) and v for v in value)
+        if strings and len(value) <= MAX_STOPS:  # type: ignore[arg-type]
+            return value
+        raise ValidationError(f"must be a string or a list of up to {MAX_STOPS} strings")
+
+
+class StreamOptionsSchema(Schema):
+    """stream_options: a last chunk with the usage when include_usage is true."""
+
+    class Meta:
+        unknown = RAISE
+
+    include_usage = fields.Boolean(load_default=False)
 
 
 class ChatCompletionInSchema(IgnoredChatParamsSchema):  # type: ignore[misc, valid-type]
@@ -328,7 +311,33 @@ class ChatCompletionInSchema(IgnoredChatParamsSchema):  # type: ignore[misc, val
         fields.Nested(ChatMessageSchema), required=True, validate=validate.Length(1, 1000)
     )
     stream = fields.Boolean(
-        load_default=False, metadata={"description": "true is refused with 400: not supported"}
+        load_default=False,
+        metadata={
+            "description": "a language model answers as server-sent chat.completion.chunk "
+            "events ending with [DONE]; other models refuse it with 400"
+        },
+    )
+    stream_options = fields.Nested(StreamOptionsSchema, allow_none=True)
+    # Sampling: honoured by language models; the stand-in agent's answer is deterministic.
+    max_tokens = fields.Integer(allow_none=True, strict=True, validate=validate.Range(1, 32768))
+    max_completion_tokens = fields.Integer(
+        allow_none=True, strict=True, validate=validate.Range(1, 32768)
+    )
+    temperature = StrictFloat(allow_nan=False, allow_none=True, validate=validate.Range(0, 2))
+    top_p = StrictFloat(
+        allow_nan=False, allow_none=True, validate=validate.Range(0, 1, min_inclusive=False)
+    )
+    stop = StopField(
+        allow_none=True,
+        metadata={
+            "oneOf": [
+                {"type": "string"},
+                {"type": "array", "items": {"type": "string"}, "maxItems": MAX_STOPS},
+            ]
+        },
+    )
+    seed = fields.Integer(
+        allow_none=True, strict=True, validate=validate.Range(-(2**63), 2**63 - 1)
     )
     n = fields.Integer(
         load_default=1, validate=validate.Equal(1, error="only one choice (n=1) is supported")
