@@ -1,7 +1,9 @@
 """LoRA SFT on the CPU: training tokens per second of a ~10M-parameter model, and the job's
 fine_tune stage (and whole job) against the same training run bare (llm_bare.py: TRL called
-directly on the same rows with the same settings), interleaved bare, job, bare, job, with
-medians and min/max. Goal: fine_tune stage / bare <= 1.15. GPU figures where a GPU exists.
+directly on the rows the job trained on, read back from its training file, with the same
+settings; the bare run skips the job's per-epoch validation loss, so that counts against the
+job), interleaved bare, job, bare, job, with medians and min/max. Goal: fine_tune stage / bare
+<= 1.15. GPU figures where a GPU exists.
 
 Needs the llm extra (`make llm`); prints why and exits 0 without it.
 """
@@ -22,14 +24,13 @@ from tuneloop_cli.client import Api, Config
 from tuneloop_devstack import llm_data
 from tuneloop_devstack.stack import Stack
 
-from tuneloop.llm import hyperparameters, rows
-from tuneloop.stages.prepare import side_of
+from tuneloop.llm import hyperparameters
 
 ROUNDS = int(os.environ.get("BENCH_LLM_ROUNDS", "3"))
-PER_INTENT = 100  # 400 rows: 256 trained on, 64 validate, 80 held out
-SEED, HOLDOUT = 42, 0.2
+PER_INTENT = 100  # 400 rows: about 256 trained on, 64 validate, 80 held out
+SEED = 42
 SIZE = {"hidden": 256, "layers": 8, "heads": 4, "vocab": 2048}  # about 10M parameters
-REQUEST_HP = {"n_epochs": 2, "batch_size": 8, "seed": SEED}
+REQUEST_HP = {"n_epochs": 2, "batch_size": 8}
 BARE = Path(__file__).with_name("llm_bare.py")
 
 
@@ -39,20 +40,6 @@ def parameters(model_dir: Path) -> int:
 
     model, _ = models.load_base(model_dir)
     return sum(p.numel() for p in model.parameters())
-
-
-def bare_rows(path: Path) -> int:
-    """Write the chat rows with their side of the job's split; return the training rows."""
-    n = 0
-    with path.open("w", encoding="utf-8") as out:
-        for line in llm_data.chat_lines(PER_INTENT):
-            messages = json.loads(line)["messages"]
-            row = {"input": messages[-2]["content"], "messages": messages[:-1]}
-            side = side_of(row["input"], SEED, HOLDOUT)
-            example = rows.sft_examples([{**row, "output": messages[-1]["content"]}])[0]
-            out.write(json.dumps({**example, "side": side}) + "\n")
-            n += side == "train"
-    return n
 
 
 def upload(stack: Stack, content: bytes) -> str:
@@ -84,25 +71,44 @@ def run_job(client: Api, fid: str) -> dict:
     body = {
         "model": "bench-10m",
         "training_file": fid,
-        "holdout_fraction": HOLDOUT,
-        "holdout_per_task": False,
+        "seed": SEED,
         "method": {"type": "supervised", "supervised": {"hyperparameters": REQUEST_HP}},
     }
     started = time.perf_counter()
-    job = client.post("/v1/jobs", body)
-    while job["status"] not in ("succeeded", "failed", "cancelled"):
-        time.sleep(0.2)
+    job = client.post("/v1/fine_tuning/jobs", body)
+    while True:
         job = client.get(f"/v1/jobs/{job['id']}")
+        if job["status"] in ("succeeded", "failed", "cancelled"):
+            break
+        time.sleep(0.2)
     wall = time.perf_counter() - started
     if job["status"] != "succeeded":
         sys.exit(f"job {job['id']} {job['status']}: {job.get('error')}")
     seconds = stage_seconds(events(client, job["id"]))
     return {
+        "id": job["id"],
         "wall": wall,
         "fine_tune": seconds["fine_tune"],
         "tokens_per_second": job["result"]["tokens_per_second"],
         "tokens": job["result"]["training_tokens"],
     }
+
+
+def trained_rows(stack: Stack, job_id: str, path: Path) -> int:
+    """Write the rows the job trained on (its training file) for the bare run; count them."""
+    answer = requests.get(
+        f"{stack.base_url}/v1/jobs/{job_id}/training_file",
+        headers={"Authorization": f"Bearer {stack.api_key}"},
+        timeout=60,
+    )
+    answer.raise_for_status()
+    lines = answer.text.splitlines()
+    with path.open("w", encoding="utf-8") as out:
+        for line in lines:
+            messages = json.loads(line)["messages"]
+            row = {"prompt": messages[:-1], "completion": [messages[-1]], "side": "train"}
+            out.write(json.dumps(row) + "\n")
+    return len(lines)
 
 
 def main() -> None:
@@ -119,8 +125,6 @@ def main() -> None:
         root = Path(workdir)
         model_dir = tiny.build(root / "model", llm_data.texts(PER_INTENT), **SIZE)
         print(f"model: {parameters(model_dir) / 1e6:.1f}M parameters, {SIZE}")
-        n_train = bare_rows(root / "rows.jsonl")
-        hp = hyperparameters.resolve("supervised", REQUEST_HP, n_train)
         lines = "".join(line + "\n" for line in llm_data.chat_lines(PER_INTENT)).encode()
         env = {
             **os.environ,
@@ -128,12 +132,16 @@ def main() -> None:
             "TUNELOOP_ARTIFACTS": str(root / "artifacts"),
             "HF_HUB_OFFLINE": "1",
         }
+        (root / "stack").mkdir()
         stack = Stack(api_key=secrets.token_urlsafe(16), workdir=root / "stack", base_env=env)
         try:
             stack.start()
             stack.start_worker("llm", queues="tuneloop.llm,tuneloop.llm.interactive")
             client = Api(Config(stack.base_url, stack.api_key))
             fid = upload(stack, lines)
+            warm = run_job(client, fid)  # loads the model once; its training file is the rows
+            n_train = trained_rows(stack, warm["id"], root / "rows.jsonl")
+            hp = hyperparameters.resolve("supervised", {**REQUEST_HP, "seed": SEED}, n_train)
             bare, jobs = [], []
             for _ in range(ROUNDS):  # interleaved: bare, job, bare, job, ...
                 bare.append(run_bare(model_dir, root / "rows.jsonl", hp))

@@ -54,6 +54,12 @@ def main() -> None:
             report_to="none",
             disable_tqdm=True,
             use_cpu=not torch.cuda.is_available(),
+            # The job's settings (tuneloop.llm.training), not TRL's defaults: bf16 only on a GPU
+            # that has it (on the CPU it is many times slower), no activation checkpointing.
+            bf16=torch.cuda.is_available() and torch.cuda.is_bf16_supported(),
+            fp16=False,
+            activation_checkpointing=False,
+            warmup_steps=0,
             completion_only_loss=True,
         )
         trainer = SFTTrainer(
