@@ -21,12 +21,11 @@ from tuneloop_cli.client import Api, Config
 
 from tuneloop_devstack import llm_data
 from tuneloop_devstack.datadir import data_dir
-from tuneloop_devstack.demo import interrupt
+from tuneloop_devstack.demo import interrupt, wait_for_job
 from tuneloop_devstack.stack import Stack
 
 BASE = "tiny-chat"
 PER_INTENT = 40
-POLL_TIMEOUT = 300.0
 SUPERVISED = {
     "type": "supervised",
     "supervised": {
@@ -65,25 +64,6 @@ def build_model(root: Path) -> Path:
     if not (target / "config.json").exists():
         tiny.build(target, llm_data.texts(PER_INTENT))
     return target
-
-
-def wait(client: Api, job_id: str) -> dict:
-    """Poll the job until it ends, printing its stage and progress."""
-    deadline, last = time.monotonic() + POLL_TIMEOUT, None
-    while time.monotonic() < deadline:
-        job = client.get(f"/v1/jobs/{job_id}")
-        shown = (job["status"], job["stage"], job["progress"]["current"])
-        if shown != last:
-            progress = job["progress"]
-            stage = job["stage"] or "-"
-            print(
-                f"  {job['status']:<9} stage={stage:<20} {progress['current']}/{progress['total']}"
-            )
-            last = shown
-        if job["status"] in ("succeeded", "failed", "cancelled"):
-            return job
-        time.sleep(0.5)
-    sys.exit(f"job {job_id} did not finish within {POLL_TIMEOUT:.0f}s")
 
 
 def show(job: dict) -> None:
@@ -147,7 +127,7 @@ def run(stack: Stack, client: Api) -> int:
         }
         job = client.post("/v1/jobs", body)
         print(f"\n{name}: job {job['id']}")
-        job = wait(client, job["id"])
+        job = wait_for_job(client, job["id"])
         show(job)
         status |= job["status"] != "succeeded"
         if method is SUPERVISED and job["status"] == "succeeded":

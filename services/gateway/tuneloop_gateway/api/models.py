@@ -27,23 +27,16 @@ def builtin_meta(model_id: str) -> dict | None:
     if registry.BUILTIN.get(model_id) == spec.FORMAT:
         return base_model_meta(model_id)
     agent = registry.builtin(model_id)
-    if agent is None:
-        return None
-    return {
-        "id": model_id,
-        "object": "model",
-        "created_at": 0,
-        "owned_by": "tuneloop",
-        "base_model": None,
-        "job_id": None,
-        **agent.describe(),
-        "training_examples": None,
-        "size_bytes": 0,
-    }
+    return None if agent is None else _configured(model_id, agent.describe())
 
 
 def base_model_meta(model_id: str) -> dict:
     """Describe an operator's base language model (described without loading it)."""
+    return _configured(model_id, {"format": spec.FORMAT, "location": kind.LOCATIONS.get(model_id)})
+
+
+def _configured(model_id: str, described: dict) -> dict:
+    """Describe a model that exists without training: the listing's fields around described."""
     return {
         "id": model_id,
         "object": "model",
@@ -51,8 +44,7 @@ def base_model_meta(model_id: str) -> dict:
         "owned_by": "tuneloop",
         "base_model": None,
         "job_id": None,
-        "format": spec.FORMAT,
-        "location": kind.LOCATIONS.get(model_id),
+        **described,
         "training_examples": None,
         "size_bytes": 0,
     }
