@@ -13,15 +13,21 @@ from importlib import import_module
 from tuneloop.agent.protocol import Agent
 from tuneloop.agent.trainer import Evaluator, Trainer
 from tuneloop.contracts import BASELINE_MODEL_ID
+from tuneloop.encoder.spec import BASE_MODEL as ENCODER_BASE_MODEL
+from tuneloop.encoder.spec import FORMAT as ENCODER
 
 KEYWORD, SOFTMAX = "tuneloop.keyword/1", "tuneloop.softmax/1"
 # format -> "module:Class". Adding an agent type is one module plus one register call.
 FORMATS: dict[str, str] = {
     KEYWORD: "tuneloop.agent.baseline:KeywordAgent",
     SOFTMAX: "tuneloop.agent.learned:LearnedAgent",
+    ENCODER: "tuneloop.encoder.agent:EncoderAgent",
 }
 # format -> "module:function": the trainer that makes a model of that format.
-TRAINERS: dict[str, str] = {SOFTMAX: "tuneloop.trainers.softmax:train"}
+TRAINERS: dict[str, str] = {
+    SOFTMAX: "tuneloop.trainers.softmax:train",
+    ENCODER: "tuneloop.encoder.trainer:train",
+}
 # format -> "module:function": the evaluator, when the kind has its own (else answer_cases).
 EVALUATORS: dict[str, str] = {}
 DEFAULT_EVALUATOR = "tuneloop.agent.trainer:answer_cases"
@@ -32,12 +38,14 @@ QUEUED_STAGES: dict[str, tuple[str, ...]] = {}
 # format -> {hook: "module:function"}: a kind's own step inside a generic stage. Hooks:
 # "filter" (request, excluded inputs) -> a QualityFilter; "resolve" (request, n_train) ->
 # hyperparameters; "evaluate" (store, job, name, model_id) -> None; "report" (store, job,
-# seed) -> the report's evaluation part. A kind without a hook gets the stand-in agent's step.
-HOOKS: dict[str, dict[str, str]] = {}
+# seed) -> the report's evaluation part; "embed" (texts, cache) -> Embedded: the kind reads
+# its inputs as embeddings, which the embed stage computes ahead, fanned out over the
+# workers, into the embedding cache. A kind without a hook gets the stand-in agent's step.
+HOOKS: dict[str, dict[str, str]] = {ENCODER: {"embed": "tuneloop.encoder.embedding:embed"}}
 # Models that exist without training: id -> format.
 BUILTIN: dict[str, str] = {BASELINE_MODEL_ID: KEYWORD}
 # The base models a fine-tuning job may name (its `model`): id -> the format it trains.
-BASE_MODELS: dict[str, str] = {BASELINE_MODEL_ID: SOFTMAX}
+BASE_MODELS: dict[str, str] = {BASELINE_MODEL_ID: SOFTMAX, ENCODER_BASE_MODEL: ENCODER}
 
 
 def register(

@@ -7,6 +7,7 @@ from tuneloop.store.artifacts import ArtifactStore
 from tuneloop.store.blobs import BlobStore
 from tuneloop.store.cases import CaseStore
 from tuneloop.store.deliveries import DeliveryStore
+from tuneloop.store.embeddings import EmbeddingCache
 from tuneloop.store.files import FileStore
 from tuneloop.store.idempotency import IdempotencyStore
 from tuneloop.store.interactions import InteractionStore
@@ -42,6 +43,7 @@ class Store:
         self.cases = CaseStore(redis)
         self.metrics = MetricsStore(redis)
         self.files = FileStore(redis, self.raw)
+        self.embeddings = EmbeddingCache(self.raw)
 
     @classmethod
     def from_url(cls, url: str, lease_ttl_ms: int = 30_000) -> "Store":

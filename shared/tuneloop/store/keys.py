@@ -21,6 +21,8 @@ JOB_STATUS_INDEXED = f"{PREFIX}:jobs:status-indexed"
 MODELS = f"{PREFIX}:models"
 SWEEPER = f"{PREFIX}:sweeper"  # the worker holding the sweeper's seat
 SWEEP_SUSPECTS = f"{PREFIX}:sweeper:suspects"  # job id -> when first seen orphaned
+# The embedding cache's index: entry key -> its expiry time (tuneloop.store.embeddings).
+EMBEDDING_INDEX = f"{PREFIX}:emb:index"
 RATE_LIMITS = f"{PREFIX}:ratelimit"  # the prefix of the limits library's counters
 # kombu's Redis transport: delivered, unacknowledged messages by delivery tag, and their
 # delivery times (the restore sweep hands back those older than the visibility timeout).
@@ -152,3 +154,8 @@ def file_content(fid: str) -> str:
 def file_jobs(fid: str) -> str:
     """Key of the set of the jobs that train or evaluate on a file."""
     return f"{PREFIX}:file:{fid}:jobs"
+
+
+def embedding(tag: str, digest: str) -> str:
+    """Key of one cached embedding: an encoder's tag and the digest of a normalised text."""
+    return f"{PREFIX}:emb:{tag}:{digest}"
