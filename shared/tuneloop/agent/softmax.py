@@ -78,7 +78,7 @@ class TrainState:
     epoch: int
     weights: np.ndarray
     bias: np.ndarray
-    accum: np.ndarray  # row-wise AdaGrad sum of squared gradients, (N_FEATURES,)
+    accum: np.ndarray  # row-wise AdaGrad sum of squared gradients, (n_features,)
     accum_bias: np.ndarray
     best_epoch: int = 0
     best_valid_loss: float | None = None
@@ -88,13 +88,13 @@ class TrainState:
     best_bias: np.ndarray | None = None
 
     @classmethod
-    def fresh(cls, n_classes: int) -> "TrainState":
+    def fresh(cls, n_classes: int, n_features: int = N_FEATURES) -> "TrainState":
         """Return the state before the first epoch: all weights zero."""
         return cls(
             0,
-            np.zeros((N_FEATURES, n_classes), dtype=np.float32),
+            np.zeros((n_features, n_classes), dtype=np.float32),
             np.zeros(n_classes, dtype=np.float32),
-            np.zeros(N_FEATURES, dtype=np.float32),
+            np.zeros(n_features, dtype=np.float32),
             np.zeros(n_classes, dtype=np.float32),
         )
 
@@ -142,7 +142,7 @@ def train(
     Each epoch's order comes from (seed, epoch) alone. The train loss of an epoch is the
     mean loss of its batches before each step; the validation loss is measured after it.
     """
-    state = state or TrainState.fresh(len(classes))
+    state = state or TrainState.fresh(len(classes), train_bank.n_features)
     lr, l2 = np.float32(config.learning_rate), np.float32(config.l2)
     while state.epoch < config.n_epochs and not _should_stop(state, config):
         epoch = state.epoch + 1

@@ -7,6 +7,8 @@ from the last checkpoint and ends with the same model as one never killed.
 
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -18,6 +20,7 @@ from tuneloop.agent.softmax import TrainConfig, TrainState, stopped_early
 from tuneloop.agent.trainer import Trained, TrainingRun
 from tuneloop.store import Store
 from tuneloop.trainers.softmax_fit import (
+    MakeAgent,
     TrainingData,
     check_out_of_scope,
     fine_tune,
@@ -32,21 +35,38 @@ POINTER, BEST, LAST = "checkpoint", "checkpoint:best", "checkpoint:last"
 clock = time.perf_counter  # the checkpoint schedule's clock (a test may replace it)
 
 
-def train(run: TrainingRun) -> Trained:
+@dataclass(frozen=True)
+class Recipe:
+    """What a kind trained by this trainer brings: its rows, its agent, its abstention."""
+
+    load: Callable[[TrainingRun], TrainingData]
+    make: MakeAgent | None  # None: the learned agent
+    abstain: Callable[..., dict | None]  # as set_abstention
+
+
+def _ngram_rows(run: TrainingRun) -> TrainingData:
+    """Return the run's rows as hashed n-gram features."""
+    return load_data(run.kept_rows(), *run.sides())
+
+
+SOFTMAX = Recipe(_ngram_rows, None, set_abstention)
+
+
+def train(run: TrainingRun, recipe: Recipe = SOFTMAX) -> Trained:
     """Train (or resume) on the run's training side; return the best epoch's agent."""
     config = TrainConfig(**run.hyperparameters)
     state = _resume(run.store, run.job_id)
     started = time.perf_counter()
-    prepared = load_data(run.kept_rows(), *run.sides())
+    prepared = recipe.load(run)
     load_seconds = time.perf_counter() - started
     out_of_scope = run.request.out_of_scope_task
     check_out_of_scope(prepared.classes, out_of_scope)  # before training, not after it
     run.check_size(_size_bound(prepared), "at least")  # before any weight is allocated
     resumed_after = state.epoch if state is not None else 0
-    agent, state, costs = _train(run, prepared, config, state)
+    agent, state, costs = _train(run, prepared, config, state, recipe.make)
     # Only the epochs this run trained, over their training time (checkpoint writes excluded).
     run.epochs_trained(state.epoch - resumed_after, costs["epoch_seconds"])
-    abstention = set_abstention(
+    abstention = recipe.abstain(
         agent,
         prepared,
         out_of_scope,
@@ -165,7 +185,11 @@ class _CheckpointWriter:
 
 
 def _train(
-    run: TrainingRun, prepared: TrainingData, config: TrainConfig, state: TrainState | None
+    run: TrainingRun,
+    prepared: TrainingData,
+    config: TrainConfig,
+    state: TrainState | None,
+    make: MakeAgent | None = None,
 ) -> tuple[LearnedAgent, TrainState, dict]:
     """Run the epochs with their events and background checkpoints; return the costs too."""
     schedule = checkpoint.Schedule(run.checkpoint_interval, clock())
@@ -188,7 +212,9 @@ def _train(
         epoch_started[0] = time.perf_counter()
 
     try:
-        agent, state = fine_tune(prepared, config, run.model_id, state, on_epoch, on_checkpoint)
+        agent, state = fine_tune(
+            prepared, config, run.model_id, state, on_epoch, on_checkpoint, make
+        )
     finally:
         saver.close()
     return agent, state, {**saver.costs, "checkpoint_epochs": saver.epochs}
@@ -200,7 +226,8 @@ def _size_bound(prepared: TrainingData) -> int:
     cols = prepared.train.cols
     for start in range(0, len(cols), 1 << 20):  # bincount would copy all columns to int64
         used[cols[start : start + (1 << 20)]] = True
-    used_rows = int(np.count_nonzero(used))
+    dense = prepared.train.n_features - N_FEATURES  # columns every row uses (a kind's own)
+    used_rows = int(np.count_nonzero(used)) + dense
     return used_rows * len(prepared.classes) * 2
 
 

@@ -1,6 +1,6 @@
 """The softmax kind's pure training: examples to features, router, memory, abstention."""
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,6 +11,7 @@ from tuneloop.agent.memory import MemoryBuilder
 from tuneloop.agent.softmax import (
     CheckpointCallback,
     EpochCallback,
+    Softmax,
     TrainConfig,
     TrainState,
     best_model,
@@ -22,6 +23,10 @@ from tuneloop.report.tradeoff import DEFAULT_MAX_IN_SCOPE_LOSS, curve_thresholds
 from tuneloop.stages.prepare import TRAIN, VALIDATION, side_of
 
 PROBA_CHUNK = 4096  # validation rows per router pass
+# Adds one side's texts of a batch to its bank (FeatureBank.add, or a kind's own).
+AddRows = Callable[[FeatureBank, list[str]], None]
+# Makes the agent of the best epoch: (model id, router, training data) -> agent.
+MakeAgent = Callable[[str, Softmax, "TrainingData"], LearnedAgent]
 
 
 @dataclass
@@ -41,9 +46,11 @@ def load_data(
     seed: int,
     holdout: float | None,
     held: frozenset[int] = frozenset(),
+    new_bank: Callable[[], FeatureBank] = FeatureBank,
+    add: AddRows = FeatureBank.add,
 ) -> TrainingData:
     """Stream kept examples into compact features; holdout rows are left out altogether."""
-    banks = {TRAIN: FeatureBank(), VALIDATION: FeatureBank()}
+    banks = {TRAIN: new_bank(), VALIDATION: new_bank()}
     labels: dict[str, list[np.ndarray]] = {TRAIN: [], VALIDATION: []}
     seen: dict[str, int] = {}  # task type -> index in order of first appearance
     memory = MemoryBuilder()
@@ -51,7 +58,7 @@ def load_data(
         sides = [side_of(ex["input"], seed, holdout, held) for ex in batch]
         for side in (TRAIN, VALIDATION):
             rows = [ex for ex, s in zip(batch, sides, strict=True) if s == side]
-            banks[side].add([ex["input"] for ex in rows])
+            add(banks[side], [ex["input"] for ex in rows])
             ids = [seen.setdefault(ex["task_type"], len(seen)) for ex in rows]
             labels[side].append(np.asarray(ids, dtype=np.int32))
         memory.feed(ex for ex, s in zip(batch, sides, strict=True) if s == TRAIN)
@@ -81,6 +88,7 @@ def fine_tune(
     state: TrainState | None = None,
     on_epoch: EpochCallback | None = None,
     on_checkpoint: CheckpointCallback | None = None,
+    make: MakeAgent | None = None,
 ) -> tuple[LearnedAgent, TrainState]:
     """Train (or resume) and return the agent of the best epoch and the final state."""
     validation = (data.validation, data.validation_labels) if len(data.validation) else None
@@ -94,7 +102,9 @@ def fine_tune(
         on_epoch,
         on_checkpoint,
     )
-    return LearnedAgent(model_id, best_model(data.classes, state), data.memory), state
+    router = best_model(data.classes, state)
+    agent = make(model_id, router, data) if make else LearnedAgent(model_id, router, data.memory)
+    return agent, state
 
 
 def check_out_of_scope(classes: list[str], task: str | None) -> None:
@@ -131,7 +141,7 @@ def set_abstention(
             max_in_scope_loss = DEFAULT_MAX_IN_SCOPE_LOSS
     figures = points = None
     if len(data.validation):
-        top, predicted = _validation_predictions(agent, data.validation)
+        top, predicted = validation_predictions(agent, data.validation)
         labels, oos = data.validation_labels, agent.router.classes.index(task)
         if threshold is None:
             chosen = choose_threshold(top, predicted, labels, oos, max_in_scope_loss)
@@ -152,7 +162,7 @@ def set_abstention(
     }
 
 
-def _validation_predictions(
+def validation_predictions(
     agent: LearnedAgent, bank: FeatureBank
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return each validation row's top probability and argmax, as the saved model gives them."""

