@@ -7,12 +7,16 @@ from tuneloop.agent.softmax import Softmax
 from tuneloop.encoder import embedding
 from tuneloop.encoder.abstention import choose
 from tuneloop.encoder.agent import EncoderAgent
-from tuneloop.encoder.features import N_INPUTS, EMBEDDING_WEIGHT, encoded_features
+from tuneloop.encoder.features import EMBEDDING_WEIGHT, N_INPUTS, encoded_features
 from tuneloop.encoder.spec import DIM
 
 MEMORY = {
     "refund": [
-        {"input": "I want my money back for this order", "output": "Refund started.", "rating": 1.0},
+        {
+            "input": "I want my money back for this order",
+            "output": "Refund started.",
+            "rating": 1.0,
+        },
         {"input": "how do I change my delivery address", "output": "Address form.", "rating": 0.9},
     ],
     "weather": [
@@ -49,7 +53,10 @@ def test_nearest_example_is_chosen_by_meaning_not_shared_words(agent: EncoderAge
     answer = agent.respond("please reimburse the payment")
     assert answer.task_type == "refund"
     assert answer.text == "Refund started."
-    assert "the nearest by meaning: 'I want my money back for this order' (similarity" in answer.reasoning
+    assert (
+        "the nearest by meaning: 'I want my money back for this order' (similarity"
+        in answer.reasoning
+    )
 
 
 def test_saved_agent_answers_the_same_and_checks_the_encoder(agent: EncoderAgent) -> None:

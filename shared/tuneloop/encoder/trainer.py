@@ -6,11 +6,12 @@ expired or was evicted) is encoded here and counted in an event.
 
 import numpy as np
 
+from tuneloop.agent.learned import as_saved
 from tuneloop.agent.softmax import Softmax
 from tuneloop.agent.trainer import Trained, TrainingRun
-from tuneloop.encoder import embedding
+from tuneloop.encoder import embedding, neighbours
 from tuneloop.encoder.abstention import set_abstention
-from tuneloop.encoder.agent import EncoderAgent
+from tuneloop.encoder.agent import EncoderAgent, bank_proba
 from tuneloop.encoder.features import EncodedBank
 from tuneloop.trainers import softmax
 from tuneloop.trainers.softmax_fit import TrainingData, load_data
@@ -36,9 +37,31 @@ def _encoded_rows(run: TrainingRun) -> TrainingData:
 
 
 def _agent(model_id: str, router: Softmax, data: TrainingData) -> EncoderAgent:
-    """Return the encoder agent of a router, its memory's embeddings from the training rows."""
-    vectors = embedding.embed([r["input"] for rows in data.memory.values() for r in rows])
-    return EncoderAgent(model_id, router, data.memory, vectors=vectors.vectors.astype(np.float16))
+    """Return the encoder agent of a router (as saved), its memory and neighbours, the mix
+    of the two chosen on the validation split."""
+    router = as_saved(router)  # the agent answers here as it will once loaded
+    memory = embedding.embed([r["input"] for rows in data.memory.values() for r in rows])
+    kept = neighbours.keep(data.train_labels, len(data.classes), seed=0)
+    agent = EncoderAgent(
+        model_id,
+        router,
+        data.memory,
+        vectors=memory.vectors.astype(np.float16),
+        neighbour_vectors=data.train.vectors[kept],
+        neighbour_labels=data.train_labels[kept].astype(np.int32),
+    )
+    if len(data.validation):
+        proba = bank_proba(agent, data.validation, mixed=False)
+        votes = neighbours.vote(
+            data.validation.vectors,
+            agent.neighbour_vectors,
+            agent.neighbour_labels,
+            len(data.classes),
+        )
+        losses = neighbours.choose_mix(proba, votes, data.validation_labels)
+        agent.mix = min(losses, key=lambda mix: (losses[mix], mix))
+        agent.mix_losses = [{"mix": mix, "log_loss": loss} for mix, loss in losses.items()]
+    return agent
 
 
 ENCODER = softmax.Recipe(_encoded_rows, _agent, set_abstention)

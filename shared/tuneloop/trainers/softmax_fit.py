@@ -162,9 +162,7 @@ def set_abstention(
     }
 
 
-def validation_predictions(
-    agent: LearnedAgent, bank: FeatureBank
-) -> tuple[np.ndarray, np.ndarray]:
+def validation_predictions(agent: LearnedAgent, bank: FeatureBank) -> tuple[np.ndarray, np.ndarray]:
     """Return each validation row's top probability and argmax, as the saved model gives them."""
     router = as_saved(agent.router)  # the threshold applies to the saved (float16) weights
     top, predicted = [], []
