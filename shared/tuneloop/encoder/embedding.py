@@ -46,12 +46,14 @@ def embed(texts: Sequence[str], cache: EmbeddingCache | None = None) -> Embedded
         first.setdefault(d, i)
     unique = list(first)
     found = cache.get_many(TAG, unique) if cache is not None else [None] * len(unique)
-    vectors = {d: v for d, v in zip(unique, found, strict=True) if v is not None}
+    vectors = {
+        d: np.frombuffer(v, dtype=np.float16) for d, v in zip(unique, found, strict=True) if v
+    }
     todo = [d for d in unique if d not in vectors]
     if todo:
         fresh = model.encode([normalize(texts[first[d]]) for d in todo]).astype(np.float16)
         if cache is not None:
-            cache.put_many(TAG, todo, fresh)
+            cache.put_many(TAG, todo, [row.tobytes() for row in fresh])
         vectors.update(zip(todo, fresh, strict=True))
     out = np.empty((len(texts), DIM), dtype=np.float32)
     for i, d in enumerate(digests):

@@ -1,5 +1,8 @@
 """The embedding cache: one float16 vector per normalised text and encoder, with a TTL, counted.
 
+Values are bytes here (tuneloop.encoder.embedding turns them into arrays): the gateway,
+which builds the store too, loads no numpy.
+
 Every entry is its own key (set with the TTL) and is listed in an index scored by its expiry,
 so the cache knows how many entries (and bytes) it holds without scanning, and a cap drops
 the entries expiring soonest. Reads never extend an entry's life: a job's own rows are read
@@ -9,7 +12,6 @@ within minutes of being encoded, and a text seen again after the TTL is simply e
 import time
 from dataclasses import dataclass
 
-import numpy as np
 from redis import Redis
 
 from tuneloop.store import keys, scripts
@@ -35,14 +37,13 @@ class EmbeddingCache:
         self.raw, self.ttl, self.max_entries, self.dim = raw, ttl, max_entries, dim
         self._put = raw.register_script(PUT)
 
-    def get_many(self, tag: str, digests: list[str]) -> list[np.ndarray | None]:
-        """Return the float16 vector of each digest under tag, or None where none is cached."""
-        out: list[np.ndarray | None] = []
+    def get_many(self, tag: str, digests: list[str]) -> list[bytes | None]:
+        """Return the float16 bytes of each digest's vector under tag, or None where none is."""
+        out: list[bytes | None] = []
         for start in range(0, len(digests), BATCH):
             names = [keys.embedding(tag, d) for d in digests[start : start + BATCH]]
             for value in self.raw.mget(names) if names else []:
-                ok = value is not None and len(value) == 2 * self.dim
-                out.append(np.frombuffer(value, dtype=np.float16) if ok else None)
+                out.append(value if value is not None and len(value) == 2 * self.dim else None)
         return out
 
     def missing(self, tag: str, digests: list[str]) -> list[str]:
@@ -56,16 +57,14 @@ class EmbeddingCache:
             out.extend(d for d, there in zip(part, pipe.execute(), strict=True) if not there)
         return out
 
-    def put_many(self, tag: str, digests: list[str], vectors: np.ndarray) -> int:
-        """Cache vectors (rows, as float16) under their digests; return how many were new."""
+    def put_many(self, tag: str, digests: list[str], vectors: list[bytes]) -> int:
+        """Cache vectors (float16 bytes each) under their digests; return how many were new."""
         if len(digests) != len(vectors):
             raise ValueError(f"{len(digests)} digests for {len(vectors)} vectors")
-        values = np.ascontiguousarray(vectors, dtype=np.float16)
         added = 0
         for start in range(0, len(digests), BATCH):
-            part = digests[start : start + BATCH]
-            names = [keys.embedding(tag, d) for d in part]
-            blobs = [values[start + i].tobytes() for i in range(len(part))]
+            names = [keys.embedding(tag, d) for d in digests[start : start + BATCH]]
+            blobs = vectors[start : start + BATCH]
             args = [int(time.time()), self.ttl, self.max_entries, *blobs]
             added += int(self._put(keys=[keys.EMBEDDING_INDEX, *names], args=args)[0])
         return added
