@@ -1,0 +1,168 @@
+"""Both model formats side by side: the n-gram agent and the sentence encoder (tuneloop-e5-small).
+
+1. Banking77 through the API on one stack (a pipeline worker of concurrency 2: two cores).
+   Rounds interleave the formats: n-gram job, encoder job on an empty embedding cache,
+   encoder job again over the same rows (the cache full). Prints test accuracy and macro-F1
+   from each report, job times (median, min, max), the embed stage's seconds and texts
+   encoded, the second job's encoding as a share of the first's, and the texts/s each
+   worker process encoded.
+2. 100k generated rows over 150 task types, each format on a fresh stack: job time, stage
+   times and the pipeline worker's peak RSS.
+Encoding grows linearly with distinct texts (about 21,000 for a Banking77-sized job with its
+eval set); the router's cost grows with non-zero features x task types, as the n-gram agent's.
+Pass "banking77" or "100k" to run one part.
+"""
+
+import csv
+import statistics
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from benchsupport import (
+    events,
+    mib,
+    peak_rss_bytes,
+    post_rows,
+    run_job,
+    spread,
+    stage_seconds,
+    start_stack,
+    worker_pid,
+)
+from datagen import varied
+from redis import Redis
+
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "banking77"
+NGRAM, ENCODER = "tuneloop-keyword-baseline", "tuneloop-e5-small"
+ROUNDS = 2
+BIG_ROWS, BIG_TASKS, SEED = 100_000, 150, 5
+
+
+def rows(name: str) -> list[dict]:
+    """Return a Banking77 split as rated interactions (the answer names the intent)."""
+    with (DATA / name).open(newline="") as f:
+        return [
+            {
+                "input": r["text"],
+                "output": f"I can help with that: {r['category'].replace('_', ' ')}.",
+                "rating": 0.9,
+                "task_type": r["category"],
+            }
+            for r in csv.DictReader(f)
+        ]
+
+
+def empty_cache(redis_url: str) -> int:
+    """Delete every cached embedding and the cache's index; return how many keys went."""
+    redis, gone = Redis.from_url(redis_url), 0
+    batch = []
+    for key in redis.scan_iter("tuneloop:emb:*", count=5000):
+        batch.append(key)
+        if len(batch) == 5000:
+            gone += redis.delete(*batch)
+            batch = []
+    return gone + (redis.delete(*batch) if batch else 0)
+
+
+def one_job(client, request: dict) -> dict:
+    """Run a job; return its figures."""
+    job, seconds = run_job(client, request)
+    job_events = events(client, job["id"])
+    result = job["result"]
+    tuned = result["fine_tuned_metrics"]
+    return {
+        "seconds": seconds,
+        "accuracy": tuned["task_accuracy"],
+        "macro_f1": tuned["macro_f1"],
+        "baseline": result["baseline_metrics"]["task_accuracy"],
+        "stages": stage_seconds(job_events),
+        "embedding": result.get("embedding") or {},
+        "events": job_events,
+        "job": job,
+    }
+
+
+def banking77() -> None:
+    """Part 1: Banking77, both formats interleaved on one stack."""
+    train, test = rows("train.csv"), rows("test.csv")
+    eval_set = [{"input": r["input"], "expected_type": r["task_type"]} for r in test]
+    stack, client = start_stack(workers=2)
+    runs: dict[str, list[dict]] = {"ngram": [], "encoder_cold": [], "encoder_warm": []}
+    try:
+        ingest = post_rows(client, train)
+        for _ in range(ROUNDS):
+            for name, model in (
+                ("ngram", NGRAM),
+                ("encoder_cold", ENCODER),
+                ("encoder_warm", ENCODER),
+            ):
+                if name == "encoder_cold":
+                    empty_cache(stack.redis_url)
+                request = {"model": model, "include_synthetic": False, "eval_set": eval_set}
+                runs[name].append(one_job(client, request))
+    finally:
+        stack.stop()
+    print("command: .venv/bin/python tests/benchmarks/bench_encoder.py banking77")
+    print(
+        f"banking77: {len(train)} rows posted in {ingest:.1f}s; {len(test)} test cases; "
+        f"{ROUNDS} rounds of n-gram, encoder (empty cache), encoder (cache full)"
+    )
+    for name, jobs in runs.items():
+        last = jobs[-1]
+        stages = ", ".join(f"{k} {v:.1f}s" for k, v in last["stages"].items())
+        print(
+            f"{name:<13} accuracy {last['accuracy']:.4f}, macro-F1 {last['macro_f1']:.4f} "
+            f"(keyword baseline {last['baseline']:.4f}); job {spread([j['seconds'] for j in jobs])}"
+        )
+        print(f"{'':<13} stages (last): {stages}")
+        if last["embedding"]:
+            print(f"{'':<13} embedding (last): {last['embedding']}")
+    cold = [j["stages"].get("embed", 0.0) for j in runs["encoder_cold"]]
+    warm = [j["stages"].get("embed", 0.0) for j in runs["encoder_warm"]]
+    print(
+        f"embed stage: empty cache {spread(cold)}; cache full {spread(warm)}; "
+        f"second job's encoding = {100 * statistics.median(warm) / statistics.median(cold):.1f}% "
+        "of the first's (medians of the embed stage's seconds)"
+    )
+    for j in runs["encoder_cold"]:
+        rate = j["embedding"].get("texts_per_second")
+        hosts = j["embedding"].get("workers") or j["embedding"].get("hosts")
+        print(f"encoding throughput (empty cache): {rate} texts/s over {hosts}")
+
+
+def big() -> None:
+    """Part 2: 100k rows over 150 task types, each format on a fresh stack."""
+    data = varied(BIG_ROWS, BIG_TASKS, SEED)
+    print("command: .venv/bin/python tests/benchmarks/bench_encoder.py 100k")
+    for model in (NGRAM, ENCODER):
+        stack, client = start_stack(workers=2)
+        try:
+            post_rows(client, data)
+            figures = one_job(
+                client, {"model": model, "include_synthetic": False, "lab_eval_set": True}
+            )
+            rss = peak_rss_bytes(worker_pid(stack))
+        finally:
+            stack.stop()
+        stages = ", ".join(f"{k} {v:.1f}s" for k, v in figures["stages"].items())
+        print(
+            f"{BIG_ROWS} rows, {BIG_TASKS} task types, {model}: job {figures['seconds']:.1f}s, "
+            f"worker peak RSS {mib(rss)}; stages: {stages}"
+        )
+        if figures["embedding"]:
+            print(f"  embedding: {figures['embedding']}")
+
+
+def main() -> None:
+    """Run the parts named on the command line (both by default)."""
+    parts = sys.argv[1:] or ["banking77", "100k"]
+    if "banking77" in parts:
+        banking77()
+    if "100k" in parts:
+        big()
+
+
+if __name__ == "__main__":
+    main()
