@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tuneloop import contracts
+from tuneloop.celery_config import PIPELINE_QUEUE
 from tuneloop.encoder.spec import BASE_MODEL
 from tuneloop.store import keys
 from tuneloop.store.parts import part_step
@@ -207,3 +208,35 @@ def _pool_children(pid: int) -> list[int]:
     """Return the child processes of pid (a worker's pool)."""
     path = Path(f"/proc/{pid}/task/{pid}/children")
     return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def test_a_job_whose_parts_were_all_lost_is_sent_again_and_sends_only_the_parts_not_done() -> None:
+    with private_stack("tuneloop-embed-lost-", embed_env()) as stack:
+        stack.start_redis(None)
+        stack.start_gateway()
+        stack.start_worker("w1", "embed_part=sleep:0.5", concurrency=1)
+        client = client_for(stack)
+        seed_interactions(client, PER_TASK)
+        job_id = embed_job(client)
+        wait_until(
+            lambda: len(stack.store.parts.done(job_id, "embed")) >= 2,
+            60.0,
+            lambda: f"two parts done: {describe_job(stack, job_id)}",
+            interval=0.02,
+        )
+        stack.kill("w1")
+        done_before = stack.store.parts.done(job_id, "embed")
+        # Every message is lost: the queued parts, and the one w1 held.
+        assert stack.store.redis.delete(PIPELINE_QUEUE, "unacked", "unacked_index") >= 1
+        stack.start_worker("w2", concurrency=1, env={"TUNELOOP_SWEEP_INTERVAL": "1"})
+        job = wait_for_job(client, stack, job_id, timeout=90.0)
+
+        redriven = [e["data"] for e in all_events(client, job_id) if e["type"] == "stage.redriven"]
+        assert len(redriven) == 1 and "embed" in redriven[0]["stages"], redriven
+        n = plan_of(client, job_id)["parts"]  # planned once
+        assert stack.store.parts.done(job_id, "embed") == set(range(n))
+        assert sorted(parts_counted(stack, job_id)) == sorted(map(part_step_of, range(n)))
+        starts = deliveries(stack, job_id)
+        assert all(starts[f"embed#{i}"] == 1 for i in done_before), (done_before, starts)
+        total = len(STAGES) + N_EPOCHS + n
+        assert job["progress"] == {"current": total, "total": total, "percent": 100.0}

@@ -9,8 +9,10 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
+from celery import Celery
 
 from tuneloop import contracts, graph
+from tuneloop.canvas import parts_canvas
 from tuneloop.encoder import embedding
 from tuneloop.encoder.spec import BASE_MODEL, DIM, TAG
 from tuneloop.errors import FannedOut, StageSkipped
@@ -19,6 +21,7 @@ from tuneloop.pipeline.runner import Limits, run_stage, work_of
 from tuneloop.schemas.jobs import JobInSchema
 from tuneloop.store import Store, keys
 from tuneloop.store.parts import part_step
+from tuneloop.store.sweeps import SweepStore
 
 from .support import STAGES, Stack, seeded_store
 
@@ -184,3 +187,16 @@ def test_the_graph_declares_embed_as_fanned_out_between_prepare_and_fine_tune() 
     assert graph.NEEDS["fine_tune"] == ("embed",)
     assert graph.NEEDS["evaluate_baseline"] == ("prepare",)
     assert frozenset({"embed"}) == graph.FANNED
+
+
+def test_the_sweeper_sees_a_job_whose_only_messages_are_its_parts(stack: Stack) -> None:
+    celery = Celery("test-parts", broker=stack.redis_url, set_as_current=False)
+    queue = "tests.parts.nobody"  # no worker consumes it: the messages stay there
+    try:
+        parts_canvas(celery, "ftjob-parts-only", "embed", (0, 1)).apply_async(queue=queue)
+        sweeps = SweepStore(stack.store.redis)
+        found = sweeps.with_messages(["ftjob-parts-only", "ftjob-other"], [queue])
+        assert found == {"ftjob-parts-only"}
+    finally:
+        stack.store.redis.delete(queue)
+        celery.close()
