@@ -379,8 +379,8 @@ def test_every_stage_task_of_the_job_ends_in_a_final_celery_state(job: dict, sta
     done = re.findall(
         rf"Task tuneloop\.stages\.(\w+)\[([0-9a-f-]+)\] succeeded in [^:]+: '{job['id']}'", log
     )
-    # collect, filter, prepare, both branches' first stage and evaluate_fine_tuned, and one
-    # compare: the branch that finishes first stops at the join and sends no compare.
-    assert len({task_id for _, task_id in done}) == 8, sorted(done)
+    # collect, filter, prepare, embed, evaluate_baseline, fine_tune, evaluate_fine_tuned of
+    # both branches, and one compare: the branch that finishes first stops at the join.
+    assert len({task_id for _, task_id in done}) == 9, sorted(done)
     assert sorted(stage for stage, _ in done).count("evaluate_fine_tuned") == 2
     assert not re.search(r"Task tuneloop\.stages\.\w+\[[0-9a-f-]+\] ignored", log)
