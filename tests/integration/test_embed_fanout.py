@@ -197,6 +197,8 @@ def test_a_worker_killed_mid_embed_loses_no_part_and_counts_none_twice(tmp_path:
         assert job["progress"] == {"current": total, "total": total, "percent": 100.0}
         starts = {k: v for k, v in deliveries(stack, job_id).items() if k.startswith("embed#")}
         assert sorted(starts.values()) == [1] * (n - 1) + [2], starts  # the lost one ran again
+        redriven = [e for e in all_events(client, job_id) if e["type"] == "stage.redriven"]
+        assert redriven == []  # it came back by itself (late ack), not sent by the sweeper
         summary = summary_of(client, job_id)
         [worker] = summary["workers"]  # w1 finished none: every part waited at the gate
         assert int(worker.rsplit(":", 1)[1]) in _pool_children(stack.proc("w2").pid), worker
