@@ -118,6 +118,7 @@ def test_the_parts_run_on_both_workers_and_the_progress_counts_them(
     assert (plan["texts"], plan["to_encode"], n) == (206, 206, 7), plan
     assert summary["encoded"] == 206 and summary["parts"] == n, summary
     assert len(summary["workers"]) == 2, summary  # two processes ran parts
+    print(f"\nEMBED two one-process workers: {summary}", flush=True)  # visible with -s
     assert summary["texts_per_s"] > 0
     assert sorted(parts_counted(stack, job["id"])) == sorted(
         part_step("embed", i) for i in range(n)
