@@ -30,3 +30,14 @@ class StageNotReady(Exception):  # noqa: N818
 
 class JobCancelled(Exception):  # noqa: N818
     """The job was cancelled while the stage ran."""
+
+
+class FannedOut(StageSkipped):
+    """A fanned-out stage planned parts: send them; the part that completes the set goes on."""
+
+    def __init__(self, stage: str, parts: tuple[int, ...]) -> None:
+        super().__init__(stage, parts)
+        self.stage, self.parts = stage, parts
+
+    def __str__(self) -> str:
+        return f"{self.stage}: {len(self.parts)} parts sent to the workers"

@@ -10,6 +10,11 @@ EVALUATION_GRAPH come the stage list and progress total (contracts, the job reco
 each stage waits for and which stages join branches (the runner), one Celery task per stage
 (the worker), and the canvas the gateway and the sweeper send (tuneloop.canvas).
 
+A fanned-out stage (`fan_out`) splits its work into parts that run as a Celery group over
+every pipeline worker: its `work` is the plan (it stores the parts and names those to send,
+tuneloop.pipeline.fanout), `fan_out.part` runs one part, and the part that completes the set
+runs `fan_out.join`, marks the stage done and sends the stages after it.
+
 This module imports nothing heavy: a stage's function is named as "module:function" and
 imported only by the worker, so the gateway never loads the learning libraries.
 """
@@ -20,9 +25,18 @@ from typing import Final
 TASK_PREFIX: Final = "tuneloop.stages."
 AUTO: Final = "auto"  # a hyperparameter chosen from the data at prepare
 STAGE_PACKAGE: Final = "tuneloop.pipeline"  # a stage's store side: STAGE_PACKAGE.<name>:run
+PART_SUFFIX: Final = ".part"  # a fanned-out stage's part task: its task name and this
 
 FINE_TUNING: Final = "fine_tuning"  # a job's kind names the pipeline it runs
 EVALUATION: Final = "evaluation"
+
+
+@dataclass(frozen=True)
+class FanOut:
+    """How a fanned-out stage's parts run: each part, then the join of the last one."""
+
+    part: str  # "module:function", called as part(store, job, index, limits) -> dict
+    join: str  # "module:function", called as join(store, job, limits) once all are done
 
 
 @dataclass(frozen=True)
@@ -33,11 +47,17 @@ class Stage:
     work: str  # "module:function", called as work(store, job, limits)
     needs: tuple[str, ...]  # the stages it runs after (all of them must be done)
     summary: str  # one line: the Celery task's docstring
+    fan_out: FanOut | None = None  # its work is a plan of parts run as a Celery group
 
     @property
     def task(self) -> str:
         """The Celery task name."""
         return TASK_PREFIX + self.name
+
+    @property
+    def part_task(self) -> str:
+        """The Celery task name of one part of a fanned-out stage."""
+        return f"{self.task}{PART_SUFFIX}"
 
 
 def _step(name: str, needs: tuple[str, ...], summary: str) -> Stage:
@@ -45,12 +65,19 @@ def _step(name: str, needs: tuple[str, ...], summary: str) -> Stage:
     return Stage(name, f"{STAGE_PACKAGE}.{name}:run", needs, summary)
 
 
+def _fanned(name: str, needs: tuple[str, ...], summary: str) -> Stage:
+    """Declare a fanned-out stage: `run` plans, `part` runs one part, `join` ends the set."""
+    module = f"{STAGE_PACKAGE}.{name}"
+    return Stage(name, f"{module}:run", needs, summary, FanOut(f"{module}:part", f"{module}:join"))
+
+
 GRAPH: Final = (
     _step("collect", (), "Snapshot the interactions there were at job creation."),
     _step("filter", ("collect",), "Keep the examples that pass the quality rules."),
     _step("prepare", ("filter",), "Split the examples and fix the evaluation suite."),
+    _fanned("embed", ("prepare",), "Embed the job's texts ahead, in parts over the workers."),
     _step("evaluate_baseline", ("prepare",), "Evaluate the keyword baseline."),
-    _step("fine_tune", ("prepare",), "Train the agent and save it as a model."),
+    _step("fine_tune", ("embed",), "Train the agent and save it as a model."),
     _step(
         "evaluate_fine_tuned", ("evaluate_baseline", "fine_tune"), "Evaluate the fine-tuned agent."
     ),
@@ -77,6 +104,8 @@ NEEDS: Final = {stage.name: stage.needs for stage in ALL}
 # Stages that need more than one stage: each branch leading there carries on to them, and
 # only the branch that finishes last runs them (no chord, see tuneloop.canvas).
 JOINS: Final = frozenset(stage.name for stage in ALL if len(stage.needs) > 1)
+# Stages whose work runs in parts, as a Celery group (see FanOut).
+FANNED: Final = frozenset(stage.name for stage in ALL if stage.fan_out is not None)
 
 
 def successors(name: str) -> tuple[str, ...]:

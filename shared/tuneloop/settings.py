@@ -76,6 +76,14 @@ class Settings:
     llm_timeout: float = 120.0
     llm_generator: str = "tuneloop.llm.generation:Generator"
     llm_cache_size: int = 2
+    # The embed stage (encoder kinds): texts per part (one part task each), and the embedding
+    # cache's entry lifetime (seconds) and size cap (the entries expiring soonest go first).
+    # A worker process encodes with encoder_threads threads (TUNELOOP_ENCODER_THREADS, which
+    # tuneloop.encoder.model reads): one by default, scaling out by processes and workers.
+    embed_part_size: int = 256
+    embed_cache_ttl: int = 7 * 86400
+    embed_cache_max_entries: int = 2_000_000
+    encoder_threads: int = 1
 
     @property
     def base_model_locations(self) -> dict[str, str]:
@@ -136,6 +144,12 @@ class Settings:
             llm_timeout=float(get("TUNELOOP_LLM_TIMEOUT", cls.llm_timeout)),
             llm_generator=get("TUNELOOP_LLM_GENERATOR", cls.llm_generator),
             llm_cache_size=int(get("TUNELOOP_LLM_CACHE_SIZE", cls.llm_cache_size)),
+            embed_part_size=int(get("TUNELOOP_EMBED_PART_SIZE", cls.embed_part_size)),
+            embed_cache_ttl=int(get("TUNELOOP_EMBED_CACHE_TTL", cls.embed_cache_ttl)),
+            embed_cache_max_entries=int(
+                get("TUNELOOP_EMBED_CACHE_MAX_ENTRIES", cls.embed_cache_max_entries)
+            ),
+            encoder_threads=int(get("TUNELOOP_ENCODER_THREADS", cls.encoder_threads)),
             artifacts=get("TUNELOOP_ARTIFACTS")
             or os.path.join(get("TUNELOOP_DATA_DIR") or ".tuneloop", "artifacts"),
             s3_endpoint=get("TUNELOOP_S3_ENDPOINT", ""),

@@ -63,7 +63,7 @@ def prepared_job(store: Store, n_epochs: int) -> dict:
         {"include_synthetic": False, "hyperparameters": {"n_epochs": n_epochs, "seed": 3}}
     )
     job = store.jobs.create(request, store.interactions.last_seq(), len(STAGES) + n_epochs)
-    for stage in ("collect", "filter", "prepare"):
+    for stage in ("collect", "filter", "prepare", "embed"):
         run_stage(store, job["id"], stage, work_of(stage))
     return job
 

@@ -39,7 +39,7 @@ def prepared_job(store: Store, n_epochs: int = 3) -> dict:
         }
     )
     job = store.jobs.create(request, store.interactions.last_seq(), len(STAGES) + n_epochs)
-    for stage in ("collect", "filter", "prepare", "evaluate_baseline"):
+    for stage in ("collect", "filter", "prepare", "embed", "evaluate_baseline"):
         run_stage(store, job["id"], stage, work_of(stage))
     return job
 

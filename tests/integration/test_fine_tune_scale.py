@@ -148,7 +148,7 @@ def test_a_model_over_the_size_limit_fails_its_job_with_a_named_code(
     )
     job = store.jobs.create(request, store.interactions.last_seq(), len(STAGES) + 2)
     limits = Limits(max_model_bytes=1000)
-    for stage in ("collect", "filter", "prepare"):
+    for stage in ("collect", "filter", "prepare", "embed"):
         run_stage(store, job["id"], stage, work_of(stage), limits)
     with pytest.raises(Exception, match="model_too_large"):
         run_stage(store, job["id"], "fine_tune", work_of("fine_tune"), limits)

@@ -48,8 +48,8 @@ def test_a_job_whose_filter_keeps_nothing_fails_with_no_training_data_in_filter(
     assert failed_job["result"] is None
     assert failed_job["model_id"] is None
     assert failed_job["finished_at"] >= failed_job["created_at"]
-    # Only collect completed: one step of the 7 stages and 3 epochs.
-    assert failed_job["progress"] == {"current": 1, "total": 10, "percent": 10.0}
+    # Only collect completed: one step of the 8 stages and 3 epochs.
+    assert failed_job["progress"] == {"current": 1, "total": 11, "percent": 9.1}
 
 
 def test_a_job_that_ran_a_stage_reports_when_it_started(failed_job: dict) -> None:

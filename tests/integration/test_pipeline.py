@@ -1,6 +1,5 @@
 """A whole fine-tuning job through HTTP: rated data in, a better model and a true report out."""
 
-import itertools
 import json
 import re
 import socket
@@ -8,6 +7,7 @@ from collections import Counter
 
 import pytest
 
+from tuneloop import graph
 from tuneloop.stages.prepare import HOLDOUT as HOLDOUT_SIDE
 from tuneloop.stages.prepare import TRAIN, VALIDATION, side_of
 
@@ -179,18 +179,13 @@ def test_every_stage_reports_started_and_finished_in_pipeline_order(events: list
     # The workers run on this machine: each start names its host, to find a stage's worker.
     hosts = {e["data"]["host"] for e in events if e["type"] == "stage.started"}
     assert hosts == {socket.gethostname()}
-    order = [
-        ("collect",),
-        ("filter",),
-        ("prepare",),
-        ("evaluate_baseline", "fine_tune"),
-        ("evaluate_fine_tuned",),
-        ("compare",),
-    ]
-    for before, after in itertools.pairwise(order):
-        for a in before:
-            for b in after:
-                assert position[("stage.finished", a)] < position[("stage.started", b)], (a, b)
+    for stage in STAGES:  # every stage starts after all it needs have finished
+        for need in graph.NEEDS[stage]:
+            assert position[("stage.finished", need)] < position[("stage.started", stage)], (
+                need,
+                stage,
+            )
+    assert graph.NEEDS["fine_tune"] == ("embed",) and graph.NEEDS["embed"] == ("prepare",)
     assert not [e for e in events if e["level"] == "error" or e["type"] == "job.failed"]
 
 
@@ -384,8 +379,8 @@ def test_every_stage_task_of_the_job_ends_in_a_final_celery_state(job: dict, sta
     done = re.findall(
         rf"Task tuneloop\.stages\.(\w+)\[([0-9a-f-]+)\] succeeded in [^:]+: '{job['id']}'", log
     )
-    # collect, filter, prepare, both branches' first stage and evaluate_fine_tuned, and one
-    # compare: the branch that finishes first stops at the join and sends no compare.
-    assert len({task_id for _, task_id in done}) == 8, sorted(done)
+    # collect, filter, prepare, embed, evaluate_baseline, fine_tune, evaluate_fine_tuned of
+    # both branches, and one compare: the branch that finishes first stops at the join.
+    assert len({task_id for _, task_id in done}) == 9, sorted(done)
     assert sorted(stage for stage, _ in done).count("evaluate_fine_tuned") == 2
     assert not re.search(r"Task tuneloop\.stages\.\w+\[[0-9a-f-]+\] ignored", log)

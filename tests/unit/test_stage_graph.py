@@ -9,7 +9,7 @@ import pytest
 from celery import Celery
 
 from tuneloop import contracts, graph
-from tuneloop.canvas import job_canvas
+from tuneloop.canvas import after_stage, job_canvas, parts_canvas
 from tuneloop.pipeline.runner import work_of
 from tuneloop.settings import Settings
 
@@ -44,19 +44,51 @@ def _graph_paths(name: str) -> list[tuple[str, ...]]:
 
 def test_one_celery_task_per_stage_with_the_stage_summary(worker_app: Celery) -> None:
     tasks = {n: t for n, t in worker_app.tasks.items() if n.startswith(graph.TASK_PREFIX)}
-    assert sorted(tasks) == sorted(stage.task for stage in graph.ALL)
+    parts = [stage.part_task for stage in graph.ALL if stage.fan_out is not None]
+    assert sorted(tasks) == sorted([stage.task for stage in graph.ALL] + parts)
     for stage in graph.ALL:
         task = tasks[stage.task]
         assert task.__doc__ == stage.summary
         assert task.acks_late and task.ignore_result
 
 
+def test_a_fanned_out_stage_has_a_part_task_that_acks_late_and_comes_back_if_lost(
+    worker_app: Celery,
+) -> None:
+    assert frozenset({"embed"}) == graph.FANNED
+    task = worker_app.tasks[graph.BY_NAME["embed"].part_task]
+    assert task.name == "tuneloop.stages.embed.part"
+    assert task.stage == "embed"
+    assert task.acks_late and task.reject_on_worker_lost and task.ignore_result
+
+
+def test_the_parts_go_to_the_default_queue_as_one_group(worker_app: Celery) -> None:
+    group = dict(parts_canvas(worker_app, "job-1", "embed", (0, 2, 5)))
+    assert group["task"] == "celery.group"
+    leaves = group["kwargs"]["tasks"]
+    assert [(leaf["task"], tuple(leaf["args"])) for leaf in leaves] == [
+        ("tuneloop.stages.embed.part", ("job-1", i)) for i in (0, 2, 5)
+    ]
+    assert all("queue" not in leaf["options"] for leaf in leaves)
+
+
+def test_what_follows_embed_is_fine_tune_then_the_join_on_the_kinds_queues(
+    worker_app: Celery,
+) -> None:
+    rest = after_stage(worker_app, "job-1", "embed", {"fine_tune": "own"})
+    assert _paths(dict(rest), ("embed",)) == [
+        ("embed", "fine_tune", "evaluate_fine_tuned", "compare")
+    ]
+    assert dict(rest)["kwargs"]["tasks"][0]["options"]["queue"] == "own"
+    assert after_stage(worker_app, "job-1", "compare") is None
+
+
 def test_the_canvas_runs_every_path_of_the_graph_in_order(worker_app: Celery) -> None:
     paths = _paths(dict(job_canvas(worker_app, "job-1")))
     assert paths == _graph_paths(graph.first())
     assert paths == [
+        ("collect", "filter", "prepare", "embed", "fine_tune", "evaluate_fine_tuned", "compare"),
         ("collect", "filter", "prepare", "evaluate_baseline", "evaluate_fine_tuned", "compare"),
-        ("collect", "filter", "prepare", "fine_tune", "evaluate_fine_tuned", "compare"),
     ]
     for path in paths:  # every stage comes after all it needs that lie on its path
         for i, name in enumerate(path):
@@ -103,8 +135,8 @@ def test_every_stage_is_the_run_function_of_the_pipeline_module_of_its_name() ->
 
 
 def test_progress_counts_each_stage_and_each_epoch() -> None:
-    assert graph.progress_total(0) == len(graph.GRAPH) == 7
-    assert graph.progress_total(30) == 37
+    assert graph.progress_total(0) == len(graph.GRAPH) == 8
+    assert graph.progress_total(30) == 38
 
 
 def test_the_readme_lists_the_stages_of_the_graph() -> None:

@@ -4,19 +4,33 @@ from functools import lru_cache
 
 from celery import current_app
 
+from tuneloop.encoder import embedding
 from tuneloop.pipeline.runner import Limits
 from tuneloop.store import Store
+from tuneloop.store.embeddings import EmbeddingCache
 
 
 @lru_cache(maxsize=1)
-def _store(redis_url: str, lease_ttl: float) -> Store:
-    return Store.from_url(redis_url, lease_ttl_ms=int(lease_ttl * 1000))
+def _store(redis_url: str, lease_ttl: float, cache_ttl: int, cache_entries: int) -> Store:
+    built = Store.from_url(redis_url, lease_ttl_ms=int(lease_ttl * 1000))
+    built.embeddings = EmbeddingCache(built.raw, cache_ttl, cache_entries)
+    return built
 
 
 def store() -> Store:
     """Return this process's store, built from the app's settings on first use."""
     settings = current_app.conf.tuneloop_settings
-    return _store(settings.redis_url, settings.lease_ttl)
+    return _store(
+        settings.redis_url,
+        settings.lease_ttl,
+        settings.embed_cache_ttl,
+        settings.embed_cache_max_entries,
+    )
+
+
+def set_embedding_cache() -> None:
+    """Make this process's agents read and fill the store's embedding cache (at start-up)."""
+    embedding.set_cache(store().embeddings)
 
 
 def limits() -> Limits:
@@ -29,4 +43,5 @@ def limits() -> Limits:
         keep_intermediates=settings.keep_intermediates,
         outage_grace=settings.outage_grace,
         checkpoint_interval=settings.checkpoint_interval,
+        embed_part_size=settings.embed_part_size,
     )

@@ -27,6 +27,11 @@ def run(store: Store, job: dict, limits: Limits) -> dict:
         **training,
         **_evaluation(store, job, hyperparameters["seed"], training.get("abstention")),
     }
+    embedded = art.get_or_none(jid, "embedding")  # the embed stage's summary, when it embedded
+    if embedded is not None:
+        report["embedding"] = {
+            k: embedded[k] for k in ("texts", "encoded", "cached", "parts", "seconds")
+        }
     decision = promotion.decide(list(request_of(job).promote_if), report)
     if decision is not None:
         report["promotion"] = decision

@@ -16,7 +16,7 @@ from tuneloop.agent.trainer import Trained
 from tuneloop.contracts import RUNNING
 from tuneloop.errors import JobCancelled, StageError, StageSkipped
 from tuneloop.job_request import JobRequest, request_of
-from tuneloop.pipeline import data
+from tuneloop.pipeline import data, fanout
 from tuneloop.pipeline.runner import Limits
 from tuneloop.stages.prepare import VALIDATION, one_side
 from tuneloop.store import Store, ids, keys
@@ -133,7 +133,8 @@ def run(store: Store, job: dict, limits: Limits) -> None:
     check_size(len(payload), limits)
     store.artifacts.put(jid, "training", {**trained.report, "model_size_bytes": len(payload)})
     if trained.report.get("stopped_early"):
-        store.jobs.update_if_active(jid, total_steps=graph.progress_total(trained.epochs))
+        total = graph.progress_total(trained.epochs) + fanout.parts_planned(store, jid)
+        store.jobs.update_if_active(jid, total_steps=total)
     failpoints.hit("publish")
     _publish(store, job, model_meta(job, trained, len(payload)), payload)
     if trained.summary is not None:

@@ -26,6 +26,7 @@ class Limits:
     keep_intermediates: int = 0  # seconds a finished job's intermediates are kept
     outage_grace: float = 300.0  # seconds to wait for Redis to take a write again
     checkpoint_interval: float = 0.25  # least seconds between fine-tuning checkpoints
+    embed_part_size: int = 256  # texts per part of the embed stage
 
 
 # A stage returns None, or the job result when it is the last stage.

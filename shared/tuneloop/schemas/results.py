@@ -279,6 +279,18 @@ class EvaluatedModelsSchema(Schema):
     fine_tuned = fields.String(metadata={"description": "model_b, the candidate"})
 
 
+class EmbeddingSchema(Schema):
+    """What the embed stage encoded ahead for a model kind that reads embeddings."""
+
+    texts = fields.Integer(metadata={"description": "texts the job embeds (rows and cases)"})
+    encoded = fields.Integer(metadata={"description": "distinct texts encoded by this job"})
+    cached = fields.Integer(metadata={"description": "distinct texts read from the cache"})
+    parts = fields.Integer(metadata={"description": "parts the workers encoded"})
+    seconds = fields.Float(
+        metadata={"description": "from the first part's start to the last's end"}
+    )
+
+
 class JobResultSchema(Schema):
     """The report of a succeeded job."""
 
@@ -330,4 +342,8 @@ class JobResultSchema(Schema):
     models = fields.Nested(
         EvaluatedModelsSchema,
         metadata={"description": "evaluation jobs: the two models the report compares"},
+    )
+    embedding = fields.Nested(
+        EmbeddingSchema,
+        metadata={"description": "kinds that embed their inputs: what the embed stage encoded"},
     )

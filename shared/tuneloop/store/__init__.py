@@ -15,6 +15,7 @@ from tuneloop.store.jobs import JobStore
 from tuneloop.store.leases import LeaseStore
 from tuneloop.store.metrics import MetricsStore
 from tuneloop.store.models import ModelStore
+from tuneloop.store.parts import PartStore
 from tuneloop.store.replies import ReplyStore
 
 
@@ -44,6 +45,7 @@ class Store:
         self.metrics = MetricsStore(redis)
         self.files = FileStore(redis, self.raw)
         self.embeddings = EmbeddingCache(self.raw)
+        self.parts = PartStore(redis)
 
     @classmethod
     def from_url(cls, url: str, lease_ttl_ms: int = 30_000) -> "Store":

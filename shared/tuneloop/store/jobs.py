@@ -205,6 +205,8 @@ class JobStore(AnswerCache, JobEvents):
             pipe.zrem(keys.job_status_index(status), jid)
         pipe.delete(keys.job(jid), keys.job_steps(jid), keys.job_events(jid))
         pipe.delete(keys.job_event_keys(jid), keys.job_deliveries(jid), keys.job_eval_set(jid))
+        for stage in graph.FANNED:
+            pipe.delete(keys.job_parts_done(jid, stage), keys.job_part_runs(jid, stage))
         pipe.execute()
 
     def count(self) -> int:

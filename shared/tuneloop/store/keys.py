@@ -159,3 +159,13 @@ def file_jobs(fid: str) -> str:
 def embedding(tag: str, digest: str) -> str:
     """Key of one cached embedding: an encoder's tag and the digest of a normalised text."""
     return f"{PREFIX}:emb:{tag}:{digest}"
+
+
+def job_parts_done(jid: str, stage: str) -> str:
+    """Key of the set of the parts of a fanned-out stage that are done (their indexes)."""
+    return f"{PREFIX}:job:{jid}:parts:{stage}:done"
+
+
+def job_part_runs(jid: str, stage: str) -> str:
+    """Key of the hash of what each done part of a fanned-out stage reported (index -> JSON)."""
+    return f"{PREFIX}:job:{jid}:parts:{stage}:runs"

@@ -7,7 +7,10 @@ from celery.exceptions import Reject, Retry
 from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 
-from tuneloop.errors import StageError, StageNotReady, StageSkipped
+from tuneloop import canvas, graph
+from tuneloop.agent import registry
+from tuneloop.errors import FannedOut, StageError, StageNotReady, StageSkipped
+from tuneloop.pipeline import fanout
 from tuneloop.pipeline.runner import fail, run_stage, work_of
 from tuneloop.store.outage import TRANSIENT, backoff, persist
 from tuneloop_worker.runtime import limits, store
@@ -62,6 +65,11 @@ def run(task: StageTask, job_id: str, stage: str) -> str:
     """Run a stage; stop the chain when the job is over, re-queue while the stage must wait."""
     try:
         return run_stage(store(), job_id, stage, work_of(stage), limits())
+    except FannedOut as exc:
+        # The plan is stored; its parts carry the job on, and the last one sends what follows.
+        canvas.parts_canvas(task.app, job_id, stage, exc.parts).apply_async()
+        log.info("job %s stage %s: %s", job_id, stage, exc)
+        return end_chain(task, job_id)
     except StageSkipped as exc:
         log.info("job %s stage %s: not run: %s", job_id, stage, exc)
         return end_chain(task, job_id)
@@ -107,3 +115,40 @@ def requeue(task: StageTask, exc: Exception, countdown: float, grace: float) -> 
         return persist(publish, grace, f"{task.name} retry", retry_on=(Reject,))
     except Reject as refused:
         raise exc from refused
+
+
+class PartTask(StageTask):
+    """One part of a fanned-out stage (args: job id, part index); its failure fails the job."""
+
+    @property
+    def stage(self) -> str:
+        """Return the name of the stage this part belongs to."""
+        return self.name.removesuffix(graph.PART_SUFFIX).rsplit(".", 1)[-1]
+
+    def log_fields(self, args: tuple) -> dict[str, str]:
+        """Return the job, stage and part of a call."""
+        return {**super().log_fields(args), "part": str(args[1])} if len(args) > 1 else {}
+
+
+def run_part(task: PartTask, job_id: str, index: int) -> str:
+    """Run one part; the part that completes the stage sends the stages after it."""
+    stage = task.stage
+    try:
+        completed = fanout.run_part(store(), job_id, stage, index, limits())
+    except StageSkipped as exc:
+        log.info("job %s stage %s part %d: not run: %s", job_id, stage, index, exc)
+        return job_id
+    except TRANSIENT as exc:
+        log.warning(
+            "job %s stage %s part %d: Redis fault, will run again: %s", job_id, stage, index, exc
+        )
+        countdown = int(backoff(task.request.retries, first=1.0, most=30.0))
+        raise requeue(task, exc, countdown, limits().outage_grace) from exc
+    if completed:
+        job = store().jobs.get(job_id) or {}
+        model = job.get("request", {}).get("model")
+        queues = registry.stage_queues(model) if model else {}
+        rest = canvas.after_stage(task.app, job_id, stage, queues)
+        if rest is not None:
+            rest.apply_async()
+    return job_id

@@ -3,8 +3,9 @@
 from celery import shared_task
 
 from tuneloop import graph
+from tuneloop.pipeline import fanout
 from tuneloop.pipeline.runner import work_of
-from tuneloop_worker.tasks.base import TASK_OPTIONS, StageTask, run
+from tuneloop_worker.tasks.base import TASK_OPTIONS, PartTask, StageTask, run, run_part
 
 
 def register(stage: graph.Stage) -> StageTask:
@@ -19,4 +20,20 @@ def register(stage: graph.Stage) -> StageTask:
     return shared_task(name=stage.task, base=StageTask, **TASK_OPTIONS)(stage_task)
 
 
+def register_part(stage: graph.Stage) -> PartTask:
+    """Register the Celery task that runs one part of a fanned-out stage of a job."""
+    fanout.part_of(stage.name)  # as for stages: a part that cannot be imported stops the worker
+    fanout.join_of(stage.name)
+
+    def part_task(self: PartTask, job_id: str, index: int) -> str:
+        return run_part(self, job_id, index)
+
+    part_task.__name__ = part_task.__qualname__ = f"{stage.name}_part"
+    part_task.__doc__ = f"One part of {stage.name}: {stage.summary}"
+    return shared_task(name=stage.part_task, base=PartTask, **TASK_OPTIONS)(part_task)
+
+
 TASKS: dict[str, StageTask] = {stage.name: register(stage) for stage in graph.ALL}
+PARTS: dict[str, PartTask] = {
+    stage.name: register_part(stage) for stage in graph.ALL if stage.fan_out is not None
+}
