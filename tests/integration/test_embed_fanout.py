@@ -1,12 +1,10 @@
 """The embed stage fanned out over real workers: parts on two processes, the cache, a kill.
 
-Private stacks whose worker and gateway register a test-only kind (kinds/embedded_softmax.py):
-`tuneloop-e5-small` embeds its inputs (the encoder kind's "embed" hook, real E5 encodings) and
-trains the stand-in softmax agent, until the encoder kind's own trainer lands. Two workers of
-one process each; parts of 32 texts; about 200 rows.
+Private stacks running jobs of `tuneloop-e5-small` (the encoder kind: real E5 encodings
+into the shared cache, then its own trainer). Two workers of one process each; parts of 32
+texts; about 200 rows.
 """
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,19 +35,15 @@ from .support.stacks import TIMINGS
 
 pytestmark = pytest.mark.integration
 
-KINDS_DIR = Path(__file__).parent / "kinds"
 PART_SIZE = 32
 PER_TASK = 67  # three task types: 201 rows, with the lab's five cases 206 texts, 7 parts
 N_EPOCHS = 3
 
 
 def embed_env(**extra: str) -> dict[str, str]:
-    """The settings of every process: the test kind, parts of PART_SIZE, short timings."""
-    path = os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"), str(KINDS_DIR)]))
+    """The settings of every process: parts of PART_SIZE, short timings."""
     return {
         **TIMINGS,
-        "TUNELOOP_MODEL_KINDS": "embedded_softmax",
-        "PYTHONPATH": path,
         "TUNELOOP_EMBED_PART_SIZE": str(PART_SIZE),
         **extra,
     }

@@ -51,7 +51,8 @@ def run(encoder_stack: tuple[Stack, ApiClient], model: str) -> dict:
     """Run the job of the given base model over the posted rows and the test split; return it."""
     stack, client = encoder_stack
     cases = [{"input": r["input"], "expected_type": r["task_type"]} for r in rows("test.csv")]
-    body = {"model": model, "eval_set": cases, "include_synthetic": False}
+    gate = [{"metric": "task_accuracy", "min_delta": 0.2, "use_lower_bound": True}]
+    body = {"model": model, "eval_set": cases, "include_synthetic": False, "promote_if": gate}
     created = client.post("/v1/jobs", json=body)
     assert created.status_code == 202, created.text[:300]
     job = wait_for_job(client, stack, created.json()["id"], timeout=300)
@@ -92,6 +93,7 @@ def test_the_encoder_report_has_the_ngram_reports_shape(jobs) -> None:
         assert set(encoder[part]) == set(ngram[part]), part
     assert set(encoder["fine_tuned_metrics"]) == set(ngram["fine_tuned_metrics"])
     assert encoder["fine_tuned_metrics"]["ci95"]["task_accuracy"] is not None
+    assert encoder["promotion"]["promoted"] is True  # the gate passed: accuracy far up
 
 
 def test_the_encoder_model_answers_naming_its_nearest_example(encoder_stack, jobs) -> None:

