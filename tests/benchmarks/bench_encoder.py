@@ -78,7 +78,9 @@ def one_job(client, request: dict) -> dict:
         "macro_f1": tuned["macro_f1"],
         "baseline": result["baseline_metrics"]["task_accuracy"],
         "stages": stage_seconds(job_events),
-        "embedding": result.get("embedding") or {},
+        "embedding": next(
+            (e["data"] for e in job_events if "per_worker" in (e.get("data") or {})), {}
+        ),
         "events": job_events,
         "job": job,
     }
@@ -118,7 +120,8 @@ def banking77() -> None:
         )
         print(f"{'':<13} stages (last): {stages}")
         if last["embedding"]:
-            print(f"{'':<13} embedding (last): {last['embedding']}")
+            shown = {k: v for k, v in last["embedding"].items() if k != "per_worker"}
+            print(f"{'':<13} embedding (last): {shown}")
     cold = [j["stages"].get("embed", 0.0) for j in runs["encoder_cold"]]
     warm = [j["stages"].get("embed", 0.0) for j in runs["encoder_warm"]]
     print(
@@ -127,9 +130,15 @@ def banking77() -> None:
         "of the first's (medians of the embed stage's seconds)"
     )
     for j in runs["encoder_cold"]:
-        rate = j["embedding"].get("texts_per_second")
-        hosts = j["embedding"].get("workers") or j["embedding"].get("hosts")
-        print(f"encoding throughput (empty cache): {rate} texts/s over {hosts}")
+        e = j["embedding"]
+        each = ", ".join(
+            f"{w} {v['texts_per_s']}/s ({v['encoded']} texts)" for w, v in e["per_worker"].items()
+        )
+        print(
+            f"encoding throughput (empty cache): {e['texts_per_s']} texts/s in all "
+            f"({e['encoded']} texts, {e['parts']} parts, {e['seconds']}s); per worker process: "
+            f"{each}"
+        )
 
 
 def big() -> None:
@@ -152,7 +161,8 @@ def big() -> None:
             f"worker peak RSS {mib(rss)}; stages: {stages}"
         )
         if figures["embedding"]:
-            print(f"  embedding: {figures['embedding']}")
+            shown = {k: v for k, v in figures["embedding"].items() if k != "per_worker"}
+            print(f"  embedding: {shown}")
 
 
 def main() -> None:

@@ -41,6 +41,11 @@ def test_the_summary_counts_what_parts_encoded_over_the_time_they_spanned() -> N
         "texts_per_s": 40.0,
         "hosts": ["a", "b"],
         "workers": ["a:1", "a:2", "b:1"],
+        "per_worker": {
+            "a:1": {"encoded": 32, "seconds": 1.0, "texts_per_s": 32.0},
+            "a:2": {"encoded": 32, "seconds": 1.5, "texts_per_s": 21.3},
+            "b:1": {"encoded": 16, "seconds": 1.0, "texts_per_s": 16.0},
+        },
     }
 
 

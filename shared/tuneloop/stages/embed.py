@@ -34,4 +34,19 @@ def summarize(plan: dict, reports: Iterable[dict]) -> dict:
         "texts_per_s": round(encoded / seconds, 1) if seconds > 0 else None,
         "hosts": sorted({r["host"] for r in runs}),
         "workers": sorted({f"{r['host']}:{r['pid']}" for r in runs}),
+        "per_worker": per_worker(runs),
     }
+
+
+def per_worker(runs: list[dict]) -> dict[str, dict]:
+    """Return, per worker process, the texts it encoded, its busy seconds and texts/s."""
+    out: dict[str, dict] = {}
+    for r in runs:
+        mine = out.setdefault(f"{r['host']}:{r['pid']}", {"encoded": 0, "seconds": 0.0})
+        mine["encoded"] += r["encoded"]
+        mine["seconds"] += r["ended"] - r["began"]
+    for mine in out.values():
+        busy = mine["seconds"]
+        mine["seconds"] = round(busy, 3)
+        mine["texts_per_s"] = round(mine["encoded"] / busy, 1) if busy > 0 else None
+    return dict(sorted(out.items()))
