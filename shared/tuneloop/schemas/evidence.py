@@ -126,6 +126,14 @@ class JobAbstentionSchema(Schema):
     threshold = fields.Float(
         metadata={"description": "the agent abstains when its top probability is below this"}
     )
+    similarity = fields.Float(
+        allow_none=True,
+        metadata={
+            "description": "an encoder model also abstains when the nearest example of the "
+            "routed task is less similar than this (chosen with the threshold; null: no "
+            "distance test)"
+        },
+    )
     chosen_by = fields.String(
         validate=validate.OneOf(("validation", "request", "default")),
         metadata={
