@@ -6,13 +6,18 @@ the entries expiring soonest. Reads never extend an entry's life: a job's own ro
 within minutes of being encoded, and a text seen again after the TTL is simply encoded again.
 """
 
+from __future__ import annotations
+
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
 from redis import Redis
 
 from tuneloop.store import keys, scripts
+
+if TYPE_CHECKING:  # numpy is the worker's: the gateway (no numpy) imports the store too
+    import numpy as np
 
 PUT = scripts.source("embedding_put")
 BATCH = 512  # keys per round trip
@@ -37,6 +42,8 @@ class EmbeddingCache:
 
     def get_many(self, tag: str, digests: list[str]) -> list[np.ndarray | None]:
         """Return the float16 vector of each digest under tag, or None where none is cached."""
+        import numpy as np
+
         out: list[np.ndarray | None] = []
         for start in range(0, len(digests), BATCH):
             names = [keys.embedding(tag, d) for d in digests[start : start + BATCH]]
@@ -58,6 +65,8 @@ class EmbeddingCache:
 
     def put_many(self, tag: str, digests: list[str], vectors: np.ndarray) -> int:
         """Cache vectors (rows, as float16) under their digests; return how many were new."""
+        import numpy as np
+
         if len(digests) != len(vectors):
             raise ValueError(f"{len(digests)} digests for {len(vectors)} vectors")
         values = np.ascontiguousarray(vectors, dtype=np.float16)
