@@ -36,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -160,6 +161,15 @@ def embed_event(found: list[dict], kind: str) -> dict | None:
     return next((e for e in found if wanted[kind] <= set(e.get("data") or {})), None)
 
 
+def cancel(api: Api, job_id: str) -> None:
+    """Cancel a job unless it has ended (409)."""
+    try:
+        api.call("POST", f"/v1/jobs/{job_id}/cancel")
+    except urllib.error.HTTPError as exc:
+        if exc.code != 409:
+            raise
+
+
 def one_run(api: Api, compose: Compose, n: int, cases: list[dict], timeout: float) -> dict:
     """Run one job's embed stage on n workers with an empty cache; return its figures."""
     ready = scale(compose, n)
@@ -176,14 +186,15 @@ def one_run(api: Api, compose: Compose, n: int, cases: list[dict], timeout: floa
         if job["status"] in ENDED:
             raise CheckError(
                 f"job {job_id} ended ({job['status']}, {job.get('error')}) with no embed:summary"
-                " event: is the embed stage in this build?"
+                " event: is the embed stage in this build? Its last events: "
+                + " | ".join(e["message"] for e in box["events"][-6:])
             )
         return False
 
     try:
         wait_for(f"job {job_id}'s embed:summary", summarised, timeout, every=0.5)
     finally:
-        api.call("POST", f"/v1/jobs/{job_id}/cancel")
+        cancel(api, job_id)
         wait_for(
             f"job {job_id} to end",
             lambda: api.call("GET", f"/v1/jobs/{job_id}")["status"] in ENDED,
@@ -304,7 +315,7 @@ def main(argv: list[str]) -> int:
                 runs.append(run)
                 print(f"   round {round_ + 1}, {n} worker(s): {json.dumps(run)}", flush=True)
         report(runs, counts)
-    except (CheckError, RuntimeError) as exc:
+    except (CheckError, RuntimeError, urllib.error.URLError) as exc:
         failed = str(exc)
     finally:
         if compose is not None:
