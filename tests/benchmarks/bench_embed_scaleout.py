@@ -48,6 +48,11 @@ PROJECT = "tuneloopbench"
 MODEL = "tuneloop-e5-small"
 EMBEDDING_KEYS = "tuneloop:emb:*"  # tuneloop.store.keys: every cached vector and their index
 ENDED = ("succeeded", "failed", "cancelled")
+# A container's own CPU time in nanoseconds: cgroup v1's cpuacct, else cgroup v2's cpu.stat.
+CPU_USAGE = (
+    "cat /sys/fs/cgroup/cpuacct/cpuacct.usage 2>/dev/null"
+    " || awk '/^usage_usec/ {printf \"%d\\n\", $2 * 1000}' /sys/fs/cgroup/cpu.stat"
+)
 OVERRIDE = """\
 # Written by tests/benchmarks/bench_embed_scaleout.py: one CPU, one process, one thread.
 services:
@@ -170,11 +175,23 @@ def cancel(api: Api, job_id: str) -> None:
             raise
 
 
+def cpu_seconds(compose: Compose) -> float:
+    """Return the CPU seconds the running worker containers have used (their cgroups)."""
+    total = 0
+    for container in compose.workers():
+        done = docker("exec", container, "sh", "-c", CPU_USAGE)
+        if done.returncode != 0 or not done.stdout.strip().isdigit():
+            raise CheckError(f"no CPU usage from worker {container[:12]}: {done.stderr}")
+        total += int(done.stdout.strip())
+    return total / 1e9
+
+
 def one_run(api: Api, compose: Compose, n: int, cases: list[dict], timeout: float) -> dict:
     """Run one job's embed stage on n workers with an empty cache; return its figures."""
     ready = scale(compose, n)
     empty_cache(compose)
     body = {"model": MODEL, "include_synthetic": False, "eval_set": cases}
+    load, cpu_before, began = os.getloadavg()[0], cpu_seconds(compose), time.monotonic()
     job_id = api.call("POST", "/v1/jobs", body)["id"]
     box: dict = {}
 
@@ -193,6 +210,7 @@ def one_run(api: Api, compose: Compose, n: int, cases: list[dict], timeout: floa
 
     try:
         wait_for(f"job {job_id}'s embed:summary", summarised, timeout, every=0.5)
+        cpu, wall = cpu_seconds(compose) - cpu_before, time.monotonic() - began
     finally:
         cancel(api, job_id)
         wait_for(
@@ -214,12 +232,18 @@ def one_run(api: Api, compose: Compose, n: int, cases: list[dict], timeout: floa
         "hosts": len(data.get("hosts") or []),
         "plan_to_summary": summary["created_at"] - plan["created_at"] if plan else None,
         "scale_seconds": round(ready, 1),
+        # From the POST to the summary (collect, filter and prepare too): the workers' CPU
+        # seconds, their share of the CPUs they were given, and the host's load before.
+        "texts_per_cpu_s": round(data["encoded"] / cpu, 1) if cpu > 0 else None,
+        "cpu_share": round(cpu / (n * wall), 2),
+        "host_load": round(load, 2),
     }
 
 
 def spread(values: Sequence[float]) -> str:
     """Format median (min..max)."""
-    return f"median {statistics.median(values):.1f} (min {min(values):.1f}, max {max(values):.1f})"
+    med, low, high = statistics.median(values), min(values), max(values)
+    return f"median {med:.2f} (min {low:.2f}, max {high:.2f})"
 
 
 def report(runs: list[dict], counts: list[int]) -> None:
@@ -228,6 +252,17 @@ def report(runs: list[dict], counts: list[int]) -> None:
     print("\nencoding throughput (texts/s), one CPU per worker container:")
     for n in counts:
         print(f"  {n} worker(s): {spread(rates[n])}  runs: {rates[n]}")
+    per_cpu = [r["texts_per_cpu_s"] for r in runs if r["texts_per_cpu_s"]]
+    if per_cpu:
+        print(f"  texts per worker CPU-second: {spread(per_cpu)}")
+    for n in counts:
+        shares = [r["cpu_share"] for r in runs if r["workers"] == n]
+        print(f"  {n} worker(s): share of their CPUs obtained {spread(shares)}")
+    if min(r["cpu_share"] for r in runs) < 0.8:
+        print(
+            "  warning: some workers got under 80% of their CPU (host load before the runs:"
+            f" {sorted(r['host_load'] for r in runs)}): the ratios measure a busy host."
+        )
     if 1 not in counts:
         return
     by_round: dict[int, dict[int, float]] = {}
