@@ -67,6 +67,9 @@ bench: $(STAMP)
 	$(PY) tests/benchmarks/bench_openai_files.py
 	$(PY) tests/benchmarks/bench_gateway.py
 	$(PY) tests/benchmarks/bench_filter.py
+	$(PY) tests/benchmarks/bench_encoder.py
+	@$(BOOTSTRAP) docker-compose
+	$(PY) tests/benchmarks/bench_embed_scaleout.py
 	@if $(PY) -c 'import torch, trl, peft' 2>/dev/null; then \
 	  $(PY) tests/benchmarks/bench_llm.py; \
 	else echo "bench_llm.py skipped: the llm extra is not installed (make llm)"; fi
