@@ -9,7 +9,7 @@ of each task's training rows is kept (PER_TASK), so the model's size does not gr
 import numpy as np
 
 K = 5
-TEMPERATURE = 0.02
+TEMPERATURE = 0.01  # lower validation log-loss than 0.02 on Banking77 (see the #26 note)
 PER_TASK = 256
 MIXES = (0.0, 0.2, 0.35, 0.5, 0.65, 0.8)
 CHUNK = 512  # inputs per similarity product: 512 x (PER_TASK x tasks) floats at once
