@@ -71,6 +71,7 @@ def snapshot() -> Snapshot:
         queue_depth={"tuneloop.pipeline": 4, "tuneloop.interactive": 0},
         unacked=1,
         interactions=120,
+        embeddings=5,
     )
 
 
@@ -123,6 +124,8 @@ def test_the_pipeline_collector_exposes_every_metric_of_a_snapshot() -> None:
     assert samples[("tuneloop_queue_depth", (("queue", "tuneloop.pipeline"),))] == 4
     assert samples[("tuneloop_queue_unacked", ())] == 1
     assert samples[("tuneloop_interactions_stored", ())] == 120
+    assert samples[("tuneloop_embedding_cache_entries", ())] == 5
+    assert samples[("tuneloop_embedding_cache_bytes", ())] == 5 * 2 * 384
 
 
 def test_a_scrape_while_redis_is_down_says_so_and_still_answers() -> None:

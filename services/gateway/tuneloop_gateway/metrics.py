@@ -27,12 +27,14 @@ from prometheus_client.registry import Collector
 from redis import Redis
 
 from tuneloop import contracts, graph
+from tuneloop.encoder.spec import DIM
 from tuneloop.settings import Settings
 from tuneloop.store import metrics as pipeline
 from tuneloop.store.metrics import MetricsStore
 from tuneloop_gateway.id_params import plain_rule
 
 log = logging.getLogger(__name__)
+EMBEDDING_BYTES = 2 * DIM  # one float16 vector
 WsgiApp = Callable[[dict, Callable], Iterable[bytes]]
 # A label value is one of these or "other", so a client cannot create new series at will.
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -183,6 +185,16 @@ def families(s: pipeline.Snapshot) -> Iterator[Metric]:
         "tuneloop_queue_unacked", "Messages workers took and have not acknowledged yet.", s.unacked
     )
     yield GaugeMetricFamily("tuneloop_interactions_stored", "Interactions stored.", s.interactions)
+    yield GaugeMetricFamily(
+        "tuneloop_embedding_cache_entries",
+        "Texts whose embedding the cache holds (live entries; TUNELOOP_EMBED_CACHE_TTL).",
+        s.embeddings,
+    )
+    yield GaugeMetricFamily(
+        "tuneloop_embedding_cache_bytes",
+        "Bytes of the cached embeddings (float16 vectors; keys and Redis overhead not counted).",
+        s.embeddings * EMBEDDING_BYTES,
+    )
 
 
 def _training(s: pipeline.Snapshot) -> Iterator[Metric]:

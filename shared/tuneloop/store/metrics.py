@@ -11,6 +11,7 @@ import bisect
 import functools
 import logging
 import math
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import ParamSpec
@@ -106,6 +107,7 @@ class Snapshot:
     queue_depth: dict[str, int]
     unacked: int
     interactions: int
+    embeddings: int = 0  # live entries of the embedding cache
 
 
 class MetricsStore:
@@ -159,11 +161,12 @@ class MetricsStore:
             for name in queue_lists(queue):
                 pipe.llen(name)
         pipe.hlen(keys.KOMBU_UNACKED).zcard(keys.INTERACTIONS)
+        pipe.zcount(keys.EMBEDDING_INDEX, f"({int(time.time())}", "+inf")
         seconds, retries, crashes, training, *rest = pipe.execute()
         statuses, rest = rest[: len(contracts.STATUSES)], rest[len(contracts.STATUSES) :]
         per_queue = len(KOMBU_PRIORITY_STEPS)
         depths = {q: sum(rest[i * per_queue : (i + 1) * per_queue]) for i, q in enumerate(QUEUES)}
-        unacked, interactions = rest[-2:]
+        unacked, interactions, embeddings = rest[-3:]
         last_rate = training.get("last_epochs_per_second")
         return Snapshot(
             jobs_by_status=dict(zip(contracts.STATUSES, map(int, statuses), strict=True)),
@@ -176,6 +179,7 @@ class MetricsStore:
             queue_depth=depths,
             unacked=int(unacked),
             interactions=int(interactions),
+            embeddings=int(embeddings),
         )
 
 
