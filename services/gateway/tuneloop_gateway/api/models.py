@@ -97,7 +97,7 @@ class Models(MethodView):
     @blp.response(200, ModelListSchema)
     def get(self) -> dict:
         """List the baseline, the base language models and every fine-tuned model."""
-        configured = sorted({*registry.BUILTIN, *registry.UNTRAINED})
+        configured = [*sorted(registry.BUILTIN), *sorted(registry.UNTRAINED)]
         builtins = [builtin_meta(mid) for mid in configured]
         return {"data": with_aliases([*builtins, *services().store.models.list()])}
 
