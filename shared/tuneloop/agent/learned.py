@@ -185,18 +185,29 @@ class LearnedAgent:
     @classmethod
     def load(cls, model_id: str, payload: bytes) -> "LearnedAgent":
         """Rebuild a model saved with save; ValueError when the payload is another format."""
-        try:
-            arrays, header = npz.load(payload)
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-            raise ValueError(f"not a {cls.format} model: {exc}") from None
-        if header.get("format") != cls.format:
-            raise ValueError(f"unknown model format {header.get('format')!r}")
-        classes = list(header["classes"])
-        weights = np.zeros((N_FEATURES, len(classes)), dtype=np.float32)
-        weights[arrays["weight_rows"]] = arrays["weights"].astype(np.float32)
-        router = Softmax(classes, weights, arrays["bias"].astype(np.float32))
+        arrays, header = read_saved(cls.format, payload)
+        router = saved_router(arrays, header, N_FEATURES)
         abstain = header.get("abstain_task"), header.get("abstain_threshold")
         return cls(model_id, router, header["memory"], *abstain)  # absent in older models
+
+
+def read_saved(fmt: str, payload: bytes) -> tuple[dict[str, np.ndarray], dict]:
+    """Return a saved model's arrays and header; ValueError unless it is of format fmt."""
+    try:
+        arrays, header = npz.load(payload)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"not a {fmt} model: {exc}") from None
+    if header.get("format") != fmt:
+        raise ValueError(f"unknown model format {header.get('format')!r}")
+    return arrays, header
+
+
+def saved_router(arrays: dict[str, np.ndarray], header: dict, n_features: int) -> Softmax:
+    """Return the router a model saved (its non-zero float16 rows) in float32."""
+    classes = list(header["classes"])
+    weights = np.zeros((n_features, len(classes)), dtype=np.float32)
+    weights[arrays["weight_rows"]] = arrays["weights"].astype(np.float32)
+    return Softmax(classes, weights, arrays["bias"].astype(np.float32))
 
 
 def clarifying_answer(task: str) -> str:

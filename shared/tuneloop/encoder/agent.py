@@ -7,7 +7,6 @@ probability is under abstain_threshold or the nearest example of the routed task
 similar than abstain_similarity.
 """
 
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
@@ -15,9 +14,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from tuneloop.agent import npz
-from tuneloop.agent.learned import LearnedAgent
+from tuneloop.agent.learned import LearnedAgent, read_saved, saved_router
 from tuneloop.agent.response import AgentResponse
-from tuneloop.agent.softmax import Softmax
 from tuneloop.encoder import embedding, neighbours
 from tuneloop.encoder.features import N_INPUTS, EncodedBank, encoded_features
 from tuneloop.encoder.spec import DIM, ENCODER, FORMAT, TAG
@@ -160,18 +158,10 @@ class EncoderAgent(LearnedAgent):
     @classmethod
     def load(cls, model_id: str, payload: bytes) -> "EncoderAgent":
         """Rebuild a model saved with save; ValueError for another format or encoder."""
-        try:
-            arrays, header = npz.load(payload)
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-            raise ValueError(f"not a {cls.format} model: {exc}") from None
-        if header.get("format") != cls.format:
-            raise ValueError(f"unknown model format {header.get('format')!r}")
+        arrays, header = read_saved(cls.format, payload)
         if header.get("encoder") != TAG:
             raise ValueError(f"model encoded with {header.get('encoder')!r}, this worker has {TAG}")
-        classes = list(header["classes"])
-        weights = np.zeros((N_INPUTS, len(classes)), dtype=np.float32)
-        weights[arrays["weight_rows"]] = arrays["weights"].astype(np.float32)
-        router = Softmax(classes, weights, arrays["bias"].astype(np.float32))
+        router = saved_router(arrays, header, N_INPUTS)
         return cls(
             model_id,
             router,
