@@ -13,7 +13,7 @@
    in-scope accuracy and out-of-scope recall of each format (thresholds chosen on validation).
 Encoding grows linearly with distinct texts (about 21,000 for a Banking77-sized job with its
 eval set); the router's cost grows with non-zero features x task types, as the n-gram agent's.
-Pass "banking77", "100k" or "oos" to run some parts.
+Pass "banking77", "100k" or "oos" to run some parts, and rounds=N for Banking77's rounds (2).
 """
 
 import csv
@@ -91,7 +91,7 @@ def one_job(client, request: dict) -> dict:
     }
 
 
-def banking77() -> None:
+def banking77(rounds: int = ROUNDS) -> None:
     """Part 1: Banking77, both formats interleaved on one stack."""
     train, test = rows("train.csv"), rows("test.csv")
     eval_set = [{"input": r["input"], "expected_type": r["task_type"]} for r in test]
@@ -99,7 +99,7 @@ def banking77() -> None:
     runs: dict[str, list[dict]] = {"ngram": [], "encoder_cold": [], "encoder_warm": []}
     try:
         ingest = post_rows(client, train)
-        for _ in range(ROUNDS):
+        for _ in range(rounds):
             for name, model in (
                 ("ngram", NGRAM),
                 ("encoder_cold", ENCODER),
@@ -114,7 +114,7 @@ def banking77() -> None:
     print("command: .venv/bin/python tests/benchmarks/bench_encoder.py banking77")
     print(
         f"banking77: {len(train)} rows posted in {ingest:.1f}s; {len(test)} test cases; "
-        f"{ROUNDS} rounds of n-gram, encoder (empty cache), encoder (cache full)"
+        f"{rounds} rounds of n-gram, encoder (empty cache), encoder (cache full)"
     )
     for name, jobs in runs.items():
         last = jobs[-1]
@@ -221,9 +221,10 @@ def out_of_scope() -> None:
 
 def main() -> None:
     """Run the parts named on the command line (all by default)."""
-    parts = sys.argv[1:] or ["banking77", "oos", "100k"]
+    rounds = [int(a.split("=", 1)[1]) for a in sys.argv[1:] if a.startswith("rounds=")]
+    parts = [a for a in sys.argv[1:] if not a.startswith("rounds=")] or ["banking77", "oos", "100k"]
     if "banking77" in parts:
-        banking77()
+        banking77(*rounds[-1:])
     if "oos" in parts:
         out_of_scope()
     if "100k" in parts:
