@@ -166,6 +166,10 @@ class LearnedAgent:
 
     def save(self) -> bytes:
         """Return the model as .npz bytes: float16 weights of the non-zero rows, the memory."""
+        return npz.dump(*self._saved())
+
+    def _saved(self) -> tuple[dict[str, np.ndarray], dict]:
+        """Return the arrays and header save writes (a kind adds its own to both)."""
         rows = np.flatnonzero(np.any(self.router.weights != 0, axis=1)).astype(np.int32)
         arrays = {
             "weight_rows": rows,
@@ -180,7 +184,7 @@ class LearnedAgent:
             "abstain_task": self.abstain_task,
             "abstain_threshold": self.abstain_threshold,
         }
-        return npz.dump(arrays, header)
+        return arrays, header
 
     @classmethod
     def load(cls, model_id: str, payload: bytes) -> "LearnedAgent":

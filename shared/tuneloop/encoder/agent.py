@@ -132,27 +132,16 @@ class EncoderAgent(LearnedAgent):
 
     def save(self) -> bytes:
         """Return the model as .npz bytes: the router's used rows, the memory, its embeddings."""
-        rows = np.flatnonzero(np.any(self.router.weights != 0, axis=1)).astype(np.int32)
-        arrays = {
-            "weight_rows": rows,
-            "weights": self.router.weights[rows].astype(np.float16),
-            "bias": self.router.bias.astype(np.float32),
-            "vectors": np.asarray(self.vectors, dtype=np.float16),
-            "neighbour_vectors": np.asarray(self.neighbour_vectors, dtype=np.float16),
-            "neighbour_labels": np.asarray(self.neighbour_labels, dtype=np.int32),
-        }
-        header = {
-            "format": self.format,
-            "model_id": self.model_id,
-            "classes": self.router.classes,
-            "memory": self.memory,
-            "abstain_task": self.abstain_task,
-            "abstain_threshold": self.abstain_threshold,
-            "abstain_similarity": self.abstain_similarity,
-            "mix": self.mix,
-            "mix_losses": self.mix_losses,
-            "encoder": TAG,
-        }
+        arrays, header = self._saved()
+        arrays["vectors"] = np.asarray(self.vectors, dtype=np.float16)
+        arrays["neighbour_vectors"] = np.asarray(self.neighbour_vectors, dtype=np.float16)
+        arrays["neighbour_labels"] = np.asarray(self.neighbour_labels, dtype=np.int32)
+        header.update(
+            abstain_similarity=self.abstain_similarity,
+            mix=self.mix,
+            mix_losses=self.mix_losses,
+            encoder=TAG,
+        )
         return npz.dump(arrays, header)
 
     @classmethod
