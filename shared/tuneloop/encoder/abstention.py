@@ -14,8 +14,8 @@ import numpy as np
 from tuneloop.encoder.agent import EncoderAgent, bank_proba
 from tuneloop.encoder.features import EncodedBank
 from tuneloop.report.abstain import Abstention, at_threshold, choose_threshold, curve
-from tuneloop.report.tradeoff import DEFAULT_MAX_IN_SCOPE_LOSS, curve_thresholds
-from tuneloop.trainers.softmax_fit import TrainingData, check_out_of_scope
+from tuneloop.report.tradeoff import curve_thresholds
+from tuneloop.trainers.softmax_fit import TrainingData, check_out_of_scope, who_chooses
 
 QUANTILES = (0.01, 0.02, 0.03, 0.05, 0.08, 0.12, 0.16, 0.2)  # of in-scope similarities
 FAR = -1.0  # the top probability a row under s is given: under every t
@@ -63,13 +63,7 @@ def set_abstention(
     if task is None:
         return None
     check_out_of_scope(agent.router.classes, task)
-    if threshold is not None:
-        chosen_by, max_in_scope_loss = "request", None
-    else:
-        chosen_by = "validation" if len(data.validation) else "default"
-        max_in_scope_loss = (
-            DEFAULT_MAX_IN_SCOPE_LOSS if max_in_scope_loss is None else max_in_scope_loss
-        )
+    chosen_by, max_in_scope_loss = who_chooses(data, threshold, max_in_scope_loss)
     floor, figures, points = None, None, None
     if len(data.validation):
         proba = bank_proba(agent, data.validation)

@@ -117,6 +117,16 @@ def check_out_of_scope(classes: list[str], task: str | None) -> None:
         )
 
 
+def who_chooses(
+    data: TrainingData, threshold: float | None, max_in_scope_loss: float | None
+) -> tuple[str, float | None]:
+    """Return how the abstention is chosen (request, validation, default) and the loss limit."""
+    if threshold is not None:
+        return "request", None
+    chosen_by = "validation" if len(data.validation) else "default"
+    return chosen_by, DEFAULT_MAX_IN_SCOPE_LOSS if max_in_scope_loss is None else max_in_scope_loss
+
+
 def set_abstention(
     agent: LearnedAgent,
     data: TrainingData,
@@ -133,12 +143,7 @@ def set_abstention(
     if task is None:
         return None
     check_out_of_scope(agent.router.classes, task)
-    if threshold is not None:
-        chosen_by, max_in_scope_loss = "request", None
-    else:
-        chosen_by = "validation" if len(data.validation) else "default"
-        if max_in_scope_loss is None:
-            max_in_scope_loss = DEFAULT_MAX_IN_SCOPE_LOSS
+    chosen_by, max_in_scope_loss = who_chooses(data, threshold, max_in_scope_loss)
     figures = points = None
     if len(data.validation):
         top, predicted = validation_predictions(agent, data.validation)
