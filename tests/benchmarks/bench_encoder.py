@@ -16,7 +16,6 @@ eval set); the router's cost grows with non-zero features x task types, as the n
 Pass "banking77", "100k" or "oos" to run some parts, and rounds=N for Banking77's rounds (2).
 """
 
-import csv
 import random
 import statistics
 import sys
@@ -24,6 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from bench_banking77 import rows
 from benchsupport import (
     events,
     mib,
@@ -38,25 +38,10 @@ from benchsupport import (
 from datagen import varied
 from redis import Redis
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "banking77"
 NGRAM, ENCODER = "tuneloop-keyword-baseline", "tuneloop-e5-small"
 ROUNDS = 2
 BIG_ROWS, BIG_TASKS, SEED = 100_000, 150, 5
 OOS, OOS_SEED = "oos", 0
-
-
-def rows(name: str) -> list[dict]:
-    """Return a Banking77 split as rated interactions (the answer names the intent)."""
-    with (DATA / name).open(newline="") as f:
-        return [
-            {
-                "input": r["text"],
-                "output": f"I can help with that: {r['category'].replace('_', ' ')}.",
-                "rating": 0.9,
-                "task_type": r["category"],
-            }
-            for r in csv.DictReader(f)
-        ]
 
 
 def empty_cache(redis_url: str) -> int:

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 
 from tuneloop import contracts, failpoints, graph
 from tuneloop.errors import FannedOut, StageError, StageSkipped
-from tuneloop.pipeline.runner import Limits, fail
+from tuneloop.pipeline.runner import Limits, fail, record_finished
 from tuneloop.store import Store
 from tuneloop.store.leases import holder_id
 from tuneloop.store.outage import persist
@@ -149,13 +149,5 @@ def joined(store: Store, job: dict, stage: str, plan: dict, limits: Limits) -> N
     jid = job["id"]
     join_of(stage)(store, job, limits)
     elapsed = max(0.0, time.time() - plan["planned_at"])
-    store.metrics.stage_finished(stage, elapsed)  # never raises
-    seconds = round(elapsed, 3)
-    store.jobs.add_event(
-        jid,
-        f"{stage}:finished",
-        "stage.finished",
-        f"{stage} finished in {seconds:g}s",
-        {"stage": stage, "seconds": seconds, "parts": plan["parts"]},
-    )
+    record_finished(store, jid, stage, elapsed, parts=plan["parts"])
     log.info("job %s stage %s: finished, %d parts joined", jid, stage, plan["parts"])

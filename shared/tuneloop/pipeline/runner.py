@@ -113,7 +113,14 @@ def _run(store: Store, job: dict, stage: str, work: StageWork, limits: Limits) -
         tidy(store, job_id, limits)
         raise StageSkipped(f"job {job_id} was cancelled during {stage}") from None
     store.jobs.complete_step(job_id, stage)
-    elapsed = time.monotonic() - began
+    record_finished(store, job_id, stage, time.monotonic() - began)
+    log.info("job %s stage %s: finished", job_id, stage)
+    if result is not None:
+        finish(store, job_id, result, limits)
+
+
+def record_finished(store: Store, job_id: str, stage: str, elapsed: float, **data: object) -> None:
+    """Count a stage's run in the metrics and write its stage.finished event."""
     store.metrics.stage_finished(stage, elapsed)  # never raises
     seconds = round(elapsed, 3)
     store.jobs.add_event(
@@ -121,11 +128,8 @@ def _run(store: Store, job: dict, stage: str, work: StageWork, limits: Limits) -
         f"{stage}:finished",
         "stage.finished",
         f"{stage} finished in {seconds:g}s",
-        {"stage": stage, "seconds": seconds},
+        {"stage": stage, "seconds": seconds, **data},
     )
-    log.info("job %s stage %s: finished", job_id, stage)
-    if result is not None:
-        finish(store, job_id, result, limits)
 
 
 def finish(store: Store, job_id: str, result: dict, limits: Limits) -> None:
