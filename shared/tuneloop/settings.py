@@ -49,7 +49,7 @@ class Settings:
     model_cache_bytes: int = 512 * 1024 * 1024
     # Seconds a finished job keeps its intermediate artifacts (0: freed when it ends).
     keep_intermediates: int = 0
-    # Jobs per API key: not yet ended, and stored at all (0: no limit); over either, 429.
+    # Jobs per project: not yet ended, and stored at all (0: no limit); over either, 429.
     max_active_jobs: int = 20
     max_stored_jobs: int = 10_000
     # Seconds a stage waits for Redis to take a write again (unreachable, loading, full)

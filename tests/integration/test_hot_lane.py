@@ -142,7 +142,7 @@ def test_a_plain_post_is_served_by_the_lane_as_flask_serves_it(
     stored = stack.store.interactions.get_many([lane.get_json()["id"], flask.get_json()["id"]])
     by_lane, by_flask = ({k: v for k, v in r.items() if k not in VOLATILE} for r in stored)
     assert by_lane == by_flask and by_lane["input"] == body["input"]
-    task_index = keys.interactions_of_task(body["task_type"])
+    task_index = keys.DEFAULT_SPACE.interactions_of_task(body["task_type"])
     assert stack.store.redis.zscore(task_index, lane.get_json()["id"]) is not None
 
 

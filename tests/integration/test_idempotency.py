@@ -38,6 +38,7 @@ pytestmark = pytest.mark.integration
 
 CONCURRENT = 50
 OWNER_A, OWNER_B = "idem-owner-a", "idem-owner-b"
+SCOPE_A = f"default:{OWNER_A}"  # the idempotency scope: project, then key name
 KEY_A = f"idem-a-{secrets.token_hex(16)}"
 KEY_B = f"idem-b-{secrets.token_hex(16)}"
 KEYS_SPEC = f"{OWNER_A}:{KEY_A}:ingest+jobs,{OWNER_B}:{KEY_B}:ingest+jobs"
@@ -264,10 +265,10 @@ def test_after_the_key_expires_the_same_request_makes_a_new_record(
         first = client.post("/v1/interactions", json=item(), headers={"Idempotency-Key": key})
         assert first.status_code == 201, first.text
         redis = stack.store.redis
-        ttl = redis.ttl(keys.idempotency(OWNER_A, key))
+        ttl = redis.ttl(keys.idempotency(SCOPE_A, key))
         assert 0 <= ttl <= 1, ttl
         wait_until(
-            lambda: not redis.exists(keys.idempotency(OWNER_A, key)),
+            lambda: not redis.exists(keys.idempotency(SCOPE_A, key)),
             10.0,
             lambda: "the idempotency key to expire",
         )
@@ -281,7 +282,7 @@ def test_after_the_key_expires_the_same_request_makes_a_new_record(
 def test_stored_keys_expire_after_the_default_24_hours(client_a: ApiClient, stack: Stack) -> None:
     key = new_key()
     client_a.post("/v1/interactions", json=item(), headers={"Idempotency-Key": key})
-    ttl = stack.store.redis.ttl(keys.idempotency(OWNER_A, key))
+    ttl = stack.store.redis.ttl(keys.idempotency(SCOPE_A, key))
     assert 86_400 - 60 <= ttl <= 86_400, ttl
 
 
@@ -317,7 +318,7 @@ def test_a_failed_first_request_frees_the_key_for_a_retry(
     failed = client.post("/v1/interactions", json=item(), headers=headers)
     assert failed.status_code == 500, failed.get_data(as_text=True)
     assert "Traceback" not in failed.get_data(as_text=True)
-    assert not stack.store.redis.exists(keys.idempotency(OWNER_A, headers["Idempotency-Key"]))
+    assert not stack.store.redis.exists(keys.idempotency(SCOPE_A, headers["Idempotency-Key"]))
     retried = client.post("/v1/interactions", json=item(), headers=headers)
     assert retried.status_code == 201, retried.get_data(as_text=True)
     assert "Idempotent-Replayed" not in retried.headers
@@ -374,7 +375,7 @@ def test_a_claim_whose_holder_died_expires_and_a_waiting_retry_then_runs(
 ) -> None:
     app, headers = app_and_headers
     monkeypatch.setattr(idempotency, "LEASE_SECONDS", 1)  # the claim's lease (SET PX), shortened
-    redis, name = stack.store.redis, keys.idempotency(OWNER_A, headers["Idempotency-Key"])
+    redis, name = stack.store.redis, keys.idempotency(SCOPE_A, headers["Idempotency-Key"])
 
     def die_holding_the_claim(claim: object, run: object, ttl: int) -> None:
         raise SystemExit("the process died here")  # neither completed nor released

@@ -150,7 +150,7 @@ def test_versions_a_queued_job_holds_are_kept_until_it_ends(store: Store) -> Non
     assert store.cancel_job(job["id"])
     assert store.reclaim_versions() == 2
     assert store.interactions.versions_kept() == 0
-    assert not store.redis.exists(keys.INTERACTION_BODIES)
+    assert not store.redis.exists(keys.DEFAULT_SPACE.versions[3])
     assert rows(store, store.interactions.last_seq()) == [(a["id"], 0.3, "weather")]
     assert not store.interactions.snapshot_intact(2)
     assert store.interactions.snapshot_intact(0)  # older than every reclaimed version
@@ -184,4 +184,4 @@ def test_audit_events_say_who_changed_what_and_stay_bounded(store: Store) -> Non
     store.interactions.delete(a["id"], {"type": "interaction.deleted", "actor": "tests"})
     last = store.interactions.events(a["id"], 1000)[0][-1]
     assert last["type"] == "interaction.deleted"
-    assert 0 < store.redis.ttl(keys.interaction_events(a["id"])) <= 30 * 86400
+    assert 0 < store.redis.ttl(keys.DEFAULT_SPACE.interaction_events(a["id"])) <= 30 * 86400

@@ -67,7 +67,9 @@ def test_each_label_has_its_own_index_and_count(
     for label, ids in posted.items():
         assert counts[label] == len(ids), (label, counts)
         assert sorted(r["id"] for r in of_label(client, label)) == sorted(ids), label
-        assert stack.store.redis.zcard(keys.interactions_of_task(label)) == len(ids), label
+        assert stack.store.redis.zcard(keys.DEFAULT_SPACE.interactions_of_task(label)) == len(
+            ids
+        ), label
 
 
 def test_an_edit_and_a_delete_move_only_the_labels_they_name(

@@ -1,18 +1,20 @@
 """The gateway's app factory."""
 
 import dataclasses
+import logging
 from collections.abc import Mapping
 from importlib.resources import files
 
 from flask import Flask, request, send_from_directory
 from flask_smorest import Api
+from redis.exceptions import RedisError
 
 from tuneloop.agent import registry
 from tuneloop.llm import kind
 from tuneloop.logs import configure_logging
 from tuneloop.schemas.common import ProblemSchema
 from tuneloop.settings import Settings
-from tuneloop.store import Store
+from tuneloop.store import Store, projects
 from tuneloop_gateway import auth, errors, id_params, limits, metrics, openapi, pages, request_id
 from tuneloop_gateway.api import evaluations, health, interactions, jobs, models
 from tuneloop_gateway.compat import chat as openai_chat
@@ -21,9 +23,10 @@ from tuneloop_gateway.compat import files as openai_files
 from tuneloop_gateway.compat import fine_tuning
 from tuneloop_gateway.compat.schemas import OpenAIErrorSchema
 from tuneloop_gateway.errors import PROBLEM_JSON, problem
-from tuneloop_gateway.extensions import Services, build_celery
+from tuneloop_gateway.extensions import Services, build_celery, services
 from tuneloop_gateway.lane import HotLane
 
+log = logging.getLogger(__name__)
 DEFAULTS = {
     "API_TITLE": "Tuneloop",
     "API_VERSION": "v1",
@@ -56,6 +59,30 @@ class TuneloopApi(Api):
             self.DEFAULT_RESPONSE_CONTENT_TYPE = default
 
 
+def store_projects(svc: Services) -> None:
+    """Record the keys' projects and move data from before projects to the default project.
+
+    Both steps are idempotent. When Redis is not reachable yet, the gateway starts anyway
+    (readiness says so) and the first request that finds it retries them.
+    """
+    try:
+        projects.record(svc.store.redis, set(svc.projects))
+        moved = projects.migrate(svc.store.redis)
+    except RedisError as exc:
+        log.warning("projects not recorded yet (Redis: %s); retried on the next request", exc)
+        return
+    svc.projects_stored = True
+    if any(moved.values()):
+        log.info("listed in the default project, from before projects: %s", moved)
+
+
+def store_projects_once() -> None:
+    """Retry store_projects before a request while it has not succeeded in this process."""
+    svc = services()
+    if not svc.projects_stored:
+        store_projects(svc)
+
+
 def create_app(test_config: Mapping | None = None, settings: Settings | None = None) -> Flask:
     """Build the gateway from settings (read from the environment when not given)."""
     settings = settings or Settings.from_env()
@@ -82,6 +109,7 @@ def create_app(test_config: Mapping | None = None, settings: Settings | None = N
         celery=build_celery(settings),
         api_keys=api_keys,
     )
+    store_projects(app.extensions["tuneloop"])
     api = TuneloopApi(app, spec_kwargs={"extra_plugins": [openapi.Conventions()]})
     api.spec.components.schema(openapi.OPENAI_ERROR, schema=OpenAIErrorSchema)
     id_params.register_converters(app, api)  # before any route names one: <job:job_id>
@@ -98,6 +126,7 @@ def create_app(test_config: Mapping | None = None, settings: Settings | None = N
     auth.register(app)
     limits.build_limiter(app, settings, app.extensions["tuneloop"].store.redis)
     limits.install_body_limit(app, settings.max_body_bytes)
+    app.before_request(store_projects_once)
     app.before_request(id_params.refuse_malformed)
     app.before_request(require_json_body)
     app.add_url_rule("/docs/static/<path:filename>", "docs_static", docs_static)

@@ -4,14 +4,14 @@ answers of jobs being polled."""
 from dataclasses import dataclass, field
 
 from celery import Celery
-from flask import current_app
+from flask import current_app, g
 
 from tuneloop import celery_factory
 from tuneloop.celery_config import celery_config
 from tuneloop.settings import Settings
 from tuneloop.store import Store
 from tuneloop_gateway.answers import Answers
-from tuneloop_gateway.auth import ApiKey
+from tuneloop_gateway.auth import ApiKey, projects_of
 
 POLLED_JOBS = 1024  # active jobs whose latest answer each worker keeps (a few KiB each)
 
@@ -25,6 +25,11 @@ class Services:
     celery: Celery
     api_keys: tuple[ApiKey, ...]
     polled: Answers = field(default_factory=lambda: Answers(POLLED_JOBS))
+    projects: frozenset[str] = field(init=False)
+    projects_stored: bool = False  # the keys' projects recorded, older data migrated
+
+    def __post_init__(self) -> None:
+        self.projects = projects_of(self.api_keys)
 
 
 def build_celery(settings: Settings) -> Celery:
@@ -54,3 +59,8 @@ def build_celery(settings: Settings) -> Celery:
 def services() -> Services:
     """Return the current app's services."""
     return current_app.extensions["tuneloop"]
+
+
+def project_store() -> Store:
+    """Return the store as the current request's project sees it."""
+    return services().store.scoped(g.project)

@@ -11,7 +11,8 @@ A POST that carries ``Idempotency-Key`` is handled at most once per key and API 
 - the same key with a different request (another body or endpoint) is refused with 422.
 
 Requests are compared after validation: a body that differs only in formatting, key order or
-explicitly sent defaults is the same request. Each API key owner has its own key space.
+explicitly sent defaults is the same request. Each API key owner has its own key space in
+each project it works in.
 """
 
 import functools
@@ -90,7 +91,8 @@ def _handle(key: str, run: Callable[[], Any], args: tuple, kwargs: dict) -> Any:
     svc = services()
     store = svc.store.idempotency
     owner = auth.current_key()
-    scope = owner.name if owner is not None else "anonymous"
+    name = owner.name if owner is not None else "anonymous"
+    scope = f"{auth.current_project()}:{name}"  # an every-project key has one per project
     fingerprint = _fingerprint(args, kwargs)
     deadline = time.monotonic() + WAIT_SECONDS
     while True:

@@ -24,9 +24,9 @@ from tuneloop.store.answer_cache import UNCHANGED, JobRead
 from tuneloop.store.jobs import Quota, QuotaExceeded
 from tuneloop.store.ratelimit import Window
 from tuneloop_gateway import checks
-from tuneloop_gateway.auth import current_key
+from tuneloop_gateway.auth import current_key, current_project
 from tuneloop_gateway.errors import problem
-from tuneloop_gateway.extensions import Services, services
+from tuneloop_gateway.extensions import Services, project_store, services
 
 log = logging.getLogger(__name__)
 JOB_SCHEMA = JobSchema()
@@ -55,23 +55,24 @@ def no_job(job_id: str) -> NoReturn:
 
 def get_job_or_404(job_id: str, eval_set: bool = False) -> dict:
     """Return the job (with its eval set's cases when asked) or answer 404."""
-    job = services().store.jobs.get(job_id, eval_set=eval_set)
+    job = project_store().jobs.get(job_id, eval_set=eval_set)
     if job is None:
         no_job(job_id)
     return job
 
 
 def create_and_queue(request: dict, kind: str, total: int) -> tuple:
-    """Store a job of kind for the calling key (within its quotas), queue it, answer 202."""
+    """Store a job of kind for the calling key in its project (within the project's quotas),
+    queue it, answer 202."""
     svc = services()
     quota = Quota(svc.settings.max_stored_jobs, svc.settings.max_active_jobs)
     owner = current_key().name
     try:
         # snapshot None: the interactions' sequence number, read as the job is stored
-        job = svc.store.jobs.create(request, None, total, owner, quota, kind)
+        job = project_store().jobs.create(request, None, total, owner, quota, kind)
     except QuotaExceeded as exc:
         which = "jobs not yet ended" if exc.kind == "active" else "stored jobs"
-        detail = f"the key {owner!r} has {exc.limit} {which}, its limit; " + (
+        detail = f"the project {current_project()!r} has {exc.limit} {which}, its limit; " + (
             "retry when one has ended" if exc.kind == "active" else "ask an operator"
         )
         headers = {"Retry-After": "30"} if exc.kind == "active" else {}
@@ -91,26 +92,26 @@ def queue(svc: Services, job_id: str, kind: str, model: str | None) -> None:
         job_canvas(svc.celery, job_id, kind, queues).apply_async()
     except Exception:  # the broker refused: store nothing, so a retry starts clean
         log.exception("job %s: could not be queued; removing it", job_id)
-        svc.store.jobs.delete(job_id)
+        project_store().jobs.delete(job_id)
         abort(503, message="the job could not be queued; retry later")
 
 
 def job_body(
-    svc: Services, json: JSONProvider, job_id: str, limit: Sequence[Window]
+    svc: Services, json: JSONProvider, job_id: str, limit: Sequence[Window], project: str
 ) -> bytes | None:
     """The job's answer (JobSchema's, as JSON), rendered once per state it is read in; None
-    when there is no such job. The limit's windows are counted in the same read.
+    when there is no such job in project. The limit's windows are counted in the same read.
 
     An ended job's answer is kept in Redis beside it (it no longer changes, see
     JobStore.read); an active job's latest answer is kept in this worker with its state's
     digest, and served again while the store finds the job in that state.
     """
+    jobs = svc.store.scoped(project).jobs
     held = svc.polled.get(job_id)
-    found = svc.store.jobs.read(job_id, limit=limit, known=held[0] if held else "")
+    found = jobs.read(job_id, limit=limit, known=held[0] if held else "")
     if found is UNCHANGED and held is not None:
         return held[1]
-    if found is None:
-        svc.polled.drop(job_id)  # deleted
+    if found is None:  # deleted, or another project's
         return None
     if not isinstance(found, JobRead):
         return found.encode()  # the kept answer
@@ -120,7 +121,7 @@ def job_body(
         return body
     svc.polled.drop(job_id)
     try:
-        svc.store.jobs.keep_document(job_id, found.stamp, body.decode())
+        jobs.keep_document(job_id, found.stamp, body.decode())
     except RedisError as exc:  # e.g. Redis at maxmemory: the next read renders it again
         log.warning("job %s: its answer was not kept: %s", job_id, exc)
     return body
@@ -142,7 +143,7 @@ def conditional(body: bytes, if_none_match: str | None) -> tuple[int, bytes, str
 def cancel_job(job_id: str) -> dict:
     """Cancel the job and record it; answer 404 or 409 (the API's and the report pages' cancel)."""
     job = get_job_or_404(job_id)
-    store = services().store
+    store = project_store()
     if not store.cancel_job(job_id):
         current = store.jobs.get(job_id) or job
         abort(409, message=f"job {job_id} has already finished: it is {current['status']}")

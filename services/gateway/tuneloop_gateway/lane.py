@@ -40,6 +40,7 @@ Headers = list[tuple[str, str]]
 POST_RULE, READ_RULE = "/v1/interactions", "/v1/jobs/<job_id>"
 JOBS_PREFIX = "/v1/jobs/"
 IDEMPOTENCY = "HTTP_" + IDEMPOTENCY_HEADER.upper().replace("-", "_")
+PROJECT_ENVIRON = "HTTP_" + auth.PROJECT_HEADER.upper().replace("-", "_")
 STATUS = {200: "200 OK", 201: "201 CREATED", 304: "304 NOT MODIFIED"}
 
 
@@ -79,17 +80,18 @@ class HotLane:
         else:
             return self.wsgi(environ, start_response)
         key = self.key(environ, scope)
-        if key is None:
+        project = key and key.works_in(environ.get(PROJECT_ENVIRON, "").strip(), self.svc.projects)
+        if key is None or project is None:
             return self.wsgi(environ, start_response)
         environ[ROUTE_KEY] = rule  # as metrics.note_route leaves it, whoever answers
         rid = request_id.from_header(environ.get("HTTP_X_REQUEST_ID", ""))
         token = logs.bind(request_id=rid)
         try:
-            status, body, headers = serve(environ, key, path)
+            status, body, headers = serve(environ, key, project, path)
         except Declined:
             status, body, headers = 0, b"", []
         except Exception as exc:  # answered as the app answers it, hooks and all
-            return self.flask_answer(environ, exc, key, rid)(environ, start_response)
+            return self.flask_answer(environ, exc, key, project, rid)(environ, start_response)
         finally:
             logs.reset(token)
         if not status:
@@ -120,7 +122,7 @@ class HotLane:
         return key if key is not None and key.allows(scope) else None
 
     def post_interaction(
-        self, environ: dict, key: auth.ApiKey, _path: str
+        self, environ: dict, key: auth.ApiKey, project: str, _path: str
     ) -> tuple[int, bytes, Headers]:
         """Store one plainly valid item; Declined for any other post."""
         length = body_length(environ)
@@ -135,24 +137,29 @@ class HotLane:
         item = checks.accepted_body(InteractionInSchema, read_body(environ, length))
         if item is None:
             raise Declined
-        windows = checks.rate_windows(self.limiter, key)
-        record = self.svc.store.interactions.add_many([item], limit=windows)[0]
+        windows = checks.rate_windows(self.limiter, key, project)
+        store = self.svc.store.scoped(project)
+        record = store.interactions.add_many([item], limit=windows)[0]
         return 201, self.flask.json.response(trusted.created(record)).get_data(), []
 
-    def read_job(self, environ: dict, key: auth.ApiKey, path: str) -> tuple[int, bytes, Headers]:
+    def read_job(
+        self, environ: dict, key: auth.ApiKey, project: str, path: str
+    ) -> tuple[int, bytes, Headers]:
         """Read one job as GET /v1/jobs/{id} answers it, with its ETag (304 when unchanged)."""
         job_id = path[len(JOBS_PREFIX) :]
-        windows = checks.rate_windows(self.limiter, key)
-        body = job_body(self.svc, self.flask.json, job_id, windows)
+        windows = checks.rate_windows(self.limiter, key, project)
+        body = job_body(self.svc, self.flask.json, job_id, windows, project)
         if body is None:
             no_job(job_id)
         status, body, tag = conditional(body, environ.get("HTTP_IF_NONE_MATCH"))
         return status, body, [("ETag", quote_etag(tag))]
 
-    def flask_answer(self, environ: dict, exc: Exception, key: auth.ApiKey, rid: str) -> Any:
+    def flask_answer(
+        self, environ: dict, exc: Exception, key: auth.ApiKey, project: str, rid: str
+    ) -> Any:
         """The app's answer to exc raised by a request the lane took (its windows counted)."""
         with self.flask.request_context(environ):
-            g.api_key, g.request_id = key, rid
+            g.api_key, g.project, g.request_id = key, project, rid
             answer = self.flask.make_response(self.flask.handle_user_exception(exc))
             return self.flask.process_response(answer)
 

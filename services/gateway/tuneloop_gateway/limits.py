@@ -1,6 +1,6 @@
 """Request limits: body size (413) and a per-key rate limit in Redis (429 with Retry-After).
 
-The rate limit is a fixed window per API key name (limits parsed and keys named by the
+The rate limit is a fixed window per API key name and project (limits parsed and keys named by the
 ``limits`` library), counted in the same Redis as everything else (keys under
 ``tuneloop:ratelimit:``), so every gunicorn worker and every gateway replica shares one
 count per key. The hottest endpoints count it in the same script as their own work (see
@@ -72,18 +72,19 @@ def deferred() -> tuple[Window, ...]:
 
 
 class RateLimit:
-    """Fixed-window limits per API key name, app keys and admin keys apart."""
+    """Fixed-window limits per API key name and project, app keys and admin keys apart."""
 
     def __init__(self, redis: Redis, limit: str, admin_limit: str) -> None:
         self.limits = parse_many(limit) if limit else []
         self.admin_limits = parse_many(admin_limit) if admin_limit else []
         self._hit = redis.register_script(ratelimit.HIT_ONLY)
 
-    def windows(self, key: auth.ApiKey) -> tuple[Window, ...]:
-        """The current windows of key's limits."""
+    def windows(self, key: auth.ApiKey, project: str) -> tuple[Window, ...]:
+        """The current windows of key's limits in project (each project counts apart)."""
         items = self.admin_limits if auth.ADMIN in key.scopes else self.limits
+        who = f"{project}/{key.name}"
         return tuple(
-            Window(f"{RATE_LIMIT_PREFIX}:{item.key_for(key.name)}", item.get_expiry(), item.amount)
+            Window(f"{RATE_LIMIT_PREFIX}:{item.key_for(who)}", item.get_expiry(), item.amount)
             for item in items
         )
 
@@ -96,7 +97,7 @@ class RateLimit:
         key = auth.current_key()
         if key is None or auth.is_public():
             return None
-        windows = checks.rate_windows(self, key)
+        windows = checks.rate_windows(self, key, auth.current_project())
         if not windows:
             return None
         if getattr(auth.view_method(), "rate_limit_in_store", False):

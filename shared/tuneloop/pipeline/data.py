@@ -24,7 +24,7 @@ def collected(store: Store, job: dict) -> Iterator[list[dict]]:
     if fid:
         batches = file_batches(store, job["id"], fid)
     else:
-        batches = store.interactions.snapshot(job["snapshot_seq"])
+        batches = store.for_job(job).interactions.snapshot(job["snapshot_seq"])
     return collect_examples(batches, request.include_synthetic)
 
 
@@ -61,7 +61,8 @@ def collected_count(store: Store, job: dict) -> int:
         if record is None:
             raise StageError("training_file_missing", f"the training file {fid} is gone")
         return synthetic + record["tuneloop"]["rows"]
-    return synthetic + store.interactions.snapshot_size(job["snapshot_seq"])
+    snapshot = store.for_job(job).interactions
+    return synthetic + snapshot.snapshot_size(job["snapshot_seq"])
 
 
 def kept(store: Store, job: dict) -> Iterator[list[dict]]:

@@ -12,7 +12,7 @@ def run(store: Store, job: dict, limits: Limits) -> None:
     request = request_of(job)
     for field in ROLES:
         mid = getattr(request, field)
-        if store.models.resolve(mid) != mid:
+        if store.for_job(job).models.resolve(mid) != mid:
             raise StageError("model_missing", f"{field} {mid!r} no longer exists")
     if not store.jobs.has_eval_set(job["id"]):
         raise StageError("eval_set_missing", f"the eval set of job {job['id']} is gone")

@@ -153,6 +153,7 @@ def model_meta(job: dict, trained: Trained, size: int) -> dict:
         "owned_by": "tuneloop",
         "base_model": base_model(job),
         "job_id": job["id"],
+        "project": job["project"],
         **agent.describe(),
         "training_examples": trained.training_examples,
         "size_bytes": size,

@@ -1,5 +1,7 @@
 """Tuneloop's records in Redis: interactions, jobs, events, artifacts and models."""
 
+import copy
+
 from redis import ConnectionPool, Redis
 
 from tuneloop.store import keys
@@ -27,10 +29,16 @@ def _bytes_client(redis: Redis) -> Redis:
 
 
 class Store:
-    """All of Tuneloop's Redis records behind one connection pool."""
+    """All of Tuneloop's Redis records behind one connection pool.
+
+    As built it sees every project's jobs, files and models, and the default project's
+    interactions and aliases (the workers' view); :meth:`scoped` gives one project's view.
+    """
 
     def __init__(self, redis: Redis, lease_ttl_ms: int = 30_000, raw: Redis | None = None) -> None:
         self.redis = redis
+        self.project: str | None = None
+        self._views: dict[str, Store] = {}
         self.raw = raw or _bytes_client(redis)
         self.blobs = BlobStore(self.raw)
         self.interactions = InteractionStore(redis)
@@ -53,6 +61,27 @@ class Store:
         redis = Redis.from_url(url, decode_responses=True, health_check_interval=30)
         return cls(redis, lease_ttl_ms)
 
+    def scoped(self, project: str) -> "Store":
+        """This store as one project sees it: its interactions, jobs, files, models, aliases."""
+        view = self._views.get(project)
+        if view is None:  # one view per project, built once (projects are configured)
+            view = copy.copy(self)
+            view.project, view._views = project, {}
+            view.interactions = InteractionStore(self.redis, keys.Space(project))
+            view.jobs = JobStore(self.redis, project)
+            view.models = ModelStore(self.redis, self.blobs, project)
+            view.files = FileStore(self.redis, self.raw, project)
+            self._views[project] = view
+        return view
+
+    def for_job(self, job: dict) -> "Store":
+        """This store as the job's project sees it (where its interactions and aliases are)."""
+        return self.scoped(job.get("project") or keys.DEFAULT_PROJECT)
+
+    def projects(self) -> list[str]:
+        """Return the projects' names: the default one and every one recorded."""
+        return sorted({keys.DEFAULT_PROJECT, *self.redis.smembers(keys.PROJECTS)})
+
     def cancel_job(self, jid: str) -> bool:
         """Cancel a job for good: no model of it stays published; return whether it was."""
         cancelled, withdrawn = self.jobs.cancel(jid)
@@ -61,7 +90,10 @@ class Store:
         return cancelled
 
     def reclaim_versions(self, limit: int = 1000) -> int:
-        """Drop old interaction versions no queued or running job's snapshot holds."""
+        """Drop old interaction versions no queued or running job's snapshot holds (in this
+        view's project, or in every project for the unscoped store)."""
+        if self.project is None:
+            return sum(self.scoped(p).reclaim_versions(limit) for p in self.projects())
         # The sequence is read before the jobs: a job created after this read gets a snapshot
         # at least as new (store/lua/job_create.lua), so nothing it needs can be below the floor.
         floor = min([self.interactions.last_seq(), *self.jobs.active_snapshots()])

@@ -59,7 +59,8 @@ UNCHANGED = Unchanged()
 class AnswerCache:
     """Reading a job for its HTTP answer, and keeping an ended job's answer (JobStore's part)."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, project: str | None = None) -> None:
+        self._project = json.dumps(project) if project else ""  # as the job's hash holds it
         self._read = redis.register_script(READ)
         self._keep = redis.register_script(KEEP)
 
@@ -68,7 +69,7 @@ class AnswerCache:
     ) -> str | JobRead | Unchanged | None:
         """Read a job in one step: an ended job's kept answer (a str) while it is current;
         UNCHANGED when its state still has the digest known; else what the job's keys hold
-        (JobRead); None when there is no such job.
+        (JobRead); None when there is no such job, or it is another project's.
 
         The limit's windows are counted in the same step: RateLimitedError when one is used up.
         """
@@ -79,7 +80,12 @@ class AnswerCache:
                 keys.job_deliveries(jid),
                 *ratelimit.window_keys(limit),
             ],
-            args=[DOCUMENT, known, *ratelimit.window_args(limit)],
+            args=[
+                DOCUMENT,
+                known,
+                self._project,
+                *ratelimit.window_args(limit),
+            ],
         )
         ratelimit.raise_if_over(outcome)
         match outcome[0]:

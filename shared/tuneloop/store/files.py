@@ -21,10 +21,16 @@ class FileInUseError(Exception):
 
 
 class FileStore:
-    """Files as a JSON record plus zlib-compressed bytes, listed newest first."""
+    """Files as a JSON record plus zlib-compressed bytes, listed newest first.
 
-    def __init__(self, redis: Redis, raw: Redis) -> None:
-        self.redis, self.raw = redis, raw
+    Given a project, it is that project's view: files are stored in it and listed from its
+    list, and another project's file reads as no file. Without one (the workers), every file
+    is seen.
+    """
+
+    def __init__(self, redis: Redis, raw: Redis, project: str | None = None) -> None:
+        self.redis, self.raw, self.project = redis, raw, project
+        self.space = keys.Space(project or keys.DEFAULT_PROJECT)
         self._delete = redis.register_script(DELETE)
         self._use = redis.register_script(USE)
 
@@ -42,22 +48,30 @@ class FileStore:
             "expires_at": None,
             "status_details": None,
             "tuneloop": {**summary, "stored_bytes": len(packed)},
+            "project": self.space.project,
         }
         seq = self.redis.incr(keys.FILE_SEQ)
         pipe = self.raw.pipeline(transaction=True)  # the bytes and the record, or neither
         pipe.set(keys.file_content(record["id"]), packed)
         pipe.set(keys.file(record["id"]), json.dumps(record))
-        pipe.zadd(keys.FILES, {record["id"]: seq})
+        pipe.zadd(keys.FILES, {record["id"]: seq}).zadd(self.space.files, {record["id"]: seq})
         pipe.execute()
         return record
 
     def get(self, fid: str) -> dict | None:
-        """Return a file's record, or None."""
+        """Return a file's record, or None (also for another project's file)."""
         raw = self.redis.get(keys.file(fid))
-        return json.loads(raw) if raw else None
+        record = json.loads(raw) if raw else None
+        return record if record is not None and self._sees(record) else None
+
+    def _sees(self, record: dict) -> bool:
+        """Whether this view sees the file (one stored before projects is the default's)."""
+        return self.project is None or project_of(record) == self.project
 
     def content(self, fid: str) -> bytes | None:
         """Return a file's bytes as uploaded, or None."""
+        if self.project is not None and self.get(fid) is None:
+            return None
         packed = self.raw.get(keys.file_content(fid))
         return zlib.decompress(packed) if packed is not None else None
 
@@ -65,10 +79,11 @@ class FileStore:
         self, limit: int, after: str | None = None, purpose: str | None = None
     ) -> tuple[list[dict], bool]:
         """Return up to limit files after the cursor, newest first, and has_more."""
-        start = paging.start_after(self.redis, keys.FILES, after, reverse=True)
+        listed = self.space.files if self.project else keys.FILES
+        start = paging.start_after(self.redis, listed, after, reverse=True)
         batches = (
             [json.loads(r) for r in self.redis.mget([keys.file(i) for i in ids]) if r]
-            for ids in paging.ids_from(self.redis, keys.FILES, start, "-inf", reverse=True)
+            for ids in paging.ids_from(self.redis, listed, start, "-inf", reverse=True)
         )
         return paging.first_page(batches, limit, lambda f: purpose in (None, f["purpose"]))
 
@@ -78,7 +93,11 @@ class FileStore:
 
     def delete(self, fid: str) -> bool:
         """Delete a file; False when there was none; FileInUseError while an active job uses it."""
-        head = [keys.file(fid), keys.file_content(fid), keys.file_jobs(fid), keys.FILES]
+        record = self.get(fid)
+        if record is None:
+            return False
+        listed = keys.Space(project_of(record)).files
+        head = [keys.file(fid), keys.file_content(fid), keys.file_jobs(fid), keys.FILES, listed]
         while True:  # again only if a job started using the file in between
             users = sorted(self.redis.smembers(keys.file_jobs(fid)))
             outcome = self._delete(keys=[*head, *map(keys.job, users)], args=[fid, *users])
@@ -87,3 +106,8 @@ class FileStore:
         if outcome not in ("deleted", "missing"):
             raise FileInUseError(outcome)
         return outcome == "deleted"
+
+
+def project_of(record: dict) -> str:
+    """Return the project a file belongs to (default for one stored before projects)."""
+    return record.get("project") or keys.DEFAULT_PROJECT

@@ -13,12 +13,6 @@ from tuneloop.timeutil import now
 MAX_EVENTS = 100  # audit events kept per interaction (the oldest go first)
 EVENTS_TTL = 30 * 86400  # seconds a deleted interaction's audit events are kept
 EDIT_TRIES = 20  # compare-and-set attempts before an edit gives up (EditConflictError)
-_VERSION_KEYS = [
-    keys.INTERACTION_BORN,
-    keys.INTERACTION_HISTORY,
-    keys.INTERACTION_ENDED,
-    keys.INTERACTION_BODIES,
-]
 
 
 class EditConflictError(Exception):
@@ -31,7 +25,6 @@ class SnapshotGoneError(KeyError):
 
 # Every item of a batch in one script, its rate-limit windows counted first.
 _ADD_SCRIPT = scripts.source("interaction_add_many")
-_ADD_KEYS = [keys.INTERACTION_SEQ, keys.INTERACTIONS, keys.TASK_COUNTS, keys.RATING_COUNTS]
 
 
 def rating_bucket(rating: float) -> str:
@@ -41,10 +34,14 @@ def rating_bucket(rating: float) -> str:
 
 
 class InteractionStore:
-    """Interactions, their per-task index and running statistics."""
+    """One project's interactions, their per-task index and running statistics."""
 
-    def __init__(self, redis: Redis) -> None:
-        self.redis = redis
+    def __init__(self, redis: Redis, space: keys.Space = keys.DEFAULT_SPACE) -> None:
+        self.redis, self.k = redis, space
+        born, self._history, self._ended, bodies, self._deleted, self._reclaimed = space.versions
+        self._head = [space.interaction_seq, space.interactions]
+        self._counts = [space.task_counts, space.rating_counts]
+        self._versions = [born, self._history, self._ended, bodies]
         self._add = redis.register_script(_ADD_SCRIPT)
         self._edit = redis.register_script(versions.EDIT)
         self._delete = redis.register_script(versions.DELETE)
@@ -75,10 +72,11 @@ class InteractionStore:
         buckets = Counter(rating_bucket(r["rating"]) for r in records)
         outcome = self._add(
             keys=[
-                *_ADD_KEYS,
+                *self._head,
+                *self._counts,
                 *ratelimit.window_keys(limit),
-                *(keys.interaction(r["id"]) for r in records),
-                *(keys.interactions_of_task(task) for task in tasks),
+                *(self.k.interaction(r["id"]) for r in records),
+                *(self.k.interactions_of_task(task) for task in tasks),
             ],
             args=[
                 len(records),
@@ -97,17 +95,17 @@ class InteractionStore:
 
     def last_seq(self) -> int:
         """Return the sequence number of the newest interaction (0 when none)."""
-        return int(self.redis.get(keys.INTERACTION_SEQ) or 0)
+        return int(self.redis.get(self.k.interaction_seq) or 0)
 
     def count(self) -> int:
         """Return how many interactions are stored."""
-        return int(self.redis.zcard(keys.INTERACTIONS))
+        return int(self.redis.zcard(self.k.interactions))
 
     def get_many(self, ids: Sequence[str]) -> list[dict]:
         """Return the records of ids, skipping any that are missing."""
         if not ids:
             return []
-        raw = self.redis.mget([keys.interaction(i) for i in ids])
+        raw = self.redis.mget([self.k.interaction(i) for i in ids])
         return [json.loads(r) for r in raw if r is not None]
 
     def page(
@@ -118,8 +116,8 @@ class InteractionStore:
         min_rating: float | None = None,
     ) -> tuple[list[dict], bool]:
         """Return up to limit interactions after the cursor, oldest first, and has_more."""
-        index = keys.interactions_of_task(task_type) if task_type else keys.INTERACTIONS
-        start = paging.start_after(self.redis, keys.INTERACTIONS, after)
+        index = self.k.interactions_of_task(task_type) if task_type else self.k.interactions
+        start = paging.start_after(self.redis, self.k.interactions, after)
         batches = (self.get_many(ids) for ids in paging.ids_from(self.redis, index, start, "+inf"))
         return paging.first_page(
             batches, limit, lambda r: min_rating is None or r["rating"] >= min_rating
@@ -127,7 +125,7 @@ class InteractionStore:
 
     def get(self, iid: str) -> dict | None:
         """Return one interaction's current version, or None when there is none."""
-        raw = self.redis.get(keys.interaction(iid))
+        raw = self.redis.get(self.k.interaction(iid))
         return json.loads(raw) if raw is not None else None
 
     def update(self, iid: str, change: Callable[[dict], dict], event: dict) -> dict | None:
@@ -138,7 +136,7 @@ class InteractionStore:
         event gets the changed fields' before and after values.
         """
         for _ in range(EDIT_TRIES):
-            raw = self.redis.get(keys.interaction(iid))
+            raw = self.redis.get(self.k.interaction(iid))
             if raw is None:
                 return None
             before = json.loads(raw)
@@ -149,15 +147,15 @@ class InteractionStore:
             old_task, new_task = before["task_type"], after["task_type"]
             outcome = self._edit(
                 keys=[
-                    keys.INTERACTION_SEQ,
-                    keys.INTERACTIONS,
-                    keys.TASK_COUNTS,
-                    keys.RATING_COUNTS,
-                    *_VERSION_KEYS,
-                    keys.interaction(iid),
-                    keys.interactions_of_task(old_task),
-                    keys.interactions_of_task(new_task),
-                    keys.interaction_events(iid),
+                    self.k.interaction_seq,
+                    self.k.interactions,
+                    self.k.task_counts,
+                    self.k.rating_counts,
+                    *self._versions,
+                    self.k.interaction(iid),
+                    self.k.interactions_of_task(old_task),
+                    self.k.interactions_of_task(new_task),
+                    self.k.interaction_events(iid),
                 ],
                 args=[
                     iid,
@@ -180,21 +178,21 @@ class InteractionStore:
     def delete(self, iid: str, event: dict) -> bool:
         """Delete the interaction (its version stays for the snapshots that hold it)."""
         for _ in range(EDIT_TRIES):
-            raw = self.redis.get(keys.interaction(iid))
+            raw = self.redis.get(self.k.interaction(iid))
             if raw is None:
                 return False
             record = json.loads(raw)
             outcome = self._delete(
                 keys=[
-                    keys.INTERACTION_SEQ,
-                    keys.INTERACTIONS,
-                    keys.TASK_COUNTS,
-                    keys.RATING_COUNTS,
-                    *_VERSION_KEYS,
-                    keys.INTERACTION_DELETED,
-                    keys.interaction(iid),
-                    keys.interactions_of_task(record["task_type"]),
-                    keys.interaction_events(iid),
+                    self.k.interaction_seq,
+                    self.k.interactions,
+                    self.k.task_counts,
+                    self.k.rating_counts,
+                    *self._versions,
+                    self._deleted,
+                    self.k.interaction(iid),
+                    self.k.interactions_of_task(record["task_type"]),
+                    self.k.interaction_events(iid),
                 ],
                 args=[
                     iid,
@@ -213,7 +211,9 @@ class InteractionStore:
     def events(self, iid: str, limit: int, after: str | None = None) -> tuple[list[dict], bool]:
         """Return up to limit audit events after the cursor, oldest first, and has_more."""
         start = f"({after}" if after else "-"
-        rows = self.redis.xrange(keys.interaction_events(iid), min=start, max="+", count=limit + 1)
+        rows = self.redis.xrange(
+            self.k.interaction_events(iid), min=start, max="+", count=limit + 1
+        )
         found = [
             {"id": eid, "object": "interaction.event", **json.loads(f["event"])} for eid, f in rows
         ]
@@ -221,16 +221,16 @@ class InteractionStore:
 
     def has_events(self, iid: str) -> bool:
         """Return whether an audit stream of the interaction is kept (it outlives a delete)."""
-        return bool(self.redis.exists(keys.interaction_events(iid)))
+        return bool(self.redis.exists(self.k.interaction_events(iid)))
 
     def snapshot_size(self, upto_seq: int) -> int:
         """Return how many interactions the snapshot at upto_seq holds (no row is read)."""
-        index = [keys.INTERACTIONS, keys.INTERACTION_DELETED, keys.INTERACTION_HISTORY]
+        index = [self.k.interactions, self._deleted, self._history]
         return int(self._size(keys=index, args=[upto_seq]))
 
     def snapshot_intact(self, upto_seq: int) -> bool:
         """Return whether no version the snapshot at upto_seq holds has been reclaimed."""
-        ended, born = self.redis.hmget(keys.INTERACTION_RECLAIMED, ["ended_max", "born_min"])
+        ended, born = self.redis.hmget(self._reclaimed, ["ended_max", "born_min"])
         return ended is None or upto_seq >= int(ended) or upto_seq < int(born)
 
     def snapshot(self, upto_seq: int, batch: int = 500) -> Iterator[list[dict]]:
@@ -247,12 +247,12 @@ class InteractionStore:
         low: str = "-inf"
         while True:
             rows = self.redis.zrangebyscore(
-                keys.INTERACTIONS, low, upto_seq, start=0, num=batch, withscores=True
+                self.k.interactions, low, upto_seq, start=0, num=batch, withscores=True
             )
             high = int(rows[-1][1]) if len(rows) == batch else upto_seq
             ids = [iid for iid, _ in rows]
             flat = self._batch(
-                keys=[*_VERSION_KEYS, *(keys.interaction(i) for i in ids)],
+                keys=[*self._versions, *(self.k.interaction(i) for i in ids)],
                 args=[upto_seq, low, high, *ids, *(int(seq) for _, seq in rows)],
             )
             found = sorted(zip(map(int, flat[0::2]), flat[1::2], strict=True))
@@ -267,22 +267,20 @@ class InteractionStore:
     def reclaim(self, floor: int, limit: int = 1000) -> int:
         """Drop up to limit old versions no snapshot at or above floor holds; return how many."""
         names = [
-            keys.INTERACTION_HISTORY,
-            keys.INTERACTION_ENDED,
-            keys.INTERACTION_BODIES,
-            keys.INTERACTION_DELETED,
-            keys.INTERACTION_RECLAIMED,
+            *self._versions[1:],
+            self._deleted,
+            self._reclaimed,
         ]
         return int(self._reclaim(keys=names, args=[floor, limit]))
 
     def versions_kept(self) -> int:
         """Return how many old versions are kept for snapshots."""
-        return int(self.redis.zcard(keys.INTERACTION_ENDED))
+        return int(self.redis.zcard(self._ended))
 
     def stats(self) -> dict:
         """Return the count, the task distribution and the rating histogram."""
         pipe = self.redis.pipeline(transaction=False)  # reads must work at maxmemory too
-        pipe.zcard(keys.INTERACTIONS).hgetall(keys.TASK_COUNTS).hgetall(keys.RATING_COUNTS)
+        pipe.zcard(self.k.interactions).hgetall(self.k.task_counts).hgetall(self.k.rating_counts)
         count, tasks, ratings = pipe.execute()
         return {
             "count": int(count),

@@ -3,6 +3,7 @@
 import json
 
 from tuneloop import graph
+from tuneloop.store.keys import DEFAULT_PROJECT
 
 # Bytes of eval cases per element of the eval-set list (a JSON array): every element stays
 # near 1 MiB, and a few large elements read back faster than one element a case.
@@ -24,8 +25,10 @@ FIELDS = (
     "total_steps",
     "model_id",
     "hyperparameters",
+    "project",
 )
 STATUS = FIELDS.index("status")
+PROJECT = FIELDS.index("project")
 
 
 def job(values: list, done: int, deliveries: dict, listed: list[str] | None) -> dict:
@@ -34,6 +37,7 @@ def job(values: list, done: int, deliveries: dict, listed: list[str] | None) -> 
         k: json.loads(v) if v is not None else None for k, v in zip(FIELDS, values, strict=True)
     }
     found["kind"] = found["kind"] or graph.FINE_TUNING  # stored before evaluation jobs existed
+    found["project"] = found["project"] or DEFAULT_PROJECT  # stored before projects existed
     found["request"] = _with_eval_set(found["request"], listed)
     total = found.pop("total_steps") or 1
     current = min(int(done), total)

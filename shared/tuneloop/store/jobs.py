@@ -28,6 +28,7 @@ UPDATE_AND_SET_IF_ACTIVE = scripts.source("job_update_and_set_if_active", **JOB_
 SET_IF_NULL = scripts.source("job_set_if_null")
 CANCEL = scripts.source("job_cancel", **JOB_KEYS)
 CREATE = scripts.source("job_create", **JOB_KEYS)
+DEFAULT_JSON = json.dumps(keys.DEFAULT_PROJECT)  # the project of a job stored before projects
 
 
 def _job_keys(jid: str) -> list[str]:
@@ -37,14 +38,14 @@ def _job_keys(jid: str) -> list[str]:
 
 @dataclass(frozen=True)
 class Quota:
-    """How many jobs one owner (API key name) may have: stored at all, and not yet ended."""
+    """How many jobs one project may have: stored at all, and not yet ended."""
 
     max_stored: int = 0  # 0: no limit
     max_active: int = 0
 
 
 class QuotaExceeded(Exception):  # noqa: N818 - a refusal, answered 429
-    """The owner is at a quota; kind is "stored" or "active"."""
+    """The project is at a quota; kind is "stored" or "active"."""
 
     def __init__(self, kind: str, limit: int) -> None:
         super().__init__(kind, limit)
@@ -52,12 +53,18 @@ class QuotaExceeded(Exception):  # noqa: N818 - a refusal, answered 429
 
 
 class JobStore(AnswerCache, JobEvents):
-    """Job records as Redis hashes of JSON values, with AnswerCache's reads and JobEvents' log."""
+    """Job records as Redis hashes of JSON values, with AnswerCache's reads and JobEvents' log.
 
-    def __init__(self, redis: Redis) -> None:
-        AnswerCache.__init__(self, redis)
+    Given a project, it is that project's view: its jobs are created in the project, listed
+    from its list, and another project's job reads as no job. Without one (the workers), every
+    job is seen.
+    """
+
+    def __init__(self, redis: Redis, project: str | None = None) -> None:
+        AnswerCache.__init__(self, redis, project)
         JobEvents.__init__(self, redis)
-        self.redis = redis
+        self.redis, self.project = redis, project
+        self.space = keys.Space(project or keys.DEFAULT_PROJECT)
         self._update = redis.register_script(UPDATE_IF_ACTIVE)
         self._update_and_set = redis.register_script(UPDATE_AND_SET_IF_ACTIVE)
         self._set_if_null = redis.register_script(SET_IF_NULL)
@@ -73,7 +80,7 @@ class JobStore(AnswerCache, JobEvents):
         quota: Quota = Quota(),
         kind: str = graph.FINE_TUNING,
     ) -> dict:
-        """Store a new queued job of kind and return it; QuotaExceeded when its owner is at a quota.
+        """Store a new queued job of kind in the project; QuotaExceeded when it is at a quota.
 
         The request's eval set is kept under its own key; the record keeps only its size.
         snapshot_seq None: the interactions' sequence number, read in the same step.
@@ -101,6 +108,7 @@ class JobStore(AnswerCache, JobEvents):
             "model_id": None,
             "hyperparameters": request.get("hyperparameters"),
             "owner": owner,
+            "project": self.space.project,
         }
         seq = self.redis.incr(keys.JOB_SEQ)
         head = [jid, quota.max_stored, quota.max_active, seq, len(chunks)]
@@ -109,8 +117,9 @@ class JobStore(AnswerCache, JobEvents):
             keys=[
                 *_job_keys(jid),
                 keys.job_eval_set(jid),
+                self.space.jobs,
+                self.space.interaction_seq,
                 keys.jobs_of_owner(owner),
-                keys.INTERACTION_SEQ,
             ],
             args=[*head, *chunks, *fields],
         )
@@ -130,20 +139,33 @@ class JobStore(AnswerCache, JobEvents):
         if eval_set:
             pipe.lrange(keys.job_eval_set(jid), 0, -1)
         values, done, deliveries, *listed = pipe.execute()
-        if values[0] is None:
+        if values[0] is None or not self._sees(values[job_record.PROJECT]):
             return None
         return job_record.job(values, done, deliveries, listed[0] if listed else None)
 
+    def _sees(self, project: str | None) -> bool:
+        """Whether this view sees a job of project (its JSON as the hash holds it)."""
+        return self.project is None or (project or DEFAULT_JSON) == self._project
+
+    def project_of(self, jid: str) -> str:
+        """Return the project a job belongs to (default for one stored before projects)."""
+        raw = self.redis.hget(keys.job(jid), "project")
+        return json.loads(raw) if raw else keys.DEFAULT_PROJECT
+
     def active_snapshots(self) -> list[int]:
-        """Return the snapshot numbers of every queued or running job."""
+        """Return the snapshot numbers of this view's queued or running jobs."""
         pipe = self.redis.pipeline(transaction=True)  # one moment: a job moving is seen once
         for status in contracts.ACTIVE:
             pipe.zrange(keys.job_status_index(status), 0, -1)
         jids = [jid for listed in pipe.execute() for jid in listed]
         pipe = self.redis.pipeline(transaction=False)
         for jid in jids:
-            pipe.hget(keys.job(jid), "snapshot_seq")
-        return [int(json.loads(raw)) for raw in pipe.execute() if raw not in (None, "null")]
+            pipe.hmget(keys.job(jid), ["snapshot_seq", "project"])
+        return [
+            int(json.loads(raw))
+            for raw, project in pipe.execute()
+            if raw not in (None, "null") and self._sees(project)
+        ]
 
     def has_eval_set(self, jid: str) -> bool:
         """Return whether the job's eval set is stored (without reading it)."""
@@ -166,10 +188,11 @@ class JobStore(AnswerCache, JobEvents):
         With a status, only that status's index is read (not every job); a job whose status
         changed since it was indexed is passed over.
         """
-        start = paging.start_after(self.redis, keys.JOBS, after, reverse=True)
+        listed = self.space.jobs if self.project else keys.JOBS
+        start = paging.start_after(self.redis, listed, after, reverse=True)
         if status is not None:
             self._index_jobs_from_before_the_status_index()
-        index = keys.job_status_index(status) if status else keys.JOBS
+        index = keys.job_status_index(status) if status else listed
         ids = paging.ids_from(self.redis, index, start, "-inf", reverse=True, batch=200)
         batches = ([j for j in map(self.get, chunk) if j is not None] for chunk in ids)
         return paging.first_page(
@@ -198,7 +221,7 @@ class JobStore(AnswerCache, JobEvents):
         """Remove a job that was never queued, with everything stored for it."""
         owner = self.redis.hget(keys.job(jid), "owner")
         pipe = self.redis.pipeline(transaction=True)
-        pipe.zrem(keys.JOBS, jid)
+        pipe.zrem(keys.JOBS, jid).zrem(keys.Space(self.project_of(jid)).jobs, jid)
         if owner is not None:
             pipe.zrem(keys.jobs_of_owner(json.loads(owner)), jid)
         for status in contracts.STATUSES:
@@ -210,8 +233,8 @@ class JobStore(AnswerCache, JobEvents):
         pipe.execute()
 
     def count(self) -> int:
-        """Return how many jobs exist."""
-        return int(self.redis.zcard(keys.JOBS))
+        """Return how many jobs this view sees."""
+        return int(self.redis.zcard(self.space.jobs if self.project else keys.JOBS))
 
     def update_if_active(self, jid: str, **fields: object) -> bool:
         """Set fields unless the job has finished; return whether they were set."""
@@ -251,8 +274,10 @@ class JobStore(AnswerCache, JobEvents):
         seen = ""  # the model id last read on the job; the script checks it is still that
         while True:
             meta = keys.model_meta(seen) if seen else keys.job(jid)
+            listed = keys.Space(self.project_of(jid)).models
             done, mid = self._cancel(
-                keys=[*_job_keys(jid), keys.MODELS, meta], args=[jid, json.dumps(now()), seen]
+                keys=[*_job_keys(jid), keys.MODELS, meta, listed],
+                args=[jid, json.dumps(now()), seen],
             )
             if done != -1:
                 return bool(done), mid or None
@@ -278,8 +303,9 @@ class JobStore(AnswerCache, JobEvents):
             return self.update_if_active(jid, **fields)
         name, target = alias
         value = json.dumps({**target, "promoted_at": finished})
+        alias_key = keys.Space(self.project_of(jid)).model_alias(name)
         done = self._update_and_set(
-            keys=[*_job_keys(jid), keys.model_alias(name)], args=[jid, value, *_pairs(fields)]
+            keys=[*_job_keys(jid), alias_key], args=[jid, value, *_pairs(fields)]
         )
         return done == 1
 

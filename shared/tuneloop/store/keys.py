@@ -1,20 +1,20 @@
-"""Every Redis key Tuneloop writes, in one place."""
+"""Every Redis key Tuneloop writes, in one place.
+
+A project's own records (its interactions and their versions and audit trails, its aliases,
+and its lists of jobs, files and models) live in its key space (:class:`Space`). The
+``default`` project's space is the key layout from before projects, so data stored then is
+the default project's where it lies; any other project's keys begin ``tuneloop:p:{name}:``.
+Jobs, files and models are kept under their (random, global) ids with the project they
+belong to in their record; only their per-project lists are in the space.
+"""
+
+from dataclasses import dataclass
+from functools import cached_property
 
 PREFIX = "tuneloop"
-INTERACTION_SEQ = f"{PREFIX}:seq:interactions"
-INTERACTIONS = f"{PREFIX}:interactions"
-TASK_COUNTS = f"{PREFIX}:stats:tasks"
-RATING_COUNTS = f"{PREFIX}:stats:ratings"
-# Versions of edited and deleted interactions (see store/versions.py): the sequence number of
-# each edited interaction's current version, the older versions' refs ("{id}@{seq}") scored by
-# their interaction's creation and by their end, their bodies, the refs of deleted ones, and
-# the highest end of any version reclaimed so far.
-INTERACTION_BORN = f"{PREFIX}:interactions:born"
-INTERACTION_HISTORY = f"{PREFIX}:interactions:history"
-INTERACTION_ENDED = f"{PREFIX}:interactions:ended"
-INTERACTION_BODIES = f"{PREFIX}:interactions:bodies"
-INTERACTION_DELETED = f"{PREFIX}:interactions:deleted"
-INTERACTION_RECLAIMED = f"{PREFIX}:interactions:reclaimed"
+DEFAULT_PROJECT = "default"
+PROJECTS = f"{PREFIX}:projects"  # the set of the projects' names (the sweeper visits each)
+LAYOUT = f"{PREFIX}:layout"  # the layout version the migration (store/projects.py) reached
 JOB_SEQ = f"{PREFIX}:seq:jobs"
 JOBS = f"{PREFIX}:jobs"
 JOB_STATUS_INDEXED = f"{PREFIX}:jobs:status-indexed"
@@ -28,21 +28,6 @@ RATE_LIMITS = f"{PREFIX}:ratelimit"  # the prefix of the limits library's counte
 # delivery times (the restore sweep hands back those older than the visibility timeout).
 KOMBU_UNACKED = "unacked"
 KOMBU_UNACKED_INDEX = "unacked_index"
-
-
-def interaction(iid: str) -> str:
-    """Key of one interaction's JSON."""
-    return f"{PREFIX}:interaction:{iid}"
-
-
-def interaction_events(iid: str) -> str:
-    """Key of one interaction's audit stream (bounded): who changed what, and when."""
-    return f"{PREFIX}:interaction:{iid}:events"
-
-
-def interactions_of_task(task_type: str) -> str:
-    """Key of the sorted set of one task type's interaction ids."""
-    return f"{PREFIX}:interactions:task:{task_type}"
 
 
 def job(jid: str) -> str:
@@ -110,11 +95,6 @@ def job_cases(jid: str, outcome: str) -> str:
     return f"{PREFIX}:job:{jid}:cases:{outcome}"
 
 
-def model_alias(name: str) -> str:
-    """Key of an alias naming a model (e.g. latest-promoted)."""
-    return f"{PREFIX}:model-alias:{name}"
-
-
 def job_deliveries(jid: str) -> str:
     """Key of the hash counting, per stage, how often it started and how often it ended."""
     return f"{PREFIX}:job:{jid}:deliveries"
@@ -169,3 +149,76 @@ def job_parts_done(jid: str, stage: str) -> str:
 def job_part_runs(jid: str, stage: str) -> str:
     """Key of the hash of what each done part of a fanned-out stage reported (index -> JSON)."""
     return f"{PREFIX}:job:{jid}:parts:{stage}:runs"
+
+
+@dataclass(frozen=True)
+class Space:
+    """The keys of one project's own records."""
+
+    project: str = DEFAULT_PROJECT
+
+    @cached_property
+    def prefix(self) -> str:
+        """The start of every key in this space."""
+        return PREFIX if self.project == DEFAULT_PROJECT else f"{PREFIX}:p:{self.project}"
+
+    @cached_property
+    def interaction_seq(self) -> str:
+        """The interactions' sequence (a job's snapshot is a number of it)."""
+        return f"{self.prefix}:seq:interactions"
+
+    @cached_property
+    def interactions(self) -> str:
+        """The sorted set of live interaction ids (score: creation sequence)."""
+        return f"{self.prefix}:interactions"
+
+    @cached_property
+    def task_counts(self) -> str:
+        """The hash of live interactions per task type."""
+        return f"{self.prefix}:stats:tasks"
+
+    @cached_property
+    def rating_counts(self) -> str:
+        """The hash of live interactions per rating bucket."""
+        return f"{self.prefix}:stats:ratings"
+
+    @cached_property
+    def versions(self) -> tuple[str, str, str, str, str, str]:
+        """The version keys (see store/versions.py): born, history, ended, bodies, deleted,
+        reclaimed."""
+        names = ("born", "history", "ended", "bodies", "deleted", "reclaimed")
+        return tuple(f"{self.prefix}:interactions:{n}" for n in names)  # type: ignore[return-value]
+
+    def interaction(self, iid: str) -> str:
+        """Key of one interaction's JSON."""
+        return f"{self.prefix}:interaction:{iid}"
+
+    def interaction_events(self, iid: str) -> str:
+        """Key of one interaction's audit stream (bounded): who changed what, and when."""
+        return f"{self.prefix}:interaction:{iid}:events"
+
+    def interactions_of_task(self, task_type: str) -> str:
+        """Key of the sorted set of one task type's interaction ids."""
+        return f"{self.prefix}:interactions:task:{task_type}"
+
+    def model_alias(self, name: str) -> str:
+        """Key of an alias naming one of the project's models (e.g. latest-promoted)."""
+        return f"{self.prefix}:model-alias:{name}"
+
+    @cached_property
+    def jobs(self) -> str:
+        """The sorted set of the project's jobs (score: the job's sequence number)."""
+        return f"{self.prefix}:project:jobs"
+
+    @cached_property
+    def files(self) -> str:
+        """The sorted set of the project's files (score: the file's sequence number)."""
+        return f"{self.prefix}:project:files"
+
+    @cached_property
+    def models(self) -> str:
+        """The sorted set of the project's models (score: creation time)."""
+        return f"{self.prefix}:project:models"
+
+
+DEFAULT_SPACE = Space()

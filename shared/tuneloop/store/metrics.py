@@ -152,6 +152,7 @@ class MetricsStore:
 
     def read(self) -> Snapshot:
         """Read every pipeline metric in one round trip (RedisError when Redis fails)."""
+        projects = {keys.DEFAULT_PROJECT, *self.redis.smembers(keys.PROJECTS)}
         pipe = self.redis.pipeline(transaction=False)
         pipe.hgetall(keys.METRICS_STAGE_SECONDS).hgetall(keys.METRICS_STAGE_RETRIES)
         pipe.hgetall(keys.METRICS_STAGE_CRASHES).hgetall(keys.METRICS_TRAINING)
@@ -160,13 +161,17 @@ class MetricsStore:
         for queue in QUEUES:
             for name in queue_lists(queue):
                 pipe.llen(name)
-        pipe.hlen(keys.KOMBU_UNACKED).zcard(keys.INTERACTIONS)
+        pipe.hlen(keys.KOMBU_UNACKED)
         pipe.zcount(keys.EMBEDDING_INDEX, f"({int(time.time())}", "+inf")
+        for project in projects:  # every project's interactions, summed
+            pipe.zcard(keys.Space(project).interactions)
         seconds, retries, crashes, training, *rest = pipe.execute()
+        interactions = sum(rest[-len(projects) :])
+        rest = rest[: -len(projects)]
         statuses, rest = rest[: len(contracts.STATUSES)], rest[len(contracts.STATUSES) :]
         per_queue = len(KOMBU_PRIORITY_STEPS)
         depths = {q: sum(rest[i * per_queue : (i + 1) * per_queue]) for i, q in enumerate(QUEUES)}
-        unacked, interactions, embeddings = rest[-3:]
+        unacked, embeddings = rest[-2:]
         last_rate = training.get("last_epochs_per_second")
         return Snapshot(
             jobs_by_status=dict(zip(contracts.STATUSES, map(int, statuses), strict=True)),

@@ -14,15 +14,23 @@ PUBLISH = scripts.source("model_publish")
 
 
 class ModelStore:
-    """Models saved under their id."""
+    """Models saved under their id, each listed in its project's list.
 
-    def __init__(self, redis: Redis, blobs: BlobStore) -> None:
+    Given a project, it is that project's view: its aliases, its list, and another project's
+    model reads as no model. Without one (the workers), every model is seen and the aliases
+    are the default project's.
+    """
+
+    def __init__(self, redis: Redis, blobs: BlobStore, project: str | None = None) -> None:
         self.redis = redis
         self.blobs = blobs
+        self.project = project
+        self.space = keys.Space(project or keys.DEFAULT_PROJECT)
         self._publish = redis.register_script(PUBLISH)
 
     def publish(self, meta: dict, payload: bytes, jid: str, lease_key: str, holder: str) -> int:
-        """Publish a job's model in one atomic step, fenced by the job and the lease.
+        """Publish a job's model (meta names its project) in one atomic step, fenced by the job
+        and the lease.
 
         Returns 1 when published, 0 when the job has ended (cancelled, failed), -1 when the
         lease is held by another runner; in both refusals nothing is left behind.
@@ -30,7 +38,14 @@ class ModelStore:
         mid = meta["id"]
         manifest = self.blobs.write_chunks(keys.model(mid), payload)
         code, old = self._publish(
-            keys=[keys.job(jid), lease_key, keys.model_meta(mid), keys.MODELS, keys.model(mid)],
+            keys=[
+                keys.job(jid),
+                lease_key,
+                keys.model_meta(mid),
+                keys.MODELS,
+                keys.model(mid),
+                keys.Space(meta["project"]).models,
+            ],
             args=[holder, json.dumps(meta), mid, meta["created_at"], manifest],
         )
         if int(code) == 1:
@@ -40,9 +55,12 @@ class ModelStore:
         return int(code)
 
     def withdraw(self, mid: str) -> None:
-        """Remove a model: its description, its listing, its bytes."""
+        """Remove a model: its description, its listings, its bytes."""
+        meta = self.meta(mid)
         pipe = self.redis.pipeline(transaction=True)
         pipe.delete(keys.model_meta(mid)).zrem(keys.MODELS, mid)
+        if meta is not None:
+            pipe.zrem(keys.Space(project_of(meta)).models, mid)
         pipe.execute()
         self.blobs.delete(keys.model(mid))
 
@@ -53,9 +71,12 @@ class ModelStore:
             self.redis.set(keys.model_meta(mid), json.dumps({**meta, **fields}))
 
     def meta(self, mid: str) -> dict | None:
-        """Return a model's description, or None."""
+        """Return a model's description, or None (also for another project's model)."""
         raw = self.redis.get(keys.model_meta(mid))
-        return json.loads(raw) if raw else None
+        meta = json.loads(raw) if raw else None
+        if meta is None or self.project is None or project_of(meta) == self.project:
+            return meta
+        return None
 
     def load(self, mid: str) -> tuple[Agent, int] | None:
         """Return a stored model as an agent with its payload size, or None.
@@ -72,13 +93,13 @@ class ModelStore:
 
         The target may name a model withdrawn since: read its meta to know.
         """
-        raw = self.redis.get(keys.model_alias(name))
+        raw = self.redis.get(self.space.model_alias(name))
         return json.loads(raw) if raw else None
 
     def aliases(self, names: Iterable[str]) -> dict[str, dict]:
         """Return the target of each of the named aliases that is set, by name (one read)."""
         names = list(names)
-        raw = self.redis.mget([keys.model_alias(n) for n in names]) if names else []
+        raw = self.redis.mget([self.space.model_alias(n) for n in names]) if names else []
         return {name: json.loads(r) for name, r in zip(names, raw, strict=True) if r}
 
     def resolve(self, model_id_or_alias: str) -> str | None:
@@ -87,14 +108,19 @@ class ModelStore:
             return model_id_or_alias
         target = self.alias(model_id_or_alias)
         mid = target["model_id"] if target is not None else model_id_or_alias
-        return mid if self.redis.exists(keys.model_meta(mid)) else None
+        return mid if self.meta(mid) is not None else None
 
     def payload(self, mid: str) -> bytes | None:
         """Return a model's saved bytes, or None."""
         return self.blobs.get(keys.model(mid))
 
     def list(self) -> list[dict]:
-        """Return every fine-tuned model's description, oldest first."""
-        ids = self.redis.zrange(keys.MODELS, 0, -1)
+        """Return every fine-tuned model's description this view sees, oldest first."""
+        ids = self.redis.zrange(self.space.models if self.project else keys.MODELS, 0, -1)
         raw = self.redis.mget([keys.model_meta(i) for i in ids]) if ids else []
         return [json.loads(r) for r in raw if r]
+
+
+def project_of(meta: dict) -> str:
+    """Return the project a model belongs to (default for one stored before projects)."""
+    return meta.get("project") or keys.DEFAULT_PROJECT

@@ -7,7 +7,7 @@ from tuneloop.schemas.evaluations import EvaluationInSchema
 from tuneloop.schemas.jobs import JobSchema
 from tuneloop_gateway.auth import JOBS, requires
 from tuneloop_gateway.blueprint import Blueprint
-from tuneloop_gateway.extensions import services
+from tuneloop_gateway.extensions import project_store
 from tuneloop_gateway.idempotency import idempotent
 from tuneloop_gateway.jobs_service import create_and_queue, invalid
 
@@ -21,7 +21,7 @@ blp = Blueprint(
 
 def resolve(field: str, name: str) -> str:
     """Return the model id a name (id or alias) stands for now, or answer 422."""
-    mid = services().store.models.resolve(name)
+    mid = project_store().models.resolve(name)
     if mid is None:
         invalid(field, f"no model or alias named {name!r}")
     return mid

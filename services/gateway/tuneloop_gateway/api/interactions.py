@@ -27,7 +27,7 @@ from tuneloop.store.interactions import EditConflictError
 from tuneloop.timeutil import now
 from tuneloop_gateway.auth import INGEST, current_key, requires
 from tuneloop_gateway.blueprint import Blueprint
-from tuneloop_gateway.extensions import services
+from tuneloop_gateway.extensions import project_store
 from tuneloop_gateway.idempotency import idempotent
 from tuneloop_gateway.limits import counted_in_store, deferred
 
@@ -52,7 +52,7 @@ class Interactions(MethodView):
     @idempotent(blp)
     def post(self, item: dict) -> dict:
         """Store one rated interaction."""
-        return services().store.interactions.add_many([item], limit=deferred())[0]
+        return project_store().interactions.add_many([item], limit=deferred())[0]
 
     @requires(blp, INGEST)
     @blp.arguments(InteractionQuerySchema, location="query")
@@ -60,7 +60,7 @@ class Interactions(MethodView):
     def get(self, query: dict) -> dict:
         """List interactions, oldest first, after an optional cursor."""
         try:
-            data, has_more = services().store.interactions.page(**query)
+            data, has_more = project_store().interactions.page(**query)
         except KeyError:
             abort(404, message=f"no interaction with id {query['after']!r} to page after")
         return {"data": data, "has_more": has_more}
@@ -77,7 +77,7 @@ class InteractionBatch(MethodView):
     @idempotent(blp)
     def post(self, batch: dict) -> dict:
         """Store up to 1,000 interactions all together; one bad item stores none."""
-        records = services().store.interactions.add_many(batch["items"], limit=deferred())
+        records = project_store().interactions.add_many(batch["items"], limit=deferred())
         return {"count": len(records), "ids": [r["id"] for r in records]}
 
 
@@ -89,7 +89,7 @@ class InteractionStats(MethodView):
     @blp.response(200, InteractionStatsSchema)
     def get(self) -> dict:
         """Return the count, task distribution and rating histogram."""
-        return services().store.interactions.stats()
+        return project_store().interactions.stats()
 
 
 def missing(iid: str) -> NoReturn:
@@ -99,7 +99,7 @@ def missing(iid: str) -> NoReturn:
 
 def get_or_404(iid: str) -> dict:
     """Return the interaction's current version or answer 404."""
-    record = services().store.interactions.get(iid)
+    record = project_store().interactions.get(iid)
     if record is None:
         missing(iid)
     return record
@@ -112,7 +112,7 @@ def audit(kind: str) -> dict:
 
 def edit(iid: str, change: Callable[[dict], dict], kind: str) -> dict:
     """Write change as the interaction's new version, reclaim what no job needs, answer it."""
-    store = services().store
+    store = project_store()
     try:
         record = store.interactions.update(iid, change, audit(kind))
     except EditConflictError:
@@ -126,7 +126,7 @@ def edit(iid: str, change: Callable[[dict], dict], kind: str) -> dict:
 def reclaim() -> None:
     """Drop old versions no queued or running job holds; the change is stored either way."""
     try:
-        services().store.reclaim_versions()
+        project_store().reclaim_versions()
     except RedisError as exc:  # the next write or job end reclaims them
         log.warning("old interaction versions not reclaimed: %s", exc)
 
@@ -156,7 +156,7 @@ class Interaction(MethodView):
     @idempotent(blp)
     def delete(self, interaction_id: str) -> dict:
         """Delete the interaction: later jobs never see it; running jobs keep their snapshot."""
-        store = services().store
+        store = project_store()
         try:
             deleted = store.interactions.delete(interaction_id, audit("deleted"))
         except EditConflictError:
@@ -207,7 +207,7 @@ class InteractionEvents(MethodView):
     @blp.response(200, InteractionEventPageSchema)
     def get(self, query: dict, interaction_id: str) -> dict:
         """List the changes, oldest first (kept after a delete, for 30 days)."""
-        store = services().store.interactions
+        store = project_store().interactions
         if store.get(interaction_id) is None and not store.has_events(interaction_id):
             missing(interaction_id)
         data, has_more = store.events(interaction_id, **query)

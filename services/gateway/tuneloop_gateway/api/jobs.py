@@ -23,9 +23,9 @@ from tuneloop.schemas.results import CasePageSchema
 from tuneloop.stages.collect import synthetic_examples
 from tuneloop.stages.prepare import chat_lines
 from tuneloop.store.interactions import SnapshotGoneError
-from tuneloop_gateway.auth import JOBS, requires
+from tuneloop_gateway.auth import JOBS, current_project, requires
 from tuneloop_gateway.blueprint import Blueprint
-from tuneloop_gateway.extensions import services
+from tuneloop_gateway.extensions import project_store, services
 from tuneloop_gateway.idempotency import idempotent
 from tuneloop_gateway.jobs_service import (
     cancel_job,
@@ -73,7 +73,7 @@ class Jobs(MethodView):
     def get(self, query: dict) -> dict:
         """List jobs, newest first."""
         try:
-            data, has_more = services().store.jobs.page(**query)
+            data, has_more = project_store().jobs.page(**query)
         except KeyError:
             abort(404, message=f"no job with id {query['after']!r} to page after")
         return {"data": [_listed(job) for job in data], "has_more": has_more}
@@ -84,7 +84,7 @@ def check_out_of_scope_task(request: dict) -> None:
     task = request.get("out_of_scope_task")
     if task is None:
         return
-    known = set(services().store.interactions.stats()["task_distribution"])
+    known = set(project_store().interactions.stats()["task_distribution"])
     if request["include_synthetic"]:
         known |= {ex["task_type"] for ex in synthetic_examples()}
     if task not in known:
@@ -121,7 +121,7 @@ class Job(MethodView):
         """
         if EVAL_SET_INCLUDE in query["include"]:
             return get_job_or_404(job_id, eval_set=True)
-        body = job_body(services(), current_app.json, job_id, deferred())
+        body = job_body(services(), current_app.json, job_id, deferred(), current_project())
         if body is None:
             no_job(job_id)
         status, body, tag = conditional(body, sent.headers.get("If-None-Match"))
@@ -152,7 +152,7 @@ class JobEvents(MethodView):
     def get(self, query: dict, job_id: str) -> dict:
         """List the job's events, oldest first, after an optional cursor."""
         get_job_or_404(job_id)
-        data, has_more = services().store.jobs.events(job_id, **query)
+        data, has_more = project_store().jobs.events(job_id, **query)
         return {"data": data, "has_more": has_more}
 
 
@@ -170,7 +170,7 @@ class JobCases(MethodView):
         if "cases" not in (job["result"] or {}):
             state = "has no per-case outcomes kept" if job["result"] else f"is {job['status']}"
             abort(409, message=f"job {job_id} {state}: its cases are listed once it succeeded")
-        data, has_more = services().store.cases.page(job_id, **query)
+        data, has_more = project_store().cases.page(job_id, **query)
         return {"data": data, "has_more": has_more}
 
 
@@ -192,7 +192,7 @@ class TrainingFile(MethodView):
     @blp.alt_response(409, response="CONFLICT", description="the job's data was never prepared")
     def get(self, job_id: str) -> Response:
         """Download the training split as chat-format JSONL, regenerated from the snapshot."""
-        job, store = get_job_or_404(job_id), services().store
+        job, store = get_job_or_404(job_id), project_store()
         if "prepare" not in store.jobs.steps_done(job_id):
             abort(409, message=f"the training data of job {job_id} was never prepared")
         try:

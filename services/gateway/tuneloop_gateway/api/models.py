@@ -17,7 +17,7 @@ from tuneloop.schemas.models import (
 from tuneloop_gateway import llm_chat
 from tuneloop_gateway.auth import JOBS, requires
 from tuneloop_gateway.blueprint import Blueprint
-from tuneloop_gateway.extensions import services
+from tuneloop_gateway.extensions import project_store, services
 
 blp = Blueprint("models", __name__, url_prefix="/v1/models", description="Agents to ask")
 
@@ -59,7 +59,7 @@ def get_model_or_404(model_id: str) -> dict:
     builtin = builtin_meta(model_id)
     if builtin is not None:
         return builtin
-    meta = services().store.models.meta(model_id)
+    meta = project_store().models.meta(model_id)
     if meta is None:
         abort(404, message=f"no model with id {model_id!r}")
     return meta
@@ -67,7 +67,7 @@ def get_model_or_404(model_id: str) -> dict:
 
 def aliased_or_404(name: str) -> dict:
     """Return the description of the model an alias names, with the alias, or answer 404."""
-    models = services().store.models
+    models = project_store().models
     target = models.alias(name)
     if target is None:
         abort(404, message=f"no model is {name!r} yet: no job has passed its promote_if rules")
@@ -84,7 +84,7 @@ def aliased_or_404(name: str) -> dict:
 def with_aliases(models: list[dict]) -> list[dict]:
     """Return the models, each with the names of the aliases that name it (one Redis read)."""
     named: dict[str, list[str]] = {}
-    for name, target in services().store.models.aliases(ALIASES).items():
+    for name, target in project_store().models.aliases(ALIASES).items():
         named.setdefault(target["model_id"], []).append(name)
     return [{**model, "aliases": named.get(model["id"], [])} for model in models]
 
@@ -99,7 +99,7 @@ class Models(MethodView):
         """List the baseline, the base language models and every fine-tuned model."""
         configured = [*sorted(registry.BUILTIN), *sorted(registry.UNTRAINED)]
         builtins = [builtin_meta(mid) for mid in configured]
-        return {"data": with_aliases([*builtins, *services().store.models.list()])}
+        return {"data": with_aliases([*builtins, *project_store().models.list()])}
 
 
 @blp.route("/<model:model_id>")
@@ -123,7 +123,7 @@ class Model(MethodView):
         refused (409) until the alias moves. A language model's adapter is deleted from the
         artifact store by the llm worker (the gateway holds no artifact credentials).
         """
-        store = services().store
+        store = project_store()
         if model_id in registry.BUILTIN or model_id in registry.UNTRAINED:
             abort(400, message=f"model {model_id!r} is built in or a base model, not deletable")
         meta = store.models.meta(model_id)

@@ -20,7 +20,7 @@ from tuneloop_gateway.compat.schemas import (
     FileQuerySchema,
     FileUploadSchema,
 )
-from tuneloop_gateway.extensions import services
+from tuneloop_gateway.extensions import project_store
 
 blp = Blueprint(
     "openai_files",
@@ -57,7 +57,7 @@ def not_found(file_id: str) -> NoReturn:
 
 def get_file_or_404(file_id: str) -> dict:
     """Return the file's record or answer 404."""
-    record = services().store.files.get(file_id)
+    record = project_store().files.get(file_id)
     if record is None:
         not_found(file_id)
     return record
@@ -106,7 +106,7 @@ class Files(MethodView):
         if bad:
             refuse_bad_lines(bad, n_bad)
         filename = (upload.filename or "upload.jsonl")[:255]
-        record = services().store.files.add(filename, form["purpose"], content, summary(rows))
+        record = project_store().files.add(filename, form["purpose"], content, summary(rows))
         return record, 200, {"Location": url_for("openai_files.File", file_id=record["id"])}
 
     @blp.doc(operationId="files_list")
@@ -116,7 +116,7 @@ class Files(MethodView):
     def get(self, query: dict) -> dict:
         """List files, newest first."""
         try:
-            data, has_more = services().store.files.page(**query)
+            data, has_more = project_store().files.page(**query)
         except KeyError:
             abort(404, message=f"no file with id {query['after']!r} to page after")
         return {"data": data, "has_more": has_more}
@@ -140,7 +140,7 @@ class File(MethodView):
     def delete(self, file_id: str) -> dict:
         """Delete the file, unless a job that has not ended trains or evaluates on it."""
         try:
-            deleted = services().store.files.delete(file_id)
+            deleted = project_store().files.delete(file_id)
         except FileInUseError as exc:
             abort(409, message=f"file {file_id} is used by job {exc.job_id}, not yet ended")
         if not deleted:
@@ -158,7 +158,7 @@ class FileContent(MethodView):
     @blp.doc(responses={"200": {"content": {"application/jsonl": {"schema": {"type": "string"}}}}})
     def get(self, file_id: str) -> Response:
         """Download the file as it was uploaded."""
-        content = services().store.files.content(file_id)
+        content = project_store().files.content(file_id)
         if content is None:
             not_found(file_id)
         return Response(content, mimetype="application/jsonl")

@@ -29,7 +29,7 @@ from tuneloop_gateway.compat.schemas import (
     FineTuningJobPageSchema,
     FineTuningJobSchema,
 )
-from tuneloop_gateway.extensions import services
+from tuneloop_gateway.extensions import project_store
 from tuneloop_gateway.idempotency import idempotent
 from tuneloop_gateway.jobs_service import cancel_job, check_model, create_and_queue, invalid
 
@@ -45,7 +45,7 @@ def file_rows(field: str, file_id: str, labelled_only: bool = True) -> tuple[lis
     """Return a stored file's rows with a task type and how many have none; 422 when there is
     no such file, 400 when no row has one (the stand-in agent learns routing from task types;
     a language model does not need them: labelled_only False)."""
-    content = services().store.files.content(file_id)
+    content = project_store().files.content(file_id)
     if content is None:
         invalid(field, f"no file with id {file_id!r}")
     rows = trusted_rows(content)
@@ -63,7 +63,7 @@ def file_rows(field: str, file_id: str, labelled_only: bool = True) -> tuple[lis
 
 def get_job_or_404(job_id: str) -> dict:
     """Return one of our fine-tuning jobs, or answer 404."""
-    job = services().store.jobs.get(job_id)
+    job = project_store().jobs.get(job_id)
     if job is None or job["kind"] != FINE_TUNING:
         abort(404, message=f"no fine-tuning job with id {job_id!r}")
     return job
@@ -112,7 +112,7 @@ class FineTuningJobs(MethodView):
         if isinstance(created, Response):  # a quota's 429
             return created
         job = created[0]
-        store = services().store
+        store = project_store()
         for fid in {request["training_file"], request.get("validation_file")} - {None}:
             if not store.files.use(fid, job["id"]):
                 store.cancel_job(job["id"])
@@ -136,7 +136,7 @@ class FineTuningJobs(MethodView):
     def get(self, query: dict) -> dict:
         """List fine-tuning jobs, newest first (those created at /v1/jobs too)."""
         try:
-            data, more = services().store.jobs.page(kind=FINE_TUNING, **query)
+            data, more = project_store().jobs.page(kind=FINE_TUNING, **query)
         except KeyError:
             abort(404, message=f"no job with id {query['after']!r} to page after")
         return {"data": [openai_job(job) for job in data], "has_more": more}
@@ -179,7 +179,7 @@ class FineTuningJobEvents(MethodView):
     def get(self, query: dict, job_id: str) -> dict:
         """List the job's events, newest first; per-epoch losses are type metrics."""
         get_job_or_404(job_id)
-        data, more = services().store.jobs.events(job_id, newest_first=True, **query)
+        data, more = project_store().jobs.events(job_id, newest_first=True, **query)
         return {"data": [openai_event(e) for e in data], "has_more": more}
 
 

@@ -8,7 +8,7 @@ from tuneloop import contracts
 from tuneloop.schemas.jobs import EventQuerySchema, JobQuerySchema
 from tuneloop.stages.compare import CASE_OUTCOMES
 from tuneloop_gateway.auth import JOBS
-from tuneloop_gateway.extensions import services
+from tuneloop_gateway.extensions import project_store
 from tuneloop_gateway.jobs_service import cancel_job, get_job_or_404
 from tuneloop_gateway.pages import charts, report
 from tuneloop_gateway.pages.site import bp, requires, when
@@ -36,7 +36,7 @@ def jobs() -> object:
     errors, rows, has_more = {}, [], False
     try:
         query = JobQuerySchema().load({**asked, "limit": 50})
-        rows, has_more = services().store.jobs.page(**query)
+        rows, has_more = project_store().jobs.page(**query)
     except ValidationError as exc:
         errors = exc.normalized_messages()
     except KeyError:
@@ -57,7 +57,7 @@ def jobs() -> object:
 def job(job_id: str) -> object:
     """Show a job's progress and report: losses, metrics, tasks, data, examples and events."""
     job = get_job_or_404(job_id)
-    store = services().store
+    store = project_store()
     events, more_events = store.jobs.events(job_id, limit=EVENTS_SHOWN)
     result = job.get("result") or {}
     epochs = report.epochs_of(job, events)
@@ -91,14 +91,14 @@ def job(job_id: str) -> object:
 def job_live_json(job_id: str) -> object:
     """Return the job's status, stage, progress and loss chart, for the page to poll."""
     job = get_job_or_404(job_id)
-    events, _ = services().store.jobs.events(job_id, limit=EVENTS_SHOWN)
+    events, _ = project_store().jobs.events(job_id, limit=EVENTS_SHOWN)
     epochs = report.epochs_of(job, events)
     best = (job.get("result") or {}).get("best_epoch")
     shown = request.args.get("epochs", type=int)
     try:  # the events after the last one the page shows
         asked = {k: v for k, v in request.args.items() if k == "after"}
         query = EventQuerySchema().load({**asked, "limit": 200})
-        new_events, _ = services().store.jobs.events(job_id, **query)
+        new_events, _ = project_store().jobs.events(job_id, **query)
     except ValidationError:
         new_events = []
     return jsonify(

@@ -7,6 +7,7 @@ from typing import TypeVar
 from flask import Blueprint, Response, g, jsonify, redirect, render_template, request, url_for
 
 from tuneloop_gateway import auth
+from tuneloop_gateway.extensions import services
 from tuneloop_gateway.pages import session
 
 bp = Blueprint(
@@ -50,6 +51,7 @@ def authenticate() -> object:
         return page_error(401, "Not logged in", "log in again: the session has ended")
     key, g.ui_csrf = found
     g.api_key = key  # what the rate limiter counts, as it counts the key's API calls
+    g.project = key.works_in("", services().projects)  # an every-project key: default
     scope = auth.required_scope()  # admin unless the view says otherwise; None: any key
     if scope is not None and not key.allows(scope):
         return page_error(

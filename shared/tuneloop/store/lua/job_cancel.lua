@@ -2,8 +2,8 @@
 --#include job_move
 -- Cancel is final: the status changes and any model the job published is withdrawn in the
 -- same step (publication is refused once the status is final, see model_publish.lua). After
--- the indexes: the model list, then the description key of the model the caller read on the
--- job (or any key when none). ARGV: the job id, the time, that model id ('' when none).
+-- the indexes: the model list, the description key of the model the caller read on the
+-- job (or any key when none), then the job's project's model list. ARGV: the job id, the time, that model id ('' when none).
 -- Returns {1, model id or false} when cancelled, {0, false} when the job had ended, and
 -- {-1, model id} when the job's model is not the one the caller read: read again and retry.
 local status = job_status(KEYS[1])
@@ -16,5 +16,6 @@ move(ARGV[1], status, {{CANCELLED}})
 if mid == '' then return {1, false} end
 redis.call('DEL', KEYS[AFTER_INDEXES + 1])
 redis.call('ZREM', KEYS[AFTER_INDEXES], mid)
+redis.call('ZREM', KEYS[AFTER_INDEXES + 2], mid)
 redis.call('HSET', KEYS[1], 'model_id', 'null')
 return {1, mid}

@@ -1,6 +1,6 @@
 --#include job_keys
--- Create a job unless its owner is at a quota. After the indexes: the job's eval-set list,
--- the owner's set of jobs, the interaction sequence. ARGV: the job id, max stored, max active
+-- Create a job unless its project is at a quota. After the indexes: the job's eval-set list,
+-- the project's list of jobs, the project's interaction sequence, the owner's set of jobs. ARGV: the job id, max stored, max active
 -- (0: no limit), the sequence number, n, then the n chunks of the eval set, then the record's
 -- field/value pairs. The job and its eval set are written together or not at all. A null
 -- snapshot_seq becomes the interaction sequence's value in the same step, so a job is never
@@ -27,4 +27,5 @@ end
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
 redis.call('ZADD', KEYS[INDEX_SLOT[{{QUEUED}}]], ARGV[4], ARGV[1])
 redis.call('ZADD', owned, ARGV[4], ARGV[1])
+redis.call('ZADD', KEYS[AFTER_INDEXES + 3], ARGV[4], ARGV[1])
 return 'created'

@@ -1,7 +1,9 @@
 --#include rate_limit_hit
 -- Read a job in one step. KEYS: the job's hash, its steps, its deliveries, then the w
 -- rate-limit windows. ARGV: the kept answer's field, the digest of the state the caller
--- already has an answer for ("" for none), then the windows' length/amount pairs. Returns
+-- already has an answer for ("" for none), the reading project's name as JSON ("" for any),
+-- then the windows' length/amount pairs. Another project's job reads as no job (a job
+-- stored before projects is the default project's). Returns
 -- {'kept', body} when an ended job's kept answer still has the job's stamp; {'same'} when the
 -- job's state has the caller's digest; {'none'} without a job; else {'fields', the fields'
 -- values, steps done, the deliveries hash as a flat list, the state's digest, its stamp ('' while
@@ -18,8 +20,10 @@ local function stamp(done, flat)
   return done .. '|' .. table.concat(parts, '|')
 end
 local w = #KEYS - 3
-local refused = hit(4, w, 3)
+local refused = hit(4, w, 4)
 if refused then return refused end
+local project = redis.call('HGET', KEYS[1], 'project') or '"default"'  -- stored before projects
+if ARGV[3] ~= '' and project ~= ARGV[3] then return {'none'} end
 local done, flat = redis.call('SCARD', KEYS[2]), redis.call('HGETALL', KEYS[3])
 local kept = redis.call('HGET', KEYS[1], ARGV[1])
 if kept then

@@ -2,7 +2,7 @@
 -- Publish a model only while its job is active and this runner still holds the stage's
 -- lease (the fencing token): a cancelled job or a runner that lost its lease publishes nothing.
 -- KEYS: the job's hash, the lease, the model's description, the model list, the model's
--- manifest. ARGV: holder, description, model id, its score in the list, the manifest.
+-- manifest, the job's project's model list. ARGV: holder, description, model id, its score in the list, the manifest.
 -- Returns {1, the manifest replaced or false}, {0, false} when the job has ended, {-1, false}
 -- when the lease is another runner's.
 local status = job_status(KEYS[1])
@@ -12,5 +12,6 @@ local old = redis.call('GET', KEYS[5])
 redis.call('SET', KEYS[5], ARGV[5])
 redis.call('SET', KEYS[3], ARGV[2])
 redis.call('ZADD', KEYS[4], ARGV[4], ARGV[3])
+redis.call('ZADD', KEYS[6], ARGV[4], ARGV[3])
 redis.call('HSET', KEYS[1], 'model_id', cjson.encode(ARGV[3]))
 return {1, old}
