@@ -1,4 +1,4 @@
-"""Per-key quotas on jobs: not yet ended, and stored; over either, 429 and nothing stored."""
+"""Per-project quotas on jobs: not yet ended, and stored; over either, 429, nothing stored."""
 
 import secrets
 
@@ -9,10 +9,11 @@ from .support import ApiClient, assert_problem, client_for, fault_stack
 pytestmark = pytest.mark.integration
 
 OTHER_KEY = f"quota-other-{secrets.token_hex(16)}"
+SAME_KEY = f"quota-same-{secrets.token_hex(16)}"
 SETTINGS = {
     "TUNELOOP_MAX_ACTIVE_JOBS": "2",
     "TUNELOOP_MAX_STORED_JOBS": "3",
-    "TUNELOOP_API_KEYS": f"other:{OTHER_KEY}:jobs",
+    "TUNELOOP_API_KEYS": f"other:{OTHER_KEY}:jobs:team-b,same:{SAME_KEY}:jobs:default",
 }
 JOB = {"include_synthetic": False, "lab_eval_set": True, "hyperparameters": {"n_epochs": 1}}
 
@@ -21,12 +22,13 @@ def post_job(client: ApiClient) -> object:
     return client.post("/v1/jobs", json=JOB)
 
 
-def test_a_key_at_its_quotas_gets_429_and_other_keys_do_not() -> None:
+def test_a_project_at_its_quotas_gets_429_and_other_projects_do_not() -> None:
     # No worker: every job stays queued, so it counts as not yet ended.
     with (
         fault_stack(workers=(), gateway_env=SETTINGS) as stack,
         client_for(stack) as admin,
         client_for(stack, OTHER_KEY) as other,
+        client_for(stack, SAME_KEY) as same,
     ):
         first = [post_job(admin) for _ in range(2)]
         assert [r.status_code for r in first] == [202, 202]
@@ -35,7 +37,8 @@ def test_a_key_at_its_quotas_gets_429_and_other_keys_do_not() -> None:
         assert "'default'" in problem["detail"] and "not yet ended" in problem["detail"]
         assert refused.headers["Retry-After"] == "30"
         assert stack.store.jobs.count() == 2  # the refused job was not stored
-        assert post_job(other).status_code == 202  # a quota is per key
+        assert_problem(post_job(same), 429)  # another key of the same project: its quota
+        assert post_job(other).status_code == 202  # a quota is per project
         cancel = admin.post(
             f"/v1/jobs/{first[0].json()['id']}/cancel",
             headers={"Content-Type": "application/json"},
