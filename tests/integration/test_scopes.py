@@ -212,6 +212,9 @@ GOOD = "k" * 32
         ("app:two words:ingest", "the key must be"),
         (f"app:{GOOD}:ingest,app:{GOOD}x:jobs", "names must be unique"),
         (f"one:{GOOD}:ingest,two:{GOOD}:jobs", "are the same key"),
+        (f"app:{GOOD}:ingest:Team A", "the project must be"),
+        (f"app:{GOOD}:ingest:team:a", "the key must be|the project must be|unknown scope"),
+        (f"app:{GOOD}:ingest:*", "only an admin key may be given every project"),
     ],
 )
 def test_the_gateway_refuses_to_start_without_a_key_or_with_a_malformed_spec(
@@ -220,6 +223,23 @@ def test_the_gateway_refuses_to_start_without_a_key_or_with_a_malformed_spec(
     with pytest.raises(RuntimeError, match=complaint) as raised:
         create_app(settings=settings_with(api_keys=api_keys))
     assert GOOD not in str(raised.value), "the error message shows a key"
+
+
+def test_each_key_belongs_to_its_project_and_an_entry_without_one_to_default() -> None:
+    spec = (
+        f"a:{GOOD}:ingest+jobs:team-a, b:x:y{'b' * 30}:jobs:team-b, "
+        f"old:{'o' * 32}:ingest, ops:{'p' * 32}:admin:*"
+    )
+    app = create_app(settings=settings_with(api_keys=spec))
+    keys = {key.name: key for key in app.extensions["tuneloop"].api_keys}
+    assert {name: key.project for name, key in keys.items()} == {
+        "a": "team-a",
+        "b": "team-b",  # a key may hold ':'; the project is the last field
+        "old": "default",
+        "ops": "*",
+    }
+    assert keys["a"].scopes == frozenset({"ingest", "jobs"})
+    assert app.extensions["tuneloop"].projects == frozenset({"default", "team-a", "team-b"})
 
 
 def test_the_legacy_key_and_the_key_list_work_together_in_process() -> None:

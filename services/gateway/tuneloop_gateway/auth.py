@@ -120,14 +120,13 @@ def parse_api_keys(spec: str, legacy_key: str = "") -> tuple[ApiKey, ...]:
 def _parse_entry(entry: str, number: int) -> tuple[str, str, frozenset[str], str]:
     where = f"TUNELOOP_API_KEYS entry {number}"
     name, sep, rest = entry.partition(":")
+    project = DEFAULT_PROJECT  # an entry from before projects: name:key:scope[+scope]
+    head, sep_project, last = rest.rpartition(":")
+    if sep_project and ":" in head and not _is_scope_list(last):  # name:key:scopes:project
+        rest, project = head, last.strip()
     key, sep2, scope_text = rest.rpartition(":")
     if not (sep and sep2):
         raise RuntimeError(f"{where}: expected name:key:scope[+scope]:project")
-    project = DEFAULT_PROJECT  # an entry from before projects: name:key:scope[+scope]
-    if not _is_scope_list(scope_text):  # the last field is the project
-        project, (key, sep3, scope_text) = scope_text.strip(), key.rpartition(":")
-        if not sep3:
-            raise RuntimeError(f"{where}: expected name:key:scope[+scope]:project")
     name, key, scope_text = name.strip(), key.strip(), scope_text.strip()
     if not _NAME.fullmatch(name):
         raise RuntimeError(
