@@ -51,6 +51,8 @@ class Settings:
     keep_intermediates: int = 0
     # Jobs per project: not yet ended, and stored at all (0: no limit); over either, 429.
     max_active_jobs: int = 20
+    # Bytes one project may store (interactions, files, eval sets, cases, models; 0: no limit).
+    max_project_bytes: int = 2 * 1024**3
     max_stored_jobs: int = 10_000
     # Seconds a stage waits for Redis to take a write again (unreachable, loading, full)
     # before it gives up; an outage shorter than this costs a job only time.
@@ -133,6 +135,7 @@ class Settings:
             model_cache_bytes=int(get("TUNELOOP_MODEL_CACHE_BYTES", cls.model_cache_bytes)),
             keep_intermediates=int(get("TUNELOOP_KEEP_INTERMEDIATES", cls.keep_intermediates)),
             max_active_jobs=int(get("TUNELOOP_MAX_ACTIVE_JOBS", cls.max_active_jobs)),
+            max_project_bytes=int(get("TUNELOOP_MAX_PROJECT_BYTES", cls.max_project_bytes)),
             max_stored_jobs=int(get("TUNELOOP_MAX_STORED_JOBS", cls.max_stored_jobs)),
             outage_grace=float(get("TUNELOOP_OUTAGE_GRACE", cls.outage_grace)),
             sweep_interval=float(get("TUNELOOP_SWEEP_INTERVAL", cls.sweep_interval)),

@@ -73,6 +73,22 @@ def test_data_from_before_projects_is_the_default_projects_and_no_other(store: S
     assert store.scoped("default").jobs.get(jid)["project"] == "default"
 
 
+def test_the_migration_counts_what_the_default_project_already_stores(store: Store) -> None:
+    jid, fid, mid = store_as_before_projects(store)
+    store.redis.delete(keys.Space(keys.DEFAULT_PROJECT).usage)  # as before budgets
+    projects.migrate(store.redis)
+    found = store.scoped("default").usage()
+    (iid,) = store.redis.zrange(keys.DEFAULT_SPACE.interactions, 0, -1)
+    assert found["interactions"] == {
+        "bytes": store.redis.strlen(keys.DEFAULT_SPACE.interaction(iid)),
+        "count": 1,
+    }
+    assert found["files"] == {"bytes": store.redis.strlen(keys.file_content(fid)), "count": 1}
+    assert found["models"] == {"bytes": 0, "count": 1}  # a description without saved bytes
+    assert found["bytes"] == found["interactions"]["bytes"] + found["files"]["bytes"]
+    assert store.scoped("team-b").usage()["bytes"] == 0
+
+
 def test_the_migration_runs_once_and_again_without_change(store: Store) -> None:
     store_as_before_projects(store)
     projects.migrate(store.redis)

@@ -15,8 +15,9 @@ from tuneloop.logs import configure_logging
 from tuneloop.schemas.common import ProblemSchema
 from tuneloop.settings import Settings
 from tuneloop.store import Store, projects
+from tuneloop.store.budget import Budget
 from tuneloop_gateway import auth, errors, id_params, limits, metrics, openapi, pages, request_id
-from tuneloop_gateway.api import evaluations, health, interactions, jobs, models
+from tuneloop_gateway.api import evaluations, health, interactions, jobs, models, usage
 from tuneloop_gateway.compat import chat as openai_chat
 from tuneloop_gateway.compat import errors as openai_errors
 from tuneloop_gateway.compat import files as openai_files
@@ -105,7 +106,7 @@ def create_app(test_config: Mapping | None = None, settings: Settings | None = N
     app.debug = False  # never the debugger, whatever FLASK_DEBUG or a config says
     app.extensions["tuneloop"] = Services(
         settings=settings,
-        store=Store.from_url(settings.redis_url),
+        store=Store.from_url(settings.redis_url, budget=Budget(settings.max_project_bytes)),
         celery=build_celery(settings),
         api_keys=api_keys,
     )
@@ -114,7 +115,7 @@ def create_app(test_config: Mapping | None = None, settings: Settings | None = N
     api.spec.components.schema(openapi.OPENAI_ERROR, schema=OpenAIErrorSchema)
     id_params.register_converters(app, api)  # before any route names one: <job:job_id>
     compat = (fine_tuning, openai_files, openai_chat)
-    for module in (health, interactions, jobs, evaluations, models, *compat):
+    for module in (health, interactions, jobs, evaluations, models, usage, *compat):
         api.register_blueprint(module.blp)
     errors.register(app)
     openai_errors.register(app)  # the OpenAI routes answer errors in OpenAI's shape

@@ -2,7 +2,7 @@
 
 import logging
 
-from flask import Flask, Response, json
+from flask import Flask, Response, g, json
 from gunicorn.http.errors import ParseException
 from kombu.exceptions import OperationalError as KombuOperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -10,15 +10,25 @@ from redis.exceptions import OutOfMemoryError, ReadOnlyError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from werkzeug.exceptions import HTTPException
 
+from tuneloop.store.budget import BudgetExceeded
+
 log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 
 
+INSUFFICIENT_QUOTA = "insufficient_quota"  # a problem's type: a project's budget is used up
+
+
 def problem(
-    status: int, title: str, detail: str, errors: dict | None = None, headers: dict | None = None
+    status: int,
+    title: str,
+    detail: str,
+    errors: dict | None = None,
+    headers: dict | None = None,
+    kind: str = "about:blank",
 ) -> Response:
     """Render a problem document with its content type."""
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    body = {"type": kind, "title": title, "status": status, "detail": detail}
     if errors:
         body["errors"] = errors
     response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
@@ -103,6 +113,12 @@ def handle_unreadable_body(error: ParseException) -> Response:
     return problem(400, "Bad Request", f"the request body could not be read: {error}")
 
 
+def handle_over_budget(error: BudgetExceeded) -> Response:
+    """Answer 429 insufficient_quota naming the budget and the figures: nothing was stored."""
+    detail = error.describe(g.get("project", "?"))
+    return problem(429, "Insufficient Quota", detail, kind=INSUFFICIENT_QUOTA)
+
+
 def handle_unexpected(error: Exception) -> Response:
     """Log the stack trace; the client gets a plain 500 problem without it."""
     log.exception("unhandled error")
@@ -115,4 +131,5 @@ def register(app: Flask) -> None:
     app.register_error_handler(RedisError, handle_redis_error)
     app.register_error_handler(KombuOperationalError, handle_broker_error)
     app.register_error_handler(ParseException, handle_unreadable_body)
+    app.register_error_handler(BudgetExceeded, handle_over_budget)
     app.register_error_handler(Exception, handle_unexpected)

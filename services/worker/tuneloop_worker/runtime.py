@@ -7,12 +7,15 @@ from celery import current_app
 from tuneloop.encoder import embedding
 from tuneloop.pipeline.runner import Limits
 from tuneloop.store import Store
+from tuneloop.store.budget import Budget
 from tuneloop.store.embeddings import EmbeddingCache
 
 
 @lru_cache(maxsize=1)
-def _store(redis_url: str, lease_ttl: float, cache_ttl: int, cache_entries: int) -> Store:
-    built = Store.from_url(redis_url, lease_ttl_ms=int(lease_ttl * 1000))
+def _store(
+    redis_url: str, lease_ttl: float, cache_ttl: int, cache_entries: int, max_bytes: int
+) -> Store:
+    built = Store.from_url(redis_url, lease_ttl_ms=int(lease_ttl * 1000), budget=Budget(max_bytes))
     built.embeddings = EmbeddingCache(built.raw, cache_ttl, cache_entries)
     return built
 
@@ -25,6 +28,7 @@ def store() -> Store:
         settings.lease_ttl,
         settings.embed_cache_ttl,
         settings.embed_cache_max_entries,
+        settings.max_project_bytes,
     )
 
 

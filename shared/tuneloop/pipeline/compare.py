@@ -8,12 +8,13 @@ from tuneloop.agent import registry
 from tuneloop.errors import StageError
 from tuneloop.job_request import request_of
 from tuneloop.pipeline import data
-from tuneloop.pipeline.fine_tune import model_id_for
+from tuneloop.pipeline.fine_tune import OVER_BUDGET, model_id_for
 from tuneloop.pipeline.runner import Limits
 from tuneloop.report import evidence, outcomes, promotion, routes, scope
 from tuneloop.report.cases import discordant
 from tuneloop.stages import compare as cmp
 from tuneloop.store import Store
+from tuneloop.store.budget import BudgetExceeded
 
 
 def run(store: Store, job: dict, limits: Limits) -> dict:
@@ -84,6 +85,9 @@ def evaluation_report(store: Store, job: dict, seed: int, abstention: dict | Non
         counts = store.cases.replace(jid, records, job.get("lease_holder", ""))
     except outcomes.UnpairedError as exc:
         raise StageError("evaluation_unpaired", str(exc)) from None
+    except BudgetExceeded as exc:
+        message = f"its cases were not kept: {exc.describe(job['project'])}"
+        raise StageError(OVER_BUDGET, message) from None
     task = request_of(job).out_of_scope_task
     tuned_routes = routes.load(art.get_blob(jid, "fine_tuned_routes")) if task else None
     oos = scope.out_of_scope(task, abstention, base_out, tuned_out, tuned_routes) if task else None

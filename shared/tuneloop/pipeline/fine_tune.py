@@ -20,6 +20,7 @@ from tuneloop.pipeline import data, fanout
 from tuneloop.pipeline.runner import Limits
 from tuneloop.stages.prepare import VALIDATION, one_side
 from tuneloop.store import Store, ids, keys
+from tuneloop.store.budget import BudgetExceeded
 from tuneloop.timeutil import now
 
 STAGE = "fine_tune"
@@ -160,10 +161,17 @@ def model_meta(job: dict, trained: Trained, size: int) -> dict:
     }
 
 
+OVER_BUDGET = "project_over_budget"  # the error code of a job whose output would not fit
+
+
 def _publish(store: Store, job: dict, meta: dict, payload: bytes) -> None:
     """Publish the model unless the job ended or this runner lost its lease (then stop)."""
     jid, holder = job["id"], job["lease_holder"]
-    code = store.models.publish(meta, payload, jid, keys.lease(jid, STAGE), holder)
+    try:
+        code = store.models.publish(meta, payload, jid, keys.lease(jid, STAGE), holder)
+    except BudgetExceeded as exc:
+        message = f"the model was not kept: {exc.describe(meta['project'])}"
+        raise StageError(OVER_BUDGET, message) from None
     if code == 0:
         raise JobCancelled(jid)  # the job ended first: cancel is final, no model
     if code < 0:

@@ -4,9 +4,11 @@ import copy
 
 from redis import ConnectionPool, Redis
 
+from tuneloop.store import budget as budgets
 from tuneloop.store import keys
 from tuneloop.store.artifacts import ArtifactStore
 from tuneloop.store.blobs import BlobStore
+from tuneloop.store.budget import NO_BUDGET, Budget
 from tuneloop.store.cases import CaseStore
 from tuneloop.store.deliveries import DeliveryStore
 from tuneloop.store.embeddings import EmbeddingCache
@@ -35,31 +37,37 @@ class Store:
     interactions and aliases (the workers' view); :meth:`scoped` gives one project's view.
     """
 
-    def __init__(self, redis: Redis, lease_ttl_ms: int = 30_000, raw: Redis | None = None) -> None:
-        self.redis = redis
+    def __init__(
+        self,
+        redis: Redis,
+        lease_ttl_ms: int = 30_000,
+        raw: Redis | None = None,
+        budget: Budget = NO_BUDGET,
+    ) -> None:
+        self.redis, self.budget = redis, budget
         self.project: str | None = None
         self._views: dict[str, Store] = {}
         self.raw = raw or _bytes_client(redis)
         self.blobs = BlobStore(self.raw)
-        self.interactions = InteractionStore(redis)
-        self.jobs = JobStore(redis)
+        self.interactions = InteractionStore(redis, budget=budget)
+        self.jobs = JobStore(redis, budget=budget)
         self.deliveries = DeliveryStore(redis)
         self.artifacts = ArtifactStore(redis, self.blobs)
-        self.models = ModelStore(redis, self.blobs)
+        self.models = ModelStore(redis, self.blobs, budget=budget)
         self.leases = LeaseStore(redis, lease_ttl_ms)
         self.replies = ReplyStore(redis)
         self.idempotency = IdempotencyStore(redis)
-        self.cases = CaseStore(redis)
+        self.cases = CaseStore(redis, budget=budget)
         self.metrics = MetricsStore(redis)
         self.files = FileStore(redis, self.raw)
         self.embeddings = EmbeddingCache(self.raw)
         self.parts = PartStore(redis)
 
     @classmethod
-    def from_url(cls, url: str, lease_ttl_ms: int = 30_000) -> "Store":
+    def from_url(cls, url: str, lease_ttl_ms: int = 30_000, budget: Budget = NO_BUDGET) -> "Store":
         """Connect lazily to the Redis at url."""
         redis = Redis.from_url(url, decode_responses=True, health_check_interval=30)
-        return cls(redis, lease_ttl_ms)
+        return cls(redis, lease_ttl_ms, budget=budget)
 
     def scoped(self, project: str) -> "Store":
         """This store as one project sees it: its interactions, jobs, files, models, aliases."""
@@ -67,9 +75,9 @@ class Store:
         if view is None:  # one view per project, built once (projects are configured)
             view = copy.copy(self)
             view.project, view._views = project, {}
-            view.interactions = InteractionStore(self.redis, keys.Space(project))
-            view.jobs = JobStore(self.redis, project)
-            view.models = ModelStore(self.redis, self.blobs, project)
+            view.interactions = InteractionStore(self.redis, keys.Space(project), self.budget)
+            view.jobs = JobStore(self.redis, project, self.budget)
+            view.models = ModelStore(self.redis, self.blobs, project, self.budget)
             view.files = FileStore(self.redis, self.raw, project)
             self._views[project] = view
         return view
@@ -77,6 +85,10 @@ class Store:
     def for_job(self, job: dict) -> "Store":
         """This store as the job's project sees it (where its interactions and aliases are)."""
         return self.scoped(job.get("project") or keys.DEFAULT_PROJECT)
+
+    def usage(self) -> dict:
+        """Return this view's project's stored bytes and counts (store/budget.py)."""
+        return budgets.usage(self.redis, keys.Space(self.project or keys.DEFAULT_PROJECT))
 
     def projects(self) -> list[str]:
         """Return the projects' names: the default one and every one recorded."""

@@ -6,15 +6,20 @@ from collections.abc import Iterable
 from redis import Redis
 
 from tuneloop.stages.compare import CASE_OUTCOMES
-from tuneloop.store import keys
+from tuneloop.store import budget as budgets
+from tuneloop.store import keys, scripts
+from tuneloop.store.budget import NO_BUDGET, Budget
+
+SWAP = scripts.source("cases_swap")
 
 
 class CaseStore:
     """One list per outcome, a JSON record an element, in evaluation order; kept with the job."""
 
-    def __init__(self, redis: Redis, chunk: int = 500) -> None:
-        self.redis = redis
+    def __init__(self, redis: Redis, chunk: int = 500, budget: Budget = NO_BUDGET) -> None:
+        self.redis, self.budget = redis, budget
         self.chunk = chunk  # records per RPUSH
+        self._swap = redis.register_script(SWAP)
 
     def replace(
         self, jid: str, records: Iterable[tuple[str, dict]], writer: str = ""
@@ -22,31 +27,40 @@ class CaseStore:
         """Store (outcome, record) pairs in place of any earlier ones; return counts per outcome.
 
         Written to staging lists of this writer (the stage's lease holder), then renamed in one
-        transaction: a redelivered compare overwrites, never appends; two runners that overlap
-        never write into one list; a reader never sees a half-written list.
+        step: a redelivered compare overwrites, never appends; two runners that overlap never
+        write into one list; a reader never sees a half-written list. The lists' bytes are
+        counted against the job's project's budget in that step: BudgetExceeded (the earlier
+        lists stay) when they would take it past.
         """
         staging = {o: keys.job_cases(jid, f"{o}:staging:{writer}") for o in CASE_OUTCOMES}
         pending: dict[str, list[str]] = {o: [] for o in CASE_OUTCOMES}
         counts = dict.fromkeys(CASE_OUTCOMES, 0)
+        size = 0
         try:
             self.redis.delete(*staging.values())  # what an earlier try of this writer left
             for outcome, record in records:
                 pending[outcome].append(json.dumps(record))
                 counts[outcome] += 1
+                size += len(pending[outcome][-1].encode())
                 if len(pending[outcome]) >= self.chunk:
                     self.redis.rpush(staging[outcome], *pending[outcome])
                     pending[outcome].clear()
+            for outcome, rows in pending.items():
+                if rows:
+                    self.redis.rpush(staging[outcome], *rows)
         except BaseException:
             self.redis.delete(*staging.values())
             raise
-        pipe = self.redis.pipeline(transaction=True)
-        for outcome, rows in pending.items():
-            if rows:
-                pipe.rpush(staging[outcome], *rows)
-            pipe.delete(keys.job_cases(jid, outcome))
-            if counts[outcome]:
-                pipe.rename(staging[outcome], keys.job_cases(jid, outcome))
-        pipe.execute()
+        project = json.loads(self.redis.hget(keys.job(jid), "project") or '"default"')
+        outcome = self._swap(
+            keys=[
+                keys.job(jid),
+                keys.Space(project).usage,
+                *(k for o in CASE_OUTCOMES for k in (staging[o], keys.job_cases(jid, o))),
+            ],
+            args=[self.budget.max_bytes, size, *(counts[o] for o in CASE_OUTCOMES)],
+        )
+        budgets.raise_if_over(outcome)
         return counts
 
     def page(

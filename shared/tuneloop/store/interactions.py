@@ -6,7 +6,9 @@ from collections.abc import Callable, Iterator, Sequence
 
 from redis import Redis
 
+from tuneloop.store import budget as budgets
 from tuneloop.store import ids, keys, paging, ratelimit, scripts, versions
+from tuneloop.store.budget import NO_BUDGET, Budget
 from tuneloop.store.ratelimit import Window
 from tuneloop.timeutil import now
 
@@ -36,8 +38,10 @@ def rating_bucket(rating: float) -> str:
 class InteractionStore:
     """One project's interactions, their per-task index and running statistics."""
 
-    def __init__(self, redis: Redis, space: keys.Space = keys.DEFAULT_SPACE) -> None:
-        self.redis, self.k = redis, space
+    def __init__(
+        self, redis: Redis, space: keys.Space = keys.DEFAULT_SPACE, budget: Budget = NO_BUDGET
+    ) -> None:
+        self.redis, self.k, self.budget = redis, space, budget
         born, self._history, self._ended, bodies, self._deleted, self._reclaimed = space.versions
         self._head = [space.interaction_seq, space.interactions]
         self._counts = [space.task_counts, space.rating_counts]
@@ -53,7 +57,7 @@ class InteractionStore:
         """Store validated interactions in one atomic step: all of them or none.
 
         The limit's windows are counted in the same step; RateLimitedError (nothing stored)
-        when one is used up.
+        when one is used up, BudgetExceeded (nothing stored) past the project's byte budget.
         """
         created = now()
         records = [
@@ -74,6 +78,7 @@ class InteractionStore:
             keys=[
                 *self._head,
                 *self._counts,
+                self.k.usage,
                 *ratelimit.window_keys(limit),
                 *(self.k.interaction(r["id"]) for r in records),
                 *(self.k.interactions_of_task(task) for task in tasks),
@@ -82,6 +87,7 @@ class InteractionStore:
                 len(records),
                 len(tasks),
                 len(limit),
+                self.budget.max_bytes,
                 *ratelimit.window_args(limit),
                 *(r["id"] for r in records),
                 *(json.dumps(r, separators=(",", ":")) for r in records),
@@ -91,6 +97,7 @@ class InteractionStore:
             ],
         )
         ratelimit.raise_if_over(outcome)
+        budgets.raise_if_over(outcome)
         return records
 
     def last_seq(self) -> int:
@@ -156,6 +163,7 @@ class InteractionStore:
                     self.k.interactions_of_task(old_task),
                     self.k.interactions_of_task(new_task),
                     self.k.interaction_events(iid),
+                    self.k.usage,
                 ],
                 args=[
                     iid,
@@ -167,8 +175,10 @@ class InteractionStore:
                     rating_bucket(after["rating"]),
                     json.dumps({**event, "created_at": after["updated_at"], "changes": diff}),
                     MAX_EVENTS,
+                    self.budget.max_bytes,
                 ],
             )
+            budgets.raise_if_over(outcome)
             if outcome == -1:
                 return None
             if outcome > 0:
@@ -193,6 +203,7 @@ class InteractionStore:
                     self.k.interaction(iid),
                     self.k.interactions_of_task(record["task_type"]),
                     self.k.interaction_events(iid),
+                    self.k.usage,
                 ],
                 args=[
                     iid,

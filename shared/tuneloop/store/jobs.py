@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from redis import Redis
 
 from tuneloop import contracts, graph
+from tuneloop.store import budget as budgets
 from tuneloop.store import ids, job_record, keys, paging, scripts
 from tuneloop.store.answer_cache import AnswerCache
+from tuneloop.store.budget import NO_BUDGET, Budget
 from tuneloop.store.job_events import JobEvents
 from tuneloop.timeutil import now
 
@@ -60,10 +62,12 @@ class JobStore(AnswerCache, JobEvents):
     job is seen.
     """
 
-    def __init__(self, redis: Redis, project: str | None = None) -> None:
+    def __init__(
+        self, redis: Redis, project: str | None = None, budget: Budget = NO_BUDGET
+    ) -> None:
         AnswerCache.__init__(self, redis, project)
         JobEvents.__init__(self, redis)
-        self.redis, self.project = redis, project
+        self.redis, self.project, self.budget = redis, project, budget
         self.space = keys.Space(project or keys.DEFAULT_PROJECT)
         self._update = redis.register_script(UPDATE_IF_ACTIVE)
         self._update_and_set = redis.register_script(UPDATE_AND_SET_IF_ACTIVE)
@@ -80,7 +84,8 @@ class JobStore(AnswerCache, JobEvents):
         quota: Quota = Quota(),
         kind: str = graph.FINE_TUNING,
     ) -> dict:
-        """Store a new queued job of kind in the project; QuotaExceeded when it is at a quota.
+        """Store a new queued job of kind in the project; QuotaExceeded when it is at a quota,
+        BudgetExceeded when its eval set would take it past its byte budget.
 
         The request's eval set is kept under its own key; the record keeps only its size.
         snapshot_seq None: the interactions' sequence number, read in the same step.
@@ -111,7 +116,7 @@ class JobStore(AnswerCache, JobEvents):
             "project": self.space.project,
         }
         seq = self.redis.incr(keys.JOB_SEQ)
-        head = [jid, quota.max_stored, quota.max_active, seq, len(chunks)]
+        head = [jid, quota.max_stored, quota.max_active, seq, self.budget.max_bytes, len(chunks)]
         fields = [a for k, v in record.items() for a in (k, json.dumps(v))]
         outcome = self._create(
             keys=[
@@ -120,9 +125,11 @@ class JobStore(AnswerCache, JobEvents):
                 self.space.jobs,
                 self.space.interaction_seq,
                 keys.jobs_of_owner(owner),
+                self.space.usage,
             ],
             args=[*head, *chunks, *fields],
         )
+        budgets.raise_if_over(outcome)
         if outcome != "created":
             limit = quota.max_stored if outcome == "stored" else quota.max_active
             raise QuotaExceeded(outcome, limit)
@@ -219,9 +226,14 @@ class JobStore(AnswerCache, JobEvents):
 
     def delete(self, jid: str) -> None:
         """Remove a job that was never queued, with everything stored for it."""
-        owner = self.redis.hget(keys.job(jid), "owner")
+        owner, stored = self.redis.hmget(keys.job(jid), ["owner", "eval_set_bytes"])
+        space = keys.Space(self.project_of(jid))
         pipe = self.redis.pipeline(transaction=True)
-        pipe.zrem(keys.JOBS, jid).zrem(keys.Space(self.project_of(jid)).jobs, jid)
+        pipe.zrem(keys.JOBS, jid).zrem(space.jobs, jid)
+        if stored and int(stored):  # its eval set leaves the project's usage
+            pipe.hincrby(space.usage, "bytes", -int(stored))
+            pipe.hincrby(space.usage, "eval_sets:bytes", -int(stored))
+            pipe.hincrby(space.usage, "eval_sets:count", -1)
         if owner is not None:
             pipe.zrem(keys.jobs_of_owner(json.loads(owner)), jid)
         for status in contracts.STATUSES:
@@ -274,9 +286,10 @@ class JobStore(AnswerCache, JobEvents):
         seen = ""  # the model id last read on the job; the script checks it is still that
         while True:
             meta = keys.model_meta(seen) if seen else keys.job(jid)
-            listed = keys.Space(self.project_of(jid)).models
+            manifest = keys.model(seen) if seen else keys.job(jid)
+            space = keys.Space(self.project_of(jid))
             done, mid = self._cancel(
-                keys=[*_job_keys(jid), keys.MODELS, meta, listed],
+                keys=[*_job_keys(jid), keys.MODELS, meta, space.models, space.usage, manifest],
                 args=[jid, json.dumps(now()), seen],
             )
             if done != -1:

@@ -206,6 +206,11 @@ class Space:
         return f"{self.prefix}:model-alias:{name}"
 
     @cached_property
+    def usage(self) -> str:
+        """The hash of the project's stored bytes and counts (store/budget.py)."""
+        return f"{self.prefix}:project:usage"
+
+    @cached_property
     def jobs(self) -> str:
         """The sorted set of the project's jobs (score: the job's sequence number)."""
         return f"{self.prefix}:project:jobs"

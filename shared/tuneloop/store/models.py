@@ -7,10 +7,13 @@ from redis import Redis
 
 from tuneloop.agent import registry
 from tuneloop.agent.protocol import Agent
+from tuneloop.store import budget as budgets
 from tuneloop.store import keys, scripts
 from tuneloop.store.blobs import BlobStore
+from tuneloop.store.budget import NO_BUDGET, Budget
 
 PUBLISH = scripts.source("model_publish")
+WITHDRAW = scripts.source("model_withdraw")
 
 
 class ModelStore:
@@ -21,33 +24,51 @@ class ModelStore:
     are the default project's.
     """
 
-    def __init__(self, redis: Redis, blobs: BlobStore, project: str | None = None) -> None:
-        self.redis = redis
+    def __init__(
+        self, redis: Redis, blobs: BlobStore, project: str | None = None, budget: Budget = NO_BUDGET
+    ) -> None:
+        self.redis, self.budget = redis, budget
         self.blobs = blobs
         self.project = project
         self.space = keys.Space(project or keys.DEFAULT_PROJECT)
         self._publish = redis.register_script(PUBLISH)
+        self._withdraw = redis.register_script(WITHDRAW)
 
     def publish(self, meta: dict, payload: bytes, jid: str, lease_key: str, holder: str) -> int:
         """Publish a job's model (meta names its project) in one atomic step, fenced by the job
         and the lease.
 
         Returns 1 when published, 0 when the job has ended (cancelled, failed), -1 when the
-        lease is held by another runner; in both refusals nothing is left behind.
+        lease is held by another runner; in both refusals nothing is left behind. Raises
+        BudgetExceeded (nothing left behind) when it would take the project past its budget.
         """
         mid = meta["id"]
         manifest = self.blobs.write_chunks(keys.model(mid), payload)
-        code, old = self._publish(
+        space = keys.Space(meta["project"])
+        outcome = self._publish(
             keys=[
                 keys.job(jid),
                 lease_key,
                 keys.model_meta(mid),
                 keys.MODELS,
                 keys.model(mid),
-                keys.Space(meta["project"]).models,
+                space.models,
+                space.usage,
             ],
-            args=[holder, json.dumps(meta), mid, meta["created_at"], manifest],
+            args=[
+                holder,
+                json.dumps(meta),
+                mid,
+                meta["created_at"],
+                manifest,
+                len(payload),
+                self.budget.max_bytes,
+            ],
         )
+        if budgets.is_refusal(outcome):
+            self.blobs.discard(manifest)
+            budgets.raise_if_over(outcome)
+        code, old = outcome
         if int(code) == 1:
             self.blobs.drop_replaced(old)
         else:
@@ -55,13 +76,15 @@ class ModelStore:
         return int(code)
 
     def withdraw(self, mid: str) -> None:
-        """Remove a model: its description, its listings, its bytes."""
+        """Remove a model: its description, its listings, its bytes (uncounted in one step)."""
         meta = self.meta(mid)
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.delete(keys.model_meta(mid)).zrem(keys.MODELS, mid)
-        if meta is not None:
-            pipe.zrem(keys.Space(project_of(meta)).models, mid)
-        pipe.execute()
+        if meta is None:
+            return
+        space = keys.Space(project_of(meta))
+        self._withdraw(
+            keys=[keys.model_meta(mid), keys.MODELS, space.models, space.usage, keys.model(mid)],
+            args=[mid],
+        )
         self.blobs.delete(keys.model(mid))
 
     def annotate(self, mid: str, **fields: object) -> None:

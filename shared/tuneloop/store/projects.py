@@ -5,16 +5,24 @@ project's interactions and aliases already sit where its key space puts them (ke
 so what moves is membership: each job, file and model stored without a project joins the
 default project's list, under the score it had. Every step is an idempotent ZADD, so the
 migration may run in several gateway processes at once, stop half-way and run again.
+
+Then the default project's usage (store/budget.py) is counted from what it stores, and set
+whole (not added to), so running it again gives the same figures. Writes made while it counts
+(it runs as a gateway starts) may be missed or counted twice; the figures are exact from the
+next start on only if nothing wrote meanwhile.
 """
 
 import json
 
 from redis import Redis
 
-from tuneloop.store import keys
+from tuneloop.stages.compare import CASE_OUTCOMES
+from tuneloop.store import keys, scripts
 
 LAYOUT_VERSION = 2  # 1: one global space; 2: per-project lists
 BATCH = 500
+MODEL_SIZE = scripts.source("model_size_of")
+LIST_BYTES = scripts.source("list_bytes")
 
 
 def record(redis: Redis, projects: set[str]) -> None:
@@ -34,8 +42,58 @@ def migrate(redis: Redis) -> dict[str, int]:
     moved["models"] = _list_unowned(
         redis, keys.MODELS, default.models, _record_projects(keys.model_meta)
     )
+    count_usage(redis, keys.DEFAULT_PROJECT)
     redis.set(keys.LAYOUT, LAYOUT_VERSION)
     return moved
+
+
+def count_usage(redis: Redis, project: str) -> dict[str, int]:
+    """Count what a project stores, set its usage hash to it and return it."""
+    space = keys.Space(project)
+    list_bytes = redis.register_script(LIST_BYTES)
+    found: dict[str, int] = {}
+    lengths = _lengths(redis, space.interactions, space.interaction)
+    found["interactions:bytes"], found["interactions:count"] = sum(lengths), len(lengths)
+    jobs = _members(redis, space.jobs)
+    eval_sets = [int(list_bytes(keys=[keys.job_eval_set(j)])) for j in jobs]
+    found["eval_sets:bytes"] = sum(eval_sets)
+    found["eval_sets:count"] = sum(1 for b in eval_sets if b)
+    cases = [sum(int(list_bytes(keys=[keys.job_cases(j, o)])) for o in CASE_OUTCOMES) for j in jobs]
+    found["cases:bytes"], found["cases:count"] = sum(cases), 0
+    pipe = redis.pipeline(transaction=False)
+    for jid, stored, case_bytes in zip(jobs, eval_sets, cases, strict=True):
+        pipe.hset(keys.job(jid), mapping={"eval_set_bytes": stored, "cases_bytes": case_bytes})
+    pipe.execute()
+    files = _lengths(redis, space.files, keys.file_content)
+    found["files:bytes"], found["files:count"] = sum(files), len(files)
+    models = _members(redis, space.models)
+    model_size = redis.register_script(MODEL_SIZE)
+    sizes = [int(model_size(keys=[keys.model(m)])) for m in models]
+    found["models:bytes"], found["models:count"] = sum(sizes), len(models)
+    found["bytes"] = sum(v for k, v in found.items() if k.endswith(":bytes"))
+    redis.delete(space.usage)
+    redis.hset(space.usage, mapping=found)
+    return found
+
+
+def _members(redis: Redis, index: str) -> list[str]:
+    """Every member of a sorted set, read in batches."""
+    found: list[str] = []
+    while chunk := redis.zrange(index, len(found), len(found) + BATCH - 1):
+        found += chunk
+    return found
+
+
+def _lengths(redis: Redis, index: str, key_of: object) -> list[int]:
+    """The byte length of the value under key_of(member) for every member of index."""
+    lengths: list[int] = []
+    members = _members(redis, index)
+    for start in range(0, len(members), BATCH):
+        pipe = redis.pipeline(transaction=False)
+        for member in members[start : start + BATCH]:
+            pipe.strlen(key_of(member))
+        lengths += [n for n in pipe.execute() if n]
+    return lengths
 
 
 def _list_unowned(redis: Redis, every: str, listed: str, projects_of: object) -> int:

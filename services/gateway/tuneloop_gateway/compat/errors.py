@@ -4,7 +4,7 @@ import json
 
 from flask import Flask, Response, request
 
-from tuneloop_gateway.errors import PROBLEM_JSON, field_paths
+from tuneloop_gateway.errors import INSUFFICIENT_QUOTA, PROBLEM_JSON, field_paths
 
 # The routes whose clients are OpenAI SDKs.
 PREFIXES = ("/v1/fine_tuning/", "/v1/files", "/v1/chat/")
@@ -47,12 +47,16 @@ def openai_error(status: int, problem: dict) -> dict:
     why = first_message(problem.get("errors")) if param else None
     if why and why in message:  # a detail that already says it (a file's bad lines)
         why = None
+    kind = TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
+    code = CODES.get(status)
+    if problem.get("type") == INSUFFICIENT_QUOTA:  # a budget used up, as OpenAI says a quota is
+        kind = code = INSUFFICIENT_QUOTA
     return {
         "error": {
             "message": f"{message}; {param}: {why}" if why else message,
-            "type": TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error"),
+            "type": kind,
             "param": param,
-            "code": CODES.get(status),
+            "code": code,
         }
     }
 

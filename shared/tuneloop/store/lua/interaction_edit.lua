@@ -1,9 +1,14 @@
 --#include interaction_versions
+--#include budget
 -- Edit an interaction, keeping the version it replaces. KEYS: sequence, index, task counts,
 -- rating counts, born, history, ended, bodies, the record, the old task's index, the new
--- task's index, the audit stream. ARGV: id, the body the caller read, the new body, old task,
--- new task, old bucket, new bucket, the event, the stream's bound. Returns the new version's
--- number, 0 when the record changed since it was read, -1 when gone.
+-- task's index, the audit stream, the project's usage. ARGV: id, the body the caller read, the
+-- new body, old task, new task, old bucket, new bucket, the event, the stream's bound, the
+-- byte budget. Returns the new version's number, 0 when the record changed since it was read,
+-- -1 when gone, or the budget's refusal when the larger body would take it past.
+local grown = #ARGV[3] - #ARGV[2]
+local over = over_budget(KEYS[13], grown, ARGV[10])
+if over then return over end
 local seq, ref, created = retire_current(KEYS[9], ARGV[1], ARGV[2])
 if seq < 1 then return seq end
 redis.call('SET', KEYS[9], ARGV[3])
@@ -15,4 +20,5 @@ if ARGV[4] ~= ARGV[5] then
 end
 count_move(KEYS[4], ARGV[6], ARGV[7])
 redis.call('XADD', KEYS[12], 'MAXLEN', ARGV[9], '*', 'event', ARGV[8])
+count(KEYS[13], 'interactions', grown, 0)
 return seq

@@ -1,9 +1,12 @@
 --#include job_status
 --#include job_move
+--#include budget
+--#include model_size
 -- Cancel is final: the status changes and any model the job published is withdrawn in the
 -- same step (publication is refused once the status is final, see model_publish.lua). After
 -- the indexes: the model list, the description key of the model the caller read on the
--- job (or any key when none), then the job's project's model list. ARGV: the job id, the time, that model id ('' when none).
+-- job (or any key when none), the job's project's model list, the project's usage, and that
+-- model's manifest (or any key when none): the model's bytes leave the project's usage. ARGV: the job id, the time, that model id ('' when none).
 -- Returns {1, model id or false} when cancelled, {0, false} when the job had ended, and
 -- {-1, model id} when the job's model is not the one the caller read: read again and retry.
 local status = job_status(KEYS[1])
@@ -17,5 +20,6 @@ if mid == '' then return {1, false} end
 redis.call('DEL', KEYS[AFTER_INDEXES + 1])
 redis.call('ZREM', KEYS[AFTER_INDEXES], mid)
 redis.call('ZREM', KEYS[AFTER_INDEXES + 2], mid)
+count(KEYS[AFTER_INDEXES + 3], 'models', -model_size(KEYS[AFTER_INDEXES + 4]), -1)
 redis.call('HSET', KEYS[1], 'model_id', 'null')
 return {1, mid}

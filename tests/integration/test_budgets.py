@@ -1,0 +1,108 @@
+"""Byte budgets: a project's stored bytes are counted where they are written and deleted, and
+a write past TUNELOOP_MAX_PROJECT_BYTES is refused whole, naming the budget and the figures."""
+
+import secrets
+from collections.abc import Iterator
+
+import pytest
+
+from tuneloop.store import keys
+
+from .support import ApiClient, Stack, assert_problem, client_for, fault_stack
+from .support.faults import create_job, seed_interactions, training_items, wait_job_status
+
+pytestmark = pytest.mark.integration
+
+BUDGET = 40_000  # bytes: the seeded interactions and one job's outputs fit, not much more
+KEY_A = f"budget-a-{secrets.token_hex(16)}"
+KEY_B = f"budget-b-{secrets.token_hex(16)}"
+SETTINGS = {
+    "TUNELOOP_MAX_PROJECT_BYTES": str(BUDGET),
+    "TUNELOOP_API_KEYS": f"alice:{KEY_A}:admin:team-a,bob:{KEY_B}:admin:team-b",
+}
+
+
+def item(size: int, i: int = 0) -> dict:
+    """An interaction whose input is about size characters."""
+    return {"input": f"{i} " + "x" * size, "output": "ok", "rating": 0.9, "task_type": "filler"}
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Stack]:
+    """A stack with one worker whose projects each may store BUDGET bytes."""
+    with fault_stack(gateway_env=SETTINGS) as running:
+        yield running
+
+
+def stored_interaction_bytes(stack: Stack, project: str) -> int:
+    """The bytes of every live interaction record of a project, as Redis holds them."""
+    space, redis = keys.Space(project), stack.store.redis
+    ids = redis.zrange(space.interactions, 0, -1)
+    return sum(redis.strlen(space.interaction(i)) for i in ids)
+
+
+def usage(client: ApiClient) -> dict:
+    """GET /v1/usage."""
+    response = client.get("/v1/usage")
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_usage_counts_the_bytes_redis_holds_and_a_write_past_the_budget_stores_nothing(
+    stack: Stack,
+) -> None:
+    with client_for(stack, KEY_A) as a, client_for(stack, KEY_B) as b:
+        seed_interactions(a)
+        cases = [
+            {"input": f"Quick query: {row['input']}", "expected_type": row["task_type"]}
+            for row in training_items(3)
+        ]
+        jid = create_job(a, n_epochs=1, lab_eval_set=False, eval_set=cases)
+        job = wait_job_status(a, stack, jid, {"succeeded", "failed"}, 120)
+        assert job["status"] == "succeeded", job
+        found = usage(a)
+        assert found["budget_bytes"] == BUDGET and found["project"] == "team-a"
+        kinds = found["by_kind"]
+        assert kinds["interactions"]["bytes"] == stored_interaction_bytes(stack, "team-a") > 0
+        assert kinds["interactions"]["count"] == a.get("/v1/interactions/stats").json()["count"]
+        model = stack.store.models.payload(job["model_id"])
+        assert kinds["models"] == {"bytes": len(model), "count": 1}
+        assert kinds["eval_sets"]["count"] == 1 and kinds["eval_sets"]["bytes"] > 0
+        assert kinds["cases"]["bytes"] > 0  # the job kept its regressed/improved cases
+        assert found["bytes"] == sum(k["bytes"] for k in kinds.values())
+
+        while BUDGET - usage(a)["bytes"] > 3500:  # fill to within one large item of the budget
+            assert a.post("/v1/interactions", json=item(3000)).status_code == 201
+        found = usage(a)
+        room = BUDGET - found["bytes"]
+        refused = a.post("/v1/interactions", json=item(3900))
+        problem = assert_problem(refused, 429)
+        assert problem["type"] == "insufficient_quota", problem
+        assert "TUNELOOP_MAX_PROJECT_BYTES" in problem["detail"], problem
+        assert f"{found['bytes']:,}" in problem["detail"] and f"{BUDGET:,}" in problem["detail"]
+        batch = a.post(
+            "/v1/interactions/batch", json={"items": [item(room // 2, i) for i in range(3)]}
+        )
+        assert_problem(batch, 429)  # the batch as a whole: none of its items is stored
+        assert usage(a) == found
+        assert b.post("/v1/interactions", json=item(3900)).status_code == 201  # B's own budget
+
+        fits = a.post("/v1/interactions", json=item(room - 200))
+        assert fits.status_code == 201, fits.text
+        full = usage(a)["bytes"]
+        assert full <= BUDGET
+        deleted = a.delete(f"/v1/interactions/{fits.json()['id']}")
+        assert deleted.status_code == 200, deleted.text
+        assert usage(a)["bytes"] == found["bytes"]  # the delete gave its bytes back
+
+
+def test_a_job_whose_eval_set_is_past_the_budget_is_refused_and_stores_nothing(
+    stack: Stack,
+) -> None:
+    with client_for(stack, KEY_B) as b:
+        before, jobs = usage(b), b.get("/v1/jobs").json()["data"]
+        cases = [{"input": "y" * 2000, "expected_type": "filler"}] * (BUDGET // 2000 + 1)
+        refused = b.post("/v1/jobs", json={"eval_set": cases, "include_synthetic": True})
+        problem = assert_problem(refused, 429)
+        assert problem["type"] == "insufficient_quota" and "eval" not in problem["title"], problem
+        assert usage(b) == before and b.get("/v1/jobs").json()["data"] == jobs
