@@ -230,6 +230,7 @@ def route_calls(data: ProjectA) -> dict[tuple[str, str], tuple[str, Callable]]:
             lambda b: b.get(f"/v1/fine_tuning/jobs/{jid}/checkpoints"),
         ),
         ("get", "/v1/files"): (NONE_LISTED, lambda b: b.get("/v1/files")),
+        ("get", "/v1/usage"): (NONE_LISTED, lambda b: b.get("/v1/usage")),
         ("post", "/v1/files"): (
             OWN_ONLY,
             lambda b: b.post(
@@ -287,6 +288,9 @@ def test_every_route_answers_another_projects_ids_as_missing(
             got = check(expected, call(b), a_data)
             matrix.append(f"| {method.upper()} {path} | {expected} | {got} |")
         assert b.get("/v1/interactions/stats").json()["count"] == 2  # only B's own two rows
+        b_usage = b.get("/v1/usage").json()
+        assert b_usage["project"] == "team-b" and b_usage["by_kind"]["interactions"]["count"] == 2
+        assert b_usage["by_kind"]["models"]["count"] == 0  # A's model is not B's
         (b_job,) = b.get("/v1/jobs").json()["data"]
         # Its snapshot is B's own sequence: B's two interactions, none of A's.
         assert stack.store.jobs.get(b_job["id"])["snapshot_seq"] == 2
