@@ -9,11 +9,13 @@ route must say what it answers another project.
 """
 
 import json
+import re
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
+import requests
 
 from .support import ApiClient, Stack, client_for, fault_stack
 from .support.faults import create_job, seed_interactions, training_items, wait_job_status
@@ -344,3 +346,41 @@ def test_a_jobs_alias_is_its_projects(stack: Stack, a_data: ProjectA) -> None:
         promoted = a.get("/v1/models/latest-promoted")
         assert promoted.status_code == 200 and promoted.json()["id"] == a_data.model, promoted.text
         assert b.get("/v1/models/latest-promoted").status_code == 404
+
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def signed_in(stack: Stack, key: str) -> requests.Session:
+    """A browser-like session signed in to the report pages with key."""
+    session = requests.Session()
+    session.trust_env = False
+    form = session.get(f"{stack.base_url}/ui/login", timeout=30)
+    token = CSRF.search(form.text)
+    assert token, form.text[:300]
+    data = {"csrf_token": token.group(1), "api_key": key, "next": "/ui/jobs"}
+    done = session.post(f"{stack.base_url}/ui/login", data=data, allow_redirects=False, timeout=30)
+    assert done.status_code == 303, done.text[:300]
+    return session
+
+
+def test_the_pages_show_only_the_signed_in_keys_project(stack: Stack, a_data: ProjectA) -> None:
+    base = f"{stack.base_url}/ui"
+    with signed_in(stack, KEY_B) as b, signed_in(stack, KEY_A) as a:
+        assert a_data.job in a.get(f"{base}/jobs", timeout=30).text  # A sees its own job
+        listed = b.get(f"{base}/jobs", timeout=30)
+        assert listed.status_code == 200 and a_data.job not in listed.text
+        token = CSRF.search(listed.text)
+        assert token, listed.text[:300]
+        for method, path in [
+            ("get", f"/jobs/{a_data.job}"),
+            ("get", f"/jobs/{a_data.job}/live.json"),
+            ("get", f"/models/{a_data.model}"),
+            ("post", f"/jobs/{a_data.job}/cancel"),
+            ("post", f"/models/{a_data.model}/ask"),
+        ]:
+            data = {"csrf_token": token.group(1), "input": "hi"} if method == "post" else None
+            answer = b.request(method, base + path, data=data, timeout=30)
+            assert answer.status_code == 404, (method, path, answer.status_code)
+            shown = [i for i in a_data.ids() if i in answer.text and i not in path]
+            assert not shown, (method, path, shown)  # B named only what it asked for
