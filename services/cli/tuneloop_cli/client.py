@@ -14,6 +14,7 @@ import requests
 DEFAULT_URL = "http://127.0.0.1:8000"
 RETRY_STATUSES = frozenset({409, 429, 502, 503, 504})
 MAX_RETRY_WAIT = 30.0
+PROJECT_HEADER = "OpenAI-Project"  # the gateway's project header (as OpenAI's SDK sends it)
 
 
 @dataclass(frozen=True)
@@ -23,11 +24,16 @@ class Config:
     url: str = DEFAULT_URL
     api_key: str | None = None
     timeout: float = 300.0
+    project: str | None = None  # for a key over every project: the one to work in
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Config:
-        """Read TUNELOOP_URL and TUNELOOP_API_KEY."""
-        return cls(url=env.get("TUNELOOP_URL") or DEFAULT_URL, api_key=env.get("TUNELOOP_API_KEY"))
+        """Read TUNELOOP_URL, TUNELOOP_API_KEY and TUNELOOP_PROJECT."""
+        return cls(
+            url=env.get("TUNELOOP_URL") or DEFAULT_URL,
+            api_key=env.get("TUNELOOP_API_KEY"),
+            project=env.get("TUNELOOP_PROJECT") or None,
+        )
 
 
 class ApiError(Exception):
@@ -92,6 +98,8 @@ class Api:
         self.session = requests.Session()
         self.session.auth = BearerAuth(config.api_key)
         self.session.headers["User-Agent"] = "tuneloop-cli/0.1"
+        if config.project:
+            self.session.headers[PROJECT_HEADER] = config.project
 
     def send(
         self,
@@ -105,9 +113,10 @@ class Api:
     ) -> requests.Response:
         """Send a request; raise ApiError unless 2xx.
 
-        GETs and POSTs carrying an Idempotency-Key are retried on connection errors and on
-        409/429/5xx answers that ask for it: the gateway answers a repeat of those with the
-        first answer, so a retry never stores twice.
+        GETs and POSTs carrying an Idempotency-Key are retried on connection errors, on 5xx
+        answers, and on 409/429 answers that ask for it with Retry-After (a rate limit, not a
+        used-up quota or budget): the gateway answers a repeat of those with the first answer,
+        so a retry never stores twice.
         """
         safe = method == "GET" or "Idempotency-Key" in (headers or {})
         attempt = 0
@@ -131,7 +140,7 @@ class Api:
             if response.ok:
                 return response
             retryable = response.status_code in RETRY_STATUSES and (
-                response.status_code != 409 or "Retry-After" in response.headers
+                response.status_code not in (409, 429) or "Retry-After" in response.headers
             )
             if not (safe and retryable) or attempt >= self.retries:
                 raise ApiError(method, path, response)

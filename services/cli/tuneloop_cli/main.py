@@ -30,6 +30,11 @@ from tuneloop_cli.report import report
     help="The bearer key to send [env: TUNELOOP_API_KEY].",
 )
 @click.option(
+    "--project",
+    envvar="TUNELOOP_PROJECT",
+    help="The project to work in, for a key over every project [env: TUNELOOP_PROJECT].",
+)
+@click.option(
     "--timeout",
     type=click.FloatRange(min=1),
     default=300.0,
@@ -38,9 +43,11 @@ from tuneloop_cli.report import report
 )
 @click.version_option("0.1.0", prog_name="tuneloop")
 @click.pass_context
-def cli(ctx: click.Context, url: str, api_key: str | None, timeout: float) -> None:
+def cli(
+    ctx: click.Context, url: str, api_key: str | None, project: str | None, timeout: float
+) -> None:
     """Tuneloop from the command line: ingest ratings, run jobs, read reports, ask models."""
-    ctx.obj = Api(Config(url=url, api_key=api_key or None, timeout=timeout))
+    ctx.obj = Api(Config(url=url, api_key=api_key or None, timeout=timeout, project=project))
 
 
 for command in (ingest, jobs, report, export, ask):
