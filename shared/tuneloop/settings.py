@@ -38,6 +38,9 @@ class Settings:
     # operators' keys, TUNELOOP_API_KEY among them).
     rate_limit: str = "600/minute"
     admin_rate_limit: str = "off"
+    # Failed sign-ins on the report pages per client address, in the same notation: past
+    # it, the login form answers 429 until the window ends ("off": not limited).
+    login_failure_limit: str = "10/15minutes"
     # How long a stored Idempotency-Key response is replayed, in seconds.
     idempotency_ttl: int = 86400
     # Fine-tuning writes a checkpoint at the first epoch end at least this many seconds after
@@ -129,6 +132,7 @@ class Settings:
             ),
             rate_limit=get("TUNELOOP_RATE_LIMIT", cls.rate_limit),
             admin_rate_limit=get("TUNELOOP_ADMIN_RATE_LIMIT", cls.admin_rate_limit),
+            login_failure_limit=get("TUNELOOP_LOGIN_FAILURE_LIMIT", cls.login_failure_limit),
             idempotency_ttl=int(get("TUNELOOP_IDEMPOTENCY_TTL", cls.idempotency_ttl)),
             checkpoint_interval=float(get("TUNELOOP_CHECKPOINT_INTERVAL", cls.checkpoint_interval)),
             max_model_bytes=int(get("TUNELOOP_MAX_MODEL_BYTES", cls.max_model_bytes)),

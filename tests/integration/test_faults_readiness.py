@@ -1,5 +1,6 @@
 """/readyz tells the truth: not ready without a consumer on each needed queue, ready again right
-after a Redis restart (a pooled connection from before the restart does not answer 503)."""
+after a Redis restart (a pooled connection from before the restart does not answer 503), and
+not ready, saying the store is full, while Redis is at its maxmemory."""
 
 import signal
 import time
@@ -21,6 +22,8 @@ from .support import (
 )
 
 pytestmark = pytest.mark.integration
+
+ITEM = {"input": "Is the store full?", "output": "Yes.", "rating": 0.9, "task_type": "storage"}
 
 
 def test_readiness_needs_a_worker_on_the_pipeline_queue_not_just_a_responder() -> None:
@@ -79,3 +82,31 @@ def test_readiness_answers_200_on_the_first_probe_after_a_redis_restart() -> Non
             (pid, r.status_code, r.text[:200]) for pid, r in answers
         ]
         assert gunicorn_workers(stack) == workers  # the same workers, none restarted
+
+
+FILLER = 2 * 2**20  # bytes written before maxmemory is set below what Redis then uses
+OVER = 512 * 1024  # bytes Redis stays over its maxmemory while the test looks
+
+
+def test_readiness_says_the_store_is_full_at_maxmemory_with_its_figures() -> None:
+    with fault_stack() as stack, client_for(stack, None) as anon, client_for(stack) as client:
+        wait_until(lambda: anon.get("/readyz").status_code == 200, 60.0, stack.logs)
+        redis = stack.store.redis
+        for i in range(FILLER // 2**16):
+            redis.set(f"test:filler:{i}", b"x" * 2**16)
+        limit = int(redis.info("memory")["used_memory"]) - OVER
+        redis.config_set("maxmemory", limit)  # the launcher's Redis runs with noeviction
+        try:
+            answer = anon.get("/readyz")
+            problem = assert_problem(answer, 503)
+            detail = problem["detail"]
+            assert detail.startswith("the store is full"), problem
+            assert f"maxmemory of {limit} bytes" in detail and "noeviction" in detail, problem
+            assert int(answer.headers["Retry-After"]) > 0, answer.headers
+            write = client.post("/v1/interactions", json=ITEM)  # the hot lane's path
+            assert "the store is full" in assert_problem(write, 503)["detail"], write.text
+        finally:
+            redis.config_set("maxmemory", 0)
+        started = time.monotonic()
+        wait_until(lambda: anon.get("/readyz").status_code == 200, 30.0, stack.logs, 0.1)
+        report_recovery("maxmemory lifted -> /readyz 200", time.monotonic() - started)

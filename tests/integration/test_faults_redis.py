@@ -322,6 +322,14 @@ def test_redis_at_maxmemory_answers_writes_with_a_503_problem(full_redis: Full) 
         assert int(response.headers["Retry-After"]) > 0, response.headers
 
 
+def test_redis_at_maxmemory_says_the_store_is_full_in_the_503_of_a_write(full_redis: Full) -> None:
+    refused = [(kind, r) for kind, r in full_redis.answers if r.status_code != 201]
+    assert refused, "no write was refused"
+    for kind, response in refused:
+        detail = assert_problem(response, 503)["detail"]
+        assert detail.startswith("the store is full (Redis at maxmemory)"), (kind, detail)
+
+
 def test_redis_at_maxmemory_still_answers_reads_of_stats_and_jobs(full_redis: Full) -> None:
     with client_for(full_redis.stack) as client:
         for path in ("/v1/interactions/stats", f"/v1/jobs/{full_redis.job_id}", "/v1/jobs"):

@@ -30,6 +30,7 @@ def test_every_script_file_compiles_in_redis_under_the_sha_it_is_called_by(stack
     store = Store(redis)
     found = registered(store, SweepStore(redis))
     found["ratelimit.HIT_ONLY"] = redis.register_script(ratelimit.HIT_ONLY)  # the gateway's
+    found["ratelimit.UNCOUNT"] = redis.register_script(ratelimit.UNCOUNT)  # the sign-in throttle
     assert len({s.script for s in found.values()}) == len(scripts.script_names()), sorted(found)
     for name, script in found.items():
         assert "{{" not in script.script, f"{name}: a constant was not written in"

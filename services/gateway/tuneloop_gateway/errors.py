@@ -95,6 +95,11 @@ def handle_redis_error(error: RedisError) -> Response:
     if isinstance(error, RedisConnectionError | RedisTimeoutError):
         log.warning("redis unreachable: %s", error)
         return unavailable("storage is unreachable; retry later")
+    if isinstance(error, OutOfMemoryError):
+        log.warning("redis is full: %s", error)
+        return unavailable(
+            "the store is full (Redis at maxmemory): it takes no writes; retry later"
+        )
     if isinstance(error, _UNAVAILABLE_ERRORS) or str(error).startswith(_UNAVAILABLE_REPLIES):
         log.warning("redis refused a command: %s", error)
         return unavailable("storage refused the request for now; retry later")

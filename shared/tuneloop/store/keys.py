@@ -24,6 +24,7 @@ SWEEP_SUSPECTS = f"{PREFIX}:sweeper:suspects"  # job id -> when first seen orpha
 # The embedding cache's index: entry key -> its expiry time (tuneloop.store.embeddings).
 EMBEDDING_INDEX = f"{PREFIX}:emb:index"
 RATE_LIMITS = f"{PREFIX}:ratelimit"  # the prefix of the limits library's counters
+READY_PROBE = f"{PREFIX}:readyz:probe"  # /readyz writes it to learn whether Redis takes writes
 # kombu's Redis transport: delivered, unacknowledged messages by delivery tag, and their
 # delivery times (the restore sweep hands back those older than the visibility timeout).
 KOMBU_UNACKED = "unacked"

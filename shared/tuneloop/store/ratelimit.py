@@ -33,6 +33,9 @@ class RateLimitedError(Exception):
 # Count every window of KEYS (ARGV: their length/amount pairs) on its own. A script that does
 # a request's own work counts the windows with the same Lua piece (--#include rate_limit_hit).
 HIT_ONLY = scripts.source("rate_limit_count")
+# Take one count back from every window of KEYS still open (a request counted ahead of an
+# outcome that does not count: a sign-in that succeeded).
+UNCOUNT = scripts.source("rate_limit_uncount")
 
 
 def window_keys(windows: Sequence[Window]) -> list[str]:

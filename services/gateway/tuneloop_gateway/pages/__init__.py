@@ -8,8 +8,10 @@ session cookie then stands for that key: the same scopes, the same rate limit.
 from flask import Flask
 from werkzeug.exceptions import HTTPException
 
+from tuneloop_gateway import limits
 from tuneloop_gateway.pages import jobs, login, models  # noqa: F401 - they add the routes
 from tuneloop_gateway.pages.site import authenticate, bp, page_error
+from tuneloop_gateway.pages.throttle import SETTING, SignInThrottle
 
 
 @bp.errorhandler(404)
@@ -22,5 +24,8 @@ def not_found(error: HTTPException) -> object:
 
 def register(app: Flask) -> None:
     """Add the pages; their cookie check runs before the bearer check, which leaves them to it."""
+    services = app.extensions["tuneloop"]
+    limit = limits.parse_rate_limit(services.settings.login_failure_limit, SETTING)
+    app.extensions[login.THROTTLE] = SignInThrottle(services.store.redis, limit)
     app.before_request(authenticate)
     app.register_blueprint(bp)

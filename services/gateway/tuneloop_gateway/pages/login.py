@@ -1,15 +1,26 @@
 """Logging in to the report pages with an API key, and out."""
 
-import secrets
+import time
 
-from flask import Response, g, make_response, redirect, render_template, request, url_for
+from flask import (
+    Response,
+    current_app,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 
+from tuneloop.store.ratelimit import RateLimitedError
 from tuneloop_gateway import checks
 from tuneloop_gateway.extensions import services
 from tuneloop_gateway.pages import session
 from tuneloop_gateway.pages.site import bp, page_error, requires
+from tuneloop_gateway.pages.throttle import SETTING, SignInThrottle, client_of
 
-LOGIN_PATH = "/ui/login"
+THROTTLE = "tuneloop_sign_in_throttle"  # the app extension holding the SignInThrottle
 
 
 def safe_next(target: str | None) -> str:
@@ -21,12 +32,13 @@ def safe_next(target: str | None) -> str:
 
 
 def login_form(error: str = "", status: int = 200) -> Response:
-    """Render the login form with a fresh CSRF token, also set as a cookie to compare with."""
-    token = secrets.token_urlsafe(32)
+    """Render the login form with a token bound to a new pre-session cookie."""
+    pre_session, token = session.start_login()
     next_page = safe_next(request.values.get("next"))
     body = render_template("login.html", login_csrf=token, next_page=next_page, error=error)
     response = make_response(body, status)
-    session.set_cookie(response, session.LOGIN_CSRF_COOKIE, token, LOGIN_PATH, 3600)
+    name, path = session.login_cookie()
+    session.set_cookie(response, name, pre_session, path, session.LOGIN_MAX_AGE)
     return response
 
 
@@ -38,17 +50,35 @@ def login() -> object:
 
 @bp.post("/login")
 def login_post() -> object:
-    """Check the key; on success start a session and go to the page asked for."""
-    expected = request.cookies.get(session.LOGIN_CSRF_COOKIE)
-    if not session.csrf_ok(expected):
-        return page_error(403, "Forbidden", "the login form's CSRF token is missing or wrong")
+    """Check the form and the key; on success start a session and go to the page asked for."""
+    name, path = session.login_cookie()
+    token = request.form.get(session.CSRF_FIELD, "")
+    refusal = session.login_refusal(request.cookies.get(name), token, time.time())
+    if refusal is not None:
+        return page_error(403, "Forbidden", refusal)
+    throttle: SignInThrottle = current_app.extensions[THROTTLE]
+    client = client_of(request.remote_addr)
+    if (refused := throttle.attempt(client)) is not None:
+        return too_many_failures(throttle, refused)
     key = checks.identify(request.form.get("api_key", "").strip(), services().api_keys)
     if key is None:
         return login_form("That key is not valid.", 401)
+    throttle.succeeded(client)
     session_id, _ = session.start(key)
     response = redirect(safe_next(request.form.get("next")), 303)
     session.set_cookie(response, session.COOKIE, session_id, session.PATH, session.MAX_AGE)
-    response.delete_cookie(session.LOGIN_CSRF_COOKIE, path=LOGIN_PATH)
+    response.delete_cookie(name, path=path, secure=request.is_secure, httponly=True)
+    return response
+
+
+def too_many_failures(throttle: SignInThrottle, refused: RateLimitedError) -> Response:
+    """The 429 page of a client whose failed sign-ins used up the limit, with Retry-After."""
+    detail = (
+        f"too many failed sign-ins from this address ({throttle.describe(refused)}, "
+        f"{SETTING}); try again in {refused.retry_after} s"
+    )
+    response = make_response(page_error(429, "Too Many Requests", detail))
+    response.headers["Retry-After"] = str(refused.retry_after)
     return response
 
 

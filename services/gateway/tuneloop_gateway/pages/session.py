@@ -4,11 +4,21 @@ The cookie holds only a random session id. Redis keeps, under the SHA-256 of tha
 name of the key that logged in, a fingerprint of that key's digest (so a key replaced under
 the same name ends its sessions) and the session's CSRF token. Neither the key nor its digest
 is in the cookie or in Redis. Logging out deletes the record, so a copied cookie dies with it.
+
+Before a session, the login form is bound to the browser that asked for it: a pre-session
+cookie holds a random id, and the form's CSRF token is an HMAC of that id and the time it was
+issued, under a key derived from every configured key's digest (so every worker and replica
+with the same keys agrees, and nothing is stored for a visitor who never signs in). A token
+is good for LOGIN_MAX_AGE, only with its own cookie: a value the gateway did not sign, or
+one signed for another browser's cookie, is refused. Over https the cookie is named with the
+__Host- prefix, which browsers only accept from this host, over https, for the whole site:
+a sibling subdomain or a plain-http page cannot plant one of its own.
 """
 
 import hashlib
 import hmac
 import secrets
+import time
 
 from flask import Response, g, request
 
@@ -17,7 +27,9 @@ from tuneloop_gateway.auth import ApiKey
 from tuneloop_gateway.extensions import services
 
 COOKIE = "tuneloop_session"
-LOGIN_CSRF_COOKIE = "tuneloop_login_csrf"
+LOGIN_COOKIE = "tuneloop_login"  # the pre-session cookie ("__Host-" before it over https)
+LOGIN_PATH = "/ui/login"
+LOGIN_MAX_AGE = 3600  # seconds a login form (its cookie and token) stays good
 CSRF_FIELD = "csrf_token"
 PATH = "/ui"
 MAX_AGE = 8 * 3600  # seconds a session lasts from its login
@@ -73,6 +85,46 @@ def set_cookie(response: Response, name: str, value: str, path: str, max_age: in
         httponly=True,
         samesite="Strict",
     )
+
+
+def _login_key() -> bytes:
+    """The login forms' signing key: the same wherever the same API keys are configured."""
+    digests = b"".join(sorted(key.digest for key in services().api_keys))
+    return hmac.new(digests, b"tuneloop-ui-login-csrf", hashlib.sha256).digest()
+
+
+def login_token(pre_session: str, issued: int) -> str:
+    """The login form's CSRF token for a pre-session id, issued at Unix time issued."""
+    mac = hmac.new(_login_key(), f"{pre_session}|{issued}".encode(), hashlib.sha256)
+    return f"{issued}.{mac.hexdigest()}"
+
+
+def start_login() -> tuple[str, str]:
+    """A new pre-session id (for the cookie) and the login form's token bound to it."""
+    pre_session = secrets.token_urlsafe(32)
+    return pre_session, login_token(pre_session, int(time.time()))
+
+
+def login_refusal(pre_session: str | None, token: str, now: float) -> str | None:
+    """Why a login form's token does not hold for this browser's pre-session; None if it does."""
+    if not pre_session or len(pre_session) > 128:
+        return (
+            "the login form's CSRF check needs the cookie the login page set, and this "
+            "browser did not send it: load the login page again (with cookies allowed)"
+        )
+    issued, _, _ = token.partition(".")
+    signed = issued.isascii() and issued.isdigit() and len(issued) <= 12
+    expected = login_token(pre_session, int(issued)) if signed else ""
+    if not (expected and hmac.compare_digest(token.encode(), expected.encode())):
+        return "the login form's CSRF token does not belong to this browser's login cookie"
+    if now - int(issued) > LOGIN_MAX_AGE:
+        return f"the login form is over {LOGIN_MAX_AGE // 60} minutes old: load it again"
+    return None
+
+
+def login_cookie() -> tuple[str, str]:
+    """The pre-session cookie's name and path for this request (__Host- over https)."""
+    return (f"__Host-{LOGIN_COOKIE}", "/") if request.is_secure else (LOGIN_COOKIE, LOGIN_PATH)
 
 
 def csrf_ok(expected: str | None) -> bool:

@@ -8,6 +8,7 @@ from flask import Blueprint, Response, g, jsonify, redirect, render_template, re
 
 from tuneloop_gateway import auth
 from tuneloop_gateway.extensions import services
+from tuneloop_gateway.headers import SECURITY_HEADERS
 from tuneloop_gateway.pages import session
 
 bp = Blueprint(
@@ -20,14 +21,6 @@ bp = Blueprint(
 )
 F = TypeVar("F", bound=Callable)
 PUBLIC = frozenset({"pages.login", "pages.login_post", "pages.static"})
-SECURITY_HEADERS = {
-    # Scripts, styles and images from the gateway only: no inline script, no CDN.
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
-    "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-}
 
 
 def page_error(status: int, title: str, detail: str) -> tuple[str, int]:
