@@ -78,7 +78,7 @@ def create_app(test_config: Mapping | None = None, settings: Settings | None = N
     app.debug = False  # never the debugger, whatever FLASK_DEBUG or a config says
     app.extensions["tuneloop"] = Services(
         settings=settings,
-        store=Store.from_url(settings.redis_url),
+        store=Store.from_url(settings.redis_url, failed_job_ttl=settings.failed_job_ttl),
         celery=build_celery(settings),
         api_keys=api_keys,
     )

@@ -11,8 +11,10 @@ from tuneloop.store.embeddings import EmbeddingCache
 
 
 @lru_cache(maxsize=1)
-def _store(redis_url: str, lease_ttl: float, cache_ttl: int, cache_entries: int) -> Store:
-    built = Store.from_url(redis_url, lease_ttl_ms=int(lease_ttl * 1000))
+def _store(
+    redis_url: str, lease_ttl: float, cache_ttl: int, cache_entries: int, failed_job_ttl: int
+) -> Store:
+    built = Store.from_url(redis_url, int(lease_ttl * 1000), failed_job_ttl)
     built.embeddings = EmbeddingCache(built.raw, cache_ttl, cache_entries)
     return built
 
@@ -25,6 +27,7 @@ def store() -> Store:
         settings.lease_ttl,
         settings.embed_cache_ttl,
         settings.embed_cache_max_entries,
+        settings.failed_job_ttl,
     )
 
 

@@ -409,6 +409,16 @@ class JobPageSchema(Schema):
     has_more = fields.Boolean(required=True)
 
 
+class JobDeletedSchema(Schema):
+    """What deleting a job answers (as OpenAI's deletions: the id, the object, deleted)."""
+
+    id = fields.String(required=True)
+    object = fields.String(
+        required=True, metadata={"description": "the job's object: fine_tuning.job, evaluation.job"}
+    )
+    deleted = fields.Constant(True, required=True)
+
+
 class CaseQuerySchema(Schema):
     """Which of a job's evaluation cases to list, and the cursor (oldest index first)."""
 

@@ -11,7 +11,7 @@ from tuneloop.store.embeddings import EmbeddingCache
 from tuneloop.store.files import FileStore
 from tuneloop.store.idempotency import IdempotencyStore
 from tuneloop.store.interactions import InteractionStore
-from tuneloop.store.jobs import JobStore
+from tuneloop.store.jobs import ENDED_TTL, JobStore
 from tuneloop.store.leases import LeaseStore
 from tuneloop.store.metrics import MetricsStore
 from tuneloop.store.models import ModelStore
@@ -29,12 +29,18 @@ def _bytes_client(redis: Redis) -> Redis:
 class Store:
     """All of Tuneloop's Redis records behind one connection pool."""
 
-    def __init__(self, redis: Redis, lease_ttl_ms: int = 30_000, raw: Redis | None = None) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        lease_ttl_ms: int = 30_000,
+        raw: Redis | None = None,
+        failed_job_ttl: int = ENDED_TTL,
+    ) -> None:
         self.redis = redis
         self.raw = raw or _bytes_client(redis)
         self.blobs = BlobStore(self.raw)
         self.interactions = InteractionStore(redis)
-        self.jobs = JobStore(redis)
+        self.jobs = JobStore(redis, failed_job_ttl)
         self.deliveries = DeliveryStore(redis)
         self.artifacts = ArtifactStore(redis, self.blobs)
         self.models = ModelStore(redis, self.blobs)
@@ -48,10 +54,12 @@ class Store:
         self.parts = PartStore(redis)
 
     @classmethod
-    def from_url(cls, url: str, lease_ttl_ms: int = 30_000) -> "Store":
+    def from_url(
+        cls, url: str, lease_ttl_ms: int = 30_000, failed_job_ttl: int = ENDED_TTL
+    ) -> "Store":
         """Connect lazily to the Redis at url."""
         redis = Redis.from_url(url, decode_responses=True, health_check_interval=30)
-        return cls(redis, lease_ttl_ms)
+        return cls(redis, lease_ttl_ms, failed_job_ttl=failed_job_ttl)
 
     def cancel_job(self, jid: str) -> bool:
         """Cancel a job for good: no model of it stays published; return whether it was."""
@@ -59,6 +67,16 @@ class Store:
         if withdrawn:
             self.blobs.delete(keys.model(withdrawn))
         return cancelled
+
+    def release_ended_job(self, jid: str, keep_for: int = 0) -> list[str]:
+        """Free an ended job's intermediates (at once, or after keep_for seconds); return them.
+
+        A succeeded job keeps its mask and report for good; a failed or cancelled one's mask
+        and bulk data expire when its end set them to (again here, for what a stage still
+        running wrote after it).
+        """
+        until = self.jobs.expire_bulk(jid)
+        return self.artifacts.release(jid, keep_for, kept_until=until)
 
     def reclaim_versions(self, limit: int = 1000) -> int:
         """Drop old interaction versions no queued or running job's snapshot holds."""

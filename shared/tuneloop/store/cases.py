@@ -8,6 +8,10 @@ from redis import Redis
 from tuneloop.stages.compare import CASE_OUTCOMES
 from tuneloop.store import keys
 
+# Seconds a staging list lives unless renamed: a writer that died mid-write leaves nothing
+# for good (as a job's artifacts, it outlives any run of compare).
+STAGING_TTL = 7 * 86400
+
 
 class CaseStore:
     """One list per outcome, a JSON record an element, in evaluation order; kept with the job."""
@@ -34,7 +38,7 @@ class CaseStore:
                 pending[outcome].append(json.dumps(record))
                 counts[outcome] += 1
                 if len(pending[outcome]) >= self.chunk:
-                    self.redis.rpush(staging[outcome], *pending[outcome])
+                    self._stage(staging[outcome], pending[outcome])
                     pending[outcome].clear()
         except BaseException:
             self.redis.delete(*staging.values())
@@ -46,8 +50,15 @@ class CaseStore:
             pipe.delete(keys.job_cases(jid, outcome))
             if counts[outcome]:
                 pipe.rename(staging[outcome], keys.job_cases(jid, outcome))
+                pipe.persist(keys.job_cases(jid, outcome))  # kept with the job
         pipe.execute()
         return counts
+
+    def _stage(self, staging: str, rows: list[str]) -> None:
+        """Append rows to a staging list, which expires unless renamed."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.rpush(staging, *rows).expire(staging, STAGING_TTL)
+        pipe.execute()
 
     def page(
         self, jid: str, outcome: str, limit: int, after: int | None = None
