@@ -6,7 +6,7 @@ owner's index, the sweeper's suspects and the jobs set of each file it uses; its
 are the members of its artifact index, a blob artifact's chunks are in its manifest.
 """
 
-from tuneloop import contracts, graph
+from tuneloop import contracts
 from tuneloop.stages.compare import CASE_OUTCOMES
 from tuneloop.store import keys
 
@@ -38,10 +38,14 @@ def leases(jid: str) -> list[str]:
 
 
 def owned(jid: str) -> list[str]:
-    """Every key named from the job's id alone, but its hash, artifact index and leases."""
+    """Every key named from the job's id alone, but its hash, artifact index and leases.
+
+    The parts of every stage are named, not only of the fanned-out ones: unlinking a key that
+    does not exist costs nothing, and a stage fanned out later is covered.
+    """
     parts = [
         name
-        for stage in sorted(graph.FANNED)
+        for stage in contracts.STAGES
         for name in (keys.job_parts_done(jid, stage), keys.job_part_runs(jid, stage))
     ]
     return [
