@@ -233,15 +233,19 @@ def test_a_ttl_of_zero_keeps_a_failed_jobs_bulk_data(store: Store) -> None:
     )
 
 
-def test_a_job_failed_before_expiry_existed_expires_from_its_end_when_released(
-    store: Store,
-) -> None:
-    jid = stored_job(store)
+def test_jobs_that_ended_before_expiry_existed_get_it_from_their_end_once(store: Store) -> None:
     keeping = Store(store.redis, failed_job_ttl=0)  # the old code: no expiry at the end
-    keeping.jobs.fail(jid, "compare", "test", "ended by the test")
-    keeping.release_ended_job(jid)
-    end = store.jobs.get(jid)["finished_at"]
-    assert store.jobs.expire_bulk(jid) == end + TTL
-    store.release_ended_job(jid)
-    assert expires_at(store, keys.job_eval_set(jid)) == end + TTL
-    assert expires_at(store, keys.artifact(jid, "kept")) == end + TTL
+    failed, cancelled, succeeded = (stored_job(keeping) for _ in range(3))
+    keeping.jobs.fail(failed, "compare", "test", "ended by the test")
+    keeping.cancel_job(cancelled)
+    keeping.jobs.succeed(succeeded, {"model_id": None})
+    for jid in (failed, cancelled, succeeded):
+        keeping.release_ended_job(jid)
+    assert store.expire_ended_jobs_once() == 2
+    for jid in (failed, cancelled):
+        end = store.jobs.get(jid)["finished_at"] + TTL
+        assert {key: expires_at(store, key) for key in bulk_keys(jid)} == dict.fromkeys(
+            bulk_keys(jid), end
+        )
+    assert {expires_at(store, key) for key in bulk_keys(succeeded)} == {-1}
+    assert store.expire_ended_jobs_once() == 0  # once per Redis

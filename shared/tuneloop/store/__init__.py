@@ -2,7 +2,7 @@
 
 from redis import ConnectionPool, Redis
 
-from tuneloop.store import keys
+from tuneloop.store import keys, paging
 from tuneloop.store.artifacts import ArtifactStore
 from tuneloop.store.blobs import BlobStore
 from tuneloop.store.cases import CaseStore
@@ -11,7 +11,7 @@ from tuneloop.store.embeddings import EmbeddingCache
 from tuneloop.store.files import FileStore
 from tuneloop.store.idempotency import IdempotencyStore
 from tuneloop.store.interactions import InteractionStore
-from tuneloop.store.jobs import ENDED_TTL, JobStore
+from tuneloop.store.jobs import ENDED_TTL, EXPIRING, JobStore
 from tuneloop.store.leases import LeaseStore
 from tuneloop.store.metrics import MetricsStore
 from tuneloop.store.models import ModelStore
@@ -77,6 +77,21 @@ class Store:
         """
         until = self.jobs.expire_bulk(jid)
         return self.artifacts.release(jid, keep_for, kept_until=until)
+
+    def expire_ended_jobs_once(self) -> int:
+        """Once per Redis: give every failed or cancelled job stored before their bulk data
+        expired the expiry its end sets (eval set, cases, mask); return how many there were."""
+        if self.redis.exists(keys.JOBS_EXPIRY_APPLIED):
+            return 0
+        found = 0
+        for status in sorted(EXPIRING):
+            index = keys.job_status_index(status)
+            for jids in paging.ids_from(self.redis, index, "-inf", "+inf"):
+                for jid in jids:
+                    self.artifacts.keep(jid, self.jobs.expire_bulk(jid))
+                found += len(jids)
+        self.redis.set(keys.JOBS_EXPIRY_APPLIED, 1)
+        return found
 
     def reclaim_versions(self, limit: int = 1000) -> int:
         """Drop old interaction versions no queued or running job's snapshot holds."""

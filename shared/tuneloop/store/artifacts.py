@@ -77,13 +77,17 @@ class ArtifactStore:
             else:
                 self.blobs.delete(key)
             self.redis.srem(keys.job_artifacts(jid), name)
+        self.keep(jid, kept_until)
+        return names
+
+    def keep(self, jid: str, until: int = 0) -> None:
+        """Keep what a finished job keeps (its mask) for good, or until the Unix time until."""
         for name in KEPT_AFTER_JOB:  # the job record has no expiry; its mask, not always
-            self._keep(keys.artifact(jid, name), kept_until)
-        if kept_until:
-            self.redis.expireat(keys.job_artifacts(jid), kept_until)
+            self._keep(keys.artifact(jid, name), until)
+        if until:
+            self.redis.expireat(keys.job_artifacts(jid), until)
         else:
             self.redis.persist(keys.job_artifacts(jid))
-        return names
 
     def _keep(self, key: str, until: int) -> None:
         """Keep a value and its chunks for good, or until the Unix time until."""
