@@ -249,3 +249,14 @@ def test_jobs_that_ended_before_expiry_existed_get_it_from_their_end_once(store:
         )
     assert {expires_at(store, key) for key in bulk_keys(succeeded)} == {-1}
     assert store.expire_ended_jobs_once() == 0  # once per Redis
+
+
+def test_a_failed_job_whose_eval_set_expired_reads_with_its_size_and_null_cases(
+    store: Store,
+) -> None:
+    jid = stored_job(store, n_cases=30)
+    store.jobs.fail(jid, "compare", "test", "ended by the test")
+    assert len(store.jobs.get(jid, eval_set=True)["request"]["eval_set"]) == 30
+    store.redis.delete(keys.job_eval_set(jid))  # as its expiry does
+    request = store.jobs.get(jid, eval_set=True)["request"]
+    assert request["eval_set"] is None and request["eval_set_size"] == 30

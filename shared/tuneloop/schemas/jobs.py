@@ -301,9 +301,11 @@ class JobRequestSchema(JobInSchema):
 
     eval_set = fields.List(
         fields.Nested(EvalCaseSchema),
+        allow_none=True,
         metadata={
             "description": "the eval set's cases, only with ?include=request.eval_set "
-            "(GET /v1/jobs/{job_id})"
+            "(GET /v1/jobs/{job_id}); null once a failed or cancelled job's eval set expired "
+            "(TUNELOOP_FAILED_JOB_TTL after its end)"
         },
     )
     eval_set_size = fields.Integer(
