@@ -1,4 +1,5 @@
-"""DELETE /v1/models/{id} as OpenAI's models.delete, driven by the openai SDK.
+"""DELETE /v1/models/{id} as OpenAI's models.delete, driven by the openai SDK (and what a job's
+delete sends the llm worker).
 
 A private redis-server of this module's own and the gateway app in this process, which the
 SDK reaches through a WSGI transport (no worker runs: models are published as fine_tune
@@ -14,7 +15,9 @@ from flask import Flask
 from openai.types import ModelDeleted
 
 from tuneloop import contracts
+from tuneloop.agent import registry
 from tuneloop.contracts import LATEST_PROMOTED
+from tuneloop.llm import spec
 from tuneloop.pipeline.fine_tune import model_id_for
 from tuneloop.schemas.jobs import JobInSchema
 from tuneloop.store import Store, keys
@@ -148,3 +151,21 @@ def test_an_alias_is_not_a_model_to_delete(store: Store, app: Flask) -> None:
 def test_the_baseline_is_not_deleted(store: Store, sdk: openai.OpenAI) -> None:
     with pytest.raises(openai.BadRequestError):
         sdk.models.delete(contracts.BASELINE_MODEL_ID)
+
+
+def test_deleting_a_language_model_job_has_the_llm_worker_delete_its_checkpoints(
+    store: Store, app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(registry.BASE_MODELS, "tiny-chat", spec.FORMAT)
+    sent: list[tuple] = []
+
+    def send_task(name: str, args: tuple, **options: object) -> None:
+        sent.append((name, args, options.get("queue")))
+
+    monkeypatch.setattr(app.extensions["tuneloop"].celery, "send_task", send_task)
+    llm = store.jobs.create({"model": "tiny-chat"}, 0, 7)["id"]
+    stand_in = store.jobs.create({"model": contracts.BASELINE_MODEL_ID}, 0, 7)["id"]
+    for jid in (llm, stand_in):
+        store.jobs.fail(jid, STAGE, "test", "ended by the test")
+        assert AppClient(app, API_KEY).request("DELETE", f"/v1/jobs/{jid}").status_code == 200
+    assert sent == [(contracts.LLM_DELETE_FILES, (llm, f"jobs/{llm}"), spec.QUEUE)]
