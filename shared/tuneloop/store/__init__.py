@@ -83,6 +83,7 @@ class Store:
         expired the expiry its end sets (eval set, cases, mask); return how many there were."""
         if self.redis.exists(keys.JOBS_EXPIRY_APPLIED):
             return 0
+        self.jobs.index_jobs_from_before_the_status_index()
         found = 0
         for status in sorted(EXPIRING):
             index = keys.job_status_index(status)

@@ -172,7 +172,7 @@ class JobStore(AnswerCache, JobEvents, JobDeletion):
         """
         start = paging.start_after(self.redis, keys.JOBS, after, reverse=True)
         if status is not None:
-            self._index_jobs_from_before_the_status_index()
+            self.index_jobs_from_before_the_status_index()
         index = keys.job_status_index(status) if status else keys.JOBS
         ids = paging.ids_from(self.redis, index, start, "-inf", reverse=True, batch=200)
         batches = ([j for j in map(self.get, chunk) if j is not None] for chunk in ids)
@@ -182,7 +182,7 @@ class JobStore(AnswerCache, JobEvents, JobDeletion):
             lambda j: status in (None, j["status"]) and kind in (None, j["kind"]),
         )
 
-    def _index_jobs_from_before_the_status_index(self) -> None:
+    def index_jobs_from_before_the_status_index(self) -> None:
         """Index, once, the jobs stored before status indexes existed (one pass over them)."""
         if self.redis.exists(keys.JOB_STATUS_INDEXED):
             return
