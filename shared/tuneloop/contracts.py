@@ -8,7 +8,8 @@ from tuneloop import graph
 RESPOND: Final = "tuneloop.models.respond"
 # A language model's chat completion, streamed back in pieces (queue tuneloop.llm.interactive).
 LLM_CHAT: Final = "tuneloop.llm.chat"
-LLM_DELETE_FILES: Final = "tuneloop.llm.delete_files"  # a deleted model's adapter files
+# A deleted model's adapter files, or a deleted job's checkpoints (args: the id, the key prefix).
+LLM_DELETE_FILES: Final = "tuneloop.llm.delete_files"
 
 # The stage list is derived from the one declaration of the stage graph.
 STAGES: Final = graph.STAGES

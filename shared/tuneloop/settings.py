@@ -52,6 +52,9 @@ class Settings:
     model_cache_bytes: int = 512 * 1024 * 1024
     # Seconds a finished job keeps its intermediate artifacts (0: freed when it ends).
     keep_intermediates: int = 0
+    # Seconds a failed or cancelled job keeps its bulk data (eval set, cases, kept mask) after
+    # it ended; its record and events stay until the job is deleted (0: kept for ever).
+    failed_job_ttl: int = 7 * 86400
     # Jobs per project: not yet ended, and stored at all (0: no limit); over either, 429.
     max_active_jobs: int = 20
     # Bytes one project may store (interactions, files, eval sets, cases, models; 0: no limit).
@@ -138,6 +141,7 @@ class Settings:
             max_model_bytes=int(get("TUNELOOP_MAX_MODEL_BYTES", cls.max_model_bytes)),
             model_cache_bytes=int(get("TUNELOOP_MODEL_CACHE_BYTES", cls.model_cache_bytes)),
             keep_intermediates=int(get("TUNELOOP_KEEP_INTERMEDIATES", cls.keep_intermediates)),
+            failed_job_ttl=_seconds(env, "TUNELOOP_FAILED_JOB_TTL", cls.failed_job_ttl),
             max_active_jobs=int(get("TUNELOOP_MAX_ACTIVE_JOBS", cls.max_active_jobs)),
             max_project_bytes=int(get("TUNELOOP_MAX_PROJECT_BYTES", cls.max_project_bytes)),
             max_stored_jobs=int(get("TUNELOOP_MAX_STORED_JOBS", cls.max_stored_jobs)),
@@ -161,3 +165,11 @@ class Settings:
             or os.path.join(get("TUNELOOP_DATA_DIR") or ".tuneloop", "artifacts"),
             s3_endpoint=get("TUNELOOP_S3_ENDPOINT", ""),
         )
+
+
+def _seconds(env: Mapping[str, str], name: str, default: int) -> int:
+    """Read a number of whole seconds, 0 or more; ValueError naming the variable otherwise."""
+    value = int(env.get(name, default))
+    if value < 0:
+        raise ValueError(f"{name} must be 0 or more seconds, not {value}")
+    return value

@@ -1,7 +1,5 @@
 """Stage starts and ends are counted once per token, even when a command is sent twice."""
 
-import uuid
-
 import pytest
 
 from tuneloop.errors import StageNotReady
@@ -20,26 +18,35 @@ def store(stack: Stack) -> Store:
     return Store.from_url(stack.redis_url)
 
 
-def _job() -> str:
-    return f"ftjob-test-{uuid.uuid4().hex}"
+def _job(store: Store) -> str:
+    """A job stored, never queued (no worker runs it)."""
+    return store.jobs.create({"training_file": "none"}, 0, len(STAGES))["id"]
 
 
 def test_a_start_sent_twice_counts_once(store: Store) -> None:
-    jid = _job()
+    jid = _job(store)
     assert store.deliveries.start(jid, "fine_tune", "a") == (1, 0)
     assert store.deliveries.start(jid, "fine_tune", "a") == (1, 0)  # redis-py's retry
-    store.redis.delete(f"tuneloop:job:{jid}:deliveries")
+    store.jobs.delete(jid)
 
 
 def test_an_end_sent_twice_counts_once_and_a_start_never_ended_is_a_crash(store: Store) -> None:
-    jid = _job()
+    jid = _job(store)
     store.deliveries.start(jid, "fine_tune", "a")
     store.deliveries.end(jid, "fine_tune", "a")
     store.deliveries.end(jid, "fine_tune", "a")  # redis-py's retry
     store.deliveries.start(jid, "fine_tune", "b")  # then dies: never ends
     assert store.deliveries.start(jid, "fine_tune", "c") == (3, 1)
     assert store.deliveries.start(jid, "collect", "d") == (1, 0)  # per stage
-    store.redis.delete(f"tuneloop:job:{jid}:deliveries")
+    store.jobs.delete(jid)
+
+
+def test_a_stage_that_outlived_its_jobs_delete_counts_nothing_back(store: Store) -> None:
+    jid = _job(store)
+    store.jobs.delete(jid)
+    assert store.deliveries.start(jid, "collect", "late") == (0, -1)
+    store.deliveries.end(jid, "collect", "late")
+    assert not store.redis.exists(keys.job_deliveries(jid))
 
 
 def test_a_second_delivery_of_a_running_stage_waits_and_counts_no_start_or_crash(

@@ -116,6 +116,30 @@ def test_delete_hides_the_interaction_and_keeps_its_audit_trail(
     assert [e["type"] for e in events] == ["interaction.deleted"]
 
 
+def test_delete_drops_every_value_from_the_audit_trail_keeping_who_what_and_when(
+    app_client: AppClient, created: dict
+) -> None:
+    secret = f"card {uuid.uuid4().hex}"
+    iid = created["id"]
+    patched = app_client.request("PATCH", url(iid), json={"metadata": {"note": secret}})
+    assert patched.status_code == 200, patched.text
+    score = {"name": "helpful", "value": 0.5, "source": "human", "comment": secret}
+    assert app_client.post(url(iid, "/scores"), json=score).status_code == 201
+    before = app_client.get(url(iid, "/events")).json()["data"]
+    assert secret in str(before)  # the trail shows the values while the interaction lives
+    assert app_client.request("DELETE", url(iid)).status_code == 200
+    after = app_client.get(url(iid, "/events")).json()["data"]
+    assert secret not in str(after) and created["input"] not in str(after)
+    assert [(e["id"], e["type"], e["actor"], e["created_at"]) for e in after[:2]] == [
+        (e["id"], e["type"], e["actor"], e["created_at"]) for e in before
+    ]
+    assert [e["changes"] for e in after] == [
+        {"metadata": {}},
+        {"scores": {}},
+        {},
+    ]
+
+
 @pytest.mark.parametrize(
     ("method", "tail", "body"),
     [

@@ -4,6 +4,7 @@ A private redis-server of this module's own (no worker, no gateway): the store a
 """
 
 import random
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -185,3 +186,36 @@ def test_audit_events_say_who_changed_what_and_stay_bounded(store: Store) -> Non
     last = store.interactions.events(a["id"], 1000)[0][-1]
     assert last["type"] == "interaction.deleted"
     assert 0 < store.redis.ttl(keys.DEFAULT_SPACE.interaction_events(a["id"])) <= 30 * 86400
+
+
+def values_holding(redis: Redis, needle: str) -> list[str]:
+    """Every key any of whose values (members, fields, entries) holds needle."""
+    read = {
+        "string": redis.get,
+        "hash": redis.hgetall,
+        "list": lambda key: redis.lrange(key, 0, -1),
+        "set": redis.smembers,
+        "zset": lambda key: redis.zrange(key, 0, -1),
+        "stream": redis.xrange,
+    }
+    return sorted(k for k in redis.scan_iter(count=1000) if needle in str(read[redis.type(k)](k)))
+
+
+def test_a_deleted_interaction_is_kept_only_for_a_running_jobs_snapshot_then_nowhere(
+    store: Store,
+) -> None:
+    secret = uuid.uuid4().hex
+    mine = {**item(1), "input": f"my card is {secret}", "metadata": {"note": secret}}
+    (a,) = store.interactions.add_many([mine])
+    store.interactions.update(a["id"], change(metadata={"note": f"{secret} again"}), EVENT)
+    job = store.jobs.create(JobInSchema().load({}), None, 8)  # queued: its snapshot holds a
+    store.interactions.delete(a["id"], {"type": "interaction.deleted", "actor": "tests"})
+    assert store.reclaim_versions() == 1  # the version the edit ended: the job never saw it
+    assert values_holding(store.redis, secret) == [
+        keys.DEFAULT_SPACE.versions[3]
+    ]  # for the job only
+    assert [r[0] for r in rows(store, job["snapshot_seq"])] == [a["id"]]
+    assert store.interactions.events(a["id"], 10)[0][0]["changes"] == {"metadata": {}}
+    store.jobs.fail(job["id"], "collect", "test", "ended by the test")
+    assert store.reclaim_versions() == 1  # the version the delete ended
+    assert values_holding(store.redis, secret) == []

@@ -22,7 +22,7 @@ EXPECTED = {
     "/v1/interactions/{interaction_id}/scores": {"post"},
     "/v1/interactions/{interaction_id}/events": {"get"},
     "/v1/jobs": {"get", "post"},
-    "/v1/jobs/{job_id}": {"get"},
+    "/v1/jobs/{job_id}": {"get", "delete"},
     "/v1/jobs/{job_id}/cancel": {"post"},
     "/v1/jobs/{job_id}/events": {"get"},
     "/v1/jobs/{job_id}/training_file": {"get"},
@@ -101,6 +101,7 @@ OPERATION_IDS = {
     ("/v1/jobs", "get"): "jobs_list",
     ("/v1/jobs", "post"): "jobs_create",
     ("/v1/jobs/{job_id}", "get"): "jobs_get",
+    ("/v1/jobs/{job_id}", "delete"): "jobs_delete",
     ("/v1/jobs/{job_id}/cancel", "post"): "jobs_cancel",
     ("/v1/jobs/{job_id}/events", "get"): "jobs_events",
     ("/v1/jobs/{job_id}/training_file", "get"): "jobs_training_file",
@@ -274,7 +275,7 @@ def test_every_operation_has_a_unique_readable_operation_id(spec: dict) -> None:
 def test_every_route_with_a_path_parameter_documents_its_404(spec: dict) -> None:
     routes = [(p, m, op) for p, item in spec["paths"].items() for m, op in item.items()]
     with_params = [(p, m, op) for p, m, op in routes if "{" in p and m in HTTP_METHODS]
-    assert len(with_params) == 20
+    assert len(with_params) == 21
     for path, method, operation in with_params:
         response = operation["responses"].get("404")
         assert response is not None, (path, method)

@@ -74,7 +74,7 @@ def test_data_from_before_projects_is_the_default_projects_and_no_other(store: S
 
 
 def test_the_migration_counts_what_the_default_project_already_stores(store: Store) -> None:
-    jid, fid, mid = store_as_before_projects(store)
+    _, fid, _ = store_as_before_projects(store)
     store.redis.delete(keys.Space(keys.DEFAULT_PROJECT).usage)  # as before budgets
     projects.migrate(store.redis)
     found = store.scoped("default").usage()

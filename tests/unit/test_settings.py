@@ -27,6 +27,7 @@ ENV_NAMES = (
     "TUNELOOP_RATE_LIMIT",
     "TUNELOOP_ADMIN_RATE_LIMIT",
     "TUNELOOP_IDEMPOTENCY_TTL",
+    "TUNELOOP_FAILED_JOB_TTL",
 )
 
 
@@ -141,6 +142,17 @@ def test_default_reads_the_environment_at_call_time_not_import_time(monkeypatch)
 def test_non_numeric_value_fails_loudly(name, value):
     with pytest.raises(ValueError):
         Settings.from_env({name: value})
+
+
+def test_a_failed_jobs_data_expires_after_seven_days_unless_told_otherwise():
+    assert Settings.from_env({}).failed_job_ttl == 7 * 86400
+    assert Settings.from_env({"TUNELOOP_FAILED_JOB_TTL": "3600"}).failed_job_ttl == 3600
+    assert Settings.from_env({"TUNELOOP_FAILED_JOB_TTL": "0"}).failed_job_ttl == 0  # kept
+
+
+def test_a_negative_failed_job_ttl_is_refused_naming_it():
+    with pytest.raises(ValueError, match="TUNELOOP_FAILED_JOB_TTL must be 0 or more"):
+        Settings.from_env({"TUNELOOP_FAILED_JOB_TTL": "-1"})
 
 
 def test_the_old_flask_body_limit_name_is_honoured_when_the_new_one_is_not_set():

@@ -113,7 +113,11 @@ def create_app(test_config: Mapping | None = None, settings: Settings | None = N
     app.debug = False  # never the debugger, whatever FLASK_DEBUG or a config says
     app.extensions["tuneloop"] = Services(
         settings=settings,
-        store=Store.from_url(settings.redis_url, budget=Budget(settings.max_project_bytes)),
+        store=Store.from_url(
+            settings.redis_url,
+            failed_job_ttl=settings.failed_job_ttl,
+            budget=Budget(settings.max_project_bytes),
+        ),
         celery=build_celery(settings),
         api_keys=api_keys,
     )

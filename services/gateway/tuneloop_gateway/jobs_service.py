@@ -1,4 +1,4 @@
-"""The job service: create a job and queue its stages, read one, cancel one.
+"""The job service: create a job and queue its stages, read one, cancel one, delete one.
 
 The views of /v1/jobs, /v1/evaluations, /v1/fine_tuning/jobs and the report pages, and the
 hot lane, all call these; none of them imports another's view module.
@@ -16,11 +16,12 @@ from redis.exceptions import RedisError
 
 from tuneloop.agent import registry
 from tuneloop.canvas import job_canvas
-from tuneloop.contracts import BASELINE_MODEL_ID, TERMINAL
+from tuneloop.contracts import BASELINE_MODEL_ID, LLM_DELETE_FILES, TERMINAL
 from tuneloop.llm import spec
 from tuneloop.schemas.jobs import JobSchema, unknown_model
 from tuneloop.schemas.method import DPO
 from tuneloop.store.answer_cache import UNCHANGED, JobRead
+from tuneloop.store.job_delete import JobActiveError, JobStageRunningError
 from tuneloop.store.jobs import Quota, QuotaExceeded
 from tuneloop.store.ratelimit import Window
 from tuneloop_gateway import checks
@@ -149,3 +150,35 @@ def cancel_job(job_id: str) -> dict:
         abort(409, message=f"job {job_id} has already finished: it is {current['status']}")
     store.jobs.add_event(job_id, "job:cancelled", "job.cancelled", "job cancelled")
     return store.jobs.get(job_id)
+
+
+def delete_job(job_id: str) -> dict:
+    """Delete an ended job with everything stored for it; answer 404, or 409 while it runs.
+
+    The model it published stays, as OpenAI keeps a model whose job is deleted. A language
+    model job's checkpoints are deleted from the artifact store by the llm worker.
+    """
+    svc = services()
+    job = get_job_or_404(job_id)
+    try:
+        deleted = project_store().jobs.delete_ended(job_id)
+    except JobActiveError as exc:
+        abort(
+            409,
+            message=f"job {job_id} is {exc.status}: cancel it first "
+            f"(POST /v1/jobs/{job_id}/cancel), then delete it",
+        )
+    except JobStageRunningError as exc:
+        abort(
+            409,
+            message=f"job {job_id} has ended, but its {exc.stage} stage is still stopping; "
+            "retry in a few seconds",
+            headers={"Retry-After": "5"},
+        )
+    if deleted is None:
+        no_job(job_id)
+    svc.polled.drop(job_id)
+    if registry.BASE_MODELS.get(job["request"].get("model", "")) == spec.FORMAT:
+        files = spec.job_files(job_id)
+        svc.celery.send_task(LLM_DELETE_FILES, args=(job_id, files), queue=spec.QUEUE)
+    return {"id": job_id, "object": deleted or job["object"], "deleted": True}

@@ -13,9 +13,16 @@ from tuneloop.store.embeddings import EmbeddingCache
 
 @lru_cache(maxsize=1)
 def _store(
-    redis_url: str, lease_ttl: float, cache_ttl: int, cache_entries: int, max_bytes: int
+    redis_url: str,
+    lease_ttl: float,
+    cache_ttl: int,
+    cache_entries: int,
+    failed_job_ttl: int,
+    max_bytes: int,
 ) -> Store:
-    built = Store.from_url(redis_url, lease_ttl_ms=int(lease_ttl * 1000), budget=Budget(max_bytes))
+    built = Store.from_url(
+        redis_url, int(lease_ttl * 1000), failed_job_ttl, budget=Budget(max_bytes)
+    )
     built.embeddings = EmbeddingCache(built.raw, cache_ttl, cache_entries)
     return built
 
@@ -28,6 +35,7 @@ def store() -> Store:
         settings.lease_ttl,
         settings.embed_cache_ttl,
         settings.embed_cache_max_entries,
+        settings.failed_job_ttl,
         settings.max_project_bytes,
     )
 

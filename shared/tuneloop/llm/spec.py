@@ -10,6 +10,12 @@ METHODS: Final = ("supervised", "dpo")
 # The stages of a language-model job that need torch: they run on the llm worker's queue.
 HEAVY_STAGES: Final = ("evaluate_baseline", "fine_tune", "evaluate_fine_tuned")
 
+
+def job_files(jid: str) -> str:
+    """The artifact-store prefix of a job's own files (its epoch checkpoints)."""
+    return f"jobs/{jid}"
+
+
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,95}")
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tuneloop.agent.trainer import Trained, TrainingRun
 from tuneloop.errors import StageError
-from tuneloop.llm import kind, rows
+from tuneloop.llm import kind, rows, spec
 from tuneloop.llm.agent import LoraAgent
 
 STAGE = "fine_tune"
@@ -40,7 +40,7 @@ def examples(method: str, batch_rows: list[dict], min_gap: float) -> list[dict]:
 
 def checkpoint_key(jid: str, epoch: int) -> str:
     """Return the artifact-store key of a job's epoch checkpoint."""
-    return f"jobs/{jid}/checkpoints/epoch-{epoch}"
+    return f"{spec.job_files(jid)}/checkpoints/epoch-{epoch}"
 
 
 def adapter_key(model_id: str) -> str:

@@ -169,7 +169,7 @@ def fail(store: Store, job_id: str, stage: str, code: str, message: str, limits:
 
 def tidy(store: Store, job_id: str, limits: Limits) -> None:
     """Free an ended job's intermediates and the interaction versions only it still held."""
-    store.artifacts.release(job_id, limits.keep_intermediates)
+    store.release_ended_job(job_id, limits.keep_intermediates)
     reclaimed = store.reclaim_versions()
     if reclaimed:
         log.info("job %s: %d old interaction versions reclaimed", job_id, reclaimed)

@@ -50,7 +50,12 @@ def sweep(
     limits: Limits,
     now: Callable[[], float] = time.time,
 ) -> Outcome:
-    """Find orphaned jobs; send confirmed ones again (send(job_id, kind)) or end them timed out."""
+    """Find orphaned jobs; send confirmed ones again (send(job_id, kind)) or end them timed out.
+
+    The first sweep of a Redis also lets the bulk data of jobs that failed before it expired
+    expire (Store.expire_ended_jobs_once).
+    """
+    store.expire_ended_jobs_once()
     outcome = Outcome()
     active = sweeps.active_jobs()
     carried = sweeps.with_messages(active, queues) | sweeps.leased(active)

@@ -129,7 +129,10 @@ class InteractionEventSchema(Schema):
         keys=fields.String(),
         values=fields.Dict(),
         required=True,
-        metadata={"description": "per changed field: {before, after}; empty for a delete"},
+        metadata={
+            "description": "per changed field: {before, after}; empty for a delete; once the "
+            "interaction is deleted, {} per field (its values are dropped from its events)"
+        },
     )
 
 

@@ -301,9 +301,11 @@ class JobRequestSchema(JobInSchema):
 
     eval_set = fields.List(
         fields.Nested(EvalCaseSchema),
+        allow_none=True,
         metadata={
             "description": "the eval set's cases, only with ?include=request.eval_set "
-            "(GET /v1/jobs/{job_id})"
+            "(GET /v1/jobs/{job_id}); null once a failed or cancelled job's eval set expired "
+            "(TUNELOOP_FAILED_JOB_TTL after its end)"
         },
     )
     eval_set_size = fields.Integer(
@@ -407,6 +409,16 @@ class JobPageSchema(Schema):
     object = fields.Constant("list")
     data = fields.List(fields.Nested(JobSchema), required=True)
     has_more = fields.Boolean(required=True)
+
+
+class JobDeletedSchema(Schema):
+    """What deleting a job answers (as OpenAI's deletions: the id, the object, deleted)."""
+
+    id = fields.String(required=True)
+    object = fields.String(
+        required=True, metadata={"description": "the job's object: fine_tuning.job, evaluation.job"}
+    )
+    deleted = fields.Constant(True, required=True)
 
 
 class CaseQuerySchema(Schema):

@@ -70,7 +70,11 @@ class ModelSchema(Schema):
     )
     owned_by = fields.String(required=True)
     base_model = fields.String(allow_none=True, required=True)
-    job_id = fields.String(allow_none=True, required=True)
+    job_id = fields.String(
+        allow_none=True,
+        required=True,
+        metadata={"description": "the job that trained it (deleted since, it answers 404)"},
+    )
     format = fields.String(metadata={"description": "the agent type, as the registry knows it"})
     location = fields.String(
         metadata={"description": "a base language model's weights: a directory or a hub id"}

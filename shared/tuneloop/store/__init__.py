@@ -5,7 +5,7 @@ import copy
 from redis import ConnectionPool, Redis
 
 from tuneloop.store import budget as budgets
-from tuneloop.store import keys
+from tuneloop.store import keys, paging
 from tuneloop.store.artifacts import ArtifactStore
 from tuneloop.store.blobs import BlobStore
 from tuneloop.store.budget import NO_BUDGET, Budget
@@ -15,7 +15,7 @@ from tuneloop.store.embeddings import EmbeddingCache
 from tuneloop.store.files import FileStore
 from tuneloop.store.idempotency import IdempotencyStore
 from tuneloop.store.interactions import InteractionStore
-from tuneloop.store.jobs import JobStore
+from tuneloop.store.jobs import ENDED_TTL, EXPIRING, JobStore
 from tuneloop.store.leases import LeaseStore
 from tuneloop.store.metrics import MetricsStore
 from tuneloop.store.models import ModelStore
@@ -42,15 +42,16 @@ class Store:
         redis: Redis,
         lease_ttl_ms: int = 30_000,
         raw: Redis | None = None,
+        failed_job_ttl: int = ENDED_TTL,
         budget: Budget = NO_BUDGET,
     ) -> None:
-        self.redis, self.budget = redis, budget
+        self.redis, self.budget, self.failed_job_ttl = redis, budget, failed_job_ttl
         self.project: str | None = None
         self._views: dict[str, Store] = {}
         self.raw = raw or _bytes_client(redis)
         self.blobs = BlobStore(self.raw)
         self.interactions = InteractionStore(redis, budget=budget)
-        self.jobs = JobStore(redis, budget=budget)
+        self.jobs = JobStore(redis, failed_job_ttl, budget=budget)
         self.deliveries = DeliveryStore(redis)
         self.artifacts = ArtifactStore(redis, self.blobs)
         self.models = ModelStore(redis, self.blobs, budget=budget)
@@ -64,10 +65,16 @@ class Store:
         self.parts = PartStore(redis)
 
     @classmethod
-    def from_url(cls, url: str, lease_ttl_ms: int = 30_000, budget: Budget = NO_BUDGET) -> "Store":
+    def from_url(
+        cls,
+        url: str,
+        lease_ttl_ms: int = 30_000,
+        failed_job_ttl: int = ENDED_TTL,
+        budget: Budget = NO_BUDGET,
+    ) -> "Store":
         """Connect lazily to the Redis at url."""
         redis = Redis.from_url(url, decode_responses=True, health_check_interval=30)
-        return cls(redis, lease_ttl_ms, budget=budget)
+        return cls(redis, lease_ttl_ms, failed_job_ttl=failed_job_ttl, budget=budget)
 
     def scoped(self, project: str) -> "Store":
         """This store as one project sees it: its interactions, jobs, files, models, aliases."""
@@ -76,7 +83,7 @@ class Store:
             view = copy.copy(self)
             view.project, view._views = project, {}
             view.interactions = InteractionStore(self.redis, keys.Space(project), self.budget)
-            view.jobs = JobStore(self.redis, project, self.budget)
+            view.jobs = JobStore(self.redis, self.failed_job_ttl, project, self.budget)
             view.models = ModelStore(self.redis, self.blobs, project, self.budget)
             view.files = FileStore(self.redis, self.raw, project)
             self._views[project] = view
@@ -100,6 +107,32 @@ class Store:
         if withdrawn:
             self.blobs.delete(keys.model(withdrawn))
         return cancelled
+
+    def release_ended_job(self, jid: str, keep_for: int = 0) -> list[str]:
+        """Free an ended job's intermediates (at once, or after keep_for seconds); return them.
+
+        A succeeded job keeps its mask and report for good; a failed or cancelled one's mask
+        and bulk data expire when its end set them to (again here, for what a stage still
+        running wrote after it).
+        """
+        until = self.jobs.expire_bulk(jid)
+        return self.artifacts.release(jid, keep_for, kept_until=until)
+
+    def expire_ended_jobs_once(self) -> int:
+        """Once per Redis: give every failed or cancelled job stored before their bulk data
+        expired the expiry its end sets (eval set, cases, mask); return how many there were."""
+        if self.redis.exists(keys.JOBS_EXPIRY_APPLIED):
+            return 0
+        self.jobs.index_jobs_from_before_the_status_index()
+        found = 0
+        for status in sorted(EXPIRING):
+            index = keys.job_status_index(status)
+            for jids in paging.ids_from(self.redis, index, "-inf", "+inf"):
+                for jid in jids:
+                    self.artifacts.keep(jid, self.jobs.expire_bulk(jid))
+                found += len(jids)
+        self.redis.set(keys.JOBS_EXPIRY_APPLIED, 1)
+        return found
 
     def reclaim_versions(self, limit: int = 1000) -> int:
         """Drop old interaction versions no queued or running job's snapshot holds (in this

@@ -64,8 +64,11 @@ class ArtifactStore:
         """Return binary data, or None when it was never written."""
         return self.blobs.get(keys.artifact(jid, name))
 
-    def release(self, jid: str, keep_for: int = 0) -> list[str]:
-        """Free a finished job's intermediates (at once, or after keep_for seconds)."""
+    def release(self, jid: str, keep_for: int = 0, kept_until: int = 0) -> list[str]:
+        """Free a finished job's intermediates (at once, or after keep_for seconds).
+
+        What a finished job keeps is kept for good, or until the Unix time kept_until.
+        """
         names = sorted(set(self.redis.smembers(keys.job_artifacts(jid))) - KEPT_AFTER_JOB)
         for name in names:
             key = keys.artifact(jid, name)
@@ -74,7 +77,21 @@ class ArtifactStore:
             else:
                 self.blobs.delete(key)
             self.redis.srem(keys.job_artifacts(jid), name)
-        for name in KEPT_AFTER_JOB:  # the job record has no expiry; neither does its mask
-            self.blobs.persist(keys.artifact(jid, name))
-        self.redis.persist(keys.job_artifacts(jid))
+        self.keep(jid, kept_until)
         return names
+
+    def keep(self, jid: str, until: int = 0) -> None:
+        """Keep what a finished job keeps (its mask) for good, or until the Unix time until."""
+        for name in KEPT_AFTER_JOB:  # the job record has no expiry; its mask, not always
+            self._keep(keys.artifact(jid, name), until)
+        if until:
+            self.redis.expireat(keys.job_artifacts(jid), until)
+        else:
+            self.redis.persist(keys.job_artifacts(jid))
+
+    def _keep(self, key: str, until: int) -> None:
+        """Keep a value and its chunks for good, or until the Unix time until."""
+        if until:
+            self.blobs.expire_at(key, until)
+        else:
+            self.blobs.persist(key)

@@ -6,7 +6,8 @@ import uuid
 from redis import Redis
 
 CHUNK_BYTES = 4 * 1024 * 1024  # no Redis value over a few MB
-_MARK = b'{"blob": 1'
+MANIFEST_MARK = '{"blob": 1'  # how every manifest starts (a plain value never does)
+_MARK = MANIFEST_MARK.encode()
 
 
 class BlobStore:
@@ -71,6 +72,12 @@ class BlobStore:
         for name in [key, *(manifest["chunks"] if manifest else [])]:
             self.raw.expire(name, seconds)
 
+    def expire_at(self, key: str, when: int) -> None:
+        """Let a value and its chunks expire at the Unix time when."""
+        manifest = self._manifest(key)
+        for name in [key, *(manifest["chunks"] if manifest else [])]:
+            self.raw.expireat(name, when)
+
     def persist(self, key: str) -> None:
         """Keep a value and its chunks for good."""
         manifest = self._manifest(key)
@@ -79,6 +86,12 @@ class BlobStore:
 
     def _manifest(self, key: str) -> dict | None:
         return _parse(self.raw.get(key))
+
+
+def chunk_names(manifest: str | bytes | None) -> list[str]:
+    """Return the chunk keys a manifest names ([] for an absent or plain value)."""
+    parsed = _parse(manifest.encode() if isinstance(manifest, str) else manifest)
+    return list(parsed["chunks"]) if parsed else []
 
 
 def _parse(raw: bytes | None) -> dict | None:

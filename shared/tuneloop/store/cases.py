@@ -12,6 +12,10 @@ from tuneloop.store.budget import NO_BUDGET, Budget
 
 SWAP = scripts.source("cases_swap")
 
+# Seconds a staging list lives unless renamed: a writer that died mid-write leaves nothing
+# for good (as a job's artifacts, it outlives any run of compare).
+STAGING_TTL = 7 * 86400
+
 
 class CaseStore:
     """One list per outcome, a JSON record an element, in evaluation order; kept with the job."""
@@ -43,11 +47,11 @@ class CaseStore:
                 counts[outcome] += 1
                 size += len(pending[outcome][-1].encode())
                 if len(pending[outcome]) >= self.chunk:
-                    self.redis.rpush(staging[outcome], *pending[outcome])
+                    self._stage(staging[outcome], pending[outcome])
                     pending[outcome].clear()
             for outcome, rows in pending.items():
                 if rows:
-                    self.redis.rpush(staging[outcome], *rows)
+                    self._stage(staging[outcome], rows)
         except BaseException:
             self.redis.delete(*staging.values())
             raise
@@ -62,6 +66,12 @@ class CaseStore:
         )
         budgets.raise_if_over(outcome)
         return counts
+
+    def _stage(self, staging: str, rows: list[str]) -> None:
+        """Append rows to a staging list, which expires unless renamed."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.rpush(staging, *rows).expire(staging, STAGING_TTL)
+        pipe.execute()
 
     def page(
         self, jid: str, outcome: str, limit: int, after: int | None = None

@@ -21,8 +21,12 @@ class DeliveryStore:
         self._end = redis.register_script(END)
 
     def start(self, jid: str, stage: str, token: str) -> tuple[int, int]:
-        """Count a start of stage; return the starts so far and the earlier ones never ended."""
-        started, crashes = self._start(keys=[keys.job_deliveries(jid)], args=[stage, token])
+        """Count a start of stage; return the starts so far and the earlier ones never ended.
+
+        Nothing is counted for a job that is gone: (0, -1).
+        """
+        names = [keys.job_deliveries(jid), keys.job(jid)]
+        started, crashes = self._start(keys=names, args=[stage, token])
         return int(started), int(crashes)
 
     def end(self, jid: str, stage: str, token: str) -> None:

@@ -29,7 +29,8 @@ class JobEvents:
         data: dict | None = None,
         level: str = "info",
     ) -> None:
-        """Append an event once per key, so a redelivered stage adds no duplicate."""
+        """Append an event once per key, so a redelivered stage adds no duplicate (and a stage
+        that outlived its job's delete adds none)."""
         body = {
             "created_at": now(),
             "level": level,
@@ -37,9 +38,8 @@ class JobEvents:
             "message": message,
             "data": data or {},
         }
-        self._event(
-            keys=[keys.job_events(jid), keys.job_event_keys(jid)], args=[key, json.dumps(body)]
-        )
+        names = [keys.job_events(jid), keys.job_event_keys(jid), keys.job(jid)]
+        self._event(keys=names, args=[key, json.dumps(body)])
 
     def record_step_if_held(
         self, jid: str, stage: str, holder: str, step: str, message: str, data: dict

@@ -60,7 +60,10 @@ def _with_eval_set(request: dict, listed: list[str] | None) -> dict:
     if inline is not None:
         request["eval_set_size"] = len(inline)
     if listed is not None and request.get("eval_set_size"):
-        request["eval_set"] = inline if inline is not None else decode_eval_set(listed)
+        if inline is not None:
+            request["eval_set"] = inline
+        else:  # None: a failed or cancelled job's eval set expired
+            request["eval_set"] = decode_eval_set(listed) if listed else None
     return request
 
 

@@ -1,8 +1,9 @@
 """Jobs: the record and its lifecycle, the status indexes and quotas.
 
 Reading a job for its HTTP answer (kept answer, digest, rate-limit windows) is AnswerCache's
-(store/answer_cache.py), its durable event log JobEvents' (store/job_events.py); the record's
-fields and eval-set encoding are store/job_record.py's.
+(store/answer_cache.py), its durable event log JobEvents' (store/job_events.py), deleting it
+JobDeletion's (store/job_delete.py); the record's fields and eval-set encoding are
+store/job_record.py's, the keys its id names store/job_keys.py's.
 """
 
 import json
@@ -12,30 +13,24 @@ from redis import Redis
 
 from tuneloop import contracts, graph
 from tuneloop.store import budget as budgets
-from tuneloop.store import ids, job_record, keys, paging, scripts
+from tuneloop.store import ids, job_keys, job_record, keys, paging, scripts
 from tuneloop.store.answer_cache import AnswerCache
 from tuneloop.store.budget import NO_BUDGET, Budget
+from tuneloop.store.job_delete import JobDeletion
 from tuneloop.store.job_events import JobEvents
 from tuneloop.timeutil import now
 
-# The KEYS every job script starts with (_job_keys), as lua/include/job_keys.lua reads them:
-# each status's index at its slot, then the script's own keys from AFTER_INDEXES on.
-_FIRST_INDEX = 3
-JOB_KEYS = {
-    "INDEX_SLOTS": {s: _FIRST_INDEX + i for i, s in enumerate(contracts.STATUSES)},
-    "AFTER_INDEXES": _FIRST_INDEX + len(contracts.STATUSES),
-}
-UPDATE_IF_ACTIVE = scripts.source("job_update_if_active", **JOB_KEYS)
-UPDATE_AND_SET_IF_ACTIVE = scripts.source("job_update_and_set_if_active", **JOB_KEYS)
+UPDATE_IF_ACTIVE = scripts.source("job_update_if_active", **job_keys.JOB_KEYS)
+UPDATE_AND_SET_IF_ACTIVE = scripts.source("job_update_and_set_if_active", **job_keys.JOB_KEYS)
 SET_IF_NULL = scripts.source("job_set_if_null")
-CANCEL = scripts.source("job_cancel", **JOB_KEYS)
-CREATE = scripts.source("job_create", **JOB_KEYS)
+CANCEL = scripts.source("job_cancel", **job_keys.JOB_KEYS)
+CREATE = scripts.source("job_create", **job_keys.JOB_KEYS)
+FAIL = scripts.source("job_fail", **job_keys.JOB_KEYS)
+# A failed or cancelled job lets its bulk data expire; a succeeded one keeps it (its report).
+EXPIRING = frozenset({contracts.FAILED, contracts.CANCELLED})
+EXPIRE_BULK = scripts.source("job_expire_bulk", EXPIRING=EXPIRING)
+ENDED_TTL = 7 * 86400  # seconds a failed or cancelled job keeps its bulk data (0: for ever)
 DEFAULT_JSON = json.dumps(keys.DEFAULT_PROJECT)  # the project of a job stored before projects
-
-
-def _job_keys(jid: str) -> list[str]:
-    """The keys every job script starts with: the job, the job list, the status indexes."""
-    return [keys.job(jid), keys.JOBS, *(keys.job_status_index(s) for s in contracts.STATUSES)]
 
 
 @dataclass(frozen=True)
@@ -54,26 +49,38 @@ class QuotaExceeded(Exception):  # noqa: N818 - a refusal, answered 429
         self.kind, self.limit = kind, limit
 
 
-class JobStore(AnswerCache, JobEvents):
-    """Job records as Redis hashes of JSON values, with AnswerCache's reads and JobEvents' log.
+class JobStore(AnswerCache, JobEvents, JobDeletion):
+    """Job records as Redis hashes of JSON values, with AnswerCache's reads, JobEvents' log and
+    JobDeletion's deletes.
 
+    ended_ttl: seconds a failed or cancelled job keeps its bulk data after its end (0: for ever).
     Given a project, it is that project's view: its jobs are created in the project, listed
     from its list, and another project's job reads as no job. Without one (the workers), every
     job is seen.
     """
 
     def __init__(
-        self, redis: Redis, project: str | None = None, budget: Budget = NO_BUDGET
+        self,
+        redis: Redis,
+        ended_ttl: int = ENDED_TTL,
+        project: str | None = None,
+        budget: Budget = NO_BUDGET,
     ) -> None:
         AnswerCache.__init__(self, redis, project)
         JobEvents.__init__(self, redis)
-        self.redis, self.project, self.budget = redis, project, budget
+        JobDeletion.__init__(self, redis)
+        if ended_ttl < 0:
+            raise ValueError(f"a failed job's data cannot expire {ended_ttl} s after its end")
+        self.redis, self.ended_ttl = redis, ended_ttl
+        self.project, self.budget = project, budget
         self.space = keys.Space(project or keys.DEFAULT_PROJECT)
         self._update = redis.register_script(UPDATE_IF_ACTIVE)
         self._update_and_set = redis.register_script(UPDATE_AND_SET_IF_ACTIVE)
         self._set_if_null = redis.register_script(SET_IF_NULL)
         self._cancel = redis.register_script(CANCEL)
         self._create = redis.register_script(CREATE)
+        self._fail = redis.register_script(FAIL)
+        self._expire_bulk = redis.register_script(EXPIRE_BULK)
 
     def create(
         self,
@@ -120,7 +127,7 @@ class JobStore(AnswerCache, JobEvents):
         fields = [a for k, v in record.items() for a in (k, json.dumps(v))]
         outcome = self._create(
             keys=[
-                *_job_keys(jid),
+                *job_keys.head(jid),
                 keys.job_eval_set(jid),
                 self.space.jobs,
                 self.space.interaction_seq,
@@ -198,7 +205,7 @@ class JobStore(AnswerCache, JobEvents):
         listed = self.space.jobs if self.project else keys.JOBS
         start = paging.start_after(self.redis, listed, after, reverse=True)
         if status is not None:
-            self._index_jobs_from_before_the_status_index()
+            self.index_jobs_from_before_the_status_index()
         index = keys.job_status_index(status) if status else listed
         ids = paging.ids_from(self.redis, index, start, "-inf", reverse=True, batch=200)
         batches = ([j for j in map(self.get, chunk) if j is not None] for chunk in ids)
@@ -208,7 +215,7 @@ class JobStore(AnswerCache, JobEvents):
             lambda j: status in (None, j["status"]) and kind in (None, j["kind"]),
         )
 
-    def _index_jobs_from_before_the_status_index(self) -> None:
+    def index_jobs_from_before_the_status_index(self) -> None:
         """Index, once, the jobs stored before status indexes existed (one pass over them)."""
         if self.redis.exists(keys.JOB_STATUS_INDEXED):
             return
@@ -224,33 +231,13 @@ class JobStore(AnswerCache, JobEvents):
             pipe.execute()
         self.redis.set(keys.JOB_STATUS_INDEXED, 1)
 
-    def delete(self, jid: str) -> None:
-        """Remove a job that was never queued, with everything stored for it."""
-        owner, stored = self.redis.hmget(keys.job(jid), ["owner", "eval_set_bytes"])
-        space = keys.Space(self.project_of(jid))
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.zrem(keys.JOBS, jid).zrem(space.jobs, jid)
-        if stored and int(stored):  # its eval set leaves the project's usage
-            pipe.hincrby(space.usage, "bytes", -int(stored))
-            pipe.hincrby(space.usage, "eval_sets:bytes", -int(stored))
-            pipe.hincrby(space.usage, "eval_sets:count", -1)
-        if owner is not None:
-            pipe.zrem(keys.jobs_of_owner(json.loads(owner)), jid)
-        for status in contracts.STATUSES:
-            pipe.zrem(keys.job_status_index(status), jid)
-        pipe.delete(keys.job(jid), keys.job_steps(jid), keys.job_events(jid))
-        pipe.delete(keys.job_event_keys(jid), keys.job_deliveries(jid), keys.job_eval_set(jid))
-        for stage in graph.FANNED:
-            pipe.delete(keys.job_parts_done(jid, stage), keys.job_part_runs(jid, stage))
-        pipe.execute()
-
     def count(self) -> int:
         """Return how many jobs this view sees."""
         return int(self.redis.zcard(self.space.jobs if self.project else keys.JOBS))
 
     def update_if_active(self, jid: str, **fields: object) -> bool:
         """Set fields unless the job has finished; return whether they were set."""
-        return self._update(keys=_job_keys(jid), args=[jid, *_pairs(fields)]) == 1
+        return self._update(keys=job_keys.head(jid), args=[jid, *_pairs(fields)]) == 1
 
     def start_stage(self, jid: str, stage: str) -> bool:
         """Mark the job running in stage; return False when the job has finished."""
@@ -288,20 +275,41 @@ class JobStore(AnswerCache, JobEvents):
             meta = keys.model_meta(seen) if seen else keys.job(jid)
             manifest = keys.model(seen) if seen else keys.job(jid)
             space = keys.Space(self.project_of(jid))
+            ended = now()
             done, mid = self._cancel(
-                keys=[*_job_keys(jid), keys.MODELS, meta, space.models, space.usage, manifest],
-                args=[jid, json.dumps(now()), seen],
+                keys=[
+                    *job_keys.head(jid),
+                    keys.MODELS,
+                    meta,
+                    space.models,
+                    space.usage,
+                    manifest,
+                    *job_keys.bulk(jid),
+                ],
+                args=[jid, json.dumps(ended), seen, self._expiry(ended)],
             )
             if done != -1:
                 return bool(done), mid or None
             seen = mid  # published meanwhile: withdraw that one
 
     def fail(self, jid: str, stage: str, code: str, message: str) -> bool:
-        """End the job as failed in stage with an error code."""
+        """End the job as failed in stage with an error code; its bulk data expires in the same
+        step (ended_ttl after its end). Return whether it was still active."""
         error = {"code": code, "message": message, "stage": stage}
-        return self.update_if_active(
-            jid, status=contracts.FAILED, stage=stage, error=error, finished_at=now()
-        )
+        ended = now()
+        fields = {"status": contracts.FAILED, "stage": stage, "error": error, "finished_at": ended}
+        names = [*job_keys.head(jid), *job_keys.bulk(jid)]
+        return self._fail(keys=names, args=[jid, self._expiry(ended), *_pairs(fields)]) == 1
+
+    def expire_bulk(self, jid: str) -> int:
+        """Let a failed or cancelled job's bulk data expire when its end set (again: for what
+        was written after it); return that Unix time, 0 for another job or with no TTL."""
+        names = [keys.job(jid), *job_keys.bulk(jid)]
+        return int(self._expire_bulk(keys=names, args=[self.ended_ttl]))
+
+    def _expiry(self, ended: int | None) -> int:
+        """The Unix time the bulk data of a job that ended at ended expires (0: never)."""
+        return ended + self.ended_ttl if self.ended_ttl > 0 and ended else 0
 
     def succeed(self, jid: str, result: dict, alias: tuple[str, dict] | None = None) -> bool:
         """End the job as succeeded with its result; return whether it was still active.
@@ -318,7 +326,7 @@ class JobStore(AnswerCache, JobEvents):
         value = json.dumps({**target, "promoted_at": finished})
         alias_key = keys.Space(self.project_of(jid)).model_alias(name)
         done = self._update_and_set(
-            keys=[*_job_keys(jid), alias_key], args=[jid, value, *_pairs(fields)]
+            keys=[*job_keys.head(jid), alias_key], args=[jid, value, *_pairs(fields)]
         )
         return done == 1
 

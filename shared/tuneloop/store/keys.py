@@ -18,6 +18,9 @@ LAYOUT = f"{PREFIX}:layout"  # the layout version the migration (store/projects.
 JOB_SEQ = f"{PREFIX}:seq:jobs"
 JOBS = f"{PREFIX}:jobs"
 JOB_STATUS_INDEXED = f"{PREFIX}:jobs:status-indexed"
+# Set once every failed or cancelled job stored before their bulk data expired was given its
+# expiry (Store.expire_ended_jobs_once).
+JOBS_EXPIRY_APPLIED = f"{PREFIX}:jobs:expiry-applied"
 MODELS = f"{PREFIX}:models"
 SWEEPER = f"{PREFIX}:sweeper"  # the worker holding the sweeper's seat
 SWEEP_SUSPECTS = f"{PREFIX}:sweeper:suspects"  # job id -> when first seen orphaned

@@ -9,11 +9,20 @@ from tuneloop.agent import registry
 from tuneloop.agent.protocol import Agent
 from tuneloop.store import budget as budgets
 from tuneloop.store import keys, scripts
-from tuneloop.store.blobs import BlobStore
+from tuneloop.store.blobs import BlobStore, chunk_names
 from tuneloop.store.budget import NO_BUDGET, Budget
 
 PUBLISH = scripts.source("model_publish")
-WITHDRAW = scripts.source("model_withdraw")
+DELETE = scripts.source("model_delete")
+TRIES = 20  # reads before giving up on a model republished under the delete again and again
+
+
+class ModelInUseError(Exception):
+    """The model cannot be deleted yet: an alias names it, or the job that made it still runs."""
+
+    def __init__(self, alias: str = "", job_status: str = "") -> None:
+        super().__init__(alias or job_status)
+        self.alias, self.job_status = alias, job_status
 
 
 class ModelStore:
@@ -32,7 +41,7 @@ class ModelStore:
         self.project = project
         self.space = keys.Space(project or keys.DEFAULT_PROJECT)
         self._publish = redis.register_script(PUBLISH)
-        self._withdraw = redis.register_script(WITHDRAW)
+        self._delete = redis.register_script(DELETE)
 
     def publish(self, meta: dict, payload: bytes, jid: str, lease_key: str, holder: str) -> int:
         """Publish a job's model (meta names its project) in one atomic step, fenced by the job
@@ -75,17 +84,43 @@ class ModelStore:
             self.blobs.discard(manifest)
         return int(code)
 
-    def withdraw(self, mid: str) -> None:
-        """Remove a model: its description, its listings, its bytes (uncounted in one step)."""
-        meta = self.meta(mid)
-        if meta is None:
-            return
-        space = keys.Space(project_of(meta))
-        self._withdraw(
-            keys=[keys.model_meta(mid), keys.MODELS, space.models, space.usage, keys.model(mid)],
-            args=[mid],
-        )
-        self.blobs.delete(keys.model(mid))
+    def delete(self, mid: str, aliases: Iterable[str]) -> dict | None:
+        """Delete a model (description, listings, bytes, its bytes in its project's usage) in
+        one step; return its description as it was, None when there is none (or it is another
+        project's).
+
+        ModelInUseError while one of the aliases names it or the job that made it has not ended.
+        """
+        names = list(aliases)
+        for _ in range(TRIES):
+            meta = self.meta(mid)
+            if meta is None:
+                return None
+            manifest = self.blobs.raw.get(keys.model(mid))  # bytes: the script compares them
+            space = keys.Space(project_of(meta))
+            found = self._delete(
+                keys=[
+                    keys.model_meta(mid),
+                    keys.MODELS,
+                    keys.model(mid),
+                    keys.job(meta.get("job_id") or ""),
+                    space.models,
+                    space.usage,
+                    *(space.model_alias(name) for name in names),
+                    *chunk_names(manifest),
+                ],
+                args=[mid, manifest or "", len(names), *names],
+            )
+            match found[0]:
+                case "deleted":
+                    return meta
+                case "missing":
+                    return None
+                case "aliased":
+                    raise ModelInUseError(alias=found[1])
+                case "active":
+                    raise ModelInUseError(job_status=found[1])
+        raise RuntimeError(f"model {mid} kept being published again while it was deleted")
 
     def annotate(self, mid: str, **fields: object) -> None:
         """Add fields to a model's description (a no-op for an unknown model)."""

@@ -42,6 +42,7 @@ class PartStore:
             keys.job_parts_done(jid, stage),
             keys.job_part_runs(jid, stage),
             keys.job_steps(jid),
+            keys.job(jid),
         ]
         args = [index, total, part_step(stage, index), json.dumps(report), self.ttl, stage]
         added, completed = self._done(keys=names, args=args)

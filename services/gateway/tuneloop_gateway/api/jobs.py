@@ -1,4 +1,5 @@
-"""Jobs of every kind: create (fine-tuning), read, list, cancel, events, cases, training file."""
+"""Jobs of every kind: create (fine-tuning), read, list, cancel, delete, events, cases, training
+file."""
 
 from flask import Response, current_app, stream_with_context
 from flask import request as sent
@@ -13,6 +14,7 @@ from tuneloop.schemas.jobs import (
     CaseQuerySchema,
     EventPageSchema,
     EventQuerySchema,
+    JobDeletedSchema,
     JobInSchema,
     JobPageSchema,
     JobQuerySchema,
@@ -32,6 +34,7 @@ from tuneloop_gateway.jobs_service import (
     check_model,
     conditional,
     create_and_queue,
+    delete_job,
     get_job_or_404,
     invalid,
     job_body,
@@ -128,6 +131,16 @@ class Job(MethodView):
         response = Response(body, status, mimetype=current_app.json.mimetype)
         response.set_etag(tag)
         return response
+
+    @requires(blp, JOBS)
+    @blp.response(200, JobDeletedSchema)
+    @blp.alt_response(
+        409, response="CONFLICT", description="the job has not ended, or a stage still stops"
+    )
+    @idempotent(blp)
+    def delete(self, job_id: str) -> dict:
+        """Delete an ended job with its events, eval set, cases and artifacts; its model stays."""
+        return delete_job(job_id)
 
 
 @blp.route("/<job:job_id>/cancel")

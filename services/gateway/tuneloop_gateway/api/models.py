@@ -14,6 +14,7 @@ from tuneloop.schemas.models import (
     ResponseInSchema,
     ResponseSchema,
 )
+from tuneloop.store.models import ModelInUseError
 from tuneloop_gateway import llm_chat
 from tuneloop_gateway.auth import JOBS, requires
 from tuneloop_gateway.blueprint import Blueprint
@@ -115,29 +116,39 @@ class Model(MethodView):
     @requires(blp, JOBS)
     @blp.doc(operationId="models_delete")
     @blp.response(200, ModelDeletedSchema)
-    @blp.alt_response(409, response="CONFLICT", description="an alias names the model")
+    @blp.alt_response(
+        409, response="CONFLICT", description="an alias names the model, or its job still runs"
+    )
     def delete(self, model_id: str) -> dict:
         """Delete a fine-tuned model (OpenAI's models.delete): its record, and its files.
 
-        A built-in or base model is configured, not stored: 400. A model an alias names is
-        refused (409) until the alias moves. A language model's adapter is deleted from the
-        artifact store by the llm worker (the gateway holds no artifact credentials).
+        A built-in or base model is configured, not stored, and an alias is a name: 400. A
+        model an alias names is refused (409) until the alias moves, and so is one whose job
+        has not ended. The job that made it stays. A language model's adapter is deleted from
+        the artifact store by the llm worker (the gateway holds no artifact credentials).
         """
-        store = project_store()
         if model_id in registry.BUILTIN or model_id in registry.UNTRAINED:
             abort(400, message=f"model {model_id!r} is built in or a base model, not deletable")
-        meta = store.models.meta(model_id)
+        if model_id in ALIASES:
+            abort(400, message=f"{model_id!r} is an alias, not a model: delete the model it names")
+        try:
+            meta = project_store().models.delete(model_id, ALIASES)
+        except ModelInUseError as exc:
+            abort(409, message=in_use(model_id, exc))
         if meta is None:
             abort(404, message=f"no model with id {model_id!r}")
-        named = [n for n, t in store.models.aliases(ALIASES).items() if t["model_id"] == model_id]
-        if named:
-            abort(409, message=f"model {model_id!r} is named by alias {', '.join(named)}")
-        store.models.withdraw(model_id)
         if meta.get("format") == spec.FORMAT and meta.get("adapter"):
             services().celery.send_task(
                 contracts.LLM_DELETE_FILES, args=(model_id, meta["adapter"]), queue=spec.QUEUE
             )
         return {"id": model_id, "object": "model", "deleted": True}
+
+
+def in_use(model_id: str, exc: ModelInUseError) -> str:
+    """Say why a model cannot be deleted yet."""
+    if exc.alias:
+        return f"model {model_id!r} is named by alias {exc.alias}: it is kept while it is"
+    return f"model {model_id!r} belongs to a job that is {exc.job_status}: cancel it or wait"
 
 
 @blp.route("/<model:model_id>/responses")

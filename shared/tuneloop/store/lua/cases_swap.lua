@@ -13,7 +13,10 @@ if over then
 end
 for i = 3, #KEYS, 2 do
   redis.call('DEL', KEYS[i + 1])
-  if tonumber(ARGV[3 + (i - 3) / 2]) > 0 then redis.call('RENAME', KEYS[i], KEYS[i + 1]) end
+  if tonumber(ARGV[3 + (i - 3) / 2]) > 0 then
+    redis.call('RENAME', KEYS[i], KEYS[i + 1])
+    redis.call('PERSIST', KEYS[i + 1])  -- kept with the job (staging lists expire)
+  end
 end
 redis.call('HSET', KEYS[1], 'cases_bytes', ARGV[2])
 count(KEYS[2], 'cases', grown, 0)
