@@ -2,13 +2,15 @@
 a write past TUNELOOP_MAX_PROJECT_BYTES is refused whole, naming the budget and the figures."""
 
 import secrets
+import time
 from collections.abc import Iterator
 
 import pytest
 
-from tuneloop.store import keys
+from tuneloop.store import budget, keys
+from tuneloop.store.jobs import JobStore
 
-from .support import ApiClient, Stack, assert_problem, client_for, fault_stack
+from .support import ApiClient, Stack, assert_problem, client_for, fault_stack, wait_until
 from .support.faults import create_job, seed_interactions, training_items, wait_job_status
 
 pytestmark = pytest.mark.integration
@@ -106,3 +108,25 @@ def test_a_job_whose_eval_set_is_past_the_budget_is_refused_and_stores_nothing(
         problem = assert_problem(refused, 429)
         assert problem["type"] == "insufficient_quota" and "eval" not in problem["title"], problem
         assert usage(b) == before and b.get("/v1/jobs").json()["data"] == jobs
+
+
+def test_a_failed_jobs_eval_set_stays_counted_until_it_expires_then_leaves_the_usage(
+    stack: Stack,
+) -> None:
+    jobs = JobStore(stack.store.redis, ended_ttl=1, project="team-c")
+    space = keys.Space("team-c")
+    cases = [{"input": f"case {i} " + "z" * 500, "expected_type": "t"} for i in range(20)]
+    job = jobs.create({"eval_set": cases, "model": "tuneloop-keyword-baseline"}, None, 8)
+    counted = budget.usage(stack.store.redis, space)["eval_sets"]
+    assert counted["count"] == 1 and counted["bytes"] > 20 * 500
+    assert jobs.fail(job["id"], "collect", "test", "failed by the test")
+    assert jobs.settle_expired(time.time()) == 0  # still stored: still counted
+    assert budget.usage(stack.store.redis, space)["eval_sets"] == counted
+    wait_until(
+        lambda: not stack.store.redis.exists(keys.job_eval_set(job["id"])),
+        10.0,
+        lambda: "the failed job's eval set to expire",
+    )
+    assert jobs.settle_expired(time.time()) == counted["bytes"]
+    assert budget.usage(stack.store.redis, space)["eval_sets"] == {"bytes": 0, "count": 0}
+    assert not stack.store.redis.zscore(keys.JOBS_EXPIRING, job["id"])  # settled: off the list

@@ -53,9 +53,11 @@ def sweep(
     """Find orphaned jobs; send confirmed ones again (send(job_id, kind)) or end them timed out.
 
     The first sweep of a Redis also lets the bulk data of jobs that failed before it expired
-    expire (Store.expire_ended_jobs_once).
+    expire (Store.expire_ended_jobs_once); every sweep takes bulk data that has expired out of
+    its project's usage (JobStore.settle_expired).
     """
     store.expire_ended_jobs_once()
+    store.jobs.settle_expired(now())
     outcome = Outcome()
     active = sweeps.active_jobs()
     carried = sweeps.with_messages(active, queues) | sweeps.leased(active)

@@ -29,6 +29,7 @@ FAIL = scripts.source("job_fail", **job_keys.JOB_KEYS)
 # A failed or cancelled job lets its bulk data expire; a succeeded one keeps it (its report).
 EXPIRING = frozenset({contracts.FAILED, contracts.CANCELLED})
 EXPIRE_BULK = scripts.source("job_expire_bulk", EXPIRING=EXPIRING)
+SETTLE = scripts.source("job_settle")
 ENDED_TTL = 7 * 86400  # seconds a failed or cancelled job keeps its bulk data (0: for ever)
 DEFAULT_JSON = json.dumps(keys.DEFAULT_PROJECT)  # the project of a job stored before projects
 
@@ -81,6 +82,7 @@ class JobStore(AnswerCache, JobEvents, JobDeletion):
         self._create = redis.register_script(CREATE)
         self._fail = redis.register_script(FAIL)
         self._expire_bulk = redis.register_script(EXPIRE_BULK)
+        self._settle = redis.register_script(SETTLE)
 
     def create(
         self,
@@ -284,6 +286,7 @@ class JobStore(AnswerCache, JobEvents, JobDeletion):
                     space.models,
                     space.usage,
                     manifest,
+                    keys.JOBS_EXPIRING,
                     *job_keys.bulk(jid),
                 ],
                 args=[jid, json.dumps(ended), seen, self._expiry(ended)],
@@ -298,14 +301,33 @@ class JobStore(AnswerCache, JobEvents, JobDeletion):
         error = {"code": code, "message": message, "stage": stage}
         ended = now()
         fields = {"status": contracts.FAILED, "stage": stage, "error": error, "finished_at": ended}
-        names = [*job_keys.head(jid), *job_keys.bulk(jid)]
+        names = [*job_keys.head(jid), keys.JOBS_EXPIRING, *job_keys.bulk(jid)]
         return self._fail(keys=names, args=[jid, self._expiry(ended), *_pairs(fields)]) == 1
 
     def expire_bulk(self, jid: str) -> int:
         """Let a failed or cancelled job's bulk data expire when its end set (again: for what
         was written after it); return that Unix time, 0 for another job or with no TTL."""
-        names = [keys.job(jid), *job_keys.bulk(jid)]
-        return int(self._expire_bulk(keys=names, args=[self.ended_ttl]))
+        names = [keys.job(jid), keys.JOBS_EXPIRING, *job_keys.bulk(jid)]
+        return int(self._expire_bulk(keys=names, args=[self.ended_ttl, jid]))
+
+    def settle_expired(self, at: float, limit: int = 200) -> int:
+        """Take the bulk data of failed or cancelled jobs that expired by at out of their
+        projects' usage; return the bytes taken out."""
+        settled = 0
+        for jid in self.redis.zrangebyscore(keys.JOBS_EXPIRING, "-inf", at, start=0, num=limit):
+            space = keys.Space(self.project_of(jid))
+            settled += int(
+                self._settle(
+                    keys=[
+                        keys.JOBS_EXPIRING,
+                        keys.job(jid),
+                        space.usage,
+                        *job_keys.bulk(jid),
+                    ],
+                    args=[jid],
+                )
+            )
+        return settled
 
     def _expiry(self, ended: int | None) -> int:
         """The Unix time the bulk data of a job that ended at ended expires (0: never)."""

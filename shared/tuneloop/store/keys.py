@@ -18,6 +18,9 @@ LAYOUT = f"{PREFIX}:layout"  # the layout version the migration (store/projects.
 JOB_SEQ = f"{PREFIX}:seq:jobs"
 JOBS = f"{PREFIX}:jobs"
 JOB_STATUS_INDEXED = f"{PREFIX}:jobs:status-indexed"
+# Failed or cancelled jobs whose bulk data expires (score: when), until the sweeper has taken
+# its bytes out of their project's usage (store/lua/job_settle.lua).
+JOBS_EXPIRING = f"{PREFIX}:jobs:expiring"
 # Set once every failed or cancelled job stored before their bulk data expired was given its
 # expiry (Store.expire_ended_jobs_once).
 JOBS_EXPIRY_APPLIED = f"{PREFIX}:jobs:expiry-applied"

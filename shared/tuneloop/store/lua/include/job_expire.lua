@@ -5,3 +5,8 @@ local function expire_bulk(first, at)
   if tonumber(at) <= 0 then return end
   for i = first, #KEYS do redis.call('EXPIREAT', KEYS[i], at) end
 end
+-- note_expiring(zset, jid, at): list the job among those whose bulk data expires at at, so
+-- the sweeper takes its bytes out of its project's usage once they are gone (job_settle.lua).
+local function note_expiring(zset, jid, at)
+  if tonumber(at) > 0 then redis.call('ZADD', zset, at, jid) end
+end
