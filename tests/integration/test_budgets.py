@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from redis import Redis
 
 from tuneloop.store import budget, keys
 from tuneloop.store.jobs import JobStore
@@ -113,20 +114,24 @@ def test_a_job_whose_eval_set_is_past_the_budget_is_refused_and_stores_nothing(
 def test_a_failed_jobs_eval_set_stays_counted_until_it_expires_then_leaves_the_usage(
     stack: Stack,
 ) -> None:
-    jobs = JobStore(stack.store.redis, ended_ttl=1, project="team-c")
+    # A database of its own: no worker or sweeper there takes this queued job for an orphan.
+    redis = Redis.from_url(stack.redis_url.rsplit("/", 1)[0] + "/9", decode_responses=True)
+    jobs = JobStore(redis, ended_ttl=1, project="team-c")
     space = keys.Space("team-c")
     cases = [{"input": f"case {i} " + "z" * 500, "expected_type": "t"} for i in range(20)]
     job = jobs.create({"eval_set": cases, "model": "tuneloop-keyword-baseline"}, None, 8)
-    counted = budget.usage(stack.store.redis, space)["eval_sets"]
+    counted = budget.usage(redis, space)["eval_sets"]
     assert counted["count"] == 1 and counted["bytes"] > 20 * 500
     assert jobs.fail(job["id"], "collect", "test", "failed by the test")
     assert jobs.settle_expired(time.time()) == 0  # still stored: still counted
-    assert budget.usage(stack.store.redis, space)["eval_sets"] == counted
+    assert budget.usage(redis, space)["eval_sets"] == counted
     wait_until(
-        lambda: not stack.store.redis.exists(keys.job_eval_set(job["id"])),
+        lambda: not redis.exists(keys.job_eval_set(job["id"])),
         10.0,
         lambda: "the failed job's eval set to expire",
     )
     assert jobs.settle_expired(time.time()) == counted["bytes"]
-    assert budget.usage(stack.store.redis, space)["eval_sets"] == {"bytes": 0, "count": 0}
-    assert not stack.store.redis.zscore(keys.JOBS_EXPIRING, job["id"])  # settled: off the list
+    assert budget.usage(redis, space)["eval_sets"] == {"bytes": 0, "count": 0}
+    assert not redis.zscore(keys.JOBS_EXPIRING, job["id"])  # settled: off the list
+    redis.flushdb()
+    redis.close()
