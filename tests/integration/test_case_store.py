@@ -26,6 +26,7 @@ def redis_url() -> Iterator[str]:
 def redis(redis_url: str) -> Iterator[Redis]:
     client = Redis.from_url(redis_url, decode_responses=True)
     client.flushdb()
+    client.hset(keys.job(JID), "project", '"default"')  # cases are kept only with their job
     yield client
     client.close()
 
@@ -115,7 +116,7 @@ def test_lists_have_no_expiry_and_delete_removes_them_all(redis):
     assert not redis.keys(f"*{JID}*staging*")  # a failed write removes what it staged
     redis.rpush(keys.job_cases(JID, "regressed:staging:dead-writer"), "{}")  # a writer that died
     cases.delete(JID)
-    assert not redis.keys(f"*{JID}*")
+    assert not redis.keys(f"*{JID}:cases*")
 
 
 def test_two_writers_that_overlap_each_store_a_whole_list(redis):
@@ -129,3 +130,9 @@ def test_two_writers_that_overlap_each_store_a_whole_list(redis):
 
     assert cases.replace(JID, first_writer(), "runner-a") == {"regressed": 5, "improved": 0}
     assert cases.page(JID, "regressed", 10) == ([record(i) for i in (1, 2, 3, 4, 5)], False)
+
+
+def test_cases_of_a_job_that_is_gone_are_not_kept(redis):
+    redis.delete(keys.job(JID))  # deleted while its compare ran
+    CaseStore(redis, chunk=2).replace(JID, stream([1, 3, 5], [2]))
+    assert not redis.keys(f"*{JID}*")  # neither the lists nor what was staged for them

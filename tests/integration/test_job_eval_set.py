@@ -150,15 +150,16 @@ def test_an_eval_set_larger_than_one_stored_chunk_reads_back_whole_and_in_order(
 
 def test_a_job_refused_at_its_quota_stores_no_eval_set(stack: Stack) -> None:
     owner, quota = f"eval-set-quota-{secrets.token_hex(4)}", Quota(max_stored=1)
+    jobs = stack.store.scoped(f"quota-{secrets.token_hex(4)}").jobs  # a project of its own
     request = JobInSchema().load({"eval_set": cases(5, "quota")})
-    first = stack.store.jobs.create(request, 0, len(STAGES) + 1, owner, quota)
+    first = jobs.create(request, 0, len(STAGES) + 1, owner, quota)
     try:
         before = eval_set_keys(stack)
         with pytest.raises(QuotaExceeded):
-            stack.store.jobs.create(request, 0, len(STAGES) + 1, owner, quota)
+            jobs.create(request, 0, len(STAGES) + 1, owner, quota)
         assert eval_set_keys(stack) == before
     finally:
-        stack.store.jobs.delete(first["id"])
+        jobs.delete(first["id"])
 
 
 @pytest.fixture

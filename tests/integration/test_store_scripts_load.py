@@ -4,7 +4,7 @@ and the job read makes the one stamp an ended job's kept answer is checked again
 import pytest
 from redis.commands.core import Script
 
-from tuneloop.store import Store, ratelimit, scripts
+from tuneloop.store import Store, projects, ratelimit, scripts
 from tuneloop.store.answer_cache import JobRead
 from tuneloop.store.sweeps import SweepStore
 
@@ -28,7 +28,7 @@ def registered(*owners: object) -> dict[str, Script]:
 def test_every_script_file_compiles_in_redis_under_the_sha_it_is_called_by(stack: Stack) -> None:
     redis = stack.store.redis
     store = Store(redis)
-    found = registered(store, SweepStore(redis))
+    found = registered(store, SweepStore(redis), projects.Counting(redis))
     found["ratelimit.HIT_ONLY"] = redis.register_script(ratelimit.HIT_ONLY)  # the gateway's
     found["ratelimit.UNCOUNT"] = redis.register_script(ratelimit.UNCOUNT)  # the sign-in throttle
     assert len({s.script for s in found.values()}) == len(scripts.script_names()), sorted(found)

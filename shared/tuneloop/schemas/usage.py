@@ -5,14 +5,14 @@ from marshmallow import Schema, fields
 from tuneloop.store.budget import KINDS
 
 
-class KindUsageSchema(Schema):
+class ProjectKindUsageSchema(Schema):
     """What one kind of record takes."""
 
     bytes = fields.Integer(required=True, metadata={"description": "bytes stored"})
     count = fields.Integer(required=True, metadata={"description": "records stored"})
 
 
-class UsageSchema(Schema):
+class ProjectUsageSchema(Schema):
     """GET /v1/usage: the calling key's project's stored bytes and counts."""
 
     object = fields.Constant("project.usage", required=True)
@@ -28,7 +28,7 @@ class UsageSchema(Schema):
     )
     by_kind = fields.Dict(
         keys=fields.String(metadata={"enum": list(KINDS)}),
-        values=fields.Nested(KindUsageSchema),
+        values=fields.Nested(ProjectKindUsageSchema),
         required=True,
         metadata={
             "description": "bytes and counts of interactions, files, eval_sets, cases and models"

@@ -53,7 +53,7 @@ class ModelStore:
         """
         mid = meta["id"]
         manifest = self.blobs.write_chunks(keys.model(mid), payload)
-        space = keys.Space(meta["project"])
+        space = keys.Space(project_of(meta))
         outcome = self._publish(
             keys=[
                 keys.job(jid),

@@ -25,6 +25,14 @@ MODEL_SIZE = scripts.source("model_size_of")
 LIST_BYTES = scripts.source("list_bytes")
 
 
+class Counting:
+    """The scripts that count what a project already stores, where it is stored."""
+
+    def __init__(self, redis: Redis) -> None:
+        self.list_bytes = redis.register_script(LIST_BYTES)
+        self.model_size = redis.register_script(MODEL_SIZE)
+
+
 def record(redis: Redis, projects: set[str]) -> None:
     """Record the configured projects' names (the default one always)."""
     redis.sadd(keys.PROJECTS, keys.DEFAULT_PROJECT, *projects)
@@ -50,7 +58,8 @@ def migrate(redis: Redis) -> dict[str, int]:
 def count_usage(redis: Redis, project: str) -> dict[str, int]:
     """Count what a project stores, set its usage hash to it and return it."""
     space = keys.Space(project)
-    list_bytes = redis.register_script(LIST_BYTES)
+    counting = Counting(redis)
+    list_bytes = counting.list_bytes
     found: dict[str, int] = {}
     lengths = _lengths(redis, space.interactions, space.interaction)
     found["interactions:bytes"], found["interactions:count"] = sum(lengths), len(lengths)
@@ -67,7 +76,7 @@ def count_usage(redis: Redis, project: str) -> dict[str, int]:
     files = _lengths(redis, space.files, keys.file_content)
     found["files:bytes"], found["files:count"] = sum(files), len(files)
     models = _members(redis, space.models)
-    model_size = redis.register_script(MODEL_SIZE)
+    model_size = counting.model_size
     sizes = [int(model_size(keys=[keys.model(m)])) for m in models]
     found["models:bytes"], found["models:count"] = sum(sizes), len(models)
     found["bytes"] = sum(v for k, v in found.items() if k.endswith(":bytes"))

@@ -2,7 +2,7 @@
 
 from flask.views import MethodView
 
-from tuneloop.schemas.usage import UsageSchema
+from tuneloop.schemas.usage import ProjectUsageSchema
 from tuneloop.store.budget import KINDS
 from tuneloop_gateway.auth import INGEST, current_project, requires
 from tuneloop_gateway.blueprint import Blueprint
@@ -21,7 +21,7 @@ class Usage(MethodView):
     """The project's usage."""
 
     @requires(blp, INGEST)
-    @blp.response(200, UsageSchema)
+    @blp.response(200, ProjectUsageSchema)
     def get(self) -> dict:
         """Return the project's stored bytes in all and per kind, its counts and its budget."""
         store = project_store()
