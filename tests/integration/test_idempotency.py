@@ -303,7 +303,7 @@ def test_a_failed_first_request_frees_the_key_for_a_retry(
     app_and_headers: tuple, monkeypatch: pytest.MonkeyPatch, stack: Stack
 ) -> None:
     app, headers = app_and_headers
-    interactions = app.extensions["tuneloop"].store.interactions
+    interactions = app.extensions["tuneloop"].store.scoped("default").interactions
     real_add = interactions.add_many
     calls: list[int] = []
 
@@ -332,7 +332,7 @@ def test_a_duplicate_waits_for_the_first_request_and_gives_up_with_409_after_a_b
     app_and_headers: tuple, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app, headers = app_and_headers
-    interactions = app.extensions["tuneloop"].store.interactions
+    interactions = app.extensions["tuneloop"].store.scoped("default").interactions
     real_add = interactions.add_many
     entered, release = threading.Event(), threading.Event()
 

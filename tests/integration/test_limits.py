@@ -414,7 +414,9 @@ def test_debug_stays_off_whatever_the_environment_or_config_says(
     def explode() -> dict:
         raise ValueError("secret internals /srv/tuneloop/store.py line 42")
 
-    monkeypatch.setattr(app.extensions["tuneloop"].store.interactions, "stats", explode)
+    monkeypatch.setattr(
+        app.extensions["tuneloop"].store.scoped("default").interactions, "stats", explode
+    )
     response = app.test_client().get(
         "/v1/interactions/stats", headers={"Authorization": f"Bearer {key}"}
     )
