@@ -9,6 +9,7 @@ RESPOND: Final = "tuneloop.models.respond"
 # A language model's chat completion, streamed back in pieces (queue tuneloop.llm.interactive).
 LLM_CHAT: Final = "tuneloop.llm.chat"
 LLM_DELETE_FILES: Final = "tuneloop.llm.delete_files"  # a deleted model's adapter files
+CHECK_FILE: Final = "tuneloop.files.check"  # an uploaded file's lines, off the request path
 
 # The stage list is derived from the one declaration of the stage graph.
 STAGES: Final = graph.STAGES
@@ -38,6 +39,11 @@ CANCELLED: Final = "cancelled"
 STATUSES: Final = (QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED)
 TERMINAL: Final = frozenset({SUCCEEDED, FAILED, CANCELLED})
 ACTIVE: Final = (QUEUED, RUNNING)
+
+# An uploaded file's status, as OpenAI's file object has it: stored, then checked.
+FILE_UPLOADED: Final = "uploaded"
+FILE_PROCESSED: Final = "processed"
+FILE_ERROR: Final = "error"
 
 SOURCES: Final = ("human", "synthetic", "import")
 SCORE_SOURCES: Final = ("human", "app", "evaluator")

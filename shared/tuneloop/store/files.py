@@ -1,15 +1,34 @@
-"""Uploaded files (OpenAI's Files API): a record, the bytes compressed, the jobs that use it."""
+"""Uploaded files (OpenAI's Files API): a record, the bytes in chunks, the jobs that use it.
 
+An upload's bytes are stored as they are read, in chunks of at most CHUNK_BYTES named by a
+manifest (the chunks, the file's size, whether they hold one zlib stream), and its record
+says `uploaded`. A worker checks the lines (tuneloop.files.process) and settles the file in
+one step: `processed`, its bytes swapped for their zlib stream, or `error`, its bytes
+dropped. A chunk is written with an expiry that the step naming it in a manifest removes,
+so the chunks of an upload or a check that died half-way expire on their own.
+"""
+
+import contextlib
+import hashlib
 import json
+import uuid
 import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
 from redis import Redis
+from redis.exceptions import RedisError
 
+from tuneloop.contracts import FILE_UPLOADED
 from tuneloop.store import ids, keys, paging, scripts
+from tuneloop.store.blobs import CHUNK_BYTES
 from tuneloop.timeutil import now
 
 DELETE = scripts.source("file_delete")
 USE = scripts.source("file_use")
+SETTLE = scripts.source("file_settle", UPLOADED=FILE_UPLOADED)
+PENDING_TTL = 3600  # seconds: chunks no manifest names yet expire after this
+_MARK = b'{"chunks"'  # how a manifest starts (a file stored before chunks holds zlib bytes)
 
 
 class FileInUseError(Exception):
@@ -20,34 +39,53 @@ class FileInUseError(Exception):
         self.job_id = job_id
 
 
-class FileStore:
-    """Files as a JSON record plus zlib-compressed bytes, listed newest first."""
+class FileGoneError(Exception):
+    """The file was deleted, or settled by another check, while it was being read."""
 
-    def __init__(self, redis: Redis, raw: Redis) -> None:
+
+@dataclass(frozen=True)
+class Upload:
+    """A file waiting for its check: its record and its manifest as they were read."""
+
+    fid: str
+    record: dict
+    manifest: dict
+    digest: str  # of the manifest's stored bytes: the file is the same while it matches
+
+
+class FileStore:
+    """Files as a JSON record plus chunks of bytes, listed newest first."""
+
+    def __init__(self, redis: Redis, raw: Redis, chunk_bytes: int = CHUNK_BYTES) -> None:
         self.redis, self.raw = redis, raw
+        self.chunk_bytes = chunk_bytes
         self._delete = redis.register_script(DELETE)
         self._use = redis.register_script(USE)
+        self._settle = redis.register_script(SETTLE)
 
-    def add(self, filename: str, purpose: str, content: bytes, summary: dict) -> dict:
-        """Store a validated file; return its record (OpenAI's file object and our summary)."""
-        packed = zlib.compress(content, 6)
+    def add(self, filename: str, purpose: str, pieces: Iterable[bytes]) -> dict:
+        """Store an upload's bytes as they come, then its record (status uploaded); return it."""
+        fid = ids.new_file()
+        names, size = self._write(fid, pieces)
         record = {
-            "id": ids.new_file(),
+            "id": fid,
             "object": "file",
-            "bytes": len(content),
+            "bytes": size,
             "created_at": now(),
             "filename": filename,
             "purpose": purpose,
-            "status": "processed",
+            "status": FILE_UPLOADED,
             "expires_at": None,
             "status_details": None,
-            "tuneloop": {**summary, "stored_bytes": len(packed)},
+            "tuneloop": {"stored_bytes": size},
         }
         seq = self.redis.incr(keys.FILE_SEQ)
-        pipe = self.raw.pipeline(transaction=True)  # the bytes and the record, or neither
-        pipe.set(keys.file_content(record["id"]), packed)
-        pipe.set(keys.file(record["id"]), json.dumps(record))
-        pipe.zadd(keys.FILES, {record["id"]: seq})
+        pipe = self.raw.pipeline(transaction=True)  # the manifest, record and index, or none
+        pipe.set(keys.file_content(fid), manifest(names, size, packed=False))
+        pipe.set(keys.file(fid), json.dumps(record))
+        pipe.zadd(keys.FILES, {fid: seq})
+        for name in names:
+            pipe.persist(name)
         pipe.execute()
         return record
 
@@ -57,9 +95,19 @@ class FileStore:
         return json.loads(raw) if raw else None
 
     def content(self, fid: str) -> bytes | None:
-        """Return a file's bytes as uploaded, or None."""
-        packed = self.raw.get(keys.file_content(fid))
-        return zlib.decompress(packed) if packed is not None else None
+        """Return a file's bytes as uploaded, or None; a file settled mid-read is read again."""
+        for _ in range(3):
+            stored = self.raw.get(keys.file_content(fid))
+            if stored is None:
+                return None
+            found = parsed(stored)
+            if found is None:  # stored before chunks: the zlib stream itself
+                return zlib.decompress(stored)
+            parts = self.raw.mget(found["chunks"]) if found["chunks"] else []
+            if all(p is not None for p in parts):
+                data = b"".join(parts)
+                return zlib.decompress(data) if found["zlib"] else data
+        raise RuntimeError(f"file {fid} kept changing while it was read")
 
     def page(
         self, limit: int, after: str | None = None, purpose: str | None = None
@@ -79,11 +127,93 @@ class FileStore:
     def delete(self, fid: str) -> bool:
         """Delete a file; False when there was none; FileInUseError while an active job uses it."""
         head = [keys.file(fid), keys.file_content(fid), keys.file_jobs(fid), keys.FILES]
-        while True:  # again only if a job started using the file in between
+        while True:  # again only if the file was settled or a job used it in between
+            stored = self.raw.get(keys.file_content(fid))
+            chunks = (parsed(stored) or {"chunks": []})["chunks"]
             users = sorted(self.redis.smembers(keys.file_jobs(fid)))
-            outcome = self._delete(keys=[*head, *map(keys.job, users)], args=[fid, *users])
+            outcome = self._delete(
+                keys=[*head, *chunks, *map(keys.job, users)],
+                args=[fid, digest(stored), len(chunks), *users],
+            )
             if outcome != "changed":
                 break
         if outcome not in ("deleted", "missing"):
             raise FileInUseError(outcome)
         return outcome == "deleted"
+
+    def pending(self, fid: str) -> Upload | None:
+        """Return a file waiting for its check, or None (deleted, or checked already)."""
+        record = self.get(fid)
+        if record is None or record["status"] != FILE_UPLOADED:
+            return None
+        stored = self.raw.get(keys.file_content(fid))
+        found = parsed(stored)
+        return Upload(fid, record, found, digest(stored)) if found is not None else None
+
+    def pieces(self, upload: Upload) -> Iterator[bytes]:
+        """Yield an upload's chunks one at a time; FileGoneError once one of them is gone."""
+        for name in upload.manifest["chunks"]:
+            piece = self.raw.get(name)
+            if piece is None:
+                raise FileGoneError(upload.fid)
+            yield piece
+
+    def settle(self, upload: Upload, record: dict, packed: Iterable[bytes] | None) -> bool:
+        """Give a checked upload its record and its bytes (their zlib stream in pieces, or
+        None to drop them) in one step; False when it was deleted or settled since it was read.
+        """
+        names, size = self._write(upload.fid, packed or ())
+        found = ""
+        if packed is not None:
+            record = {**record, "tuneloop": {**record["tuneloop"], "stored_bytes": size}}
+            found = manifest(names, upload.manifest["bytes"], packed=True)
+        old = upload.manifest["chunks"]
+        done = self._settle(
+            keys=[keys.file(upload.fid), keys.file_content(upload.fid), *old, *names],
+            args=[upload.digest, json.dumps(record), found, len(old)],
+        )
+        if done != 1:
+            self._drop(names)
+        return done == 1
+
+    def _write(self, fid: str, pieces: Iterable[bytes]) -> tuple[list[str], int]:
+        """Write pieces as chunks of a new generation, each expiring until a manifest names it;
+        return their names and total size (none are left behind when writing fails)."""
+        generation = uuid.uuid4().hex[:12]
+        names: list[str] = []
+        size = 0
+        try:
+            for piece in pieces:
+                view = memoryview(piece)
+                for start in range(0, len(view), self.chunk_bytes):
+                    names.append(keys.file_chunk(fid, generation, len(names)))
+                    chunk = view[start : start + self.chunk_bytes]
+                    self.raw.set(names[-1], chunk.tobytes(), ex=PENDING_TTL)
+                    size += len(chunk)
+        except Exception:
+            self._drop(names)
+            raise
+        return names, size
+
+    def _drop(self, names: list[str]) -> None:
+        """Delete chunks no manifest names (they would expire anyway: Redis may be down)."""
+        if names:
+            with contextlib.suppress(RedisError):
+                self.raw.delete(*names)
+
+
+def manifest(names: list[str], size: int, packed: bool) -> str:
+    """The manifest of a file's chunks: their names, the file's size, whether zlib-packed."""
+    return json.dumps({"chunks": names, "bytes": size, "zlib": packed})
+
+
+def parsed(stored: bytes | None) -> dict | None:
+    """Return a stored manifest, or None (no file, or one stored before chunks)."""
+    if stored is None or not stored.startswith(_MARK):
+        return None
+    return json.loads(stored)
+
+
+def digest(stored: bytes | None) -> str:
+    """The SHA-1 of a stored manifest ("" for none), as the scripts compare it."""
+    return hashlib.sha1(stored or b"", usedforsecurity=False).hexdigest()
