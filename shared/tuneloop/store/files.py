@@ -63,30 +63,34 @@ class FileStore:
         self._use = redis.register_script(USE)
         self._settle = redis.register_script(SETTLE)
 
-    def add(self, filename: str, purpose: str, pieces: Iterable[bytes]) -> dict:
-        """Store an upload's bytes as they come, then its record (status uploaded); return it."""
-        fid = ids.new_file()
-        names, size = self._write(fid, pieces)
+    def writer(self) -> "ChunkWriter":
+        """Return a writer of a new file's bytes; add() then stores the file's record."""
+        return ChunkWriter(self.raw, ids.new_file(), self.chunk_bytes)
+
+    def add(self, filename: str, purpose: str, written: "ChunkWriter") -> dict:
+        """Store the record of a file whose bytes were written (status uploaded); return it."""
+        written.flush()
         record = {
-            "id": fid,
+            "id": written.fid,
             "object": "file",
-            "bytes": size,
+            "bytes": written.size,
             "created_at": now(),
             "filename": filename,
             "purpose": purpose,
             "status": FILE_UPLOADED,
             "expires_at": None,
             "status_details": None,
-            "tuneloop": {"stored_bytes": size},
+            "tuneloop": {"stored_bytes": written.size},
         }
         seq = self.redis.incr(keys.FILE_SEQ)
         pipe = self.raw.pipeline(transaction=True)  # the manifest, record and index, or none
-        pipe.set(keys.file_content(fid), manifest(names, size, packed=False))
-        pipe.set(keys.file(fid), json.dumps(record))
-        pipe.zadd(keys.FILES, {fid: seq})
-        for name in names:
+        pipe.set(keys.file_content(written.fid), manifest(written.names, written.size, False))
+        pipe.set(keys.file(written.fid), json.dumps(record))
+        pipe.zadd(keys.FILES, {written.fid: seq})
+        for name in written.names:
             pipe.persist(name)
         pipe.execute()
+        written.kept = True
         return record
 
     def get(self, fid: str) -> dict | None:
@@ -162,44 +166,78 @@ class FileStore:
         """Give a checked upload its record and its bytes (their zlib stream in pieces, or
         None to drop them) in one step; False when it was deleted or settled since it was read.
         """
-        names, size = self._write(upload.fid, packed or ())
+        written = ChunkWriter(self.raw, upload.fid, self.chunk_bytes)
         found = ""
         if packed is not None:
-            record = {**record, "tuneloop": {**record["tuneloop"], "stored_bytes": size}}
-            found = manifest(names, upload.manifest["bytes"], packed=True)
+            try:
+                for piece in packed:
+                    written.write(piece)
+                written.flush()
+            except BaseException:
+                written.discard()
+                raise
+            record = {**record, "tuneloop": {**record["tuneloop"], "stored_bytes": written.size}}
+            found = manifest(written.names, upload.manifest["bytes"], True)
         old = upload.manifest["chunks"]
         done = self._settle(
-            keys=[keys.file(upload.fid), keys.file_content(upload.fid), *old, *names],
+            keys=[keys.file(upload.fid), keys.file_content(upload.fid), *old, *written.names],
             args=[upload.digest, json.dumps(record), found, len(old)],
         )
-        if done != 1:
-            self._drop(names)
+        written.kept = done == 1
+        written.discard()  # nothing once kept
         return done == 1
 
-    def _write(self, fid: str, pieces: Iterable[bytes]) -> tuple[list[str], int]:
-        """Write pieces as chunks of a new generation, each expiring until a manifest names it;
-        return their names and total size (none are left behind when writing fails)."""
-        generation = uuid.uuid4().hex[:12]
-        names: list[str] = []
-        size = 0
-        try:
-            for piece in pieces:
-                view = memoryview(piece)
-                for start in range(0, len(view), self.chunk_bytes):
-                    names.append(keys.file_chunk(fid, generation, len(names)))
-                    chunk = view[start : start + self.chunk_bytes]
-                    self.raw.set(names[-1], chunk.tobytes(), ex=PENDING_TTL)
-                    size += len(chunk)
-        except Exception:
-            self._drop(names)
-            raise
-        return names, size
 
-    def _drop(self, names: list[str]) -> None:
-        """Delete chunks no manifest names (they would expire anyway: Redis may be down)."""
-        if names:
-            with contextlib.suppress(RedisError):
-                self.raw.delete(*names)
+class ChunkWriter:
+    """A file's bytes written to Redis as they come, in chunks of one new generation that
+    expire until a manifest names them; a writer whose chunks were not kept can discard them.
+
+    Writable like the file werkzeug streams an upload's part into (write, then seek(0)).
+    """
+
+    def __init__(self, raw: Redis, fid: str, chunk_bytes: int) -> None:
+        self.raw, self.fid, self.chunk_bytes = raw, fid, chunk_bytes
+        self.generation = uuid.uuid4().hex[:12]
+        self.names: list[str] = []
+        self.size = 0  # bytes stored in chunks
+        self.kept = False  # a manifest names the chunks: never discard them
+        self._buffer = bytearray()
+
+    def write(self, data: bytes) -> int:
+        """Take the next bytes; store each chunk once it is full."""
+        self._buffer += data
+        while len(self._buffer) >= self.chunk_bytes:
+            self._store(self.chunk_bytes)
+        return len(data)
+
+    def flush(self) -> None:
+        """Store the bytes still buffered as the last chunk."""
+        if self._buffer:
+            self._store(len(self._buffer))
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        """Flush (werkzeug seeks to the start once a part's bytes have all come)."""
+        self.flush()
+        return 0
+
+    def discard(self) -> None:
+        """Delete the chunks written, unless a manifest names them (they expire anyway)."""
+        self._buffer.clear()
+        if self.kept or not self.names:
+            return
+        with contextlib.suppress(RedisError):  # Redis may be down: the expiry removes them
+            self.raw.delete(*self.names)
+        self.names, self.size = [], 0
+
+    close = discard  # werkzeug closes every uploaded part at the end of the request
+
+    def _store(self, n: int) -> None:
+        """Store the first n buffered bytes as the next chunk."""
+        name = keys.file_chunk(self.fid, self.generation, len(self.names))
+        self.raw.set(name, bytes(self._buffer[:n]), ex=PENDING_TTL)
+        del self._buffer[:n]
+        self.names.append(name)
+        self.size += n
 
 
 def manifest(names: list[str], size: int, packed: bool) -> str:

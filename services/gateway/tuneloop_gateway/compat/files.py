@@ -1,9 +1,7 @@
 """OpenAI's Files API for chat-format training files: upload, list, read, download, delete."""
 
 import logging
-import time
-from collections.abc import Iterator
-from typing import BinaryIO, NoReturn
+from typing import NoReturn
 
 from flask import Response, url_for
 from flask.views import MethodView
@@ -13,7 +11,6 @@ from marshmallow import ValidationError
 from werkzeug.datastructures import FileStorage
 
 from tuneloop import contracts
-from tuneloop.store.blobs import CHUNK_BYTES
 from tuneloop.store.files import FileInUseError
 from tuneloop_gateway.auth import INGEST, requires
 from tuneloop_gateway.blueprint import Blueprint
@@ -25,6 +22,7 @@ from tuneloop_gateway.compat.schemas import (
     FileUploadSchema,
 )
 from tuneloop_gateway.extensions import services
+from tuneloop_gateway.uploads import written
 
 log = logging.getLogger(__name__)
 blp = Blueprint(
@@ -68,14 +66,6 @@ def get_file_or_404(file_id: str) -> dict:
     return record
 
 
-def pieces(stream: BinaryIO) -> Iterator[bytes]:
-    """Yield an upload's bytes a chunk at a time, letting the worker's other requests run
-    between chunks (time.sleep(0) is gevent's yield once gunicorn has patched it)."""
-    while piece := stream.read(CHUNK_BYTES):
-        yield piece
-        time.sleep(0)
-
-
 def send_check(file_id: str) -> None:
     """Have a worker check the file; when the broker refuses, delete it and answer 503."""
     svc = services()
@@ -101,12 +91,12 @@ class Files(MethodView):
         description="the broker refused the check: nothing kept",
     )
     def post(self, form: dict) -> tuple:
-        """Upload a chat or preference JSONL file (purpose fine-tune): stored as it is read,
+        """Upload a chat or preference JSONL file (purpose fine-tune): stored as it arrives,
         with status uploaded; a worker checks it line by line, then its status is processed
         (with a summary) or error (status_details names its bad lines)."""
         upload = form["file"]
         filename = (upload.filename or "upload.jsonl")[:255]
-        record = services().store.files.add(filename, form["purpose"], pieces(upload.stream))
+        record = services().store.files.add(filename, form["purpose"], written(upload.stream))
         send_check(record["id"])
         return record, 200, {"Location": url_for("openai_files.File", file_id=record["id"])}
 
