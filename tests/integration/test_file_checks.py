@@ -108,6 +108,37 @@ def test_job_creation_reads_the_files_summary_not_its_bytes(
     client.post(f"/v1/fine_tuning/jobs/{job.id}/cancel")  # it could not collect its rows
 
 
+def all_chunks(stack: Stack) -> set[str]:
+    """The chunk keys of every file in the store."""
+    return set(stack.store.redis.scan_iter(match=keys.file_chunk("*", "*", "*"), count=1000))
+
+
+def multipart(parts: list[tuple[str, str | None, bytes]]) -> tuple[bytes, str]:
+    """A multipart body of (name, filename or None, value) parts, and its content type."""
+    boundary = "tuneloop-checks-boundary"
+    body = b""
+    for name, filename, value in parts:
+        named = f'; filename="{filename}"' if filename else ""
+        head = f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"{named}\r\n\r\n'
+        body += head.encode() + value + b"\r\n"
+    return body + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+def test_an_upload_refused_after_or_during_its_body_leaves_no_chunk_behind(
+    client: ApiClient, stack: Stack
+) -> None:
+    before = all_chunks(stack)
+    content = chat_file(20_000)  # several chunks' worth is streamed to Redis before the refusal
+    body, kind = multipart([("file", "rows.jsonl", content), ("purpose", None, b"assistants")])
+    refused = client.post("/v1/files", data=body, headers={"Content-Type": kind})
+    assert refused.status_code == 422 and "purpose" in refused.text, refused.text[:300]
+    many = [("file", "rows.jsonl", content)] + [("purpose", None, b"fine-tune")] * 1000
+    body, kind = multipart(many)  # the file part first, then one part too many
+    refused = client.post("/v1/files", data=body, headers={"Content-Type": kind})
+    assert refused.status_code == 413 and "1000 parts" in refused.text, refused.text[:300]
+    assert all_chunks(stack) == before
+
+
 # --- a stack whose worker starts when the test says ---------------------------------------
 
 

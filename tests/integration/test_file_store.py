@@ -119,7 +119,7 @@ def test_a_file_deleted_while_checked_keeps_no_bytes_and_the_check_ends_quietly(
     assert file_keys(store, fid) == []  # neither the upload's chunks nor the check's
 
 
-def test_a_file_deleted_before_its_check_reads_it_leaves_the_check_nothing_to_do(
+def test_a_file_deleted_before_its_check_reads_it_ends_the_check_quietly_leaving_nothing(
     store: Store,
 ) -> None:
     fid = added(store, GOOD)

@@ -102,11 +102,12 @@ class FileStore:
 
     def content(self, fid: str) -> bytes | None:
         """Return a file's bytes as uploaded, or None; a file settled mid-read is read again."""
+        before = None
         for _ in range(3):
             stored = self.raw.get(keys.file_content(fid))
-            if stored is None:
+            if stored is None or stored == before:  # None, or a chunk is gone (not replaced)
                 return None
-            found = parsed(stored)
+            before, found = stored, parsed(stored)
             if found is None:  # stored before chunks: the zlib stream itself
                 return zlib.decompress(stored)
             parts = self.raw.mget(found["chunks"]) if found["chunks"] else []
