@@ -10,6 +10,7 @@ RESPOND: Final = "tuneloop.models.respond"
 LLM_CHAT: Final = "tuneloop.llm.chat"
 # A deleted model's adapter files, or a deleted job's checkpoints (args: the id, the key prefix).
 LLM_DELETE_FILES: Final = "tuneloop.llm.delete_files"
+CHECK_FILE: Final = "tuneloop.files.check"  # an uploaded file's lines, off the request path
 
 # The stage list is derived from the one declaration of the stage graph.
 STAGES: Final = graph.STAGES
@@ -39,6 +40,11 @@ CANCELLED: Final = "cancelled"
 STATUSES: Final = (QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED)
 TERMINAL: Final = frozenset({SUCCEEDED, FAILED, CANCELLED})
 ACTIVE: Final = (QUEUED, RUNNING)
+
+# An uploaded file's status, as OpenAI's file object has it: stored, then checked.
+FILE_UPLOADED: Final = "uploaded"
+FILE_PROCESSED: Final = "processed"
+FILE_ERROR: Final = "error"
 
 SOURCES: Final = ("human", "synthetic", "import")
 SCORE_SOURCES: Final = ("human", "app", "evaluator")

@@ -6,7 +6,8 @@ TUNELOOP_MODE is "test" or "development" (see tuneloop_worker.celery_app). The s
 
 Points: each stage's name (hit once per start of the stage, with count = that start's
 number, 1 for the first), "epoch" (hit after each epoch of fine-tuning, count = the epoch
-number) and "publish" (just before a model is published, count = 1).
+number), "publish" (just before a model is published, count = 1) and "check_file" (once an
+uploaded file's lines are checked, before it is settled, count = 1).
 
 Actions: "crash" exits the process at once (like a kill -9: no cleanup, no ack); "error"
 raises RuntimeError; "transient[:N]" raises a Redis ConnectionError while count <= N

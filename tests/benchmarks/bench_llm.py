@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import requests
-from benchsupport import events, spread, stage_seconds
+from benchsupport import events, spread, stage_seconds, wait_processed
 from tuneloop_cli.client import Api, Config
 from tuneloop_devstack import llm_data
 from tuneloop_devstack.stack import Stack
@@ -52,7 +52,7 @@ def upload(stack: Stack, content: bytes) -> str:
         timeout=60,
     )
     answer.raise_for_status()
-    return answer.json()["id"]
+    return wait_processed(Api(Config(stack.base_url, stack.api_key)), answer.json()["id"])["id"]
 
 
 def run_bare(model_dir: Path, rows_path: Path, hp: dict) -> dict:

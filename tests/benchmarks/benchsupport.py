@@ -48,6 +48,19 @@ def run_job(
     sys.exit(f"job {job['id']} did not finish in {timeout}s")
 
 
+def wait_processed(client: Api, file_id: str, timeout: float = 600) -> dict:
+    """Poll an uploaded file until a worker has checked it; exit unless it was processed."""
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        record = client.get(f"/v1/files/{file_id}")
+        if record["status"] == "processed":
+            return record
+        if record["status"] == "error":
+            sys.exit(f"file {file_id} was refused: {record['status_details']}")
+        time.sleep(0.05)
+    sys.exit(f"file {file_id} was not checked in {timeout}s")
+
+
 def events(client: Api, job_id: str) -> list[dict]:
     """Return every event of a job."""
     out, after = [], None

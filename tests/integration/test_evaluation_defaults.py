@@ -5,7 +5,6 @@ uploaded through the openai SDK trains the same task types again.
 
 from __future__ import annotations
 
-import io
 import json
 from collections import Counter
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from tuneloop_devstack.stack import Stack
 from tuneloop.contracts import BASELINE_MODEL_ID
 from tuneloop.stages.prepare import HOLDOUT, side_of
 
-from .support import API_KEY, ApiClient, all_events, wait_for_job, wait_until
+from .support import API_KEY, ApiClient, all_events, upload_checked, wait_for_job, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -173,7 +172,7 @@ def test_the_training_file_uploaded_again_trains_the_same_task_types(
     per_task = Counter(line["metadata"]["task_type"] for line in lines)
     assert per_task == Counter(default_job["result"]["training_data"]["task_distribution"])
     content = "".join(json.dumps(line) + "\n" for line in lines).encode()
-    upload = sdk.files.create(file=("again.jsonl", io.BytesIO(content)), purpose="fine-tune")
+    upload = upload_checked(sdk, "again.jsonl", content)
     job = sdk.fine_tuning.jobs.create(
         model=BASELINE_MODEL_ID, training_file=upload.id, hyperparameters={"n_epochs": 2}
     )
@@ -193,7 +192,7 @@ def test_a_training_file_without_any_task_type_is_refused_with_a_400_saying_why(
 ) -> None:
     lines = unlabelled(training_lines(client, default_job["id"]))
     content = "".join(json.dumps(line) + "\n" for line in lines).encode()
-    upload = sdk.files.create(file=("bare.jsonl", io.BytesIO(content)), purpose="fine-tune")
+    upload = upload_checked(sdk, "bare.jsonl", content)
     before = client.get("/v1/fine_tuning/jobs", params={"limit": 100}).json()["data"]
     with pytest.raises(openai.BadRequestError) as refused:
         sdk.fine_tuning.jobs.create(model=BASELINE_MODEL_ID, training_file=upload.id)
@@ -213,7 +212,7 @@ def test_rows_without_a_task_type_are_counted_in_the_events_and_the_report(
     bare = 7
     mixed = unlabelled(lines[:bare]) + lines[bare:]
     content = "".join(json.dumps(line) + "\n" for line in mixed).encode()
-    upload = sdk.files.create(file=("mixed.jsonl", io.BytesIO(content)), purpose="fine-tune")
+    upload = upload_checked(sdk, "mixed.jsonl", content)
     job = sdk.fine_tuning.jobs.create(
         model=BASELINE_MODEL_ID, training_file=upload.id, hyperparameters={"n_epochs": 2}
     )
@@ -248,7 +247,7 @@ def validation_lines() -> list[dict]:
 def upload(sdk: openai.OpenAI, name: str, lines: list[dict]) -> str:
     """Upload lines as a chat-format file; return its id."""
     content = "".join(json.dumps(line) + "\n" for line in lines).encode()
-    return sdk.files.create(file=(name, io.BytesIO(content)), purpose="fine-tune").id
+    return upload_checked(sdk, name, content).id
 
 
 def test_validation_rows_without_a_task_type_are_not_evaluated_and_are_counted(

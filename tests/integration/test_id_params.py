@@ -25,7 +25,15 @@ from tuneloop.contracts import BASELINE_MODEL_ID
 from tuneloop.store import ids, keys
 from tuneloop_gateway.compat.errors import is_openai_route
 
-from .support import API_KEY, JOB_TIMEOUT, ApiClient, assert_problem, gateway_app, wait_until
+from .support import (
+    API_KEY,
+    JOB_TIMEOUT,
+    ApiClient,
+    assert_problem,
+    gateway_app,
+    wait_file_checked,
+    wait_until,
+)
 
 BANKING77 = Path(__file__).resolve().parents[1] / "fixtures" / "banking77-4"
 # Each names another record's key when appended to an id, or is a pattern or template.
@@ -64,12 +72,14 @@ def chat_file(per_intent: int | None) -> bytes:
 
 
 def upload(client: ApiClient, content: bytes) -> str:
-    """Upload a training file; return its id."""
+    """Upload a training file and wait until it is processed; return its id."""
     answer = client.post(
         "/v1/files", files={"file": ("rows.jsonl", content)}, data={"purpose": "fine-tune"}
     )
     assert answer.status_code == 200, answer.text
-    return answer.json()["id"]
+    checked = wait_file_checked(client, answer.json()["id"])
+    assert checked["status"] == "processed", checked
+    return checked["id"]
 
 
 def start_job(client: ApiClient, file_id: str, **hyperparameters: int) -> str:

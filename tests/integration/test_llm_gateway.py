@@ -6,7 +6,6 @@ a worker consuming only tuneloop.llm.interactive answers chats with a stand-in g
 Redis reply list, server-sent events, the openai SDK) runs without torch.
 """
 
-import io
 import json
 import os
 from collections.abc import Iterator
@@ -29,6 +28,7 @@ from .support import (
     client_for,
     extra_gateway,
     full_stack,
+    upload_checked,
 )
 
 pytestmark = pytest.mark.integration
@@ -134,9 +134,7 @@ def test_a_job_naming_an_unknown_model_is_a_400_naming_the_registered_ones(
 ) -> None:
     problem = assert_problem(llm[1].post("/v1/jobs", json={"model": "gpt-4o"}), 400, ["model"])
     assert BASE in problem["detail"] and BASELINE_MODEL_ID in problem["detail"]
-    upload = sdk.files.create(
-        file=("p.jsonl", io.BytesIO(preference().encode())), purpose="fine-tune"
-    )
+    upload = upload_checked(sdk, "p.jsonl", preference().encode())
     with pytest.raises(openai.BadRequestError) as caught:
         sdk.fine_tuning.jobs.create(model="gpt-4o", training_file=upload.id)
     assert caught.value.body["param"] == "model" and BASE in caught.value.message
@@ -164,9 +162,7 @@ def test_v1_jobs_takes_the_method_object_and_stores_its_type_and_hyperparameters
 
 
 def test_the_openai_job_shows_its_real_model_and_dpo_method(sdk: openai.OpenAI) -> None:
-    upload = sdk.files.create(
-        file=("p.jsonl", io.BytesIO(preference().encode())), purpose="fine-tune"
-    )
+    upload = upload_checked(sdk, "p.jsonl", preference().encode())
     job = sdk.fine_tuning.jobs.create(
         model=BASE,
         training_file=upload.id,
@@ -184,9 +180,7 @@ def test_dpo_of_the_stand_in_agent_is_a_400_on_both_routes(
 ) -> None:
     body = {"model": BASELINE_MODEL_ID, "method": {"type": "dpo"}}
     assert_problem(llm[1].post("/v1/jobs", json=body), 400, ["method"])
-    upload = sdk.files.create(
-        file=("p.jsonl", io.BytesIO(preference().encode())), purpose="fine-tune"
-    )
+    upload = upload_checked(sdk, "p.jsonl", preference().encode())
     with pytest.raises(openai.BadRequestError) as caught:
         sdk.fine_tuning.jobs.create(training_file=upload.id, **body)
     assert caught.value.body["param"] == "method"
@@ -195,22 +189,18 @@ def test_dpo_of_the_stand_in_agent_is_a_400_on_both_routes(
 # --- preference files ---------------------------------------------------------------------
 
 
-def test_a_preference_line_without_non_preferred_output_is_a_400_naming_the_line(
-    llm: tuple[Stack, ApiClient], sdk: openai.OpenAI
+def test_a_preference_line_without_non_preferred_output_gives_error_naming_the_line(
+    sdk: openai.OpenAI,
 ) -> None:
-    before = llm[1].get("/v1/files?limit=100").json()["data"]
     content = (preference() + preference(bad=None)).encode()
-    with pytest.raises(openai.BadRequestError) as caught:
-        sdk.files.create(file=("bad.jsonl", io.BytesIO(content)), purpose="fine-tune")
-    assert "line 2: non_preferred_output: is missing" in caught.value.message
-    assert "line 1" not in caught.value.message
-    assert llm[1].get("/v1/files?limit=100").json()["data"] == before
+    checked = upload_checked(sdk, "bad.jsonl", content)
+    assert checked.status == "error", checked
+    assert "line 2: non_preferred_output: is missing" in (checked.status_details or "")
+    assert "line 1" not in (checked.status_details or "")
 
 
 def test_a_preference_file_is_stored_as_preference_lines(sdk: openai.OpenAI) -> None:
-    upload = sdk.files.create(
-        file=("p.jsonl", io.BytesIO(preference().encode())), purpose="fine-tune"
-    )
+    upload = upload_checked(sdk, "p.jsonl", preference().encode())
     assert upload.model_dump()["tuneloop"]["lines"] == "preference"
 
 

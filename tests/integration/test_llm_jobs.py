@@ -20,7 +20,7 @@ from tuneloop_devstack.stack import Stack
 
 from tuneloop import contracts
 
-from .support import API_KEY, ApiClient, client_for, full_stack, wait_for_job
+from .support import API_KEY, ApiClient, client_for, full_stack, upload_checked, wait_for_job
 from .support.polling import wait_until
 from .support.stacks import TIMINGS
 
@@ -81,7 +81,7 @@ def sdk(llm: Stack) -> Iterator[openai.OpenAI]:
 def upload(sdk: openai.OpenAI, lines: Iterator[str], name: str) -> str:
     """Upload JSONL lines as a fine-tune file; return its id."""
     content = "".join(line + "\n" for line in lines).encode()
-    return sdk.files.create(file=(name, content), purpose="fine-tune").id
+    return upload_checked(sdk, name, content).id
 
 
 def supervised(n_epochs: int, lr_multiplier: float = 1.0, batch_size: int = 4) -> dict:

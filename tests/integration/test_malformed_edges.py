@@ -4,7 +4,8 @@ Each case goes to the session's real gunicorn gateway (the hot lane and gunicorn
 reader are part of what is tested), on its real redis-server and worker. Every case checks
 the answer's status, its shape (a problem document; OpenAI's error object on /v1/files), a
 message naming the problem, and that the counts of what is stored or sent did not move:
-interactions, jobs, files, and the messages pushed onto the Celery queues.
+interactions, jobs, files, and the messages pushed onto the Celery queues. (An uploaded
+file's lines are checked by a worker: a bad line gives the file status error, naming it.)
 """
 
 import io
@@ -24,6 +25,7 @@ from .support import (
     Stack,
     assert_problem,
     reset_store,
+    wait_file_checked,
     wait_for_job,
 )
 from .support.raw_http import read_response
@@ -164,15 +166,26 @@ def upload(client: ApiClient, content: bytes, **extra: object) -> object:
         "int-5000-digits",
     ],
 )
-def test_a_bad_line_in_an_uploaded_file_is_400_naming_it_and_stores_nothing(
-    client: ApiClient, stored: Counts, line: str, words: list[str]
+def test_a_bad_line_in_an_uploaded_file_ends_in_error_naming_it_once_and_keeps_no_bytes(
+    client: ApiClient, stack: Stack, line: str, words: list[str]
 ) -> None:
-    before = stored()
     content = f"{chat_line()}\n{line}\n{chat_line()}\n".encode()
-    message = assert_openai_error(upload(client, content), 400, *words, param="file")
-    assert "line 1" not in message and "line 3" not in message, message
-    assert message.count("line 2") == 1, message  # said once, not again as the param's error
-    assert stored() == before
+    answer = upload(client, content)  # checked by a worker, off the gateway's event loop
+    assert answer.status_code == 200 and answer.json()["status"] == "uploaded", answer.text[:300]
+    checked = wait_file_checked(client, answer.json()["id"])
+    assert checked["status"] == "error", checked
+    details = checked["status_details"]
+    for word in words:
+        assert word in details, details
+    assert "line 1" not in details and "line 3" not in details, details
+    assert details.count("line 2") == 1, details
+    assert checked["tuneloop"]["bad_lines"] == 1, checked
+    assert file_keys(stack, checked["id"]) == [keys.file(checked["id"])]  # the record alone
+
+
+def file_keys(stack: Stack, file_id: str) -> list[str]:
+    """Every key of a file: its record, manifest, chunks and jobs set."""
+    return sorted(stack.store.redis.scan_iter(match=f"{keys.file(file_id)}*", count=1000))
 
 
 def test_file_sent_as_a_plain_form_field_is_refused_naming_it(
@@ -216,7 +229,8 @@ def test_more_than_1000_multipart_parts_are_refused_saying_so(
     body, content_type = multipart(1000, (chat_line() + "\n").encode())
     accepted = client.post("/v1/files", data=body, headers={"Content-Type": content_type})
     assert accepted.status_code == 200, accepted.text[:300]  # 1000 parts are still fine
-    assert stored() == {**before, "files": before["files"] + 1}
+    after = {"files": before["files"] + 1, "messages_sent": before["messages_sent"] + 1}
+    assert stored() == {**before, **after}  # the file, and the message to check it
 
 
 # --- a job whose training file was deleted --------------------------------------------------
@@ -230,6 +244,7 @@ def test_training_file_of_a_job_whose_file_was_deleted_is_409_naming_the_file(
     uploaded = upload(client, "\n".join(lines).encode())
     assert uploaded.status_code == 200, uploaded.text
     fid = uploaded.json()["id"]
+    assert wait_file_checked(client, fid)["status"] == "processed"
     created = client.post(
         "/v1/fine_tuning/jobs",
         json={"training_file": fid, "model": BASELINE_MODEL_ID, "hyperparameters": {"n_epochs": 1}},

@@ -27,7 +27,7 @@ from tuneloop_gateway.compat.errors import is_openai_route
 from tuneloop_gateway.compat.schemas import FineTuningJobCreateSchema
 from tuneloop_gateway.id_params import plain_rule
 
-from .support import API_KEY, JOB_TIMEOUT, gateway_app, wait_until
+from .support import API_KEY, JOB_TIMEOUT, gateway_app, upload_checked, wait_until
 
 BANKING77 = Path(__file__).resolve().parents[1] / "fixtures" / "banking77-4"
 ROWS = 15  # rows of each of the fixture's four intents: enough for a holdout and a model
@@ -97,9 +97,7 @@ def sdk(stack: Stack) -> Iterator[openai.OpenAI]:
 @pytest.fixture(scope="module")
 def training_file(sdk: openai.OpenAI) -> str:
     """A training file uploaded with only the required fields."""
-    return sdk.files.create(
-        file=("rows.jsonl", io.BytesIO(chat_file(ROWS))), purpose="fine-tune"
-    ).id
+    return upload_checked(sdk, "rows.jsonl", chat_file(ROWS)).id
 
 
 def ended(sdk: openai.OpenAI, job_id: str) -> FineTuningJob:
@@ -165,8 +163,9 @@ Call = Callable[[openai.OpenAI, dict], object]
 
 
 def _create_file(sdk: openai.OpenAI, made: dict) -> object:
-    made["file"] = sdk.files.create(file=io.BytesIO(chat_file(ROWS)), purpose="fine-tune")
-    return made["file"]
+    created = sdk.files.create(file=io.BytesIO(chat_file(ROWS)), purpose="fine-tune")
+    made["file"] = sdk.files.wait_for_processing(created.id, poll_interval=0.05)
+    return created
 
 
 def _create_job(sdk: openai.OpenAI, made: dict) -> object:
@@ -178,7 +177,7 @@ def _create_job(sdk: openai.OpenAI, made: dict) -> object:
 
 def _cancel_job(sdk: openai.OpenAI, made: dict) -> object:
     """Cancel a job that is still running: every row of the split, for LONG_EPOCHS epochs."""
-    upload = sdk.files.create(file=io.BytesIO(chat_file(None)), purpose="fine-tune")
+    upload = upload_checked(sdk, "split.jsonl", chat_file(None))
     job = sdk.fine_tuning.jobs.create(
         model=BASELINE_MODEL_ID,
         training_file=upload.id,

@@ -10,7 +10,6 @@ required field fails here even where the SDK itself would let it pass.
 from __future__ import annotations
 
 import csv
-import io
 import json
 import time
 from collections.abc import Iterator
@@ -28,7 +27,7 @@ from tuneloop.contracts import BASELINE_MODEL_ID
 from tuneloop.graph import FINE_TUNING
 from tuneloop.store import keys
 
-from .support import API_KEY, ApiClient
+from .support import API_KEY, ApiClient, upload_checked
 
 BANKING77 = Path(__file__).resolve().parents[1] / "fixtures" / "banking77-4"
 INTENTS = ("card_arrival", "exchange_rate", "pin_blocked", "top_up_failed")
@@ -65,12 +64,8 @@ def sdk(stack: Stack) -> Iterator[openai.OpenAI]:
 def files(sdk: openai.OpenAI) -> dict[str, FileObject]:
     """The uploaded training and validation files."""
     return {
-        "train": sdk.files.create(
-            file=("train.jsonl", io.BytesIO(chat_lines("train.csv"))), purpose="fine-tune"
-        ),
-        "valid": sdk.files.create(
-            file=("valid.jsonl", io.BytesIO(chat_lines("test.csv", 120))), purpose="fine-tune"
-        ),
+        "train": upload_checked(sdk, "train.jsonl", chat_lines("train.csv")),
+        "valid": upload_checked(sdk, "valid.jsonl", chat_lines("test.csv", 120)),
     }
 
 
@@ -215,9 +210,7 @@ def test_jobs_list_pages_newest_first(
 def test_a_file_used_by_an_active_job_cannot_be_deleted_until_the_job_ends(
     sdk: openai.OpenAI, files: dict[str, FileObject], finished: FineTuningJob
 ) -> None:
-    upload = sdk.files.create(
-        file=("again.jsonl", io.BytesIO(chat_lines("train.csv", 200))), purpose="fine-tune"
-    )
+    upload = upload_checked(sdk, "again.jsonl", chat_lines("train.csv", 200))
     job = sdk.fine_tuning.jobs.create(
         model=BASELINE_MODEL_ID, training_file=upload.id, hyperparameters={"n_epochs": 200}
     )
@@ -233,19 +226,20 @@ def test_a_file_used_by_an_active_job_cannot_be_deleted_until_the_job_ends(
     assert upload.id in caught.value.message
 
 
-def test_a_bad_file_is_refused_naming_its_lines_and_nothing_is_stored(
+def test_a_bad_file_ends_in_error_naming_its_lines_and_keeps_no_bytes(
     sdk: openai.OpenAI, client: ApiClient
 ) -> None:
-    before = client.get("/v1/files?limit=100").json()["data"]
     good = chat_lines("train.csv", 1).decode()
     body = good + "{not json\n" + json.dumps({"messages": [{"role": "user", "content": "x"}]})
-    with pytest.raises(openai.BadRequestError) as caught:
-        sdk.files.create(file=("bad.jsonl", io.BytesIO(body.encode())), purpose="fine-tune")
-    message = caught.value.message
-    assert "2 bad line(s)" in message and "line 2: is not JSON" in message
-    assert "line 3:" in message and "line 1:" not in message
-    assert caught.value.body["param"] == "file"
-    assert client.get("/v1/files?limit=100").json()["data"] == before
+    checked = upload_checked(sdk, "bad.jsonl", body.encode())
+    assert checked.status == "error", checked
+    details = checked.status_details or ""
+    assert "2 bad line(s)" in details and "line 2: is not JSON" in details, details
+    assert "line 3:" in details and "line 1:" not in details, details
+    strict(client, f"/v1/files/{checked.id}", FileObject)
+    with pytest.raises(openai.ConflictError) as caught:
+        sdk.files.content(checked.id)
+    assert checked.id in caught.value.message and "error" in caught.value.message
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,7 @@
 """Data stored before projects becomes the default project's, once, and again safely."""
 
 import json
+import zlib
 from collections.abc import Iterator
 
 import pytest
@@ -33,13 +34,17 @@ def store_as_before_projects(store: Store) -> tuple[str, str, str]:
     )
     job = store.jobs.create({"model": "tuneloop-keyword-baseline"}, None, 8)
     redis.hdel(keys.job(job["id"]), "project")
-    file = store.files.add("old.jsonl", "fine-tune", b"{}", {"rows": 1})
-    redis.set(keys.file(file["id"]), json.dumps({k: v for k, v in file.items() if k != "project"}))
+    fid, packed = "file-0123456789abcdef01234567", zlib.compress(b'{"messages": []}')
+    record = {"id": fid, "object": "file", "purpose": "fine-tune", "status": "processed"}
+    record["tuneloop"] = {"rows": 1, "stored_bytes": len(packed)}  # no project: as before
+    store.raw.set(keys.file_content(fid), packed)
+    redis.set(keys.file(fid), json.dumps(record))
+    redis.zadd(keys.FILES, {fid: 1})
     mid = "ft-0123456789ab"
     redis.set(keys.model_meta(mid), json.dumps({"id": mid, "object": "model", "created_at": 1}))
     redis.zadd(keys.MODELS, {mid: 1})
     redis.delete(default.jobs, default.files, default.models, keys.LAYOUT)
-    return job["id"], file["id"], mid
+    return job["id"], fid, mid
 
 
 def seen_by(store: Store, project: str) -> dict[str, list[str]]:
@@ -83,7 +88,8 @@ def test_the_migration_counts_what_the_default_project_already_stores(store: Sto
         "bytes": store.redis.strlen(keys.DEFAULT_SPACE.interaction(iid)),
         "count": 1,
     }
-    assert found["files"] == {"bytes": store.redis.strlen(keys.file_content(fid)), "count": 1}
+    stored = store.raw.strlen(keys.file_content(fid))
+    assert found["files"] == {"bytes": stored, "count": 1}
     assert found["models"] == {"bytes": 0, "count": 1}  # a description without saved bytes
     assert found["bytes"] == found["interactions"]["bytes"] + found["files"]["bytes"]
     assert store.scoped("team-b").usage()["bytes"] == 0

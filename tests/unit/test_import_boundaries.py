@@ -46,7 +46,9 @@ def test_gateway_app_does_not_load(gateway_modules, heavy):
 
 def test_worker_stage_tasks_do_not_load_flask():
     loaded = top_level_modules_after_importing(
-        "tuneloop_worker.tasks.stages", "tuneloop_worker.tasks.models"
+        "tuneloop_worker.tasks.stages",
+        "tuneloop_worker.tasks.models",
+        "tuneloop_worker.tasks.files",
     )
     assert {"tuneloop_worker", "celery", "sklearn"} <= loaded
     assert not {"flask", "flask_smorest", "werkzeug", "tuneloop_gateway"} & loaded

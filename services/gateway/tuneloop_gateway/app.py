@@ -26,6 +26,7 @@ from tuneloop_gateway.docs import add_docs_rules
 from tuneloop_gateway.errors import PROBLEM_JSON, problem
 from tuneloop_gateway.extensions import Services, build_celery, services
 from tuneloop_gateway.lane import HotLane
+from tuneloop_gateway.uploads import UploadRequest
 
 log = logging.getLogger(__name__)
 DEFAULTS = {
@@ -107,6 +108,7 @@ def create_app(test_config: Mapping | None = None, settings: Settings | None = N
         if value < 1:
             raise RuntimeError(f"{name} must be a positive number, not {value}")
     app = Flask(__name__)
+    app.request_class = UploadRequest  # an upload's file part streams to Redis
     app.config.update(DEFAULTS)
     if test_config:
         app.config.update(test_config)

@@ -10,7 +10,8 @@ interrupted by a gevent.Timeout, which needs gevent's patched sockets (see patch
 A gevent worker also serves many requests at once, so without a bound it would buffer as
 many bodies of up to TUNELOOP_MAX_BODY_BYTES as clients send it (a sync worker buffers one).
 A body over LARGE_BODY bytes is read only while holding one of LARGE_AT_ONCE places per
-worker; a request that gets none before its body deadline is answered 503.
+worker; a request that gets none before its body deadline is answered 503. Each of its reads
+then yields to the worker's other requests, so reading and parsing it never stalls them.
 """
 
 import time
@@ -63,7 +64,12 @@ class DeadlineInput:
                 raise busy
             self.holding = True
         with gevent.Timeout(max(self.deadline - time.monotonic(), 0.001), expired):
-            return read(*args)
+            data = read(*args)
+        if self.gate is not None:
+            # A read returns at once while the client's bytes are there already, so a large
+            # body would be read (and parsed) without ever letting the other requests run.
+            gevent.sleep(0)
+        return data
 
     def release(self) -> None:
         """Give back the large-body place, if this request took one."""

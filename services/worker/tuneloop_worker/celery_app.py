@@ -20,6 +20,7 @@ TASK_MODULES = (
     "tuneloop_worker.tasks.models",
     "tuneloop_worker.tasks.llm_chat",
     "tuneloop_worker.tasks.llm_files",
+    "tuneloop_worker.tasks.files",
 )
 
 

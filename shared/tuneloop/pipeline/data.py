@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 from tuneloop.errors import StageError
 from tuneloop.job_request import request_of
-from tuneloop.schemas.chat_file import trusted_rows
+from tuneloop.schemas.chat_file import trusted_batches
 from tuneloop.stages.collect import collect as collect_examples
 from tuneloop.stages.collect import synthetic_examples
 from tuneloop.stages.evaluate import holdout_cases, request_cases
@@ -43,12 +43,12 @@ def file_batches(store: Store, jid: str, fid: str, batch: int = 500) -> Iterator
 
 def _file_rows(fid: str, content: bytes, batch: int) -> Iterator[list[dict]]:
     """Yield the rows of a file's content in batches, with ids naming the file and the row."""
-    rows = trusted_rows(content)
-    for start in range(0, len(rows), batch):
+    start = 0
+    for rows in trusted_batches(content, batch):
         yield [
-            {**row, "id": f"{fid}:{start + i + 1}", "source": "file"}
-            for i, row in enumerate(rows[start : start + batch])
+            {**row, "id": f"{fid}:{start + i + 1}", "source": "file"} for i, row in enumerate(rows)
         ]
+        start += len(rows)
 
 
 def collected_count(store: Store, job: dict) -> int:

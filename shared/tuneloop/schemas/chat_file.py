@@ -15,7 +15,7 @@ with no rating and no task type. A file holds one kind of line, not both.
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
@@ -235,10 +235,13 @@ def line_row(line: dict) -> dict:
 def parse(content: bytes) -> tuple[list[dict], list[tuple[int, str]], int]:
     """Validate a file; return its rows, its bad lines (first MAX_LINE_ERRORS) and their count."""
     rows, bad, n_bad = [], [], 0
-    for number, message in _lines(content, rows):
+    for number, found in checked_lines(content.split(b"\n")):
+        if isinstance(found, dict):
+            rows.append(found)
+            continue
         n_bad += 1
         if len(bad) < MAX_LINE_ERRORS:
-            bad.append((number, message))
+            bad.append((number, found))
     return rows, bad, n_bad
 
 
@@ -268,15 +271,17 @@ def _mixed(chat: int, preference: int) -> str:
     )
 
 
-def _lines(content: bytes, rows: list[dict]) -> Iterator[tuple[int, str]]:
-    """Append each good line's row to rows; yield (line number, problem) for each bad one.
-
-    Lines end at "\n" only (str.splitlines would also split at U+2028 inside a JSON string).
+def checked_lines(lines: Iterable[bytes]) -> Iterator[tuple[int, dict | str]]:
+    """Yield (line number, training row) for each good line, (line number, problem) for each
+    bad one: a file's lines, split at "\n" only (str.splitlines would also split at U+2028
+    inside a JSON string). The line that first mixes chat and preference lines gives both.
     """
     first: dict[bool, int] = {}  # preference line or not -> the first good line of the kind
-    for number, raw in enumerate(content.split(b"\n"), start=1):
+    empty = True
+    for number, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue
+        empty = False
         try:
             line = decoded(raw)
         except LineError as exc:
@@ -286,17 +291,30 @@ def _lines(content: bytes, rows: list[dict]) -> Iterator[tuple[int, str]]:
             yield number, "is not a JSON object"
             continue
         try:
-            rows.append(line_row(line))
+            yield number, line_row(line)
         except LineError as exc:
             yield number, str(exc)[:500]
             continue
         first.setdefault(is_preference(line), number)
         if len(first) == 2 and number == max(first.values()):
             yield number, _mixed(first[False], first[True])
-    if not rows and not content.strip():
+    if empty:
         yield 1, "the file holds no lines"
 
 
 def trusted_rows(content: bytes) -> list[dict]:
     """Return the rows of a file that was validated when it was stored."""
-    return [row_of(json.loads(raw)) for raw in content.split(b"\n") if raw.strip()]
+    return [row for batch in trusted_batches(content) for row in batch]
+
+
+def trusted_batches(content: bytes, size: int = 500) -> Iterator[list[dict]]:
+    """Yield the rows of a file that was validated when it was stored, size at a time."""
+    batch: list[dict] = []
+    for raw in content.split(b"\n"):
+        if raw.strip():
+            batch.append(row_of(json.loads(raw)))
+            if len(batch) == size:
+                yield batch
+                batch = []
+    if batch:
+        yield batch

@@ -60,7 +60,7 @@ class Store:
         self.idempotency = IdempotencyStore(redis)
         self.cases = CaseStore(redis, budget=budget)
         self.metrics = MetricsStore(redis)
-        self.files = FileStore(redis, self.raw)
+        self.files = FileStore(redis, self.raw, budget=budget)
         self.embeddings = EmbeddingCache(self.raw)
         self.parts = PartStore(redis)
 
@@ -85,7 +85,7 @@ class Store:
             view.interactions = InteractionStore(self.redis, keys.Space(project), self.budget)
             view.jobs = JobStore(self.redis, self.failed_job_ttl, project, self.budget)
             view.models = ModelStore(self.redis, self.blobs, project, self.budget)
-            view.files = FileStore(self.redis, self.raw, project)
+            view.files = FileStore(self.redis, self.raw, project=project, budget=self.budget)
             self._views[project] = view
         return view
 

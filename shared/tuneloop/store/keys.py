@@ -134,8 +134,16 @@ def file(fid: str) -> str:
 
 
 def file_content(fid: str) -> str:
-    """Key of one uploaded file's bytes, zlib-compressed."""
+    """Key of one uploaded file's manifest: its chunks, its size, whether they are compressed.
+
+    (A file stored before chunks holds its zlib-compressed bytes here instead.)
+    """
     return f"{PREFIX}:file:{fid}:content"
+
+
+def file_chunk(fid: str, generation: str, index: int) -> str:
+    """Key of one chunk of a file's bytes, as uploaded or compressed (one generation each)."""
+    return f"{PREFIX}:file:{fid}:chunk:{generation}:{index}"
 
 
 def file_jobs(fid: str) -> str:

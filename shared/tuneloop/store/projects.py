@@ -73,8 +73,10 @@ def count_usage(redis: Redis, project: str) -> dict[str, int]:
     for jid, stored, case_bytes in zip(jobs, eval_sets, cases, strict=True):
         pipe.hset(keys.job(jid), mapping={"eval_set_bytes": stored, "cases_bytes": case_bytes})
     pipe.execute()
-    files = _lengths(redis, space.files, keys.file_content)
-    found["files:bytes"], found["files:count"] = sum(files), len(files)
+    files = _members(redis, space.files)
+    records = [json.loads(r) for r in (redis.mget(map(keys.file, files)) if files else []) if r]
+    stored = [(r.get("tuneloop") or {}).get("stored_bytes", 0) for r in records]
+    found["files:bytes"], found["files:count"] = sum(stored), len(records)
     models = _members(redis, space.models)
     model_size = counting.model_size
     sizes = [int(model_size(keys=[keys.model(m)])) for m in models]

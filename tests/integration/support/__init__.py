@@ -39,6 +39,7 @@ from .faults import (
     wait_for_epochs,
     wait_job_status,
 )
+from .files import upload_checked, wait_file_checked
 from .gateway_workers import answered_by, gunicorn_workers, probe_every_worker
 from .jobs import (
     JOB_TIMEOUT,
@@ -124,7 +125,9 @@ __all__ = [
     "stages_started",
     "task_distribution",
     "training_items",
+    "upload_checked",
     "wait_ended",
+    "wait_file_checked",
     "wait_for_epochs",
     "wait_for_job",
     "wait_job_status",

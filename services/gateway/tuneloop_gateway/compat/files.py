@@ -1,5 +1,6 @@
 """OpenAI's Files API for chat-format training files: upload, list, read, download, delete."""
 
+import logging
 from typing import NoReturn
 
 from flask import Response, url_for
@@ -9,7 +10,7 @@ from flask_smorest.fields import Upload
 from marshmallow import ValidationError
 from werkzeug.datastructures import FileStorage
 
-from tuneloop.schemas.chat_file import MAX_LINE_ERRORS, parse
+from tuneloop import contracts
 from tuneloop.store.files import FileInUseError
 from tuneloop_gateway.auth import INGEST, requires
 from tuneloop_gateway.blueprint import Blueprint
@@ -20,8 +21,10 @@ from tuneloop_gateway.compat.schemas import (
     FileQuerySchema,
     FileUploadSchema,
 )
-from tuneloop_gateway.extensions import project_store
+from tuneloop_gateway.extensions import project_store, services
+from tuneloop_gateway.uploads import written
 
+log = logging.getLogger(__name__)
 blp = Blueprint(
     "openai_files",
     __name__,
@@ -63,31 +66,15 @@ def get_file_or_404(file_id: str) -> dict:
     return record
 
 
-def summary(rows: list[dict]) -> dict:
-    """What the file holds: rows, task types given, and rows the job's model will label."""
-    tasks: dict[str, int] = {}
-    for row in rows:
-        if row["task_type"]:
-            tasks[row["task_type"]] = tasks.get(row["task_type"], 0) + 1
-    unlabelled = sum(1 for r in rows if not r["task_type"])
-    kind = "preference" if rows and "rejected" in rows[0] else "chat"
-    return {
-        "rows": len(rows),
-        "task_distribution": tasks,
-        "unlabelled_rows": unlabelled,
-        "lines": kind,
-    }
-
-
-def refuse_bad_lines(bad: list[tuple[int, str]], n_bad: int) -> None:
-    """Answer 400 naming the bad lines (the first MAX_LINE_ERRORS) and how many there are."""
-    shown = "; ".join(f"line {n}: {m}" for n, m in bad)
-    more = f" (and {n_bad - len(bad)} more)" if n_bad > MAX_LINE_ERRORS else ""
-    abort(
-        400,
-        message=f"the file has {n_bad} bad line(s){more}, nothing was stored: {shown}",
-        errors={"file": [f"line {n}: {m}" for n, m in bad]},
-    )
+def send_check(file_id: str) -> None:
+    """Have a worker check the file; when the broker refuses, delete it and answer 503."""
+    svc = services()
+    try:
+        svc.celery.send_task(contracts.CHECK_FILE, args=(file_id,), ignore_result=True)
+    except Exception:  # the broker refused: store nothing, so a retry starts clean
+        log.exception("file %s: its check could not be queued; removing it", file_id)
+        svc.store.files.delete(file_id)
+        abort(503, message="the file's check could not be queued; retry later")
 
 
 @blp.route("")
@@ -98,15 +85,19 @@ class Files(MethodView):
     @requires(blp, INGEST)
     @blp.arguments(FileFormSchema, location="multipart")
     @blp.response(200, FileObjectSchema)
+    @blp.alt_response(
+        503,
+        response="SERVICE_UNAVAILABLE",
+        description="the broker refused the check: nothing kept",
+    )
     def post(self, form: dict) -> tuple:
-        """Upload a chat or preference JSONL file (purpose fine-tune), validated line by line."""
+        """Upload a chat or preference JSONL file (purpose fine-tune): stored as it arrives,
+        with status uploaded; a worker checks it line by line, then its status is processed
+        (with a summary) or error (status_details names its bad lines)."""
         upload = form["file"]
-        content = upload.read()
-        rows, bad, n_bad = parse(content)
-        if bad:
-            refuse_bad_lines(bad, n_bad)
         filename = (upload.filename or "upload.jsonl")[:255]
-        record = project_store().files.add(filename, form["purpose"], content, summary(rows))
+        record = project_store().files.add(filename, form["purpose"], written(upload.stream))
+        send_check(record["id"])
         return record, 200, {"Location": url_for("openai_files.File", file_id=record["id"])}
 
     @blp.doc(operationId="files_list")
@@ -156,9 +147,15 @@ class FileContent(MethodView):
     @requires(blp, INGEST)
     @blp.response(200, content_type="application/jsonl")
     @blp.doc(responses={"200": {"content": {"application/jsonl": {"schema": {"type": "string"}}}}})
+    @blp.alt_response(409, response="CONFLICT", description="the file's check failed: no bytes")
     def get(self, file_id: str) -> Response:
-        """Download the file as it was uploaded."""
+        """Download the file as it was uploaded (a file whose check failed keeps no bytes)."""
         content = project_store().files.content(file_id)
         if content is None:
-            not_found(file_id)
+            record = get_file_or_404(file_id)
+            abort(
+                409,
+                message=f"file {file_id} has status {record['status']}: its bytes were not kept "
+                "(its status_details say why)",
+            )
         return Response(content, mimetype="application/jsonl")

@@ -1,14 +1,18 @@
 """OpenAI's fine-tuning API on our job store: create, list, get, events, cancel, checkpoints."""
 
+import time
+from typing import NoReturn
+
 from flask import Response
 from flask.views import MethodView
 from flask_smorest import abort
 from marshmallow import ValidationError
 
 from tuneloop.agent import registry
+from tuneloop.contracts import FILE_PROCESSED, FILE_UPLOADED
 from tuneloop.graph import FINE_TUNING, progress_total
 from tuneloop.llm import spec
-from tuneloop.schemas.chat_file import trusted_rows
+from tuneloop.schemas.chat_file import trusted_batches
 from tuneloop.schemas.jobs import MAX_EVAL_SET, JobInSchema
 from tuneloop.schemas.method import SUPERVISED
 from tuneloop_gateway.auth import JOBS, requires
@@ -41,24 +45,59 @@ blp = Blueprint(
 )
 
 
-def file_rows(field: str, file_id: str, labelled_only: bool = True) -> tuple[list[dict], int]:
-    """Return a stored file's rows with a task type and how many have none; 422 when there is
-    no such file, 400 when no row has one (the stand-in agent learns routing from task types;
-    a language model does not need them: labelled_only False)."""
-    content = project_store().files.content(file_id)
-    if content is None:
+def refuse(field: str, message: str) -> NoReturn:
+    """Answer 400 naming the field."""
+    abort(400, message=message, errors={field: [message]})
+
+
+def checked_file(field: str, file_id: str) -> dict:
+    """Return a file's record once its check passed; 422 when there is no such file, 400
+    naming the file and its status while it waits for its check, or when the check failed."""
+    record = project_store().files.get(file_id)
+    if record is None:
         invalid(field, f"no file with id {file_id!r}")
-    rows = trusted_rows(content)
-    if not labelled_only:
-        return rows, 0
-    labelled = [r for r in rows if r["task_type"]]
-    if not labelled:
-        message = (
-            f"none of the {len(rows)} rows of file {file_id} has metadata.task_type: this agent "
-            "learns to route inputs to task types, so every row needs one to train or evaluate on"
+    status = record["status"]
+    if status == FILE_UPLOADED:
+        refuse(
+            field,
+            f"file {file_id} is not processed yet (status {status}): wait until its status is "
+            f"{FILE_PROCESSED} (the SDK's files.wait_for_processing), then create the job",
         )
-        abort(400, message=message, errors={field: [message]})
-    return labelled, len(rows) - len(labelled)
+    if status != FILE_PROCESSED:
+        refuse(field, f"file {file_id} has status {status}: {record['status_details']}")
+    return record
+
+
+def labelled(field: str, record: dict) -> int:
+    """Return how many rows of a checked file have a task type; 400 when none has (the
+    stand-in agent learns routing from task types), read from the check's summary."""
+    summary = record["tuneloop"]
+    count = summary["rows"] - summary["unlabelled_rows"]
+    if not count:
+        refuse(
+            field,
+            f"none of the {summary['rows']} rows of file {record['id']} has metadata.task_type: "
+            "this agent learns to route inputs to task types, so every row needs one to train "
+            "or evaluate on",
+        )
+    return count
+
+
+def validation_cases(record: dict) -> list[dict]:
+    """Return a checked validation file's labelled rows as evaluation cases (at most
+    MAX_EVAL_SET, from its summary), decoded a batch at a time, letting other requests run."""
+    field = "validation_file"
+    count = labelled(field, record)
+    if count > MAX_EVAL_SET:
+        invalid(field, f"holds {count} rows; at most {MAX_EVAL_SET} are")
+    content = project_store().files.content(record["id"])
+    if content is None:
+        invalid(field, f"no file with id {record['id']!r}")
+    cases = []
+    for batch in trusted_batches(content):
+        cases += eval_cases([row for row in batch if row["task_type"]])
+        time.sleep(0)  # gevent's yield between batches
+    return cases
 
 
 def get_job_or_404(job_id: str) -> dict:
@@ -70,20 +109,21 @@ def get_job_or_404(job_id: str) -> dict:
 
 
 def translate(body: dict) -> tuple[dict, int]:
-    """Build our job request from OpenAI's: the model and the files' rows checked, defaults
-    filled in; also return how many validation rows have no task type (not evaluated)."""
+    """Build our job request from OpenAI's: the model checked, the files' checks and summaries
+    read, defaults filled in; also return how many validation rows have no task type (not
+    evaluated)."""
     method = (body.get("method") or {}).get("type", SUPERVISED)
     check_model({"model": body["model"], "method": method})
     language_model = registry.trained_format(body["model"]) == spec.FORMAT
-    file_rows("training_file", body["training_file"], not language_model)  # exists, has rows
+    training = checked_file("training_file", body["training_file"])
+    if not language_model:
+        labelled("training_file", training)
     cases, unlabelled = None, 0
-    if body.get("validation_file") and language_model:
-        file_rows("validation_file", body["validation_file"], False)  # its rows are held out
-    elif body.get("validation_file"):
-        rows, unlabelled = file_rows("validation_file", body["validation_file"])
-        cases = eval_cases(rows)
-        if len(cases) > MAX_EVAL_SET:
-            invalid("validation_file", f"holds {len(cases)} rows; at most {MAX_EVAL_SET} are")
+    if body.get("validation_file"):
+        validation = checked_file("validation_file", body["validation_file"])
+        if not language_model:  # a language model's validation rows are held out as they are
+            cases = validation_cases(validation)
+            unlabelled = validation["tuneloop"]["unlabelled_rows"]
     try:
         request = JobInSchema().load(our_request(body, cases))
     except ValidationError as exc:  # our own limits, under our field names

@@ -223,7 +223,10 @@ class FileObjectSchema(Schema):
     tuneloop = fields.Dict(
         required=True,
         data_key=EXTRAS,
-        metadata={"description": "ours: rows, task types, labelled rows, stored_bytes"},
+        metadata={
+            "description": "ours: stored_bytes; once processed, rows, task_distribution, "
+            "unlabelled_rows and lines (chat or preference); in error, bad_lines and errors"
+        },
     )
 
 

@@ -1,0 +1,1 @@
+"""Uploaded files: their check (check, pure) and its store side (process)."""
