@@ -1,6 +1,7 @@
 """Byte budgets: a project's stored bytes are counted where they are written and deleted, and
 a write past TUNELOOP_MAX_PROJECT_BYTES is refused whole, naming the budget and the figures."""
 
+import json
 import secrets
 import time
 from collections.abc import Iterator
@@ -19,10 +20,16 @@ pytestmark = pytest.mark.integration
 BUDGET = 40_000  # bytes: the seeded interactions and one job's outputs fit, not much more
 KEY_A = f"budget-a-{secrets.token_hex(16)}"
 KEY_B = f"budget-b-{secrets.token_hex(16)}"
+KEY_D = f"budget-d-{secrets.token_hex(16)}"
 SETTINGS = {
     "TUNELOOP_MAX_PROJECT_BYTES": str(BUDGET),
-    "TUNELOOP_API_KEYS": f"alice:{KEY_A}:admin:team-a,bob:{KEY_B}:admin:team-b",
+    "TUNELOOP_API_KEYS": (
+        f"alice:{KEY_A}:admin:team-a,bob:{KEY_B}:admin:team-b,dave:{KEY_D}:admin:team-d"
+    ),
 }
+
+
+PURPOSE = {"purpose": "fine-tune"}
 
 
 def item(size: int, i: int = 0) -> dict:
@@ -135,3 +142,49 @@ def test_a_failed_jobs_eval_set_stays_counted_until_it_expires_then_leaves_the_u
     assert not redis.zscore(keys.JOBS_EXPIRING, job["id"])  # settled: off the list
     redis.flushdb()
     redis.close()
+
+
+def chat_file(lines: int, seed: str) -> bytes:
+    """A valid chat-format file of about 100 bytes a line that compresses poorly."""
+    rows = []
+    for i in range(lines):
+        text = secrets.token_hex(24)  # random: zlib cannot shrink it much
+        messages = [
+            {"role": "user", "content": f"{seed} {i} {text}"},
+            {"role": "assistant", "content": "noted"},
+        ]
+        rows.append(json.dumps({"messages": messages, "metadata": {"task_type": "t"}}))
+    return "\n".join(rows).encode()
+
+
+def test_a_file_past_the_budget_is_refused_in_openais_shape_and_leaves_nothing(
+    stack: Stack,
+) -> None:
+    with client_for(stack, KEY_D) as d:
+        small = d.post("/v1/files", files={"file": ("a.jsonl", chat_file(50, "a"))}, data=PURPOSE)
+        assert small.status_code == 200, small.text
+        fid = small.json()["id"]
+        processed = wait_until(
+            lambda: (f := d.get(f"/v1/files/{fid}").json())["status"] != "uploaded" and f,
+            30.0,
+            lambda: f"file {fid} to be checked",
+        )
+        assert processed["status"] == "processed", processed
+        stored = processed["tuneloop"]["stored_bytes"]
+        assert usage(d)["by_kind"]["files"] == {"bytes": stored, "count": 1}  # as kept: zlib
+        before, chunks = usage(d), chunk_keys(stack)
+        big = chat_file(BUDGET // 100, "b")  # past what is left of the budget
+        refused = d.post("/v1/files", files={"file": ("b.jsonl", big)}, data=PURPOSE)
+        assert refused.status_code == 429, refused.text
+        error = refused.json()["error"]
+        assert error["type"] == error["code"] == "insufficient_quota", error
+        assert "TUNELOOP_MAX_PROJECT_BYTES" in error["message"], error
+        assert usage(d) == before and chunk_keys(stack) == chunks  # nothing kept of it
+        assert [f["id"] for f in d.get("/v1/files").json()["data"]] == [fid]
+        assert d.delete(f"/v1/files/{fid}").status_code == 200
+        assert usage(d)["by_kind"]["files"] == {"bytes": 0, "count": 0}
+
+
+def chunk_keys(stack: Stack) -> list[str]:
+    """Every file chunk in Redis."""
+    return sorted(stack.store.redis.scan_iter(match="tuneloop:file:*:chunk:*", count=1000))

@@ -53,7 +53,9 @@ def eval_cases(n: int) -> list[dict]:
 
 def stored_job(store: Store, n_cases: int = 200) -> str:
     """A job as its stages leave it: every kind of key its id names, and a file it uses."""
-    upload = store.files.add("train.jsonl", "fine-tune", b'{"messages": []}\n', {"rows": 1})
+    writer = store.files.writer()
+    writer.write(b'{"messages": []}\n')
+    upload = store.files.add("train.jsonl", "fine-tune", writer)
     request = JobInSchema().load({"eval_set": eval_cases(n_cases)})
     request["training_file"] = upload["id"]
     jid = store.jobs.create(request, 0, 8, owner=OWNER)["id"]

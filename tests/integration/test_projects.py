@@ -176,6 +176,7 @@ def route_calls(data: ProjectA) -> dict[tuple[str, str], tuple[str, Callable]]:
             lambda b: b.post("/v1/jobs", json={"lab_eval_set": True, "include_synthetic": True}),
         ),
         ("get", "/v1/jobs/{job_id}"): (MISSING, lambda b: b.get(f"/v1/jobs/{jid}")),
+        ("delete", "/v1/jobs/{job_id}"): (MISSING, lambda b: b.delete(f"/v1/jobs/{jid}")),
         ("post", "/v1/jobs/{job_id}/cancel"): (
             MISSING,
             lambda b: b.post(f"/v1/jobs/{eid}/cancel", headers=JSON),
