@@ -3,10 +3,11 @@
 The review behind issue #27 sent 200 uploads of 0.85 MiB and all were accepted (38 s). This
 starts a stack as `make run` does, with TUNELOOP_MAX_PROJECT_BYTES set (default 64 MiB),
 and sends the same 200 uploads one after the other, each a valid chat-format file of
-0.85 MiB whose text compresses poorly (so the budget meets raw and stored bytes alike). It
-prints how many were accepted and refused, the first refusal's message, the project's usage
-against its budget once every accepted file is checked, Redis's used memory, and the time of
-an upload (median, min, max).
+0.85 MiB of random hex text. An upload counts its raw bytes until a worker has checked it,
+then its compressed bytes: uploads sent faster than the checks meet the budget at their raw
+size. It prints how many were accepted and refused, the first refusal's message, the
+project's usage against its budget once every accepted file is checked, Redis's used memory,
+and the time of an upload (median, min, max).
 
     .venv/bin/python tests/benchmarks/bench_budget_uploads.py [--uploads 200] [--budget-mib 64]
 """
@@ -24,7 +25,7 @@ FILE_BYTES = int(0.85 * 1024 * 1024)
 
 
 def chat_file(size: int) -> bytes:
-    """A valid chat JSONL file of about size bytes; its random text compresses poorly."""
+    """A valid chat JSONL file of about size bytes, of random hex text."""
     lines, total = [], 0
     while total < size:
         messages = [
@@ -71,7 +72,8 @@ def main() -> None:
         for fid in accepted:
             wait_processed(client, fid)
         usage = client.get("/v1/usage")
-        print(f"uploads: {args.uploads} of {mib(len(content))} each, budget {mib(budget)}")
+        size = f"{len(content) / 2**20:.2f} MiB"
+        print(f"uploads: {args.uploads} of {size} each, budget {mib(budget)}")
         print(f"accepted {len(accepted)}, refused {refused} (429 insufficient_quota)")
         print(f"first refusal: {first_refusal}")
         print(
