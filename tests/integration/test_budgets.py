@@ -1,6 +1,7 @@
 """Byte budgets: a project's stored bytes are counted where they are written and deleted, and
 a write past TUNELOOP_MAX_PROJECT_BYTES is refused whole, naming the budget and the figures."""
 
+import io
 import json
 import secrets
 import time
@@ -9,10 +10,20 @@ from collections.abc import Iterator
 import pytest
 from redis import Redis
 
-from tuneloop.store import budget, keys
+from tuneloop.store import Store, budget, keys
+from tuneloop.store.files import FileStore
+from tuneloop.store.interactions import MAX_EVENTS
 from tuneloop.store.jobs import JobStore
 
-from .support import ApiClient, Stack, assert_problem, client_for, fault_stack, wait_until
+from .support import (
+    ApiClient,
+    Stack,
+    assert_problem,
+    client_for,
+    fault_stack,
+    gateway_app,
+    wait_until,
+)
 from .support.faults import create_job, seed_interactions, training_items, wait_job_status
 
 pytestmark = pytest.mark.integration
@@ -30,6 +41,7 @@ SETTINGS = {
 
 
 PURPOSE = {"purpose": "fine-tune"}
+EDIT = {"type": "interaction.updated", "actor": "tests"}
 
 
 def item(size: int, i: int = 0) -> dict:
@@ -45,10 +57,13 @@ def stack() -> Iterator[Stack]:
 
 
 def stored_interaction_bytes(stack: Stack, project: str) -> int:
-    """The bytes of every live interaction record of a project, as Redis holds them."""
+    """The bytes of every live interaction record of a project and of its audit events, as
+    Redis holds them."""
     space, redis = keys.Space(project), stack.store.redis
     ids = redis.zrange(space.interactions, 0, -1)
-    return sum(redis.strlen(space.interaction(i)) for i in ids)
+    records = sum(redis.strlen(space.interaction(i)) for i in ids)
+    events = [e for i in ids for _, e in redis.xrange(space.interaction_events(i))]
+    return records + sum(len(e["event"].encode()) for e in events)
 
 
 def usage(client: ApiClient) -> dict:
@@ -62,7 +77,10 @@ def test_usage_counts_the_bytes_redis_holds_and_a_write_past_the_budget_stores_n
     stack: Stack,
 ) -> None:
     with client_for(stack, KEY_A) as a, client_for(stack, KEY_B) as b:
-        seed_interactions(a)
+        seeded = seed_interactions(a)
+        for rating in (0.5, 0.6, 0.7):  # edits: each leaves an audit event with both values
+            edited = a.patch(f"/v1/interactions/{seeded[0]}", json={"rating": rating})
+            assert edited.status_code == 200, edited.text
         cases = [
             {"input": f"Quick query: {row['input']}", "expected_type": row["task_type"]}
             for row in training_items(3)
@@ -188,3 +206,39 @@ def test_a_file_past_the_budget_is_refused_in_openais_shape_and_leaves_nothing(
 def chunk_keys(stack: Stack) -> list[str]:
     """Every file chunk in Redis."""
     return sorted(stack.store.redis.scan_iter(match="tuneloop:file:*:chunk:*", count=1000))
+
+
+def test_an_audit_trail_at_its_bound_counts_the_events_it_keeps_and_a_delete_all_of_them(
+    stack: Stack,
+) -> None:
+    redis = Redis.from_url(stack.redis_url.rsplit("/", 1)[0] + "/9", decode_responses=True)
+    store = Store(redis).scoped("team-e")
+    space = keys.Space("team-e")
+    (row,) = store.interactions.add_many([item(10)])
+    for i in range(MAX_EVENTS + 5):  # past the bound: the oldest events go, uncounted
+        store.interactions.update(row["id"], lambda r, i=i: {**r, "rating": i / 200}, EDIT)
+    events = redis.xrange(space.interaction_events(row["id"]))
+    assert len(events) == MAX_EVENTS
+    held = redis.strlen(space.interaction(row["id"])) + sum(len(e["event"]) for _, e in events)
+    assert budget.usage(redis, space)["interactions"] == {"bytes": held, "count": 1}
+    store.interactions.delete(row["id"], EDIT)
+    assert budget.usage(redis, space)["interactions"] == {"bytes": 0, "count": 0}
+    redis.flushdb()
+    redis.close()
+
+
+def test_an_upload_that_cannot_fit_is_refused_before_a_byte_of_it_is_stored(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_chunks(self: FileStore) -> None:
+        raise AssertionError("a chunk writer was made for an upload that cannot fit")
+
+    env = {"REDIS_URL": stack.redis_url, **SETTINGS}
+    with gateway_app(env) as app:
+        monkeypatch.setattr(FileStore, "writer", no_chunks)
+        body = {"purpose": "fine-tune", "file": (io.BytesIO(chat_file(1500, "c")), "c.jsonl")}
+        refused = app.test_client().post(
+            "/v1/files", data=body, headers={"Authorization": f"Bearer {KEY_D}"}
+        )
+    assert refused.status_code == 429, refused.get_data(as_text=True)
+    assert refused.get_json()["error"]["code"] == "insufficient_quota"

@@ -215,6 +215,7 @@ GOOD = "k" * 32
         (f"app:{GOOD}:ingest:Team A", "the project must be"),
         (f"app:{GOOD}:ingest:team:a", "the key must be|the project must be|unknown scope"),
         (f"app:{GOOD}:ingest:*", "only an admin key may be given every project"),
+        (f"app:{GOOD}:jobs:admin", "ambiguous"),
     ],
 )
 def test_the_gateway_refuses_to_start_without_a_key_or_with_a_malformed_spec(

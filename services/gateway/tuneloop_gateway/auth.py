@@ -124,6 +124,11 @@ def _parse_entry(entry: str, number: int) -> tuple[str, str, frozenset[str], str
     head, sep_project, last = rest.rpartition(":")
     if sep_project and ":" in head and not _is_scope_list(last):  # name:key:scopes:project
         rest, project = head, last.strip()
+    elif sep_project and _is_scope_list(head.rpartition(":")[2]):
+        raise RuntimeError(  # name:key:scopes:scope-named-project, or a key ending ':scope'
+            f"{where}: ambiguous: its last two fields are both scope lists; a project may not "
+            "be named like a scope, and a key may not end with ':' and a scope"
+        )
     key, sep2, scope_text = rest.rpartition(":")
     if not (sep and sep2):
         raise RuntimeError(f"{where}: expected name:key:scope[+scope]:project")

@@ -1,6 +1,6 @@
 """Request limits: body size (413) and a per-key rate limit in Redis (429 with Retry-After).
 
-The rate limit is a fixed window per API key name and project (limits parsed and keys named by the
+The rate limit is a fixed window per API key name (limits parsed and keys named by the
 ``limits`` library), counted in the same Redis as everything else (keys under
 ``tuneloop:ratelimit:``), so every gunicorn worker and every gateway replica shares one
 count per key. The hottest endpoints count it in the same script as their own work (see
@@ -72,7 +72,7 @@ def deferred() -> tuple[Window, ...]:
 
 
 class RateLimit:
-    """Fixed-window limits per API key name and project, app keys and admin keys apart."""
+    """Fixed-window limits per API key name, app keys and admin keys apart."""
 
     def __init__(self, redis: Redis, limit: str, admin_limit: str) -> None:
         self.limits = parse_many(limit) if limit else []
@@ -80,11 +80,12 @@ class RateLimit:
         self._hit = redis.register_script(ratelimit.HIT_ONLY)
 
     def windows(self, key: auth.ApiKey, project: str) -> tuple[Window, ...]:
-        """The current windows of key's limits in project (each project counts apart)."""
+        """The current windows of key's limits: one count per key, whichever project it works
+        in (a key of one project counts in it alone; an every-project key gets no more
+        requests by naming several projects)."""
         items = self.admin_limits if auth.ADMIN in key.scopes else self.limits
-        who = f"{project}/{key.name}"
         return tuple(
-            Window(f"{RATE_LIMIT_PREFIX}:{item.key_for(who)}", item.get_expiry(), item.amount)
+            Window(f"{RATE_LIMIT_PREFIX}:{item.key_for(key.name)}", item.get_expiry(), item.amount)
             for item in items
         )
 

@@ -5,17 +5,21 @@ _get_file_stream returns: by default a temporary file (a blocking write to disk,
 middle of the event loop). For the upload route it is a ChunkWriter instead, which stores the
 bytes in Redis a chunk at a time; the view then stores the file's record over them. Chunks of
 a part that no record names (a refused or broken request) are deleted when the request
-closes, and expire anyway.
+closes, and expire anyway. An upload that cannot fit in its project's byte budget, whatever
+its body holds besides the file, is refused before a byte of it is stored (the exact check is
+the step that stores the file's record: FileStore.add).
 """
 
 from typing import IO
 
 from flask import Request
 
+from tuneloop.store.budget import BudgetExceeded
 from tuneloop.store.files import ChunkWriter
-from tuneloop_gateway.extensions import services
+from tuneloop_gateway.extensions import project_store, services
 
 UPLOAD = ("POST", "openai_files.Files")  # the one route whose file parts go to Redis
+MULTIPART_SLACK = 64 * 1024  # bytes of a body that may be other parts and boundaries
 
 
 class UploadRequest(Request):
@@ -32,6 +36,7 @@ class UploadRequest(Request):
             return super()._get_file_stream(
                 total_content_length, content_type, filename, content_length
             )
+        refuse_past_budget(total_content_length)
         writer = services().store.files.writer()
         self.__dict__.setdefault("upload_writers", []).append(writer)
         return writer  # type: ignore[return-value]  # write and seek: all werkzeug calls
@@ -43,6 +48,17 @@ class UploadRequest(Request):
         finally:
             for writer in self.__dict__.get("upload_writers", ()):
                 writer.discard()
+
+
+def refuse_past_budget(body_bytes: int | None) -> None:
+    """BudgetExceeded when a file of at least body_bytes - MULTIPART_SLACK cannot fit."""
+    limit = services().settings.max_project_bytes
+    if not limit or not body_bytes:
+        return
+    least = body_bytes - MULTIPART_SLACK
+    stored = project_store().usage()["bytes"]
+    if least > 0 and stored + least > limit:
+        raise BudgetExceeded(stored, least, limit)
 
 
 def written(stream: object) -> ChunkWriter:

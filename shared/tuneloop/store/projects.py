@@ -23,6 +23,8 @@ LAYOUT_VERSION = 2  # 1: one global space; 2: per-project lists
 BATCH = 500
 MODEL_SIZE = scripts.source("model_size_of")
 LIST_BYTES = scripts.source("list_bytes")
+TRAIL_BYTES = scripts.source("trail_bytes_of")
+JOB_SIZES = scripts.source("job_set_if_exists")
 
 
 class Counting:
@@ -31,6 +33,8 @@ class Counting:
     def __init__(self, redis: Redis) -> None:
         self.list_bytes = redis.register_script(LIST_BYTES)
         self.model_size = redis.register_script(MODEL_SIZE)
+        self.trail_bytes = redis.register_script(TRAIL_BYTES)
+        self.job_sizes = redis.register_script(JOB_SIZES)
 
 
 def record(redis: Redis, projects: set[str]) -> None:
@@ -62,7 +66,9 @@ def count_usage(redis: Redis, project: str) -> dict[str, int]:
     list_bytes = counting.list_bytes
     found: dict[str, int] = {}
     lengths = _lengths(redis, space.interactions, space.interaction)
-    found["interactions:bytes"], found["interactions:count"] = sum(lengths), len(lengths)
+    trails = _trails(redis, counting, space)
+    found["interactions:bytes"] = sum(lengths) + trails
+    found["interactions:count"] = len(lengths)
     jobs = _members(redis, space.jobs)
     eval_sets = [int(list_bytes(keys=[keys.job_eval_set(j)])) for j in jobs]
     found["eval_sets:bytes"] = sum(eval_sets)
@@ -71,7 +77,8 @@ def count_usage(redis: Redis, project: str) -> dict[str, int]:
     found["cases:bytes"], found["cases:count"] = sum(cases), 0
     pipe = redis.pipeline(transaction=False)
     for jid, stored, case_bytes in zip(jobs, eval_sets, cases, strict=True):
-        pipe.hset(keys.job(jid), mapping={"eval_set_bytes": stored, "cases_bytes": case_bytes})
+        sizes = ["eval_set_bytes", stored, "cases_bytes", case_bytes]  # only on a job that is
+        counting.job_sizes(keys=[keys.job(jid)], args=sizes, client=pipe)
     pipe.execute()
     files = _members(redis, space.files)
     records = [json.loads(r) for r in (redis.mget(map(keys.file, files)) if files else []) if r]
@@ -85,6 +92,18 @@ def count_usage(redis: Redis, project: str) -> dict[str, int]:
     redis.delete(space.usage)
     redis.hset(space.usage, mapping=found)
     return found
+
+
+def _trails(redis: Redis, counting: Counting, space: keys.Space) -> int:
+    """The bytes of the audit events of every live interaction of a space."""
+    total = 0
+    members = _members(redis, space.interactions)
+    for start in range(0, len(members), BATCH):
+        pipe = redis.pipeline(transaction=False)
+        for iid in members[start : start + BATCH]:
+            counting.trail_bytes(keys=[space.interaction_events(iid)], client=pipe)
+        total += sum(int(n) for n in pipe.execute())
+    return total
 
 
 def _members(redis: Redis, index: str) -> list[str]:

@@ -1,10 +1,12 @@
 --#include interaction_versions
 --#include budget
+--#include audit_bytes
 -- Delete an interaction, keeping its version. KEYS: sequence, index, task counts, rating
 -- counts, born, history, ended, bodies, deleted, the record, its task's index, the audit
 -- stream, the project's usage. ARGV: id, the body the caller read, task, bucket, the event,
 -- the stream's bound, seconds the stream outlives the interaction. The project's usage drops
--- by the body's bytes (a version a snapshot still holds is kept, uncounted, until reclaimed).
+-- by the body's and its audit events' bytes (a version a snapshot still holds is kept,
+-- uncounted, until reclaimed; the trail without values, until it expires).
 -- The audit stream keeps who changed what and when, never the content: each earlier event is
 -- written again under its own id with its type, actor and time, and the names of the fields it
 -- changed without their values ({} each).
@@ -29,8 +31,9 @@ redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[11], ARGV[1])
 count_move(KEYS[3], ARGV[3], '')
 count_move(KEYS[4], ARGV[4], '')
+local trail = trail_bytes(KEYS[12])
 redact(KEYS[12])
 redis.call('XADD', KEYS[12], 'MAXLEN', ARGV[6], '*', 'event', ARGV[5])
 redis.call('EXPIRE', KEYS[12], ARGV[7])
-count(KEYS[13], 'interactions', -#ARGV[2], -1)
+count(KEYS[13], 'interactions', -#ARGV[2] - trail, -1)
 return seq

@@ -1,12 +1,14 @@
 --#include interaction_versions
 --#include budget
+--#include audit_bytes
 -- Edit an interaction, keeping the version it replaces. KEYS: sequence, index, task counts,
 -- rating counts, born, history, ended, bodies, the record, the old task's index, the new
 -- task's index, the audit stream, the project's usage. ARGV: id, the body the caller read, the
 -- new body, old task, new task, old bucket, new bucket, the event, the stream's bound, the
 -- byte budget. Returns the new version's number, 0 when the record changed since it was read,
--- -1 when gone, or the budget's refusal when the larger body would take it past.
-local grown = #ARGV[3] - #ARGV[2]
+-- -1 when gone, or the budget's refusal when the larger body and the new audit event (less the
+-- oldest event the bound drops) would take it past.
+local grown = #ARGV[3] - #ARGV[2] + #ARGV[8] - trimmed_bytes(KEYS[12], ARGV[9])
 local over = over_budget(KEYS[13], grown, ARGV[10])
 if over then return over end
 local seq, ref, created = retire_current(KEYS[9], ARGV[1], ARGV[2])
