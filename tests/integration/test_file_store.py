@@ -7,6 +7,7 @@ the check itself (tuneloop.files.process.run), in this process, when it wants it
 """
 
 import json
+import time
 import zlib
 from collections.abc import Iterator
 
@@ -15,6 +16,7 @@ import pytest
 from tuneloop.contracts import FILE_PROCESSED
 from tuneloop.files import process
 from tuneloop.files.check import compressed
+from tuneloop.pipeline import sweep
 from tuneloop.store import Store, keys
 from tuneloop.store.files import PENDING_TTL, FileStore
 
@@ -139,3 +141,34 @@ def test_a_file_stored_before_chunks_is_read_and_deleted_whole(store: Store) -> 
     assert store.files.content(fid) == GOOD
     assert store.files.delete(fid)
     assert file_keys(store, fid) == [] and store.redis.zscore(keys.FILES, fid) is None
+
+
+def test_a_file_whose_check_never_finished_is_checked_again_then_settled_as_error(
+    store: Store,
+) -> None:
+    fid = added(store, GOOD)  # its check was never sent: as if its message were lost
+    later = time.time() + sweep.RECHECK_AFTER + 1
+    assert fid in store.files.stale_uploads(later)
+    assert fid not in store.files.stale_uploads(time.time() - 60)  # not yet stale
+    usage = store.usage()["files"]
+    sent: list[str] = []
+    for _ in range(sweep.MAX_CHECK_SENDS):
+        assert fid in sweep.recheck_files(store, sent.append, later)
+    assert sent.count(fid) == sweep.MAX_CHECK_SENDS
+    assert fid not in sweep.recheck_files(store, sent.append, later)  # given up: no more sends
+    record = store.files.get(fid)
+    assert record["status"] == "error" and "upload the file again" in record["status_details"]
+    assert chunk_keys(store, fid) == [] and fid not in store.files.stale_uploads(later)
+    after = store.usage()["files"]
+    assert after["bytes"] == usage["bytes"] - len(GOOD) and after["count"] == usage["count"]
+    assert store.files.delete(fid) and store.usage()["files"]["count"] == usage["count"] - 1
+
+
+def test_a_checked_or_deleted_file_no_longer_waits_for_a_check(store: Store) -> None:
+    checked, deleted = added(store, GOOD), added(store, GOOD)
+    later = time.time() + sweep.RECHECK_AFTER + 1
+    assert {checked, deleted} <= set(store.files.stale_uploads(later))
+    assert process.run(store, checked) == FILE_PROCESSED
+    assert store.files.delete(deleted)
+    assert not {checked, deleted} & set(store.files.stale_uploads(later))
+    assert store.files.delete(checked)

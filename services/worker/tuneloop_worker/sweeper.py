@@ -1,4 +1,5 @@
-"""Run the sweeper in one worker at a time: orphaned jobs are sent again or end timed out."""
+"""Run the sweeper in one worker at a time: orphaned jobs are sent again or end timed out, and
+files whose check never finished are checked again or settled as error."""
 
 import logging
 import threading
@@ -8,6 +9,7 @@ from celery import bootsteps
 from tuneloop.agent import registry
 from tuneloop.canvas import job_canvas
 from tuneloop.celery_config import PIPELINE_QUEUE
+from tuneloop.contracts import CHECK_FILE
 from tuneloop.pipeline.sweep import sweep
 from tuneloop.store.leases import holder_id
 from tuneloop.store.outage import TRANSIENT
@@ -48,6 +50,9 @@ class Sweeper(bootsteps.StartStopStep):
             model = (job or {}).get("request", {}).get("model")
             job_canvas(app, jid, kind, registry.stage_queues(model) if model else {}).apply_async()
 
+        def send_check(fid: str) -> None:
+            app.send_task(CHECK_FILE, args=(fid,), ignore_result=True)  # as the gateway sends it
+
         while not self.stop_event.wait(interval):
             try:
                 if not sweeps.elect(me, int(interval * 3000)):
@@ -60,6 +65,7 @@ class Sweeper(bootsteps.StartStopStep):
                     confirm=interval,
                     max_redrives=settings.max_redrives,
                     limits=limits(),
+                    send_check=send_check,
                 )
                 if outcome.redriven or outcome.timed_out:
                     log.warning(

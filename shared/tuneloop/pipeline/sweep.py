@@ -15,11 +15,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tuneloop import graph
+from tuneloop.contracts import FILE_ERROR
 from tuneloop.pipeline.runner import Limits, fail
 from tuneloop.store import Store
 from tuneloop.store.sweeps import SweepStore
 
 log = logging.getLogger(__name__)
+RECHECK_AFTER = 300.0  # seconds a file may wait for its check before it is sent again
+MAX_CHECK_SENDS = 3  # checks sent again before the file is settled as error
 
 
 def pending_stages(done: set[str], kind: str = graph.FINE_TUNING) -> list[str]:
@@ -49,6 +52,7 @@ def sweep(
     max_redrives: int,
     limits: Limits,
     now: Callable[[], float] = time.time,
+    send_check: Callable[[str], None] | None = None,
 ) -> Outcome:
     """Find orphaned jobs; send confirmed ones again (send(job_id, kind)) or end them timed out.
 
@@ -58,6 +62,8 @@ def sweep(
     """
     store.expire_ended_jobs_once()
     store.jobs.settle_expired(now())
+    if send_check is not None:
+        recheck_files(store, send_check, now())
     outcome = Outcome()
     active = sweeps.active_jobs()
     carried = sweeps.with_messages(active, queues) | sweeps.leased(active)
@@ -72,6 +78,34 @@ def sweep(
         _redrive(store, sweeps, send, jid, max_redrives, limits, outcome)
         sweeps.clear([jid])
     return outcome
+
+
+def recheck_files(store: Store, send_check: Callable[[str], None], at: float) -> list[str]:
+    """Send the check again of files still `uploaded` RECHECK_AFTER s after their upload (its
+    message lost, or its task failed), at most MAX_CHECK_SENDS times; then settle the file as
+    error, its bytes dropped. Return the files sent again."""
+    sent = []
+    for fid in store.files.stale_uploads(at - RECHECK_AFTER):
+        if store.files.count_check_send(fid) > MAX_CHECK_SENDS:
+            give_up(store, fid)
+            continue
+        send_check(fid)
+        sent.append(fid)
+    return sent
+
+
+def give_up(store: Store, fid: str) -> None:
+    """Settle a file whose check never finished as error (no bytes kept)."""
+    upload = store.files.pending(fid)
+    if upload is None:
+        return  # settled or deleted meanwhile
+    details = (
+        f"the file's check did not finish after it was sent {MAX_CHECK_SENDS + 1} times; "
+        "upload the file again"
+    )
+    tuneloop = {**upload.record["tuneloop"], "stored_bytes": 0}
+    record = {**upload.record, "status": FILE_ERROR, "status_details": details}
+    store.files.settle(upload, {**record, "tuneloop": tuneloop}, None)
 
 
 def _redrive(

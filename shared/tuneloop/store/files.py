@@ -118,6 +118,7 @@ class FileStore:
                 keys.FILES,
                 self.space.files,
                 self.space.usage,
+                keys.FILES_UPLOADED,
                 *written.names,
             ],
             args=[
@@ -127,6 +128,7 @@ class FileStore:
                 seq,
                 written.size,
                 self.budget.max_bytes,
+                now(),
             ],
         )
         if budgets.is_refusal(outcome):
@@ -192,6 +194,8 @@ class FileStore:
             keys.FILES,
             space.files,
             space.usage,
+            keys.FILES_UPLOADED,
+            keys.FILE_CHECK_SENDS,
         ]
         while True:  # again only if the file was settled or a job used it in between
             stored = self.raw.get(keys.file_content(fid))
@@ -206,6 +210,14 @@ class FileStore:
         if outcome not in ("deleted", "missing"):
             raise FileInUseError(outcome)
         return outcome == "deleted"
+
+    def stale_uploads(self, before: float, limit: int = 100) -> list[str]:
+        """Return files uploaded before the time before that still wait for their check."""
+        return self.redis.zrangebyscore(keys.FILES_UPLOADED, "-inf", before, start=0, num=limit)
+
+    def count_check_send(self, fid: str) -> int:
+        """Count one more check sent again for a file; return how many so far."""
+        return int(self.redis.hincrby(keys.FILE_CHECK_SENDS, fid, 1))
 
     def pending(self, fid: str) -> Upload | None:
         """Return a file waiting for its check, or None (deleted, or checked already)."""
@@ -249,10 +261,12 @@ class FileStore:
                 keys.file(upload.fid),
                 keys.file_content(upload.fid),
                 usage,
+                keys.FILES_UPLOADED,
+                keys.FILE_CHECK_SENDS,
                 *old,
                 *written.names,
             ],
-            args=[upload.digest, json.dumps(record), found, len(old), before, after],
+            args=[upload.digest, json.dumps(record), found, len(old), before, after, upload.fid],
         )
         written.kept = done == 1
         written.discard()  # nothing once kept

@@ -125,6 +125,12 @@ METRICS_TRAINING = f"{PREFIX}:metrics:training"  # epochs, epoch_seconds, last_e
 
 
 FILES = f"{PREFIX}:files"  # sorted set of file ids (score: the file's sequence number)
+# Files waiting for their check (score: when they were uploaded), and how often the sweeper
+# sent a check again for each (store/files.py stale_uploads).
+FILES_UPLOADED = f"{PREFIX}:files:uploaded"
+FILE_CHECK_SENDS = (
+    f"{PREFIX}:files:check-sends"  # sorted set of file ids (score: the file's sequence number)
+)
 FILE_SEQ = f"{PREFIX}:seq:files"
 
 
