@@ -7,6 +7,7 @@ even on failure. Helpers shared by the tests are in support/.
 """
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 import requests
@@ -93,3 +94,12 @@ def counts(client: ApiClient, stack: Stack) -> Callable[[], dict[str, int]]:
         return {"interactions": response.json()["count"], "jobs": stack.store.jobs.count()}
 
     return read
+
+
+@pytest.fixture(scope="module")
+def collect_gate(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The file that lets collect go on after it took its lease (failpoint collect=gate:PATH);
+    open (existing) by default, one per module."""
+    gate = tmp_path_factory.mktemp("gate") / "collect-may-go-on"
+    gate.touch()
+    return gate

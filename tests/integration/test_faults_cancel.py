@@ -42,14 +42,6 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def collect_gate(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The file that lets collect go on after it took its lease; open (existing) by default."""
-    gate = tmp_path_factory.mktemp("gate") / "collect-may-go-on"
-    gate.touch()
-    return gate
-
-
-@pytest.fixture(scope="module")
 def cancel_stack(collect_gate: Path) -> Iterator[Stack]:
     """A stack with one slowed worker and some training data."""
     failpoints = f"collect=gate:{collect_gate};epoch=sleep:{EPOCH_SLEEP:g}"

@@ -36,14 +36,6 @@ EVAL_SET = [{"input": f"is it sunny in city {i}?", "expected_type": "weather"} f
 
 
 @pytest.fixture(scope="module")
-def collect_gate(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The file that lets collect go on after it took its lease; open (existing) by default."""
-    gate = tmp_path_factory.mktemp("gate") / "collect-may-go-on"
-    gate.touch()
-    return gate
-
-
-@pytest.fixture(scope="module")
 def stack(collect_gate: Path) -> Iterator[Stack]:
     """Redis, the gateway and one worker with the failpoints, all with the module's TTL."""
     env = {**TIMINGS, "TUNELOOP_FAILED_JOB_TTL": str(TTL)}

@@ -12,13 +12,12 @@ from flask import Flask
 
 from tuneloop import contracts
 from tuneloop.contracts import LATEST_PROMOTED
-from tuneloop.pipeline.fine_tune import model_id_for
 from tuneloop.pipeline.runner import Limits, finish
 from tuneloop.schemas.jobs import JobInSchema
 from tuneloop.store import Store, keys
-from tuneloop.timeutil import now
 
 from .support import API_KEY, AppClient, Stack, assert_problem, gateway_app, private_stack
+from .support.jobs import job_with_model
 
 pytestmark = pytest.mark.integration
 
@@ -55,29 +54,6 @@ def app(redis_stack: Stack, store: Store) -> Iterator[Flask]:
 def api(app: Flask) -> AppClient:
     """Flask's test client of the app, with the tests' key."""
     return AppClient(app, API_KEY)
-
-
-def job_with_model(store: Store) -> tuple[str, str]:
-    """Store a running job that has published its model, as fine_tune does; return both ids."""
-    job = store.jobs.create(JobInSchema().load({}), snapshot_seq=0, total_steps=7)
-    jid, mid = job["id"], model_id_for(job)
-    store.jobs.start_stage(jid, STAGE)
-    holder = f"test|0|{jid}"
-    store.leases.acquire(jid, STAGE, holder)
-    meta = {
-        "id": mid,
-        "object": "model",
-        "created_at": now(),
-        "owned_by": "tuneloop",
-        "base_model": contracts.BASELINE_MODEL_ID,
-        "job_id": jid,
-        "format": "test",
-        "task_types": ["weather"],
-        "training_examples": 3,
-        "size_bytes": 5,
-    }
-    assert store.models.publish(meta, b"bytes", jid, keys.lease(jid, STAGE), holder) == 1
-    return jid, mid
 
 
 def promote(store: Store, jid: str, mid: str) -> bool:

@@ -18,12 +18,10 @@ from tuneloop import contracts
 from tuneloop.agent import registry
 from tuneloop.contracts import LATEST_PROMOTED
 from tuneloop.llm import spec
-from tuneloop.pipeline.fine_tune import model_id_for
-from tuneloop.schemas.jobs import JobInSchema
 from tuneloop.store import Store, keys
-from tuneloop.timeutil import now
 
 from .support import API_KEY, AppClient, Stack, assert_problem, gateway_app, private_stack
+from .support.jobs import job_with_model
 
 pytestmark = pytest.mark.integration
 
@@ -66,25 +64,8 @@ def sdk(app: Flask) -> Iterator[openai.OpenAI]:
 
 
 def running_job_with_model(store: Store) -> tuple[str, str]:
-    """A running job that has published its model (5 KiB, in chunks), as fine_tune does."""
-    job = store.jobs.create(JobInSchema().load({}), snapshot_seq=0, total_steps=7)
-    jid, mid = job["id"], model_id_for(job)
-    store.jobs.start_stage(jid, STAGE)
-    holder = f"test|0|{jid}"
-    store.leases.acquire(jid, STAGE, holder)
-    meta = {
-        "id": mid,
-        "object": "model",
-        "created_at": now(),
-        "owned_by": "tuneloop",
-        "base_model": contracts.BASELINE_MODEL_ID,
-        "job_id": jid,
-        "format": "test",
-        "task_types": ["weather"],
-        "training_examples": 3,
-        "size_bytes": 5120,
-    }
-    assert store.models.publish(meta, bytes(5120), jid, keys.lease(jid, STAGE), holder) == 1
+    """A running job that has published its model (5 KiB, in chunks), its stage's lease gone."""
+    jid, mid = job_with_model(store, 5120)
     store.redis.delete(keys.lease(jid, STAGE))
     return jid, mid
 

@@ -61,9 +61,9 @@ def bearer_key(header: str, keys: Iterable["ApiKey"]) -> "ApiKey | None":
     return identify(token.strip(), keys)
 
 
-def rate_windows(limiter: "RateLimit | None", key: "ApiKey", project: str) -> tuple[Window, ...]:
-    """The rate-limit windows a request of key in project counts (none when limits are off)."""
-    return limiter.windows(key, project) if limiter is not None else ()
+def rate_windows(limiter: "RateLimit | None", key: "ApiKey") -> tuple[Window, ...]:
+    """The rate-limit windows a request of key counts (none when rate limits are off)."""
+    return limiter.windows(key) if limiter is not None else ()
 
 
 def declared_length(content_length: str | None, transfer_encoding: str | None) -> int | None:

@@ -137,7 +137,7 @@ class HotLane:
         item = checks.accepted_body(InteractionInSchema, read_body(environ, length))
         if item is None:
             raise Declined
-        windows = checks.rate_windows(self.limiter, key, project)
+        windows = checks.rate_windows(self.limiter, key)
         store = self.svc.store.scoped(project)
         record = store.interactions.add_many([item], limit=windows)[0]
         return 201, self.flask.json.response(trusted.created(record)).get_data(), []
@@ -147,7 +147,7 @@ class HotLane:
     ) -> tuple[int, bytes, Headers]:
         """Read one job as GET /v1/jobs/{id} answers it, with its ETag (304 when unchanged)."""
         job_id = path[len(JOBS_PREFIX) :]
-        windows = checks.rate_windows(self.limiter, key, project)
+        windows = checks.rate_windows(self.limiter, key)
         body = job_body(self.svc, self.flask.json, job_id, windows, project)
         if body is None:
             no_job(job_id)

@@ -79,7 +79,7 @@ class RateLimit:
         self.admin_limits = parse_many(admin_limit) if admin_limit else []
         self._hit = redis.register_script(ratelimit.HIT_ONLY)
 
-    def windows(self, key: auth.ApiKey, project: str) -> tuple[Window, ...]:
+    def windows(self, key: auth.ApiKey) -> tuple[Window, ...]:
         """The current windows of key's limits: one count per key, whichever project it works
         in (a key of one project counts in it alone; an every-project key gets no more
         requests by naming several projects)."""
@@ -98,7 +98,7 @@ class RateLimit:
         key = auth.current_key()
         if key is None or auth.is_public():
             return None
-        windows = checks.rate_windows(self, key, auth.current_project())
+        windows = checks.rate_windows(self, key)
         if not windows:
             return None
         if getattr(auth.view_method(), "rate_limit_in_store", False):

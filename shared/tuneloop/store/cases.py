@@ -55,7 +55,8 @@ class CaseStore:
         except BaseException:
             self.redis.delete(*staging.values())
             raise
-        project = json.loads(self.redis.hget(keys.job(jid), "project") or '"default"')
+        raw = self.redis.hget(keys.job(jid), "project")
+        project = json.loads(raw) if raw else keys.DEFAULT_PROJECT
         outcome = self._swap(
             keys=[
                 keys.job(jid),

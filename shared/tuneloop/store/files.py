@@ -145,7 +145,7 @@ class FileStore:
 
     def _sees(self, record: dict) -> bool:
         """Whether this view sees the file (one stored before projects is the default's)."""
-        return self.project is None or project_of(record) == self.project
+        return self.project is None or keys.project_of(record) == self.project
 
     def content(self, fid: str) -> bytes | None:
         """Return a file's bytes as uploaded, or None; a file settled mid-read is read again."""
@@ -186,7 +186,7 @@ class FileStore:
         record = self.get(fid)
         if record is None:
             return False
-        space = keys.Space(project_of(record))
+        space = keys.Space(keys.project_of(record))
         head = [
             keys.file(fid),
             keys.file_content(fid),
@@ -255,7 +255,7 @@ class FileStore:
         old = upload.manifest["chunks"]
         before = upload.record["tuneloop"]["stored_bytes"]
         after = written.size if packed is not None else 0
-        usage = keys.Space(project_of(upload.record)).usage
+        usage = keys.Space(keys.project_of(upload.record)).usage
         done = self._settle(
             keys=[
                 keys.file(upload.fid),
@@ -340,8 +340,3 @@ def parsed(stored: bytes | None) -> dict | None:
 def digest(stored: bytes | None) -> str:
     """The SHA-1 of a stored manifest ("" for none), as the scripts compare it."""
     return hashlib.sha1(stored or b"", usedforsecurity=False).hexdigest()
-
-
-def project_of(record: dict) -> str:
-    """Return the project a file belongs to (default for one stored before projects)."""
-    return record.get("project") or keys.DEFAULT_PROJECT

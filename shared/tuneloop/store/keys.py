@@ -13,6 +13,7 @@ from functools import cached_property
 
 PREFIX = "tuneloop"
 DEFAULT_PROJECT = "default"
+
 PROJECTS = f"{PREFIX}:projects"  # the set of the projects' names (the sweeper visits each)
 LAYOUT = f"{PREFIX}:layout"  # the layout version the migration (store/projects.py) reached
 JOB_SEQ = f"{PREFIX}:seq:jobs"
@@ -248,3 +249,8 @@ class Space:
 
 
 DEFAULT_SPACE = Space()
+
+
+def project_of(record: dict) -> str:
+    """The project whose key space holds a file's or model's record (default: one from before)."""
+    return record.get("project") or DEFAULT_PROJECT

@@ -53,7 +53,7 @@ class ModelStore:
         """
         mid = meta["id"]
         manifest = self.blobs.write_chunks(keys.model(mid), payload)
-        space = keys.Space(project_of(meta))
+        space = keys.Space(keys.project_of(meta))
         outcome = self._publish(
             keys=[
                 keys.job(jid),
@@ -97,7 +97,7 @@ class ModelStore:
             if meta is None:
                 return None
             manifest = self.blobs.raw.get(keys.model(mid))  # bytes: the script compares them
-            space = keys.Space(project_of(meta))
+            space = keys.Space(keys.project_of(meta))
             found = self._delete(
                 keys=[
                     keys.model_meta(mid),
@@ -132,7 +132,7 @@ class ModelStore:
         """Return a model's description, or None (also for another project's model)."""
         raw = self.redis.get(keys.model_meta(mid))
         meta = json.loads(raw) if raw else None
-        if meta is None or self.project is None or project_of(meta) == self.project:
+        if meta is None or self.project is None or keys.project_of(meta) == self.project:
             return meta
         return None
 
@@ -177,8 +177,3 @@ class ModelStore:
         ids = self.redis.zrange(self.space.models if self.project else keys.MODELS, 0, -1)
         raw = self.redis.mget([keys.model_meta(i) for i in ids]) if ids else []
         return [json.loads(r) for r in raw if r]
-
-
-def project_of(meta: dict) -> str:
-    """Return the project a model belongs to (default for one stored before projects)."""
-    return meta.get("project") or keys.DEFAULT_PROJECT

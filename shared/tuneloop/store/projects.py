@@ -31,6 +31,7 @@ class Counting:
     """The scripts that count what a project already stores, where it is stored."""
 
     def __init__(self, redis: Redis) -> None:
+        self.redis = redis
         self.list_bytes = redis.register_script(LIST_BYTES)
         self.model_size = redis.register_script(MODEL_SIZE)
         self.trail_bytes = redis.register_script(TRAIL_BYTES)
@@ -65,10 +66,7 @@ def count_usage(redis: Redis, project: str) -> dict[str, int]:
     counting = Counting(redis)
     list_bytes = counting.list_bytes
     found: dict[str, int] = {}
-    lengths = _lengths(redis, space.interactions, space.interaction)
-    trails = _trails(redis, counting, space)
-    found["interactions:bytes"] = sum(lengths) + trails
-    found["interactions:count"] = len(lengths)
+    found["interactions:count"], found["interactions:bytes"] = _interactions(counting, space)
     jobs = _members(redis, space.jobs)
     eval_sets = [int(list_bytes(keys=[keys.job_eval_set(j)])) for j in jobs]
     found["eval_sets:bytes"] = sum(eval_sets)
@@ -94,16 +92,21 @@ def count_usage(redis: Redis, project: str) -> dict[str, int]:
     return found
 
 
-def _trails(redis: Redis, counting: Counting, space: keys.Space) -> int:
-    """The bytes of the audit events of every live interaction of a space."""
-    total = 0
-    members = _members(redis, space.interactions)
+def _interactions(counting: Counting, space: keys.Space) -> tuple[int, int]:
+    """How many live interactions a space holds, and the bytes of their records and audit
+    events, read in one pass over its index."""
+    count = total = 0
+    members = _members(counting.redis, space.interactions)
     for start in range(0, len(members), BATCH):
-        pipe = redis.pipeline(transaction=False)
+        pipe = counting.redis.pipeline(transaction=False)
         for iid in members[start : start + BATCH]:
+            pipe.strlen(space.interaction(iid))
             counting.trail_bytes(keys=[space.interaction_events(iid)], client=pipe)
-        total += sum(int(n) for n in pipe.execute())
-    return total
+        found = pipe.execute()
+        records = [n for n in found[0::2] if n]
+        count += len(records)
+        total += sum(records) + sum(int(n) for n in found[1::2])
+    return count, total
 
 
 def _members(redis: Redis, index: str) -> list[str]:
@@ -112,18 +115,6 @@ def _members(redis: Redis, index: str) -> list[str]:
     while chunk := redis.zrange(index, len(found), len(found) + BATCH - 1):
         found += chunk
     return found
-
-
-def _lengths(redis: Redis, index: str, key_of: object) -> list[int]:
-    """The byte length of the value under key_of(member) for every member of index."""
-    lengths: list[int] = []
-    members = _members(redis, index)
-    for start in range(0, len(members), BATCH):
-        pipe = redis.pipeline(transaction=False)
-        for member in members[start : start + BATCH]:
-            pipe.strlen(key_of(member))
-        lengths += [n for n in pipe.execute() if n]
-    return lengths
 
 
 def _list_unowned(redis: Redis, every: str, listed: str, projects_of: object) -> int:

@@ -8,7 +8,10 @@ from tuneloop_devstack.stack import Stack
 
 from tuneloop import contracts, graph
 from tuneloop.celery_config import INTERACTIVE_QUEUE, PIPELINE_QUEUE
+from tuneloop.pipeline.fine_tune import model_id_for
+from tuneloop.schemas.jobs import JobInSchema
 from tuneloop.store import Store, keys
+from tuneloop.timeutil import now
 
 from .api import ApiClient, AppClient
 from .polling import wait_until
@@ -141,3 +144,28 @@ def seeded_store(stack: Stack, words: Mapping[str, str]) -> Iterator[Store]:
     yield store
     for jid in store.redis.zrange(keys.JOBS, 0, -1):  # the session's worker waits for these
         store.cancel_job(jid)
+
+
+def job_with_model(store: Store, size: int = 5) -> tuple[str, str]:
+    """Store a running job that has published its model of size bytes, as fine_tune does
+    (its stage's lease still held); return both ids."""
+    stage = "fine_tune"
+    job = store.jobs.create(JobInSchema().load({}), snapshot_seq=0, total_steps=7)
+    jid, mid = job["id"], model_id_for(job)
+    store.jobs.start_stage(jid, stage)
+    holder = f"test|0|{jid}"
+    store.leases.acquire(jid, stage, holder)
+    meta = {
+        "id": mid,
+        "object": "model",
+        "created_at": now(),
+        "owned_by": "tuneloop",
+        "base_model": contracts.BASELINE_MODEL_ID,
+        "job_id": jid,
+        "format": "test",
+        "task_types": ["weather"],
+        "training_examples": 3,
+        "size_bytes": size,
+    }
+    assert store.models.publish(meta, bytes(size), jid, keys.lease(jid, stage), holder) == 1
+    return jid, mid
