@@ -20,6 +20,7 @@ from .support import (
     is_finite_number,
     reset_store,
     wait_for_job,
+    wait_until,
 )
 
 pytestmark = pytest.mark.integration
@@ -375,12 +376,20 @@ def test_the_training_file_of_an_unknown_job_is_a_404_problem(client: ApiClient)
 
 def test_every_stage_task_of_the_job_ends_in_a_final_celery_state(job: dict, stack: Stack) -> None:
     """The join's losing branch ends SUCCESS (it raised Ignore before: STARTED for ever)."""
-    log = stack.log_text("worker")
-    done = re.findall(
-        rf"Task tuneloop\.stages\.(\w+)\[([0-9a-f-]+)\] succeeded in [^:]+: '{job['id']}'", log
-    )
+    pattern = rf"Task tuneloop\.stages\.(\w+)\[([0-9a-f-]+)\] succeeded in [^:]+: '{job['id']}'"
+
+    def done() -> list[tuple[str, str]]:
+        return re.findall(pattern, stack.log_text("worker"))
+
     # collect, filter, prepare, embed, evaluate_baseline, fine_tune, evaluate_fine_tuned of
-    # both branches, and one compare: the branch that finishes first stops at the join.
-    assert len({task_id for _, task_id in done}) == 9, sorted(done)
-    assert sorted(stage for stage, _ in done).count("evaluate_fine_tuned") == 2
+    # both branches, and one compare: the branch that finishes first stops at the join. The
+    # job can end before the losing branch's task has logged its end: wait for the line.
+    wait_until(
+        lambda: len({task_id for _, task_id in done()}) >= 9,
+        30.0,
+        lambda: f"nine stage tasks of {job['id']} to log their end: {sorted(done())}",
+    )
+    assert len({task_id for _, task_id in done()}) == 9, sorted(done())
+    log = stack.log_text("worker")
+    assert sorted(stage for stage, _ in done()).count("evaluate_fine_tuned") == 2
     assert not re.search(r"Task tuneloop\.stages\.\w+\[[0-9a-f-]+\] ignored", log)
