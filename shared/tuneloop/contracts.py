@@ -11,6 +11,8 @@ LLM_CHAT: Final = "tuneloop.llm.chat"
 # A deleted model's adapter files, or a deleted job's checkpoints (args: the id, the key prefix).
 LLM_DELETE_FILES: Final = "tuneloop.llm.delete_files"
 CHECK_FILE: Final = "tuneloop.files.check"  # an uploaded file's lines, off the request path
+# The scheduler's pass over every autopilot (tuneloop.autopilot.tick), sent by Celery beat.
+AUTOPILOT_TICK: Final = "tuneloop.autopilot.tick"
 
 # The stage list is derived from the one declaration of the stage graph.
 STAGES: Final = graph.STAGES

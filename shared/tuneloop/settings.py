@@ -68,6 +68,11 @@ class Settings:
     # max_redrives times per stage before the job fails with stage_timed_out (0: no sweeper).
     sweep_interval: float = 30.0
     max_redrives: int = 3
+    # The scheduler (python -m tuneloop_worker.beat, Celery beat with its schedule in Redis):
+    # how often it sends its periodic tasks (the autopilots' tick), and how long its lock
+    # outlives a scheduler that died before a second one takes over (one fires at a time).
+    scheduler_interval: float = 10.0
+    scheduler_lock_timeout: int = 60
     # The gateway's Prometheus endpoint (/metrics) on its own port, never the API's (0: off),
     # and the address it listens on.
     metrics_port: int = 9100
@@ -148,6 +153,10 @@ class Settings:
             outage_grace=float(get("TUNELOOP_OUTAGE_GRACE", cls.outage_grace)),
             sweep_interval=float(get("TUNELOOP_SWEEP_INTERVAL", cls.sweep_interval)),
             max_redrives=int(get("TUNELOOP_MAX_REDRIVES", cls.max_redrives)),
+            scheduler_interval=float(get("TUNELOOP_SCHEDULER_INTERVAL", cls.scheduler_interval)),
+            scheduler_lock_timeout=int(
+                get("TUNELOOP_SCHEDULER_LOCK_TIMEOUT", cls.scheduler_lock_timeout)
+            ),
             metrics_port=int(get("TUNELOOP_METRICS_PORT", cls.metrics_port)),
             metrics_addr=get("TUNELOOP_METRICS_ADDR", cls.metrics_addr),
             model_kinds=get("TUNELOOP_MODEL_KINDS", ""),

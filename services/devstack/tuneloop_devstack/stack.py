@@ -66,6 +66,7 @@ class Stack:
             self.start_redis()
         self.start_worker("worker", concurrency=self.workers, queues=PIPELINE_QUEUE, wait=False)
         self.start_worker("responder", concurrency=1, queues=INTERACTIVE_QUEUE, wait=False)
+        self.start_beat(wait=False)
         self.start_gateway(port=self.port, wait=False)
         wait_for(self._ready, 90, "the gateway and a worker to be ready", self.procs)
 
@@ -171,6 +172,28 @@ class Stack:
         if wait:
             self.wait_worker(name)
         return proc
+
+    def start_beat(
+        self, name: str = "beat", env: Mapping[str, str] | None = None, wait: bool = False
+    ) -> Proc:
+        """Start the scheduler (`python -m tuneloop_worker.beat`); with wait, until it holds
+        the scheduler's lock (a second scheduler waits for the first's)."""
+        argv = [sys.executable, "-m", "tuneloop_worker.beat"]
+        proc = self._spawn(name, argv, self.env(**(env or {})))
+        if wait:
+            self.wait_beat(name)
+        return proc
+
+    def wait_beat(self, name: str = "beat", timeout: float = 60.0) -> None:
+        """Wait until the scheduler holds the lock and fires (its log says so)."""
+        proc = self.proc(name)
+        wait_for(
+            lambda: "beat: Acquired lock" in proc.text(True),
+            timeout,
+            f"scheduler {name} to hold the lock",
+            [proc],
+            0.05,
+        )
 
     def wait_worker(self, name: str, timeout: float = 60.0) -> None:
         """Wait until the worker's consumer runs (its log says "name@host ready.")."""

@@ -16,7 +16,7 @@ from tuneloop.settings import Settings
 from tuneloop.store import Store, projects
 from tuneloop.store.budget import Budget
 from tuneloop_gateway import auth, errors, id_params, limits, metrics, openapi, pages, request_id
-from tuneloop_gateway.api import evaluations, health, interactions, jobs, models, usage
+from tuneloop_gateway.api import autopilots, evaluations, health, interactions, jobs, models, usage
 from tuneloop_gateway.compat import chat as openai_chat
 from tuneloop_gateway.compat import errors as openai_errors
 from tuneloop_gateway.compat import files as openai_files
@@ -128,7 +128,7 @@ def create_app(test_config: Mapping | None = None, settings: Settings | None = N
     api.spec.components.schema(openapi.OPENAI_ERROR, schema=OpenAIErrorSchema)
     id_params.register_converters(app, api)  # before any route names one: <job:job_id>
     compat = (fine_tuning, openai_files, openai_chat)
-    for module in (health, interactions, jobs, evaluations, models, usage, *compat):
+    for module in (health, interactions, jobs, evaluations, models, usage, autopilots, *compat):
         api.register_blueprint(module.blp)
     errors.register(app)
     openai_errors.register(app)  # the OpenAI routes answer errors in OpenAI's shape

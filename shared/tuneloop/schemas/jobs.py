@@ -370,6 +370,11 @@ class JobSchema(Schema):
         required=True,
     )
     request = fields.Nested(JobRequestSchema, required=True)
+    autopilot_id = fields.String(
+        allow_none=True,
+        required=True,
+        metadata={"description": "the autopilot that started this job as one of its runs"},
+    )
     result = fields.Nested(JobResultSchema, allow_none=True, required=True)
     error = fields.Nested(JobErrorSchema, allow_none=True, required=True)
     deliveries = fields.Dict(

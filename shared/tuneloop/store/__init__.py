@@ -7,6 +7,7 @@ from redis import ConnectionPool, Redis
 from tuneloop.store import budget as budgets
 from tuneloop.store import keys, paging
 from tuneloop.store.artifacts import ArtifactStore
+from tuneloop.store.autopilots import AutopilotStore
 from tuneloop.store.blobs import BlobStore
 from tuneloop.store.budget import NO_BUDGET, Budget
 from tuneloop.store.cases import CaseStore
@@ -63,6 +64,7 @@ class Store:
         self.files = FileStore(redis, self.raw, budget=budget)
         self.embeddings = EmbeddingCache(self.raw)
         self.parts = PartStore(redis)
+        self.autopilots = AutopilotStore(redis)
 
     @classmethod
     def from_url(
@@ -86,6 +88,7 @@ class Store:
             view.jobs = JobStore(self.redis, self.failed_job_ttl, project, self.budget)
             view.models = ModelStore(self.redis, self.blobs, project, self.budget)
             view.files = FileStore(self.redis, self.raw, project=project, budget=self.budget)
+            view.autopilots = AutopilotStore(self.redis, project)
             self._views[project] = view
         return view
 

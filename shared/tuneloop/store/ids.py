@@ -50,7 +50,8 @@ MODEL = IdKind(
     rf"ft-(?:{SUFFIX}-)?[0-9a-f]{{{MODEL_TAIL}}}|"
     + "|".join((BASELINE_MODEL_ID, ENCODER_BASE_MODEL, *ALIASES)),
 )
-KINDS = (JOB, FILE, INTERACTION, MODEL)
+AUTOPILOT = IdKind("autopilot", rf"ap-[0-9a-f]{{{HEX_DIGITS}}}")
+KINDS = (JOB, FILE, INTERACTION, MODEL, AUTOPILOT)
 
 
 def _random() -> str:
@@ -66,6 +67,11 @@ def new_job(kind: str) -> str:
 def new_file() -> str:
     """A new file id."""
     return f"file-{_random()}"
+
+
+def new_autopilot() -> str:
+    """A new autopilot id."""
+    return f"ap-{_random()}"
 
 
 def new_interaction() -> str:

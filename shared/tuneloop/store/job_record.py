@@ -26,6 +26,7 @@ FIELDS = (
     "model_id",
     "hyperparameters",
     "project",
+    "autopilot_id",
 )
 STATUS = FIELDS.index("status")
 PROJECT = FIELDS.index("project")

@@ -92,14 +92,17 @@ class JobStore(AnswerCache, JobEvents, JobDeletion):
         owner: str = "",
         quota: Quota = Quota(),
         kind: str = graph.FINE_TUNING,
+        jid: str | None = None,
+        autopilot_id: str | None = None,
     ) -> dict:
-        """Store a new queued job of kind in the project; QuotaExceeded when it is at a quota,
+        """Store a new queued job of kind in the project (jid: an id minted ahead, as an
+        autopilot's claim does; autopilot_id: the autopilot it is a run of); QuotaExceeded when it is at a quota,
         BudgetExceeded when its eval set would take it past its byte budget.
 
         The request's eval set is kept under its own key; the record keeps only its size.
         snapshot_seq None: the interactions' sequence number, read in the same step.
         """
-        jid = ids.new_job(kind)
+        jid = jid or ids.new_job(kind)
         cases = request.get("eval_set") or []
         chunks = job_record.encode_eval_set(cases)
         request = {k: v for k, v in request.items() if k not in ("eval_set", "eval_set_size")}
@@ -123,6 +126,7 @@ class JobStore(AnswerCache, JobEvents, JobDeletion):
             "hyperparameters": request.get("hyperparameters"),
             "owner": owner,
             "project": self.space.project,
+            "autopilot_id": autopilot_id,
         }
         seq = self.redis.incr(keys.JOB_SEQ)
         head = [jid, quota.max_stored, quota.max_active, seq, self.budget.max_bytes, len(chunks)]

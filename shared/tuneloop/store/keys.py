@@ -26,6 +26,8 @@ JOBS_EXPIRING = f"{PREFIX}:jobs:expiring"
 # expiry (Store.expire_ended_jobs_once).
 JOBS_EXPIRY_APPLIED = f"{PREFIX}:jobs:expiry-applied"
 MODELS = f"{PREFIX}:models"
+AUTOPILOTS = f"{PREFIX}:autopilots"  # every project's autopilots (score: sequence number)
+AUTOPILOT_SEQ = f"{PREFIX}:seq:autopilots"
 SWEEPER = f"{PREFIX}:sweeper"  # the worker holding the sweeper's seat
 SWEEP_SUSPECTS = f"{PREFIX}:sweeper:suspects"  # job id -> when first seen orphaned
 # The embedding cache's index: entry key -> its expiry time (tuneloop.store.embeddings).
@@ -173,6 +175,16 @@ def job_part_runs(jid: str, stage: str) -> str:
     return f"{PREFIX}:job:{jid}:parts:{stage}:runs"
 
 
+def autopilot(aid: str) -> str:
+    """Key of an autopilot's hash (field -> JSON value)."""
+    return f"{PREFIX}:autopilot:{aid}"
+
+
+def autopilot_runs(aid: str) -> str:
+    """Key of an autopilot's list of runs (JSON, newest first, bounded)."""
+    return f"{PREFIX}:autopilot:{aid}:runs"
+
+
 @dataclass(frozen=True)
 class Space:
     """The keys of one project's own records."""
@@ -241,6 +253,11 @@ class Space:
     def files(self) -> str:
         """The sorted set of the project's files (score: the file's sequence number)."""
         return f"{self.prefix}:project:files"
+
+    @cached_property
+    def autopilots(self) -> str:
+        """The sorted set of the project's autopilots (score: creation time)."""
+        return f"{self.prefix}:project:autopilots"
 
     @cached_property
     def models(self) -> str:
