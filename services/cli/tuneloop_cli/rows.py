@@ -8,7 +8,7 @@ import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-FIELDS = ("input", "output", "rating", "task_type", "source", "metadata")
+FIELDS = ("input", "output", "rating", "task_type", "source", "metadata", "model")
 REQUIRED = ("input", "output", "rating", "task_type")
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv"}
 

@@ -14,9 +14,10 @@ from marshmallow import ValidationError
 
 from tuneloop.contracts import SOURCES
 from tuneloop.schemas.common import _CONTROL, MAX_TEXT, small_json_object
+from tuneloop.schemas.interactions import MAX_MODEL, MODEL_NAME
 from tuneloop.schemas.labels import task_type_problem
 
-_FIELDS = frozenset({"input", "output", "rating", "task_type", "source", "metadata"})
+_FIELDS = frozenset({"input", "output", "rating", "task_type", "source", "metadata", "model"})
 
 
 def _text(value: object) -> bool:
@@ -45,6 +46,15 @@ def _metadata(value: object) -> bool:
     return True
 
 
+def _model(value: object) -> bool:
+    """A model's name: 1-MAX_MODEL characters of MODEL_NAME's alphabet (null is marshmallow's)."""
+    return (
+        type(value) is str
+        and 0 < len(value) <= MAX_MODEL
+        and MODEL_NAME.regex.fullmatch(value) is not None
+    )
+
+
 def interaction(item: object) -> dict | None:
     """Return the loaded item when it is certainly valid, else None (validate it in full)."""
     if type(item) is not dict or not item.keys() <= _FIELDS:
@@ -64,7 +74,9 @@ def interaction(item: object) -> dict | None:
     metadata = item.get("metadata", {})
     if not _metadata(metadata):
         return None
-    return {
+    if "model" in item and not _model(item["model"]):
+        return None
+    loaded = {
         "input": text,
         "output": output,
         "rating": float(rating),
@@ -72,6 +84,7 @@ def interaction(item: object) -> dict | None:
         "source": source,
         "metadata": metadata,
     }
+    return {**loaded, "model": item["model"]} if "model" in item else loaded
 
 
 def batch(body: object, max_items: int) -> dict | None:
@@ -94,6 +107,7 @@ def created(record: dict) -> dict:
     """Return what InteractionSchema().dump(record) returns for a record just stored.
 
     record is what the store made of an item interaction() returned: its fields and the
-    store's id, object, created_at; a new record has no scores and no edit yet.
+    store's id, object, created_at; a new record has no scores and no edit yet, and a model
+    only when it names one.
     """
-    return {**record, "scores": [], "updated_at": None}
+    return {"model": None, **record, "scores": [], "updated_at": None}

@@ -22,9 +22,28 @@ SCORE_NAME = FullMatch(
 )
 
 
+MAX_MODEL = 128
+MODEL_NAME = FullMatch(
+    r"^[A-Za-z0-9][A-Za-z0-9_.:/@-]*$",
+    error="must start with a letter or digit and hold only letters, digits, '_', '.', ':', "
+    "'/', '@', '-'",
+)
+MODEL_RULE = (
+    "the model that produced the output: a fine-tuned model's id (ft-...), an alias name, or "
+    f"any other model's name such as gpt-4o-mini; 1-{MAX_MODEL} characters: a letter or digit, "
+    "then letters, digits and '_.:/@-'"
+)
+
+
 def score_name(**kwargs: object) -> fields.String:
     """The name of a score: 1-64 characters of a URL-safe alphabet."""
     return fields.String(validate=[validate.Length(1, 64), SCORE_NAME], **kwargs)
+
+
+def model_name(description: str = MODEL_RULE, **kwargs: object) -> fields.String:
+    """The name of the model that produced an interaction's output (1-128 safe characters)."""
+    checks = [validate.Length(1, MAX_MODEL), MODEL_NAME]
+    return fields.String(validate=checks, metadata={"description": description}, **kwargs)
 
 
 class InteractionInSchema(Schema):
@@ -36,6 +55,7 @@ class InteractionInSchema(Schema):
     task_type = task_type(required=True)
     source = fields.String(load_default="human", validate=validate.OneOf(SOURCES))
     metadata = metadata(load_default=dict)
+    model = model_name(allow_none=True, description=f"{MODEL_RULE}; null or absent: not known")
 
 
 class ScoreInSchema(Schema):
@@ -84,6 +104,12 @@ class InteractionSchema(InteractionInSchema):
     scores = fields.List(
         fields.Nested(ScoreSchema), dump_only=True, required=True, dump_default=list
     )
+    model = model_name(
+        description=f"{MODEL_RULE}; null: not known",
+        required=True,
+        allow_none=True,
+        dump_default=None,
+    )
 
 
 class InteractionPatchSchema(Schema):
@@ -92,11 +118,16 @@ class InteractionPatchSchema(Schema):
     rating = StrictFloat(allow_nan=False, validate=validate.Range(0.0, 1.0))
     task_type = task_type()
     metadata = metadata(metadata={"description": "replaces the whole metadata object"})
+    model = model_name(
+        allow_none=True,
+        description=f"{MODEL_RULE}; null: not known (the ratings it counts in follow it)",
+    )
 
     @validates_schema
     def _something_to_change(self, data: dict, **kwargs: object) -> None:
         if not data:
-            raise ValidationError("send at least one of rating, task_type, metadata", "body")
+            message = "send at least one of rating, task_type, metadata, model"
+            raise ValidationError(message, "body")
 
 
 class DeletedSchema(Schema):
@@ -166,6 +197,7 @@ class InteractionQuerySchema(Schema):
     after = fields.String(validate=validate.Length(1, 64))
     task_type = task_type()
     min_rating = fields.Float(allow_nan=False, validate=validate.Range(0.0, 1.0))
+    model = model_name(description="only the interactions of this model")
 
 
 class InteractionPageSchema(Schema):

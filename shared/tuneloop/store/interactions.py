@@ -1,4 +1,10 @@
-"""Rated interactions: stored atomically, listed by cursor, edited, read as a snapshot."""
+"""Rated interactions: stored atomically, listed by cursor, edited, read as a snapshot.
+
+An interaction may name the model that produced its output (``model``; a record holds the
+key only when it has one): the project keeps an index of each model's interactions, moved in
+the same script as the record (add, an edit of the model, delete), and a count of
+interactions ever added, for the autopilot's triggers and rollback rule.
+"""
 
 import json
 from collections import Counter
@@ -15,6 +21,7 @@ from tuneloop.timeutil import now
 MAX_EVENTS = 100  # audit events kept per interaction (the oldest go first)
 EVENTS_TTL = 30 * 86400  # seconds a deleted interaction's audit events are kept
 EDIT_TRIES = 20  # compare-and-set attempts before an edit gives up (EditConflictError)
+RATINGS_BATCH = 500  # records read per round by recent_ratings
 
 
 class EditConflictError(Exception):
@@ -61,27 +68,33 @@ class InteractionStore:
         """
         created = now()
         records = [
-            {
-                "id": ids.new_interaction(),
-                "object": "interaction",
-                "created_at": created,
-                "source": "human",
-                "metadata": {},
-                **item,
-            }
+            _without_no_model(
+                {
+                    "id": ids.new_interaction(),
+                    "object": "interaction",
+                    "created_at": created,
+                    "source": "human",
+                    "metadata": {},
+                    **item,
+                }
+            )
             for item in items
         ]
         tasks = Counter(r["task_type"] for r in records)
         slot = {task: i for i, task in enumerate(tasks, start=1)}
+        named = dict.fromkeys(r["model"] for r in records if "model" in r)
+        models = {model: i for i, model in enumerate(named, start=1)}
         buckets = Counter(rating_bucket(r["rating"]) for r in records)
         outcome = self._add(
             keys=[
                 *self._head,
                 *self._counts,
                 self.k.usage,
+                self.k.interactions_added,
                 *ratelimit.window_keys(limit),
                 *(self.k.interaction(r["id"]) for r in records),
                 *(self.k.interactions_of_task(task) for task in tasks),
+                *(self.k.interactions_of_model(model) for model in models),
             ],
             args=[
                 len(records),
@@ -92,6 +105,7 @@ class InteractionStore:
                 *(r["id"] for r in records),
                 *(json.dumps(r, separators=(",", ":")) for r in records),
                 *(slot[r["task_type"]] for r in records),
+                *(models.get(r.get("model"), 0) for r in records),
                 *(x for pair in tasks.items() for x in pair),
                 *(x for pair in buckets.items() for x in pair),
             ],
@@ -103,6 +117,23 @@ class InteractionStore:
     def last_seq(self) -> int:
         """Return the sequence number of the newest interaction (0 when none)."""
         return int(self.redis.get(self.k.interaction_seq) or 0)
+
+    def ratings_added(self) -> int:
+        """Return how many interactions were ever added to the project (deletes never lower it)."""
+        return int(self.redis.get(self.k.interactions_added) or 0)
+
+    def recent_ratings(self, model: str, limit: int) -> list[float]:
+        """Return the current ratings of the model's newest limit interactions, newest first."""
+        found: list[float] = []
+        if limit < 1:
+            return found
+        index, batch = self.k.interactions_of_model(model), min(limit, RATINGS_BATCH)
+        for page_ids in paging.ids_from(self.redis, index, "+inf", "-inf", True, batch):
+            # An id whose record went (deleted) or moved to another model since is passed over.
+            found += [r["rating"] for r in self.get_many(page_ids) if r.get("model") == model]
+            if len(found) >= limit:
+                break
+        return found[:limit]
 
     def count(self) -> int:
         """Return how many interactions are stored."""
@@ -121,14 +152,24 @@ class InteractionStore:
         after: str | None = None,
         task_type: str | None = None,
         min_rating: float | None = None,
+        model: str | None = None,
     ) -> tuple[list[dict], bool]:
         """Return up to limit interactions after the cursor, oldest first, and has_more."""
-        index = self.k.interactions_of_task(task_type) if task_type else self.k.interactions
+        if model:
+            index = self.k.interactions_of_model(model)
+        else:
+            index = self.k.interactions_of_task(task_type) if task_type else self.k.interactions
         start = paging.start_after(self.redis, self.k.interactions, after)
         batches = (self.get_many(ids) for ids in paging.ids_from(self.redis, index, start, "+inf"))
-        return paging.first_page(
-            batches, limit, lambda r: min_rating is None or r["rating"] >= min_rating
-        )
+
+        def wanted(r: dict) -> bool:
+            return (
+                (min_rating is None or r["rating"] >= min_rating)
+                and (task_type is None or r["task_type"] == task_type)
+                and (model is None or r.get("model") == model)
+            )
+
+        return paging.first_page(batches, limit, wanted)
 
     def get(self, iid: str) -> dict | None:
         """Return one interaction's current version, or None when there is none."""
@@ -147,7 +188,7 @@ class InteractionStore:
             if raw is None:
                 return None
             before = json.loads(raw)
-            after = {**change(before), "updated_at": now()}
+            after = _without_no_model({**change(before), "updated_at": now()})
             diff = _changes(before, after)
             if not diff:
                 return before
@@ -164,6 +205,8 @@ class InteractionStore:
                     self.k.interactions_of_task(new_task),
                     self.k.interaction_events(iid),
                     self.k.usage,
+                    self.k.interactions_of_model(before.get("model", "")),
+                    self.k.interactions_of_model(after.get("model", "")),
                 ],
                 args=[
                     iid,
@@ -176,6 +219,8 @@ class InteractionStore:
                     json.dumps({**event, "created_at": after["updated_at"], "changes": diff}),
                     MAX_EVENTS,
                     self.budget.max_bytes,
+                    before.get("model", ""),
+                    after.get("model", ""),
                 ],
             )
             budgets.raise_if_over(outcome)
@@ -204,6 +249,7 @@ class InteractionStore:
                     self.k.interactions_of_task(record["task_type"]),
                     self.k.interaction_events(iid),
                     self.k.usage,
+                    self.k.interactions_of_model(record.get("model", "")),
                 ],
                 args=[
                     iid,
@@ -213,6 +259,7 @@ class InteractionStore:
                     json.dumps({**event, "created_at": now(), "changes": {}}),
                     MAX_EVENTS,
                     EVENTS_TTL,
+                    record.get("model", ""),
                 ],
             )
             if outcome != 0:
@@ -308,3 +355,10 @@ def _changes(before: dict, after: dict) -> dict:
         for f in sorted(fields)
         if before.get(f) != after.get(f)
     }
+
+
+def _without_no_model(record: dict) -> dict:
+    """Return record without a model key when it names none (null: no model)."""
+    if "model" in record and record["model"] is None:
+        return {k: v for k, v in record.items() if k != "model"}
+    return record

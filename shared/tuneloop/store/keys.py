@@ -235,6 +235,16 @@ class Space:
         """Key of the sorted set of one task type's interaction ids."""
         return f"{self.prefix}:interactions:task:{task_type}"
 
+    def interactions_of_model(self, model: str) -> str:
+        """Key of the sorted set of the ids of one model's interactions (score: creation
+        sequence)."""
+        return f"{self.prefix}:interactions:model:{model}"
+
+    @cached_property
+    def interactions_added(self) -> str:
+        """The count of interactions ever added (deletes never lower it; edits never move it)."""
+        return f"{self.prefix}:interactions:added"
+
     def model_alias(self, name: str) -> str:
         """Key of an alias naming one of the project's models (e.g. latest-promoted)."""
         return f"{self.prefix}:model-alias:{name}"

@@ -3,8 +3,9 @@
 --#include audit_bytes
 -- Delete an interaction, keeping its version. KEYS: sequence, index, task counts, rating
 -- counts, born, history, ended, bodies, deleted, the record, its task's index, the audit
--- stream, the project's usage. ARGV: id, the body the caller read, task, bucket, the event,
--- the stream's bound, seconds the stream outlives the interaction. The project's usage drops
+-- stream, the project's usage, its model's index. ARGV: id, the body the caller read, task,
+-- bucket, the event, the stream's bound, seconds the stream outlives the interaction, its
+-- model ('': none, its index key is then a stand-in, never touched). The project's usage drops
 -- by the body's and its audit events' bytes (a version a snapshot still holds is kept,
 -- uncounted, until reclaimed; the trail without values, until it expires).
 -- The audit stream keeps who changed what and when, never the content: each earlier event is
@@ -29,6 +30,7 @@ redis.call('DEL', KEYS[10])
 redis.call('HDEL', KEYS[5], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[11], ARGV[1])
+if ARGV[8] ~= '' then redis.call('ZREM', KEYS[14], ARGV[1]) end
 count_move(KEYS[3], ARGV[3], '')
 count_move(KEYS[4], ARGV[4], '')
 local trail = trail_bytes(KEYS[12])
