@@ -35,7 +35,7 @@ class Outcome:
     rolled_back: list[str] = field(default_factory=list)
 
 
-def tick(store: Store, queue: Queue, emit: Emit, quota: Quota = Quota()) -> Outcome:
+def tick(store: Store, queue: Queue, emit: Emit, quota: Quota) -> Outcome:
     """Visit every autopilot once (the unscoped store: every project's)."""
     outcome = Outcome()
     for aid in store.autopilots.every_id():
@@ -169,7 +169,10 @@ def roll_back_if_disowned(view: Store, autopilot: dict, emit: Emit) -> bool:
         "promoted_at": at,
         "rolled_back_from": {"model_id": live, "job_id": target["job_id"]},
     }
-    if view.autopilots.roll_back(autopilot["project"], contracts.LATEST_PROMOTED, live, restored) != 1:
+    if (
+        view.autopilots.roll_back(autopilot["project"], contracts.LATEST_PROMOTED, live, restored)
+        != 1
+    ):
         return False
     details = {"at": at, "restored_model_id": before, **judgement.as_dict()}
     view.autopilots.mark_run(autopilot["id"], target["job_id"], {"rolled_back": details})

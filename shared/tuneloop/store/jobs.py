@@ -95,9 +95,11 @@ class JobStore(AnswerCache, JobEvents, JobDeletion):
         jid: str | None = None,
         autopilot_id: str | None = None,
     ) -> dict:
-        """Store a new queued job of kind in the project (jid: an id minted ahead, as an
-        autopilot's claim does; autopilot_id: the autopilot it is a run of); QuotaExceeded when it is at a quota,
+        """Store a new queued job of kind in the project; QuotaExceeded when it is at a quota,
         BudgetExceeded when its eval set would take it past its byte budget.
+
+        jid: an id minted ahead (an autopilot's claim names its run's job before storing it);
+        autopilot_id: the autopilot the job is a run of.
 
         The request's eval set is kept under its own key; the record keeps only its size.
         snapshot_seq None: the interactions' sequence number, read in the same step.

@@ -129,4 +129,3 @@ class AutopilotResume(MethodView):
     def post(self, autopilot_id: str) -> dict:
         """Start runs again when the trigger is due."""
         return _set_status(autopilot_id, ACTIVE)
-
