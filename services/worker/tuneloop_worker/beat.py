@@ -27,6 +27,7 @@ def configure(app: Celery, settings: Settings) -> Celery:
         redbeat_redis_url=settings.redis_url,
         redbeat_redis_options={},
         redbeat_key_prefix=KEY_PREFIX,
+        redbeat_lock_key=f"{KEY_PREFIX}lock",
         redbeat_lock_timeout=settings.scheduler_lock_timeout,
     )
     return app
