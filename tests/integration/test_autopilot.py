@@ -17,6 +17,7 @@ from tuneloop import contracts
 
 from .support import ApiClient, Stack, assert_problem, client_for, private_stack, wait_until
 from .support.jobs import all_events, wait_for_job
+from .support.scheduler import wait_ticks
 
 pytestmark = pytest.mark.integration
 
@@ -56,18 +57,6 @@ def running() -> Iterator[tuple[Stack, ApiClient]]:
             posted = client.post("/v1/interactions/batch", json={"items": rows()[:400]})
             assert posted.status_code == 201, posted.text
             yield stack, client
-
-
-def ticks(stack: Stack) -> int:
-    """How many scheduler ticks the worker has finished."""
-    log = stack.log_text("worker")
-    return sum(1 for line in log.splitlines() if contracts.AUTOPILOT_TICK in line and "succeeded" in line)
-
-
-def wait_ticks(stack: Stack, more: int = 2) -> None:
-    """Wait until the worker has finished `more` ticks past those done now."""
-    start = ticks(stack)
-    wait_until(lambda: ticks(stack) >= start + more, 30, lambda: f"{more} ticks\n{stack.logs()}")
 
 
 def create(client: ApiClient, **body: object) -> dict:

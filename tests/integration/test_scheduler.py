@@ -11,11 +11,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from tuneloop import contracts, graph
+from tuneloop import graph
 from tuneloop.store import Store, ids
 from tuneloop_worker.beat import KEY_PREFIX
 
 from .support import Stack, private_stack, wait_until
+from .support.scheduler import ticks_done
 
 pytestmark = pytest.mark.integration
 
@@ -26,15 +27,6 @@ SENT = "Sending due task autopilot-tick"
 def sends(stack: Stack, name: str) -> int:
     """How many ticks the scheduler process name has sent (in its whole log)."""
     return stack.log_text(name).count(SENT)
-
-
-def ticks_done(stack: Stack) -> int:
-    """How many ticks the worker has finished."""
-    return sum(
-        1
-        for line in stack.log_text("worker").splitlines()
-        if contracts.AUTOPILOT_TICK in line and "succeeded" in line
-    )
 
 
 @pytest.fixture
@@ -96,8 +88,7 @@ def test_two_claims_of_the_same_run_start_it_once_even_after_it_ended(stack: Sta
     spec = {"trigger": {"new_ratings": 1}, "job": {}, "promote_if": [], "rollback_if": None}
     autopilot = view.autopilots.create(spec, "tests", 0)
     runs = [
-        {"job_id": ids.new_job(graph.FINE_TUNING), "reason": "r", "started_at": 1}
-        for _ in range(3)
+        {"job_id": ids.new_job(graph.FINE_TUNING), "reason": "r", "started_at": 1} for _ in range(3)
     ]
     # Both schedulers read the autopilot before either claimed it.
     won = [view.autopilots.claim(autopilot, run, 5) for run in runs[:2]]
