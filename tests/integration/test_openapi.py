@@ -32,6 +32,10 @@ EXPECTED = {
     "/v1/models/{model_id}": {"get", "delete"},
     "/v1/models/{model_id}/responses": {"post"},
     "/v1/usage": {"get"},
+    "/v1/autopilots": {"get", "post"},
+    "/v1/autopilots/{autopilot_id}": {"get", "delete"},
+    "/v1/autopilots/{autopilot_id}/pause": {"post"},
+    "/v1/autopilots/{autopilot_id}/resume": {"post"},
     "/v1/fine_tuning/jobs": {"get", "post"},
     "/v1/fine_tuning/jobs/{job_id}": {"get"},
     "/v1/fine_tuning/jobs/{job_id}/cancel": {"post"},
@@ -110,6 +114,12 @@ OPERATION_IDS = {
     ("/v1/evaluations", "post"): "evaluations_create",
     ("/v1/models", "get"): "models_list",
     ("/v1/usage", "get"): "usage_list",
+    ("/v1/autopilots", "get"): "autopilots_list",
+    ("/v1/autopilots", "post"): "autopilots_create",
+    ("/v1/autopilots/{autopilot_id}", "get"): "autopilots_get",
+    ("/v1/autopilots/{autopilot_id}", "delete"): "autopilots_delete",
+    ("/v1/autopilots/{autopilot_id}/pause", "post"): "autopilots_pause",
+    ("/v1/autopilots/{autopilot_id}/resume", "post"): "autopilots_resume",
     ("/v1/models/{model_id}", "get"): "models_get",
     ("/v1/models/{model_id}", "delete"): "models_delete",
     ("/v1/models/{model_id}/responses", "post"): "models_responses",
@@ -145,6 +155,7 @@ JOB_FIELDS = {
     "result",
     "error",
     "deliveries",
+    "autopilot_id",
 }
 HTTP_METHODS = {"get", "post", "put", "patch", "delete"}
 UNDOCUMENTED = {"static", "docs_static"}  # file serving, not API
@@ -277,7 +288,7 @@ def test_every_operation_has_a_unique_readable_operation_id(spec: dict) -> None:
 def test_every_route_with_a_path_parameter_documents_its_404(spec: dict) -> None:
     routes = [(p, m, op) for p, item in spec["paths"].items() for m, op in item.items()]
     with_params = [(p, m, op) for p, m, op in routes if "{" in p and m in HTTP_METHODS]
-    assert len(with_params) == 21
+    assert len(with_params) == 25
     for path, method, operation in with_params:
         response = operation["responses"].get("404")
         assert response is not None, (path, method)

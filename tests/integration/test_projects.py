@@ -31,6 +31,11 @@ SETTINGS = {
     )
 }
 JSON = {"Content-Type": "application/json"}
+AUTOPILOT = {
+    "trigger": {"new_ratings": 1_000_000},
+    "job": {"hyperparameters": {"n_epochs": 1}},
+    "promote_if": [{"metric": "task_accuracy", "min_value": 0.0}],
+}
 
 
 def eval_set() -> list[dict]:
@@ -50,10 +55,18 @@ class ProjectA:
     job: str
     model: str
     evaluation: str
+    autopilot: str
 
     def ids(self) -> list[str]:
         """Every id of A's data."""
-        return [self.interaction, self.file, self.job, self.model, self.evaluation]
+        return [
+            self.interaction,
+            self.file,
+            self.job,
+            self.model,
+            self.evaluation,
+            self.autopilot,
+        ]
 
 
 def chat_file() -> bytes:
@@ -107,8 +120,15 @@ def a_data(stack: Stack) -> ProjectA:
             },
         )
         assert evaluation.status_code == 202, evaluation.text
+        autopilot = a.post("/v1/autopilots", json=AUTOPILOT)
+        assert autopilot.status_code == 201, autopilot.text
         return ProjectA(
-            interactions[0], upload(a), job_id, job["model_id"], evaluation.json()["id"]
+            interactions[0],
+            upload(a),
+            job_id,
+            job["model_id"],
+            evaluation.json()["id"],
+            autopilot.json()["id"],
         )
 
 
@@ -120,6 +140,7 @@ def snapshot(client: ApiClient, data: ProjectA) -> dict:
         "file": client.get(f"/v1/files/{data.file}").json()["id"],
         "job": client.get(f"/v1/jobs/{data.job}").json()["status"],
         "model": client.get(f"/v1/models/{data.model}").json()["id"],
+        "autopilot": client.get(f"/v1/autopilots/{data.autopilot}").json()["status"],
     }
 
 
@@ -133,6 +154,7 @@ PUBLIC = "public: no project data"
 def route_calls(data: ProjectA) -> dict[tuple[str, str], tuple[str, Callable]]:
     """Every (method, path) of the API: what B's key is expected to get, and the call."""
     iid, fid, jid, mid, eid = data.interaction, data.file, data.job, data.model, data.evaluation
+    aid = data.autopilot
     chat = {"model": mid, "messages": [{"role": "user", "content": "where is my card"}]}
     rows = [{"input": "hello there", "output": "hi", "rating": 0.9, "task_type": "greet"}]
     return {
@@ -247,6 +269,24 @@ def route_calls(data: ProjectA) -> dict[tuple[str, str], tuple[str, Callable]]:
         ("get", "/v1/files/{file_id}/content"): (
             MISSING,
             lambda b: b.get(f"/v1/files/{fid}/content"),
+        ),
+        ("get", "/v1/autopilots"): (NONE_LISTED, lambda b: b.get("/v1/autopilots")),
+        ("post", "/v1/autopilots"): (OWN_ONLY, lambda b: b.post("/v1/autopilots", json=AUTOPILOT)),
+        ("get", "/v1/autopilots/{autopilot_id}"): (
+            MISSING,
+            lambda b: b.get(f"/v1/autopilots/{aid}"),
+        ),
+        ("delete", "/v1/autopilots/{autopilot_id}"): (
+            MISSING,
+            lambda b: b.delete(f"/v1/autopilots/{aid}"),
+        ),
+        ("post", "/v1/autopilots/{autopilot_id}/pause"): (
+            MISSING,
+            lambda b: b.post(f"/v1/autopilots/{aid}/pause", headers=JSON),
+        ),
+        ("post", "/v1/autopilots/{autopilot_id}/resume"): (
+            MISSING,
+            lambda b: b.post(f"/v1/autopilots/{aid}/resume", headers=JSON),
         ),
         ("post", "/v1/chat/completions"): (
             MISSING,
