@@ -365,7 +365,14 @@ def test_every_build_names_a_target_of_its_dockerfile_and_each_image_one_target(
     """Read as plain YAML (no docker-compose): each build's target is a stage of its file."""
     raw = yaml.safe_load(COMPOSE_FILE.read_text())["services"]
     builds = {name: service["build"] for name, service in raw.items() if "build" in service}
-    assert set(builds) == {"gateway", "worker", "responder", "llm-worker", "llm-worker-gpu"}
+    assert set(builds) == {
+        "gateway",
+        "worker",
+        "responder",
+        "scheduler",
+        "llm-worker",
+        "llm-worker-gpu",
+    }
     for name, build in builds.items():
         path = REPO / build["context"] / build["dockerfile"]
         assert build["target"] in {stage_name(stage) for stage in stages(path)}, (name, build)

@@ -124,6 +124,13 @@ class ResponseInSchema(Schema):
 class ResponseSchema(Schema):
     """A model's answer."""
 
+    model = fields.String(
+        required=True,
+        metadata={
+            "description": "the model that answered (the one an alias names): rate the answer "
+            "with it as the interaction's model, so an autopilot can tell its ratings apart"
+        },
+    )
     text = fields.String(required=True)
     confidence = fields.Float(required=True)
     reasoning = fields.String(required=True)

@@ -171,7 +171,7 @@ def ask_model(model_id: str, text: str) -> dict:
     if model_id in registry.UNTRAINED:
         abort(400, message=f"{model_id!r} is a base model: fine-tune it first (POST /v1/jobs)")
     if llm_chat.is_language_model(meta):
-        return ask_language_model(model_id, text)
+        return {**ask_language_model(model_id, text), "model": model_id}
     svc = services()
     reply_key = svc.store.replies.new_key()
     timeout = svc.settings.respond_timeout
@@ -188,7 +188,7 @@ def ask_model(model_id: str, text: str) -> dict:
         abort(503, message=f"no worker answered within {timeout:g}s")
     if answer is None:
         abort(404, message=f"no model with id {model_id!r}")
-    return answer
+    return {**answer, "model": model_id}
 
 
 def ask_language_model(model_id: str, text: str) -> dict:
