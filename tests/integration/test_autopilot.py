@@ -17,6 +17,7 @@ from tuneloop import contracts
 
 from .support import ApiClient, Stack, assert_problem, client_for, private_stack, wait_until
 from .support.jobs import all_events, wait_for_job
+from .support.pages import login
 from .support.scheduler import wait_ticks
 
 pytestmark = pytest.mark.integration
@@ -169,6 +170,14 @@ def test_the_live_models_own_low_ratings_roll_it_back_to_the_previous_model(runn
     events = [e for e in all_events(client, run["job_id"]) if e["type"] == "model.rolled_back"]
     assert len(events) == 1 and previous in events[0]["message"], events
     assert len(read["runs"]) == 1, read
+    with ApiClient(stack.base_url) as browser:
+        assert login(browser, stack.base_url).status_code == 303
+        page = browser.get(f"/ui/autopilots/{aid}")
+        assert page.status_code == 200, page.text
+        assert f'href="/ui/jobs/{run["job_id"]}"' in page.text
+        assert "rolled back" in page.text and f"back to {previous}" in page.text
+        listed = browser.get("/ui/autopilots")
+        assert f'href="/ui/autopilots/{aid}"' in listed.text
 
 
 @pytest.mark.parametrize(

@@ -409,8 +409,11 @@ def test_the_pages_show_only_the_signed_in_keys_project(stack: Stack, a_data: Pr
     base = f"{stack.base_url}/ui"
     with signed_in(stack, KEY_B) as b, signed_in(stack, KEY_A) as a:
         assert a_data.job in a.get(f"{base}/jobs", timeout=30).text  # A sees its own job
+        assert a_data.autopilot in a.get(f"{base}/autopilots", timeout=30).text
         listed = b.get(f"{base}/jobs", timeout=30)
         assert listed.status_code == 200 and a_data.job not in listed.text
+        autopilots = b.get(f"{base}/autopilots", timeout=30)
+        assert autopilots.status_code == 200 and a_data.autopilot not in autopilots.text
         token = CSRF.search(listed.text)
         assert token, listed.text[:300]
         for method, path in [
@@ -419,6 +422,8 @@ def test_the_pages_show_only_the_signed_in_keys_project(stack: Stack, a_data: Pr
             ("get", f"/models/{a_data.model}"),
             ("post", f"/jobs/{a_data.job}/cancel"),
             ("post", f"/models/{a_data.model}/ask"),
+            ("get", f"/autopilots/{a_data.autopilot}"),
+            ("post", f"/autopilots/{a_data.autopilot}/pause"),
         ]:
             data = {"csrf_token": token.group(1), "input": "hi"} if method == "post" else None
             answer = b.request(method, base + path, data=data, timeout=30)

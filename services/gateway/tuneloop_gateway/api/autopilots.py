@@ -102,7 +102,8 @@ class Autopilot(MethodView):
         return {"id": autopilot_id, "object": "autopilot", "deleted": True}
 
 
-def _set_status(autopilot_id: str, status: str) -> dict:
+def set_status(autopilot_id: str, status: str) -> dict:
+    """Pause or resume the autopilot (the API's and the pages'); answer 404 for none."""
     get_or_404(autopilot_id)
     if not project_store().autopilots.set_status(autopilot_id, status):
         abort(404, message=f"no autopilot with id {autopilot_id!r}")
@@ -117,7 +118,7 @@ class AutopilotPause(MethodView):
     @blp.response(200, AutopilotSchema)
     def post(self, autopilot_id: str) -> dict:
         """Start no runs and roll nothing back (a run in flight carries on, and is recorded)."""
-        return _set_status(autopilot_id, PAUSED)
+        return set_status(autopilot_id, PAUSED)
 
 
 @blp.route("/<autopilot:autopilot_id>/resume")
@@ -128,4 +129,4 @@ class AutopilotResume(MethodView):
     @blp.response(200, AutopilotSchema)
     def post(self, autopilot_id: str) -> dict:
         """Start runs again when the trigger is due."""
-        return _set_status(autopilot_id, ACTIVE)
+        return set_status(autopilot_id, ACTIVE)

@@ -9,7 +9,7 @@ from flask import Flask
 from werkzeug.exceptions import HTTPException
 
 from tuneloop_gateway import limits
-from tuneloop_gateway.pages import jobs, login, models  # noqa: F401 - they add the routes
+from tuneloop_gateway.pages import autopilots, jobs, login, models  # noqa: F401 - the routes
 from tuneloop_gateway.pages.site import authenticate, bp, page_error
 from tuneloop_gateway.pages.throttle import SETTING, SignInThrottle
 
