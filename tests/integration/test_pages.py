@@ -10,7 +10,6 @@ import re
 from collections.abc import Iterator
 
 import pytest
-import requests
 from flask import Flask
 
 from .support import (
@@ -22,25 +21,10 @@ from .support import (
     seed_interactions,
     wait_for_job,
 )
+from .support.pages import csrf_of, login
 
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 INGEST_KEY, JOBS_KEY = "pages-ingest-key-0123456789", "pages-jobs-key-0123456789"
 EXTRA_KEYS = f"ingester:{INGEST_KEY}:ingest,viewer:{JOBS_KEY}:jobs"
-
-
-def csrf_of(html: str) -> str:
-    """The first CSRF token of a page's forms."""
-    found = CSRF.search(html)
-    assert found, f"no CSRF token in the page: {html[:500]}"
-    return found.group(1)
-
-
-def login(session: requests.Session, base: str, key: str = API_KEY) -> requests.Response:
-    """Log in through the form; return the answer to the POST (not followed)."""
-    form = session.get(f"{base}/ui/login", timeout=30)
-    assert form.status_code == 200, form.text
-    data = {"csrf_token": csrf_of(form.text), "api_key": key, "next": "/ui/jobs"}
-    return session.post(f"{base}/ui/login", data=data, allow_redirects=False, timeout=30)
 
 
 @pytest.fixture
