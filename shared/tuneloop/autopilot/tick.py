@@ -62,10 +62,11 @@ def settle(view: Store, autopilot: dict) -> bool:
     jid = autopilot["in_flight"]
     job = view.jobs.get(jid)
     if job is None:
-        run = next(iter(view.autopilots.get(autopilot["id"], runs=1)["runs"]), {})
+        read = view.autopilots.get(autopilot["id"], runs=1) or {"runs": []}
+        run = next(iter(read["runs"]), {})
         if now() - run.get("started_at", 0) < LOST_AFTER:
             return False  # claimed just now: its job is being stored
-        fields = {"status": "not_started", "error": "its job was never stored"}
+        fields = {"status": "not_started", "error": "its job was never stored, or is deleted"}
     elif job["status"] not in contracts.TERMINAL:
         return False
     else:
