@@ -114,6 +114,26 @@ def test_recent_ratings_reads_past_deleted_and_moved_rows_in_bounded_batches(
     assert ints.recent_ratings("gpt-4o-mini", 100) == [i / 100 for i in (19, 17, *range(9, -1, -1))]
 
 
+@pytest.mark.parametrize("race", ["moved", "deleted"])
+def test_a_row_moved_or_deleted_between_the_index_read_and_the_record_read_is_passed_over(
+    store: Store, monkeypatch: pytest.MonkeyPatch, race: str
+) -> None:
+    ints = store.interactions
+    rows = ints.add_many([item(i, i / 10, "gpt-4o-mini") for i in range(4)])
+    read = ints.get_many
+
+    def racing(ids: list[str]) -> list[dict]:
+        monkeypatch.setattr(ints, "get_many", read)  # once: the first batch's read
+        if race == "moved":
+            ints.update(rows[3]["id"], change(model="gpt-4o"), EVENT)
+        else:
+            ints.delete(rows[3]["id"], EVENT)
+        return read(ids)
+
+    monkeypatch.setattr(ints, "get_many", racing)
+    assert ints.recent_ratings("gpt-4o-mini", 2) == [0.2, 0.1]
+
+
 def test_the_model_index_matches_the_records_after_any_history(store: Store) -> None:
     rng = random.Random(28)
     ints, added = store.interactions, 0
