@@ -201,5 +201,7 @@ def test_another_projects_interactions_never_reach_this_projects_ratings(store: 
     assert mine.recent_ratings("gpt-4o-mini", 10) == [0.1]
     assert theirs.recent_ratings("gpt-4o-mini", 10) == [0.8, 0.8, 0.8, 0.95]
     assert (mine.ratings_added(), theirs.ratings_added()) == (1, 4)
+    for project, n in (("default", 1), ("team-b", 4)):  # each index in its own key space
+        assert store.redis.zcard(keys.Space(project).interactions_of_model("gpt-4o-mini")) == n
     rows, _ = mine.page(limit=10, model="gpt-4o-mini")
     assert [r["rating"] for r in rows] == [0.1]
