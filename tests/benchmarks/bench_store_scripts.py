@@ -3,12 +3,13 @@
 The gateway's job read (an ended job's kept answer; an active job whose state the caller
 holds, "same"; an active job read in full, "fields"), one interaction stored (without and
 with the model that answered, which it also files in that model's index), a batch of 20
-naming 4 models, and a job field set while it is active, each with two rate-limit windows where the gateway passes
-them. Redis's own INFO commandstats times the scripts, so the client and the network (noisy
-on a shared machine) are left out. Every call's cost is constant in the number of jobs and
-interactions stored; the read grows with its job's deliveries hash (d fields), O(d log d)
-for an ended job's stamp. It uses only the store's public calls, so the same file run
-against an older tree measures that tree's scripts (PYTHONPATH=<tree>/shared).
+naming 4 models, and a job field set while it is active, each with two rate-limit windows
+where the gateway passes them. Redis's own INFO commandstats times the scripts, so the
+client and the network (noisy on a shared machine) are left out. Every call's cost is
+constant in the number of jobs and interactions stored; the read grows with its job's
+deliveries hash (d fields), O(d log d) for an ended job's stamp. It uses only the store's
+public calls, so the same file run against an older tree measures that tree's scripts
+(PYTHONPATH=<tree>/shared).
 
     .venv/bin/python tests/benchmarks/bench_store_scripts.py [--calls 3000] [--rounds 5]
 """
