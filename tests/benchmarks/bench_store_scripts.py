@@ -1,13 +1,15 @@
 """Redis-side cost of the store's hot-path scripts: microseconds per EVALSHA.
 
 The gateway's job read (an ended job's kept answer; an active job whose state the caller
-holds, "same"; an active job read in full, "fields"), one interaction stored, and a job
-field set while it is active, each with two rate-limit windows where the gateway passes
-them. Redis's own INFO commandstats times the scripts, so the client and the network (noisy
-on a shared machine) are left out. Every call's cost is constant in the number of jobs and
-interactions stored; the read grows with its job's deliveries hash (d fields), O(d log d)
-for an ended job's stamp. It uses only the store's public calls, so the same file run
-against an older tree measures that tree's scripts (PYTHONPATH=<tree>/shared).
+holds, "same"; an active job read in full, "fields"), one interaction stored (without and
+with the model that answered, which it also files in that model's index), a batch of 20
+naming 4 models, and a job field set while it is active, each with two rate-limit windows
+where the gateway passes them. Redis's own INFO commandstats times the scripts, so the
+client and the network (noisy on a shared machine) are left out. Every call's cost is
+constant in the number of jobs and interactions stored; the read grows with its job's
+deliveries hash (d fields), O(d log d) for an ended job's stamp. It uses only the store's
+public calls, so the same file run against an older tree measures that tree's scripts
+(PYTHONPATH=<tree>/shared).
 
     .venv/bin/python tests/benchmarks/bench_store_scripts.py [--calls 3000] [--rounds 5]
 """
@@ -29,6 +31,7 @@ from tuneloop.store.ratelimit import Window
 
 STAGES = ("collect", "filter", "prepare", "fine_tune", "evaluate_baseline")
 ITEM = {"input": "will it rain?", "output": "Light rain.", "rating": 0.9, "task_type": "weather"}
+BATCH = [{**ITEM, "model": f"ft-bench-{i % 4:012x}"} for i in range(20)]
 WINDOWS = [Window("bench:minute", 60, 10**9), Window("bench:second", 1, 10**9)]
 
 
@@ -49,6 +52,8 @@ def calls(store: Store) -> dict[str, Callable[[], object]]:
         "read active (same)": lambda: store.jobs.read(active, WINDOWS, known=held),
         "read active (fields)": lambda: store.jobs.read(active, WINDOWS),
         "add one interaction": lambda: store.interactions.add_many([ITEM], WINDOWS),
+        "add one (model)": lambda: store.interactions.add_many([BATCH[0]], WINDOWS),
+        "add 20 (4 models)": lambda: store.interactions.add_many(BATCH, WINDOWS),
         "update_if_active": lambda: store.jobs.update_if_active(active, stage="collect"),
     }
 

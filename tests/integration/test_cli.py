@@ -162,21 +162,23 @@ def test_ingest_of_csv_maps_columns_and_keeps_multiline_cells(
     path = tmp_path / "rows.csv"
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["question", "reply", "stars", "topic", "meta", "unused"])
-        writer.writerow(["first\nquestion", "reply 0", "0.75", task, '{"app": "x"}', "?"])
+        writer.writerow(["question", "reply", "stars", "topic", "meta", "unused", "by"])
+        writer.writerow(["first\nquestion", "reply 0", "0.75", task, '{"app": "x"}', "?", "gpt-4o"])
         for i in range(1, 30):
-            writer.writerow([f"question {i}", f"reply {i}", "0.5", task, "", "?"])
-    mapping = "input=question,output=reply,rating=stars,task_type=topic,metadata=meta"
+            writer.writerow([f"question {i}", f"reply {i}", "0.5", task, "", "?", ""])
+    mapping = "input=question,output=reply,rating=stars,task_type=topic,metadata=meta,model=by"
     out = ok(tuneloop(stack, "ingest", str(path), "--map", mapping))
     assert "stored 30 interactions" in out, out
     rows = stored(client, task)
     assert len(rows) == 30
     first = next(r for r in rows if r["output"] == "reply 0")
-    assert (first["input"], first["rating"], first["metadata"]) == (
+    assert (first["input"], first["rating"], first["metadata"], first["model"]) == (
         "first\nquestion",
         0.75,
         {"app": "x"},
+        "gpt-4o",
     )
+    assert sum(r["model"] is None for r in rows) == 29  # an empty cell: no model
 
 
 BAD_LINES = {

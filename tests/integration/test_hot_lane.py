@@ -111,8 +111,9 @@ def requests_counted(method: str, route: str, status: str) -> float:
         item(),
         item(rating=1),
         item(rating=0.25, source="synthetic", metadata={"channel": "web", "n": [1, {"a": None}]}),
+        item(model="meta-llama/Llama-3.1-8B@v2"),
     ],
-    ids=["plain", "integer rating", "source and nested metadata"],
+    ids=["plain", "integer rating", "source and nested metadata", "model"],
 )
 def test_a_plain_post_is_served_by_the_lane_as_flask_serves_it(
     lanes: Lanes, stack: Stack, body: dict
@@ -144,6 +145,9 @@ def test_a_plain_post_is_served_by_the_lane_as_flask_serves_it(
     assert by_lane == by_flask and by_lane["input"] == body["input"]
     task_index = keys.DEFAULT_SPACE.interactions_of_task(body["task_type"])
     assert stack.store.redis.zscore(task_index, lane.get_json()["id"]) is not None
+    if "model" in body:
+        model_index = keys.DEFAULT_SPACE.interactions_of_model(body["model"])
+        assert stack.store.redis.zscore(model_index, lane.get_json()["id"]) is not None
 
 
 @pytest.mark.parametrize(

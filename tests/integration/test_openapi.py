@@ -346,7 +346,9 @@ def test_the_interaction_schemas_list_the_fields_every_answer_has_as_required(
         "output",
         "rating",
         "task_type",
+        "model",  # null when the interaction names none
     }
+    assert "null" in schemas["Interaction"]["properties"]["model"]["type"]
     assert set(schemas["Score"]["required"]) == {
         "name",
         "value",

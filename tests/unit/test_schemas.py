@@ -8,8 +8,12 @@ from marshmallow import ValidationError
 from tuneloop.schemas.common import MAX_METADATA_BYTES, MAX_TEXT
 from tuneloop.schemas.interactions import (
     MAX_BATCH,
+    MAX_MODEL,
     InteractionBatchInSchema,
     InteractionInSchema,
+    InteractionPatchSchema,
+    InteractionQuerySchema,
+    InteractionSchema,
 )
 from tuneloop.schemas.jobs import (
     MAX_EVAL_SET,
@@ -205,6 +209,46 @@ def test_metadata_holding_nan_or_infinity_is_a_validation_error(value):
 
 
 # --- batches ------------------------------------------------------------------------------
+
+
+GOOD_MODELS = [
+    "gpt-4o-mini",
+    "ft-support-0123456789ab",
+    "latest-promoted",
+    "ft:gpt-4o-mini:acme::abc123",
+    "meta-llama/Llama-3.1-8B-Instruct",
+    "claude-3-5-sonnet@20240620",
+    "m" * MAX_MODEL,
+    "7b",
+]
+BAD_MODELS = ["", "m" * (MAX_MODEL + 1), "-leading", ".hidden", "has space", "a*", "a\n", "é", 5]
+
+
+@pytest.mark.parametrize("model", GOOD_MODELS)
+def test_a_model_name_of_the_safe_alphabet_is_kept_as_sent(model):
+    assert load_interaction(model=model)["model"] == model
+    assert InteractionPatchSchema().load({"model": model}) == {"model": model}
+    assert InteractionQuerySchema().load({"model": model})["model"] == model
+
+
+@pytest.mark.parametrize("model", BAD_MODELS, ids=repr)
+def test_a_model_name_outside_the_safe_alphabet_or_length_is_rejected_naming_model(model):
+    assert list(interaction_errors(model=model)) == ["model"]
+    assert list(errors_of(InteractionPatchSchema(), {"model": model})) == ["model"]
+    if isinstance(model, str):
+        assert list(errors_of(InteractionQuerySchema(), {"model": model})) == ["model"]
+
+
+def test_model_is_optional_and_null_means_none():
+    assert "model" not in load_interaction()
+    assert load_interaction(model=None)["model"] is None
+    assert InteractionPatchSchema().load({"model": None}) == {"model": None}
+
+
+def test_a_stored_interaction_without_a_model_dumps_model_null():
+    record = {**VALID, "id": "i-1", "object": "interaction", "created_at": 1}
+    assert InteractionSchema().dump(record)["model"] is None
+    assert InteractionSchema().dump({**record, "model": "gpt-4o-mini"})["model"] == "gpt-4o-mini"
 
 
 def test_batch_of_max_size_loads():

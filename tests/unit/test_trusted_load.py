@@ -33,6 +33,10 @@ VALID = [
     {**GOOD, "task_type": "a:b*{c}"},
     {**GOOD, "input": "x" * 4000},
     {**GOOD, "input": "tab\tand\nnewline\r"},
+    {**GOOD, "model": "gpt-4o-mini"},
+    {**GOOD, "model": "meta-llama/Llama-3.1-8B-Instruct"},
+    {**GOOD, "model": "ft:gpt-4o-mini:acme::x@1"},
+    {**GOOD, "model": "m" * 128},
 ]
 INVALID = [
     {**GOOD, "extra": 1},
@@ -71,6 +75,14 @@ INVALID = [
     {**GOOD, "metadata": {"a": {"b": {"c": {"d": {"e": 1}}}}}},
     {**GOOD, "metadata": {"big": "x" * 5000}},
     {**GOOD, "metadata": {"nan": math.nan}},
+    {**GOOD, "model": ""},
+    {**GOOD, "model": "m" * 129},
+    {**GOOD, "model": "-leading"},
+    {**GOOD, "model": "has space"},
+    {**GOOD, "model": "gpt-4o\n"},
+    {**GOOD, "model": "m\u00e9t\u00e9o"},
+    {**GOOD, "model": 7},
+    {**GOOD, "model": ["gpt-4o"]},
     [GOOD],
     "item",
     None,
@@ -80,6 +92,7 @@ DECLINED = [
     {**GOOD, "input": "Vil det regne i Tromsø?"},
     {**GOOD, "output": "\u200b\u200b"},  # only format characters: blank to marshmallow
     {**GOOD, "input": "lone \ud800 surrogate"},
+    {**GOOD, "model": None},  # valid (no model), but marshmallow's to load
 ]
 
 
@@ -113,12 +126,13 @@ def test_an_invalid_or_unusual_item_is_left_to_marshmallow(item: object) -> None
 POOL = [
     None, True, False, 0, 1, -1, 0.5, 1.5, math.nan, math.inf, "", " ", "x", "weather",
     "human", "a b", " a", "a?", "\x00", "é", 10**399, "x" * 4001, [], {}, {"k": 1}, {"": 1}, ["x"],
+    "gpt-4o-mini", "a/b@c:d", "-x", "x" * 129,
 ]  # fmt: skip
 
 
 def test_random_items_never_pass_the_fast_path_unless_marshmallow_agrees() -> None:
     rng = random.Random(13)
-    keys = ["input", "output", "rating", "task_type", "source", "metadata", "other"]
+    keys = ["input", "output", "rating", "task_type", "source", "metadata", "model", "other"]
     taken = 0
     for _ in range(3000):
         item = dict(rng.choice(VALID))
