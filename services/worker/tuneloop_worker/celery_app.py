@@ -21,6 +21,7 @@ TASK_MODULES = (
     "tuneloop_worker.tasks.llm_chat",
     "tuneloop_worker.tasks.llm_files",
     "tuneloop_worker.tasks.files",
+    "tuneloop_worker.tasks.webhooks",
 )
 
 
