@@ -365,7 +365,14 @@ def test_every_build_names_a_target_of_its_dockerfile_and_each_image_one_target(
     """Read as plain YAML (no docker-compose): each build's target is a stage of its file."""
     raw = yaml.safe_load(COMPOSE_FILE.read_text())["services"]
     builds = {name: service["build"] for name, service in raw.items() if "build" in service}
-    assert set(builds) == {"gateway", "worker", "responder", "llm-worker", "llm-worker-gpu"}
+    assert set(builds) == {
+        "gateway",
+        "worker",
+        "responder",
+        "webhooks",
+        "llm-worker",
+        "llm-worker-gpu",
+    }
     for name, build in builds.items():
         path = REPO / build["context"] / build["dockerfile"]
         assert build["target"] in {stage_name(stage) for stage in stages(path)}, (name, build)
@@ -375,6 +382,16 @@ def test_every_build_names_a_target_of_its_dockerfile_and_each_image_one_target(
     for name, service in raw.items():
         if "build" not in service and service["image"].startswith("tuneloop-"):
             assert service["image"] in target_of, name
+
+
+def test_webhooks_worker_consumes_its_queue_alone_on_threads_and_can_reach_out() -> None:
+    """Read as plain YAML: the webhooks worker's queue, pool and networks."""
+    raw = yaml.safe_load(COMPOSE_FILE.read_text())["services"]
+    webhooks, worker = raw["webhooks"], raw["worker"]
+    command = " ".join(webhooks["command"])
+    assert "--queues=tuneloop.webhooks" in command and "--pool=threads" in command, command
+    assert "tuneloop.webhooks" not in " ".join(worker["command"])  # no pipeline slot for it
+    assert set(webhooks["networks"]) == {"internal", "public"}  # it POSTs to the receivers
 
 
 # --- failures ------------------------------------------------------------------------------
