@@ -68,7 +68,7 @@ class Webhooks(MethodView):
             )
         except WebhookQuotaExceeded as exc:
             detail = (
-                f"the project {current_project()!r} has {exc.limit} webhook endpoints, its "
+                f"the project {current_project()!r} has {exc.limit} webhook endpoint(s), its "
                 "limit (TUNELOOP_WEBHOOK_MAX_ENDPOINTS): delete one first"
             )
             return problem(429, "Too Many Requests", detail)
