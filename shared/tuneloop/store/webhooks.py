@@ -292,7 +292,7 @@ class WebhookStore:
             )
             if outcome == "busy":
                 raise DeliveryBusy(did)
-            if outcome == "queued":
+            if outcome == "due":
                 self._queue(did, token)
                 return again
             if outcome == "missing":

@@ -70,6 +70,8 @@ def post(
             return done(None, error=_error(exc, timeout, deadline))
         finally:
             sock.close()
+    if deadline.fired:  # cut off mid-answer: what was read may look whole (headers at EOF)
+        return done(None, error=_error(TimeoutError(), timeout, deadline))
     return done(status, response)
 
 

@@ -2,7 +2,7 @@
 -- Make a delivery due at once again (or claim it for the caller, who sends it), unless an
 -- attempt holds it now. KEYS: the delivery's record, the due set, the claims hash, the
 -- project's usage. ARGV: the delivery id, the record as read, the new record, the time now,
--- the end of the caller's claim, its token ('' for none). Returns 'queued', 'busy' while an
+-- the end of the caller's claim, its token ('' for none). Returns 'due', 'busy' while an
 -- attempt's claim runs, 'changed' when the record is no longer the one read, 'missing'.
 local old = redis.call('GET', KEYS[1])
 if not old then return 'missing' end
@@ -20,4 +20,4 @@ else
   redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
   redis.call('HDEL', KEYS[3], ARGV[1])
 end
-return 'queued'
+return 'due'
