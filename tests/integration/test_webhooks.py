@@ -59,11 +59,13 @@ SETTINGS = {
 
 @pytest.fixture(scope="module")
 def stack(collect_gate: Path) -> Iterator[Stack]:
-    """Redis, the gateway, pipeline worker w1 (collect gated) and the webhooks worker."""
+    """Redis, the gateway, pipeline worker w1 (one process, collect gated) and the webhooks
+    worker."""
     with private_stack("tuneloop-webhooks-", SETTINGS) as running:
         running.start_redis(None)
         running.start_gateway(wait=False)
-        running.start_worker("w1", f"collect=gate:{collect_gate}", wait=False)
+        # One pipeline slot: a webhook attempt holding it would hold every job behind it.
+        running.start_worker("w1", f"collect=gate:{collect_gate}", concurrency=1, wait=False)
         running.start_webhooks_worker(wait=False)
         running.wait_gateway()
         running.wait_worker("w1")
@@ -220,26 +222,31 @@ def test_a_dead_endpoint_never_slows_a_job(
     took = time.monotonic() - began
     assert job["status"] == "succeeded", job
     received(receiver, "/hang")
-    # The job has ended while its delivery still waits for the hanging endpoint's answer.
-    assert receiver.open_held() == 1, "the attempt was over before the job's end was seen"
+    # The job has ended while its delivery still waits for the hanging endpoint's answer,
+    assert receiver.still_open(0), "the attempt was over before the job's end was seen"
     assert took < HANG_TIMEOUT, took
-    (holding,) = deliveries(client, hang["id"])["data"]
+    # and the pipeline worker's only slot is free: another job runs from start to end.
+    second = create_job(client, n_epochs=1)
+    assert wait_job_status(client, stack, second, {"succeeded"}, HANG_TIMEOUT)["status"]
+    assert receiver.still_open(0), "the second job waited for the hanging endpoint"
+    holding = deliveries(client, hang["id"])["data"][-1]  # the first job's
     busy = client.post(f"/v1/webhooks/{hang['id']}/deliveries/{holding['id']}/redeliver")
     assert_problem(busy, 409)  # not sent twice at once
     refused = wait_until(
-        lambda: [d for d in deliveries(client, gone["id"])["data"] if d["attempts"] == 1],
+        lambda: [d for d in deliveries(client, gone["id"])["data"][-1:] if d["attempts"] == 1],
         30,
         lambda: f"the refused attempt logged: {deliveries(client, gone['id'])}",
     )[0]
     assert refused["status"] == "pending" and refused["last_status_code"] is None
     assert "ConnectionRefusedError" in refused["last_error"], refused
     timed_out = wait_until(
-        lambda: [d for d in deliveries(client, hang["id"])["data"] if d["attempts"] == 1],
+        lambda: [d for d in deliveries(client, hang["id"])["data"][-1:] if d["attempts"] == 1],
         HANG_TIMEOUT + 10,
         lambda: f"the hanging attempt to time out: {deliveries(client, hang['id'])}",
     )[0]
     assert timed_out["last_error"] == f"timed out after {HANG_TIMEOUT:g} s", timed_out
-    assert receiver.open_held() == 0
+    assert not receiver.still_open(0)
+    receiver.release.set()  # the second job's attempt: answered with a closed connection
     for hook in (hang, gone):
         assert client.delete(f"/v1/webhooks/{hook['id']}").status_code == 200
 

@@ -43,10 +43,10 @@ class Receiver:
         with self.lock:
             return [r for r in self.got if r.path == path]
 
-    def open_held(self) -> int:
-        """How many connections to hanging paths are still open from the sender's side."""
+    def still_open(self, index: int) -> bool:
+        """Whether the sender still holds open the index-th connection to a hanging path."""
         with self.lock:
-            return sum(1 for s in self.held if _open(s))
+            return _open(self.held[index])
 
     def _record(self, handler: http.server.BaseHTTPRequestHandler) -> None:
         body = handler.rfile.read(int(handler.headers.get("Content-Length", 0)))
