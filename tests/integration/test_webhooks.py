@@ -25,7 +25,8 @@ from tuneloop.contracts import WEBHOOK_DISPATCH
 from tuneloop.settings import Settings
 from tuneloop.store import Store, keys
 from tuneloop.store.webhooks import CLAIM_SECONDS, KEEP_DELIVERIES
-from tuneloop.webhooks import emit, events
+from tuneloop.webhooks import emit, events, schedule
+from tuneloop.webhooks.schedule import Outcome
 
 from .support import (
     API_KEY,
@@ -461,6 +462,11 @@ def test_endpoint_and_delivery_bytes_count_in_usage_and_an_endpoint_keeps_the_ne
     index = keys.webhook_deliveries(hook["id"])
     kept = other_db.redis.zrange(index, 0, -1)
     assert len(kept) == keep  # the 5 oldest dropped
+    (did, token), *_ = view.webhooks.claim_due(limit=1)  # an attempt's log grows its record
+    record = view.webhooks.begin(did, token)
+    tried, due = schedule.after_attempt(record, Outcome(500, "x" * 512), time.time(), (1.0,))
+    assert view.webhooks.settle(tried, token, due)
+    assert view.webhooks.redeliver(hook["id"], kept[-1])["status"] == "pending"
     oldest = json.loads(other_db.redis.get(keys.webhook_delivery(kept[0])))
     assert json.loads(oldest["body"])["data"]["id"] == "m5"
     stored = sum(other_db.redis.strlen(keys.webhook_delivery(d)) for d in kept)
