@@ -214,7 +214,8 @@ def _delays(env: Mapping[str, str], name: str) -> tuple[float, ...]:
         raise ValueError(f"{name}: {exc}") from None
 
 
-# An attempt holds its delivery's claim for store.webhooks.CLAIM_SECONDS: it must end first.
+# An attempt holds its delivery's claim for CLAIM_SECONDS (store/webhook_deliveries.py): it
+# must end first.
 MAX_WEBHOOK_TIMEOUT = 30.0
 
 

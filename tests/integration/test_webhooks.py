@@ -24,7 +24,7 @@ from tuneloop import celery_factory
 from tuneloop.contracts import WEBHOOK_DISPATCH
 from tuneloop.settings import Settings
 from tuneloop.store import Store, keys
-from tuneloop.store.webhooks import CLAIM_SECONDS, KEEP_DELIVERIES
+from tuneloop.store.webhook_deliveries import CLAIM_SECONDS, KEEP_DELIVERIES
 from tuneloop.webhooks import emit, events, schedule
 from tuneloop.webhooks.schedule import Outcome
 

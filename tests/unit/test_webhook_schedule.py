@@ -3,7 +3,7 @@
 import pytest
 
 from tuneloop.settings import Settings
-from tuneloop.store.webhooks import delivery
+from tuneloop.store.webhook_deliveries import delivery
 from tuneloop.webhooks import schedule
 from tuneloop.webhooks.schedule import DEFAULT_DELAYS, LOGGED_ATTEMPTS, Outcome
 

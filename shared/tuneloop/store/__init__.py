@@ -21,7 +21,8 @@ from tuneloop.store.metrics import MetricsStore
 from tuneloop.store.models import ModelStore
 from tuneloop.store.parts import PartStore
 from tuneloop.store.replies import ReplyStore
-from tuneloop.store.webhooks import Sender, WebhookStore
+from tuneloop.store.webhook_deliveries import Sender
+from tuneloop.store.webhooks import WebhookStore
 from tuneloop.webhooks import emit
 
 

@@ -58,7 +58,7 @@ def attempt(
 
 def dispatch(store: "Store", queue: Callable[[str, str], None], limit: int = DISPATCH_BATCH) -> int:
     """Claim the deliveries whose attempt is due and queue one attempt of each; return how
-    many. A claim a worker never begins ends after store.webhooks.CLAIM_SECONDS."""
+    many. A claim a worker never begins ends after store.webhook_deliveries.CLAIM_SECONDS."""
     claimed = store.webhooks.claim_due(limit)
     for delivery_id, token in claimed:
         queue(delivery_id, token)

@@ -19,7 +19,8 @@ from tuneloop.schemas.webhooks import (
     WebhookQuerySchema,
     WebhookSchema,
 )
-from tuneloop.store.webhooks import DeliveryBusy, WebhookQuotaExceeded
+from tuneloop.store.webhook_deliveries import DeliveryBusy
+from tuneloop.store.webhooks import WebhookQuotaExceeded
 from tuneloop.webhooks import targets
 from tuneloop_gateway.auth import ADMIN, current_project, requires
 from tuneloop_gateway.blueprint import Blueprint
