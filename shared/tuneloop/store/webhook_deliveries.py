@@ -62,14 +62,6 @@ class DeliveryLog:
         )
         return paging.first_page(batches, limit)
 
-    def delivery(self, wid: str, did: str) -> dict | None:
-        """Return one of an endpoint's deliveries, None when this view sees no such one."""
-        if self.get(wid) is None:
-            return None
-        raw = self.redis.get(keys.webhook_delivery(did))
-        record = json.loads(raw) if raw else None
-        return record if record is not None and record["webhook_id"] == wid else None
-
     def claim_due(self, limit: int = 100) -> list[tuple[str, str]]:
         """Claim up to limit deliveries whose attempt is due; return (delivery id, token) pairs."""
         at = time.time()

@@ -59,14 +59,16 @@ def post(
     except targets.TargetRefusedError as exc:
         return done(None, error=f"refused: {exc}")
     deadline = Deadline(timeout)
+    # Any failure is the attempt's error (logged, retried on the schedule), never the task's:
+    # a task that raised would leave its delivery to be claimed again and again, uncounted.
     try:
         sock = _connect(target, found, timeout)
-    except OSError as exc:
+    except Exception as exc:
         return done(None, error=_error(exc, timeout, deadline))
     with deadline.guarding(sock):
         try:
             status, response = _exchange(sock, target, body, headers, timeout)
-        except (OSError, http.client.HTTPException) as exc:
+        except Exception as exc:
             return done(None, error=_error(exc, timeout, deadline))
         finally:
             sock.close()
