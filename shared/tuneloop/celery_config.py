@@ -4,6 +4,8 @@ from tuneloop.settings import Settings
 
 INTERACTIVE_QUEUE = "tuneloop.interactive"
 PIPELINE_QUEUE = "tuneloop.pipeline"
+# Webhook deliveries: their own workers (an I/O pool), so a slow endpoint holds no stage's slot.
+WEBHOOKS_QUEUE = "tuneloop.webhooks"
 
 
 def celery_config(settings: Settings) -> dict:
@@ -29,7 +31,13 @@ def celery_config(settings: Settings) -> dict:
         "result_expires": settings.result_expires,
         "broker_connection_retry_on_startup": True,
         "task_default_queue": PIPELINE_QUEUE,
-        "task_routes": {"tuneloop.models.*": {"queue": INTERACTIVE_QUEUE}},
+        "task_routes": {
+            "tuneloop.models.*": {"queue": INTERACTIVE_QUEUE},
+            "tuneloop.webhooks.*": {"queue": WEBHOOKS_QUEUE},
+            # The scheduler's tick is light Redis work: on the webhooks worker's threads, it
+            # never waits behind a fine-tuning stage.
+            "tuneloop.autopilot.*": {"queue": WEBHOOKS_QUEUE},
+        },
         "worker_hijack_root_logger": False,
         # On SIGTERM (remapped to a soft shutdown) running stages get this long to finish;
         # then they are cancelled and their messages go back to the queue for another worker.

@@ -13,6 +13,10 @@ LLM_DELETE_FILES: Final = "tuneloop.llm.delete_files"
 CHECK_FILE: Final = "tuneloop.files.check"  # an uploaded file's lines, off the request path
 # The scheduler's pass over every autopilot (tuneloop.autopilot.tick), sent by Celery beat.
 AUTOPILOT_TICK: Final = "tuneloop.autopilot.tick"
+# A webhook delivery's attempt (args: the delivery id, its claim's token), and the periodic
+# send of the deliveries whose retry is due; both on the webhooks queue.
+WEBHOOK_DELIVER: Final = "tuneloop.webhooks.deliver"
+WEBHOOK_DISPATCH: Final = "tuneloop.webhooks.dispatch"
 
 # The stage list is derived from the one declaration of the stage graph.
 STAGES: Final = graph.STAGES
@@ -42,6 +46,12 @@ CANCELLED: Final = "cancelled"
 STATUSES: Final = (QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED)
 TERMINAL: Final = frozenset({SUCCEEDED, FAILED, CANCELLED})
 ACTIVE: Final = (QUEUED, RUNNING)
+
+# A webhook delivery's status: waiting for an attempt (or retrying), answered 2xx, given up.
+DELIVERY_PENDING: Final = "pending"
+DELIVERY_SUCCEEDED: Final = "succeeded"
+DELIVERY_FAILED: Final = "failed"
+DELIVERY_STATUSES: Final = (DELIVERY_PENDING, DELIVERY_SUCCEEDED, DELIVERY_FAILED)
 
 # An uploaded file's status, as OpenAI's file object has it: stored, then checked.
 FILE_UPLOADED: Final = "uploaded"

@@ -5,6 +5,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from tuneloop.llm.spec import parse_base_models
+from tuneloop.webhooks.schedule import DEFAULT_DELAYS, parse_delays
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,16 @@ class Settings:
     embed_cache_max_entries: int = 2_000_000
     encoder_threads: int = 1
 
+    # Webhooks (tuneloop.webhooks): whether an endpoint may be a private, loopback, link-local
+    # or otherwise non-public address (off: refused at creation and at each delivery; tests
+    # turn it on), the seconds between a failed attempt and the next (the last failure gives
+    # the delivery up; the default spans about 27.6 h), the seconds one attempt may take in
+    # all, and how many endpoints a project may have.
+    webhook_allow_private: bool = False
+    webhook_retry_delays: tuple[float, ...] = DEFAULT_DELAYS
+    webhook_timeout: float = 10.0
+    webhook_max_endpoints: int = 20
+
     @property
     def base_model_locations(self) -> dict[str, str]:
         """The base models, name -> location."""
@@ -173,6 +184,12 @@ class Settings:
             artifacts=get("TUNELOOP_ARTIFACTS")
             or os.path.join(get("TUNELOOP_DATA_DIR") or ".tuneloop", "artifacts"),
             s3_endpoint=get("TUNELOOP_S3_ENDPOINT", ""),
+            webhook_allow_private=_flag(env, "TUNELOOP_WEBHOOK_ALLOW_PRIVATE"),
+            webhook_retry_delays=_delays(env, "TUNELOOP_WEBHOOK_RETRY_DELAYS"),
+            webhook_timeout=_webhook_timeout(env, "TUNELOOP_WEBHOOK_TIMEOUT", cls.webhook_timeout),
+            webhook_max_endpoints=int(
+                get("TUNELOOP_WEBHOOK_MAX_ENDPOINTS", cls.webhook_max_endpoints)
+            ),
         )
 
 
@@ -181,4 +198,39 @@ def _seconds(env: Mapping[str, str], name: str, default: int) -> int:
     value = int(env.get(name, default))
     if value < 0:
         raise ValueError(f"{name} must be 0 or more seconds, not {value}")
+    return value
+
+
+TRUE = frozenset({"1", "true", "yes", "on"})
+FALSE = frozenset({"", "0", "false", "no", "off"})
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    """Read a yes/no setting (1/true/yes/on or 0/false/no/off); ValueError naming it otherwise."""
+    value = env.get(name, "").strip().lower()
+    if value not in TRUE | FALSE:
+        raise ValueError(f"{name} must be 1, true, yes or on, or 0, false, no or off: {value!r}")
+    return value in TRUE
+
+
+def _delays(env: Mapping[str, str], name: str) -> tuple[float, ...]:
+    """Read a list of seconds between retries; ValueError naming the variable when it is bad."""
+    if name not in env:
+        return DEFAULT_DELAYS
+    try:
+        return parse_delays(env[name])
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None
+
+
+# An attempt holds its delivery's claim for CLAIM_SECONDS (store/webhook_deliveries.py): it
+# must end first.
+MAX_WEBHOOK_TIMEOUT = 30.0
+
+
+def _webhook_timeout(env: Mapping[str, str], name: str, default: float) -> float:
+    """Read the seconds one delivery attempt may take: more than 0, at most 30."""
+    value = float(env.get(name, default))
+    if not 0 < value <= MAX_WEBHOOK_TIMEOUT:
+        raise ValueError(f"{name} must be more than 0 and at most {MAX_WEBHOOK_TIMEOUT:g} seconds")
     return value

@@ -1,9 +1,10 @@
 """The autopilot end to end: new ratings start a run through the scheduler (Celery beat with
 its lock in Redis), the gate promotes its model, and the model's own ratings roll it back.
 
-A private stack: redis-server, a pipeline worker, the scheduler ticking every second and the
-gunicorn gateway. Banking77's four-intent subset (tests/fixtures/banking77-4) is posted
-through the API.
+A private stack: redis-server, a pipeline worker, the webhooks worker (it takes the ticks and
+delivers the events), the scheduler ticking every second and the gunicorn gateway.
+Banking77's four-intent subset (tests/fixtures/banking77-4) is posted through the API; a
+receiver on 127.0.0.1 verifies the autopilot's signed events.
 """
 
 import csv
@@ -12,18 +13,24 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from standardwebhooks import Webhook
 
 from tuneloop import contracts
 
 from .support import ApiClient, Stack, assert_problem, client_for, private_stack, wait_until
 from .support.jobs import all_events, wait_for_job
 from .support.pages import login
+from .support.receiver import Receiver, serve
 from .support.scheduler import wait_ticks
 
 pytestmark = pytest.mark.integration
 
 BANKING77 = Path(__file__).resolve().parents[1] / "fixtures" / "banking77-4"
-SETTINGS = {"TUNELOOP_SCHEDULER_INTERVAL": "1", "TUNELOOP_SCHEDULER_LOCK_TIMEOUT": "4"}
+SETTINGS = {
+    "TUNELOOP_SCHEDULER_INTERVAL": "1",
+    "TUNELOOP_SCHEDULER_LOCK_TIMEOUT": "4",
+    "TUNELOOP_WEBHOOK_ALLOW_PRIVATE": "1",
+}
 PASSES = [{"metric": "task_accuracy", "min_delta": -1.0}]  # any model passes: the gate is run
 JOB = {"hyperparameters": {"n_epochs": 2}, "suffix": "auto"}
 RUN_TIMEOUT = 120.0
@@ -50,14 +57,35 @@ def running() -> Iterator[tuple[Stack, ApiClient]]:
     with private_stack("tuneloop-autopilot-", SETTINGS) as stack:
         stack.start_redis(appendfsync=None)
         stack.start_worker("worker", wait=False)
+        stack.start_webhooks_worker(wait=False)
         stack.start_beat(wait=False)
         stack.start_gateway()
         stack.wait_worker("worker")
+        stack.wait_worker("webhooks")
         stack.wait_beat()
         with client_for(stack) as client:
             posted = client.post("/v1/interactions/batch", json={"items": rows()[:400]})
             assert posted.status_code == 201, posted.text
             yield stack, client
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[Receiver]:
+    """The test's webhook receiver on 127.0.0.1."""
+    yield from serve(Receiver())
+
+
+def subscribe(client: ApiClient, receiver: Receiver, path: str, types: list[str]) -> str:
+    """Create an endpoint for types at the receiver's path; return its secret."""
+    made = client.post("/v1/webhooks", json={"url": receiver.url(path), "events": types})
+    assert made.status_code == 201, made.text
+    return made.json()["secret"]
+
+
+def events_at(receiver: Receiver, path: str, secret: str, count: int) -> list[dict]:
+    """Wait until path got count POSTs; return their events, each verified."""
+    wait_until(lambda: len(receiver.at(path)) >= count, 30, f"{count} POSTs to {path}")
+    return [Webhook(secret).verify(got.body, got.headers) for got in receiver.at(path)]
 
 
 def create(client: ApiClient, **body: object) -> dict:
@@ -87,8 +115,9 @@ def wait_run(stack: Stack, client: ApiClient, aid: str, count: int = 1) -> dict:
     return seen
 
 
-def test_an_autopilot_starts_a_run_after_50_new_ratings_and_lists_it(running) -> None:
+def test_an_autopilot_starts_a_run_after_50_new_ratings_and_lists_it(running, receiver) -> None:
     stack, client = running
+    secret = subscribe(client, receiver, "/started", ["autopilot.run.started"])
     autopilot = create(client, name="banking")
     aid = autopilot["id"]
     assert autopilot["status"] == "active" and autopilot["runs"] == []
@@ -117,6 +146,9 @@ def test_an_autopilot_starts_a_run_after_50_new_ratings_and_lists_it(running) ->
     events = [e["type"] for e in all_events(client, job["id"])]
     assert "autopilot.run.started" in events
     assert done["new_ratings"] == 0 and done["runs_count"] == 1
+    (told,) = events_at(receiver, "/started", secret, 1)
+    assert told["type"] == "autopilot.run.started" and told["data"]["id"] == aid
+    assert told["data"]["job_id"] == job["id"] and told["data"]["reason"] == run["reason"]
     assert client.delete(f"/v1/autopilots/{aid}").status_code == 200  # no run in later tests
 
 
@@ -138,8 +170,11 @@ def test_a_paused_autopilot_starts_no_run_until_resumed(running) -> None:
     assert client.get(f"/v1/jobs/{done['runs'][0]['job_id']}").status_code == 200  # its job stays
 
 
-def test_the_live_models_own_low_ratings_roll_it_back_to_the_previous_model(running) -> None:
+def test_the_live_models_own_low_ratings_roll_it_back_to_the_previous_model(
+    running, receiver
+) -> None:
     stack, client = running
+    secret = subscribe(client, receiver, "/rolled", ["model.rolled_back"])
     first = client.post("/v1/jobs", json={**JOB, "promote_if": PASSES})
     assert first.status_code == 202, first.text
     previous = wait_for_job(client, stack, first.json()["id"])["model_id"]
@@ -170,6 +205,9 @@ def test_the_live_models_own_low_ratings_roll_it_back_to_the_previous_model(runn
     events = [e for e in all_events(client, run["job_id"]) if e["type"] == "model.rolled_back"]
     assert len(events) == 1 and previous in events[0]["message"], events
     assert len(read["runs"]) == 1, read
+    (told,) = events_at(receiver, "/rolled", secret, 1)
+    assert told["type"] == "model.rolled_back" and told["data"]["id"] == live
+    assert told["data"]["restored_model_id"] == previous and told["data"]["autopilot_id"] == aid
     with ApiClient(stack.base_url) as browser:
         assert login(browser, stack.base_url).status_code == 303
         page = browser.get(f"/ui/autopilots/{aid}")

@@ -108,7 +108,11 @@ def ended(client: ApiClient, job_id: str) -> dict:
 
 @pytest.fixture(scope="module")
 def real(client: ApiClient) -> dict[str, str]:
-    """A real id of each kind: a file, the finished job trained on it, its model, an interaction."""
+    """A real id of each kind: a file, the finished job trained on it, its model, an interaction,
+    a webhook endpoint and the delivery of that job's end to it."""
+    hook = client.post("/v1/webhooks", json={"url": "http://127.0.0.1:9/ids", "events": ["*"]})
+    assert hook.status_code == 201, hook.text
+    webhook_id = hook.json()["id"]
     file_id = upload(client, chat_file(15))
     job = ended(client, start_job(client, file_id))
     assert job["status"] == "succeeded", job["error"]
@@ -125,11 +129,14 @@ def real(client: ApiClient) -> dict[str, str]:
     iid = posted.json()["id"]
     edited = client.patch(f"/v1/interactions/{iid}", json={"rating": 0.8})  # its audit stream
     assert edited.status_code == 200, edited.text
+    sent = client.get(f"/v1/webhooks/{webhook_id}/deliveries", params={"limit": 1}).json()
     return {
         "job": job["id"],
         "file": file_id,
         "model": job["model_id"],
         "interaction": iid,
+        "webhook": webhook_id,
+        "delivery": sent["data"][0]["id"],
     }
 
 
@@ -153,27 +160,27 @@ def browser(stack: Stack) -> Iterator[ApiClient]:
         yield session
 
 
-def with_id(rule: str, value: str) -> str:
-    """The rule's path with value (percent-encoded) as its id parameter."""
-    return PARAM.sub(lambda _: quote(value, safe=""), rule)
+def with_ids(rule: str, values: dict[str, str]) -> str:
+    """The rule's path with each id parameter's value (percent-encoded), by its kind."""
+    return PARAM.sub(lambda m: quote(values[m.group(1)], safe=""), rule)
 
 
-def kind_of(rule: str) -> str:
-    """The kind of id the rule's parameter is."""
-    [(kind, _)] = PARAM.findall(rule)
-    return kind
+def kinds_of(rule: str) -> list[str]:
+    """The kinds of id the rule's parameters are, in order."""
+    return [kind for kind, _ in PARAM.findall(rule)]
 
 
 def call(
-    client: ApiClient, browser: ApiClient, rule: str, method: str, value: str
+    client: ApiClient, browser: ApiClient, rule: str, method: str, values: dict[str, str]
 ) -> requests.Response:
-    """Send method to the rule with value as its id, as the route's clients send it."""
+    """Send method to the rule with values as its ids, as the route's clients send it."""
     kwargs = dict(BODIES.get((rule, method), {}))
+    path = with_ids(rule, values)
     if rule.startswith("/ui/"):
         if method == "POST":
             kwargs["data"] = {**kwargs.get("data", {}), "csrf_token": browser.csrf}
-        return browser.request(method, with_id(rule, value), allow_redirects=False, **kwargs)
-    return client.request(method, with_id(rule, value), **kwargs)
+        return browser.request(method, path, allow_redirects=False, **kwargs)
+    return client.request(method, path, **kwargs)
 
 
 def assert_names_the_id(response: requests.Response, rule: str, sent: str) -> None:
@@ -213,7 +220,7 @@ def test_real_ids_of_every_kind_reach_their_routes(
     for rule, method in routes:
         if method != "GET":
             continue
-        response = call(client, browser, rule, method, real[kind_of(rule)])
+        response = call(client, browser, rule, method, real)
         assert response.status_code in (200, 409), (rule, response.status_code, response.text[:300])
     for name in (BASELINE_MODEL_ID, *ids.ALIASES):  # names, not ids: accepted too
         answer = client.get(f"/v1/models/{name}")
@@ -233,11 +240,13 @@ def test_an_id_with_a_suffix_is_a_404_naming_it_on_every_route_and_changes_nothi
     before = snapshot(stack)
     wrong = []
     for rule, method in routes:
-        sent = real[kind_of(rule)] + suffix
-        try:
-            assert_names_the_id(call(client, browser, rule, method, sent), rule, sent)
-        except AssertionError as exc:
-            wrong.append(f"{method} {rule}: {str(exc)[:200]}")
+        for kind in kinds_of(rule):  # each of its ids in turn, the others real
+            sent = real[kind] + suffix
+            try:
+                answer = call(client, browser, rule, method, {**real, kind: sent})
+                assert_names_the_id(answer, rule, sent)
+            except AssertionError as exc:
+                wrong.append(f"{method} {rule} ({kind}): {str(exc)[:200]}")
     after = snapshot(stack)
     changed = [k for k in before.keys() | after.keys() if before.get(k) != after.get(k)]
     assert not wrong, "\n".join(wrong)

@@ -6,6 +6,7 @@ import jsonschema_rs
 import pytest
 
 from tuneloop.settings import Settings
+from tuneloop.webhooks.events import EVENT_TYPES
 from tuneloop_gateway.app import create_app
 
 from .support import ApiClient, Stack, create_job, seed_interactions, wait_for_job
@@ -36,6 +37,10 @@ EXPECTED = {
     "/v1/autopilots/{autopilot_id}": {"get", "delete"},
     "/v1/autopilots/{autopilot_id}/pause": {"post"},
     "/v1/autopilots/{autopilot_id}/resume": {"post"},
+    "/v1/webhooks": {"get", "post"},
+    "/v1/webhooks/{webhook_id}": {"get", "delete"},
+    "/v1/webhooks/{webhook_id}/deliveries": {"get"},
+    "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver": {"post"},
     "/v1/fine_tuning/jobs": {"get", "post"},
     "/v1/fine_tuning/jobs/{job_id}": {"get"},
     "/v1/fine_tuning/jobs/{job_id}/cancel": {"post"},
@@ -81,6 +86,14 @@ SCHEMAS = {
     "ModelList",
     "ResponseIn",
     "Response",
+    "WebhookIn",
+    "Webhook",
+    "WebhookCreated",
+    "WebhookPage",
+    "WebhookDeleted",
+    "WebhookDelivery",
+    "WebhookDeliveryPage",
+    "WebhookAttempt",
 }
 REQUEST_BODIES = {
     ("/v1/interactions", "post"): "InteractionIn",
@@ -90,6 +103,7 @@ REQUEST_BODIES = {
     ("/v1/jobs", "post"): "JobIn",
     ("/v1/evaluations", "post"): "EvaluationIn",
     ("/v1/models/{model_id}/responses", "post"): "ResponseIn",
+    ("/v1/webhooks", "post"): "WebhookIn",
 }
 OPERATION_IDS = {
     ("/healthz", "get"): "healthz",
@@ -123,6 +137,14 @@ OPERATION_IDS = {
     ("/v1/models/{model_id}", "get"): "models_get",
     ("/v1/models/{model_id}", "delete"): "models_delete",
     ("/v1/models/{model_id}/responses", "post"): "models_responses",
+    ("/v1/webhooks", "get"): "webhooks_list",
+    ("/v1/webhooks", "post"): "webhooks_create",
+    ("/v1/webhooks/{webhook_id}", "get"): "webhooks_get",
+    ("/v1/webhooks/{webhook_id}", "delete"): "webhooks_delete",
+    ("/v1/webhooks/{webhook_id}/deliveries", "get"): "webhooks_deliveries",
+    ("/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver", "post"): (
+        "webhooks_deliveries_redeliver"
+    ),
     # The OpenAI-compatible routes: the names of the openai SDK's methods.
     ("/v1/fine_tuning/jobs", "post"): "fine_tuning_jobs_create",
     ("/v1/fine_tuning/jobs", "get"): "fine_tuning_jobs_list",
@@ -257,6 +279,16 @@ def test_list_parameters_are_documented_with_their_bounds(spec: dict) -> None:
     assert interactions["limit"]["schema"]["maximum"] == 1000
     assert params("/v1/jobs")["limit"]["schema"]["maximum"] == 100
     assert set(params("/v1/jobs/{job_id}/events")) >= {"after", "limit"}
+    assert set(params("/v1/webhooks")) >= {"after", "limit"}
+    assert set(params("/v1/webhooks/{webhook_id}/deliveries")) >= {"after", "limit"}
+
+
+def test_a_webhooks_events_are_documented_with_every_type(spec: dict) -> None:
+    events = spec["components"]["schemas"]["WebhookIn"]["properties"]["events"]
+    assert set(events["items"]["enum"]) == {*EVENT_TYPES, "*"}
+    created = spec["components"]["schemas"]["WebhookCreated"]["properties"]
+    assert "secret" in created
+    assert "secret" not in spec["components"]["schemas"]["Webhook"]["properties"]
 
 
 def test_public_endpoints_are_documented_as_needing_no_key(spec: dict) -> None:
@@ -288,7 +320,7 @@ def test_every_operation_has_a_unique_readable_operation_id(spec: dict) -> None:
 def test_every_route_with_a_path_parameter_documents_its_404(spec: dict) -> None:
     routes = [(p, m, op) for p, item in spec["paths"].items() for m, op in item.items()]
     with_params = [(p, m, op) for p, m, op in routes if "{" in p and m in HTTP_METHODS]
-    assert len(with_params) == 25
+    assert len(with_params) == 29
     for path, method, operation in with_params:
         response = operation["responses"].get("404")
         assert response is not None, (path, method)

@@ -56,6 +56,8 @@ class ProjectA:
     model: str
     evaluation: str
     autopilot: str
+    webhook: str
+    delivery: str
 
     def ids(self) -> list[str]:
         """Every id of A's data."""
@@ -66,6 +68,8 @@ class ProjectA:
             self.model,
             self.evaluation,
             self.autopilot,
+            self.webhook,
+            self.delivery,
         ]
 
 
@@ -102,8 +106,11 @@ def stack() -> Iterator[Stack]:
 
 @pytest.fixture(scope="module")
 def a_data(stack: Stack) -> ProjectA:
-    """Project A's interactions, file, finished job, model and evaluation job."""
+    """Project A's interactions, file, finished job, model, evaluation job, and a webhook
+    endpoint with the delivery of the job's end (never sent: no webhooks worker runs)."""
     with client_for(stack, KEY_A) as a:
+        hook = a.post("/v1/webhooks", json={"url": "http://127.0.0.1:9/a", "events": ["*"]})
+        assert hook.status_code == 201, hook.text
         interactions = seed_interactions(a)
         edited = a.patch(f"/v1/interactions/{interactions[0]}", json={"rating": 0.2})
         assert edited.status_code == 200, edited.text
@@ -122,6 +129,10 @@ def a_data(stack: Stack) -> ProjectA:
         assert evaluation.status_code == 202, evaluation.text
         autopilot = a.post("/v1/autopilots", json=AUTOPILOT)
         assert autopilot.status_code == 201, autopilot.text
+        ended = {"succeeded", "failed"}  # its end adds a delivery: before the matrix runs
+        wait_job_status(a, stack, evaluation.json()["id"], ended, timeout=120)
+        sent = a.get(f"/v1/webhooks/{hook.json()['id']}/deliveries").json()["data"]
+        assert sent, "the job's end was recorded for A's endpoint"
         return ProjectA(
             interactions[0],
             upload(a),
@@ -129,6 +140,8 @@ def a_data(stack: Stack) -> ProjectA:
             job["model_id"],
             evaluation.json()["id"],
             autopilot.json()["id"],
+            hook.json()["id"],
+            sent[-1]["id"],
         )
 
 
@@ -141,6 +154,10 @@ def snapshot(client: ApiClient, data: ProjectA) -> dict:
         "job": client.get(f"/v1/jobs/{data.job}").json()["status"],
         "model": client.get(f"/v1/models/{data.model}").json()["id"],
         "autopilot": client.get(f"/v1/autopilots/{data.autopilot}").json()["status"],
+        "webhook": client.get(f"/v1/webhooks/{data.webhook}").json(),
+        "deliveries": [
+            d["id"] for d in client.get(f"/v1/webhooks/{data.webhook}/deliveries").json()["data"]
+        ],
     }
 
 
@@ -155,6 +172,7 @@ def route_calls(data: ProjectA) -> dict[tuple[str, str], tuple[str, Callable]]:
     """Every (method, path) of the API: what B's key is expected to get, and the call."""
     iid, fid, jid, mid, eid = data.interaction, data.file, data.job, data.model, data.evaluation
     aid = data.autopilot
+    wid, did = data.webhook, data.delivery
     chat = {"model": mid, "messages": [{"role": "user", "content": "where is my card"}]}
     rows = [{"input": "hello there", "output": "hi", "rating": 0.9, "task_type": "greet"}]
     return {
@@ -288,6 +306,24 @@ def route_calls(data: ProjectA) -> dict[tuple[str, str], tuple[str, Callable]]:
             MISSING,
             lambda b: b.post(f"/v1/autopilots/{aid}/resume", headers=JSON),
         ),
+        ("get", "/v1/webhooks"): (NONE_LISTED, lambda b: b.get("/v1/webhooks")),
+        ("post", "/v1/webhooks"): (
+            OWN_ONLY,
+            lambda b: b.post("/v1/webhooks", json={"url": "http://127.0.0.1:9/b", "events": ["*"]}),
+        ),
+        ("get", "/v1/webhooks/{webhook_id}"): (MISSING, lambda b: b.get(f"/v1/webhooks/{wid}")),
+        ("delete", "/v1/webhooks/{webhook_id}"): (
+            MISSING,
+            lambda b: b.delete(f"/v1/webhooks/{wid}"),
+        ),
+        ("get", "/v1/webhooks/{webhook_id}/deliveries"): (
+            MISSING,
+            lambda b: b.get(f"/v1/webhooks/{wid}/deliveries"),
+        ),
+        ("post", "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver"): (
+            MISSING,
+            lambda b: b.post(f"/v1/webhooks/{wid}/deliveries/{did}/redeliver", headers=JSON),
+        ),
         ("post", "/v1/chat/completions"): (
             MISSING,
             lambda b: b.post("/v1/chat/completions", json=chat),
@@ -338,6 +374,10 @@ def test_every_route_answers_another_projects_ids_as_missing(
         # Its snapshot is B's own sequence: B's two interactions, none of A's.
         assert stack.store.jobs.get(b_job["id"])["snapshot_seq"] == 2
         assert a.get(f"/v1/jobs/{b_job['id']}").status_code == 404  # and A cannot see B's
+        (b_hook,) = b.get("/v1/webhooks").json()["data"]  # B's own, made by its POST above
+        mixed = f"/v1/webhooks/{b_hook['id']}/deliveries/{a_data.delivery}/redeliver"
+        assert b.post(mixed, headers=JSON).status_code == 404  # A's delivery under B's endpoint
+        assert a.get(f"/v1/webhooks/{b_hook['id']}").status_code == 404
         assert snapshot(a, a_data) == {**before, "stats": before["stats"]}  # nothing changed
         print("\n".join(["| route | B's key, A's data | answer |", *matrix]))
 

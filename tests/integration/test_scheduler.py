@@ -1,8 +1,8 @@
 """The scheduler: Celery beat with RedBeat's lock in Redis fires from one process at a time,
 a second takes over when the first dies, and an autopilot's run is claimed once.
 
-A private stack: redis-server, one pipeline worker and two scheduler processes ticking every
-second with a 4 s lock.
+A private stack: redis-server, the webhooks worker (which takes the ticks) and two scheduler
+processes ticking every second with a 4 s lock.
 """
 
 import json
@@ -31,10 +31,10 @@ def sends(stack: Stack, name: str) -> int:
 
 @pytest.fixture
 def stack() -> Iterator[Stack]:
-    """redis-server and a pipeline worker; the tests start the schedulers."""
+    """redis-server and the webhooks worker; the tests start the schedulers."""
     with private_stack("tuneloop-scheduler-", SETTINGS) as stack:
         stack.start_redis(appendfsync=None)
-        stack.start_worker("worker")
+        stack.start_webhooks_worker()
         yield stack
 
 

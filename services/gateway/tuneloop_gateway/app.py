@@ -16,7 +16,16 @@ from tuneloop.settings import Settings
 from tuneloop.store import Store, projects
 from tuneloop.store.budget import Budget
 from tuneloop_gateway import auth, errors, id_params, limits, metrics, openapi, pages, request_id
-from tuneloop_gateway.api import autopilots, evaluations, health, interactions, jobs, models, usage
+from tuneloop_gateway.api import (
+    autopilots,
+    evaluations,
+    health,
+    interactions,
+    jobs,
+    models,
+    usage,
+    webhooks,
+)
 from tuneloop_gateway.compat import chat as openai_chat
 from tuneloop_gateway.compat import errors as openai_errors
 from tuneloop_gateway.compat import files as openai_files
@@ -24,7 +33,7 @@ from tuneloop_gateway.compat import fine_tuning
 from tuneloop_gateway.compat.schemas import OpenAIErrorSchema
 from tuneloop_gateway.docs import add_docs_rules
 from tuneloop_gateway.errors import PROBLEM_JSON, problem
-from tuneloop_gateway.extensions import Services, build_celery, services
+from tuneloop_gateway.extensions import Services, build_celery, send_webhooks, services
 from tuneloop_gateway.lane import HotLane
 from tuneloop_gateway.uploads import UploadRequest
 
@@ -123,12 +132,14 @@ def create_app(test_config: Mapping | None = None, settings: Settings | None = N
         celery=build_celery(settings),
         api_keys=api_keys,
     )
+    send_webhooks(app.extensions["tuneloop"])
     store_projects(app.extensions["tuneloop"])
     api = TuneloopApi(app, spec_kwargs={"extra_plugins": [openapi.Conventions()]})
     api.spec.components.schema(openapi.OPENAI_ERROR, schema=OpenAIErrorSchema)
     id_params.register_converters(app, api)  # before any route names one: <job:job_id>
     compat = (fine_tuning, openai_files, openai_chat)
-    for module in (health, interactions, jobs, evaluations, models, usage, autopilots, *compat):
+    api_modules = (health, interactions, jobs, evaluations, models, usage, autopilots, webhooks)
+    for module in (*api_modules, *compat):
         api.register_blueprint(module.blp)
     errors.register(app)
     openai_errors.register(app)  # the OpenAI routes answer errors in OpenAI's shape

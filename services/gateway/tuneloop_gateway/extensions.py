@@ -8,6 +8,7 @@ from flask import current_app, g
 
 from tuneloop import celery_factory
 from tuneloop.celery_config import celery_config
+from tuneloop.contracts import WEBHOOK_DELIVER
 from tuneloop.settings import Settings
 from tuneloop.store import Store
 from tuneloop_gateway.answers import Answers
@@ -54,6 +55,15 @@ def build_celery(settings: Settings) -> Celery:
             "interval_max": 1,
         },
     )
+
+
+def send_webhooks(svc: Services) -> None:
+    """Have the gateway queue the first attempt of each delivery it records (a cancel's)."""
+
+    def queue(delivery_id: str, token: str) -> None:
+        svc.celery.send_task(WEBHOOK_DELIVER, args=(delivery_id, token), ignore_result=True)
+
+    svc.store.send_webhooks_with(queue)
 
 
 def services() -> Services:

@@ -22,6 +22,7 @@ TASK_MODULES = (
     "tuneloop_worker.tasks.llm_files",
     "tuneloop_worker.tasks.files",
     "tuneloop_worker.tasks.autopilot",
+    "tuneloop_worker.tasks.webhooks",
 )
 
 

@@ -4,6 +4,7 @@ from functools import lru_cache
 
 from celery import current_app
 
+from tuneloop.contracts import WEBHOOK_DELIVER
 from tuneloop.encoder import embedding
 from tuneloop.pipeline.runner import Limits
 from tuneloop.store import Store
@@ -24,7 +25,13 @@ def _store(
         redis_url, int(lease_ttl * 1000), failed_job_ttl, budget=Budget(max_bytes)
     )
     built.embeddings = EmbeddingCache(built.raw, cache_ttl, cache_entries)
+    built.send_webhooks_with(queue_webhook_attempt)  # a job's end queues its deliveries
     return built
+
+
+def queue_webhook_attempt(delivery_id: str, token: str) -> None:
+    """Queue one attempt of a claimed webhook delivery on the webhooks queue."""
+    current_app.send_task(WEBHOOK_DELIVER, args=(delivery_id, token), ignore_result=True)
 
 
 def store() -> Store:

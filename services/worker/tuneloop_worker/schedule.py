@@ -17,4 +17,10 @@ def entries(settings: Settings) -> dict[str, dict]:
             "schedule": every,
             "options": {"expires": every},
         },
+        # The webhook deliveries whose retry is due (a first attempt is queued at once).
+        "webhooks-dispatch": {
+            "task": contracts.WEBHOOK_DISPATCH,
+            "schedule": every,
+            "options": {"expires": every},
+        },
     }

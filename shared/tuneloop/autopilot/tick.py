@@ -17,13 +17,14 @@ from tuneloop.store.autopilots import ACTIVE
 from tuneloop.store.budget import BudgetExceeded
 from tuneloop.store.jobs import Quota, QuotaExceeded
 from tuneloop.timeutil import now
+from tuneloop.webhooks import events
 
 log = logging.getLogger(__name__)
 LOST_AFTER = 120  # seconds a claimed run may lack its job before it counts as not started
 # Sends a stored job's stages: (job id, kind, base model).
 Queue = Callable[[str, str, str | None], None]
-# Sends a webhook event: (project, event type, data with its id).
-Emit = Callable[[str, str, dict], None]
+# Sends a webhook event: (project, event type, data with its id, a key it is sent once for).
+Emit = Callable[[str, str, dict, str], None]
 
 
 @dataclass
@@ -130,8 +131,9 @@ def start_if_due(view: Store, autopilot: dict, queue: Queue, emit: Emit, quota: 
     )
     emit(
         autopilot["project"],
-        "autopilot.run.started",
+        events.AUTOPILOT_RUN_STARTED,
         {"id": aid, "job_id": jid, "reason": reason},
+        f"{aid}:{jid}:started",
     )
     log.info("autopilot %s: started job %s: %s", aid, jid, reason)
     return True
@@ -187,7 +189,7 @@ def roll_back_if_disowned(view: Store, autopilot: dict, emit: Emit) -> bool:
     )
     emit(
         autopilot["project"],
-        "model.rolled_back",
+        events.MODEL_ROLLED_BACK,
         {
             "id": live,
             "restored_model_id": before,
@@ -196,6 +198,7 @@ def roll_back_if_disowned(view: Store, autopilot: dict, emit: Emit) -> bool:
             "job_id": target["job_id"],
             "reason": judgement.reason,
         },
+        f"{autopilot['id']}:{target['job_id']}:rolled_back",
     )
     log.warning("autopilot %s: rolled back %s to %s", autopilot["id"], live, before)
     return True

@@ -12,6 +12,7 @@ from tuneloop.errors import JobCancelled, StageError, StageNotReady, StageSkippe
 from tuneloop.store import Store
 from tuneloop.store.leases import LeaseHeld, holder_id
 from tuneloop.store.outage import persist
+from tuneloop.webhooks import emit as webhooks
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +169,9 @@ def fail(store: Store, job_id: str, stage: str, code: str, message: str, limits:
 
 
 def tidy(store: Store, job_id: str, limits: Limits) -> None:
-    """Free an ended job's intermediates and the interaction versions only it still held."""
+    """Tell the project's webhooks the job ended (once), then free its intermediates and the
+    interaction versions only it still held."""
+    webhooks.announce_end(store, job_id)  # records and queues only: never waits on HTTP
     store.release_ended_job(job_id, limits.keep_intermediates)
     reclaimed = store.reclaim_versions()
     if reclaimed:

@@ -22,6 +22,9 @@ from tuneloop.store.metrics import MetricsStore
 from tuneloop.store.models import ModelStore
 from tuneloop.store.parts import PartStore
 from tuneloop.store.replies import ReplyStore
+from tuneloop.store.webhook_deliveries import Sender
+from tuneloop.store.webhooks import WebhookStore
+from tuneloop.webhooks import emit
 
 
 def _bytes_client(redis: Redis) -> Redis:
@@ -65,6 +68,7 @@ class Store:
         self.embeddings = EmbeddingCache(self.raw)
         self.parts = PartStore(redis)
         self.autopilots = AutopilotStore(redis)
+        self.webhooks = WebhookStore(redis, budget=budget)
 
     @classmethod
     def from_url(
@@ -89,8 +93,16 @@ class Store:
             view.models = ModelStore(self.redis, self.blobs, project, self.budget)
             view.files = FileStore(self.redis, self.raw, project=project, budget=self.budget)
             view.autopilots = AutopilotStore(self.redis, project)
+            view.webhooks = WebhookStore(self.redis, project, self.budget, self.webhooks.sender)
             self._views[project] = view
         return view
+
+    def send_webhooks_with(self, sender: Sender) -> None:
+        """Have this store queue each webhook delivery's first attempt itself, with sender
+        (delivery id, claim token), in every project's view."""
+        self.webhooks.sender = sender
+        for view in self._views.values():
+            view.webhooks.sender = sender
 
     def for_job(self, job: dict) -> "Store":
         """This store as the job's project sees it (where its interactions and aliases are)."""
@@ -105,10 +117,13 @@ class Store:
         return sorted({keys.DEFAULT_PROJECT, *self.redis.smembers(keys.PROJECTS)})
 
     def cancel_job(self, jid: str) -> bool:
-        """Cancel a job for good: no model of it stays published; return whether it was."""
+        """Cancel a job for good: no model of it stays published, its webhooks are told; return
+        whether it was."""
         cancelled, withdrawn = self.jobs.cancel(jid)
         if withdrawn:
             self.blobs.delete(keys.model(withdrawn))
+        if cancelled:
+            emit.announce_end(self, jid)
         return cancelled
 
     def release_ended_job(self, jid: str, keep_for: int = 0) -> list[str]:

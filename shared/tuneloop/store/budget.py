@@ -1,8 +1,9 @@
 """Byte budgets: what each project stores, counted where it is written and deleted.
 
-Every script that writes or deletes a project's interactions, files, eval sets, cases or
-models moves the project's usage hash (keys.Space.usage) in the same step
-(lua/include/budget.lua): ``bytes`` in all, and ``{kind}:bytes`` and ``{kind}:count`` per kind.
+Every script that writes or deletes a project's interactions, files, eval sets, cases,
+models, webhook endpoints or webhook deliveries moves the project's usage hash
+(keys.Space.usage) in the same step (lua/include/budget.lua): ``bytes`` in all, and
+``{kind}:bytes`` and ``{kind}:count`` per kind.
 A write that would take ``bytes`` past the budget is refused before it writes anything.
 """
 
@@ -12,7 +13,15 @@ from redis import Redis
 
 from tuneloop.store import keys
 
-KINDS = ("interactions", "files", "eval_sets", "cases", "models")
+KINDS = (
+    "interactions",
+    "files",
+    "eval_sets",
+    "cases",
+    "models",
+    "webhooks",
+    "webhook_deliveries",
+)
 
 
 class BudgetExceeded(Exception):  # noqa: N818 - a refusal, answered 429 insufficient_quota

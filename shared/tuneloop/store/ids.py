@@ -4,6 +4,7 @@ Ids become parts of Redis key names (keys.py), so an id from a request is checke
 its kind's format before it reaches the store: "file-…:content" must not name a file's bytes.
 """
 
+import hashlib
 import re
 import secrets
 from dataclasses import dataclass, field
@@ -51,7 +52,10 @@ MODEL = IdKind(
     + "|".join((BASELINE_MODEL_ID, ENCODER_BASE_MODEL, *ALIASES)),
 )
 AUTOPILOT = IdKind("autopilot", rf"ap-[0-9a-f]{{{HEX_DIGITS}}}")
-KINDS = (JOB, FILE, INTERACTION, MODEL, AUTOPILOT)
+WEBHOOK = IdKind("webhook", rf"wh_[0-9a-f]{{{HEX_DIGITS}}}")
+DELIVERY = IdKind("delivery", rf"whd_[0-9a-f]{{{HEX_DIGITS}}}")
+KINDS = (JOB, FILE, INTERACTION, MODEL, AUTOPILOT, WEBHOOK, DELIVERY)
+EVENT_PREFIX = "evt_"  # a webhook event's id (no route names one: not a kind)
 
 
 def _random() -> str:
@@ -77,6 +81,27 @@ def new_autopilot() -> str:
 def new_interaction() -> str:
     """A new interaction id."""
     return f"int_{_random()}"
+
+
+def new_webhook() -> str:
+    """A new webhook endpoint id."""
+    return f"wh_{_random()}"
+
+
+def new_delivery() -> str:
+    """A new webhook delivery id."""
+    return f"whd_{_random()}"
+
+
+def new_event() -> str:
+    """A new webhook event id."""
+    return f"{EVENT_PREFIX}{_random()}"
+
+
+def event_for(project: str, key: str) -> str:
+    """The id of the project's event named key (the same key, the same id: emitted once)."""
+    digest = hashlib.sha256(f"{project}\n{key}".encode()).hexdigest()
+    return f"{EVENT_PREFIX}{digest[:HEX_DIGITS]}"
 
 
 def fine_tuned_model(job_id: str, suffix: str | None) -> str:

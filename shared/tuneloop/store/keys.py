@@ -160,6 +160,34 @@ def file_jobs(fid: str) -> str:
     return f"{PREFIX}:file:{fid}:jobs"
 
 
+WEBHOOK_SEQ = f"{PREFIX}:seq:webhooks"
+WEBHOOK_DELIVERY_SEQ = f"{PREFIX}:seq:webhook-deliveries"
+# Deliveries waiting for an attempt (score: when it is due) or in one (score: when its claim
+# ends, see store/webhooks.py), and the token of the claim that holds each delivery in one.
+WEBHOOKS_DUE = f"{PREFIX}:webhooks:due"
+WEBHOOKS_CLAIMS = f"{PREFIX}:webhooks:claims"
+
+
+def webhook(wid: str) -> str:
+    """Key of one webhook endpoint's record (JSON, with its signing secret)."""
+    return f"{PREFIX}:webhook:{wid}"
+
+
+def webhook_deliveries(wid: str) -> str:
+    """Key of the sorted set of an endpoint's deliveries (score: the delivery's sequence)."""
+    return f"{PREFIX}:webhook:{wid}:deliveries"
+
+
+def webhook_delivery(did: str) -> str:
+    """Key of one webhook delivery's record (JSON: the event's body, status and attempts)."""
+    return f"{PREFIX}:webhook-delivery:{did}"
+
+
+def webhook_event(eid: str) -> str:
+    """Key that marks a webhook event as emitted, so it is emitted once (it expires)."""
+    return f"{PREFIX}:webhook-event:{eid}"
+
+
 def embedding(tag: str, digest: str) -> str:
     """Key of one cached embedding: an encoder's tag and the digest of a normalised text."""
     return f"{PREFIX}:emb:{tag}:{digest}"
@@ -273,6 +301,11 @@ class Space:
     def models(self) -> str:
         """The sorted set of the project's models (score: creation time)."""
         return f"{self.prefix}:project:models"
+
+    @cached_property
+    def webhooks(self) -> str:
+        """The sorted set of the project's webhook endpoints (score: their sequence number)."""
+        return f"{self.prefix}:project:webhooks"
 
 
 DEFAULT_SPACE = Space()

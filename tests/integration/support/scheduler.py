@@ -7,8 +7,8 @@ from tuneloop import contracts
 from .polling import wait_until
 
 
-def ticks_done(stack: Stack, worker: str = "worker") -> int:
-    """How many autopilot ticks the worker has finished."""
+def ticks_done(stack: Stack, worker: str = "webhooks") -> int:
+    """How many autopilot ticks the worker (the webhooks worker takes them) has finished."""
     return sum(
         1
         for line in stack.log_text(worker).splitlines()
@@ -16,7 +16,7 @@ def ticks_done(stack: Stack, worker: str = "worker") -> int:
     )
 
 
-def wait_ticks(stack: Stack, more: int = 2, worker: str = "worker") -> None:
+def wait_ticks(stack: Stack, more: int = 2, worker: str = "webhooks") -> None:
     """Wait until the worker has finished `more` ticks past those done now."""
     start = ticks_done(stack, worker)
     wait_until(

@@ -61,6 +61,9 @@ def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
         "LOG_LEVEL": "INFO",
         "PYTHONUNBUFFERED": "1",
         "TUNELOOP_MODE": "test",
+        # Webhook receivers in the tests listen on 127.0.0.1 (test_webhooks.py turns it off
+        # to see such a target refused).
+        "TUNELOOP_WEBHOOK_ALLOW_PRIVATE": "1",
         **(extra or {}),
     }
 

@@ -16,8 +16,9 @@ def _queue(job_id: str, kind: str, model: str | None) -> None:
     job_canvas(current_app, job_id, kind, queues).apply_async()
 
 
-def _emit(project: str, event_type: str, data: dict) -> None:
-    """Send a webhook event to the project's endpoints."""
+def _emit(project: str, event_type: str, data: dict, key: str) -> None:
+    """Tell the project's webhook endpoints (once per key, however often a tick retries)."""
+    store().webhooks.emit(project, event_type, data, key=key)
 
 
 @shared_task(name=contracts.AUTOPILOT_TICK, ignore_result=True)
