@@ -30,6 +30,7 @@ SETTINGS = {
     "TUNELOOP_SCHEDULER_INTERVAL": "1",
     "TUNELOOP_SCHEDULER_LOCK_TIMEOUT": "4",
     "TUNELOOP_WEBHOOK_ALLOW_PRIVATE": "1",
+    "TUNELOOP_WEBHOOK_RETRY_DELAYS": "1,1",
 }
 PASSES = [{"metric": "task_accuracy", "min_delta": -1.0}]  # any model passes: the gate is run
 JOB = {"hyperparameters": {"n_epochs": 2}, "suffix": "auto"}
@@ -216,6 +217,19 @@ def test_the_live_models_own_low_ratings_roll_it_back_to_the_previous_model(
         assert "rolled back" in page.text and f"back to {previous}" in page.text
         listed = browser.get("/ui/autopilots")
         assert f'href="/ui/autopilots/{aid}"' in listed.text
+
+
+def test_the_scheduler_sends_a_webhook_retry_when_it_is_due(running, receiver) -> None:
+    stack, client = running
+    receiver.answers["/retry"] = [500, 200]
+    secret = subscribe(client, receiver, "/retry", ["fine_tuning.job.succeeded"])
+    posted = client.post("/v1/jobs", json=JOB)
+    assert posted.status_code == 202, posted.text
+    wait_for_job(client, stack, posted.json()["id"])
+    first, second = events_at(receiver, "/retry", secret, 2)  # no one sent a dispatch by hand
+    assert first["id"] == second["id"] and first["data"]["id"] == posted.json()["id"]
+    assert receiver.at("/retry")[1].at - receiver.at("/retry")[0].at >= 1.0  # its 1 s delay
+    assert "tuneloop.webhooks.dispatch" in stack.log_text("webhooks")
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,9 @@ job's way.
 One private stack: Redis, the gateway, a pipeline worker (its collect stage gated, so a job
 can be caught running) and the webhooks worker on its own queue and threads, with retries
 after 1 s and 1 s. A receiver on 127.0.0.1 records every POST; its paths answer 200, a
-script of statuses, or never. Until a periodic scheduler runs in the stack, the tests send
-the dispatch task (what it would send every few seconds) while they wait for a retry.
+script of statuses, or never. This stack runs no scheduler: the tests send the dispatch task
+themselves (what the scheduler sends every few seconds), so a retry goes when they say;
+test_autopilot.py shows the scheduler sending one.
 """
 
 from __future__ import annotations
