@@ -5,9 +5,9 @@
 -- refuses), a running one is pausing until its runner stops at a boundary (or the sweeper
 -- finds it has none). The pause is counted in the hash's `pauses`, which numbers its events.
 -- KEYS: the job scripts' head, then the job's event stream and its set of event keys. ARGV:
--- the job id, the job.paused event's body, the job.pausing event's body. Returns {'paused',
--- n}, {'pausing', n}, {'same', status} (pausing or paused already: nothing changes),
--- {'ended', status} or {'missing'}.
+-- the job id, the job.paused event's body, the job.pausing event's body. Returns {the new
+-- status (paused or pausing), n}, {'same', status} (pausing or paused already: nothing
+-- changes), {'ended', status} or {'missing'}.
 local status = job_status(KEYS[1])
 if not status then return {'missing'} end
 if ended(status) then return {'ended', status} end

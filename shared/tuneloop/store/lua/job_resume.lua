@@ -4,9 +4,9 @@
 -- Resume a job: a paused one is queued again (the caller sends its stages), a pausing one
 -- goes on running (the pause is withdrawn before it took effect). KEYS: the job scripts'
 -- head, then the job's event stream and its set of event keys. ARGV: the job id, the
--- job.resumed event's body for a paused job, the one for a pausing job. Returns {'queued',
--- n}, {'running', n} (n: the pause it ends), {'same', status} (queued or running: nothing
--- changes), {'ended', status} or {'missing'}.
+-- job.resumed event's body for a paused job, the one for a pausing job. Returns {the new
+-- status (queued or running), n (the pause it ends)}, {'same', status} (queued or running:
+-- nothing changes), {'ended', status} or {'missing'}.
 local status = job_status(KEYS[1])
 if not status then return {'missing'} end
 if ended(status) then return {'ended', status} end
