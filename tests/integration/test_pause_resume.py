@@ -57,6 +57,7 @@ from .support.pausing import (
     pause,
     paused_after_second_epoch,
     resume,
+    send_canvas,
     wait_holds_nothing,
 )
 
@@ -136,6 +137,9 @@ def test_a_long_job_pauses_at_its_next_epoch_holds_nothing_stays_frozen_and_resu
     kinds = types_of(events)
     assert kinds.index("job.pausing") < kinds.index("job.paused") < kinds.index("job.resumed")
     assert kinds.count("job.paused") == 1 and kinds[-1] == "job.succeeded", kinds
+    assert "stage.redriven" not in kinds, kinds  # its resume sent its stages, not the sweeper
+    paused_event = next(e for e in events if e["type"] == "job.paused")
+    assert paused_event["message"] == "job paused: stopped at fine_tune", paused_event
     # The stopped run ended: two starts of fine_tune, both ended, so no crash was counted.
     counts = stack.store.redis.hgetall(keys.job_deliveries(job_id))
     assert counts["fine_tune:started"] == counts["fine_tune:ended"] == "2", counts
@@ -144,6 +148,18 @@ def test_a_long_job_pauses_at_its_next_epoch_holds_nothing_stays_frozen_and_resu
 def sdk_for(stack: Stack) -> openai.OpenAI:
     """The official client, pointed at the gateway, without retries."""
     return openai.OpenAI(base_url=f"{stack.base_url}/v1", api_key=API_KEY, max_retries=0)
+
+
+def test_a_message_of_a_paused_job_takes_no_lease_counts_no_start_and_starts_nothing(
+    api: ApiClient, stack: Stack, gates: Gates
+) -> None:
+    job_id = paused_after_second_epoch(api, stack, gates, N_EPOCHS)
+    before, events = deliveries(stack, job_id), events_of(stack, job_id)
+    send_canvas(stack, job_id)  # as a duplicated or stale message would come
+    wait_holds_nothing(stack, job_id)  # taken, passed over, acknowledged
+    assert deliveries(stack, job_id) == before and events_of(stack, job_id) == events
+    assert api.get(f"/v1/jobs/{job_id}").json()["status"] == contracts.PAUSED
+    assert api.post(f"/v1/jobs/{job_id}/cancel").status_code == 200
 
 
 def wait_sdk_status(sdk: openai.OpenAI, stack: Stack, job_id: str, status: str) -> object:

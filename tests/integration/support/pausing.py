@@ -16,7 +16,9 @@ from pathlib import Path
 
 from tuneloop_devstack.stack import Stack
 
-from tuneloop import contracts
+from tuneloop import celery_factory, contracts
+from tuneloop.canvas import job_canvas
+from tuneloop.settings import Settings
 from tuneloop.store import job_keys, keys
 
 from .api import ApiClient
@@ -150,3 +152,13 @@ def assert_frozen(api: ApiClient, stack: Stack, job_id: str, seconds: float = FR
         reads += 1
         time.sleep(READ_EVERY)  # the window is the point: nothing may move during it
     return reads
+
+
+def send_canvas(stack: Stack, job_id: str) -> None:
+    """Send the job's canvas as the gateway does (a stale or duplicated message, for a test)."""
+    settings = Settings.from_env(stack.env())
+    celery = celery_factory.create(settings, "test-sender", result_backend=None)  # no results
+    try:
+        job_canvas(celery, job_id).apply_async()
+    finally:
+        celery.close()
