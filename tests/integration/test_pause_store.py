@@ -9,6 +9,9 @@ from collections.abc import Iterator
 import pytest
 
 from tuneloop import contracts
+from tuneloop.errors import StageSkipped
+from tuneloop.pipeline import fanout
+from tuneloop.pipeline.runner import Limits
 from tuneloop.store import Store, keys
 from tuneloop.store.jobs import Quota, QuotaExceeded
 from tuneloop.store.parts import plan_name
@@ -124,3 +127,13 @@ def test_an_epoch_recorded_while_pausing_is_recorded_and_says_to_stop(store: Sto
     assert store.jobs.record_step_if_held(jid, "fine_tune", "me", "epoch:2", "m", row) == 2
     assert store.jobs.steps_done(jid) == {"epoch:1", "epoch:2"}
     store.redis.delete(keys.lease(jid, "fine_tune"))
+
+
+def test_a_part_of_a_pausing_job_runs_and_one_of_a_paused_job_does_not(store: Store) -> None:
+    jid = running(store, "embed")
+    store.jobs.pause(jid)
+    with pytest.raises(StageSkipped, match="has no part 0"):  # it would run: it has no plan
+        fanout.run_part(store, jid, "embed", 0, Limits())
+    assert store.jobs.settle_pause(jid, "stopped at embed")
+    with pytest.raises(StageSkipped, match="is paused"):
+        fanout.run_part(store, jid, "embed", 0, Limits())
