@@ -12,7 +12,7 @@ from tuneloop import contracts
 from tuneloop.errors import StageSkipped
 from tuneloop.pipeline import fanout
 from tuneloop.pipeline.runner import Limits
-from tuneloop.store import Store, keys
+from tuneloop.store import Store, job_keys, keys
 from tuneloop.store.jobs import Quota, QuotaExceeded
 from tuneloop.store.parts import plan_name
 
@@ -28,6 +28,7 @@ def store(stack: Stack) -> Iterator[Store]:
     before = set(made.redis.zrange(keys.JOBS, 0, -1))
     yield made
     for jid in set(made.redis.zrange(keys.JOBS, 0, -1)) - before:
+        made.redis.delete(*job_keys.leases(jid))  # a test that failed may have left one
         made.jobs.delete(jid)
 
 
