@@ -9,9 +9,9 @@ from collections.abc import Iterator
 import pytest
 
 from tuneloop import contracts
-from tuneloop.errors import StageSkipped
+from tuneloop.errors import JobPaused, StageNotReady, StagePaused, StageSkipped
 from tuneloop.pipeline import fanout
-from tuneloop.pipeline.runner import Limits
+from tuneloop.pipeline.runner import Limits, StageWork, run_stage
 from tuneloop.store import Store, job_keys, keys
 from tuneloop.store.jobs import Quota, QuotaExceeded
 from tuneloop.store.parts import plan_name
@@ -96,16 +96,16 @@ def test_a_pausing_job_settles_paused_only_once_no_lease_is_held_and_no_part_is_
     jid = running(store)
     assert store.jobs.pause(jid).status == contracts.PAUSING
     store.redis.set(keys.lease(jid, "evaluate_baseline"), "another runner")
-    assert not store.jobs.settle_pause(jid, "stopped at fine_tune")  # a stage still runs
+    assert store.jobs.settle_pause(jid, "stopped at fine_tune") == "carried"  # a stage runs
     store.redis.delete(keys.lease(jid, "evaluate_baseline"))
     store.artifacts.put(jid, plan_name("embed"), {"parts": 2})
     store.parts.mark_done(jid, "embed", 0, 2, {})
-    assert not store.jobs.settle_pause(jid, "stopped at fine_tune")  # a part is in flight
+    assert store.jobs.settle_pause(jid, "stopped at fine_tune") == "carried"  # a part runs
     assert store.jobs.status(jid) == contracts.PAUSING
     store.parts.mark_done(jid, "embed", 1, 2, {})  # the last part: embed is done
-    assert store.jobs.settle_pause(jid, "stopped at fine_tune")
+    assert store.jobs.settle_pause(jid, "stopped at fine_tune") == "paused"
     assert store.jobs.status(jid) == contracts.PAUSED
-    assert not store.jobs.settle_pause(jid, "again")  # paused already: once
+    assert store.jobs.settle_pause(jid, "again") == "carried"  # paused already: once
     assert events(store, jid)[-1] == ("job.paused", "job paused: stopped at fine_tune")
     assert store.redis.zscore(keys.job_status_index(contracts.PAUSED), jid) is not None
     assert store.redis.zscore(keys.job_status_index(contracts.PAUSING), jid) is None
@@ -115,7 +115,7 @@ def test_the_sweeper_settles_without_the_parts_check(store: Store) -> None:
     jid = running(store)
     store.jobs.pause(jid)
     store.artifacts.put(jid, plan_name("embed"), {"parts": 2})  # parts lost with their messages
-    assert store.jobs.settle_pause(jid, "its runner was gone", check_parts=False)
+    assert store.jobs.settle_pause(jid, "its runner was gone", check_parts=False) == "paused"
 
 
 def test_an_epoch_recorded_while_pausing_is_recorded_and_says_to_stop(store: Store) -> None:
@@ -135,6 +135,39 @@ def test_a_part_of_a_pausing_job_runs_and_one_of_a_paused_job_does_not(store: St
     store.jobs.pause(jid)
     with pytest.raises(StageSkipped, match="has no part 0"):  # it would run: it has no plan
         fanout.run_part(store, jid, "embed", 0, Limits())
-    assert store.jobs.settle_pause(jid, "stopped at embed")
+    assert store.jobs.settle_pause(jid, "stopped at embed") == "paused"
     with pytest.raises(StageSkipped, match="is paused"):
         fanout.run_part(store, jid, "embed", 0, Limits())
+
+
+def stop_at_a_pause(withdraw: bool) -> StageWork:
+    """A stage's work that sees its job pausing and stops there (after the pause is withdrawn,
+    with withdraw: the runner had decided to stop just before)."""
+
+    def work(store: Store, job: dict, limits: Limits) -> None:
+        store.jobs.pause(job["id"])
+        if withdraw:
+            store.jobs.resume(job["id"])
+        raise JobPaused(job["id"])
+
+    return work
+
+
+def test_a_stage_stopped_at_a_pause_ends_without_being_done_or_counted_a_crash(
+    store: Store,
+) -> None:
+    jid = new_job(store)
+    with pytest.raises(StagePaused):
+        run_stage(store, jid, "collect", stop_at_a_pause(withdraw=False), Limits())
+    assert store.jobs.status(jid) == contracts.PAUSED
+    assert "collect" not in store.jobs.steps_done(jid)
+    counts = store.redis.hgetall(keys.job_deliveries(jid))
+    assert counts["collect:started"] == counts["collect:ended"] == "1", counts
+
+
+def test_a_stage_that_stopped_as_its_pause_was_withdrawn_runs_again(store: Store) -> None:
+    jid = new_job(store)
+    with pytest.raises(StageNotReady, match="withdrawn"):  # its task is sent again
+        run_stage(store, jid, "collect", stop_at_a_pause(withdraw=True), Limits())
+    assert store.jobs.status(jid) == contracts.RUNNING
+    assert "collect" not in store.jobs.steps_done(jid)

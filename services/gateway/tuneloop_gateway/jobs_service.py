@@ -160,11 +160,12 @@ def cancel_job(job_id: str) -> dict:
     """
     job = get_job_or_404(job_id)
     store = project_store()
-    if not store.cancel_job(job_id):
+    was = store.cancel_job(job_id)
+    if not was:
         current = store.jobs.get(job_id) or job
         abort(409, message=f"job {job_id} has already finished: it is {current['status']}")
     store.jobs.add_event(job_id, "job:cancelled", "job.cancelled", "job cancelled")
-    if job["status"] == PAUSED:
+    if was == PAUSED:
         store.unpin_job(job_id)
         store.release_ended_job(job_id, services().settings.keep_intermediates)
         store.reclaim_versions()

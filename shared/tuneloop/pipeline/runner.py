@@ -60,7 +60,7 @@ def run_stage(
         tidy(store, job_id, limits)  # once more costs nothing
         raise StageSkipped(f"job {job_id} is {job['status']}")
     if job["status"] in contracts.HALTED:  # before the done check: nothing passes on
-        settle_pause(store, job_id, f"before {stage}")
+        settle_pause(store, job_id, stage, f"before {stage}", limits)
         raise StagePaused(f"job {job_id} is {job['status']}: {stage} waits for its resume")
     done = store.jobs.steps_done(job_id)
     if stage in done:
@@ -94,7 +94,7 @@ def run_stage(
             f"{stage} is running at {held.holder}", limits.retry_after, lease_held=True
         ) from None
     except StagePaused:
-        settle_pause(store, job_id, f"stopped at {stage}")  # its lease is released by now
+        settle_pause(store, job_id, stage, f"stopped at {stage}", limits)  # its lease released
         raise
     finally:
         # A live process records its end even across an outage: only a death counts as a crash.
@@ -188,12 +188,18 @@ def fail(store: Store, job_id: str, stage: str, code: str, message: str, limits:
     tidy(store, job_id, limits)
 
 
-def settle_pause(store: Store, job_id: str, why: str) -> None:
+def settle_pause(store: Store, job_id: str, stage: str, why: str, limits: Limits) -> None:
     """Settle a pausing job as paused unless another stage (or a part) still carries it; a
-    paused job keeps its intermediates for as long as it is paused."""
-    if store.jobs.settle_pause(job_id, why):
+    paused job keeps its intermediates for as long as it is paused. When its pause was
+    withdrawn while stage stopped, raise StageNotReady: the stage runs again, so the job is
+    not left running with nothing to carry it on."""
+    settled = store.jobs.settle_pause(job_id, why)
+    if settled == "paused":
         store.pin_paused_job(job_id)
         log.info("job %s: paused (%s)", job_id, why)
+    elif settled == "withdrawn":
+        reason = f"the pause of job {job_id} was withdrawn: {stage} runs again"
+        raise StageNotReady(reason, limits.retry_after)
 
 
 def tidy(store: Store, job_id: str, limits: Limits) -> None:

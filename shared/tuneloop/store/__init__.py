@@ -102,12 +102,13 @@ class Store:
         """Return the projects' names: the default one and every one recorded."""
         return sorted({keys.DEFAULT_PROJECT, *self.redis.smembers(keys.PROJECTS)})
 
-    def cancel_job(self, jid: str) -> bool:
-        """Cancel a job for good: no model of it stays published; return whether it was."""
-        cancelled, withdrawn = self.jobs.cancel(jid)
+    def cancel_job(self, jid: str) -> str | None:
+        """Cancel a job for good: no model of it stays published; return the status it was
+        cancelled from (None: it had ended already)."""
+        was, withdrawn = self.jobs.cancel(jid)
         if withdrawn:
             self.blobs.delete(keys.model(withdrawn))
-        return cancelled
+        return was
 
     def pin_paused_job(self, jid: str) -> None:
         """Keep a paused job's intermediates for as long as it is paused (they expire 7 days

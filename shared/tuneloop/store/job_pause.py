@@ -21,6 +21,7 @@ START = scripts.source("job_start_stage", **job_keys.JOB_KEYS)
 PAUSE = scripts.source("job_pause", **job_keys.JOB_KEYS)
 RESUME = scripts.source("job_resume", **job_keys.JOB_KEYS)
 SETTLE = scripts.source("job_settle_pause", **job_keys.JOB_KEYS)
+SETTLED = {1: "paused", 0: "carried", -1: "withdrawn"}  # job_settle_pause.lua's answers
 PAUSED_MESSAGE = "job paused while queued: no stage of it runs until it is resumed"
 PAUSING_MESSAGE = "pause requested: the job stops at its next stage, epoch or step boundary"
 RESUMED_MESSAGE = "job resumed: its stages are sent again; done stages pass, training continues"
@@ -64,10 +65,12 @@ class JobPauses:
         bodies = [_event("job.resumed", RESUMED_MESSAGE), _event("job.resumed", UNPAUSED_MESSAGE)]
         return _change(self._resume(keys=_event_keys(jid), args=[jid, *bodies]))
 
-    def settle_pause(self, jid: str, why: str, check_parts: bool = True) -> bool:
+    def settle_pause(self, jid: str, why: str, check_parts: bool = True) -> str:
         """Settle a pausing job as paused when no stage lease is held and, with check_parts,
-        no part of a fanned-out stage is in flight; return whether it was. why ends the
-        job.paused event's message."""
+        no part of a fanned-out stage is in flight. Return "paused"; "carried" (not settled:
+        still carried on, paused already or ended); or "withdrawn": the job is queued or
+        running again (its pause withdrawn meanwhile), so the caller must carry it on. why
+        ends the job.paused event's message."""
         fanned = sorted(graph.FANNED)
         parts = [(keys.artifact(jid, plan_name(s)), keys.job_parts_done(jid, s)) for s in fanned]
         names = [
@@ -78,7 +81,7 @@ class JobPauses:
         ]
         body = _event("job.paused", f"job paused: {why}")
         args = [jid, body, len(contracts.STAGES), "1" if check_parts else "0", *fanned]
-        return self._settle_pause(keys=names, args=args) == 1
+        return SETTLED[int(self._settle_pause(keys=names, args=args))]
 
 
 def _event_keys(jid: str) -> list[str]:

@@ -261,8 +261,9 @@ class JobStore(AnswerCache, JobEvents, JobDeletion, JobPauses):
         raw = self.redis.hget(keys.job(jid), "status")
         return json.loads(raw) if raw else None
 
-    def cancel(self, jid: str) -> tuple[bool, str | None]:
-        """Cancel the job unless it has finished; return whether it was, and the model withdrawn.
+    def cancel(self, jid: str) -> tuple[str | None, str | None]:
+        """Cancel the job unless it has finished; return the status it was cancelled from (None:
+        it had ended, nothing changed) and the model withdrawn.
 
         The withdrawn model's description and listing are gone; its bytes are the caller's
         to delete (Store.cancel_job does).
@@ -273,7 +274,7 @@ class JobStore(AnswerCache, JobEvents, JobDeletion, JobPauses):
             manifest = keys.model(seen) if seen else keys.job(jid)
             space = keys.Space(self.project_of(jid))
             ended = now()
-            done, mid = self._cancel(
+            done, mid, *was = self._cancel(
                 keys=[
                     *job_keys.head(jid),
                     keys.MODELS,
@@ -287,7 +288,7 @@ class JobStore(AnswerCache, JobEvents, JobDeletion, JobPauses):
                 args=[jid, json.dumps(ended), seen, self._expiry(ended)],
             )
             if done != -1:
-                return bool(done), mid or None
+                return (was[0] if was else None), mid or None
             seen = mid  # published meanwhile: withdraw that one
 
     def fail(self, jid: str, stage: str, code: str, message: str) -> bool:

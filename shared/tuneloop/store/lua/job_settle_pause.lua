@@ -8,8 +8,11 @@
 -- scripts' head, the job's event stream, its set of event keys, its steps done, then the n
 -- stage leases, then per fanned-out stage its plan and its set of parts done. ARGV: the job
 -- id, the job.paused event's body, n, '1' to check the parts, then the fanned-out stages'
--- names. Returns 1 when the job is now paused, 0 otherwise (not pausing, or still carried).
+-- names. Returns 1 when the job is now paused, 0 when it is not (still carried, paused
+-- already, ended), -1 when it is queued or running: its pause was withdrawn (or it was
+-- resumed) meanwhile, and the caller must carry it on.
 local status = job_status(KEYS[1])
+if status == {{QUEUED}} or status == {{RUNNING}} then return -1 end
 if status ~= {{PAUSING}} then return 0 end
 local n, steps = tonumber(ARGV[3]), KEYS[AFTER_INDEXES + 2]
 local first = AFTER_INDEXES + 3
