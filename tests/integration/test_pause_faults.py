@@ -125,8 +125,8 @@ def test_a_restart_of_every_process_while_paused_loses_nothing_and_resume_contin
     stack.wait_worker("w1")
     sweeps_after(stack, 2)
     with client_for(stack) as again:
-        assert again.get(f"/v1/jobs/{job_id}").json() == before
-        assert all_events(again, job_id) == events
+        assert again.get(f"/v1/jobs/{job_id}").json() == before, describe_job(stack, job_id)
+        assert all_events(again, job_id) == events, describe_job(stack, job_id)
         assert stack.store.artifacts.get(job_id, training.POINTER)["epoch"] == 2
         assert stack.store.redis.ttl(keys.artifact(job_id, training.POINTER)) == -1
         wait_holds_nothing(stack, job_id)
