@@ -5,6 +5,7 @@ always), the gateway and one worker sweeping every second.
 """
 
 import signal
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -22,6 +23,7 @@ from .support import (
     deliveries,
     describe_job,
     epochs_in,
+    report_recovery,
     seed_interactions,
     wait_for_job,
     wait_job_status,
@@ -117,12 +119,14 @@ def test_a_restart_of_every_process_while_paused_loses_nothing_and_resume_contin
     events = all_events(api, job_id)
     stack.kill("w1")
     stack.kill("gateway")
+    stopped = time.monotonic()
     stack.stop_redis(signal.SIGKILL)  # appendfsync always: every answered write is on disk
     stack.start_redis()  # the same port and directory: it loads its append-only file
     stack.proc("gateway").restart()
     stack.proc("w1").restart()
     stack.wait_gateway()
     stack.wait_worker("w1")
+    report_recovery("every process killed while paused -> all ready", time.monotonic() - stopped)
     sweeps_after(stack, 2)
     with client_for(stack) as again:
         assert again.get(f"/v1/jobs/{job_id}").json() == before, describe_job(stack, job_id)
@@ -132,7 +136,9 @@ def test_a_restart_of_every_process_while_paused_loses_nothing_and_resume_contin
         wait_holds_nothing(stack, job_id)
         assert_frozen(again, stack, job_id, seconds=2 * SWEEP_INTERVAL)
         resume(again, job_id)
+        asked_at = time.monotonic()
         wait_for_job(again, stack, job_id, timeout=60.0)
+        report_recovery("restarted, resumed -> succeeded", time.monotonic() - asked_at)
         after = all_events(again, job_id)
     resumes = [e["message"] for e in after if e["message"].startswith("resuming fine-tuning")]
     assert resumes == ["resuming fine-tuning after epoch 2"], resumes

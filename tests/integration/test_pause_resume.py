@@ -39,6 +39,7 @@ from .support import (
     epochs_in,
     events_of,
     lease_holder,
+    report_recovery,
     seed_interactions,
     stages_started,
     training_items,
@@ -116,7 +117,9 @@ def test_a_long_job_pauses_at_its_next_epoch_holds_nothing_stays_frozen_and_resu
     assert read.status_code == 200 and read.json()["status"] == contracts.PAUSING, read.text
     assert read.headers["ETag"] != running.headers["ETag"]
     gates.epoch.touch()  # epoch 2 trains; its record sees the pause: checkpoint, stop
+    opened = time.monotonic()
     paused = wait_job_status(api, stack, job_id, {contracts.PAUSED}, 30.0)
+    report_recovery("pause: gate opened -> paused", time.monotonic() - opened, "one epoch")
     assert paused["stage"] == "fine_tune" and paused["finished_at"] is None, paused
     wait_holds_nothing(stack, job_id)
     assert epochs_in(events_of(stack, job_id)) == [1, 2]
@@ -125,10 +128,11 @@ def test_a_long_job_pauses_at_its_next_epoch_holds_nothing_stays_frozen_and_resu
     assert "stopped at a pause, its checkpoint written" in stack.log_text("w1")
     assert assert_frozen(api, stack, job_id) >= FROZEN_FOR / (2 * READ_EVERY)
 
-    resumed = resume(api, job_id)
+    resumed, asked_at = resume(api, job_id), time.monotonic()
     assert resumed["status"] in (contracts.QUEUED, contracts.RUNNING), resumed
     assert stack.store.redis.ttl(keys.artifact(job_id, training.POINTER)) > 0
     done = wait_for_job(api, stack, job_id, timeout=60.0)
+    report_recovery("resume -> succeeded", time.monotonic() - asked_at, f"{N_EPOCHS - 2} epochs")
     assert done["progress"]["current"] == done["progress"]["total"], done
     events = all_events(api, job_id)
     assert epochs_in(events) == list(range(1, N_EPOCHS + 1))  # each epoch recorded once
