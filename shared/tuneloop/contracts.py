@@ -43,9 +43,18 @@ RUNNING: Final = "running"
 SUCCEEDED: Final = "succeeded"
 FAILED: Final = "failed"
 CANCELLED: Final = "cancelled"
-STATUSES: Final = (QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED)
+# A pause asked of a running job: it stops at its next stage, epoch or step boundary (with a
+# checkpoint), then is paused. A paused job holds no worker, no lease and no message.
+PAUSING: Final = "pausing"
+PAUSED: Final = "paused"
+STATUSES: Final = (QUEUED, RUNNING, PAUSING, PAUSED, SUCCEEDED, FAILED, CANCELLED)
 TERMINAL: Final = frozenset({SUCCEEDED, FAILED, CANCELLED})
-ACTIVE: Final = (QUEUED, RUNNING)
+# Not ended: each counts toward the active-job quota and holds its interaction snapshot.
+ACTIVE: Final = (QUEUED, RUNNING, PAUSING, PAUSED)
+# Carried on by a message or a runner: the sweeper sends such a job again when neither is left.
+RUNNABLE: Final = (QUEUED, RUNNING)
+# Halted by a pause: no stage starts until the job is resumed.
+HALTED: Final = frozenset({PAUSING, PAUSED})
 
 # A webhook delivery's status: waiting for an attempt (or retrying), answered 2xx, given up.
 DELIVERY_PENDING: Final = "pending"

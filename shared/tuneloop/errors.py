@@ -32,6 +32,15 @@ class JobCancelled(Exception):  # noqa: N818
     """The job was cancelled while the stage ran."""
 
 
+class JobPaused(Exception):  # noqa: N818
+    """The job is pausing: the stage stopped at a boundary, its checkpoint written."""
+
+
+class StagePaused(StageSkipped):
+    """A pause halted the job: this stage stops (or never starts), is not done and counts no
+    crash; resuming the job sends it again."""
+
+
 class FannedOut(StageSkipped):
     """A fanned-out stage planned parts: send them; the part that completes the set goes on."""
 

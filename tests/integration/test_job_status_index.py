@@ -34,11 +34,15 @@ def indexed(store: Store) -> dict[str, list[str]]:
 
 
 def test_every_status_change_moves_the_job_to_its_status_index(store: Store) -> None:
-    done, failed, cancelled, queued = (new_job(store) for _ in range(4))
-    assert indexed(store)[contracts.QUEUED] == [done, failed, cancelled, queued]
-    store.jobs.start_stage(done, "collect")
-    store.jobs.start_stage(failed, "collect")
-    assert indexed(store)[contracts.RUNNING] == [done, failed]
+    done, failed, cancelled, queued, pausing, paused = (new_job(store) for _ in range(6))
+    assert indexed(store)[contracts.QUEUED] == [done, failed, cancelled, queued, pausing, paused]
+    for jid in (done, failed, pausing):
+        store.jobs.start_stage(jid, "collect")
+    assert indexed(store)[contracts.RUNNING] == [done, failed, pausing]
+    store.jobs.pause(pausing)  # running: pausing
+    store.jobs.pause(paused)  # queued: paused at once
+    store.jobs.pause(cancelled)
+    assert indexed(store)[contracts.PAUSED] == [cancelled, paused]
     store.jobs.succeed(done, {"model_id": "m"})
     store.jobs.fail(failed, "collect", "test", "failed on purpose")
     store.cancel_job(cancelled)
@@ -46,6 +50,8 @@ def test_every_status_change_moves_the_job_to_its_status_index(store: Store) -> 
     assert indexed(store) == {
         contracts.QUEUED: [queued],
         contracts.RUNNING: [],
+        contracts.PAUSING: [pausing],
+        contracts.PAUSED: [paused],
         contracts.SUCCEEDED: [done],
         contracts.FAILED: [failed],
         contracts.CANCELLED: [cancelled],

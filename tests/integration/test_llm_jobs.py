@@ -19,6 +19,7 @@ from tuneloop_devstack import llm_data
 from tuneloop_devstack.stack import Stack
 
 from tuneloop import contracts
+from tuneloop.store import keys
 
 from .support import API_KEY, ApiClient, client_for, full_stack, upload_checked, wait_for_job
 from .support.polling import wait_until
@@ -252,3 +253,36 @@ def test_deleting_a_language_model_deletes_its_adapter_files(
     wait_until(lambda: not adapter.exists(), 60, lambda: f"{adapter} to be deleted")
     assert client.get(f"/v1/models/{ended['model_id']}").status_code == 404
     assert client.delete(f"/v1/models/{BASE}").status_code == 400
+
+
+def test_a_pause_mid_epoch_stops_after_that_step_with_a_checkpoint_and_resumes_from_it(
+    sdk: openai.OpenAI, client: ApiClient, llm: Stack
+) -> None:
+    fid = upload(sdk, llm_data.chat_lines(PER_INTENT), "chat.jsonl")
+    method = supervised(2, batch_size=1)  # one row a step: about 100 steps an epoch
+    job = sdk.fine_tuning.jobs.create(model=BASE, training_file=fid, method=method)
+    wait_until(lambda: _steps(client, job.id), 240, lambda: "a first training step")
+    assert sdk.fine_tuning.jobs.pause(job.id).status == contracts.PAUSING
+    wait_until(
+        lambda: sdk.fine_tuning.jobs.retrieve(job.id).status == contracts.PAUSED,
+        60,
+        lambda: f"the job to be paused: {sdk.fine_tuning.jobs.retrieve(job.id)}",
+    )
+    pointer = llm.store.artifacts.get(job.id, "llm_checkpoint")
+    assert pointer["epoch"] == 0 and 0 < pointer["step"] <= 40, pointer  # inside epoch 1
+    assert pointer["key"].endswith(f"checkpoints/step-{pointer['step']}"), pointer
+    assert not [e for e in _steps(client, job.id) if "epoch" in e["data"]]
+    assert not llm.store.redis.exists(keys.lease(job.id, "fine_tune"))
+    assert sdk.fine_tuning.jobs.resume(job.id).status in (contracts.QUEUED, contracts.RUNNING)
+    ended = wait_for_job(client, llm, job.id, timeout=JOB_TIMEOUT)
+    events = client.get(f"/v1/jobs/{job.id}/events", params={"limit": 1000}).json()["data"]
+    resumed = [e["message"] for e in events if e["message"].startswith("resuming")]
+    assert resumed == [f"resuming fine-tuning at step {pointer['step']} from its checkpoint"]
+    steps = [e["data"]["step"] for e in _steps(client, job.id) if "epoch" not in e["data"]]
+    assert max(steps) > pointer["step"] and sorted(steps) == sorted(set(steps)), steps
+    assert sorted(e["data"]["epoch"] for e in _steps(client, job.id) if "epoch" in e["data"]) == [
+        1,
+        2,
+    ]
+    published = [m for m in client.get("/v1/models").json()["data"] if m.get("job_id") == job.id]
+    assert len(published) == 1 and published[0]["id"] == ended["model_id"]

@@ -31,8 +31,9 @@ from .support import API_KEY, JOB_TIMEOUT, gateway_app, upload_checked, wait_unt
 
 BANKING77 = Path(__file__).resolve().parents[1] / "fixtures" / "banking77-4"
 ROWS = 15  # rows of each of the fixture's four intents: enough for a holdout and a model
-LONG_EPOCHS = 200  # the most a job may ask for: it is still running when cancelled
+LONG_EPOCHS = 200  # the most a job may ask for: still running when paused, resumed, cancelled
 MODELS_PREFIX = "/v1/models"  # OpenAI's models API: list and retrieve (GET)
+PAUSE_STATUSES = ("paused", "pausing")  # paused while queued, pausing while it runs
 
 
 def chat_file(per_intent: int | None) -> bytes:
@@ -175,15 +176,20 @@ def _create_job(sdk: openai.OpenAI, made: dict) -> object:
     return made["job"]
 
 
-def _cancel_job(sdk: openai.OpenAI, made: dict) -> object:
-    """Cancel a job that is still running: every row of the split, for LONG_EPOCHS epochs."""
+def _pause_job(sdk: openai.OpenAI, made: dict) -> object:
+    """Pause a job that is still running: every row of the split, for LONG_EPOCHS epochs."""
     upload = upload_checked(sdk, "split.jsonl", chat_file(None))
-    job = sdk.fine_tuning.jobs.create(
+    made["long"] = sdk.fine_tuning.jobs.create(
         model=BASELINE_MODEL_ID,
         training_file=upload.id,
         hyperparameters={"n_epochs": LONG_EPOCHS},
     )
-    return sdk.fine_tuning.jobs.cancel(job.id)
+    return sdk.fine_tuning.jobs.pause(made["long"].id)
+
+
+def _cancel_job(sdk: openai.OpenAI, made: dict) -> object:
+    """Cancel the long job, resumed: it is still running (no job is left paused)."""
+    return sdk.fine_tuning.jobs.cancel(made["long"].id)
 
 
 # In order: each call may use what the ones before made. Keys: (rule, method) as url_map has.
@@ -200,6 +206,10 @@ CALLS: dict[tuple[str, str], Call] = {
     ),
     ("/v1/fine_tuning/jobs/<job_id>/checkpoints", "GET"): lambda sdk, made: (
         sdk.fine_tuning.jobs.checkpoints.list(made["job"].id)
+    ),
+    ("/v1/fine_tuning/jobs/<job_id>/pause", "POST"): _pause_job,
+    ("/v1/fine_tuning/jobs/<job_id>/resume", "POST"): lambda sdk, made: sdk.fine_tuning.jobs.resume(
+        made["long"].id
     ),
     ("/v1/fine_tuning/jobs/<job_id>/cancel", "POST"): _cancel_job,
     ("/v1/models", "GET"): lambda sdk, made: sdk.models.list(),
@@ -225,6 +235,8 @@ def test_every_openai_route_answers_the_sdk_with_only_its_required_fields(
     assert set(answers) >= openai_routes
     assert made["job"].status in ("queued", "running")
     assert answers[("/v1/fine_tuning/jobs/<job_id>", "GET")].status == "succeeded"
+    assert answers[("/v1/fine_tuning/jobs/<job_id>/pause", "POST")].status in PAUSE_STATUSES
+    assert answers[("/v1/fine_tuning/jobs/<job_id>/resume", "POST")].status in ("queued", "running")
     assert answers[("/v1/fine_tuning/jobs/<job_id>/cancel", "POST")].status == "cancelled"
     assert answers[("/v1/files/<file_id>/content", "GET")].content == chat_file(ROWS)
     assert answers[("/v1/files/<file_id>", "DELETE")].deleted is True

@@ -25,6 +25,8 @@ EXPECTED = {
     "/v1/jobs": {"get", "post"},
     "/v1/jobs/{job_id}": {"get", "delete"},
     "/v1/jobs/{job_id}/cancel": {"post"},
+    "/v1/jobs/{job_id}/pause": {"post"},
+    "/v1/jobs/{job_id}/resume": {"post"},
     "/v1/jobs/{job_id}/events": {"get"},
     "/v1/jobs/{job_id}/training_file": {"get"},
     "/v1/jobs/{job_id}/cases": {"get"},
@@ -44,6 +46,8 @@ EXPECTED = {
     "/v1/fine_tuning/jobs": {"get", "post"},
     "/v1/fine_tuning/jobs/{job_id}": {"get"},
     "/v1/fine_tuning/jobs/{job_id}/cancel": {"post"},
+    "/v1/fine_tuning/jobs/{job_id}/pause": {"post"},
+    "/v1/fine_tuning/jobs/{job_id}/resume": {"post"},
     "/v1/fine_tuning/jobs/{job_id}/events": {"get"},
     "/v1/fine_tuning/jobs/{job_id}/checkpoints": {"get"},
     "/v1/files": {"get", "post"},
@@ -122,6 +126,8 @@ OPERATION_IDS = {
     ("/v1/jobs/{job_id}", "get"): "jobs_get",
     ("/v1/jobs/{job_id}", "delete"): "jobs_delete",
     ("/v1/jobs/{job_id}/cancel", "post"): "jobs_cancel",
+    ("/v1/jobs/{job_id}/pause", "post"): "jobs_pause",
+    ("/v1/jobs/{job_id}/resume", "post"): "jobs_resume",
     ("/v1/jobs/{job_id}/events", "get"): "jobs_events",
     ("/v1/jobs/{job_id}/training_file", "get"): "jobs_training_file",
     ("/v1/jobs/{job_id}/cases", "get"): "jobs_cases",
@@ -150,6 +156,8 @@ OPERATION_IDS = {
     ("/v1/fine_tuning/jobs", "get"): "fine_tuning_jobs_list",
     ("/v1/fine_tuning/jobs/{job_id}", "get"): "fine_tuning_jobs_retrieve",
     ("/v1/fine_tuning/jobs/{job_id}/cancel", "post"): "fine_tuning_jobs_cancel",
+    ("/v1/fine_tuning/jobs/{job_id}/pause", "post"): "fine_tuning_jobs_pause",
+    ("/v1/fine_tuning/jobs/{job_id}/resume", "post"): "fine_tuning_jobs_resume",
     ("/v1/fine_tuning/jobs/{job_id}/events", "get"): "fine_tuning_jobs_list_events",
     ("/v1/fine_tuning/jobs/{job_id}/checkpoints", "get"): "fine_tuning_jobs_checkpoints_list",
     ("/v1/files", "post"): "files_create",
@@ -320,7 +328,7 @@ def test_every_operation_has_a_unique_readable_operation_id(spec: dict) -> None:
 def test_every_route_with_a_path_parameter_documents_its_404(spec: dict) -> None:
     routes = [(p, m, op) for p, item in spec["paths"].items() for m, op in item.items()]
     with_params = [(p, m, op) for p, m, op in routes if "{" in p and m in HTTP_METHODS]
-    assert len(with_params) == 29
+    assert len(with_params) == 33
     for path, method, operation in with_params:
         response = operation["responses"].get("404")
         assert response is not None, (path, method)
@@ -341,7 +349,7 @@ def test_the_openai_routes_document_every_error_in_openai_shape(spec: dict) -> N
         for method, operation in item.items()
         if method in HTTP_METHODS
     ]
-    assert len(routes) == 12
+    assert len(routes) == 14
     for path, method, operation in routes:
         errors = {s: r for s, r in operation["responses"].items() if s[0] in "45"}
         assert "401" in errors, (path, method, sorted(errors))

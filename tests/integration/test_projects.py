@@ -221,6 +221,14 @@ def route_calls(data: ProjectA) -> dict[tuple[str, str], tuple[str, Callable]]:
             MISSING,
             lambda b: b.post(f"/v1/jobs/{eid}/cancel", headers=JSON),
         ),
+        ("post", "/v1/jobs/{job_id}/pause"): (
+            MISSING,
+            lambda b: b.post(f"/v1/jobs/{eid}/pause", headers=JSON),
+        ),
+        ("post", "/v1/jobs/{job_id}/resume"): (
+            MISSING,
+            lambda b: b.post(f"/v1/jobs/{jid}/resume", headers=JSON),
+        ),
         ("get", "/v1/jobs/{job_id}/events"): (MISSING, lambda b: b.get(f"/v1/jobs/{jid}/events")),
         ("get", "/v1/jobs/{job_id}/cases"): (
             MISSING,
@@ -263,6 +271,14 @@ def route_calls(data: ProjectA) -> dict[tuple[str, str], tuple[str, Callable]]:
         ("post", "/v1/fine_tuning/jobs/{job_id}/cancel"): (
             MISSING,
             lambda b: b.post(f"/v1/fine_tuning/jobs/{jid}/cancel", headers=JSON),
+        ),
+        ("post", "/v1/fine_tuning/jobs/{job_id}/pause"): (
+            MISSING,
+            lambda b: b.post(f"/v1/fine_tuning/jobs/{jid}/pause", headers=JSON),
+        ),
+        ("post", "/v1/fine_tuning/jobs/{job_id}/resume"): (
+            MISSING,
+            lambda b: b.post(f"/v1/fine_tuning/jobs/{jid}/resume", headers=JSON),
         ),
         ("get", "/v1/fine_tuning/jobs/{job_id}/events"): (
             MISSING,
@@ -461,6 +477,8 @@ def test_the_pages_show_only_the_signed_in_keys_project(stack: Stack, a_data: Pr
             ("get", f"/jobs/{a_data.job}/live.json"),
             ("get", f"/models/{a_data.model}"),
             ("post", f"/jobs/{a_data.job}/cancel"),
+            ("post", f"/jobs/{a_data.evaluation}/pause"),
+            ("post", f"/jobs/{a_data.job}/resume"),
             ("post", f"/models/{a_data.model}/ask"),
             ("get", f"/autopilots/{a_data.autopilot}"),
             ("post", f"/autopilots/{a_data.autopilot}/pause"),

@@ -1,4 +1,4 @@
-"""`tuneloop jobs ...`: create (and watch), list, show, cancel, events."""
+"""`tuneloop jobs ...`: create (and watch), list, show, cancel, pause, resume, events."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from tuneloop_cli.request import auto_or, build_request, eval_cases
 from tuneloop_cli.request import patience as parse_patience
 from tuneloop_cli.watch import TERMINAL, Cursor, exit_code, new_events, outcome, watch
 
-STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
+STATUSES = ("queued", "running", "pausing", "paused", "succeeded", "failed", "cancelled")
 CLOSING = ("job.succeeded", "job.failed", "job.cancelled")
 CANCEL_EVENT_POLLS = 4
 
@@ -239,6 +239,24 @@ def show(api: Api, job_id: str, as_json: bool) -> None:
 def cancel(api: Api, job_id: str) -> None:
     """Cancel a job: stages not started never run; fine-tuning stops at its next epoch."""
     job = api.post(f"/v1/jobs/{part(job_id)}/cancel", None)
+    click.echo(f"job {job['id']} is {job['status']}")
+
+
+@jobs.command("pause")
+@click.argument("job_id")
+@click.pass_obj
+def pause(api: Api, job_id: str) -> None:
+    """Pause a job: a queued one at once; a running one at its next stage, epoch or step."""
+    job = api.post(f"/v1/jobs/{part(job_id)}/pause", None)
+    click.echo(f"job {job['id']} is {job['status']}")
+
+
+@jobs.command("resume")
+@click.argument("job_id")
+@click.pass_obj
+def resume(api: Api, job_id: str) -> None:
+    """Resume a paused job from where it paused (a pausing one goes on running)."""
+    job = api.post(f"/v1/jobs/{part(job_id)}/resume", None)
     click.echo(f"job {job['id']} is {job['status']}")
 
 

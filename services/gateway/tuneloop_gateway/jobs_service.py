@@ -1,4 +1,5 @@
-"""The job service: create a job and queue its stages, read one, cancel one, delete one.
+"""The job service: create a job and queue its stages, read one, cancel, pause, resume or
+delete one.
 
 The views of /v1/jobs, /v1/evaluations, /v1/fine_tuning/jobs and the report pages, and the
 hot lane, all call these; none of them imports another's view module.
@@ -16,7 +17,13 @@ from redis.exceptions import RedisError
 
 from tuneloop.agent import registry
 from tuneloop.canvas import job_canvas
-from tuneloop.contracts import BASELINE_MODEL_ID, LLM_DELETE_FILES, TERMINAL
+from tuneloop.contracts import (
+    BASELINE_MODEL_ID,
+    LLM_DELETE_FILES,
+    PAUSED,
+    QUEUED,
+    TERMINAL,
+)
 from tuneloop.llm import spec
 from tuneloop.schemas.jobs import JobSchema, unknown_model
 from tuneloop.schemas.method import DPO
@@ -84,17 +91,22 @@ def create_and_queue(request: dict, kind: str, total: int) -> tuple:
 
 
 def queue(svc: Services, job_id: str, kind: str, model: str | None) -> None:
-    """Send the job's canvas; when the broker refuses it, delete the job and answer 503.
+    """Send the job's canvas; when the broker refuses it, delete the job and answer 503."""
+    if not send_canvas(svc, job_id, kind, model):
+        project_store().jobs.delete(job_id)  # store nothing, so a retry starts clean
+        abort(503, message="the job could not be queued; retry later")
 
-    The stages of a model kind with a worker of its own go to that worker's queue.
-    """
+
+def send_canvas(svc: Services, job_id: str, kind: str, model: str | None) -> bool:
+    """Send the job's canvas (from its first stage: done stages pass); False when the broker
+    refused it. The stages of a model kind with a worker of its own go to its queue."""
     queues = registry.stage_queues(model) if model else {}
     try:
         job_canvas(svc.celery, job_id, kind, queues).apply_async()
-    except Exception:  # the broker refused: store nothing, so a retry starts clean
-        log.exception("job %s: could not be queued; removing it", job_id)
-        project_store().jobs.delete(job_id)
-        abort(503, message="the job could not be queued; retry later")
+    except Exception:
+        log.exception("job %s: could not be queued", job_id)
+        return False
+    return True
 
 
 def job_body(
@@ -142,13 +154,63 @@ def conditional(body: bytes, if_none_match: str | None) -> tuple[int, bytes, str
 
 
 def cancel_job(job_id: str) -> dict:
-    """Cancel the job and record it; answer 404 or 409 (the API's and the report pages' cancel)."""
+    """Cancel the job and record it; answer 404 or 409 (the API's and the report pages' cancel).
+
+    A paused job has no runner left to free what it kept: that is done here.
+    """
     job = get_job_or_404(job_id)
     store = project_store()
-    if not store.cancel_job(job_id):
+    was = store.cancel_job(job_id)
+    if not was:
         current = store.jobs.get(job_id) or job
         abort(409, message=f"job {job_id} has already finished: it is {current['status']}")
     store.jobs.add_event(job_id, "job:cancelled", "job.cancelled", "job cancelled")
+    if was == PAUSED:
+        store.unpin_job(job_id)
+        store.release_ended_job(job_id, services().settings.keep_intermediates)
+        store.reclaim_versions()
+    return store.jobs.get(job_id)
+
+
+def refuse_ended(job_id: str, status: str | None, which: str) -> NoReturn:
+    """Answer 409 naming the status of a job that has ended (nothing to pause or resume)."""
+    abort(409, message=f"job {job_id} has already finished: it is {status}; only {which}")
+
+
+def pause_job(job_id: str) -> dict:
+    """Pause the job: a queued one at once (paused), a running one at its next stage, epoch or
+    step boundary (pausing, then paused); answer 404, or 409 once it has ended. Pausing a
+    pausing or paused job changes nothing."""
+    get_job_or_404(job_id)
+    store = project_store()
+    change = store.jobs.pause(job_id)
+    if change.outcome == "missing":
+        no_job(job_id)
+    if change.outcome == "ended":
+        refuse_ended(job_id, change.status, "a queued or running job can be paused")
+    if change.outcome == "changed" and change.status == PAUSED:
+        store.pin_paused_job(job_id)
+    return store.jobs.get(job_id)
+
+
+def resume_job(job_id: str) -> dict:
+    """Resume the job: a paused one is queued and its stages sent again (done stages pass,
+    training continues from its checkpoint), a pausing one goes on running; answer 404, 409
+    once it has ended, 503 (still paused) when the broker refused its stages. Resuming a
+    queued or running job changes nothing."""
+    job = get_job_or_404(job_id)
+    store = project_store()
+    change = store.jobs.resume(job_id)
+    if change.outcome == "missing":
+        no_job(job_id)
+    if change.outcome == "ended":
+        refuse_ended(job_id, change.status, "a paused or pausing job can be resumed")
+    if change.outcome == "changed" and change.status == QUEUED:
+        store.unpin_job(job_id)
+        if not send_canvas(services(), job_id, job["kind"], job["request"].get("model")):
+            if store.jobs.pause(job_id).status == PAUSED:  # still queued: nothing ran
+                store.pin_paused_job(job_id)
+            abort(503, message="the job's stages could not be sent; it stays paused: retry")
     return store.jobs.get(job_id)
 
 

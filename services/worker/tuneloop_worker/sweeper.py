@@ -1,5 +1,6 @@
-"""Run the sweeper in one worker at a time: orphaned jobs are sent again or end timed out, and
-files whose check never finished are checked again or settled as error."""
+"""Run the sweeper in one worker at a time: orphaned jobs are sent again or end timed out (a
+pausing one is settled paused), and files whose check never finished are checked again or
+settled as error."""
 
 import logging
 import threading
@@ -67,9 +68,12 @@ class Sweeper(bootsteps.StartStopStep):
                     limits=limits(),
                     send_check=send_check,
                 )
-                if outcome.redriven or outcome.timed_out:
+                if outcome.redriven or outcome.timed_out or outcome.paused:
                     log.warning(
-                        "sweep: sent again %s; timed out %s", outcome.redriven, outcome.timed_out
+                        "sweep: sent again %s; timed out %s; settled paused %s",
+                        outcome.redriven,
+                        outcome.timed_out,
+                        outcome.paused,
                     )
             except TRANSIENT as exc:
                 log.warning("sweep skipped, Redis cannot take it now: %s", exc)

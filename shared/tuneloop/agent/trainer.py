@@ -3,7 +3,8 @@
 The fine_tune stage hands the trainer of the job's model kind a TrainingRun: the job's rows
 (streamed, each on its side of the split), its resolved hyperparameters and request, and
 hooks to record an epoch (which also stops the trainer when the job was cancelled or this
-runner lost its lease) and check a size against the limit, and the store for the job's
+runner lost its lease, and says when the job is pausing: the trainer then writes that epoch's
+checkpoint and stops) and check a size against the limit, and the store for the job's
 events and checkpoints. The trainer returns a Trained; the stage saves, publishes and reports it.
 The evaluate_* stages answer eval cases through the kind's evaluator (answer_cases unless
 the kind registers its own).
@@ -47,8 +48,9 @@ class TrainingRun(Protocol):
         """Yield the kept examples on the validation side, in batches."""
         ...
 
-    def record_epoch(self, n_epochs: int, row: dict) -> None:
-        """Record an epoch's losses once; raise JobCancelled or StageSkipped to stop."""
+    def record_epoch(self, n_epochs: int, row: dict) -> bool:
+        """Record an epoch's losses once; raise JobCancelled or StageSkipped to stop. Return
+        True when the job is pausing: write this epoch's checkpoint, then stop("paused")."""
         ...
 
     def check_size(self, size: int, qualifier: str = "") -> None:
@@ -60,11 +62,12 @@ class TrainingRun(Protocol):
         ...
 
     def stop_reason(self) -> str | None:
-        """Return why training must stop now ("ended", "lease"), or None (for step checks)."""
+        """Return why training must stop now ("ended", "lease"), or stop after a checkpoint
+        ("paused"), or None (for step checks)."""
         ...
 
     def stop(self, reason: str) -> NoReturn:
-        """Raise what ends the run for a stop_reason (JobCancelled or StageSkipped)."""
+        """Raise what ends the run for a stop_reason (JobCancelled, JobPaused, StageSkipped)."""
         ...
 
 

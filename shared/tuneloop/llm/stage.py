@@ -3,8 +3,10 @@
 Every log_every steps a `metrics` event; at each epoch end the HF checkpoint (adapter,
 optimizer, scheduler) goes to the artifact store, its manifest to the job's artifacts in
 Redis, and the epoch is recorded through the run (which stops training when the job was
-cancelled or this runner lost its lease). A run killed mid-way resumes from the last
-checkpoint. The adapter is uploaded before the model's manifest is published, once.
+cancelled or this runner lost its lease). A pause stops training after the step it is seen
+at: its checkpoint (the epoch's, at an epoch end; else one at that step) is uploaded and named
+the one to resume from. A run killed or paused mid-way resumes from the last checkpoint. The
+adapter is uploaded before the model's manifest is published, once.
 """
 
 import shutil
@@ -43,18 +45,24 @@ def checkpoint_key(jid: str, epoch: int) -> str:
     return f"{spec.job_files(jid)}/checkpoints/epoch-{epoch}"
 
 
+def pause_key(jid: str, step: int) -> str:
+    """Return the artifact-store key of the checkpoint a pause took at a step inside an epoch."""
+    return f"{spec.job_files(jid)}/checkpoints/step-{step}"
+
+
 def adapter_key(model_id: str) -> str:
     """Return the artifact-store key of a fine-tuned model's adapter."""
     return f"models/{model_id}/adapter"
 
 
 class Hooks:
-    """What training calls back: step metrics, epoch checkpoints, and whether to stop."""
+    """What training calls back: step metrics, epoch and pause checkpoints, whether to stop."""
 
     def __init__(self, run: TrainingRun, n_epochs: int, store_url: str) -> None:
         self.run, self.n_epochs = run, n_epochs
         self.artifacts = kind.artifact_store(store_url)
         self.stop_reason: str | None = None
+        self.pausing = False  # the job was seen pausing at the last step's check
         self.kept: list[dict] = list(run.store.artifacts.get_or_none(run.job_id, KEPT) or [])
         self.last_step = 0
 
@@ -85,12 +93,31 @@ class Hooks:
         self.kept = [c for c in self.kept if c["epoch"] != epoch] + [{**row, "key": key}]
         self.run.store.artifacts.put(jid, KEPT, self.kept)
         self.run.store.artifacts.put(jid, POINTER, {"epoch": epoch, "key": key})
-        self.run.record_epoch(self.n_epochs, row)
+        if self.run.record_epoch(self.n_epochs, row):  # pausing: this checkpoint resumes it
+            from tuneloop.llm.training import Stopped  # called from training: loaded already
+
+            self.stop_reason = "paused"
+            raise Stopped(f"paused after epoch {epoch}")
 
     def should_stop(self) -> bool:
-        """Return whether the job ended or another runner holds the stage's lease."""
-        self.stop_reason = self.run.stop_reason()
+        """Return whether the job ended or another runner holds the stage's lease (a pause
+        stops after this step, with a checkpoint: pause_requested)."""
+        reason = self.run.stop_reason()
+        self.pausing = reason == "paused"
+        self.stop_reason = None if self.pausing else reason
         return self.stop_reason is not None
+
+    def pause_requested(self) -> bool:
+        """Return whether the job was pausing at this step's check."""
+        return self.pausing
+
+    def on_pause(self, step: int, checkpoint_dir: Path) -> None:
+        """Upload the checkpoint a pause took at a step inside an epoch; resume from it."""
+        jid, key = self.run.job_id, pause_key(self.run.job_id, step)
+        self.artifacts.put_dir(key, checkpoint_dir)
+        epochs = max((c["epoch"] for c in self.kept), default=0)
+        self.run.store.artifacts.put(jid, POINTER, {"epoch": epochs, "key": key, "step": step})
+        self.stop_reason = "paused"
 
 
 def _resume(run: TrainingRun, hooks: Hooks, into: Path) -> Path | None:
@@ -98,12 +125,16 @@ def _resume(run: TrainingRun, hooks: Hooks, into: Path) -> Path | None:
     pointer = run.store.artifacts.get_or_none(run.job_id, POINTER)
     if pointer is None or not hooks.artifacts.get_dir(pointer["key"], into):
         return None
+    if "step" in pointer:  # a pause's checkpoint inside an epoch
+        key, where = f"resume:step:{pointer['step']}", f"at step {pointer['step']}"
+    else:
+        key, where = f"resume:{pointer['epoch']}", f"after epoch {pointer['epoch']}"
     run.store.jobs.add_event(
         run.job_id,
-        f"resume:{pointer['epoch']}",
+        key,
         "message",
-        f"resuming fine-tuning after epoch {pointer['epoch']} from its checkpoint",
-        {"epoch": pointer["epoch"]},
+        f"resuming fine-tuning {where} from its checkpoint",
+        {k: pointer[k] for k in ("epoch", "step") if k in pointer},
     )
     return into
 

@@ -3,8 +3,10 @@
 `train` is a pure library call: rows in, an adapter directory out, progress through hooks.
 Checkpoints are Hugging Face checkpoint dirs (adapter, optimizer, scheduler, RNG and
 trainer_state), one per epoch; only the latest is kept on disk, so a hook copies what it needs
-while it runs. Overhead over a bare TRL run: one loss `.item()` per step (logging_steps=1)
-and the per-epoch checkpoint and evaluation.
+while it runs. A pause the hooks ask for after a step inside an epoch saves a checkpoint at
+that step, hands it to on_pause, and stops (Stopped): resumed from it, training skips the
+batches of the epoch already trained and ends as a run never paused. Overhead over a bare TRL
+run: one loss `.item()` per step (logging_steps=1) and the per-epoch checkpoint and evaluation.
 """
 
 import json
@@ -21,7 +23,8 @@ LLAMA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
 
 
 class Stopped(Exception):  # noqa: N818 - the name says what happened, like StopIteration
-    """should_stop() asked training to stop; no adapter was written."""
+    """should_stop() asked training to stop, or a pause's checkpoint was handed over; no
+    adapter was written."""
 
 
 class Hooks(Protocol):
@@ -34,6 +37,10 @@ class Hooks(Protocol):
     ) -> None: ...
 
     def should_stop(self) -> bool: ...
+
+    def pause_requested(self) -> bool: ...
+
+    def on_pause(self, step: int, checkpoint_dir: Path) -> None: ...
 
 
 class NoHooks:
@@ -50,6 +57,13 @@ class NoHooks:
     def should_stop(self) -> bool:
         """Never stop."""
         return False
+
+    def pause_requested(self) -> bool:
+        """Never pause."""
+        return False
+
+    def on_pause(self, step: int, checkpoint_dir: Path) -> None:
+        """Ignore a pause's checkpoint."""
 
 
 @dataclass
@@ -83,23 +97,41 @@ def epoch_losses(log_history: Sequence[Mapping[str, Any]]) -> list[dict[str, Any
     ]
 
 
+def _at_epoch_end(epoch: float) -> bool:
+    """Return whether a trainer state's fractional epoch is a whole number of epochs."""
+    return abs(epoch - round(epoch)) < 1e-6
+
+
 def _callback(hooks: Hooks, log_every: int):
-    """Return a TrainerCallback that forwards steps, epoch checkpoints and stop requests."""
+    """Return a TrainerCallback that forwards steps, epoch checkpoints, stop and pause requests.
+
+    A pause asked after a step inside an epoch saves a checkpoint at that step (the epoch's
+    last step leaves it to the epoch's own checkpoint, which on_epoch reports).
+    """
     from transformers import TrainerCallback
 
     class Forward(TrainerCallback):
+        pausing = False
+
         def on_step_begin(self, args, state, control, **kwargs):
             if hooks.should_stop():
                 raise Stopped(f"stopped before step {state.global_step + 1}")
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if not _at_epoch_end(state.epoch) and hooks.pause_requested():
+                self.pausing = control.should_save = True
 
         def on_log(self, args, state, control, logs=None, **kwargs):
             if logs and "loss" in logs and state.global_step % log_every == 0:
                 hooks.on_step(state.global_step, float(logs["loss"]))
 
         def on_save(self, args, state, control, **kwargs):
+            checkpoint = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            if self.pausing:
+                hooks.on_pause(state.global_step, checkpoint)
+                raise Stopped(f"paused after step {state.global_step}")
             epoch = _epoch_of(state.epoch)
             row = next(r for r in epoch_losses(state.log_history) if r["epoch"] == epoch)
-            checkpoint = Path(args.output_dir) / f"checkpoint-{state.global_step}"
             hooks.on_epoch(epoch, checkpoint, row["train_loss"], row["valid_loss"])
 
     return Forward()
@@ -202,10 +234,10 @@ def build_trainer(
     raise ValueError(f"unknown training method {method!r}")
 
 
-def checkpoint_epoch(checkpoint_dir: str | Path) -> int:
-    """Return the epoch a checkpoint dir was written at (from its trainer_state.json)."""
+def checkpoint_epoch(checkpoint_dir: str | Path) -> float:
+    """Return the (fractional) epoch a checkpoint dir was written at, from its trainer_state."""
     state = json.loads((Path(checkpoint_dir) / "trainer_state.json").read_text())
-    return _epoch_of(state["epoch"])
+    return float(state["epoch"])
 
 
 def _tokens_per_epoch(dataset: Any) -> int:
@@ -235,11 +267,11 @@ def train(
     adapter_dir = workdir / "adapter"
     trainer.save_model(str(adapter_dir))
     epochs = epoch_losses(trainer.state.log_history)
-    done = _epoch_of(trainer.state.epoch) - (checkpoint_epoch(resume_from) if resume_from else 0)
+    done = trainer.state.epoch - (checkpoint_epoch(resume_from) if resume_from else 0.0)
     return TrainResult(
         adapter_dir=adapter_dir,
         epochs=epochs,
         steps=trainer.state.global_step,
-        train_tokens=_tokens_per_epoch(trainer.train_dataset) * max(0, done),
+        train_tokens=round(_tokens_per_epoch(trainer.train_dataset) * max(0.0, done)),
         seconds=time.monotonic() - started,
     )

@@ -4,7 +4,10 @@ The stage's own task runs the plan (graph.Stage.work) under the runner, as any s
 stores each part's input as a job artifact, then the plan itself (so a plan found is whole),
 and raises FannedOut naming the parts not done yet; the worker sends those as a Celery group
 and ends its chain. Each part runs run_part: it checks the job is still active, runs the
-stage's part function, and marks the part done in one Lua step (store/parts.py). Only the
+stage's part function, and marks the part done in one Lua step (store/parts.py). A pause lets
+the parts already sent run to their end (each is at most limits.embed_part_size texts): a
+pausing job settles paused only once none is in flight (lua/job_settle_pause.lua); a part
+of a job already paused does not run (its resume sends the parts not done). Only the
 call that adds the last part has the stage marked done (in that step); it then runs the
 stage's join and records the stage's end, and the worker sends the stages after it.
 
@@ -25,16 +28,12 @@ from tuneloop.pipeline.runner import Limits, fail, record_finished
 from tuneloop.store import Store
 from tuneloop.store.leases import holder_id
 from tuneloop.store.outage import persist
+from tuneloop.store.parts import plan_name
 
 log = logging.getLogger(__name__)
 
 PartWork = Callable[[Store, dict, int, Limits], dict]
 JoinWork = Callable[[Store, dict, Limits], None]
-
-
-def plan_name(stage: str) -> str:
-    """Return the artifact name of a stage's plan."""
-    return f"{stage}:plan"
 
 
 def part_name(stage: str, index: int) -> str:
@@ -102,7 +101,7 @@ def send_rest(store: Store, jid: str, stage: str, plan: dict) -> None:
 def run_part(store: Store, jid: str, stage: str, index: int, limits: Limits) -> bool:
     """Run one part at most once to its mark; return whether it completed the stage."""
     job = store.jobs.get(jid)
-    if job is None or job["status"] in contracts.TERMINAL:
+    if job is None or job["status"] in (*contracts.TERMINAL, contracts.PAUSED):
         raise StageSkipped(f"job {jid} is {job['status'] if job else 'gone'}")
     if stage in store.jobs.steps_done(jid):
         raise StageSkipped(f"{stage} of job {jid} is done")

@@ -13,8 +13,8 @@ from tuneloop import failpoints, graph
 from tuneloop.agent import registry
 from tuneloop.agent.protocol import Agent
 from tuneloop.agent.trainer import Trained
-from tuneloop.contracts import RUNNING
-from tuneloop.errors import JobCancelled, StageError, StageSkipped
+from tuneloop.contracts import HALTED, RUNNING
+from tuneloop.errors import JobCancelled, JobPaused, StageError, StageSkipped
 from tuneloop.job_request import JobRequest, request_of
 from tuneloop.pipeline import data, fanout
 from tuneloop.pipeline.runner import Limits
@@ -78,8 +78,9 @@ class StageRun:
         seed, holdout, held = self.sides()
         return one_side(self.kept_rows(), seed, holdout, VALIDATION, held)
 
-    def record_epoch(self, n_epochs: int, row: dict) -> None:
-        """Write one epoch's losses as an event (once) and count it, while the job is ours."""
+    def record_epoch(self, n_epochs: int, row: dict) -> bool:
+        """Write one epoch's losses as an event (once) and count it, while the job is ours;
+        return whether the job is pausing (checkpoint this epoch, then stop("paused"))."""
         jid = self.job_id
         valid = "n/a" if row["valid_loss"] is None else f"{row['valid_loss']:.4f}"
         message = (
@@ -92,15 +93,20 @@ class StageRun:
             raise JobCancelled(jid)  # the job ended (cancelled, most often)
         if code < 0:
             raise StageSkipped(f"fine_tune of job {jid} lost its lease; stopping here")
+        return code == 2
 
     def check_size(self, size: int, qualifier: str = "") -> None:
         """Fail the job with model_too_large when size is over the configured limit."""
         check_size(size, self.limits, qualifier)
 
     def stop_reason(self) -> str | None:
-        """Return "ended" when the job ended, "lease" when another runner holds the stage,
-        else None: two reads, cheap enough to ask at every training step."""
-        if self.store.jobs.status(self.job_id) != RUNNING:
+        """Return "ended" when the job ended, "paused" when it is pausing (stop after a
+        checkpoint), "lease" when another runner holds the stage, else None: two reads, cheap
+        enough to ask at every training step."""
+        status = self.store.jobs.status(self.job_id)
+        if status in HALTED:
+            return "paused"
+        if status != RUNNING:
             return "ended"
         holder = self.store.redis.get(keys.lease(self.job_id, STAGE))
         if holder is not None and holder != self.job["lease_holder"]:
@@ -108,9 +114,11 @@ class StageRun:
         return None
 
     def stop(self, reason: str) -> NoReturn:
-        """Raise what ends this run for a stop_reason: JobCancelled, or StageSkipped."""
+        """Raise what ends this run for a stop_reason: JobCancelled, JobPaused or StageSkipped."""
         if reason == "lease":
             raise StageSkipped(f"fine_tune of job {self.job_id} lost its lease; stopping here")
+        if reason == "paused":
+            raise JobPaused(self.job_id)
         raise JobCancelled(self.job_id)
 
     def epochs_trained(self, n: int, seconds: float) -> None:

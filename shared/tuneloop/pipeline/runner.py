@@ -1,4 +1,6 @@
-"""The life cycle every stage shares: ordering, leases, crash counting, start, finish, failure."""
+"""The life cycle every stage shares: ordering, leases, crash counting, start, finish, failure,
+and the pause: a pausing or paused job starts no stage, and the last runner of a pausing job
+settles it paused."""
 
 import functools
 import importlib
@@ -8,7 +10,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from tuneloop import contracts, failpoints, graph
-from tuneloop.errors import JobCancelled, StageError, StageNotReady, StageSkipped
+from tuneloop.errors import (
+    JobCancelled,
+    JobPaused,
+    StageError,
+    StageNotReady,
+    StagePaused,
+    StageSkipped,
+)
 from tuneloop.store import Store
 from tuneloop.store.leases import LeaseHeld, holder_id
 from tuneloop.store.outage import persist
@@ -51,6 +60,9 @@ def run_stage(
     if job["status"] in contracts.TERMINAL:
         tidy(store, job_id, limits)  # once more costs nothing
         raise StageSkipped(f"job {job_id} is {job['status']}")
+    if job["status"] in contracts.HALTED:  # before the done check: nothing passes on
+        settle_pause(store, job_id, stage, f"before {stage}", limits)
+        raise StagePaused(f"job {job_id} is {job['status']}: {stage} waits for its resume")
     done = store.jobs.steps_done(job_id)
     if stage in done:
         log.info("job %s stage %s: already done, passing on", job_id, stage)
@@ -82,6 +94,9 @@ def run_stage(
         raise StageNotReady(
             f"{stage} is running at {held.holder}", limits.retry_after, lease_held=True
         ) from None
+    except StagePaused:
+        settle_pause(store, job_id, stage, f"stopped at {stage}", limits)  # its lease released
+        raise
     finally:
         # A live process records its end even across an outage: only a death counts as a crash.
         end = functools.partial(store.deliveries.end, job_id, stage, holder)
@@ -91,7 +106,10 @@ def run_stage(
 
 def _run(store: Store, job: dict, stage: str, work: StageWork, limits: Limits) -> None:
     job_id = job["id"]
-    if not store.jobs.start_stage(job_id, stage):
+    started = store.jobs.start_stage(job_id, stage)
+    if started == "halted":
+        raise StagePaused(f"job {job_id} was paused before {stage} started")
+    if started != "started":
         raise StageSkipped(f"job {job_id} finished before {stage} started")
     log.info("job %s stage %s: started", job_id, stage)
     # The host that runs it (a container's id under compose), to find the worker of a stage.
@@ -113,6 +131,9 @@ def _run(store: Store, job: dict, stage: str, work: StageWork, limits: Limits) -
         log.info("job %s stage %s: stopped, the job was cancelled", job_id, stage)
         tidy(store, job_id, limits)
         raise StageSkipped(f"job {job_id} was cancelled during {stage}") from None
+    except JobPaused:
+        log.info("job %s stage %s: stopped at a pause, its checkpoint written", job_id, stage)
+        raise StagePaused(f"job {job_id} paused during {stage}") from None
     store.jobs.complete_step(job_id, stage)
     record_finished(store, job_id, stage, time.monotonic() - began)
     log.info("job %s stage %s: finished", job_id, stage)
@@ -166,6 +187,20 @@ def fail(store: Store, job_id: str, stage: str, code: str, message: str, limits:
     if store.jobs.fail(job_id, stage, code, message):
         log.warning("job %s stage %s: failed with %s: %s", job_id, stage, code, message)
     tidy(store, job_id, limits)
+
+
+def settle_pause(store: Store, job_id: str, stage: str, why: str, limits: Limits) -> None:
+    """Settle a pausing job as paused unless another stage (or a part) still carries it; a
+    paused job keeps its intermediates for as long as it is paused. When its pause was
+    withdrawn while stage stopped, raise StageNotReady: the stage runs again, so the job is
+    not left running with nothing to carry it on."""
+    settled = store.jobs.settle_pause(job_id, why)
+    if settled == "paused":
+        store.pin_paused_job(job_id)
+        log.info("job %s: paused (%s)", job_id, why)
+    elif settled == "withdrawn":
+        reason = f"the pause of job {job_id} was withdrawn: {stage} runs again"
+        raise StageNotReady(reason, limits.retry_after)
 
 
 def tidy(store: Store, job_id: str, limits: Limits) -> None:

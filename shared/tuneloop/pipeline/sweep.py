@@ -7,6 +7,9 @@ refused the next stage's message while it was full. A job seen orphaned on two s
 least `confirm` seconds apart is sent again from its start (stages already done pass their
 turn at once); a stage sent again `max_redrives` times without finishing ends the job
 `failed` with `stage_timed_out`.
+
+A paused job is never sent again: it waits for its resume. A pausing job orphaned the same way
+(its runner died before it stopped at its pause) is settled paused instead of sent again.
 """
 
 import logging
@@ -14,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from tuneloop import graph
+from tuneloop import contracts, graph
 from tuneloop.contracts import FILE_ERROR
 from tuneloop.pipeline.runner import Limits, fail
 from tuneloop.store import Store
@@ -41,6 +44,7 @@ class Outcome:
     redriven: list[str] = field(default_factory=list)
     timed_out: list[str] = field(default_factory=list)
     suspected: list[str] = field(default_factory=list)
+    paused: list[str] = field(default_factory=list)  # pausing jobs settled paused
 
 
 def sweep(
@@ -54,7 +58,8 @@ def sweep(
     now: Callable[[], float] = time.time,
     send_check: Callable[[str], None] | None = None,
 ) -> Outcome:
-    """Find orphaned jobs; send confirmed ones again (send(job_id, kind)) or end them timed out.
+    """Find orphaned jobs; send confirmed ones again (send(job_id, kind)) or end them timed
+    out; settle confirmed pausing ones paused.
 
     The first sweep of a Redis also lets the bulk data of jobs that failed before it expired
     expire (Store.expire_ended_jobs_once); every sweep takes bulk data that has expired out of
@@ -65,9 +70,10 @@ def sweep(
     if send_check is not None:
         recheck_files(store, send_check, now())
     outcome = Outcome()
-    active = sweeps.active_jobs()
-    carried = sweeps.with_messages(active, queues) | sweeps.leased(active)
-    orphans = [jid for jid in active if jid not in carried]
+    pausing = set(sweeps.pausing_jobs())
+    watched = [*sweeps.active_jobs(), *sorted(pausing)]
+    carried = sweeps.with_messages(watched, queues) | sweeps.leased(watched)
+    orphans = [jid for jid in watched if jid not in carried]
     seen = sweeps.suspects()
     sweeps.clear([jid for jid in seen if jid not in orphans])
     sweeps.suspect(orphans, now())
@@ -75,9 +81,22 @@ def sweep(
         if now() - seen.get(jid, now()) < confirm:
             outcome.suspected.append(jid)
             continue
-        _redrive(store, sweeps, send, jid, max_redrives, limits, outcome)
+        if jid in pausing:
+            _settle(store, jid, outcome)
+        else:
+            _redrive(store, sweeps, send, jid, max_redrives, limits, outcome)
         sweeps.clear([jid])
     return outcome
+
+
+def _settle(store: Store, jid: str, outcome: Outcome) -> None:
+    """Settle a pausing job whose runner is gone as paused (its parts are not in flight either:
+    a part's message would have named it)."""
+    why = "its runner was gone before it stopped (no lease and no message left)"
+    if store.jobs.settle_pause(jid, why, check_parts=False) == "paused":
+        store.pin_paused_job(jid)
+        log.warning("job %s: pausing with nothing carrying it on; settled paused", jid)
+        outcome.paused.append(jid)
 
 
 def recheck_files(store: Store, send_check: Callable[[str], None], at: float) -> list[str]:
@@ -118,6 +137,8 @@ def _redrive(
     outcome: Outcome,
 ) -> None:
     """Send an orphaned job again, or end it when a stage was sent again too often."""
+    if store.jobs.status(jid) not in contracts.RUNNABLE:
+        return  # paused (or ended) since it was seen orphaned: nothing to carry on
     kind = store.jobs.kind(jid)
     stages = pending_stages(store.jobs.steps_done(jid), kind) or [graph.last(kind)]
     counts = {stage: sweeps.count_redrive(jid, stage) for stage in stages}

@@ -4,6 +4,7 @@ import copy
 
 from redis import ConnectionPool, Redis
 
+from tuneloop import graph
 from tuneloop.store import budget as budgets
 from tuneloop.store import keys, paging
 from tuneloop.store.artifacts import ArtifactStore
@@ -116,15 +117,37 @@ class Store:
         """Return the projects' names: the default one and every one recorded."""
         return sorted({keys.DEFAULT_PROJECT, *self.redis.smembers(keys.PROJECTS)})
 
-    def cancel_job(self, jid: str) -> bool:
+    def cancel_job(self, jid: str) -> str | None:
         """Cancel a job for good: no model of it stays published, its webhooks are told; return
-        whether it was."""
-        cancelled, withdrawn = self.jobs.cancel(jid)
+        the status it was cancelled from (None: it had ended already)."""
+        was, withdrawn = self.jobs.cancel(jid)
         if withdrawn:
             self.blobs.delete(keys.model(withdrawn))
-        if cancelled:
+        if was:
             emit.announce_end(self, jid)
-        return cancelled
+        return was
+
+    def pin_paused_job(self, jid: str) -> None:
+        """Keep a paused job's intermediates for as long as it is paused (they expire 7 days
+        after their write while it runs): its artifacts and its fanned-out stages' parts."""
+        self.artifacts.pin(jid)
+        for key in self._part_keys(jid):
+            self.redis.persist(key)
+
+    def unpin_job(self, jid: str) -> None:
+        """Give a resumed or cancelled paused job's intermediates their time to live again."""
+        self.artifacts.unpin(jid)
+        for key in self._part_keys(jid):
+            self.redis.expire(key, self.parts.ttl)
+
+    @staticmethod
+    def _part_keys(jid: str) -> list[str]:
+        """The keys of the done parts of every fanned-out stage of a job, and their reports."""
+        return [
+            key
+            for stage in sorted(graph.FANNED)
+            for key in (keys.job_parts_done(jid, stage), keys.job_part_runs(jid, stage))
+        ]
 
     def release_ended_job(self, jid: str, keep_for: int = 0) -> list[str]:
         """Free an ended job's intermediates (at once, or after keep_for seconds); return them.

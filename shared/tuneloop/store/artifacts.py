@@ -80,6 +80,19 @@ class ArtifactStore:
         self.keep(jid, kept_until)
         return names
 
+    def pin(self, jid: str) -> None:
+        """Keep every artifact of a paused job (and its chunks) for good: a pause does not
+        run out, and its resume needs them all (its checkpoint most of all)."""
+        for name in self.redis.smembers(keys.job_artifacts(jid)):
+            self.blobs.persist(keys.artifact(jid, name))
+        self.redis.persist(keys.job_artifacts(jid))
+
+    def unpin(self, jid: str) -> None:
+        """Give a resumed (or cancelled) job's artifacts their time to live again."""
+        for name in self.redis.smembers(keys.job_artifacts(jid)):
+            self.blobs.expire(keys.artifact(jid, name), self.ttl)
+        self.redis.expire(keys.job_artifacts(jid), self.ttl)
+
     def keep(self, jid: str, until: int = 0) -> None:
         """Keep what a finished job keeps (its mask) for good, or until the Unix time until."""
         for name in KEPT_AFTER_JOB:  # the job record has no expiry; its mask, not always

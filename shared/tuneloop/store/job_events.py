@@ -47,7 +47,8 @@ class JobEvents:
         """Write a step's metrics event (once) and count the step, in one round trip.
 
         Only while the job has not ended and holder holds the stage's lease: returns 1 when
-        recorded, 0 when the job has ended, -1 when the lease is not holder's.
+        recorded, 2 when recorded and the job is pausing (stop here after a checkpoint), 0
+        when the job has ended, -1 when the lease is not holder's.
         """
         body = {"created_at": now(), "level": "info", "type": "metrics", "message": message}
         return int(

@@ -2,7 +2,8 @@
 
 Reading a job for its HTTP answer (kept answer, digest, rate-limit windows) is AnswerCache's
 (store/answer_cache.py), its durable event log JobEvents' (store/job_events.py), deleting it
-JobDeletion's (store/job_delete.py); the record's fields and eval-set encoding are
+JobDeletion's (store/job_delete.py), starting a stage, pausing and resuming it JobPauses'
+(store/job_pause.py); the record's fields and eval-set encoding are
 store/job_record.py's, the keys its id names store/job_keys.py's.
 """
 
@@ -18,11 +19,11 @@ from tuneloop.store.answer_cache import AnswerCache
 from tuneloop.store.budget import NO_BUDGET, Budget
 from tuneloop.store.job_delete import JobDeletion
 from tuneloop.store.job_events import JobEvents
+from tuneloop.store.job_pause import JobPauses
 from tuneloop.timeutil import now
 
 UPDATE_IF_ACTIVE = scripts.source("job_update_if_active", **job_keys.JOB_KEYS)
 UPDATE_AND_SET_IF_ACTIVE = scripts.source("job_update_and_set_if_active", **job_keys.JOB_KEYS)
-SET_IF_NULL = scripts.source("job_set_if_null")
 CANCEL = scripts.source("job_cancel", **job_keys.JOB_KEYS)
 CREATE = scripts.source("job_create", **job_keys.JOB_KEYS)
 FAIL = scripts.source("job_fail", **job_keys.JOB_KEYS)
@@ -50,9 +51,9 @@ class QuotaExceeded(Exception):  # noqa: N818 - a refusal, answered 429
         self.kind, self.limit = kind, limit
 
 
-class JobStore(AnswerCache, JobEvents, JobDeletion):
-    """Job records as Redis hashes of JSON values, with AnswerCache's reads, JobEvents' log and
-    JobDeletion's deletes.
+class JobStore(AnswerCache, JobEvents, JobDeletion, JobPauses):
+    """Job records as Redis hashes of JSON values, with AnswerCache's reads, JobEvents' log,
+    JobDeletion's deletes and JobPauses' stage starts, pauses and resumes.
 
     ended_ttl: seconds a failed or cancelled job keeps its bulk data after its end (0: for ever).
     Given a project, it is that project's view: its jobs are created in the project, listed
@@ -70,6 +71,7 @@ class JobStore(AnswerCache, JobEvents, JobDeletion):
         AnswerCache.__init__(self, redis, project)
         JobEvents.__init__(self, redis)
         JobDeletion.__init__(self, redis)
+        JobPauses.__init__(self, redis)
         if ended_ttl < 0:
             raise ValueError(f"a failed job's data cannot expire {ended_ttl} s after its end")
         self.redis, self.ended_ttl = redis, ended_ttl
@@ -77,7 +79,6 @@ class JobStore(AnswerCache, JobEvents, JobDeletion):
         self.space = keys.Space(project or keys.DEFAULT_PROJECT)
         self._update = redis.register_script(UPDATE_IF_ACTIVE)
         self._update_and_set = redis.register_script(UPDATE_AND_SET_IF_ACTIVE)
-        self._set_if_null = redis.register_script(SET_IF_NULL)
         self._cancel = redis.register_script(CANCEL)
         self._create = redis.register_script(CREATE)
         self._fail = redis.register_script(FAIL)
@@ -175,7 +176,8 @@ class JobStore(AnswerCache, JobEvents, JobDeletion):
         return json.loads(raw) if raw else keys.DEFAULT_PROJECT
 
     def active_snapshots(self) -> list[int]:
-        """Return the snapshot numbers of this view's queued or running jobs."""
+        """Return the snapshot numbers of this view's jobs not yet ended (a paused one too: it
+        trains on its snapshot when resumed)."""
         pipe = self.redis.pipeline(transaction=True)  # one moment: a job moving is seen once
         for status in contracts.ACTIVE:
             pipe.zrange(keys.job_status_index(status), 0, -1)
@@ -247,13 +249,6 @@ class JobStore(AnswerCache, JobEvents, JobDeletion):
         """Set fields unless the job has finished; return whether they were set."""
         return self._update(keys=job_keys.head(jid), args=[jid, *_pairs(fields)]) == 1
 
-    def start_stage(self, jid: str, stage: str) -> bool:
-        """Mark the job running in stage; return False when the job has finished."""
-        if not self.update_if_active(jid, status=contracts.RUNNING, stage=stage):
-            return False
-        self._set_if_null(keys=[keys.job(jid)], args=["started_at", json.dumps(now())])
-        return True
-
     def complete_step(self, jid: str, step: str) -> None:
         """Count one progress step as done (idempotent)."""
         self.redis.sadd(keys.job_steps(jid), step)
@@ -272,8 +267,9 @@ class JobStore(AnswerCache, JobEvents, JobDeletion):
         raw = self.redis.hget(keys.job(jid), "status")
         return json.loads(raw) if raw else None
 
-    def cancel(self, jid: str) -> tuple[bool, str | None]:
-        """Cancel the job unless it has finished; return whether it was, and the model withdrawn.
+    def cancel(self, jid: str) -> tuple[str | None, str | None]:
+        """Cancel the job unless it has finished; return the status it was cancelled from (None:
+        it had ended, nothing changed) and the model withdrawn.
 
         The withdrawn model's description and listing are gone; its bytes are the caller's
         to delete (Store.cancel_job does).
@@ -284,7 +280,7 @@ class JobStore(AnswerCache, JobEvents, JobDeletion):
             manifest = keys.model(seen) if seen else keys.job(jid)
             space = keys.Space(self.project_of(jid))
             ended = now()
-            done, mid = self._cancel(
+            done, mid, *was = self._cancel(
                 keys=[
                     *job_keys.head(jid),
                     keys.MODELS,
@@ -298,7 +294,7 @@ class JobStore(AnswerCache, JobEvents, JobDeletion):
                 args=[jid, json.dumps(ended), seen, self._expiry(ended)],
             )
             if done != -1:
-                return bool(done), mid or None
+                return (was[0] if was else None), mid or None
             seen = mid  # published meanwhile: withdraw that one
 
     def fail(self, jid: str, stage: str, code: str, message: str) -> bool:

@@ -16,6 +16,11 @@ DONE = scripts.source("part_done")
 TTL = 7 * 86400  # as a job's artifacts: the sets outlive any job that still runs
 
 
+def plan_name(stage: str) -> str:
+    """Return the artifact name of a fanned-out stage's plan ({parts, ...}, stored last)."""
+    return f"{stage}:plan"
+
+
 def part_step(stage: str, index: int) -> str:
     """Return the progress step a part of stage counts as."""
     return f"{stage}:part:{index}"

@@ -32,9 +32,13 @@ LuaValue = str | int | tuple[str, ...] | list[str] | frozenset[str] | dict[str, 
 # The constants every script may name.
 CONTRACTS: dict[str, LuaValue] = {
     "QUEUED": contracts.QUEUED,
+    "RUNNING": contracts.RUNNING,
+    "PAUSING": contracts.PAUSING,
+    "PAUSED": contracts.PAUSED,
     "CANCELLED": contracts.CANCELLED,
     "ACTIVE": contracts.ACTIVE,
     "TERMINAL": contracts.TERMINAL,
+    "HALTED": contracts.HALTED,
 }
 
 

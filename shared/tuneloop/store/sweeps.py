@@ -22,11 +22,16 @@ class SweepStore:
         return self._elect(keys=[keys.SWEEPER], args=[holder, ttl_ms]) == 1
 
     def active_jobs(self) -> list[str]:
-        """Return the ids of the jobs not yet ended (queued or running)."""
+        """Return the ids of the jobs a message or a runner must carry on (queued or running;
+        not a paused one, which waits for its resume)."""
         pipe = self.redis.pipeline(transaction=False)
-        for status in (contracts.QUEUED, contracts.RUNNING):
+        for status in contracts.RUNNABLE:
             pipe.zrange(keys.job_status_index(status), 0, -1)
         return [jid for ids in pipe.execute() for jid in ids]
+
+    def pausing_jobs(self) -> list[str]:
+        """Return the ids of the pausing jobs (their runner settles them paused, or it died)."""
+        return list(self.redis.zrange(keys.job_status_index(contracts.PAUSING), 0, -1))
 
     def with_messages(self, jids: list[str], queues: list[str]) -> set[str]:
         """Return the jobs some message names: waiting in a queue, or delivered and unacked."""

@@ -2,7 +2,9 @@
 
 Each epoch is recorded through the run (which stops the trainer when the job ended or the
 lease was lost) and offered to a background checkpoint writer; a run killed mid-way resumes
-from the last checkpoint and ends with the same model as one never killed.
+from the last checkpoint and ends with the same model as one never killed. An epoch recorded
+while the job is pausing is checkpointed whatever the schedule, and the run stops there: its
+resume starts at the next epoch.
 """
 
 import threading
@@ -140,10 +142,10 @@ class _CheckpointWriter:
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
 
-    def offer(self, state: TrainState, improved: bool, now: float) -> None:
-        """Checkpoint the state when due; else keep a copy if it is the best so far."""
+    def offer(self, state: TrainState, improved: bool, now: float, force: bool = False) -> None:
+        """Checkpoint the state when due (or forced); else keep a copy if it is the best so far."""
         began = time.perf_counter()
-        if self.schedule.due(now):
+        if self.schedule.due(now) or force:
             self.wait()
             if improved:
                 slots = [(BEST, checkpoint.copy_at_best(state))]
@@ -197,14 +199,18 @@ def _train(
     epoch_started = [time.perf_counter()]
 
     def on_checkpoint(state: TrainState, improved: bool) -> None:
-        """Record the epoch (or stop: the job ended, the lease was lost), then offer its state.
+        """Record the epoch (or stop: the job ended, the lease was lost), then offer its state;
+        at a pause, checkpoint it and stop once the checkpoint is whole.
 
         The checkpoint in flight is whole before the next epoch is announced.
         """
         saver.costs["epoch_seconds"] += time.perf_counter() - epoch_started[0]  # called first
         saver.wait()
-        run.record_epoch(config.n_epochs, state.history[-1])
-        saver.offer(state, improved, clock())
+        pausing = run.record_epoch(config.n_epochs, state.history[-1])
+        saver.offer(state, improved, clock(), force=pausing)
+        if pausing:
+            saver.wait()
+            run.stop("paused")
 
     def on_epoch(row: dict) -> None:
         """Hit the epoch failpoint; the next epoch's clock starts after."""

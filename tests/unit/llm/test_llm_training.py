@@ -1,5 +1,8 @@
 """LoRA SFT and DPO on a tiny model: masks, learning, stop, and resume from an epoch checkpoint."""
 
+import shutil
+from pathlib import Path
+
 import pytest
 from llm_fixtures import QA, WRONG, dpo_rows, hp, prompt, sft_rows
 
@@ -160,3 +163,67 @@ def test_resume_from_an_epoch_checkpoint_gives_the_uninterrupted_adapter(tiny_mo
     for name in expected:
         torch.testing.assert_close(got[name], expected[name], rtol=1e-4, atol=1e-6)
     assert [e["epoch"] for e in resumed.epochs] == [1, 2, 3]
+
+
+class PauseAtStep(Recorder):
+    """Hooks that ask for a pause at a step inside an epoch and keep the checkpoint handed over."""
+
+    def __init__(self, at_step: int, keep: Path) -> None:
+        super().__init__()
+        self.at_step, self.keep, self.paused_at = at_step, keep, None
+
+    def pause_requested(self):  # asked at a step's end, before that step's loss is logged
+        return len(self.steps) + 1 == self.at_step
+
+    def on_pause(self, step, checkpoint_dir):
+        self.paused_at = step
+        shutil.copytree(checkpoint_dir, self.keep)
+
+
+def test_a_pause_inside_an_epoch_checkpoints_that_step_and_resumes_to_the_unpaused_adapter(
+    tiny_model, tmp_path
+):
+    import torch
+
+    params = hp(n_epochs=2, batch_size=2, learning_rate=5e-3)  # 8 rows: 4 steps an epoch
+    whole = training.train("supervised", tiny_model, sft_rows(), [], params, tmp_path / "whole")
+    pausing = PauseAtStep(at_step=6, keep=tmp_path / "paused")
+    with pytest.raises(training.Stopped, match="paused after step 6"):
+        training.train(
+            "supervised", tiny_model, sft_rows(), [], params, tmp_path / "first", pausing
+        )
+    assert pausing.paused_at == 6 and [e[0] for e in pausing.epochs] == [1]
+    assert training.checkpoint_epoch(tmp_path / "paused") == 1.5
+    assert not (tmp_path / "first" / "adapter").exists()
+    resumed_hooks = Recorder()
+    resumed = training.train(
+        "supervised",
+        tiny_model,
+        sft_rows(),
+        [],
+        params,
+        tmp_path / "second",
+        resumed_hooks,
+        resume_from=tmp_path / "paused",
+    )
+    assert [s for s, _ in resumed_hooks.steps] == [7, 8]  # steps 1-6 are not trained again
+    assert [e[0] for e in resumed_hooks.epochs] == [2]
+    assert resumed.steps == whole.steps
+    expected, got = adapter_weights(whole.adapter_dir), adapter_weights(resumed.adapter_dir)
+    for name in expected:
+        torch.testing.assert_close(got[name], expected[name], rtol=1e-4, atol=1e-6)
+
+
+def test_a_pause_at_an_epochs_last_step_is_left_to_that_epochs_checkpoint(tiny_model, tmp_path):
+    pausing = PauseAtStep(at_step=4, keep=tmp_path / "paused")  # step 4 ends epoch 1
+    training.train(
+        "supervised",
+        tiny_model,
+        sft_rows(),
+        [],
+        hp(n_epochs=2, batch_size=2),
+        tmp_path / "run",
+        pausing,
+    )
+    assert pausing.paused_at is None  # no step checkpoint: the epoch's own one reports it
+    assert [e[0] for e in pausing.epochs] == [1, 2]

@@ -1,5 +1,5 @@
-"""Jobs of every kind: create (fine-tuning), read, list, cancel, delete, events, cases, training
-file."""
+"""Jobs of every kind: create (fine-tuning), read, list, cancel, pause, resume, delete, events,
+cases, training file."""
 
 from flask import Response, current_app, stream_with_context
 from flask import request as sent
@@ -39,6 +39,8 @@ from tuneloop_gateway.jobs_service import (
     invalid,
     job_body,
     no_job,
+    pause_job,
+    resume_job,
 )
 from tuneloop_gateway.limits import counted_in_store, deferred
 
@@ -153,6 +155,39 @@ class JobCancel(MethodView):
     def post(self, job_id: str) -> dict:
         """Cancel the job: stages not started never run; fine-tuning stops at its next epoch."""
         return cancel_job(job_id)
+
+
+@blp.route("/<job:job_id>/pause")
+class JobPause(MethodView):
+    """Pausing a job."""
+
+    @requires(blp, JOBS)
+    @blp.response(200, JobSchema)
+    @blp.alt_response(409, response="CONFLICT", description="the job has already finished")
+    def post(self, job_id: str) -> dict:
+        """Pause the job: a queued one at once (paused); a running one stops at its next stage,
+        epoch or step boundary with a checkpoint (pausing, then paused). A paused job holds no
+        worker; pausing it again changes nothing."""
+        return pause_job(job_id)
+
+
+@blp.route("/<job:job_id>/resume")
+class JobResume(MethodView):
+    """Resuming a job."""
+
+    @requires(blp, JOBS)
+    @blp.response(200, JobSchema)
+    @blp.alt_response(409, response="CONFLICT", description="the job has already finished")
+    @blp.alt_response(
+        503,
+        response="SERVICE_UNAVAILABLE",
+        description="the broker refused the job's stages: it stays paused",
+    )
+    def post(self, job_id: str) -> dict:
+        """Resume the job: a paused one is queued and its stages sent again (done stages pass,
+        fine-tuning continues from its checkpoint); a pausing one goes on running. Resuming a
+        queued or running job changes nothing."""
+        return resume_job(job_id)
 
 
 @blp.route("/<job:job_id>/events")

@@ -1,4 +1,5 @@
-"""OpenAI's fine-tuning API on our job store: create, list, get, events, cancel, checkpoints."""
+"""OpenAI's fine-tuning API on our job store: create, list, get, events, cancel, pause, resume,
+checkpoints."""
 
 import time
 from typing import NoReturn
@@ -35,7 +36,14 @@ from tuneloop_gateway.compat.schemas import (
 )
 from tuneloop_gateway.extensions import project_store
 from tuneloop_gateway.idempotency import idempotent
-from tuneloop_gateway.jobs_service import cancel_job, check_model, create_and_queue, invalid
+from tuneloop_gateway.jobs_service import (
+    cancel_job,
+    check_model,
+    create_and_queue,
+    invalid,
+    pause_job,
+    resume_job,
+)
 
 blp = Blueprint(
     "openai_fine_tuning",
@@ -206,6 +214,41 @@ class FineTuningJobCancel(MethodView):
         """Cancel the job: stages not started never run; fine-tuning stops at its next epoch."""
         get_job_or_404(job_id)
         return openai_job(cancel_job(job_id))
+
+
+@blp.route("/<job:job_id>/pause")
+class FineTuningJobPause(MethodView):
+    """Pausing a job."""
+
+    @blp.doc(operationId="fine_tuning_jobs_pause")
+    @requires(blp, JOBS)
+    @blp.response(200, FineTuningJobSchema)
+    @blp.alt_response(409, response="CONFLICT", description="the job has already finished")
+    def post(self, job_id: str) -> dict:
+        """Pause the job: a queued one at once (paused); a running one stops at its next epoch
+        or step boundary with a checkpoint (pausing, then paused)."""
+        get_job_or_404(job_id)
+        return openai_job(pause_job(job_id))
+
+
+@blp.route("/<job:job_id>/resume")
+class FineTuningJobResume(MethodView):
+    """Resuming a job."""
+
+    @blp.doc(operationId="fine_tuning_jobs_resume")
+    @requires(blp, JOBS)
+    @blp.response(200, FineTuningJobSchema)
+    @blp.alt_response(409, response="CONFLICT", description="the job has already finished")
+    @blp.alt_response(
+        503,
+        response="SERVICE_UNAVAILABLE",
+        description="the broker refused the job's stages: it stays paused",
+    )
+    def post(self, job_id: str) -> dict:
+        """Resume a paused job from its checkpoint (queued, then running); a pausing one goes on
+        running."""
+        get_job_or_404(job_id)
+        return openai_job(resume_job(job_id))
 
 
 @blp.route("/<job:job_id>/events")

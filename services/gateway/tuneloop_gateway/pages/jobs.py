@@ -1,4 +1,4 @@
-"""The jobs list, a job's report page, its live state and its cancel button."""
+"""The jobs list, a job's report page, its live state and its pause, resume and cancel buttons."""
 
 from flask import jsonify, redirect, render_template, request, url_for
 from marshmallow import ValidationError
@@ -9,7 +9,7 @@ from tuneloop.schemas.jobs import EventQuerySchema, JobQuerySchema
 from tuneloop.stages.compare import CASE_OUTCOMES
 from tuneloop_gateway.auth import JOBS
 from tuneloop_gateway.extensions import project_store
-from tuneloop_gateway.jobs_service import cancel_job, get_job_or_404
+from tuneloop_gateway.jobs_service import cancel_job, get_job_or_404, pause_job, resume_job
 from tuneloop_gateway.pages import charts, report
 from tuneloop_gateway.pages.site import bp, requires, when
 
@@ -18,6 +18,10 @@ CASES_SHOWN = 10
 NOTICES = {
     "cancelled": "The job was cancelled.",
     "finished": "The job had already finished: nothing was cancelled.",
+    "paused": "The job is paused: no stage of it runs until it is resumed.",
+    "pausing": "The job pauses at its next stage, epoch or step boundary, with a checkpoint.",
+    "resumed": "The job was resumed: it goes on from where it paused.",
+    "ended": "The job had already finished: it was neither paused nor resumed.",
 }
 
 
@@ -69,6 +73,7 @@ def job(job_id: str) -> object:
         job=job,
         result=result,
         active=report.is_active(job),
+        halted=report.is_halted(job),
         loss_chart=charts.loss_chart(epochs, result.get("best_epoch")),
         epochs=epochs,
         metric_rows=(rows := report.metric_rows(result)),
@@ -122,4 +127,29 @@ def job_cancel(job_id: str) -> object:
         cancel_job(job_id)
     except Conflict:  # it had finished meanwhile
         notice = "finished"
+    return redirect(url_for("pages.job", job_id=job_id, notice=notice), 303)
+
+
+@bp.post("/jobs/<job:job_id>/pause")
+@requires(JOBS)
+def job_pause(job_id: str) -> object:
+    """Pause the job as POST /v1/jobs/{id}/pause does, then show its page again."""
+    get_job_or_404(job_id)
+    try:
+        notice = pause_job(job_id)["status"]  # paused, pausing (or paused already)
+    except Conflict:  # it had finished meanwhile
+        notice = "ended"
+    return redirect(url_for("pages.job", job_id=job_id, notice=notice), 303)
+
+
+@bp.post("/jobs/<job:job_id>/resume")
+@requires(JOBS)
+def job_resume(job_id: str) -> object:
+    """Resume the job as POST /v1/jobs/{id}/resume does, then show its page again."""
+    get_job_or_404(job_id)
+    notice = "resumed"
+    try:
+        resume_job(job_id)
+    except Conflict:
+        notice = "ended"
     return redirect(url_for("pages.job", job_id=job_id, notice=notice), 303)

@@ -13,6 +13,11 @@ def is_active(job: dict) -> bool:
     return job["status"] not in contracts.TERMINAL
 
 
+def is_halted(job: dict) -> bool:
+    """Whether a pause halted the job (pausing or paused): it can be resumed, not paused."""
+    return job["status"] in contracts.HALTED
+
+
 def epochs_of(job: dict, events: Iterable[dict]) -> list[dict]:
     """Return the losses per epoch: the result's when the job has one, else the events' so far."""
     result = job.get("result") or {}
@@ -140,6 +145,7 @@ def live_state(job: dict) -> dict:
         "stage": job["stage"],
         "progress": job["progress"],
         "active": is_active(job),
+        "halted": is_halted(job),
         "finished_at": job.get("finished_at"),
         "error": job.get("error"),
     }

@@ -1,4 +1,5 @@
-// Refresh a running job's status, stage, progress and loss chart; reload once it has ended.
+// Refresh a running job's status, stage, progress and loss chart; reload once it has ended, or
+// once a pause halted it or its resume freed it (the page then shows the other button).
 (function () {
   "use strict";
   var root = document.getElementById("job");
@@ -62,7 +63,8 @@
       .then(function (state) {
         show(state);
         appendEvents(state.events);
-        if (state.active) { window.setTimeout(poll, INTERVAL_MS); }
+        var halted = root.dataset.halted === "true";
+        if (state.active && state.halted === halted) { window.setTimeout(poll, INTERVAL_MS); }
         else { window.location.replace(window.location.pathname); }
       })
       .catch(function () { window.setTimeout(poll, INTERVAL_MS * 5); });
