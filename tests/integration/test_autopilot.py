@@ -19,7 +19,7 @@ from tuneloop import contracts
 
 from .support import ApiClient, Stack, assert_problem, client_for, private_stack, wait_until
 from .support.jobs import all_events, wait_for_job
-from .support.pages import login
+from .support.pages import csrf_of, login
 from .support.receiver import Receiver, serve
 from .support.scheduler import wait_ticks
 
@@ -156,8 +156,16 @@ def test_an_autopilot_starts_a_run_after_50_new_ratings_and_lists_it(running, re
 def test_a_paused_autopilot_starts_no_run_until_resumed(running) -> None:
     stack, client = running
     aid = create(client, trigger={"new_ratings": 10})["id"]
-    paused = client.post(f"/v1/autopilots/{aid}/pause")
-    assert paused.status_code == 200 and paused.json()["status"] == "paused"
+    with ApiClient(stack.base_url) as browser:  # paused from its page's button
+        assert login(browser, stack.base_url).status_code == 303
+        page = browser.get(f"/ui/autopilots/{aid}")
+        assert f'action="/ui/autopilots/{aid}/pause"' in page.text
+        paused = browser.post(
+            f"/ui/autopilots/{aid}/pause", data={"csrf_token": csrf_of(page.text)}
+        )
+        assert paused.status_code == 200 and "The autopilot is paused." in paused.text
+        assert f'action="/ui/autopilots/{aid}/resume"' in paused.text
+    assert client.get(f"/v1/autopilots/{aid}").json()["status"] == "paused"
     post_ratings(client, rows("test.csv")[50:60])
     wait_ticks(stack)
     assert client.get(f"/v1/autopilots/{aid}").json()["runs"] == []

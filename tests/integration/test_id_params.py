@@ -109,7 +109,7 @@ def ended(client: ApiClient, job_id: str) -> dict:
 @pytest.fixture(scope="module")
 def real(client: ApiClient) -> dict[str, str]:
     """A real id of each kind: a file, the finished job trained on it, its model, an interaction,
-    a webhook endpoint and the delivery of that job's end to it."""
+    a webhook endpoint and the delivery of that job's end to it, an autopilot."""
     hook = client.post("/v1/webhooks", json={"url": "http://127.0.0.1:9/ids", "events": ["*"]})
     assert hook.status_code == 201, hook.text
     webhook_id = hook.json()["id"]
@@ -130,6 +130,15 @@ def real(client: ApiClient) -> dict[str, str]:
     edited = client.patch(f"/v1/interactions/{iid}", json={"rating": 0.8})  # its audit stream
     assert edited.status_code == 200, edited.text
     sent = client.get(f"/v1/webhooks/{webhook_id}/deliveries", params={"limit": 1}).json()
+    autopilot = client.post(
+        "/v1/autopilots",
+        json={
+            "trigger": {"new_ratings": 1_000_000},  # never due: no scheduler runs here anyway
+            "job": {},
+            "promote_if": [{"metric": "task_accuracy", "min_value": 0.0}],
+        },
+    )
+    assert autopilot.status_code == 201, autopilot.text
     return {
         "job": job["id"],
         "file": file_id,
@@ -137,6 +146,7 @@ def real(client: ApiClient) -> dict[str, str]:
         "interaction": iid,
         "webhook": webhook_id,
         "delivery": sent["data"][0]["id"],
+        "autopilot": autopilot.json()["id"],
     }
 
 

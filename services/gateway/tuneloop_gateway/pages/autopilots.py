@@ -34,10 +34,20 @@ def autopilot(autopilot_id: str) -> object:
     return render_template("autopilot.html", autopilot=found, notice=notice)
 
 
-@bp.post("/autopilots/<autopilot:autopilot_id>/<any(pause, resume):action>")
+@bp.post("/autopilots/<autopilot:autopilot_id>/pause")
 @requires(JOBS)
-def autopilot_set_status(autopilot_id: str, action: str) -> object:
-    """Pause or resume the autopilot as the API does, then show its page again."""
-    status = PAUSED if action == "pause" else ACTIVE
+def autopilot_pause(autopilot_id: str) -> object:
+    """Pause the autopilot as the API does, then show its page again."""
+    return _set(autopilot_id, PAUSED)
+
+
+@bp.post("/autopilots/<autopilot:autopilot_id>/resume")
+@requires(JOBS)
+def autopilot_resume(autopilot_id: str) -> object:
+    """Resume the autopilot as the API does, then show its page again."""
+    return _set(autopilot_id, ACTIVE)
+
+
+def _set(autopilot_id: str, status: str) -> object:
     set_status(autopilot_id, status)
     return redirect(url_for("pages.autopilot", autopilot_id=autopilot_id, notice=status), 303)
