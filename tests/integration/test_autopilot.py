@@ -9,6 +9,7 @@ receiver on 127.0.0.1 verifies the autopilot's signed events.
 
 import csv
 import itertools
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -85,7 +86,7 @@ def subscribe(client: ApiClient, receiver: Receiver, path: str, types: list[str]
 
 def events_at(receiver: Receiver, path: str, secret: str, count: int) -> list[dict]:
     """Wait until path got count POSTs; return their events, each verified."""
-    wait_until(lambda: len(receiver.at(path)) >= count, 30, f"{count} POSTs to {path}")
+    wait_until(lambda: len(receiver.at(path)) >= count, 30, lambda: f"{count} POSTs to {path}")
     return [Webhook(secret).verify(got.body, got.headers) for got in receiver.at(path)]
 
 
@@ -128,11 +129,14 @@ def test_an_autopilot_starts_a_run_after_50_new_ratings_and_lists_it(running, re
     read = client.get(f"/v1/autopilots/{aid}").json()
     assert read["runs"] == [] and read["new_ratings"] == 49, read
     post_ratings(client, test_rows[49:50])
+    posted_at = time.monotonic()
     wait_until(
         lambda: client.get(f"/v1/autopilots/{aid}").json()["runs"],
         30,
         lambda: f"a run of {aid}\n{stack.logs()}",
+        0.05,
     )
+    print(f"\n50th rating to its run listed: {time.monotonic() - posted_at:.2f} s (tick: 1 s)")
     run = client.get(f"/v1/autopilots/{aid}").json()["runs"][0]
     assert run["reason"].startswith("50 new ratings"), run
     job = wait_for_job(client, stack, run["job_id"])
