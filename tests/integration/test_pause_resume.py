@@ -308,6 +308,21 @@ def test_cancelling_a_paused_job_ends_it_cancelled_and_frees_what_it_kept(
     assert not messages_naming(stack, job_id)
 
 
+def test_cancelling_a_pausing_job_ends_it_cancelled_and_its_runner_stops_without_pausing(
+    api: ApiClient, stack: Stack, gates: Gates
+) -> None:
+    job_id = held_after_first_epoch(api, stack, gates, N_EPOCHS)
+    assert pause(api, job_id)["status"] == contracts.PAUSING
+    cancelled = api.post(f"/v1/jobs/{job_id}/cancel")
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == contracts.CANCELLED
+    gates.epoch.touch()  # epoch 2's record finds the job ended: the runner stops, tidies
+    wait_holds_nothing(stack, job_id)
+    assert api.get(f"/v1/jobs/{job_id}").json()["status"] == contracts.CANCELLED
+    kinds = types_of(all_events(api, job_id))
+    assert "job.paused" not in kinds and kinds[-1] == "job.cancelled", kinds
+    assert epochs_in(all_events(api, job_id)) == [1]
+
+
 def test_pausing_or_resuming_an_ended_job_answers_409_naming_its_status(
     api: ApiClient, stack: Stack, finished: dict
 ) -> None:

@@ -103,7 +103,7 @@ def test_a_pausing_job_settles_paused_only_once_no_lease_is_held_and_no_part_is_
     assert store.jobs.settle_pause(jid, "stopped at fine_tune") == "carried"  # a part runs
     assert store.jobs.status(jid) == contracts.PAUSING
     store.parts.mark_done(jid, "embed", 1, 2, {})  # the last part: embed is done
-    assert store.jobs.settle_pause(jid, "stopped at fine_tune") == "paused"
+    assert store.jobs.settle_pause(jid, "stopped at fine_tune") == "settled"
     assert store.jobs.status(jid) == contracts.PAUSED
     assert store.jobs.settle_pause(jid, "again") == "carried"  # paused already: once
     assert events(store, jid)[-1] == ("job.paused", "job paused: stopped at fine_tune")
@@ -115,7 +115,7 @@ def test_the_sweeper_settles_without_the_parts_check(store: Store) -> None:
     jid = running(store)
     store.jobs.pause(jid)
     store.artifacts.put(jid, plan_name("embed"), {"parts": 2})  # parts lost with their messages
-    assert store.jobs.settle_pause(jid, "its runner was gone", check_parts=False) == "paused"
+    assert store.jobs.settle_pause(jid, "its runner was gone", check_parts=False) == "settled"
 
 
 def test_an_epoch_recorded_while_pausing_is_recorded_and_says_to_stop(store: Store) -> None:
@@ -135,7 +135,7 @@ def test_a_part_of_a_pausing_job_runs_and_one_of_a_paused_job_does_not(store: St
     store.jobs.pause(jid)
     with pytest.raises(StageSkipped, match="has no part 0"):  # it would run: it has no plan
         fanout.run_part(store, jid, "embed", 0, Limits())
-    assert store.jobs.settle_pause(jid, "stopped at embed") == "paused"
+    assert store.jobs.settle_pause(jid, "stopped at embed") == "settled"
     with pytest.raises(StageSkipped, match="is paused"):
         fanout.run_part(store, jid, "embed", 0, Limits())
 

@@ -195,7 +195,7 @@ def settle_pause(store: Store, job_id: str, stage: str, why: str, limits: Limits
     withdrawn while stage stopped, raise StageNotReady: the stage runs again, so the job is
     not left running with nothing to carry it on."""
     settled = store.jobs.settle_pause(job_id, why)
-    if settled == "paused":
+    if settled == "settled":
         store.pin_paused_job(job_id)
         log.info("job %s: paused (%s)", job_id, why)
     elif settled == "withdrawn":

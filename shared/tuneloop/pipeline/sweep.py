@@ -93,7 +93,7 @@ def _settle(store: Store, jid: str, outcome: Outcome) -> None:
     """Settle a pausing job whose runner is gone as paused (its parts are not in flight either:
     a part's message would have named it)."""
     why = "its runner was gone before it stopped (no lease and no message left)"
-    if store.jobs.settle_pause(jid, why, check_parts=False) == "paused":
+    if store.jobs.settle_pause(jid, why, check_parts=False) == "settled":
         store.pin_paused_job(jid)
         log.warning("job %s: pausing with nothing carrying it on; settled paused", jid)
         outcome.paused.append(jid)

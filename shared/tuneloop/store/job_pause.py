@@ -21,7 +21,7 @@ START = scripts.source("job_start_stage", **job_keys.JOB_KEYS)
 PAUSE = scripts.source("job_pause", **job_keys.JOB_KEYS)
 RESUME = scripts.source("job_resume", **job_keys.JOB_KEYS)
 SETTLE = scripts.source("job_settle_pause", **job_keys.JOB_KEYS)
-SETTLED = {1: "paused", 0: "carried", -1: "withdrawn"}  # job_settle_pause.lua's answers
+SETTLED = {1: "settled", 0: "carried", -1: "withdrawn"}  # job_settle_pause.lua's answers
 PAUSED_MESSAGE = "job paused while queued: no stage of it runs until it is resumed"
 PAUSING_MESSAGE = "pause requested: the job stops at its next stage, epoch or step boundary"
 RESUMED_MESSAGE = "job resumed: its stages are sent again; done stages pass, training continues"
@@ -67,10 +67,10 @@ class JobPauses:
 
     def settle_pause(self, jid: str, why: str, check_parts: bool = True) -> str:
         """Settle a pausing job as paused when no stage lease is held and, with check_parts,
-        no part of a fanned-out stage is in flight. Return "paused"; "carried" (not settled:
-        still carried on, paused already or ended); or "withdrawn": the job is queued or
-        running again (its pause withdrawn meanwhile), so the caller must carry it on. why
-        ends the job.paused event's message."""
+        no part of a fanned-out stage is in flight. Return "settled" (it is paused now);
+        "carried" (not settled: still carried on, paused already or ended); or "withdrawn":
+        the job is queued or running again (its pause withdrawn meanwhile), so the caller
+        must carry it on. why ends the job.paused event's message."""
         fanned = sorted(graph.FANNED)
         parts = [(keys.artifact(jid, plan_name(s)), keys.job_parts_done(jid, s)) for s in fanned]
         names = [
