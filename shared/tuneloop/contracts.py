@@ -49,6 +49,10 @@ PAUSING: Final = "pausing"
 PAUSED: Final = "paused"
 STATUSES: Final = (QUEUED, RUNNING, PAUSING, PAUSED, SUCCEEDED, FAILED, CANCELLED)
 TERMINAL: Final = frozenset({SUCCEEDED, FAILED, CANCELLED})
+# An autopilot's status: it starts runs and rolls back, or does nothing until resumed.
+AUTOPILOT_ACTIVE: Final = "active"
+AUTOPILOT_PAUSED: Final = "paused"
+AUTOPILOT_STATUSES: Final = (AUTOPILOT_ACTIVE, AUTOPILOT_PAUSED)
 # Not ended: each counts toward the active-job quota and holds its interaction snapshot.
 ACTIVE: Final = (QUEUED, RUNNING, PAUSING, PAUSED)
 # Carried on by a message or a runner: the sweeper sends such a job again when neither is left.

@@ -196,6 +196,7 @@ def test_celery_config_takes_urls_and_timeouts_from_settings():
     assert config["task_routes"] == {
         "tuneloop.models.*": {"queue": INTERACTIVE_QUEUE},
         "tuneloop.webhooks.*": {"queue": WEBHOOKS_QUEUE},
+        "tuneloop.autopilot.*": {"queue": WEBHOOKS_QUEUE},
     }
 
 

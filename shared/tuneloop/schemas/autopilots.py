@@ -3,6 +3,7 @@
 from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 from tuneloop.autopilot.trigger import MIN_EVERY, parse_every
+from tuneloop.contracts import AUTOPILOT_STATUSES
 from tuneloop.schemas.common import StrictFloat, limit_field
 from tuneloop.schemas.jobs import JobInSchema, JobRequestSchema
 from tuneloop.schemas.promotion import PromoteRuleSchema
@@ -142,7 +143,7 @@ class AutopilotSchema(Schema):
     id = fields.String(required=True)
     object = fields.String(required=True)
     name = fields.String(allow_none=True, required=True)
-    status = fields.String(required=True, validate=validate.OneOf(("active", "paused")))
+    status = fields.String(required=True, validate=validate.OneOf(AUTOPILOT_STATUSES))
     trigger = fields.Nested(AutopilotTriggerSchema, required=True)
     job = fields.Nested(JobRequestSchema, required=True)
     promote_if = fields.List(fields.Nested(PromoteRuleSchema), required=True)

@@ -10,6 +10,7 @@ import json
 
 from redis import Redis
 
+from tuneloop import contracts
 from tuneloop.store import ids, keys, paging, scripts
 from tuneloop.timeutil import now
 
@@ -20,8 +21,8 @@ MARK_RUN = scripts.source("autopilot_mark_run")
 DELETE = scripts.source("autopilot_delete")
 SET_IF_EXISTS = scripts.source("job_set_if_exists")
 ROLL_BACK = scripts.source("alias_roll_back")
-ACTIVE, PAUSED = "active", "paused"
-STATUSES = (ACTIVE, PAUSED)
+ACTIVE, PAUSED = contracts.AUTOPILOT_ACTIVE, contracts.AUTOPILOT_PAUSED
+STATUSES = contracts.AUTOPILOT_STATUSES
 MAX_RUNS = 100  # runs kept per autopilot, newest first
 MAX_PER_PROJECT = 50  # autopilots one project may have
 FIELDS = (
