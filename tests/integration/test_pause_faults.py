@@ -71,12 +71,13 @@ def api(stack: Stack, gates: Gates) -> Iterator[ApiClient]:
 
 def sweeps_after(stack: Stack, n: int) -> None:
     """Wait until the sweeper has held its seat n times more (each sweep renews it)."""
-    redis, seen = stack.store.redis, []
+    redis, seen, last = stack.store.redis, [], [0]
 
     def swept() -> bool:
         ttl = redis.pttl(keys.SWEEPER)
-        if ttl > 0 and (not seen or ttl > seen[-1]):
+        if ttl > last[0]:  # the seat's time went up since the last read: a sweep renewed it
             seen.append(ttl)
+        last[0] = ttl
         return len(seen) > n
 
     wait_until(swept, 30.0, lambda: f"{n} sweeps\n{stack.logs()}", interval=0.05)
