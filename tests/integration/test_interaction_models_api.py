@@ -109,7 +109,7 @@ def test_the_list_filter_pages_through_exactly_that_models_interactions(
     assert listed(client, model=f"nobody-{TAG}") == []
 
 
-BAD = ["", "m" * 129, "-leading", "has space", "gpt*", "a\u00e9", 7, ["gpt-4o"]]
+BAD = ["", "m" * 129, "-leading", "has space", "gpt*", "a\u00e9", 7, ["gpt-4o"], "latest-promoted"]
 
 
 @pytest.mark.parametrize("model", BAD, ids=repr)

@@ -163,3 +163,18 @@ def test_an_alias_whose_model_was_withdrawn_answers_404_naming_it(
         f"'latest-promoted' names model {mid!r} (promoted by job {jid}), which no longer exists"
     )
     assert store.models.resolve(LATEST_PROMOTED) is None  # an evaluation of it is a 422
+
+
+def test_a_new_target_keeps_the_one_it_replaced_and_that_model_is_not_deleted(
+    store: Store, api: AppClient
+) -> None:
+    first_job, first = job_with_model(store)
+    second_job, second = job_with_model(store)
+    assert promote(store, first_job, first) and promote(store, second_job, second)
+    alias = store.models.alias(LATEST_PROMOTED)
+    assert alias["model_id"] == second
+    assert alias["previous"]["model_id"] == first and alias["previous"]["job_id"] == first_job
+    # The model a rollback would return to is kept while the alias remembers it.
+    refused = api.request("DELETE", f"/v1/models/{first}")
+    assert refused.status_code == 409, refused.text
+    assert "rolls back to" in refused.text

@@ -12,7 +12,7 @@ import math
 
 from marshmallow import ValidationError
 
-from tuneloop.contracts import SOURCES
+from tuneloop.contracts import ALIASES, SOURCES
 from tuneloop.schemas.common import _CONTROL, MAX_TEXT, small_json_object
 from tuneloop.schemas.interactions import MAX_MODEL, MODEL_NAME
 from tuneloop.schemas.labels import task_type_problem
@@ -47,11 +47,13 @@ def _metadata(value: object) -> bool:
 
 
 def _model(value: object) -> bool:
-    """A model's name: 1-MAX_MODEL characters of MODEL_NAME's alphabet (null is marshmallow's)."""
+    """A model's name: 1-MAX_MODEL characters of MODEL_NAME's alphabet, not an alias (null and
+    aliases are marshmallow's to refuse)."""
     return (
         type(value) is str
         and 0 < len(value) <= MAX_MODEL
         and MODEL_NAME.regex.fullmatch(value) is not None
+        and value not in ALIASES
     )
 
 

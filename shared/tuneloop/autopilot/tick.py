@@ -40,22 +40,30 @@ def tick(store: Store, queue: Queue, emit: Emit, quota: Quota) -> Outcome:
     """Visit every autopilot once (the unscoped store: every project's)."""
     outcome = Outcome()
     for aid in store.autopilots.every_id():
-        autopilot = store.autopilots.get(aid)
-        if autopilot is None:  # deleted meanwhile
-            continue
-        view = store.scoped(autopilot["project"])
-        if autopilot["in_flight"] and settle(view, autopilot):
-            outcome.settled.append(aid)
-            autopilot = view.autopilots.get(aid)
-            if autopilot is None:
-                continue
-        if autopilot["status"] != ACTIVE:
-            continue
-        if start_if_due(view, autopilot, queue, emit, quota):
-            outcome.started.append(aid)
-        if autopilot["rollback_if"] and roll_back_if_disowned(view, autopilot, emit):
-            outcome.rolled_back.append(aid)
+        try:
+            visit(store, aid, queue, emit, quota, outcome)
+        except Exception:  # one autopilot's fault never skips the others
+            log.exception("autopilot %s: its tick failed", aid)
     return outcome
+
+
+def visit(store: Store, aid: str, queue: Queue, emit: Emit, quota: Quota, outcome: Outcome) -> None:
+    """Settle, start and roll back for one autopilot."""
+    autopilot = store.autopilots.get(aid)
+    if autopilot is None:  # deleted meanwhile
+        return
+    view = store.scoped(autopilot["project"])
+    if autopilot["in_flight"] and settle(view, autopilot):
+        outcome.settled.append(aid)
+        autopilot = view.autopilots.get(aid)
+        if autopilot is None:
+            return
+    if autopilot["status"] != ACTIVE:
+        return
+    if start_if_due(view, autopilot, queue, emit, quota):
+        outcome.started.append(aid)
+    if autopilot["rollback_if"] and roll_back_if_disowned(view, autopilot, emit):
+        outcome.rolled_back.append(aid)
 
 
 def settle(view: Store, autopilot: dict) -> bool:
@@ -172,10 +180,10 @@ def roll_back_if_disowned(view: Store, autopilot: dict, emit: Emit) -> bool:
         "promoted_at": at,
         "rolled_back_from": {"model_id": live, "job_id": target["job_id"]},
     }
-    if (
-        view.autopilots.roll_back(autopilot["project"], contracts.LATEST_PROMOTED, live, restored)
-        != 1
-    ):
+    moved = view.autopilots.roll_back(autopilot, contracts.LATEST_PROMOTED, live, restored)
+    if moved == -1:
+        log.warning("autopilot %s: %s is gone: %s stays live", autopilot["id"], before, live)
+    if moved != 1:
         return False
     details = {"at": at, "restored_model_id": before, **judgement.as_dict()}
     view.autopilots.mark_run(autopilot["id"], target["job_id"], {"rolled_back": details})

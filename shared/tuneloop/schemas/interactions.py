@@ -2,7 +2,7 @@
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from tuneloop.contracts import RATING_SCORE, SCORE_SOURCES, SOURCES
+from tuneloop.contracts import ALIASES, RATING_SCORE, SCORE_SOURCES, SOURCES
 from tuneloop.schemas.common import (
     FullMatch,
     StrictFloat,
@@ -28,10 +28,15 @@ MODEL_NAME = FullMatch(
     error="must start with a letter or digit and hold only letters, digits, '_', '.', ':', "
     "'/', '@', '-'",
 )
+NOT_AN_ALIAS = validate.NoneOf(
+    ALIASES,
+    error="{input!r} is an alias, which moves: name the model that answered (a model's answer "
+    "gives it as `model`)",
+)
 MODEL_RULE = (
-    "the model that produced the output: a fine-tuned model's id (ft-...), an alias name, or "
-    f"any other model's name such as gpt-4o-mini; 1-{MAX_MODEL} characters: a letter or digit, "
-    "then letters, digits and '_.:/@-'"
+    "the model that produced the output: a fine-tuned model's id (ft-...: a model's answer gives "
+    "it as `model`) or any other model's name such as gpt-4o-mini, not an alias (it moves); "
+    f"1-{MAX_MODEL} characters: a letter or digit, then letters, digits and '_.:/@-'"
 )
 
 
@@ -42,7 +47,7 @@ def score_name(**kwargs: object) -> fields.String:
 
 def model_name(description: str = MODEL_RULE, **kwargs: object) -> fields.String:
     """The name of the model that produced an interaction's output (1-128 safe characters)."""
-    checks = [validate.Length(1, MAX_MODEL), MODEL_NAME]
+    checks = [validate.Length(1, MAX_MODEL), MODEL_NAME, NOT_AN_ALIAS]
     return fields.String(validate=checks, metadata={"description": description}, **kwargs)
 
 

@@ -15,12 +15,12 @@ from tuneloop.store import ids, keys, paging, scripts
 from tuneloop.timeutil import now
 
 CREATE = scripts.source("autopilot_create")
-CLAIM = scripts.source("autopilot_claim")
+CLAIM = scripts.source("autopilot_claim", AUTOPILOT_ACTIVE=contracts.AUTOPILOT_ACTIVE)
 SETTLE = scripts.source("autopilot_settle")
 MARK_RUN = scripts.source("autopilot_mark_run")
 DELETE = scripts.source("autopilot_delete")
 SET_IF_EXISTS = scripts.source("job_set_if_exists")
-ROLL_BACK = scripts.source("alias_roll_back")
+ROLL_BACK = scripts.source("alias_roll_back", AUTOPILOT_ACTIVE=contracts.AUTOPILOT_ACTIVE)
 ACTIVE, PAUSED = contracts.AUTOPILOT_ACTIVE, contracts.AUTOPILOT_PAUSED
 STATUSES = contracts.AUTOPILOT_STATUSES
 MAX_RUNS = 100  # runs kept per autopilot, newest first
@@ -93,14 +93,16 @@ class AutopilotStore:
     def get(self, aid: str, runs: int = 0) -> dict | None:
         """Return the autopilot with up to runs of its runs (newest first); None if not seen."""
         pipe = self.redis.pipeline(transaction=False)
-        pipe.hmget(keys.autopilot(aid), FIELDS).lrange(keys.autopilot_runs(aid), 0, runs - 1)
-        values, listed = pipe.execute()
+        pipe.hmget(keys.autopilot(aid), FIELDS)
+        if runs:
+            pipe.lrange(keys.autopilot_runs(aid), 0, runs - 1)
+        values, *listed = pipe.execute()
         if values[0] is None:
             return None
         found = {k: _load(k, v) for k, v in zip(FIELDS, values, strict=True)}
         if self.project is not None and found["project"] != self.project:
             return None
-        found["runs"] = [json.loads(r) for r in listed] if runs else []
+        found["runs"] = [json.loads(r) for r in listed[0]] if runs else []
         return found
 
     def page(self, limit: int, after: str | None = None) -> tuple[list[dict], bool]:
@@ -157,10 +159,15 @@ class AutopilotStore:
             self._mark_run(keys=[keys.autopilot_runs(aid)], args=[job_id, json.dumps(fields)])
         )
 
-    def roll_back(self, project: str, alias: str, live: str, target: dict) -> int:
-        """Point alias back at target's model while it still names live: 1 done, 0 moved
-        meanwhile, -1 the earlier model is gone."""
-        names = [keys.Space(project).model_alias(alias), keys.model_meta(target["model_id"])]
+    def roll_back(self, autopilot: dict, alias: str, live: str, target: dict) -> int:
+        """Point the autopilot's project's alias back at target's model while it still names
+        live and the autopilot is active: 1 done, 0 moved or paused meanwhile, -1 the earlier
+        model is gone."""
+        names = [
+            keys.Space(autopilot["project"]).model_alias(alias),
+            keys.model_meta(target["model_id"]),
+            keys.autopilot(autopilot["id"]),
+        ]
         return int(self._roll_back(keys=names, args=[live, json.dumps(target)]))
 
     def _project_of(self, aid: str) -> str:

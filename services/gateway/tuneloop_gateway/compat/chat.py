@@ -94,7 +94,7 @@ class ChatCompletions(MethodView):
             )
         question = next(m for m in reversed(body["messages"]) if m["role"] == "user")
         answer = ask_model(body["model"], question["content"])
-        return completion(body["model"], body["messages"], answer)
+        return completion(answer["model"], body["messages"], answer)  # the model that answered
 
 
 def language_model(body: dict, model_id: str) -> dict | Response:

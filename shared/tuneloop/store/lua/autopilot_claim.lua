@@ -4,7 +4,7 @@
 -- the ratings count now, the most runs kept. Returns 1 when claimed, 0 otherwise.
 local h = KEYS[1]
 if redis.call('EXISTS', h) == 0 then return 0 end
-if cjson.decode(redis.call('HGET', h, 'status')) ~= 'active' then return 0 end
+if cjson.decode(redis.call('HGET', h, 'status')) ~= {{AUTOPILOT_ACTIVE}} then return 0 end
 if cjson.decode(redis.call('HGET', h, 'in_flight')) ~= cjson.null then return 0 end
 if redis.call('HGET', h, 'runs_count') ~= ARGV[1] then return 0 end
 redis.call('HSET', h, 'runs_count', tostring(tonumber(ARGV[1]) + 1),

@@ -15,7 +15,14 @@ if status and not ended(status) then return {'active', status} end
 local n = tonumber(ARGV[3])
 for i = 1, n do
   local target = redis.call('GET', KEYS[6 + i])
-  if target and cjson.decode(target).model_id == ARGV[1] then return {'aliased', ARGV[3 + i]} end
+  if target then
+    local named = cjson.decode(target)
+    if named.model_id == ARGV[1] then return {'aliased', ARGV[3 + i]} end
+    local before = named.previous
+    if type(before) == 'table' and before.model_id == ARGV[1] then
+      return {'aliased', ARGV[3 + i] .. ' (as the model it rolls back to)'}
+    end
+  end
 end
 if (redis.call('GET', KEYS[3]) or '') ~= ARGV[2] then return {'changed'} end
 count(KEYS[6], 'models', -model_size(KEYS[3]), -1)
