@@ -10,7 +10,6 @@ is seen frozen for 5 s (the issue's window), and once resumed goes on from its c
 import io
 import json
 import os
-import re
 import subprocess
 import sys
 import time
@@ -20,7 +19,6 @@ from urllib.parse import urljoin
 
 import openai
 import pytest
-import requests
 
 from tuneloop import contracts
 from tuneloop.store import keys
@@ -47,6 +45,7 @@ from .support import (
     wait_job_status,
     wait_until,
 )
+from .support.pages import csrf_of, login
 from .support.pausing import (
     FROZEN_FOR,
     READ_EVERY,
@@ -66,7 +65,6 @@ pytestmark = pytest.mark.integration
 
 N_EPOCHS = 20
 TUNELOOP = Path(sys.executable).with_name("tuneloop")  # the installed console script
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 @pytest.fixture(scope="module")
@@ -378,26 +376,16 @@ def test_an_evaluation_job_pauses_at_its_next_stage_and_resumes_to_success(
     assert done["kind"] == "evaluation" and done["result"], done
 
 
-def signed_in(stack: Stack) -> requests.Session:
-    """A browser-like session signed in to the report pages."""
-    session = requests.Session()
-    session.trust_env = False
-    form = session.get(f"{stack.base_url}/ui/login", timeout=30)
-    data = {"csrf_token": CSRF.search(form.text).group(1), "api_key": API_KEY, "next": "/ui/jobs"}
-    done = session.post(f"{stack.base_url}/ui/login", data=data, allow_redirects=False, timeout=30)
-    assert done.status_code == 303, done.text[:300]
-    return session
-
-
 def test_the_job_page_pauses_and_resumes_a_job_beside_cancel_with_its_csrf_token(
     api: ApiClient, stack: Stack, gates: Gates
 ) -> None:
     job_id = held_after_first_epoch(api, stack, gates, 4)
     page = f"{stack.base_url}/ui/jobs/{job_id}"
-    with signed_in(stack) as browser:
+    with ApiClient(stack.base_url) as browser:
+        assert login(browser, stack.base_url).status_code == 303
         html = browser.get(page, timeout=30).text
         assert 'id="pause"' in html and 'id="cancel"' in html and 'id="resume"' not in html
-        token = CSRF.search(html).group(1)
+        token = csrf_of(html)
         refused = browser.post(f"{page}/pause", data={"csrf_token": "x"}, timeout=30)
         assert refused.status_code == 403, refused.text[:300]
         assert api.get(f"/v1/jobs/{job_id}").json()["status"] == contracts.RUNNING
