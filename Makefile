@@ -80,10 +80,10 @@ bench: $(STAMP)
 # The README's pictures: the pages from the browser test, the CLI from a pseudo-terminal.
 screenshots: $(STAMP)
 	@$(BOOTSTRAP) redis-server chromium chromium-driver
-	TUNELOOP_ARTIFACTS=$(CURDIR)/artifacts $(PY) -m pytest -q tests/integration/test_pages_browser.py
+	rm -rf artifacts/browser
+	TUNELOOP_ARTIFACTS=$(CURDIR)/artifacts $(PY) -m pytest -q tests/integration/test_pages_browser*.py
 	mkdir -p services/gateway/screenshots
-	cp artifacts/browser/pages-job-1280.png artifacts/browser/pages-job-390.png \
-	   artifacts/browser/pages-jobs-1280.png services/gateway/screenshots/
+	cp artifacts/browser/pages-*-1280.png artifacts/browser/pages-*-390.png services/gateway/screenshots/
 	$(PY) tests/screenshots/capture_cli.py
 
 venv: $(STAMP)
