@@ -123,6 +123,17 @@ def limit_field(default: int = 20, maximum: int = 100) -> fields.Integer:
     return fields.Integer(load_default=default, validate=validate.Range(1, maximum))
 
 
+def id_prefix_field() -> fields.String:
+    """A list's filter to the ids starting with a prefix (how the CLI resolves a short id)."""
+    return fields.String(
+        validate=validate.Length(1, 64),
+        metadata={
+            "description": "only the ids starting with this (of the key's project), newest "
+            "first: how a short id is resolved, as git and docker do"
+        },
+    )
+
+
 class StrictFloat(fields.Float):
     """A JSON number: rejects strings and booleans that plain Float would coerce."""
 

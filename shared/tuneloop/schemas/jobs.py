@@ -19,6 +19,7 @@ from tuneloop.schemas.common import (
     StrictBoolean,
     StrictFloat,
     event_cursor,
+    id_prefix_field,
     limit_field,
     metadata,
     task_type,
@@ -406,6 +407,13 @@ class JobQuerySchema(Schema):
     kind = fields.String(validate=validate.OneOf(KINDS))
     limit = limit_field()
     after = fields.String(validate=validate.Length(1, 64))
+    id_prefix = id_prefix_field()
+
+    @validates_schema
+    def check_prefix(self, data: dict, **kwargs: object) -> None:
+        """A prefix's matches are one page: no cursor."""
+        if "id_prefix" in data and "after" in data:
+            raise ValidationError("cannot be used with after", "id_prefix")
 
 
 class JobPageSchema(Schema):
