@@ -519,6 +519,11 @@ def test_a_short_id_never_names_another_projects_record(stack: Stack, a_data: Pr
         assert b_pages.get(page, allow_redirects=False, timeout=30).status_code == 404
         moved = a_pages.get(page, allow_redirects=False, timeout=30)
         assert moved.status_code == 303 and moved.headers["Location"].endswith(a_data.job)
+        for kind, full in (("autopilots", a_data.autopilot), ("models", a_data.model)):
+            page = f"{stack.base_url}/ui/{kind}/{full[:-4]}"
+            assert b_pages.get(page, allow_redirects=False, timeout=30).status_code == 404
+            moved = a_pages.get(page, allow_redirects=False, timeout=30)
+            assert moved.status_code == 303 and moved.headers["Location"].endswith(full), kind
     env = cli_env(stack, TUNELOOP_API_KEY=KEY_B)
     shown = subprocess.run(
         [str(TUNELOOP), "jobs", "show", short_job],
