@@ -49,9 +49,9 @@ def model(api: Api, text: str) -> str:
 
 def job_argument(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
     """A click callback: resolve a job id argument or option."""
-    return None if value is None else job(ctx.find_object(Api), value)
+    return None if value is None else job(ctx.obj, value)
 
 
 def model_argument(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
     """A click callback: resolve a model id argument or option."""
-    return None if value is None else model(ctx.find_object(Api), value)
+    return None if value is None else model(ctx.obj, value)
