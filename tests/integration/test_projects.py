@@ -514,6 +514,15 @@ def test_a_short_id_never_names_another_projects_record(stack: Stack, a_data: Pr
         assert b.get("/v1/jobs", params={"id_prefix": short_job}).json()["data"] == []
         models = b.get("/v1/models", params={"id_prefix": short_model}).json()["data"]
         assert models == []
+        assert [
+            m["id"] for m in a.get("/v1/models", params={"id_prefix": short_model}).json()["data"]
+        ] == [a_data.model]
+        for path, full in (("/v1/autopilots", a_data.autopilot), ("/v1/webhooks", a_data.webhook)):
+            short = {"id_prefix": full[:-6]}
+            assert [r["id"] for r in a.get(path, params=short).json()["data"]] == [full], path
+            assert b.get(path, params=short).json()["data"] == [], path
+        both = a.get("/v1/jobs", params={"id_prefix": short_job, "after": a_data.job})
+        assert both.status_code == 422 and "id_prefix" in both.json()["errors"], both.text
     with signed_in(stack, KEY_B) as b_pages, signed_in(stack, KEY_A) as a_pages:
         page = f"{stack.base_url}/ui/jobs/{short_job}"
         assert b_pages.get(page, allow_redirects=False, timeout=30).status_code == 404

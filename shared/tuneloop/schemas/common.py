@@ -4,7 +4,7 @@ import json
 import re
 import unicodedata
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from tuneloop.schemas import labels
 
@@ -132,6 +132,18 @@ def id_prefix_field() -> fields.String:
             "first: how a short id is resolved, as git and docker do"
         },
     )
+
+
+class IdPrefixQuery(Schema):
+    """A list's id_prefix filter (mixed into its query schema): one page, so no cursor."""
+
+    id_prefix = id_prefix_field()
+
+    @validates_schema
+    def check_prefix(self, data: dict, **kwargs: object) -> None:
+        """A prefix's matches are one page: no cursor."""
+        if "id_prefix" in data and "after" in data:
+            raise ValidationError("cannot be used with after", "id_prefix")
 
 
 class StrictFloat(fields.Float):

@@ -16,10 +16,10 @@ from tuneloop.report.tradeoff import DEFAULT_MAX_IN_SCOPE_LOSS
 from tuneloop.schemas.auto import AutoOr, auto_or  # noqa: F401 (AutoOr: named here too)
 from tuneloop.schemas.common import (
     FullMatch,
+    IdPrefixQuery,
     StrictBoolean,
     StrictFloat,
     event_cursor,
-    id_prefix_field,
     limit_field,
     metadata,
     task_type,
@@ -400,20 +400,13 @@ class JobReadQuerySchema(Schema):
     )
 
 
-class JobQuerySchema(Schema):
+class JobQuerySchema(IdPrefixQuery):
     """Filters and cursor of the job list (newest first)."""
 
     status = fields.String(validate=validate.OneOf(STATUSES))
     kind = fields.String(validate=validate.OneOf(KINDS))
     limit = limit_field()
     after = fields.String(validate=validate.Length(1, 64))
-    id_prefix = id_prefix_field()
-
-    @validates_schema
-    def check_prefix(self, data: dict, **kwargs: object) -> None:
-        """A prefix's matches are one page: no cursor."""
-        if "id_prefix" in data and "after" in data:
-            raise ValidationError("cannot be used with after", "id_prefix")
 
 
 class JobPageSchema(Schema):

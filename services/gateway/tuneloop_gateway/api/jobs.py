@@ -24,8 +24,8 @@ from tuneloop.schemas.jobs import (
 from tuneloop.schemas.results import CasePageSchema
 from tuneloop.stages.collect import synthetic_examples
 from tuneloop.stages.prepare import chat_lines
-from tuneloop.store import paging, prefixes
 from tuneloop.store.interactions import SnapshotGoneError
+from tuneloop_gateway import prefixed
 from tuneloop_gateway.auth import JOBS, current_project, requires
 from tuneloop_gateway.blueprint import Blueprint
 from tuneloop_gateway.extensions import project_store, services
@@ -90,11 +90,12 @@ def listed_jobs(query: dict) -> tuple[list[dict], bool]:
     store, prefix = project_store(), query.pop("id_prefix", None)
     if prefix is None:
         return store.jobs.page(**query)
-    found = store.jobs.with_prefix(prefix, cap=prefixes.MAX_MATCHES).ids
     status, kind = query.get("status"), query.get("kind")
-    return paging.first_page(
-        ([job] for jid in found if (job := store.jobs.get(jid)) is not None),
+    return prefixed.page(
+        store.jobs,
+        prefix,
         query["limit"],
+        store.jobs.get,
         lambda j: status in (None, j["status"]) and kind in (None, j["kind"]),
     )
 
