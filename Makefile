@@ -87,6 +87,8 @@ screenshots: $(STAMP)
 	$(PY) tests/screenshots/capture_cli.py
 
 venv: $(STAMP)
+	@echo "the CLI needs no activate: $(VENV)/bin/tuneloop --help" \
+	      "(or export PATH=\"$(abspath $(VENV))/bin:\$$PATH\" once per shell)"
 
 # The llm extra (torch, transformers, peft, trl, accelerate, boto3) at requirements-llm.txt's
 # pins: once per venv (again when the pins change). torch is large from the registry.

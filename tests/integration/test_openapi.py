@@ -289,6 +289,10 @@ def test_list_parameters_are_documented_with_their_bounds(spec: dict) -> None:
     assert set(params("/v1/jobs/{job_id}/events")) >= {"after", "limit"}
     assert set(params("/v1/webhooks")) >= {"after", "limit"}
     assert set(params("/v1/webhooks/{webhook_id}/deliveries")) >= {"after", "limit"}
+    for path in ("/v1/jobs", "/v1/models", "/v1/autopilots", "/v1/webhooks"):  # short ids
+        prefix = params(path)["id_prefix"]
+        assert prefix["in"] == "query" and prefix["schema"]["maxLength"] == 64, prefix
+        assert "git" in prefix["description"], prefix
 
 
 def test_a_webhooks_events_are_documented_with_every_type(spec: dict) -> None:

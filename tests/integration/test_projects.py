@@ -11,6 +11,7 @@ route must say what it answers another project.
 import json
 import re
 import secrets
+import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -19,6 +20,7 @@ import requests
 
 from .support import ApiClient, Stack, client_for, fault_stack
 from .support.faults import create_job, seed_interactions, training_items, wait_job_status
+from .test_cli import TUNELOOP, cli_env
 
 pytestmark = pytest.mark.integration
 
@@ -488,3 +490,56 @@ def test_the_pages_show_only_the_signed_in_keys_project(stack: Stack, a_data: Pr
             assert answer.status_code == 404, (method, path, answer.status_code)
             shown = [i for i in a_data.ids() if i in answer.text and i not in path]
             assert not shown, (method, path, shown)  # B named only what it asked for
+
+
+def test_a_short_id_never_names_another_projects_record(stack: Stack, a_data: ProjectA) -> None:
+    a_ids = {
+        "jobs": a_data.job,
+        "models": a_data.model,
+        "interactions": a_data.interaction,
+        "files": a_data.file,
+        "autopilots": a_data.autopilot,
+        "webhooks": a_data.webhook,
+    }
+    a_view, b_view = stack.store.scoped("team-a"), stack.store.scoped("team-b")
+    for kind, full in a_ids.items():
+        short = full[: len(full) - 8]
+        assert getattr(a_view, kind).with_prefix(short).ids == [full], kind
+        assert getattr(b_view, kind).with_prefix(short).total == 0, kind
+        assert getattr(a_view, kind).with_prefix(short[:2] + "*").total == 0, kind  # literal
+    short_job, short_model = a_data.job[:14], a_data.model[:-4]
+    with client_for(stack, KEY_A) as a, client_for(stack, KEY_B) as b:
+        mine = a.get("/v1/jobs", params={"id_prefix": short_job}).json()["data"]
+        assert [j["id"] for j in mine] == [a_data.job]
+        assert b.get("/v1/jobs", params={"id_prefix": short_job}).json()["data"] == []
+        models = b.get("/v1/models", params={"id_prefix": short_model}).json()["data"]
+        assert models == []
+        assert [
+            m["id"] for m in a.get("/v1/models", params={"id_prefix": short_model}).json()["data"]
+        ] == [a_data.model]
+        for path, full in (("/v1/autopilots", a_data.autopilot), ("/v1/webhooks", a_data.webhook)):
+            short = {"id_prefix": full[:-6]}
+            assert [r["id"] for r in a.get(path, params=short).json()["data"]] == [full], path
+            assert b.get(path, params=short).json()["data"] == [], path
+        both = a.get("/v1/jobs", params={"id_prefix": short_job, "after": a_data.job})
+        assert both.status_code == 422 and "id_prefix" in both.json()["errors"], both.text
+    with signed_in(stack, KEY_B) as b_pages, signed_in(stack, KEY_A) as a_pages:
+        page = f"{stack.base_url}/ui/jobs/{short_job}"
+        assert b_pages.get(page, allow_redirects=False, timeout=30).status_code == 404
+        moved = a_pages.get(page, allow_redirects=False, timeout=30)
+        assert moved.status_code == 303 and moved.headers["Location"].endswith(a_data.job)
+        for kind, full in (("autopilots", a_data.autopilot), ("models", a_data.model)):
+            page = f"{stack.base_url}/ui/{kind}/{full[:-4]}"
+            assert b_pages.get(page, allow_redirects=False, timeout=30).status_code == 404
+            moved = a_pages.get(page, allow_redirects=False, timeout=30)
+            assert moved.status_code == 303 and moved.headers["Location"].endswith(full), kind
+    env = cli_env(stack, TUNELOOP_API_KEY=KEY_B)
+    shown = subprocess.run(
+        [str(TUNELOOP), "jobs", "show", short_job],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert shown.returncode == 1 and "404" in shown.stderr, shown.stderr

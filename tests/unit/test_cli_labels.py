@@ -23,9 +23,12 @@ def test_the_report_table_shows_every_label_literally() -> None:
 
 
 class FakeApi:
-    """Answers GET /v1/jobs/{id} with one job whose request selects the labels."""
+    """Answers GET /v1/jobs/{id} with one job whose request selects the labels (and the list
+    with it, which resolves the id given)."""
 
     def get(self, path: str, **params: object) -> dict:
+        if path == "/v1/jobs":
+            return {"data": [self.get("/v1/jobs/ftjob-1")], "has_more": False}
         return {
             "id": "ftjob-1",
             "kind": "fine_tuning",

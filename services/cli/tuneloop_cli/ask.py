@@ -6,10 +6,11 @@ import click
 
 from tuneloop_cli.client import Api, part
 from tuneloop_cli.output import err, print_json
+from tuneloop_cli.short_ids import model_argument
 
 
 @click.command()
-@click.argument("model")
+@click.argument("model", callback=model_argument)
 @click.argument("question")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole answer as JSON.")
 @click.pass_obj

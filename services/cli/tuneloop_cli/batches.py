@@ -8,6 +8,7 @@ import json
 import os
 from collections.abc import Iterable, Iterator
 
+from tuneloop_cli.bad_rows import Bad, quoted
 from tuneloop_cli.rows import Row
 
 BATCH_SIZE = 1000  # the most POST /v1/interactions/batch takes
@@ -36,28 +37,42 @@ def idempotency_key(items: list[dict], first_line: int) -> str:
     return f"tuneloop-ingest-{digest}-{first_line}"
 
 
-def flatten(errors: object, prefix: str = "") -> list[str]:
-    """Render a marshmallow error tree as "field: message" strings."""
+def flatten(errors: object, prefix: str = "") -> list[tuple[str, str]]:
+    """Render a marshmallow error tree as (field path, message) pairs."""
     if isinstance(errors, dict):
-        out: list[str] = []
+        out: list[tuple[str, str]] = []
         for key, value in errors.items():
             out += flatten(value, f"{prefix}.{key}" if prefix else str(key))
         return out
     if isinstance(errors, list) and all(isinstance(e, str) for e in errors):
-        return [f"{prefix}: {' '.join(errors)}" if prefix else " ".join(errors)]
-    return [f"{prefix}: {errors}" if prefix else str(errors)]
+        return [(prefix, " ".join(errors))]
+    return [(prefix, str(errors))]
 
 
-def item_errors(errors: dict, lines: list[int]) -> dict[int, str]:
-    """Map the API's errors by item index ({"items": {"3": {...}}}) to the items' lines."""
+def item_errors(errors: dict, rows: list[Row]) -> dict[int, list[Bad]]:
+    """Map the API's errors by item index ({"items": {"3": {...}}}) to the rows' lines.
+
+    Each problem names its field and quotes the value the row sent there.
+    """
     by_item = errors.get("items") if isinstance(errors, dict) else None
     if not isinstance(by_item, dict):
         return {}
-    found: dict[int, str] = {}
+    found: dict[int, list[Bad]] = {}
     for index, fields in by_item.items():
-        if str(index).isdigit() and int(index) < len(lines):
-            found[lines[int(index)]] = "; ".join(flatten(fields))
+        if not (str(index).isdigit() and int(index) < len(rows)):
+            continue
+        row = rows[int(index)]
+        found[row.line] = [
+            Bad(row.line, f"{path}: {message}" if path else message, _sent(row, path))
+            for path, message in flatten(fields)
+        ]
     return found
+
+
+def _sent(row: Row, path: str) -> str | None:
+    """The value the row sent in a top-level field, quoted; None for others."""
+    item = row.item or {}
+    return quoted(item[path]) if path in item else None
 
 
 class FileLines:

@@ -9,8 +9,9 @@ from typing import IO
 import click
 
 from tuneloop_cli.client import Api, part
-from tuneloop_cli.convert import dpo_pairs, prompt_completion
+from tuneloop_cli.convert import group_by_input, no_pairs_reason, pairs_of, prompt_completion
 from tuneloop_cli.output import err
+from tuneloop_cli.short_ids import job_argument
 
 
 def training_lines(api: Api, job_id: str) -> Iterator[str]:
@@ -52,7 +53,7 @@ def write_lines(lines: Iterator[str], output: IO[str]) -> int:
 
 
 @click.command()
-@click.argument("job_id")
+@click.argument("job_id", callback=job_argument)
 @click.option(
     "--format",
     "fmt",
@@ -92,7 +93,10 @@ def export(api: Api, job_id: str, fmt: str, output: IO[str], min_margin: float) 
         job = api.get(f"/v1/jobs/{part(job_id)}")
         if job["kind"] != "fine_tuning":
             raise click.ClickException(f"job {job_id} is an evaluation job: it has no data")
-        pairs = dpo_pairs(job_interactions(api, job), job["request"]["min_score"], min_margin)
-        lines = (json.dumps(pair, ensure_ascii=False) + "\n" for pair in pairs)
-        count = write_lines(lines, output)
+        groups, min_score = group_by_input(job_interactions(api, job)), job["request"]["min_score"]
+        pairs = list(pairs_of(groups, min_score, min_margin))
+        if not pairs:
+            why = no_pairs_reason(groups, min_score, min_margin)
+            raise click.ClickException(f"no dpo pairs for job {job['id']}: {why}")
+        count = write_lines((json.dumps(p, ensure_ascii=False) + "\n" for p in pairs), output)
     err.print(f"wrote {count:,} {fmt} lines")

@@ -11,15 +11,22 @@ import click
 from rich.table import Table
 from rich.text import Text
 
+from tuneloop_cli import tables
 from tuneloop_cli.client import Api, part
 from tuneloop_cli.output import err, out, print_json, when
 from tuneloop_cli.request import auto_or, build_request, eval_cases
 from tuneloop_cli.request import patience as parse_patience
+from tuneloop_cli.short_ids import job_argument
 from tuneloop_cli.watch import TERMINAL, Cursor, exit_code, new_events, outcome, watch
 
 STATUSES = ("queued", "running", "pausing", "paused", "succeeded", "failed", "cancelled")
 CLOSING = ("job.succeeded", "job.failed", "job.cancelled")
 CANCEL_EVENT_POLLS = 4
+# The list's columns, most wanted first: narrow terminals drop them from the end.
+JOB_COLUMNS = tuple(
+    tables.Column(name, is_id=name in ("id", "model"))
+    for name in ("id", "status", "model", "kind", "progress", "created", "stage", "finished")
+)
 
 
 @click.group()
@@ -158,7 +165,7 @@ def _watch_and_exit(api: Api, job_id: str) -> None:
 
 
 @jobs.command("watch")
-@click.argument("job_id")
+@click.argument("job_id", callback=job_argument)
 @click.pass_obj
 def watch_job(api: Api, job_id: str) -> None:
     """Show a job's live progress until it ends (exit 0, or 3 failed, 4 cancelled)."""
@@ -169,7 +176,9 @@ def watch_job(api: Api, job_id: str) -> None:
 @click.option("--status", type=click.Choice(STATUSES))
 @click.option("--kind", type=click.Choice(["fine_tuning", "evaluation"]))
 @click.option("--limit", type=click.IntRange(1, 100), default=20, show_default=True)
-@click.option("--after", help="The last job id of the page before.")
+@click.option(
+    "--after", callback=job_argument, help="The last job id of the page before (or its prefix)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the page as JSON.")
 @click.pass_obj
 def list_jobs(
@@ -180,26 +189,28 @@ def list_jobs(
     if as_json:
         print_json(page)
         return
-    table = Table("id", "kind", "status", "stage", "progress", "created", "finished", "model")
-    for job in page["data"]:
-        progress = job["progress"]
-        table.add_row(
+    rows = [
+        [
             job["id"],
-            job["kind"],
             job["status"],
-            job.get("stage") or "-",
-            f"{progress['current']}/{progress['total']} ({progress['percent']:.0f}%)",
-            when(job["created_at"]),
-            when(job.get("finished_at")),
             job.get("model_id") or "-",
-        )
-    out.print(table)
+            job["kind"],
+            "{current}/{total} ({percent:.0f}%)".format(**job["progress"]),
+            when(job["created_at"]),
+            job.get("stage") or "-",
+            when(job.get("finished_at")),
+        ]
+        for job in page["data"]
+    ]
+    left_out = tables.show(out, JOB_COLUMNS, rows)
+    if left_out and rows:
+        err.print(f"left out to fit {out.width} columns: {', '.join(left_out)} (--json has all)")
     if page["has_more"]:
         err.print(f"more: tuneloop jobs list --after {page['data'][-1]['id']}")
 
 
 @jobs.command("show")
-@click.argument("job_id")
+@click.argument("job_id", callback=job_argument)
 @click.option("--json", "as_json", is_flag=True, help="Print the job as JSON.")
 @click.pass_obj
 def show(api: Api, job_id: str, as_json: bool) -> None:
@@ -234,7 +245,7 @@ def show(api: Api, job_id: str, as_json: bool) -> None:
 
 
 @jobs.command("cancel")
-@click.argument("job_id")
+@click.argument("job_id", callback=job_argument)
 @click.pass_obj
 def cancel(api: Api, job_id: str) -> None:
     """Cancel a job: stages not started never run; fine-tuning stops at its next epoch."""
@@ -243,7 +254,7 @@ def cancel(api: Api, job_id: str) -> None:
 
 
 @jobs.command("pause")
-@click.argument("job_id")
+@click.argument("job_id", callback=job_argument)
 @click.pass_obj
 def pause(api: Api, job_id: str) -> None:
     """Pause a job: a queued one at once; a running one at its next stage, epoch or step."""
@@ -252,7 +263,7 @@ def pause(api: Api, job_id: str) -> None:
 
 
 @jobs.command("resume")
-@click.argument("job_id")
+@click.argument("job_id", callback=job_argument)
 @click.pass_obj
 def resume(api: Api, job_id: str) -> None:
     """Resume a paused job from where it paused (a pausing one goes on running)."""
@@ -261,7 +272,7 @@ def resume(api: Api, job_id: str) -> None:
 
 
 @jobs.command("events")
-@click.argument("job_id")
+@click.argument("job_id", callback=job_argument)
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new events until the job ends.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per event.")
 @click.option(

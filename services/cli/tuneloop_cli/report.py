@@ -11,6 +11,7 @@ from tuneloop.report_metrics import HEADLINE, interval, num, signed
 from tuneloop_cli import lab_report
 from tuneloop_cli.client import Api, part
 from tuneloop_cli.output import out, print_json
+from tuneloop_cli.short_ids import job_argument
 
 
 def metrics_table(result: dict) -> Table:
@@ -124,7 +125,7 @@ def events_of(api: Api, job_id: str) -> list[dict]:
 
 
 @click.command()
-@click.argument("job_id")
+@click.argument("job_id", callback=job_argument)
 @click.option("--json", "as_json", is_flag=True, help="Print the job's result as JSON.")
 @click.option("--lab", is_flag=True, help="Print the lab's plain-text report (as make demo does).")
 @click.pass_obj

@@ -35,6 +35,7 @@ from tuneloop_gateway.docs import add_docs_rules
 from tuneloop_gateway.errors import PROBLEM_JSON, problem
 from tuneloop_gateway.extensions import Services, build_celery, send_webhooks, services
 from tuneloop_gateway.lane import HotLane
+from tuneloop_gateway.pages import short_ids
 from tuneloop_gateway.uploads import UploadRequest
 
 log = logging.getLogger(__name__)
@@ -146,12 +147,13 @@ def create_app(test_config: Mapping | None = None, settings: Settings | None = N
     request_id.register(app)  # first: even a refused request gets its X-Request-ID
     pages.register(app)  # /ui: a session cookie instead of the bearer key, checked before it
     # Before each request, in this order: key and scope (401, 403), the key's rate limit
-    # (429), the body size (413), an id in the path that is not one (404), the body's
-    # media type (415).
+    # (429), the body size (413), a page's short id (303, 300), an id in the path that is
+    # not one (404), the body's media type (415).
     auth.register(app)
     limits.build_limiter(app, settings, app.extensions["tuneloop"].store.redis)
     limits.install_body_limit(app, settings.max_body_bytes)
     app.before_request(store_projects_once)
+    app.before_request(short_ids.resolve_short_ids)  # a page's short id: to its whole id
     app.before_request(id_params.refuse_malformed)
     app.before_request(require_json_body)
     # The hot lane serves plainly fine posts of one interaction and job reads before Flask.

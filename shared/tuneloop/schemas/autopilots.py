@@ -4,7 +4,7 @@ from marshmallow import Schema, ValidationError, fields, pre_load, validate, val
 
 from tuneloop.autopilot.trigger import MIN_EVERY, parse_every
 from tuneloop.contracts import AUTOPILOT_STATUSES
-from tuneloop.schemas.common import StrictFloat, limit_field
+from tuneloop.schemas.common import IdPrefixQuery, StrictFloat, limit_field
 from tuneloop.schemas.jobs import JobInSchema, JobRequestSchema
 from tuneloop.schemas.promotion import PromoteRuleSchema
 
@@ -171,8 +171,8 @@ class AutopilotPageSchema(Schema):
     has_more = fields.Boolean(required=True)
 
 
-class AutopilotQuerySchema(Schema):
-    """The list's page size and cursor."""
+class AutopilotQuerySchema(IdPrefixQuery):
+    """The list's page size and cursor, or its id prefix."""
 
     limit = limit_field()
     after = fields.String(validate=validate.Length(1, 64))

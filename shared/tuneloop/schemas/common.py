@@ -4,7 +4,7 @@ import json
 import re
 import unicodedata
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from tuneloop.schemas import labels
 
@@ -121,6 +121,29 @@ def event_cursor() -> fields.String:
 def limit_field(default: int = 20, maximum: int = 100) -> fields.Integer:
     """The page size of a list endpoint."""
     return fields.Integer(load_default=default, validate=validate.Range(1, maximum))
+
+
+def id_prefix_field() -> fields.String:
+    """A list's filter to the ids starting with a prefix (how the CLI resolves a short id)."""
+    return fields.String(
+        validate=validate.Length(1, 64),
+        metadata={
+            "description": "only the ids starting with this (of the key's project), newest "
+            "first: how a short id is resolved, as git and docker do"
+        },
+    )
+
+
+class IdPrefixQuery(Schema):
+    """A list's id_prefix filter (mixed into its query schema): one page, so no cursor."""
+
+    id_prefix = id_prefix_field()
+
+    @validates_schema
+    def check_prefix(self, data: dict, **kwargs: object) -> None:
+        """A prefix's matches are one page: no cursor."""
+        if "id_prefix" in data and "after" in data:
+            raise ValidationError("cannot be used with after", "id_prefix")
 
 
 class StrictFloat(fields.Float):

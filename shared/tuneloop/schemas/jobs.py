@@ -16,6 +16,7 @@ from tuneloop.report.tradeoff import DEFAULT_MAX_IN_SCOPE_LOSS
 from tuneloop.schemas.auto import AutoOr, auto_or  # noqa: F401 (AutoOr: named here too)
 from tuneloop.schemas.common import (
     FullMatch,
+    IdPrefixQuery,
     StrictBoolean,
     StrictFloat,
     event_cursor,
@@ -399,7 +400,7 @@ class JobReadQuerySchema(Schema):
     )
 
 
-class JobQuerySchema(Schema):
+class JobQuerySchema(IdPrefixQuery):
     """Filters and cursor of the job list (newest first)."""
 
     status = fields.String(validate=validate.OneOf(STATUSES))

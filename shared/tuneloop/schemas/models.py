@@ -2,7 +2,7 @@
 
 from marshmallow import Schema, fields
 
-from tuneloop.schemas.common import text
+from tuneloop.schemas.common import id_prefix_field, text
 
 
 class AliasSchema(Schema):
@@ -106,6 +106,12 @@ class ModelSchema(Schema):
         allow_none=True,
         metadata={"description": "present when the model was asked for by an alias"},
     )
+
+
+class ModelQuerySchema(Schema):
+    """The model list's filter: the models whose ids start with a prefix."""
+
+    id_prefix = id_prefix_field()
 
 
 class ModelListSchema(Schema):

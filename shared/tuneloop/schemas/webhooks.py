@@ -5,7 +5,7 @@ import json
 from marshmallow import Schema, ValidationError, fields, validate
 
 from tuneloop.contracts import DELIVERY_STATUSES
-from tuneloop.schemas.common import FullMatch, limit_field, text
+from tuneloop.schemas.common import FullMatch, IdPrefixQuery, limit_field, text
 from tuneloop.store import ids
 from tuneloop.webhooks.events import EVENT_TYPES, EVERY
 from tuneloop.webhooks.targets import MAX_URL
@@ -64,8 +64,8 @@ class WebhookCreatedSchema(WebhookSchema):
     )
 
 
-class WebhookQuerySchema(Schema):
-    """Cursor of the endpoint list (newest first)."""
+class WebhookQuerySchema(IdPrefixQuery):
+    """Cursor of the endpoint list (newest first), or its id prefix."""
 
     limit = limit_field()
     after = fields.String(validate=FullMatch(ids.WEBHOOK.anchored))

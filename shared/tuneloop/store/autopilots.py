@@ -11,7 +11,7 @@ import json
 from redis import Redis
 
 from tuneloop import contracts
-from tuneloop.store import ids, keys, paging, scripts
+from tuneloop.store import ids, keys, paging, prefixes, scripts
 from tuneloop.timeutil import now
 
 CREATE = scripts.source("autopilot_create")
@@ -113,6 +113,10 @@ class AutopilotStore:
             for chunk in paging.ids_from(self.redis, self.space.autopilots, start, "-inf", True)
         )
         return paging.first_page(batches, limit)
+
+    def with_prefix(self, prefix: str, cap: int = 10) -> prefixes.Matches:
+        """Return this view's autopilots starting with prefix (newest first, up to cap)."""
+        return prefixes.with_prefix(self.redis, self.space.autopilots, prefix, cap)
 
     def every_id(self) -> list[str]:
         """Return the id of every project's autopilot (the scheduler's tick visits each)."""

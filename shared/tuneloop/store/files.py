@@ -24,7 +24,7 @@ from redis.exceptions import RedisError
 
 from tuneloop.contracts import FILE_UPLOADED
 from tuneloop.store import budget as budgets
-from tuneloop.store import ids, keys, paging, scripts
+from tuneloop.store import ids, keys, paging, prefixes, scripts
 from tuneloop.store.budget import NO_BUDGET, Budget
 from tuneloop.timeutil import now
 
@@ -176,6 +176,12 @@ class FileStore:
             for ids in paging.ids_from(self.redis, listed, start, "-inf", reverse=True)
         )
         return paging.first_page(batches, limit, lambda f: purpose in (None, f["purpose"]))
+
+    def with_prefix(self, prefix: str, cap: int = 10) -> prefixes.Matches:
+        """Return this view's files starting with prefix (newest first, up to cap)."""
+        return prefixes.with_prefix(
+            self.redis, self.space.files if self.project else keys.FILES, prefix, cap
+        )
 
     def use(self, fid: str, job_id: str) -> bool:
         """Record that job_id uses the file; False when the file no longer exists."""

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from redis import Redis
 
 from tuneloop.store import budget as budgets
-from tuneloop.store import ids, keys, paging, ratelimit, scripts, versions
+from tuneloop.store import ids, keys, paging, prefixes, ratelimit, scripts, versions
 from tuneloop.store.budget import NO_BUDGET, Budget
 from tuneloop.store.ratelimit import Window
 from tuneloop.timeutil import now
@@ -170,6 +170,10 @@ class InteractionStore:
             )
 
         return paging.first_page(batches, limit, wanted)
+
+    def with_prefix(self, prefix: str, cap: int = 10) -> prefixes.Matches:
+        """Return this view's interactions starting with prefix (newest first, up to cap)."""
+        return prefixes.with_prefix(self.redis, self.k.interactions, prefix, cap)
 
     def get(self, iid: str) -> dict | None:
         """Return one interaction's current version, or None when there is none."""

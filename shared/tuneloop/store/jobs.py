@@ -14,7 +14,7 @@ from redis import Redis
 
 from tuneloop import contracts, graph
 from tuneloop.store import budget as budgets
-from tuneloop.store import ids, job_keys, job_record, keys, paging, scripts
+from tuneloop.store import ids, job_keys, job_record, keys, paging, prefixes, scripts
 from tuneloop.store.answer_cache import AnswerCache
 from tuneloop.store.budget import NO_BUDGET, Budget
 from tuneloop.store.job_delete import JobDeletion
@@ -223,6 +223,12 @@ class JobStore(AnswerCache, JobEvents, JobDeletion, JobPauses):
             batches,
             limit,
             lambda j: status in (None, j["status"]) and kind in (None, j["kind"]),
+        )
+
+    def with_prefix(self, prefix: str, cap: int = 10) -> prefixes.Matches:
+        """Return this view's jobs starting with prefix (newest first, up to cap)."""
+        return prefixes.with_prefix(
+            self.redis, self.space.jobs if self.project else keys.JOBS, prefix, cap
         )
 
     def index_jobs_from_before_the_status_index(self) -> None:

@@ -8,7 +8,7 @@ from redis import Redis
 from tuneloop.agent import registry
 from tuneloop.agent.protocol import Agent
 from tuneloop.store import budget as budgets
-from tuneloop.store import keys, scripts
+from tuneloop.store import keys, prefixes, scripts
 from tuneloop.store.blobs import BlobStore, chunk_names
 from tuneloop.store.budget import NO_BUDGET, Budget
 
@@ -167,6 +167,12 @@ class ModelStore:
         target = self.alias(model_id_or_alias)
         mid = target["model_id"] if target is not None else model_id_or_alias
         return mid if self.meta(mid) is not None else None
+
+    def with_prefix(self, prefix: str, cap: int = 10) -> prefixes.Matches:
+        """Return this view's fine-tuned models starting with prefix (newest first, up to cap)."""
+        return prefixes.with_prefix(
+            self.redis, self.space.models if self.project else keys.MODELS, prefix, cap
+        )
 
     def payload(self, mid: str) -> bytes | None:
         """Return a model's saved bytes, or None."""

@@ -23,7 +23,7 @@ import time
 from redis import Redis
 
 from tuneloop.store import budget as budgets
-from tuneloop.store import ids, keys, paging, scripts
+from tuneloop.store import ids, keys, paging, prefixes, scripts
 from tuneloop.store.budget import NO_BUDGET, Budget
 from tuneloop.store.webhook_deliveries import (
     CLAIM_SECONDS,
@@ -117,6 +117,10 @@ class WebhookStore(DeliveryLog):
             for chunk in paging.ids_from(self.redis, listed, start, "-inf", reverse=True)
         )
         return paging.first_page(batches, limit)
+
+    def with_prefix(self, prefix: str, cap: int = 10) -> prefixes.Matches:
+        """Return this view's webhook endpoints starting with prefix (newest first, up to cap)."""
+        return prefixes.with_prefix(self.redis, self.space.webhooks, prefix, cap)
 
     def listening(self, project: str) -> bool:
         """Whether the project has any endpoint (one cheap read before anything is emitted)."""

@@ -11,6 +11,7 @@ from tuneloop.schemas.autopilots import (
     AutopilotSchema,
 )
 from tuneloop.store.autopilots import ACTIVE, MAX_RUNS, PAUSED, TooManyAutopilots
+from tuneloop_gateway import prefixed
 from tuneloop_gateway.api.jobs import check_out_of_scope_task
 from tuneloop_gateway.auth import JOBS, current_key, current_project, requires
 from tuneloop_gateway.blueprint import Blueprint
@@ -75,8 +76,12 @@ class Autopilots(MethodView):
     @blp.response(200, AutopilotPageSchema)
     def get(self, query: dict) -> dict:
         """List the project's autopilots, newest first (each without its runs)."""
+        store, prefix = project_store().autopilots, query.pop("id_prefix", None)
         try:
-            data, has_more = project_store().autopilots.page(**query)
+            if prefix is None:
+                data, has_more = store.page(**query)
+            else:
+                data, has_more = prefixed.page(store, prefix, query["limit"], store.get)
         except KeyError:
             abort(404, message=f"no autopilot with id {query['after']!r} to page after")
         return {"data": [shown(a) for a in data], "has_more": has_more}

@@ -25,6 +25,7 @@ from tuneloop.schemas.results import CasePageSchema
 from tuneloop.stages.collect import synthetic_examples
 from tuneloop.stages.prepare import chat_lines
 from tuneloop.store.interactions import SnapshotGoneError
+from tuneloop_gateway import prefixed
 from tuneloop_gateway.auth import JOBS, current_project, requires
 from tuneloop_gateway.blueprint import Blueprint
 from tuneloop_gateway.extensions import project_store, services
@@ -76,12 +77,27 @@ class Jobs(MethodView):
     @blp.arguments(JobQuerySchema, location="query")
     @blp.response(200, JobPageSchema)
     def get(self, query: dict) -> dict:
-        """List jobs, newest first."""
+        """List jobs, newest first (with id_prefix: only those whose ids start with it)."""
         try:
-            data, has_more = project_store().jobs.page(**query)
+            data, has_more = listed_jobs(query)
         except KeyError:
             abort(404, message=f"no job with id {query['after']!r} to page after")
         return {"data": [_listed(job) for job in data], "has_more": has_more}
+
+
+def listed_jobs(query: dict) -> tuple[list[dict], bool]:
+    """One page of the project's jobs; with id_prefix, of those whose ids start with it."""
+    store, prefix = project_store(), query.pop("id_prefix", None)
+    if prefix is None:
+        return store.jobs.page(**query)
+    status, kind = query.get("status"), query.get("kind")
+    return prefixed.page(
+        store.jobs,
+        prefix,
+        query["limit"],
+        store.jobs.get,
+        lambda j: status in (None, j["status"]) and kind in (None, j["kind"]),
+    )
 
 
 def check_out_of_scope_task(request: dict) -> None:

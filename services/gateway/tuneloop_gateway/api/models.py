@@ -10,10 +10,12 @@ from tuneloop.llm import kind, spec
 from tuneloop.schemas.models import (
     ModelDeletedSchema,
     ModelListSchema,
+    ModelQuerySchema,
     ModelSchema,
     ResponseInSchema,
     ResponseSchema,
 )
+from tuneloop.store import prefixes
 from tuneloop.store.models import ModelInUseError
 from tuneloop_gateway import llm_chat
 from tuneloop_gateway.auth import JOBS, requires
@@ -95,12 +97,23 @@ class Models(MethodView):
     """All models."""
 
     @requires(blp, JOBS)
+    @blp.arguments(ModelQuerySchema, location="query")
     @blp.response(200, ModelListSchema)
-    def get(self) -> dict:
+    def get(self, query: dict) -> dict:
         """List the baseline, the base language models and every fine-tuned model."""
+        prefix = query.get("id_prefix")
         configured = [*sorted(registry.BUILTIN), *sorted(registry.UNTRAINED)]
-        builtins = [builtin_meta(mid) for mid in configured]
-        return {"data": with_aliases([*builtins, *project_store().models.list()])}
+        builtins = [builtin_meta(m) for m in configured if m.startswith(prefix or "")]
+        return {"data": with_aliases([*builtins, *fine_tuned(prefix)])}
+
+
+def fine_tuned(prefix: str | None) -> list[dict]:
+    """The project's fine-tuned models, oldest first, or those whose ids start with prefix."""
+    models = project_store().models
+    if prefix is None:
+        return models.list()
+    found = models.with_prefix(prefix, cap=prefixes.MAX_MATCHES).ids
+    return [meta for mid in reversed(found) if (meta := models.meta(mid)) is not None]
 
 
 @blp.route("/<model:model_id>")

@@ -22,6 +22,7 @@ from tuneloop.schemas.webhooks import (
 from tuneloop.store.webhook_deliveries import DeliveryBusy
 from tuneloop.store.webhooks import WebhookQuotaExceeded
 from tuneloop.webhooks import targets
+from tuneloop_gateway import prefixed
 from tuneloop_gateway.auth import ADMIN, current_project, requires
 from tuneloop_gateway.blueprint import Blueprint
 from tuneloop_gateway.errors import problem
@@ -79,8 +80,12 @@ class Webhooks(MethodView):
     @blp.response(200, WebhookPageSchema)
     def get(self, query: dict) -> dict:
         """List the project's endpoints, newest first."""
+        store, prefix = project_store().webhooks, query.pop("id_prefix", None)
         try:
-            data, has_more = project_store().webhooks.page(**query)
+            if prefix is None:
+                data, has_more = store.page(**query)
+            else:
+                data, has_more = prefixed.page(store, prefix, query["limit"], store.get)
         except KeyError:
             no_webhook(query["after"])
         return {"data": data, "has_more": has_more}

@@ -1,0 +1,58 @@
+"""The page an ambiguous short id answers, in headless Chromium at 1280 and 390 px: it links
+each candidate, a click opens that job's page, and nothing scrolls sideways."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import pytest
+from selenium.webdriver.common.by import By
+
+from .support import ApiClient, Stack, wait_until
+from .support.browser import chromium, console_errors
+from .test_pages_browser import HEIGHT, WIDTHS, emulate, fits_the_width, log_in, screenshot
+
+pytestmark = pytest.mark.integration
+
+TAG = secrets.token_hex(3)
+
+
+@pytest.fixture(scope="module")
+def jobs(client: ApiClient) -> list[str]:
+    """Two real jobs that fail at once (their task type has no data), oldest first."""
+    ids = []
+    for _ in range(2):
+        body = {"task_types": [f"none{TAG}"], "include_synthetic": False}
+        response = client.post("/v1/jobs", json=body)
+        assert response.status_code == 202, response.text
+        ids.append(response.json()["id"])
+    for job_id in ids:
+        wait_until(
+            lambda j=job_id: client.get(f"/v1/jobs/{j}").json()["status"] == "failed",
+            60,
+            lambda j=job_id: j,
+        )
+    return ids
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_an_ambiguous_short_id_links_each_candidate(
+    width: int, jobs: list[str], stack: Stack, tmp_path: Path
+) -> None:
+    with chromium(tmp_path, width=max(width, 500), height=HEIGHT) as driver:
+        emulate(driver, width)
+        log_in(driver, stack.base_url, "/ui/jobs/ftjob-")
+        links = driver.find_elements(By.CSS_SELECTOR, "#candidates a")
+        assert [a.text for a in links[:2]] == jobs[::-1]
+        detail = driver.find_element(By.ID, "ambiguous-detail").text
+        assert "have ids starting with ftjob-" in detail, detail
+        assert fits_the_width(driver), f"the candidates page scrolls sideways at {width} px"
+        screenshot(driver, f"pages-ambiguous-{width}", width)
+        links[1].click()
+        wait_until(
+            lambda: driver.current_url.endswith(f"/ui/jobs/{jobs[0]}"),
+            15,
+            lambda: driver.current_url,
+        )
+        assert console_errors(driver) == []

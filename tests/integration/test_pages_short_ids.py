@@ -1,0 +1,89 @@
+"""A short id in a page's URL: 303 to the page of the one id it starts, a 300 page linking
+the candidates when it starts several, the usual 404 when it starts none."""
+
+from __future__ import annotations
+
+import html
+import re
+import secrets
+from collections.abc import Iterator
+
+import pytest
+
+from .support import ApiClient, Stack, wait_until
+from .support.pages import login
+
+pytestmark = pytest.mark.integration
+
+TAG = secrets.token_hex(3)
+
+
+@pytest.fixture
+def browser(stack: Stack) -> Iterator[ApiClient]:
+    """A browser session logged in with the stack's admin key."""
+    with ApiClient(stack.base_url) as session:
+        assert login(session, stack.base_url).status_code == 303
+        yield session
+
+
+@pytest.fixture(scope="module")
+def jobs(client: ApiClient) -> list[str]:
+    """Two jobs that fail at once (no data), oldest first."""
+    ids = []
+    for _ in range(2):
+        body = {"task_types": [f"none{TAG}"], "include_synthetic": False}
+        response = client.post("/v1/jobs", json=body)
+        assert response.status_code == 202, response.text
+        ids.append(response.json()["id"])
+    for job_id in ids:
+        wait_until(
+            lambda j=job_id: client.get(f"/v1/jobs/{j}").json()["status"] == "failed",
+            60,
+            lambda j=job_id: j,
+        )
+    return ids
+
+
+def shortest_unique(client: ApiClient, job_id: str) -> str:
+    """The shortest prefix of job_id that the project's job list says is unique."""
+    for end in range(len("ftjob-") + 1, len(job_id)):
+        page = client.get("/v1/jobs", params={"id_prefix": job_id[:end]}).json()
+        if [j["id"] for j in page["data"]] == [job_id]:
+            return job_id[:end]
+    raise AssertionError(job_id)
+
+
+def test_a_unique_prefix_redirects_to_the_whole_ids_page_keeping_the_query(
+    browser: ApiClient, client: ApiClient, jobs: list[str]
+) -> None:
+    short = shortest_unique(client, jobs[0])
+    response = browser.get(f"/ui/jobs/{short}?notice=paused", allow_redirects=False)
+    assert response.status_code == 303, response.text[:300]
+    assert response.headers["Location"].endswith(f"/ui/jobs/{jobs[0]}?notice=paused")
+    page = browser.get(f"/ui/jobs/{short}")
+    assert page.status_code == 200 and page.url.endswith(f"/ui/jobs/{jobs[0]}")
+
+
+def test_an_ambiguous_prefix_is_a_300_page_linking_the_newest_candidates(
+    browser: ApiClient, client: ApiClient, jobs: list[str]
+) -> None:
+    response = browser.get("/ui/jobs/ftjob-", allow_redirects=False)
+    assert response.status_code == 300, response.text[:300]
+    listed = re.findall(r'<a href="/ui/jobs/(ftjob-[0-9a-f]{24})"', response.text)
+    assert listed[:2] == jobs[::-1] and len(listed) <= 10, listed
+    matching = client.get("/v1/jobs", params={"id_prefix": "ftjob-", "limit": 100}).json()
+    detail = html.unescape(re.search(r'id="ambiguous-detail">(.*?)</p>', response.text, re.S)[1])
+    if not matching["has_more"]:
+        assert detail.startswith(f"{len(matching['data'])} jobs have ids"), detail
+
+
+def test_a_prefix_that_starts_no_id_is_the_usual_404(browser: ApiClient) -> None:
+    response = browser.get("/ui/jobs/ftjob-zz", allow_redirects=False)
+    assert response.status_code == 404 and "ftjob-zz" in response.text
+
+
+def test_the_pages_json_and_forms_take_only_whole_ids(
+    browser: ApiClient, client: ApiClient, jobs: list[str]
+) -> None:
+    short = shortest_unique(client, jobs[1])
+    assert browser.get(f"/ui/jobs/{short}/live.json").status_code == 404
