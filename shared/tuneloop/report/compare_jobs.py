@@ -6,10 +6,11 @@ returns. Every change is B minus A.
 
 from tuneloop.report import compare_cases as cc
 from tuneloop.report import compare_stats as stats
-from tuneloop.report_metrics import HEADLINE
+from tuneloop.report_metrics import HEADLINE, LANGUAGE
 from tuneloop.stages.compare import CONFIDENCE_LEVEL, RESAMPLES
 
 TOLERANCE = 1e-9  # how far the cases' accuracy change may be from the reported one (rounding)
+METRICS = tuple(dict.fromkeys((*HEADLINE, *LANGUAGE)))  # what a job of any kind reports
 SUMMARY = ("id", "status", "kind", "model_id", "created_at", "finished_at")
 
 
@@ -115,14 +116,14 @@ def config_diff(a: dict, b: dict, prefix: str = "") -> list[dict]:
 
 
 def metric_deltas(ra: dict, rb: dict, paired: tuple[int, int, int] | None) -> list[dict]:
-    """Return each headline metric of both fine-tuned agents, the change and its interval.
+    """Return each metric of both fine-tuned agents, the change and its interval.
 
     paired is (cases, B-only right, A-only right) when the cases pair: task accuracy then gets
     the paired bootstrap; every other metric (no per-case values kept) the unpaired interval.
     """
     ma, mb = ra.get("fine_tuned_metrics") or {}, rb.get("fine_tuned_metrics") or {}
     rows = []
-    for name in HEADLINE:
+    for name in METRICS:
         a, b = ma.get(name), mb.get(name)
         if a is None and b is None:
             continue
