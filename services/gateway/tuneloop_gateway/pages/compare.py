@@ -1,0 +1,38 @@
+"""The compare page: two finished jobs side by side, from GET /v1/jobs/{a}/compare's work."""
+
+from flask import render_template, request
+
+from tuneloop_gateway.auth import JOBS
+from tuneloop_gateway.compare_service import ComparisonError, comparison
+from tuneloop_gateway.extensions import project_store
+from tuneloop_gateway.pages.compare_charts import compare_legend, compare_loss_chart
+from tuneloop_gateway.pages.site import bp, requires
+
+FIELDS = ("a", "b")
+
+
+@bp.get("/compare")
+@requires(JOBS)
+def compare() -> object:
+    """Show the form for two job ids, and their comparison once both name finished jobs."""
+    asked = {f: request.args.get(f, "").strip() for f in FIELDS}
+    if not any(asked.values()):
+        return render_template("compare.html", asked=asked, errors={}, comparison=None)
+    errors = {f: ["Enter a job id."] for f in FIELDS if not asked[f]}
+    if errors:
+        return render_template("compare.html", asked=asked, errors=errors, comparison=None), 422
+    try:
+        found = comparison(project_store(), asked["a"], asked["b"])
+    except ComparisonError as exc:
+        errors = {exc.field: [exc.message]}
+        return render_template(
+            "compare.html", asked=asked, errors=errors, comparison=None
+        ), exc.status
+    return render_template(
+        "compare.html",
+        asked=asked,
+        errors={},
+        comparison=found,
+        chart=compare_loss_chart(found["loss_curves"]),
+        legend=compare_legend(),
+    )
