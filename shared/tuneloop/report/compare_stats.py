@@ -20,7 +20,7 @@ METHODS = {
         "resample's change is B's accuracy minus A's on the same draws"
     ),
     UNPAIRED: (
-        "unpaired: each job's own 95% interval combined by the MOVER method (Newcombe), which "
+        "each job's own 95% interval combined by the MOVER method (Newcombe), which "
         "treats the two estimates as independent; no per-case pairing was used"
     ),
 }
