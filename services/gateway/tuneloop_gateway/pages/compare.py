@@ -14,13 +14,17 @@ FIELDS = ("a", "b")
 @bp.get("/compare")
 @requires(JOBS)
 def compare() -> object:
-    """Show the form for two job ids, and their comparison once both name finished jobs."""
+    """Show the form for two job ids, and their comparison once both name finished jobs.
+
+    A job that is not the project's answers 404, one without a result 409: the form again,
+    with the error under the field that names it.
+    """
     asked = {f: request.args.get(f, "").strip() for f in FIELDS}
     if not any(asked.values()):
         return render_template("compare.html", asked=asked, errors={}, comparison=None)
     errors = {f: ["Enter a job id."] for f in FIELDS if not asked[f]}
-    if errors:
-        return render_template("compare.html", asked=asked, errors=errors, comparison=None), 422
+    if errors:  # a form to complete, as the jobs list's filters answer 200
+        return render_template("compare.html", asked=asked, errors=errors, comparison=None)
     try:
         found = comparison(project_store(), asked["a"], asked["b"])
     except ComparisonError as exc:
