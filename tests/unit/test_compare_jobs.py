@@ -177,8 +177,9 @@ def test_the_binomial_draw_has_the_binomial_mean() -> None:
         assert mean == pytest.approx(n * p, abs=max(0.05 * n * p, 0.01)), (n, p)
 
 
-def test_the_unpaired_interval_adds_both_sides_widths_in_quadrature() -> None:
-    low, high = stats.unpaired_interval(0.5, [0.4, 0.6], 0.8, [0.77, 0.83])
+def test_the_unpaired_interval_adds_each_sides_own_widths_in_quadrature() -> None:
+    # The change's low end: B's distance down to its low, A's up to its high (and reverse).
+    low, high = stats.unpaired_interval(0.5, [0.3, 0.6], 0.8, [0.77, 0.9])
     assert low == pytest.approx(0.3 - (0.03**2 + 0.1**2) ** 0.5)
-    assert high == pytest.approx(0.3 + (0.03**2 + 0.1**2) ** 0.5)
+    assert high == pytest.approx(0.3 + (0.1**2 + 0.2**2) ** 0.5)
     assert stats.unpaired_interval(0.5, None, 0.8, [0.7, 0.9]) is None
