@@ -3,14 +3,17 @@
 Screenshots: artifacts/browser/pages-compare-1280.png and pages-compare-390.png.
 """
 
+import re
 from pathlib import Path
 
 import pytest
+import requests
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from .support import ApiClient, Stack, wait_until
 from .support.browser import chromium, console_errors
+from .support.pages import login
 from .test_job_compare import create_pair
 from .test_pages_browser import HEIGHT, WIDTHS, emulate, fits_the_width, log_in, screenshot
 
@@ -77,3 +80,28 @@ def test_the_compare_page_overlays_both_jobs_and_names_what_differs(
         shot = screenshot(driver, f"pages-compare-{width}", width)
         assert console_errors(driver) == []
     print(f"\nscreenshot: {shot}")
+
+
+def test_the_form_names_the_field_of_an_empty_missing_or_unfinished_job(
+    client: ApiClient, pair: tuple[dict, dict], stack: Stack
+) -> None:
+    a = pair[0]["id"]
+    gone = "ftjob-" + "0" * 24
+    queued = client.post("/v1/jobs", json={"task_types": ["none-here"], "include_synthetic": False})
+    assert queued.status_code == 202, queued.text
+    with requests.Session() as session:
+        session.trust_env = False
+        assert login(session, stack.base_url).status_code == 303
+        page = f"{stack.base_url}/ui/compare"
+        for query, status, named in [
+            ({"a": a}, 200, None),  # a link that fills A waits for B
+            ({"a": a, "b": ""}, 200, ("b", "Enter a job id")),
+            ({"a": a, "b": gone}, 404, ("b", gone)),
+            ({"a": "nope", "b": a}, 404, ("a", "nope")),
+            ({"a": a, "b": queued.json()["id"]}, 409, ("b", "no result")),
+        ]:
+            answer = session.get(page, params=query, timeout=30)
+            assert answer.status_code == status, (query, answer.status_code, answer.text[:300])
+            errors = re.findall(r'<p class="error" id="(\w)-error">([^<]*)</p>', answer.text)
+            assert [(f, named[1] in m) for f, m in errors] == ([(named[0], True)] if named else [])
+            assert 'id="compare-loss-chart"' not in answer.text

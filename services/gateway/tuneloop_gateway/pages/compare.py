@@ -20,10 +20,9 @@ def compare() -> object:
     with the error under the field that names it.
     """
     asked = {f: request.args.get(f, "").strip() for f in FIELDS}
-    if not any(asked.values()):
-        return render_template("compare.html", asked=asked, errors={}, comparison=None)
-    errors = {f: ["Enter a job id."] for f in FIELDS if not asked[f]}
-    if errors:  # a form to complete, as the jobs list's filters answer 200
+    if not all(asked.values()):  # a form to complete (200), as the jobs list's filters
+        # A field sent empty is named; one not sent (a link with ?a= only) just waits.
+        errors = {f: ["Enter a job id."] for f in FIELDS if f in request.args and not asked[f]}
         return render_template("compare.html", asked=asked, errors=errors, comparison=None)
     try:
         found = comparison(project_store(), asked["a"], asked["b"])
