@@ -30,6 +30,7 @@ EXPECTED = {
     "/v1/jobs/{job_id}/events": {"get"},
     "/v1/jobs/{job_id}/training_file": {"get"},
     "/v1/jobs/{job_id}/cases": {"get"},
+    "/v1/jobs/{job_id}/compare": {"get"},
     "/v1/evaluations": {"post"},
     "/v1/models": {"get"},
     "/v1/models/{model_id}": {"get", "delete"},
@@ -74,6 +75,11 @@ SCHEMAS = {
     "PromoteRule",
     "CasePage",
     "Case",
+    "JobComparison",
+    "ConfigDifference",
+    "MetricDelta",
+    "TaskDelta",
+    "ComparedCase",
     "Promotion",
     "Calibration",
     "OutOfScope",
@@ -131,6 +137,7 @@ OPERATION_IDS = {
     ("/v1/jobs/{job_id}/events", "get"): "jobs_events",
     ("/v1/jobs/{job_id}/training_file", "get"): "jobs_training_file",
     ("/v1/jobs/{job_id}/cases", "get"): "jobs_cases",
+    ("/v1/jobs/{job_id}/compare", "get"): "jobs_compare",
     ("/v1/evaluations", "post"): "evaluations_create",
     ("/v1/models", "get"): "models_list",
     ("/v1/usage", "get"): "usage_list",
@@ -332,7 +339,7 @@ def test_every_operation_has_a_unique_readable_operation_id(spec: dict) -> None:
 def test_every_route_with_a_path_parameter_documents_its_404(spec: dict) -> None:
     routes = [(p, m, op) for p, item in spec["paths"].items() for m, op in item.items()]
     with_params = [(p, m, op) for p, m, op in routes if "{" in p and m in HTTP_METHODS]
-    assert len(with_params) == 33
+    assert len(with_params) == 34
     for path, method, operation in with_params:
         response = operation["responses"].get("404")
         assert response is not None, (path, method)

@@ -236,6 +236,10 @@ def route_calls(data: ProjectA) -> dict[tuple[str, str], tuple[str, Callable]]:
             MISSING,
             lambda b: b.get(f"/v1/jobs/{jid}/cases?outcome=regressed"),
         ),
+        ("get", "/v1/jobs/{job_id}/compare"): (
+            MISSING,
+            lambda b: b.get(f"/v1/jobs/{jid}/compare?with={eid}"),
+        ),
         ("get", "/v1/jobs/{job_id}/training_file"): (
             MISSING,
             lambda b: b.get(f"/v1/jobs/{jid}/training_file"),
@@ -392,6 +396,11 @@ def test_every_route_answers_another_projects_ids_as_missing(
         # Its snapshot is B's own sequence: B's two interactions, none of A's.
         assert stack.store.jobs.get(b_job["id"])["snapshot_seq"] == 2
         assert a.get(f"/v1/jobs/{b_job['id']}").status_code == 404  # and A cannot see B's
+        for own, other, client in ((b_job["id"], a_data.job, b), (a_data.job, b_job["id"], a)):
+            mixed = client.get(f"/v1/jobs/{own}/compare?with={other}")  # B: another project's
+            assert mixed.status_code == 404 and other in mixed.json()["errors"]["with"][0], (
+                mixed.text
+            )
         (b_hook,) = b.get("/v1/webhooks").json()["data"]  # B's own, made by its POST above
         mixed = f"/v1/webhooks/{b_hook['id']}/deliveries/{a_data.delivery}/redeliver"
         assert b.post(mixed, headers=JSON).status_code == 404  # A's delivery under B's endpoint
@@ -484,6 +493,7 @@ def test_the_pages_show_only_the_signed_in_keys_project(stack: Stack, a_data: Pr
             ("post", f"/models/{a_data.model}/ask"),
             ("get", f"/autopilots/{a_data.autopilot}"),
             ("post", f"/autopilots/{a_data.autopilot}/pause"),
+            ("get", f"/compare?a={a_data.job}&b={a_data.evaluation}"),
         ]:
             data = {"csrf_token": token.group(1), "input": "hi"} if method == "post" else None
             answer = b.request(method, base + path, data=data, timeout=30)

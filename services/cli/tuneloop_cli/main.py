@@ -9,6 +9,7 @@ import requests
 
 from tuneloop_cli.ask import ask
 from tuneloop_cli.client import DEFAULT_URL, Api, ApiError, Config
+from tuneloop_cli.compare import compare
 from tuneloop_cli.export import export
 from tuneloop_cli.ingest import ingest
 from tuneloop_cli.jobs import jobs
@@ -52,6 +53,7 @@ def cli(
 
 for command in (ingest, jobs, report, export, ask):
     cli.add_command(command)
+jobs.add_command(compare)  # tuneloop jobs compare A B
 
 
 def main() -> None:

@@ -1,0 +1,112 @@
+"""Two jobs' loss curves overlaid on one SVG chart, drawn as charts.loss_chart draws one job's.
+
+Each job has its own colour (SVG presentation attributes, so no stylesheet rule is needed);
+training loss is a solid line, validation loss a dashed one.
+"""
+
+from collections.abc import Mapping, Sequence
+
+from markupsafe import Markup
+
+from tuneloop_gateway.pages.charts import (
+    HEIGHT,
+    PAD_BOTTOM,
+    PAD_LEFT,
+    PAD_RIGHT,
+    PAD_TOP,
+    WIDTH,
+    _scale,
+)
+
+COLOURS = {"a": "#1d4ed8", "b": "#c2410c"}
+FIELDS = (
+    ("train", "train_loss", "train loss", ""),
+    ("valid", "valid_loss", "validation loss", "6 4"),
+)
+
+
+def compare_loss_chart(curves: Mapping[str, Sequence[dict]]) -> Markup:
+    """Draw jobs a and b's train and validation loss per epoch on shared axes."""
+    losses = [
+        e[field]
+        for epochs in curves.values()
+        for e in epochs
+        for _, field, _, _ in FIELDS
+        if e.get(field) is not None
+    ]
+    if not losses:
+        return Markup('<p class="muted" id="compare-loss-empty">Neither job has epochs.</p>')
+    epochs = [e["epoch"] for series in curves.values() for e in series]
+    first, last = min(epochs), max(epochs)
+    top, bottom_y = max(losses) * 1.05 or 1.0, HEIGHT - PAD_BOTTOM
+
+    def x(epoch: int) -> float:
+        return _scale(epoch, first, last, PAD_LEFT, WIDTH - PAD_RIGHT)
+
+    def y(loss: float) -> float:
+        return _scale(loss, 0.0, top, bottom_y, PAD_TOP)
+
+    parts = [
+        f'<svg class="chart loss-chart compare-loss-chart" viewBox="0 0 {WIDTH} {HEIGHT}" '
+        'role="img" aria-label="train and validation loss per epoch of jobs A and B">',
+        f'<line class="axis" x1="{PAD_LEFT}" y1="{bottom_y}" x2="{WIDTH - PAD_RIGHT}" '
+        f'y2="{bottom_y}"/><line class="axis" x1="{PAD_LEFT}" y1="{PAD_TOP}" x2="{PAD_LEFT}" '
+        f'y2="{bottom_y}"/>',
+        *_ticks(top, y, x, sorted({first, (first + last) // 2, last}), bottom_y),
+    ]
+    for job, series in curves.items():
+        for name, field, label, dash in FIELDS:
+            points = [(e["epoch"], e[field]) for e in series if e.get(field) is not None]
+            parts += _series(f"{job}-{name}", f"{job.upper()} {label}", dash, points, x, y)
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def compare_legend() -> Markup:
+    """Return the chart's legend as HTML (readable at any width): a swatch per job and loss."""
+    parts = []
+    for job, colour in COLOURS.items():
+        for name, _, label, dash in FIELDS:
+            parts.append(
+                f'<span class="legend-item" data-series="{job}-{name}"><svg width="24" '
+                f'height="10" aria-hidden="true"><line x1="0" y1="5" x2="24" y2="5" '
+                f'stroke="{colour}" stroke-width="2" stroke-dasharray="{dash or "none"}"/></svg> '
+                f"{job.upper()} {label}</span>"
+            )
+    return Markup(" ".join(parts))
+
+
+def _ticks(top: float, y, x, epochs: list[int], bottom_y: float) -> list[str]:
+    """Return the loss ticks (0, half, top), the epoch ticks and the axis name."""
+    parts = [
+        f'<text class="tick" x="{PAD_LEFT - 6}" y="{y(top * f) + 4:.1f}" text-anchor="end">'
+        f"{top * f:.3g}</text>"
+        for f in (0.0, 0.5, 1.0)
+    ]
+    parts += [
+        f'<text class="tick" x="{x(e):.1f}" y="{bottom_y + 16}" text-anchor="middle">{e}</text>'
+        for e in epochs
+    ]
+    parts.append(
+        f'<text class="tick" x="{(PAD_LEFT + WIDTH - PAD_RIGHT) / 2}" y="{HEIGHT - 4}" '
+        'text-anchor="middle">epoch</text>'
+    )
+    return parts
+
+
+def _series(key: str, label: str, dash: str, points: list, x, y) -> list[str]:
+    """Return one series' line and its points (data-series names the job and the loss)."""
+    if not points:
+        return []
+    colour = COLOURS[key[0]]
+    path = " ".join(f"{x(ep):.1f},{y(loss):.1f}" for ep, loss in points)
+    dashed = f' stroke-dasharray="{dash}"' if dash else ""
+    return [
+        f'<polyline class="line" data-series="{key}" points="{path}" stroke="{colour}"{dashed}/>',
+        *(
+            f'<circle class="point" data-series="{key}" data-epoch="{ep}" data-loss="{loss:.6g}" '
+            f'cx="{x(ep):.1f}" cy="{y(loss):.1f}" r="3" stroke="{colour}">'
+            f"<title>epoch {ep}: {label} {loss:.4f}</title></circle>"
+            for ep, loss in points
+        ),
+    ]
