@@ -7,12 +7,16 @@ other modules stored on the session stack changes nothing here.
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import secrets
 
 import pytest
+import requests
 
 from .support import ApiClient, Stack, assert_problem, training_items, wait_for_job
+from .support.pages import login
 from .test_cli import ok, tuneloop
 
 pytestmark = pytest.mark.integration
@@ -156,3 +160,27 @@ def test_the_cli_prints_every_section_and_its_json_is_the_apis(
         assert section in text, (section, text)
     raw = json.loads(ok(tuneloop(stack, "jobs", "compare", a["id"], b["id"], "--json")))
     assert raw == compared
+
+
+def test_short_ids_name_the_jobs_on_the_cli_and_the_page(
+    stack: Stack, pair: tuple[dict, dict], compared: dict
+) -> None:
+    a, b = pair
+    short_a, short_b = a["id"][:12], b["id"][:12]
+    raw = json.loads(ok(tuneloop(stack, "jobs", "compare", short_a, short_b, "--json")))
+    assert raw == compared
+    with requests.Session() as browser:
+        assert login(browser, stack.base_url).status_code == 303
+        page = browser.get(
+            f"{stack.base_url}/ui/compare", params={"a": short_a, "b": short_b}, timeout=30
+        )
+        assert page.history and page.history[0].status_code == 303
+        assert page.url.endswith(f"/ui/compare?a={a['id']}&b={b['id']}"), page.url
+        assert page.status_code == 200 and "Configuration differences" in page.text
+        # "ftjob-" starts every fine-tuning job: the field that holds it lists candidates.
+        ambiguous = browser.get(
+            f"{stack.base_url}/ui/compare", params={"a": "ftjob-", "b": b["id"]}, timeout=30
+        )
+        assert ambiguous.status_code == 300, ambiguous.text[:300]
+        listed = re.search(r"starts (\d+) job ids", html.unescape(ambiguous.text))
+        assert listed and int(listed.group(1)) >= 2, ambiguous.text[:2000]

@@ -11,11 +11,12 @@ from rich.text import Text
 from tuneloop.report_metrics import interval, num, signed
 from tuneloop_cli.client import Api, part
 from tuneloop_cli.output import out, print_json
+from tuneloop_cli.short_ids import job_argument
 
 
 @click.command("compare")
-@click.argument("job_a")
-@click.argument("job_b")
+@click.argument("job_a", callback=job_argument)
+@click.argument("job_b", callback=job_argument)
 @click.option("--json", "as_json", is_flag=True, help="Print the API's answer as JSON.")
 @click.option(
     "--cases",

@@ -1,7 +1,9 @@
 """The compare page: two finished jobs side by side, from GET /v1/jobs/{a}/compare's work."""
 
-from flask import render_template, request
+from flask import redirect, render_template, request, url_for
 
+from tuneloop.store import ids
+from tuneloop_gateway import checks
 from tuneloop_gateway.auth import JOBS
 from tuneloop_gateway.compare_service import ComparisonError, comparison
 from tuneloop_gateway.extensions import project_store
@@ -9,6 +11,7 @@ from tuneloop_gateway.pages.compare_charts import compare_legend, compare_loss_c
 from tuneloop_gateway.pages.site import bp, requires
 
 FIELDS = ("a", "b")
+CANDIDATES_SHOWN = 10
 
 
 @bp.get("/compare")
@@ -24,6 +27,12 @@ def compare() -> object:
         # A field sent empty is named; one not sent (a link with ?a= only) just waits.
         errors = {f: ["Enter a job id."] for f in FIELDS if f in request.args and not asked[f]}
         return render_template("compare.html", asked=asked, errors=errors, comparison=None)
+    whole = {f: whole_id(v) for f, v in asked.items()}
+    if whole != asked and all(isinstance(v, str) for v in whole.values()):
+        return redirect(url_for("pages.compare", **whole), 303)  # short ids: the whole ids
+    errors = {f: [v[0]] for f, v in whole.items() if isinstance(v, tuple)}
+    if errors:
+        return render_template("compare.html", asked=asked, errors=errors, comparison=None), 300
     try:
         found = comparison(project_store(), asked["a"], asked["b"])
     except ComparisonError as exc:
@@ -39,3 +48,17 @@ def compare() -> object:
         chart=compare_loss_chart(found["loss_curves"]),
         legend=compare_legend(),
     )
+
+
+def whole_id(text: str) -> str | tuple[str]:
+    """The job id a field names (a whole id, or a unique prefix); a 1-tuple message if several."""
+    if checks.is_id(ids.JOB, text):
+        return text
+    matches = project_store().jobs.with_prefix(text, CANDIDATES_SHOWN)
+    if matches.total == 1:
+        return matches.ids[0]
+    if matches.total > 1:
+        more = "" if len(matches.ids) == matches.total else f", the newest {len(matches.ids)}"
+        listed = ", ".join(matches.ids)
+        return (f"{text!r} starts {matches.total} job ids{more}: {listed}",)
+    return text  # no match: the comparison answers 404 naming the field
