@@ -2,10 +2,10 @@
 
 import pytest
 from rich.console import Console
+from tuneloop_cli import lab_report, report
 
 from tuneloop.report.format import p_value
 from tuneloop.report.significance import verdict
-from tuneloop_cli import lab_report, report
 
 
 @pytest.mark.parametrize(

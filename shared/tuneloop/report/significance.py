@@ -40,4 +40,3 @@ def verdict(n_cases: int, change: float, ci: list[float], p_value: float) -> tup
         return False, f"Cannot tell: the change could be chance; {numbers}."
     better = "more" if ci[0] > 0 else "less"
     return True, f"The fine-tuned agent is {better} accurate than the baseline: {numbers}."
-
