@@ -1,6 +1,7 @@
 """The jobs list, a job's report page, its live state and its pause, resume and cancel buttons."""
 
 from flask import jsonify, redirect, render_template, request, url_for
+from markupsafe import Markup, escape
 from marshmallow import ValidationError
 from werkzeug.exceptions import Conflict
 
@@ -31,6 +32,12 @@ NOTICES = {
     "resumed": "The job was resumed: it goes on from where it paused.",
     "ended": "The job had already finished: it was neither paused nor resumed.",
 }
+
+
+@bp.app_template_filter("breakable")
+def breakable(name: str) -> Markup:
+    """Let a long task or metric name wrap after its underscores, never inside a word."""
+    return escape(name).replace("_", Markup("_<wbr>"))
 
 
 @bp.get("/")
@@ -198,9 +205,9 @@ def job_resume(job_id: str) -> object:
 def job_cases(job_id: str) -> object:
     """List a job's regressed, improved or wrong cases, a page at a time, by index."""
     job = get_job_or_404(job_id)
-    asked = {k: v for k, v in request.args.items() if k in ("outcome", "after") and v}
+    asked = {k: v for k, v in request.args.items() if k in ("outcome", "after", "limit") and v}
     try:
-        query = CaseQuerySchema().load({**asked, "limit": CASES_PAGE})
+        query = CaseQuerySchema().load({"limit": CASES_PAGE, **asked})
     except ValidationError as exc:
         fields = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.normalized_messages().items())
         return page_error(400, "Bad Request", f"invalid fields: {fields}")
@@ -215,4 +222,5 @@ def job_cases(job_id: str) -> object:
         cases=records,
         has_more=has_more,
         after=query.get("after"),
+        limit=asked.get("limit"),
     )

@@ -24,8 +24,8 @@ def models_of(job: dict) -> dict:
         return {
             "reference": named.get("baseline") or request.get("model_a"),
             "candidate": named.get("fine_tuned") or request.get("model_b"),
-            "reference_role": "model A (reference)",
-            "candidate_role": "model B (candidate)",
+            "reference_role": "model A, reference",
+            "candidate_role": "model B, candidate",
         }
     return {
         "reference": request.get("model") or contracts.BASELINE_MODEL_ID,
