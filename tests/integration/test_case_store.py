@@ -1,6 +1,6 @@
 """A job's regressed and improved cases in Redis: replaced whole, paged by index, deleted."""
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import pytest
 from redis import Redis
@@ -35,9 +35,12 @@ def record(index: int) -> dict:
     return {"index": index, "input": f"q{index}", "expected_type": "a", "reference_output": None}
 
 
-def stream(regressed: list[int], improved: list[int]) -> Iterator[tuple[str, dict]]:
-    """Yield records of both outcomes interleaved by index, as cases.discordant does."""
+def stream(
+    regressed: list[int], improved: list[int], both_wrong: Iterable[int] = ()
+) -> Iterator[tuple[str, dict]]:
+    """Yield records of every list interleaved by index, as cases.case_records does."""
     tagged = [(i, "regressed") for i in regressed] + [(i, "improved") for i in improved]
+    tagged += [(i, "both_wrong") for i in both_wrong]
     for index, outcome in sorted(tagged):
         yield outcome, record(index)
 
@@ -45,7 +48,11 @@ def stream(regressed: list[int], improved: list[int]) -> Iterator[tuple[str, dic
 def test_records_are_stored_per_outcome_in_index_order_in_chunks(redis):
     cases = CaseStore(redis, chunk=3)  # 10 regressed: three full chunks and one of 1
     regressed, improved = list(range(0, 40, 4)), [1, 7]
-    assert cases.replace(JID, stream(regressed, improved)) == {"regressed": 10, "improved": 2}
+    assert cases.replace(JID, stream(regressed, improved)) == {
+        "regressed": 10,
+        "improved": 2,
+        "both_wrong": 0,
+    }
     assert cases.count(JID, "regressed") == 10
     assert cases.count(JID, "improved") == 2
     got, more = cases.page(JID, "regressed", limit=100)
@@ -79,9 +86,13 @@ def test_a_cursor_between_indexes_starts_at_the_next_one(redis):
 def test_a_second_replace_overwrites_never_appends(redis):
     cases = CaseStore(redis, chunk=2)
     cases.replace(JID, stream([1, 2, 3], [4, 5]))
-    assert cases.replace(JID, stream([1, 2, 3], [4, 5])) == {"regressed": 3, "improved": 2}
+    assert cases.replace(JID, stream([1, 2, 3], [4, 5])) == {
+        "regressed": 3,
+        "improved": 2,
+        "both_wrong": 0,
+    }
     assert cases.count(JID, "regressed") == 3
-    assert cases.replace(JID, stream([8], [])) == {"regressed": 1, "improved": 0}
+    assert cases.replace(JID, stream([8], [])) == {"regressed": 1, "improved": 0, "both_wrong": 0}
     assert cases.page(JID, "regressed", 10) == ([record(8)], False)
     assert cases.count(JID, "improved") == 0
 
@@ -128,7 +139,11 @@ def test_two_writers_that_overlap_each_store_a_whole_list(redis):
         assert cases.replace(JID, stream([1, 2, 3, 4, 5], []), "runner-b")["regressed"] == 5
         yield from stream([4, 5], [])
 
-    assert cases.replace(JID, first_writer(), "runner-a") == {"regressed": 5, "improved": 0}
+    assert cases.replace(JID, first_writer(), "runner-a") == {
+        "regressed": 5,
+        "improved": 0,
+        "both_wrong": 0,
+    }
     assert cases.page(JID, "regressed", 10) == ([record(i) for i in (1, 2, 3, 4, 5)], False)
 
 
@@ -136,3 +151,18 @@ def test_cases_of_a_job_that_is_gone_are_not_kept(redis):
     redis.delete(keys.job(JID))  # deleted while its compare ran
     CaseStore(redis, chunk=2).replace(JID, stream([1, 3, 5], [2]))
     assert not redis.keys(f"*{JID}*")  # neither the lists nor what was staged for them
+
+
+def test_wrong_pages_merge_regressed_and_both_wrong_by_index_to_the_end(redis):
+    cases = CaseStore(redis, chunk=4)
+    regressed, both_wrong = list(range(0, 90, 3)), list(range(1, 60, 3))  # apart
+    counts = cases.replace(JID, stream(regressed, [2, 8], both_wrong))
+    assert counts == {"regressed": 30, "improved": 2, "both_wrong": len(both_wrong)}
+    seen, after, more = [], None, True
+    while more:
+        got, more = cases.page(JID, "wrong", 7, after=after)
+        assert len(got) <= 7 and (got or not more)
+        seen += [r["index"] for r in got]
+        after = got[-1]["index"] if got else after
+    assert seen == sorted(regressed + both_wrong)
+    assert cases.page(JID, "wrong", 3, after=1) == ([record(3), record(4), record(6)], True)

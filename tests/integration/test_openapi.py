@@ -475,3 +475,12 @@ def test_the_job_read_documents_its_etag_and_304(spec: dict) -> None:
     assert "ETag" in read["responses"]["200"]["headers"]
     assert "304" in read["responses"]
     assert "If-None-Match" in {p["name"] for p in read["parameters"] if p["in"] == "header"}
+
+
+def test_the_cases_outcome_lists_wrong_and_the_count_is_documented(spec: dict) -> None:
+    params = spec["paths"]["/v1/jobs/{job_id}/cases"]["get"]["parameters"]
+    outcome = next(p for p in params if p["name"] == "outcome")
+    assert outcome["schema"]["enum"] == ["regressed", "improved", "wrong"]
+    assert "whatever the baseline did" in outcome["description"]
+    counts = spec["components"]["schemas"]["CasesCount"]["properties"]
+    assert set(counts) == {"regressed", "improved", "wrong"}

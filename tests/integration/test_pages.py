@@ -6,17 +6,21 @@ the session's Redis and worker.
 """
 
 import hashlib
+import json
 import re
 from collections.abc import Iterator
 
 import pytest
 from flask import Flask
 
+from tuneloop.store import keys
+
 from .support import (
     API_KEY,
     ApiClient,
     Stack,
     create_job,
+    evaluate_model,
     gateway_app,
     seed_interactions,
     wait_for_job,
@@ -45,8 +49,15 @@ def logged_in(browser: ApiClient, stack: Stack) -> ApiClient:
 def finished_job(client: ApiClient, stack: Stack) -> dict:
     """A real fine-tuning job of the session stack, succeeded, with held-out evaluation cases."""
     seed_interactions(client)
-    job_id = create_job(client, 6, holdout_fraction=0.25)
+    gate = [{"metric": "task_accuracy", "min_delta": 0.0}]
+    job_id = create_job(client, 6, holdout_fraction=0.25, suffix="pages", promote_if=gate)
     return wait_for_job(client, stack, job_id)
+
+
+@pytest.fixture(scope="module")
+def evaluation_job(client: ApiClient, stack: Stack, finished_job: dict) -> dict:
+    """A real evaluation job: the finished job's model against the baseline."""
+    return evaluate_model(client, stack, finished_job["result"]["model_id"])
 
 
 @pytest.fixture(scope="module")
@@ -184,7 +195,7 @@ def test_job_page_shows_a_real_jobs_report(logged_in: ApiClient, finished_job: d
     for task in result["training_data"]["task_distribution"]:
         assert f'<tr data-task="{task}">' in html
     assert 'id="dropped-table"' in html or 'id="dropped-none"' in html
-    assert f'<a id="model-link" href="/ui/models/{result["model_id"]}">' in html
+    assert f'<a id="model-link" href="/ui/models/{result["model_id"]}"' in html
     assert 'data-type="job.succeeded"' in html and 'id="cancel"' not in html
 
 
@@ -209,3 +220,144 @@ def test_model_page_shows_the_answer_confidence_and_reasoning(
         assert f'id="{part}"' in answered.text
     empty = logged_in.post(f"{path}/ask", data={**data, "input": ""})
     assert empty.status_code == 422 and 'id="ask-error"' in empty.text
+
+
+SECTIONS = ("verdict", "setup", "losses", "metrics", "tasks", "confusions", "calibration")
+
+
+def section_order(html: str) -> list[str]:
+    """The report sections of a job page, in the order the page has them."""
+    found = re.findall(r'<section class="card report-section" id="([a-z-]+)"', html)
+    return [s for s in found if s in SECTIONS]
+
+
+def test_job_page_leads_with_the_verdict_then_setup_metrics_confusions_calibration(
+    logged_in: ApiClient, finished_job: dict
+) -> None:
+    html, result = logged_in.get(f"/ui/jobs/{finished_job['id']}").text, finished_job["result"]
+    assert section_order(html) == list(SECTIONS)
+    assert html.index('id="verdict"') < html.index('id="losses"') < html.index('id="events"')
+    sig = result["significance"]
+    assert sig["verdict"] in html
+    p = re.search(r'id="p-value">([^<]+)<', html).group(1)
+    assert p.startswith(("p = ", "p < ")) and p != "p = 0"
+    promotion = re.search(r'id="promotion" class="promotion ([a-z-]+)"', html).group(1)
+    assert promotion == ("promoted" if result["promotion"]["promoted"] else "not-promoted")
+    assert result["promotion"]["reason"] in html
+    for name, used in finished_job["hyperparameters"].items():
+        row = re.search(rf'<tr data-name="{name}"><td>{name}</td><td class="mono">([^<]*)<', html)
+        assert row and row.group(1) == (used if isinstance(used, str) else json.dumps(used))
+    assert '<tr data-name="suffix"><th>suffix</th><td class="mono wrap">pages</td>' in html
+
+
+def test_per_task_table_has_a_change_column_of_fine_tuned_minus_baseline(
+    logged_in: ApiClient, finished_job: dict
+) -> None:
+    html, result = logged_in.get(f"/ui/jobs/{finished_job['id']}").text, finished_job["result"]
+    base = result["baseline_metrics"]["by_task_type"]
+    tuned = result["fine_tuned_metrics"]["by_task_type"]
+    changes = dict(
+        re.findall(r'<tr data-task="([^"]+)">.*?class="change[^"]*">([^<]+)<', html, re.S)
+    )
+    assert set(changes) == set(base) | set(tuned)
+    for task, shown in changes.items():
+        expected = tuned[task]["task_accuracy"] - base[task]["task_accuracy"]
+        assert shown == f"{expected:+.3f}"
+    assert 'class="sortable compact"' in html and 'data-filters="task-table"' in html
+    assert "<script>" not in html  # sorting comes from /ui/static/tables.js (CSP)
+
+
+def wrong_cases(client: ApiClient, job_id: str, limit: int = 2) -> list[dict]:
+    """Read every wrong case of a job through the API, page by page."""
+    found: list[dict] = []
+    while True:
+        after = {"after": found[-1]["index"]} if found else {}
+        page = client.get(
+            f"/v1/jobs/{job_id}/cases", params={"outcome": "wrong", "limit": limit, **after}
+        )
+        assert page.status_code == 200, page.text
+        found += page.json()["data"]
+        if not page.json()["has_more"]:
+            return found
+
+
+def test_every_case_the_fine_tuned_agent_got_wrong_is_listed_by_the_api_and_the_page(
+    client: ApiClient, logged_in: ApiClient, finished_job: dict
+) -> None:
+    job_id, result = finished_job["id"], finished_job["result"]
+    mcnemar = result["significance"]["mcnemar"]
+    wrong = wrong_cases(client, job_id)
+    assert len(wrong) == result["cases"]["wrong"] > result["cases"]["regressed"]
+    assert len(wrong) == mcnemar["baseline_only_correct"] + mcnemar["both_wrong"]
+    assert all(c["fine_tuned"]["task_type"] != c["expected_type"] for c in wrong)
+    indexes = [c["index"] for c in wrong]
+    assert indexes == sorted(set(indexes))
+    shown, url = [], f"/ui/jobs/{job_id}/cases?outcome=wrong&limit=3"
+    while url:
+        page = logged_in.get(url)
+        assert page.status_code == 200, page.text
+        shown += [int(i) for i in re.findall(r'class="case-row" data-index="(\d+)"', page.text)]
+        more = re.search(r'id="next-page" href="([^"]+)"', page.text)
+        url = more.group(1).replace("&amp;", "&") if more else None
+    assert shown == indexes
+    job_page = logged_in.get(f"/ui/jobs/{job_id}").text
+    assert f'href="/ui/jobs/{job_id}/cases?outcome=wrong">{len(wrong)} wrong</a>' in job_page
+
+
+def test_a_job_compared_before_wrong_cases_were_kept_answers_409_naming_it(
+    client: ApiClient, logged_in: ApiClient, finished_job: dict, stack: Stack
+) -> None:
+    job_id, redis = finished_job["id"], stack.store.redis
+    stored = redis.hget(keys.job(job_id), "result")
+    older = json.loads(stored)
+    del older["cases"]["wrong"]
+    redis.hset(keys.job(job_id), "result", json.dumps(older))
+    try:
+        api = client.get(f"/v1/jobs/{job_id}/cases", params={"outcome": "wrong"})
+        page = logged_in.get(f"/ui/jobs/{job_id}/cases?outcome=wrong")
+        regressed = client.get(f"/v1/jobs/{job_id}/cases", params={"outcome": "regressed"})
+    finally:
+        redis.hset(keys.job(job_id), "result", stored)
+    assert api.status_code == 409 and "before its wrong cases were kept" in api.json()["detail"]
+    assert page.status_code == 409 and "before its wrong cases were kept" in page.text
+    assert regressed.status_code == 200
+
+
+def test_the_cases_page_names_a_bad_outcome(logged_in: ApiClient, finished_job: dict) -> None:
+    page = logged_in.get(f"/ui/jobs/{finished_job['id']}/cases?outcome=lost")
+    assert page.status_code == 400 and "outcome" in page.text
+
+
+def test_an_evaluation_page_names_both_models_and_shows_no_epochs(
+    logged_in: ApiClient, evaluation_job: dict, finished_job: dict
+) -> None:
+    html = logged_in.get(f"/ui/jobs/{evaluation_job['id']}").text
+    a, b = evaluation_job["request"]["model_a"], evaluation_job["request"]["model_b"]
+    assert b == finished_job["result"]["model_id"]
+    assert f'<a id="model-a-link" href="/ui/models/{a}"' in html
+    assert f'<a id="model-b-link" href="/ui/models/{b}"' in html
+    assert 'id="losses"' not in html and "No epoch" not in html
+    assert section_order(html) == [s for s in SECTIONS if s != "losses"]
+
+
+def test_jobs_list_tells_jobs_apart_by_name_models_metric_verdict_and_duration(
+    logged_in: ApiClient, finished_job: dict, evaluation_job: dict
+) -> None:
+    html = logged_in.get("/ui/jobs").text
+    rows = {
+        m.group(1): m.group(0)
+        for m in re.finditer(r'<tr class="job-row" data-job-id="([^"]+)".*?</tr>', html, re.S)
+    }
+    tuned, evaluation = rows[finished_job["id"]], rows[evaluation_job["id"]]
+    result = finished_job["result"]
+    assert f">{finished_job['id']}</a>" in tuned  # the full id, never cut
+    assert 'class="job-name">pages<' in tuned
+    assert ">tuneloop-keyword-baseline</a>" in tuned and f">{result['model_id']}</a>" in tuned
+    accuracy = (
+        result["baseline_metrics"]["task_accuracy"],
+        result["fine_tuned_metrics"]["task_accuracy"],
+    )
+    assert f"{accuracy[0]:.3f} → {accuracy[1]:.3f}" in tuned
+    assert "promoted" in re.search(r'class="verdict-cell">([^<]+)<', tuned).group(1)
+    assert re.search(r'class="duration">\d+ s<', tuned)
+    assert f">{evaluation_job['request']['model_b']}</a>" in evaluation

@@ -486,6 +486,7 @@ def test_the_pages_show_only_the_signed_in_keys_project(stack: Stack, a_data: Pr
         for method, path in [
             ("get", f"/jobs/{a_data.job}"),
             ("get", f"/jobs/{a_data.job}/live.json"),
+            ("get", f"/jobs/{a_data.job}/cases?outcome=wrong"),
             ("get", f"/models/{a_data.model}"),
             ("post", f"/jobs/{a_data.job}/cancel"),
             ("post", f"/jobs/{a_data.evaluation}/pause"),

@@ -1,9 +1,9 @@
-"""Regressions and wins: records of the cases exactly one agent routed right, in order."""
+"""Regressions, wins and misses: records of the cases not both agents routed right, in order."""
 
 import numpy as np
 import pytest
 
-from tuneloop.report.cases import discordant
+from tuneloop.report.cases import case_records
 from tuneloop.report.outcomes import OutcomeLog, Outcomes, UnpairedError, dump, load
 from tuneloop.report.significance import mcnemar
 from tuneloop.stages.evaluate import MetricsAccumulator
@@ -40,7 +40,7 @@ def outcomes(predicted: list[str], name: str, every: list[dict] | None = None) -
 
 
 def test_only_discordant_cases_come_out_in_evaluation_order_with_their_outcome():
-    got = list(discordant(batches(), outcomes(BASELINE, "b"), outcomes(FINE_TUNED, "t")))
+    got = list(case_records(batches(), outcomes(BASELINE, "b"), outcomes(FINE_TUNED, "t")))
     assert [(outcome, r["index"]) for outcome, r in got] == [
         ("regressed", 1),
         ("improved", 2),
@@ -52,7 +52,7 @@ def test_only_discordant_cases_come_out_in_evaluation_order_with_their_outcome()
 
 def test_a_record_holds_the_input_reference_and_both_answers():
     base, tuned = outcomes(BASELINE, "b"), outcomes(FINE_TUNED, "t")
-    records = {r["index"]: r for _, r in discordant(batches(), base, tuned)}
+    records = {r["index"]: r for _, r in case_records(batches(), base, tuned)}
     assert records[4] == {
         "index": 4,
         "input": "question 4",
@@ -78,23 +78,25 @@ def test_answer_texts_are_stored_once_each_and_survive_dump_and_load():
     assert [back.texts[c] for c in back.answer] == [f"t says {p}" for p in FINE_TUNED]
 
 
-def test_counts_agree_with_mcnemars_discordant_cells():
+def test_counts_agree_with_mcnemars_cells_but_both_correct():
     rng = np.random.default_rng(2)
     expected = list(rng.choice(["a", "b", "c"], 300))
     base = [e if rng.random() < 0.6 else "c" for e in expected]
     tuned = [e if rng.random() < 0.7 else "a" for e in expected]
     every = cases(expected, [None] * 300)
     b, t = outcomes(base, "b", every), outcomes(tuned, "t", every)
-    got = [outcome for outcome, _ in discordant([every], b, t)]
+    got = [outcome for outcome, _ in case_records([every], b, t)]
     table = mcnemar(b.correct, t.correct)
     assert got.count("regressed") == table["baseline_only_correct"] > 0
     assert got.count("improved") == table["fine_tuned_only_correct"] > 0
+    assert got.count("both_wrong") == table["both_wrong"] > 0
+    assert len(got) == 300 - table["both_correct"]
 
 
 def test_label_codes_of_either_agent_do_not_matter():
     base, tuned = outcomes(BASELINE, "b"), outcomes(FINE_TUNED, "t")
-    plain = list(discordant(batches(), base, tuned))
-    assert list(discordant(batches(), base.recoded(["z", "b", "a"]), tuned)) == plain
+    plain = list(case_records(batches(), base, tuned))
+    assert list(case_records(batches(), base.recoded(["z", "b", "a"]), tuned)) == plain
 
 
 def test_cases_are_read_one_batch_at_a_time():
@@ -105,7 +107,7 @@ def test_cases_are_read_one_batch_at_a_time():
             pulled.append(i)
             yield batch
 
-    records = discordant(lazily(), outcomes(BASELINE, "b"), outcomes(FINE_TUNED, "t"))
+    records = case_records(lazily(), outcomes(BASELINE, "b"), outcomes(FINE_TUNED, "t"))
     next(records)
     assert pulled == [0]
 
@@ -121,4 +123,4 @@ def test_cases_are_read_one_batch_at_a_time():
 def test_cases_other_than_the_evaluated_ones_are_refused(changed):
     base, tuned = outcomes(BASELINE, "b"), outcomes(FINE_TUNED, "t")
     with pytest.raises(UnpairedError):
-        list(discordant(changed(batches()), base, tuned))
+        list(case_records(changed(batches()), base, tuned))

@@ -22,7 +22,7 @@ from tuneloop.report.bootstrap import (
     resampled_metrics,
 )
 from tuneloop.report.calibration import reliability
-from tuneloop.report.cases import discordant
+from tuneloop.report.cases import case_records
 from tuneloop.report.classification import classification, confused_pairs, per_task_scores
 from tuneloop.report.outcomes import OutcomeLog, Outcomes, UnpairedError, dump, load, paired
 from tuneloop.report.scope import out_of_scope
@@ -357,7 +357,7 @@ def test_the_result_schema_describes_every_added_field():
     r = {
         **evidence.additions(base, tuned, improvement(base, tuned), base_out, tuned_out, seed=1),
         "out_of_scope": out_of_scope("c", {"threshold": 0.3}, base_out, tuned_out),
-        "cases": {"regressed": 1, "improved": 2},
+        "cases": {"regressed": 1, "improved": 2, "wrong": 3},
     }
     assert JobResultSchema().dump(r) == json.loads(json.dumps(r))
     assert JobResultSchema().dump({"out_of_scope": None}) == {"out_of_scope": None}
@@ -366,7 +366,7 @@ def test_the_result_schema_describes_every_added_field():
 def test_the_case_page_schema_describes_a_record():
     b, t = paired(*(run(["a", "b"], p)[1] for p in (["a", "a"], ["b", "b"])))
     cases = [{"input": "q0", "expected_type": "a"}, {"input": "q1", "expected_type": "b"}]
-    records = [record for _, record in discordant([cases], b, t)]
+    records = [record for _, record in case_records([cases], b, t)]
     assert [r["index"] for r in records] == [0, 1]
     page = {"data": records, "has_more": False}
     assert CasePageSchema().dump(page) == {"object": "list", **json.loads(json.dumps(page))}

@@ -8,12 +8,12 @@ from collections.abc import Callable
 import pytest
 
 from tuneloop import contracts
-from tuneloop.stages.compare import CASE_OUTCOMES
+from tuneloop.stages.compare import CASE_LISTS
 from tuneloop.store import job_delete, job_keys, keys
 
 JID = "ftjob-0123456789abcdef01234567"
 # What each argument after the job id can be.
-DOMAINS = {"stage": contracts.STAGES, "outcome": CASE_OUTCOMES}
+DOMAINS = {"stage": contracts.STAGES, "outcome": CASE_LISTS}  # the stored lists
 # Found through the job's artifact index (and a blob's manifest), not named from the id alone.
 THROUGH_THE_INDEX = {"artifact"}
 # Keys that hold job ids as members; the delete script takes the job out of each.

@@ -1,5 +1,6 @@
 """The lab's plain-text report of a job, as `make demo` and `tuneloop report --lab` print it."""
 
+from tuneloop.report.format import p_value
 from tuneloop.report_metrics import LAB_ORDER, interval, num, percent
 
 
@@ -19,8 +20,8 @@ def _judgement(r: dict) -> list[str]:
     """Return the lines on significance, calibration, out-of-scope, regressions, promotion."""
     lines = []
     if sig := r.get("significance"):
-        p = sig["mcnemar"]["p_value"]
-        lines.append(f"\nMcNemar p = {p:.3g} over {sig['n_cases']} cases. {sig['verdict']}")
+        p = p_value(sig["mcnemar"]["p_value"])
+        lines.append(f"\nMcNemar {p} over {sig['n_cases']} cases. {sig['verdict']}")
     if cal := r.get("calibration"):
         eces = ", ".join(f"{who} {cal[who]['ece']:.3f}" for who in ("baseline", "fine_tuned"))
         lines.append(f"Expected calibration error: {eces}")

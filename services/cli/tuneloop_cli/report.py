@@ -7,6 +7,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from tuneloop.report.format import p_value
 from tuneloop.report_metrics import HEADLINE, interval, num, signed
 from tuneloop_cli import lab_report
 from tuneloop_cli.client import Api, part
@@ -92,8 +93,8 @@ def verdict(result: dict) -> RenderableType:
     parts: list[RenderableType] = []
     if sig := result.get("significance"):
         mark = "conclusive" if sig["conclusive"] else "not conclusive"
-        p = sig["mcnemar"]["p_value"]
-        parts.append(Text(f"Verdict ({mark}, McNemar p = {p:.3g}): {sig['verdict']}"))
+        p = p_value(sig["mcnemar"]["p_value"])
+        parts.append(Text(f"Verdict ({mark}, McNemar {p}): {sig['verdict']}"))
     if cases := result.get("cases"):
         parts.append(Text(f"Cases: {cases['improved']} improved, {cases['regressed']} regressed"))
     if promotion := result.get("promotion"):

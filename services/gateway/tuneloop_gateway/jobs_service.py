@@ -69,6 +69,21 @@ def get_job_or_404(job_id: str, eval_set: bool = False) -> dict:
     return job
 
 
+def check_cases_kept(job: dict, outcome: str) -> None:
+    """409 unless the job's compare kept the cases of outcome (wrong: only newer jobs)."""
+    counts = (job.get("result") or {}).get("cases")
+    if counts is None:
+        state = "has no per-case outcomes kept" if job.get("result") else f"is {job['status']}"
+        abort(409, message=f"job {job['id']} {state}: its cases are listed once it succeeded")
+    if outcome not in counts:
+        abort(
+            409,
+            message=f"job {job['id']} was compared before its {outcome} cases were kept: only "
+            f"{' and '.join(sorted(counts))} are listed (evaluate its model again, POST "
+            "/v1/evaluations, to list every case it got wrong)",
+        )
+
+
 def create_and_queue(request: dict, kind: str, total: int) -> tuple:
     """Store a job of kind for the calling key in its project (within the project's quotas),
     queue it, answer 202."""

@@ -11,7 +11,7 @@ from tuneloop.pipeline import data
 from tuneloop.pipeline.fine_tune import OVER_BUDGET, model_id_for
 from tuneloop.pipeline.runner import Limits
 from tuneloop.report import evidence, outcomes, promotion, routes, scope
-from tuneloop.report.cases import discordant
+from tuneloop.report.cases import case_records
 from tuneloop.stages import compare as cmp
 from tuneloop.store import Store
 from tuneloop.store.budget import BudgetExceeded
@@ -81,8 +81,8 @@ def evaluation_report(store: Store, job: dict, seed: int, abstention: dict | Non
         return report
     try:
         extra = evidence.additions(base, tuned, report["improvement"], base_out, tuned_out, seed)
-        records = discordant(data.evaluation_cases(store, job), base_out, tuned_out)
-        counts = store.cases.replace(jid, records, job.get("lease_holder", ""))
+        records = case_records(data.evaluation_cases(store, job), base_out, tuned_out)
+        counts = cmp.case_counts(store.cases.replace(jid, records, job.get("lease_holder", "")))
     except outcomes.UnpairedError as exc:
         raise StageError("evaluation_unpaired", str(exc)) from None
     except BudgetExceeded as exc:

@@ -1,11 +1,11 @@
-"""Regressions and wins: the cases exactly one of the two agents routed correctly."""
+"""Regressions, wins and misses: the cases the two agents did not both route correctly."""
 
 from collections.abc import Iterable, Iterator
 
 import numpy as np
 
 from tuneloop.report.outcomes import Outcomes, UnpairedError
-from tuneloop.stages.compare import CASE_OUTCOMES
+from tuneloop.stages.compare import CASE_LISTS
 
 
 def _answer(o: Outcomes, i: int) -> dict:
@@ -17,16 +17,17 @@ def _answer(o: Outcomes, i: int) -> dict:
     }
 
 
-def discordant(
+def case_records(
     batches: Iterable[list[dict]], baseline: Outcomes, fine_tuned: Outcomes
 ) -> Iterator[tuple[str, dict]]:
-    """Yield (outcome, record) for each case one agent got right, in evaluation order.
+    """Yield (list, record) for each case not both agents got right, in evaluation order.
 
-    batches are the evaluation cases again, in the order they were evaluated; only the
-    discordant cases are turned into records, so memory holds one batch, never all cases.
+    The list is one of CASE_LISTS: regressed, improved or both_wrong. batches are the
+    evaluation cases again, in the order they were evaluated; only those cases are turned into
+    records, so memory holds one batch, never all cases.
     """
     base, tuned = baseline.correct, fine_tuned.correct
-    outcome = np.where(base & ~tuned, 1, np.where(~base & tuned, 2, 0))
+    outcome = np.select([base & ~tuned, ~base & tuned, ~base & ~tuned], [1, 2, 3], 0)
     start = 0
     for batch in batches:
         if start + len(batch) > len(outcome):
@@ -36,7 +37,7 @@ def discordant(
             if case["expected_type"] != baseline.labels[baseline.expected[i]]:
                 raise UnpairedError(f"evaluation case {i} is not the one evaluated")
             yield (
-                CASE_OUTCOMES[outcome[i] - 1],
+                CASE_LISTS[outcome[i] - 1],
                 {
                     "index": i,
                     "input": case["input"],

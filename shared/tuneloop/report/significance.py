@@ -3,6 +3,7 @@
 import numpy as np
 from scipy.stats import binomtest
 
+from tuneloop.report.format import p_value as p_text
 from tuneloop.stages.compare import ALPHA, MIN_CASES
 
 
@@ -28,7 +29,7 @@ def verdict(n_cases: int, change: float, ci: list[float], p_value: float) -> tup
     """Return whether the task-accuracy change is established, and a sentence that says so."""
     numbers = (
         f"task accuracy {change:+.3f} (95% CI {ci[0]:+.3f} to {ci[1]:+.3f}; "
-        f"McNemar p {_p(p_value)}) over {n_cases:,} cases"
+        f"McNemar {p_text(p_value)}) over {n_cases:,} cases"
     )
     if n_cases < MIN_CASES:
         return False, (
@@ -39,8 +40,3 @@ def verdict(n_cases: int, change: float, ci: list[float], p_value: float) -> tup
         return False, f"Cannot tell: the change could be chance; {numbers}."
     better = "more" if ci[0] > 0 else "less"
     return True, f"The fine-tuned agent is {better} accurate than the baseline: {numbers}."
-
-
-def _p(p_value: float) -> str:
-    """Format a p-value; one that underflows a float is shown as a bound, never as 0."""
-    return "< 1e-300" if p_value < 1e-300 else f"= {p_value:.2g}"

@@ -96,13 +96,19 @@ class OutOfScopeSchema(Schema):
 
 
 class CasesCountSchema(Schema):
-    """How many evaluation cases changed outcome; listed at GET /v1/jobs/{id}/cases."""
+    """How many evaluation cases changed outcome or were missed; listed at .../cases."""
 
     regressed = fields.Integer(
         metadata={"description": "the baseline routed right, the fine-tuned agent wrong"}
     )
     improved = fields.Integer(
         metadata={"description": "the fine-tuned agent routed right, the baseline wrong"}
+    )
+    wrong = fields.Integer(
+        metadata={
+            "description": "the fine-tuned agent routed wrong, whatever the baseline did "
+            "(absent from jobs compared before these were kept)"
+        }
     )
 
 

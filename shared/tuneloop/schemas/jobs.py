@@ -435,7 +435,8 @@ class CaseQuerySchema(Schema):
         validate=validate.OneOf(CASE_OUTCOMES),
         metadata={
             "description": "regressed: the baseline routed it right, the fine-tuned agent "
-            "wrong; improved: the reverse"
+            "wrong; improved: the reverse; wrong: every case the fine-tuned agent routed wrong, "
+            "whatever the baseline did (a job compared before wrong was kept answers 409)"
         },
     )
     limit = limit_field(default=20, maximum=100)

@@ -252,7 +252,7 @@ class SideBySideSchema(Schema):
 
 
 class CaseSchema(Schema):
-    """An evaluation case exactly one agent routed to its expected task type."""
+    """An evaluation case not both agents routed to its expected task type."""
 
     index = fields.Integer(
         metadata={"description": "the case's position in the evaluation suite (the cursor)"}
@@ -265,7 +265,7 @@ class CaseSchema(Schema):
 
 
 class CasePageSchema(Schema):
-    """One page of a job's regressed or improved cases, by index."""
+    """One page of a job's regressed, improved or wrong cases, by index."""
 
     object = fields.Constant("list")
     data = fields.List(fields.Nested(CaseSchema))
@@ -331,8 +331,9 @@ class JobResultSchema(Schema):
     cases = fields.Nested(
         CasesCountSchema,
         metadata={
-            "description": "how many cases changed outcome; each is listed at "
-            "GET /v1/jobs/{id}/cases?outcome=regressed (or improved)"
+            "description": "how many cases changed outcome, and how many the fine-tuned agent "
+            "got wrong; each is listed at GET /v1/jobs/{id}/cases?outcome=regressed (or "
+            "improved, wrong)"
         },
     )
     promotion = fields.Nested(

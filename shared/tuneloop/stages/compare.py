@@ -9,7 +9,13 @@ METRICS = (
     "response_chrf",
     "overall_score",
 )
-CASE_OUTCOMES = ("regressed", "improved")  # the baseline right and fine-tuned wrong; reverse
+# The evaluation cases compare keeps, one list each: the baseline right and the fine-tuned agent
+# wrong; the reverse; both wrong. Each record is written once (a case is in one list).
+CASE_LISTS = ("regressed", "improved", "both_wrong")
+# What GET /v1/jobs/{id}/cases lists: the first two lists, and wrong, every case the fine-tuned
+# agent got wrong whatever the baseline did (regressed and both_wrong, merged by index).
+CASE_OUTCOMES = ("regressed", "improved", "wrong")
+WRONG_LISTS = ("regressed", "both_wrong")
 
 # How a report judges itself (numpy-free, so the report's schema describes the same rule).
 RESAMPLES = 1000  # paired bootstrap resamples of the evaluation cases
@@ -30,6 +36,12 @@ def change(before: float | None, after: float | None) -> dict:
 def improvement(baseline: dict, fine_tuned: dict) -> dict:
     """Return the absolute and relative change of each metric (relative is None from 0)."""
     return {name: change(baseline.get(name), fine_tuned.get(name)) for name in METRICS}
+
+
+def case_counts(stored: dict[str, int]) -> dict[str, int]:
+    """Return the report's case counts per listed outcome from the stored lists' counts."""
+    counts = {o: stored[o] for o in CASE_OUTCOMES if o in stored}
+    return {**counts, "wrong": sum(stored[o] for o in WRONG_LISTS)}
 
 
 def side_by_side(

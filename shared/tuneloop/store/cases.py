@@ -1,11 +1,11 @@
-"""A job's discordant evaluation cases (regressed, improved) as Redis lists, read in pages."""
+"""A job's evaluation cases (regressed, improved, both wrong) as Redis lists, read in pages."""
 
 import json
 from collections.abc import Iterable
 
 from redis import Redis
 
-from tuneloop.stages.compare import CASE_OUTCOMES
+from tuneloop.stages.compare import CASE_LISTS, WRONG_LISTS
 from tuneloop.store import budget as budgets
 from tuneloop.store import keys, scripts
 from tuneloop.store.budget import NO_BUDGET, Budget
@@ -36,9 +36,9 @@ class CaseStore:
         counted against the job's project's budget in that step: BudgetExceeded (the earlier
         lists stay) when they would take it past.
         """
-        staging = {o: keys.job_cases(jid, f"{o}:staging:{writer}") for o in CASE_OUTCOMES}
-        pending: dict[str, list[str]] = {o: [] for o in CASE_OUTCOMES}
-        counts = dict.fromkeys(CASE_OUTCOMES, 0)
+        staging = {o: keys.job_cases(jid, f"{o}:staging:{writer}") for o in CASE_LISTS}
+        pending: dict[str, list[str]] = {o: [] for o in CASE_LISTS}
+        counts = dict.fromkeys(CASE_LISTS, 0)
         size = 0
         try:
             self.redis.delete(*staging.values())  # what an earlier try of this writer left
@@ -61,9 +61,9 @@ class CaseStore:
             keys=[
                 keys.job(jid),
                 keys.Space(project).usage,
-                *(k for o in CASE_OUTCOMES for k in (staging[o], keys.job_cases(jid, o))),
+                *(k for o in CASE_LISTS for k in (staging[o], keys.job_cases(jid, o))),
             ],
-            args=[self.budget.max_bytes, size, *(counts[o] for o in CASE_OUTCOMES)],
+            args=[self.budget.max_bytes, size, *(counts[o] for o in CASE_LISTS)],
         )
         budgets.raise_if_over(outcome)
         return counts
@@ -77,7 +77,20 @@ class CaseStore:
     def page(
         self, jid: str, outcome: str, limit: int, after: int | None = None
     ) -> tuple[list[dict], bool]:
-        """Return up to limit records whose index is above after, and whether more follow."""
+        """Return up to limit records of an outcome whose index is above after, and whether
+        more follow; wrong merges the lists of the cases the fine-tuned agent got wrong."""
+        if outcome != "wrong":
+            return self._page(jid, outcome, limit, after)
+        pages = [self._page(jid, name, limit, after) for name in WRONG_LISTS]
+        merged = sorted((r for records, _ in pages for r in records), key=lambda r: r["index"])
+        # Each list's first limit records hold the merge's first limit: any later one has at
+        # least limit records of its own list before it.
+        return merged[:limit], len(merged) > limit or any(more for _, more in pages)
+
+    def _page(
+        self, jid: str, outcome: str, limit: int, after: int | None
+    ) -> tuple[list[dict], bool]:
+        """Return up to limit records of one list above after, and whether more follow."""
         key = keys.job_cases(jid, outcome)
         start = 0 if after is None else self._first_after(key, after)
         records = [json.loads(raw) for raw in self.redis.lrange(key, start, start + limit)]
@@ -96,11 +109,11 @@ class CaseStore:
         return low
 
     def count(self, jid: str, outcome: str) -> int:
-        """Return how many records one outcome holds."""
+        """Return how many records one stored list holds."""
         return int(self.redis.llen(keys.job_cases(jid, outcome)))
 
     def delete(self, jid: str) -> None:
         """Remove every case list of a job, staging lists included."""
         found = self.redis.scan_iter(match=keys.job_cases(jid, "*"), count=100)
-        names = [*(keys.job_cases(jid, o) for o in CASE_OUTCOMES), *found]
+        names = [*(keys.job_cases(jid, o) for o in CASE_LISTS), *found]
         self.redis.delete(*names)

@@ -7,7 +7,7 @@ are the members of its artifact index, a blob artifact's chunks are in its manif
 """
 
 from tuneloop import contracts
-from tuneloop.stages.compare import CASE_OUTCOMES
+from tuneloop.stages.compare import CASE_LISTS
 from tuneloop.store import keys
 
 # The KEYS every job script starts with (head), as lua/include/job_keys.lua reads them: each
@@ -29,7 +29,7 @@ def bulk(jid: str) -> list[str]:
 
     A failed or cancelled job lets these expire (its record and events stay).
     """
-    return [keys.job_eval_set(jid), *(keys.job_cases(jid, o) for o in CASE_OUTCOMES)]
+    return [keys.job_eval_set(jid), *(keys.job_cases(jid, o) for o in CASE_LISTS)]
 
 
 def leases(jid: str) -> list[str]:

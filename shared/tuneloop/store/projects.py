@@ -16,7 +16,7 @@ import json
 
 from redis import Redis
 
-from tuneloop.stages.compare import CASE_OUTCOMES
+from tuneloop.stages.compare import CASE_LISTS
 from tuneloop.store import keys, scripts
 
 LAYOUT_VERSION = 2  # 1: one global space; 2: per-project lists
@@ -71,7 +71,7 @@ def count_usage(redis: Redis, project: str) -> dict[str, int]:
     eval_sets = [int(list_bytes(keys=[keys.job_eval_set(j)])) for j in jobs]
     found["eval_sets:bytes"] = sum(eval_sets)
     found["eval_sets:count"] = sum(1 for b in eval_sets if b)
-    cases = [sum(int(list_bytes(keys=[keys.job_cases(j, o)])) for o in CASE_OUTCOMES) for j in jobs]
+    cases = [sum(int(list_bytes(keys=[keys.job_cases(j, o)])) for o in CASE_LISTS) for j in jobs]
     found["cases:bytes"], found["cases:count"] = sum(cases), 0
     pipe = redis.pipeline(transaction=False)
     for jid, stored, case_bytes in zip(jobs, eval_sets, cases, strict=True):

@@ -169,3 +169,20 @@ def job_with_model(store: Store, size: int = 5) -> tuple[str, str]:
     }
     assert store.models.publish(meta, bytes(size), jid, keys.lease(jid, stage), holder) == 1
     return jid, mid
+
+
+def evaluate_model(client: Client, stack: Stack, model_id: str, per_task: int = 4) -> dict:
+    """Run an evaluation job of a model against the baseline on reworded training inputs;
+    return it succeeded."""
+    from .faults import training_items  # here: faults imports this module
+
+    cases = [
+        {
+            "input": item["input"].replace("Question", "Quick query"),
+            "expected_type": item["task_type"],
+        }
+        for item in training_items(per_task)
+    ]
+    created = client.post("/v1/evaluations", json={"model": model_id, "eval_set": cases})
+    assert created.status_code == 202, created.text
+    return wait_for_job(client, stack, created.json()["id"])

@@ -32,6 +32,7 @@ from tuneloop_gateway.extensions import project_store, services
 from tuneloop_gateway.idempotency import idempotent
 from tuneloop_gateway.jobs_service import (
     cancel_job,
+    check_cases_kept,
     check_model,
     conditional,
     create_and_queue,
@@ -222,18 +223,16 @@ class JobEvents(MethodView):
 
 @blp.route("/<job:job_id>/cases")
 class JobCases(MethodView):
-    """A finished job's evaluation cases whose outcome changed between the two agents."""
+    """A finished job's evaluation cases: changed between the two agents, or routed wrong."""
 
     @requires(blp, JOBS)
     @blp.arguments(CaseQuerySchema, location="query")
     @blp.response(200, CasePageSchema)
     @blp.alt_response(409, response="CONFLICT", description="the job has no evaluation yet")
     def get(self, query: dict, job_id: str) -> dict:
-        """List every regressed (or improved) case, by index: input, expected type, both answers."""
+        """List every regressed, improved or wrong case, by index: input, expected type, answers."""
         job = get_job_or_404(job_id)
-        if "cases" not in (job["result"] or {}):
-            state = "has no per-case outcomes kept" if job["result"] else f"is {job['status']}"
-            abort(409, message=f"job {job_id} {state}: its cases are listed once it succeeded")
+        check_cases_kept(job, query["outcome"])
         data, has_more = project_store().cases.page(job_id, **query)
         return {"data": data, "has_more": has_more}
 

@@ -71,17 +71,48 @@ def task_rows(result: dict) -> list[dict]:
     rows = []
     for task in sorted(set(base) | set(tuned)):
         b, t = base.get(task) or {}, tuned.get(task) or {}
-        rows.append(
-            {
-                "task_type": task,
-                "n_cases": t.get("n_cases", b.get("n_cases")),
-                "baseline_accuracy": b.get("task_accuracy"),
-                "fine_tuned_accuracy": t.get("task_accuracy"),
-                "baseline_f1": (f1_base.get(task) or {}).get("f1"),
-                "fine_tuned_f1": (f1_tuned.get(task) or {}).get("f1"),
-            }
-        )
+        row = {
+            "task_type": task,
+            "n_cases": t.get("n_cases", b.get("n_cases")),
+            "baseline_accuracy": b.get("task_accuracy"),
+            "fine_tuned_accuracy": t.get("task_accuracy"),
+            "baseline_f1": (f1_base.get(task) or {}).get("f1"),
+            "fine_tuned_f1": (f1_tuned.get(task) or {}).get("f1"),
+        }
+        row["change"] = _minus(row["fine_tuned_accuracy"], row["baseline_accuracy"])
+        rows.append(row)
     return rows
+
+
+def _minus(after: float | None, before: float | None) -> float | None:
+    """Return after - before, or None when either is missing."""
+    return None if after is None or before is None else after - before
+
+
+def confusion_rows(result: dict) -> list[dict]:
+    """Return each agent's most confused (expected, predicted) pairs side by side, worst first."""
+    classes = result.get("classification") or {}
+    counts: dict[tuple[str, str], dict] = {}
+    for who in ("baseline", "fine_tuned"):
+        for pair in (classes.get(who) or {}).get("confused_pairs") or []:
+            key = (pair["expected"], pair["predicted"])
+            counts.setdefault(key, {"baseline": None, "fine_tuned": None})[who] = pair["count"]
+    rows = [{"expected": e, "predicted": p, **c} for (e, p), c in counts.items()]
+    return sorted(
+        rows, key=lambda r: (-(r["fine_tuned"] or 0), -(r["baseline"] or 0), r["expected"])
+    )
+
+
+def calibration_rows(result: dict) -> list[dict]:
+    """Return the confidence bins either agent has cases in: both agents' counts and accuracy."""
+    calibration = result.get("calibration") or {}
+    base = (calibration.get("baseline") or {}).get("bins") or []
+    tuned = (calibration.get("fine_tuned") or {}).get("bins") or []
+    return [
+        {"lower": b["lower"], "upper": b["upper"], "baseline": b, "fine_tuned": t}
+        for b, t in zip(base, tuned, strict=False)
+        if b.get("count") or t.get("count")
+    ]
 
 
 def scope_rows(result: dict) -> list[dict]:

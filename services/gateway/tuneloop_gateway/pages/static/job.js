@@ -36,8 +36,9 @@
       row.className = "event " + e.level;
       row.dataset.id = e.id;
       row.dataset.type = e.type;
-      [e.when, e.level, e.type, e.message].forEach(function (value) {
+      [e.when, e.level, e.type, e.message].forEach(function (value, i) {
         var cell = document.createElement("td");
+        if (i === 1) { cell.className = "wide"; }  // the level: hidden on a narrow screen
         cell.textContent = value;  // text, never markup
         row.appendChild(cell);
       });
