@@ -30,7 +30,7 @@ def pair(client: ApiClient, stack: Stack) -> tuple[dict, dict]:
 
 def drawn(driver: WebDriver, series: str) -> tuple[int, int]:
     """How many lines and points of a series the compare chart draws."""
-    chart = "#compare-loss-chart svg"
+    chart = "#compare-loss-chart .size-wide svg"  # the narrow one draws lines only
     lines = driver.find_elements(By.CSS_SELECTOR, f'{chart} polyline[data-series="{series}"]')
     points = driver.find_elements(By.CSS_SELECTOR, f'{chart} circle[data-series="{series}"]')
     return len(lines), len(points)

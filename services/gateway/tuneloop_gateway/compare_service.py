@@ -1,10 +1,10 @@
 """Read two jobs of the caller's project and compare them: the route's and the page's work."""
 
 from tuneloop.report.compare_jobs import compare
-from tuneloop.stages.compare import CASE_OUTCOMES
 from tuneloop.store import Store, ids
 from tuneloop_gateway import checks
 
+CHANGED = ("regressed", "improved")  # the cases a job's baseline and fine-tuned disagree on
 CASES_READ = 5000  # changed cases read per job and outcome; past it the cases are not paired
 
 
@@ -35,7 +35,7 @@ def kept_cases(store: Store, job: dict) -> tuple[dict | None, bool]:
     """Return the job's changed cases per outcome (None: it kept none) and whether all."""
     if "cases" not in job["result"]:
         return None, True
-    pages = {o: store.cases.page(job["id"], o, CASES_READ) for o in CASE_OUTCOMES}
+    pages = {o: store.cases.page(job["id"], o, CASES_READ) for o in CHANGED}
     return {o: rows for o, (rows, _) in pages.items()}, not any(m for _, m in pages.values())
 
 

@@ -8,15 +8,8 @@ from collections.abc import Mapping, Sequence
 
 from markupsafe import Markup
 
-from tuneloop_gateway.pages.charts import (
-    HEIGHT,
-    PAD_BOTTOM,
-    PAD_LEFT,
-    PAD_RIGHT,
-    PAD_TOP,
-    WIDTH,
-    _scale,
-)
+from tuneloop_gateway.pages.charts import WIDE, Frame, _scale, both_sizes
+from tuneloop_gateway.pages.ticks import linear_ticks
 
 COLOURS = {"a": "#1d4ed8", "b": "#c2410c"}
 FIELDS = (
@@ -26,7 +19,14 @@ FIELDS = (
 
 
 def compare_loss_chart(curves: Mapping[str, Sequence[dict]]) -> Markup:
-    """Draw jobs a and b's train and validation loss per epoch on shared axes."""
+    """Draw jobs a and b's losses for a wide and a narrow screen (the stylesheet shows one)."""
+    if not any(e.get(f) is not None for s in curves.values() for e in s for _, f, _, _ in FIELDS):
+        return Markup('<p class="muted" id="compare-loss-empty">Neither job has epochs.</p>')
+    return both_sizes(lambda frame: overlaid_chart(curves, frame))
+
+
+def overlaid_chart(curves: Mapping[str, Sequence[dict]], f: Frame = WIDE) -> str:
+    """Draw jobs a and b's train and validation loss per epoch on shared axes, in frame f."""
     losses = [
         e[field]
         for epochs in curves.values()
@@ -34,32 +34,32 @@ def compare_loss_chart(curves: Mapping[str, Sequence[dict]]) -> Markup:
         for _, field, _, _ in FIELDS
         if e.get(field) is not None
     ]
-    if not losses:
-        return Markup('<p class="muted" id="compare-loss-empty">Neither job has epochs.</p>')
     epochs = [e["epoch"] for series in curves.values() for e in series]
     first, last = min(epochs), max(epochs)
-    top, bottom_y = max(losses) * 1.05 or 1.0, HEIGHT - PAD_BOTTOM
+    levels = linear_ticks(0.0, max(losses), f.y_ticks)
+    top, bottom_y = levels[-1] or 1.0, f.height - f.bottom
 
     def x(epoch: int) -> float:
-        return _scale(epoch, first, last, PAD_LEFT, WIDTH - PAD_RIGHT)
+        return _scale(epoch, first, last, f.left, f.width - f.right)
 
     def y(loss: float) -> float:
-        return _scale(loss, 0.0, top, bottom_y, PAD_TOP)
+        return _scale(loss, 0.0, top, bottom_y, f.top)
 
     parts = [
-        f'<svg class="chart loss-chart compare-loss-chart" viewBox="0 0 {WIDTH} {HEIGHT}" '
+        f'<svg class="chart loss-chart compare-loss-chart" viewBox="0 0 {f.width} {f.height}" '
         'role="img" aria-label="train and validation loss per epoch of jobs A and B">',
-        f'<line class="axis" x1="{PAD_LEFT}" y1="{bottom_y}" x2="{WIDTH - PAD_RIGHT}" '
-        f'y2="{bottom_y}"/><line class="axis" x1="{PAD_LEFT}" y1="{PAD_TOP}" x2="{PAD_LEFT}" '
+        f'<line class="axis" x1="{f.left}" y1="{bottom_y}" x2="{f.width - f.right}" '
+        f'y2="{bottom_y}"/><line class="axis" x1="{f.left}" y1="{f.top}" x2="{f.left}" '
         f'y2="{bottom_y}"/>',
-        *_ticks(top, y, x, sorted({first, (first + last) // 2, last}), bottom_y),
+        *_ticks(levels, y, x, sorted({first, (first + last) // 2, last}), bottom_y, f),
     ]
     for job, series in curves.items():
         for name, field, label, dash in FIELDS:
             points = [(e["epoch"], e[field]) for e in series if e.get(field) is not None]
-            parts += _series(f"{job}-{name}", f"{job.upper()} {label}", dash, points, x, y)
+            key, text = f"{job}-{name}", f"{job.upper()} {label}"
+            parts += _series(key, text, dash, points, x, y, f.points)
     parts.append("</svg>")
-    return Markup("".join(parts))
+    return "".join(parts)
 
 
 def compare_legend() -> Markup:
@@ -76,25 +76,25 @@ def compare_legend() -> Markup:
     return Markup(" ".join(parts))
 
 
-def _ticks(top: float, y, x, epochs: list[int], bottom_y: float) -> list[str]:
-    """Return the loss ticks (0, half, top), the epoch ticks and the axis name."""
+def _ticks(levels: list[float], y, x, epochs: list[int], bottom_y: float, f: Frame) -> list[str]:
+    """Return the loss ticks (round numbers), the epoch ticks and the axis name."""
     parts = [
-        f'<text class="tick" x="{PAD_LEFT - 6}" y="{y(top * f) + 4:.1f}" text-anchor="end">'
-        f"{top * f:.3g}</text>"
-        for f in (0.0, 0.5, 1.0)
+        f'<text class="tick" x="{f.left - 6}" y="{y(level) + 4:.1f}" text-anchor="end">'
+        f"{level:.3g}</text>"
+        for level in levels
     ]
     parts += [
         f'<text class="tick" x="{x(e):.1f}" y="{bottom_y + 16}" text-anchor="middle">{e}</text>'
         for e in epochs
     ]
     parts.append(
-        f'<text class="tick" x="{(PAD_LEFT + WIDTH - PAD_RIGHT) / 2}" y="{HEIGHT - 4}" '
+        f'<text class="tick" x="{(f.left + f.width - f.right) / 2}" y="{f.height - 4}" '
         'text-anchor="middle">epoch</text>'
     )
     return parts
 
 
-def _series(key: str, label: str, dash: str, points: list, x, y) -> list[str]:
+def _series(key: str, label: str, dash: str, points: list, x, y, dots: bool) -> list[str]:
     """Return one series' line and its points (data-series names the job and the loss)."""
     if not points:
         return []
@@ -107,6 +107,6 @@ def _series(key: str, label: str, dash: str, points: list, x, y) -> list[str]:
             f'<circle class="point" data-series="{key}" data-epoch="{ep}" data-loss="{loss:.6g}" '
             f'cx="{x(ep):.1f}" cy="{y(loss):.1f}" r="3" stroke="{colour}">'
             f"<title>epoch {ep}: {label} {loss:.4f}</title></circle>"
-            for ep, loss in points
+            for ep, loss in (points if dots else [])
         ),
     ]
