@@ -9,7 +9,13 @@ from flask import Flask
 from werkzeug.exceptions import HTTPException
 
 from tuneloop_gateway import limits
-from tuneloop_gateway.pages import autopilots, jobs, login, models  # noqa: F401 - the routes
+from tuneloop_gateway.pages import (  # noqa: F401 - the routes
+    autopilots,
+    interactions,
+    jobs,
+    login,
+    models,
+)
 from tuneloop_gateway.pages.site import authenticate, bp, page_error
 from tuneloop_gateway.pages.throttle import SETTING, SignInThrottle
 
