@@ -58,6 +58,7 @@ class Interactions(MethodView):
     @requires(blp, INGEST)
     @blp.arguments(InteractionQuerySchema, location="query", unknown=RAISE)
     @blp.response(200, InteractionPageSchema)
+    @blp.alt_response(400, response="BAD_REQUEST", description="an unknown query parameter")
     def get(self, query: dict) -> dict:
         """List interactions, oldest first, after an optional cursor, that pass every filter.
 
