@@ -6,6 +6,7 @@ from urllib.parse import unquote_to_bytes
 import flask
 import flask_smorest
 from marshmallow import Schema, ValidationError
+from marshmallow.error_store import SCHEMA
 from webargs.core import missing
 from webargs.flaskparser import FlaskParser, abort
 from werkzeug.datastructures import MultiDict
@@ -55,7 +56,7 @@ class SafeJsonParser(FlaskParser):
         """Answer 400 naming the query's unknown parameters (a schema loaded with RAISE)."""
         query = error.messages.get("query") if isinstance(error.messages, dict) else None
         known = sorted(field.data_key or name for name, field in schema.load_fields.items())
-        unknown = [name for name in (query or {}) if name not in known]
+        unknown = [name for name in (query or {}) if name not in {*known, SCHEMA}]
         if not unknown:
             super().handle_error(
                 error, req, schema, error_status_code=error_status_code, error_headers=error_headers
