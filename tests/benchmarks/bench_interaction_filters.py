@@ -1,7 +1,7 @@
 """What a filtered GET /v1/interactions costs as the project grows.
 
 Posts Banking77's train split (../shared/data/banking77) COPIES times over (about 10,000 rows
-each, ratings and sources varied, every 7th row scored) to a private stack, then times READS
+each, ratings and sources varied, every 7th of the first 1,000 scored) to a private stack, then times READS
 list requests of each kind, interleaved, through the gateway (server time + transfer). A
 filter that matches often fills its page after reading a few hundred rows; one that matches
 rarely reads up to 10,000 rows (interaction_filters.MAX_SCANNED) and answers a short page with
@@ -47,9 +47,9 @@ def rows(copies: int) -> list[dict]:
     ]
 
 
-def score_some(session: requests.Session, base: str, every: int = 7, most: int = 300) -> None:
-    """Give every every-th of the first rows a helpfulness score."""
-    page = session.get(f"{base}/v1/interactions", params={"limit": every * most}).json()
+def score_some(session: requests.Session, base: str, every: int = 7) -> None:
+    """Give every every-th of the first 1,000 rows a helpfulness score."""
+    page = session.get(f"{base}/v1/interactions", params={"limit": 1000}).json()
     for i, row in enumerate(page["data"][::every]):
         body = {"name": "helpfulness", "value": (i % 10) / 9, "source": "app"}
         session.post(f"{base}/v1/interactions/{row['id']}/scores", json=body).raise_for_status()
