@@ -36,6 +36,11 @@ def listed(driver: WebDriver) -> list[str] | None:
         return None
 
 
+def fits(driver: WebDriver, width: int) -> bool:
+    """No sideways scroll: a phone's viewport would grow to a too-wide page, so check it too."""
+    return driver.execute_script("return window.innerWidth") == width and fits_the_width(driver)
+
+
 def fill(driver: WebDriver, element_id: str, value: str) -> None:
     field = driver.find_element(By.ID, element_id)
     field.clear()
@@ -67,8 +72,7 @@ def test_filter_open_and_edit_an_interaction(
             15,
             lambda: f"{driver.current_url}: {listed(driver)} != {wanted}",
         )
-        assert driver.execute_script("return window.innerWidth") == width
-        assert fits_the_width(driver), f"the interactions list scrolls sideways at {width} px"
+        assert fits(driver, width), f"the interactions list scrolls sideways at {width} px"
         if width >= 1280:  # a laptop sees every column without scrolling the table either
             assert driver.execute_script(
                 "const box = document.querySelector('.scroll');"
@@ -81,6 +85,7 @@ def test_filter_open_and_edit_an_interaction(
         target = before["id"]
         driver.find_element(By.CSS_SELECTOR, f'a[href="/ui/interactions/{target}"]').click()
         wait_until(lambda: driver.find_elements(By.ID, "edit-form"), 15, lambda: driver.current_url)
+        assert fits(driver, width), f"the interaction page scrolls sideways at {width} px"
         new_rating = 0.05 if before["rating"] != 0.05 else 0.95
         fill(driver, "edit-rating", str(new_rating))
         driver.find_element(By.ID, "save").click()
@@ -94,7 +99,7 @@ def test_filter_open_and_edit_an_interaction(
             By.CSS_SELECTOR, '#events-table tr[data-type="interaction.updated"]'
         )
         assert client.get(f"/v1/interactions/{target}").json()["rating"] == new_rating
-        assert fits_the_width(driver), f"the interaction page scrolls sideways at {width} px"
+        assert fits(driver, width), f"the interaction page scrolls sideways at {width} px"
         screenshot(driver, f"pages-interaction-{width}", width)
 
         assert console_errors(driver) == []
@@ -103,7 +108,7 @@ def test_filter_open_and_edit_an_interaction(
         driver.find_element(By.ID, "save").click()
         wait_until(lambda: text_of(driver, "error-rating"), 15, lambda: driver.page_source[:500])
         assert client.get(f"/v1/interactions/{target}").json()["rating"] == new_rating
-        assert fits_the_width(driver), f"the form's error scrolls sideways at {width} px"
+        assert fits(driver, width), f"the form's error scrolls sideways at {width} px"
         # Chromium logs the form's 422 answer as a failed load; nothing else may be logged.
         logged = console_errors(driver)
         assert len(logged) == 1 and f"/ui/interactions/{target}/edit" in logged[0], logged
