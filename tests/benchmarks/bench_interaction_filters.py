@@ -1,11 +1,11 @@
 """What a filtered GET /v1/interactions costs as the project grows.
 
 Posts Banking77's train split (../shared/data/banking77) COPIES times over (about 10,000 rows
-each, ratings and sources varied, every 7th of the first 1,000 scored) to a private stack, then times READS
-list requests of each kind, interleaved, through the gateway (server time + transfer). A
-filter that matches often fills its page after reading a few hundred rows; one that matches
-rarely reads up to 10,000 rows (interaction_filters.MAX_SCANNED) and answers a short page with
-next_after, so a request's cost stops growing with the project.
+each, ratings and sources varied, every 7th of the first 1,000 scored) to a private stack,
+then times READS list requests of each kind, interleaved, through the gateway (server time +
+transfer). A filter that matches often fills its page after reading a few hundred rows; one
+that matches rarely reads up to 10,000 rows (interaction_filters.MAX_SCANNED) and answers a
+short page with next_after, so a request's cost stops growing with the project.
 
     .venv/bin/python tests/benchmarks/bench_interaction_filters.py [--copies 5] [--reads 10]
 """
