@@ -290,8 +290,33 @@ def test_list_parameters_are_documented_with_their_bounds(spec: dict) -> None:
         return {p["name"]: p for p in spec["paths"][path]["get"].get("parameters", [])}
 
     interactions = params("/v1/interactions")
-    assert set(interactions) >= {"limit", "after", "task_type", "min_rating"}
+    assert set(interactions) == {
+        "limit",
+        "after",
+        "task_type",
+        "min_rating",
+        "max_rating",
+        "model",
+        "q",
+        "source",
+        "score",
+        "min_score",
+        "max_score",
+        "created_after",
+        "created_before",
+    }
     assert interactions["limit"]["schema"]["maximum"] == 1000
+    for bound in ("min_rating", "max_rating", "min_score", "max_score"):
+        schema = interactions[bound]["schema"]
+        assert (schema["minimum"], schema["maximum"]) == (0, 1), bound
+    assert interactions["q"]["schema"]["maxLength"] == 200
+    assert set(interactions["source"]["schema"]["enum"]) == {"human", "synthetic", "import"}
+    for moment in ("created_after", "created_before"):
+        assert "ISO 8601" in interactions[moment]["description"], moment
+    listing = spec["paths"]["/v1/interactions"]["get"]["responses"]
+    assert "400" in listing, "the refusal of an unknown parameter is documented"
+    page = spec["components"]["schemas"]["InteractionPage"]["properties"]
+    assert "next_after" in page
     assert params("/v1/jobs")["limit"]["schema"]["maximum"] == 100
     assert set(params("/v1/jobs/{job_id}/events")) >= {"after", "limit"}
     assert set(params("/v1/webhooks")) >= {"after", "limit"}

@@ -481,6 +481,9 @@ def test_the_pages_show_only_the_signed_in_keys_project(stack: Stack, a_data: Pr
         assert listed.status_code == 200 and a_data.job not in listed.text
         autopilots = b.get(f"{base}/autopilots", timeout=30)
         assert autopilots.status_code == 200 and a_data.autopilot not in autopilots.text
+        assert a_data.interaction in a.get(f"{base}/interactions", timeout=30).text
+        data = b.get(f"{base}/interactions", timeout=30)
+        assert data.status_code == 200 and a_data.interaction not in data.text
         token = CSRF.search(listed.text)
         assert token, listed.text[:300]
         for method, path in [
@@ -495,12 +498,17 @@ def test_the_pages_show_only_the_signed_in_keys_project(stack: Stack, a_data: Pr
             ("get", f"/autopilots/{a_data.autopilot}"),
             ("post", f"/autopilots/{a_data.autopilot}/pause"),
             ("get", f"/compare?a={a_data.job}&b={a_data.evaluation}"),
+            ("get", f"/interactions/{a_data.interaction}"),
+            ("post", f"/interactions/{a_data.interaction}/edit"),
         ]:
-            data = {"csrf_token": token.group(1), "input": "hi"} if method == "post" else None
+            form = {"csrf_token": token.group(1), "input": "hi", "rating": "0.9", "task_type": "x"}
+            data = form if method == "post" else None
             answer = b.request(method, base + path, data=data, timeout=30)
             assert answer.status_code == 404, (method, path, answer.status_code)
             shown = [i for i in a_data.ids() if i in answer.text and i not in path]
             assert not shown, (method, path, shown)  # B named only what it asked for
+    with client_for(stack, KEY_A) as api:  # B's edit form changed nothing of A's
+        assert api.get(f"/v1/interactions/{a_data.interaction}").json()["rating"] == 0.2
 
 
 def test_a_short_id_never_names_another_projects_record(stack: Stack, a_data: ProjectA) -> None:

@@ -12,10 +12,12 @@ from tuneloop.schemas.common import (
     task_type,
     text,
 )
+from tuneloop.schemas.moments import MOMENT_RULE, Moment
 
 MAX_BATCH = 1000
 MAX_SCORE_NAMES = 20  # distinct score names per interaction
 MAX_COMMENT = 1000
+MAX_QUERY = 200  # characters of a text search
 SCORE_NAME = FullMatch(
     r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
     error="must start with a letter or digit and hold only letters, digits, '_', '.', ':', '-'",
@@ -195,14 +197,62 @@ class BatchCreatedSchema(Schema):
     ids = fields.List(fields.String(), required=True)
 
 
+def unit_bound(description: str) -> fields.Float:
+    """A bound of a rating or score filter: 0 to 1."""
+    checks = validate.Range(0.0, 1.0)
+    return fields.Float(allow_nan=False, validate=checks, metadata={"description": description})
+
+
+RANGES = (
+    ("min_rating", "max_rating"),
+    ("min_score", "max_score"),
+    ("created_after", "created_before"),
+)
+
+
 class InteractionQuerySchema(Schema):
-    """Filters and cursor of the interaction list."""
+    """Filters and cursor of the interaction list; every filter given must hold."""
 
     limit = limit_field(default=100, maximum=1000)
-    after = fields.String(validate=validate.Length(1, 64))
+    after = fields.String(
+        validate=validate.Length(1, 64),
+        metadata={"description": "a page's next_after: the page after it"},
+    )
     task_type = task_type()
-    min_rating = fields.Float(allow_nan=False, validate=validate.Range(0.0, 1.0))
+    min_rating = unit_bound("rated at or above this")
+    max_rating = unit_bound("rated at or below this")
     model = model_name(description="only the interactions of this model")
+    q = text(
+        max_length=MAX_QUERY,
+        metadata={"description": "text in the input or the output (case-insensitive)"},
+    )
+    source = fields.String(
+        validate=validate.OneOf(SOURCES),
+        metadata={"description": "where the interaction came from (its source field)"},
+    )
+    score = score_name(
+        metadata={
+            "description": "only interactions with a score of this name (min_score and "
+            f"max_score bound its value; {RATING_SCORE!r} is the rating)"
+        }
+    )
+    min_score = unit_bound("the named score is at or above this (needs score)")
+    max_score = unit_bound("the named score is at or below this (needs score)")
+    created_after = Moment(metadata={"description": f"created at or after: {MOMENT_RULE}"})
+    created_before = Moment(metadata={"description": f"created before: {MOMENT_RULE}"})
+
+    @validates_schema
+    def _ranges_in_order(self, data: dict, **kwargs: object) -> None:
+        errors = {}
+        for low, high in RANGES:
+            if low in data and high in data and data[low] > data[high]:
+                message = f"{low} ({data[low]}) is above {high} ({data[high]})"
+                errors[low] = errors[high] = [message]
+        for bound in ("min_score", "max_score"):
+            if bound in data and "score" not in data:
+                errors[bound] = ["needs score: the name of the score it bounds"]
+        if errors:
+            raise ValidationError(errors)
 
 
 class InteractionPageSchema(Schema):
@@ -211,6 +261,12 @@ class InteractionPageSchema(Schema):
     object = fields.Constant("list")
     data = fields.List(fields.Nested(InteractionSchema), required=True)
     has_more = fields.Boolean(required=True)
+    next_after = fields.String(
+        metadata={
+            "description": "present when has_more: pass it as after for the next page (a "
+            "filtered page may hold fewer than limit rows when its scan bound was reached)"
+        }
+    )
 
 
 class InteractionStatsSchema(Schema):

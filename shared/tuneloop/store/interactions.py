@@ -15,6 +15,7 @@ from redis import Redis
 from tuneloop.store import budget as budgets
 from tuneloop.store import ids, keys, paging, prefixes, ratelimit, scripts, versions
 from tuneloop.store.budget import NO_BUDGET, Budget
+from tuneloop.store.interaction_filters import MAX_SCANNED, InteractionFilter, scan_page
 from tuneloop.store.ratelimit import Window
 from tuneloop.timeutil import now
 
@@ -150,26 +151,19 @@ class InteractionStore:
         self,
         limit: int,
         after: str | None = None,
-        task_type: str | None = None,
-        min_rating: float | None = None,
-        model: str | None = None,
-    ) -> tuple[list[dict], bool]:
-        """Return up to limit interactions after the cursor, oldest first, and has_more."""
-        if model:
-            index = self.k.interactions_of_model(model)
-        else:
-            index = self.k.interactions_of_task(task_type) if task_type else self.k.interactions
+        most: int = MAX_SCANNED,
+        **filters: object,
+    ) -> tuple[list[dict], str | None]:
+        """Return up to limit interactions after the cursor that pass filters, oldest first.
+
+        With them the next page's cursor (None when nothing follows); at most most records are
+        read (interaction_filters says how). KeyError when after is unknown.
+        """
+        wanted = InteractionFilter(**filters)
         start = paging.start_after(self.redis, self.k.interactions, after)
+        index = wanted.index(self.k)
         batches = (self.get_many(ids) for ids in paging.ids_from(self.redis, index, start, "+inf"))
-
-        def wanted(r: dict) -> bool:
-            return (
-                (min_rating is None or r["rating"] >= min_rating)
-                and (task_type is None or r["task_type"] == task_type)
-                and (model is None or r.get("model") == model)
-            )
-
-        return paging.first_page(batches, limit, wanted)
+        return scan_page(batches, limit, wanted.keeps, most)
 
     def with_prefix(self, prefix: str, cap: int = 10) -> prefixes.Matches:
         """Return this view's interactions starting with prefix (newest first, up to cap)."""

@@ -6,6 +6,7 @@ from typing import NoReturn
 
 from flask.views import MethodView
 from flask_smorest import abort
+from marshmallow import RAISE
 from redis.exceptions import RedisError
 
 from tuneloop.schemas.interactions import (
@@ -55,15 +56,28 @@ class Interactions(MethodView):
         return project_store().interactions.add_many([item], limit=deferred())[0]
 
     @requires(blp, INGEST)
-    @blp.arguments(InteractionQuerySchema, location="query")
+    @blp.arguments(InteractionQuerySchema, location="query", unknown=RAISE)
     @blp.response(200, InteractionPageSchema)
+    @blp.alt_response(400, response="BAD_REQUEST", description="an unknown query parameter")
     def get(self, query: dict) -> dict:
-        """List interactions, oldest first, after an optional cursor."""
-        try:
-            data, has_more = project_store().interactions.page(**query)
-        except KeyError:
-            abort(404, message=f"no interaction with id {query['after']!r} to page after")
-        return {"data": data, "has_more": has_more}
+        """List interactions, oldest first, after an optional cursor, that pass every filter.
+
+        Text search, rating, named score, source and date filters test each record of the
+        narrowest index (the model's, else the task type's, else all) in creation order; one
+        request reads at most 10,000 records, so a rare match may answer a short page with
+        has_more: follow next_after. An unknown parameter is refused (400).
+        """
+        return list_page(query)
+
+
+def list_page(query: dict) -> dict:
+    """One page of the interaction list as the API answers it; 404 for an unknown cursor."""
+    try:
+        data, cursor = project_store().interactions.page(**query)
+    except KeyError:
+        abort(404, message=f"no interaction with id {query['after']!r} to page after")
+    page = {"data": data, "has_more": cursor is not None}
+    return {**page, "next_after": cursor} if cursor else page
 
 
 @blp.route("/batch")

@@ -12,6 +12,7 @@ from tuneloop_gateway import limits
 from tuneloop_gateway.pages import (  # noqa: F401 - the routes
     autopilots,
     compare,
+    interactions,
     jobs,
     login,
     models,
