@@ -203,11 +203,11 @@ def job_resume(job_id: str) -> object:
 @bp.get("/jobs/<job:job_id>/cases")
 @requires(JOBS)
 def job_cases(job_id: str) -> object:
-    """List a job's regressed, improved or wrong cases, a page at a time, by index."""
+    """List a job's regressed, improved or wrong (the default) cases, a page at a time."""
     job = get_job_or_404(job_id)
     asked = {k: v for k, v in request.args.items() if k in ("outcome", "after", "limit") and v}
     try:
-        query = CaseQuerySchema().load({"limit": CASES_PAGE, **asked})
+        query = CaseQuerySchema().load({"limit": CASES_PAGE, "outcome": "wrong", **asked})
     except ValidationError as exc:
         fields = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.normalized_messages().items())
         return page_error(400, "Bad Request", f"invalid fields: {fields}")
