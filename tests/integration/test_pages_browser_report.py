@@ -11,7 +11,15 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from .support import ApiClient, Stack, create_job, evaluate_model, seed_interactions, wait_for_job
+from .support import (
+    ApiClient,
+    Stack,
+    create_job,
+    evaluate_model,
+    seed_interactions,
+    training_items,
+    wait_for_job,
+)
 from .support.browser import chromium, console_errors
 from .test_pages_browser import HEIGHT, WIDTHS, emulate, fits_the_width, log_in, screenshot
 
@@ -24,7 +32,11 @@ def tuned(client: ApiClient, stack: Stack) -> dict:
     """A real fine-tuning job with a gate, a suffix and held-out cases, run past its best epoch."""
     seed_interactions(client)
     gate = [{"metric": "task_accuracy", "min_delta": 0.0}]
-    job_id = create_job(client, 8, holdout_fraction=0.25, suffix="report", promote_if=gate)
+    # Only the seed's task types: rows other modules store on the session stack change nothing.
+    types = sorted({item["task_type"] for item in training_items(1)})
+    job_id = create_job(
+        client, 20, holdout_fraction=0.25, suffix="report", promote_if=gate, task_types=types
+    )
     job = wait_for_job(client, stack, job_id)
     epochs = job["result"]["epochs"]
     assert job["result"]["best_epoch"] < epochs[-1]["epoch"], f"no epoch after the best: {epochs}"
