@@ -18,6 +18,7 @@ from tuneloop.store.budget import Budget
 from tuneloop_gateway import auth, errors, id_params, limits, metrics, openapi, pages, request_id
 from tuneloop_gateway.api import (
     autopilots,
+    downloads,
     evaluations,
     health,
     interactions,
@@ -138,7 +139,17 @@ def create_app(test_config: Mapping | None = None, settings: Settings | None = N
     api.spec.components.schema(openapi.OPENAI_ERROR, schema=OpenAIErrorSchema)
     id_params.register_converters(app, api)  # before any route names one: <job:job_id>
     compat = (fine_tuning, openai_files, openai_chat)
-    api_modules = (health, interactions, jobs, evaluations, models, usage, autopilots, webhooks)
+    api_modules = (
+        health,
+        interactions,
+        jobs,
+        evaluations,
+        models,
+        downloads,
+        usage,
+        autopilots,
+        webhooks,
+    )
     for module in (*api_modules, *compat):
         api.register_blueprint(module.blp)
     errors.register(app)
