@@ -21,7 +21,7 @@ from tuneloop_gateway.extensions import project_store
 from tuneloop_gateway.jobs_service import get_job_or_404
 
 blp = Blueprint("downloads", __name__, url_prefix="/v1", description="Reports and model files")
-MARKDOWN = "text/markdown; charset=utf-8"
+MARKDOWN = "text/markdown"  # Flask adds "; charset=utf-8"
 NPZ = "application/octet-stream"  # a NumPy .npz archive: float16 weights and a JSON header
 MARKDOWN_DOC = {"type": "string", "description": "the report as GitHub-flavoured Markdown"}
 BYTES_DOC = {"type": "string", "format": "binary", "description": "the model's saved bytes"}

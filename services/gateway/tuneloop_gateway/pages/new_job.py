@@ -14,8 +14,9 @@ from flask import redirect, render_template, request, url_for
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
-from tuneloop import contracts
 from tuneloop.agent import registry
+from tuneloop.contracts import BASELINE_MODEL_ID
+from tuneloop.graph import FINE_TUNING
 from tuneloop.schemas.jobs import JobInSchema
 from tuneloop.schemas.method import DPO, SUPERVISED
 from tuneloop_gateway import idempotency
@@ -27,7 +28,8 @@ from tuneloop_gateway.pages.site import bp, page_error, requires
 
 FORM_KEY = "form_key"  # the hidden field holding the form's idempotency key
 FORM_KEY_FORMAT = re.compile(r"[A-Za-z0-9_-]{16,64}")
-NEW_FORM = {"holdout_per_task": "on"}  # a new form starts as the API's defaults do
+# A new form starts as the API's defaults do; a request without a model had the default.
+NEW_FORM = {"holdout_per_task": "on", "model": BASELINE_MODEL_ID}
 
 
 def known_task_types() -> list[str]:
@@ -44,7 +46,7 @@ def render_form(values: dict, errors: dict, source: dict | None = None, status: 
         errors=job_form.placed(errors),
         fields=job_form.FIELDS,
         groups=job_form.GROUPS,
-        models=sorted(registry.BASE_MODELS),
+        models=sorted(registry.BASE_MODELS, key=lambda m: (m != BASELINE_MODEL_ID, m)),
         methods=(SUPERVISED, DPO),
         metrics=job_form.METRICS,
         rule_rows=job_form.rule_rows(values),
@@ -64,10 +66,11 @@ def job_new() -> object:
     if not source_id:
         return render_form(dict(NEW_FORM), {})
     source = get_job_or_404(source_id)  # 404 page for an unknown or malformed id
-    if source["kind"] != contracts.FINE_TUNING:
+    if source["kind"] != FINE_TUNING:
         detail = f"job {source_id} is an {source['kind']} job: only fine-tuning jobs are cloned"
         return page_error(409, "Conflict", detail)
-    return render_form(job_form.from_request(source["request"]), {}, source)
+    values = {"model": BASELINE_MODEL_ID, **job_form.from_request(source["request"])}
+    return render_form(values, {}, source)
 
 
 @bp.post("/jobs/new")
