@@ -131,7 +131,8 @@ def test_the_form_creates_the_job_it_describes_and_a_resubmission_makes_no_secon
     web: ApiClient, client: ApiClient, stack: Stack, finished_job: dict
 ) -> None:
     page = new_form(web)
-    assert checked(page, "holdout_per_task") and not checked(page, "lab_eval_set")
+    assert not checked(page, "holdout_per_task") and not checked(page, "lab_eval_set")
+    assert selected(page, "model") == "tuneloop-keyword-baseline"
     before = job_ids(client)
     created = submit(web, page, GOOD_FORM)
     assert created.status_code == 303, created.text[:2000]

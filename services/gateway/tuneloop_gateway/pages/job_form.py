@@ -50,7 +50,7 @@ FIELDS = (
         "Holdout fraction",
         ("holdout_fraction",),
         "float",
-        "(0, 0.9]; empty: 0.2",
+        "(0, 0.9]; empty: 0.2 per task type, unless an eval set is asked for",
         "Evaluation",
     ),
     Field(

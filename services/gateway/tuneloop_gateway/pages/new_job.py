@@ -28,8 +28,8 @@ from tuneloop_gateway.pages.site import bp, page_error, requires
 
 FORM_KEY = "form_key"  # the hidden field holding the form's idempotency key
 FORM_KEY_FORMAT = re.compile(r"[A-Za-z0-9_-]{16,64}")
-# A new form starts as the API's defaults do; a request without a model had the default.
-NEW_FORM = {"holdout_per_task": "on", "model": BASELINE_MODEL_ID}
+# Empty inputs take the API's defaults; a request without a model had the default model.
+NEW_FORM = {"model": BASELINE_MODEL_ID}
 
 
 def known_task_types() -> list[str]:
