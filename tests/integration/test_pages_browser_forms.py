@@ -48,6 +48,12 @@ def finished_job(client: ApiClient, stack: Stack) -> dict:
     return wait_for_job(client, stack, create_job(client, 4, holdout_fraction=0.25))
 
 
+def fits(driver: WebDriver, width: int) -> bool:
+    """Whether the page is laid out at width px (a mobile viewport widens to fit a page
+    wider than the screen) without sideways scrolling."""
+    return driver.execute_script("return window.innerWidth") == width and fits_the_width(driver)
+
+
 def fill(driver: WebDriver, name: str, text: str) -> None:
     """Replace the text of the form's input name."""
     field = driver.find_element(By.ID, f"field-{name}")
@@ -76,7 +82,7 @@ def test_a_job_made_in_the_form_runs_and_the_workers_page_shows_its_stage(
         emulate(driver, width)
         log_in(driver, base, "/ui/jobs/new")
         fill_the_form(driver, f"browser-{width}")
-        assert fits_the_width(driver), f"the new-job form scrolls sideways at {width} px"
+        assert fits(driver, width), f"the new-job form scrolls sideways at {width} px"
         screenshot(driver, f"pages-new-job-{width}", width)
         driver.find_element(By.ID, "create-job").click()
         wait_until(
@@ -99,7 +105,7 @@ def test_a_job_made_in_the_form_runs_and_the_workers_page_shows_its_stage(
         assert [w.get_attribute("data-worker").split("@")[0] for w in workers] == ["w1"]
         row = driver.find_element(By.CSS_SELECTOR, f'#running-table tr[data-job-id="{job_id}"]')
         assert row.find_element(By.CSS_SELECTOR, ".stage").text == "fine_tune"
-        assert fits_the_width(driver), f"the workers page scrolls sideways at {width} px"
+        assert fits(driver, width), f"the workers page scrolls sideways at {width} px"
         screenshot(driver, f"pages-workers-{width}", width)
         assert console_errors(driver) == []
         api.post(f"/v1/jobs/{job_id}/cancel")
@@ -125,6 +131,6 @@ def test_the_model_page_offers_its_downloads(
             "download-report-json": f"{stack.base_url}/ui/jobs/{job_id}/download/report.json",
             "download-training": f"{stack.base_url}/ui/jobs/{job_id}/download/training.jsonl",
         }
-        assert fits_the_width(driver), f"the model page scrolls sideways at {width} px"
+        assert fits(driver, width), f"the model page scrolls sideways at {width} px"
         screenshot(driver, f"pages-model-{width}", width)
         assert console_errors(driver) == []
