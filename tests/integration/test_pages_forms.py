@@ -8,7 +8,10 @@ queues, so a message on the webhooks queue waits for nobody.
 import html
 import io
 import json
+import os
 import re
+import subprocess
+import sys
 import time
 import zipfile
 from collections.abc import Iterator
@@ -20,6 +23,7 @@ from tuneloop.celery_config import PIPELINE_QUEUE, WEBHOOKS_QUEUE
 from tuneloop.report_metrics import HEADLINE, interval, num, signed
 
 from .support import (
+    API_KEY,
     SLOW_EPOCHS,
     ApiClient,
     Stack,
@@ -228,6 +232,24 @@ def test_downloads_serve_the_training_file_and_the_reports_as_attachments(
     api = client.get(f"/v1/jobs/{job_id}/report.md")
     assert api.status_code == 200 and api.text == markdown.text
     assert_markdown_holds_the_metrics(markdown.text, result)
+
+
+def test_the_cli_prints_the_same_markdown(
+    client: ApiClient, stack: Stack, finished_job: dict
+) -> None:
+    job_id = finished_job["id"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TUNELOOP_")}
+    env.update(TUNELOOP_URL=stack.base_url, TUNELOOP_API_KEY=API_KEY)
+    run = subprocess.run(
+        [sys.executable, "-m", "tuneloop_cli", "report", job_id, "--markdown"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == client.get(f"/v1/jobs/{job_id}/report.md").text
 
 
 def assert_markdown_holds_the_metrics(text: str, result: dict) -> None:
