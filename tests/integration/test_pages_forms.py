@@ -30,6 +30,7 @@ from .support import (
     client_for,
     create_job,
     fault_stack,
+    gateway_app,
     seed_interactions,
     wait_for_job,
     wait_job_status,
@@ -296,6 +297,27 @@ def test_the_model_downloads_as_its_stored_bytes(
     assert zipfile.ZipFile(io.BytesIO(download.content)).namelist()  # an .npz is a zip
     builtin = client.get("/v1/models/tuneloop-keyword-baseline/content")
     assert builtin.status_code == 409 and "built in" in builtin.json()["detail"]
+
+
+def test_the_workers_page_needs_admin_and_the_form_needs_jobs(stack: Stack) -> None:
+    keys = "viewer:forms-jobs-key-0123456789:jobs,feeder:forms-ingest-key-0123456789:ingest"
+    with gateway_app(stack.env(TUNELOOP_API_KEYS=keys)) as app:
+        pages = {}
+        for name, key in (
+            ("jobs", "forms-jobs-key-0123456789"),
+            ("ingest", "forms-ingest-key-0123456789"),
+        ):
+            web = app.test_client()
+            form = web.get("/ui/login")
+            signed = web.post("/ui/login", data={"csrf_token": csrf_of(form.text), "api_key": key})
+            assert signed.status_code == 303
+            pages[name] = {
+                path: web.get(path).status_code for path in ("/ui/workers", "/ui/jobs/new")
+            }
+    assert pages == {
+        "jobs": {"/ui/workers": 403, "/ui/jobs/new": 200},
+        "ingest": {"/ui/workers": 403, "/ui/jobs/new": 403},
+    }
 
 
 @pytest.fixture(scope="module")
