@@ -18,6 +18,7 @@ from collections.abc import Iterator
 
 import pytest
 from celery import Celery
+from flask import render_template
 
 from tuneloop.celery_config import PIPELINE_QUEUE, WEBHOOKS_QUEUE
 from tuneloop.report_metrics import HEADLINE, interval, num, signed
@@ -251,6 +252,19 @@ def test_the_cli_prints_the_same_markdown(
     )
     assert run.returncode == 0, run.stderr
     assert run.stdout == client.get(f"/v1/jobs/{job_id}/report.md").text
+
+
+def test_the_job_pages_include_links_every_download(stack: Stack, finished_job: dict) -> None:
+    job_id, model_id = finished_job["id"], finished_job["result"]["model_id"]
+    with gateway_app(stack.env()) as app, app.test_request_context("/ui/jobs"):
+        shown = render_template("_job_downloads.html", job=finished_job)
+    links = dict(re.findall(r'id="(download-[a-z-]+)" href="([^"]+)"', shown))
+    assert links == {
+        "download-training": f"/ui/jobs/{job_id}/download/training.jsonl",
+        "download-report-json": f"/ui/jobs/{job_id}/download/report.json",
+        "download-report-md": f"/ui/jobs/{job_id}/download/report.md",
+        "download-model": f"/ui/models/{model_id}/download",
+    }
 
 
 def assert_markdown_holds_the_metrics(text: str, result: dict) -> None:
