@@ -122,7 +122,8 @@ def tasks(result: Mapping) -> list[str]:
         )
     if not rows:
         return []
-    header = ("task type", "cases", "baseline acc", "fine-tuned acc", "baseline F1", "tuned F1")
+    header = ("task type", "cases", "baseline acc", "fine-tuned acc")
+    header += ("baseline F1", "fine-tuned F1")
     return ["", "## Per task type", "", *table(header, rows)]
 
 
