@@ -244,6 +244,10 @@ def route_calls(data: ProjectA) -> dict[tuple[str, str], tuple[str, Callable]]:
             MISSING,
             lambda b: b.get(f"/v1/jobs/{jid}/training_file"),
         ),
+        ("get", "/v1/jobs/{job_id}/report.md"): (
+            MISSING,
+            lambda b: b.get(f"/v1/jobs/{jid}/report.md"),
+        ),
         ("post", "/v1/evaluations"): (
             REFUSED,
             lambda b: b.post(
@@ -258,6 +262,10 @@ def route_calls(data: ProjectA) -> dict[tuple[str, str], tuple[str, Callable]]:
         ("get", "/v1/models"): (NONE_LISTED, lambda b: b.get("/v1/models")),
         ("get", "/v1/models/{model_id}"): (MISSING, lambda b: b.get(f"/v1/models/{mid}")),
         ("delete", "/v1/models/{model_id}"): (MISSING, lambda b: b.delete(f"/v1/models/{mid}")),
+        ("get", "/v1/models/{model_id}/content"): (
+            MISSING,
+            lambda b: b.get(f"/v1/models/{mid}/content"),
+        ),
         ("post", "/v1/models/{model_id}/responses"): (
             MISSING,
             lambda b: b.post(f"/v1/models/{mid}/responses", json={"input": "where is my card"}),
@@ -490,6 +498,11 @@ def test_the_pages_show_only_the_signed_in_keys_project(stack: Stack, a_data: Pr
             ("get", f"/jobs/{a_data.job}"),
             ("get", f"/jobs/{a_data.job}/live.json"),
             ("get", f"/jobs/{a_data.job}/cases?outcome=wrong"),
+            ("get", f"/jobs/new?from={a_data.job}"),
+            ("get", f"/jobs/{a_data.job}/download/training.jsonl"),
+            ("get", f"/jobs/{a_data.job}/download/report.json"),
+            ("get", f"/jobs/{a_data.job}/download/report.md"),
+            ("get", f"/models/{a_data.model}/download"),
             ("get", f"/models/{a_data.model}"),
             ("post", f"/jobs/{a_data.job}/cancel"),
             ("post", f"/jobs/{a_data.evaluation}/pause"),

@@ -86,10 +86,13 @@ ENDPOINTS = [
     ("jobs", "GET", "/v1/jobs/{job}/events", None, {200}),
     # The quick job never prepares training data: 409 is the permitted answer.
     ("jobs", "GET", "/v1/jobs/{job}/training_file", None, {409}),
+    ("jobs", "GET", "/v1/jobs/{job}/report.md", None, {200}),
     # Cancelling: 200 while it runs, 409 once it has ended.
     ("jobs", "POST", "/v1/jobs/{job}/cancel", {}, {200, 409}),
     ("jobs", "GET", "/v1/models", None, {200}),
     ("jobs", "GET", f"/v1/models/{BASELINE}", None, {200}),
+    # The baseline's rules are code: nothing stored to download, 409 is the permitted answer.
+    ("jobs", "GET", f"/v1/models/{BASELINE}/content", None, {409}),
     ("jobs", "POST", f"/v1/models/{BASELINE}/responses", {"input": "Rain in Oslo?"}, {200}),
 ]
 HOLDERS = ["ingest", "jobs", "admin", "ingest+jobs", "legacy"]

@@ -7,6 +7,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from tuneloop.report import markdown
 from tuneloop.report.format import p_value
 from tuneloop.report_metrics import HEADLINE, interval, num, signed
 from tuneloop_cli import lab_report
@@ -129,8 +130,14 @@ def events_of(api: Api, job_id: str) -> list[dict]:
 @click.argument("job_id", callback=job_argument)
 @click.option("--json", "as_json", is_flag=True, help="Print the job's result as JSON.")
 @click.option("--lab", is_flag=True, help="Print the lab's plain-text report (as make demo does).")
+@click.option(
+    "--markdown",
+    "as_markdown",
+    is_flag=True,
+    help="Print the report as Markdown (the pages' report.md download).",
+)
 @click.pass_obj
-def report(api: Api, job_id: str, as_json: bool, lab: bool) -> None:
+def report(api: Api, job_id: str, as_json: bool, lab: bool, as_markdown: bool) -> None:
     """Show a succeeded job's report: metrics with CIs, per task, verdict, promotion."""
     job = api.get(f"/v1/jobs/{part(job_id)}")
     if job["status"] != "succeeded" or not job.get("result"):
@@ -139,6 +146,8 @@ def report(api: Api, job_id: str, as_json: bool, lab: bool) -> None:
         raise click.ClickException(f"job {job_id} is {job['status']}{why}; it has no report")
     if as_json:
         print_json(job["result"])
+    elif as_markdown:
+        click.echo(markdown.render(job), nl=False)
     elif lab:
         click.echo(lab_report.render(job, events_of(api, job["id"])))
     else:

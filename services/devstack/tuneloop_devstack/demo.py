@@ -7,6 +7,7 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from tuneloop_cli import lab_report
@@ -28,6 +29,7 @@ JOB_REQUEST = {
     "promote_if": [{"metric": "task_accuracy", "min_delta": 0.01, "use_lower_bound": True}],
 }
 POLL_TIMEOUT = 300.0
+HOLD_SETTING = "DEMO_HOLD"  # seconds a demo without a terminal keeps its pages up
 
 
 def interactions() -> list[dict]:
@@ -59,11 +61,13 @@ def wait_for_job(client: Api, job_id: str) -> dict:
     sys.exit(f"job {job_id} did not finish within {POLL_TIMEOUT:.0f}s")
 
 
-def run(client: Api) -> int:
-    """Post the data, run one job and print its report; return the exit status."""
+def run(client: Api, shown: dict) -> int:
+    """Post the data, run one job and print its report; return the exit status (the job's id
+    goes into shown as soon as it exists, for the pages' link)."""
     posted = client.post("/v1/interactions/batch", {"items": interactions()})
     print(f"Posted {posted['count']} rated interactions through the API.")
     job = client.post("/v1/jobs", JOB_REQUEST)
+    shown["job_id"] = job["id"]
     print(f"Created job {job['id']}. Watch it live: {client.base}/ui/jobs/{job['id']}")
     print(f"(sign in with the demo's API key {client.config.api_key}); polling:")
     job = wait_for_job(client, job["id"])
@@ -85,13 +89,34 @@ def run(client: Api) -> int:
     return 0
 
 
-def hold_for_viewing(stack: Stack) -> None:
-    """In a terminal, keep the stack up for the pages until Enter or Ctrl-C."""
-    if not sys.stdin.isatty():
+def hold_seconds(env: Mapping[str, str]) -> float:
+    """DEMO_HOLD: how long a demo without a terminal keeps its pages up (0 when unset)."""
+    raw = env.get(HOLD_SETTING, "").strip()
+    try:
+        seconds = float(raw) if raw else 0.0
+    except ValueError:
+        sys.exit(f"{HOLD_SETTING} must be a number of seconds, not {raw!r}")
+    return max(seconds, 0.0)
+
+
+def hold_for_viewing(stack: Stack, job_id: str | None, env: Mapping[str, str] = os.environ) -> None:
+    """Keep the stack up for the pages: in a terminal until Enter or Ctrl-C, without one for
+    DEMO_HOLD seconds; the job's link works until then, and says so when it stops working."""
+    page = f"{stack.base_url}/ui/jobs/{job_id}" if job_id else f"{stack.base_url}/ui/jobs"
+    interactive, seconds = sys.stdin.isatty(), hold_seconds(env)
+    if not interactive and not seconds:
+        print(
+            f"\nNo terminal to wait on: the stack stops now and {page} with it "
+            f"({HOLD_SETTING}=600 keeps the pages up for 600 s)."
+        )
         return
-    print(f"\nThe pages stay up at {stack.base_url}/ui/jobs until you press Enter.")
+    until = "you press Enter" if interactive else f"{seconds:g} s have passed"
+    print(f"\nThe job's page stays up at {page} (key {stack.api_key}) until {until}.", flush=True)
     with contextlib.suppress(EOFError, KeyboardInterrupt):
-        input()
+        if interactive:
+            input()
+        else:
+            time.sleep(seconds)  # waiting for the reader: nothing to poll
 
 
 def interrupt(signum: int, _frame: object) -> None:
@@ -112,8 +137,9 @@ def main() -> None:
         try:
             print("Starting redis-server, 2 worker processes and the gateway…")
             stack.start()
-            status = run(Api(Config(stack.base_url, stack.api_key)))
-            hold_for_viewing(stack)
+            shown: dict = {}
+            status = run(Api(Config(stack.base_url, stack.api_key)), shown)
+            hold_for_viewing(stack, shown.get("job_id"))
         finally:
             stack.stop()
     print(

@@ -74,6 +74,12 @@ def idempotent(blp: Blueprint) -> Callable:
     return decorator
 
 
+def once(key: str, run: Callable[[], Any], payload: dict) -> Any:
+    """Run a page's action once per key, as a POST with Idempotency-Key runs (the same payload
+    again answers run's first 2xx result)."""
+    return _handle(key, run, (), payload)
+
+
 def _fingerprint(args: tuple, kwargs: dict) -> str:
     """Digest of what makes two requests the same: method, path and the validated input."""
     payload = {"method": request.method, "path": request.path, "args": args, "kwargs": kwargs}

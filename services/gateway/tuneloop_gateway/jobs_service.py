@@ -10,7 +10,7 @@ import logging
 from collections.abc import Sequence
 from typing import NoReturn
 
-from flask import url_for
+from flask import Response, url_for
 from flask.json.provider import JSONProvider
 from flask_smorest import abort
 from redis.exceptions import RedisError
@@ -24,9 +24,11 @@ from tuneloop.contracts import (
     QUEUED,
     TERMINAL,
 )
+from tuneloop.graph import FINE_TUNING, progress_total
 from tuneloop.llm import spec
 from tuneloop.schemas.jobs import JobSchema, unknown_model
 from tuneloop.schemas.method import DPO
+from tuneloop.stages.collect import synthetic_examples
 from tuneloop.store.answer_cache import UNCHANGED, JobRead
 from tuneloop.store.job_delete import JobActiveError, JobStageRunningError
 from tuneloop.store.jobs import Quota, QuotaExceeded
@@ -84,7 +86,31 @@ def check_cases_kept(job: dict, outcome: str) -> None:
         )
 
 
-def create_and_queue(request: dict, kind: str, total: int) -> tuple:
+def check_out_of_scope_task(request: dict) -> None:
+    """Answer 422 unless the out-of-scope task is a task type of the data the job collects."""
+    task = request.get("out_of_scope_task")
+    if task is None:
+        return
+    known = set(project_store().interactions.stats()["task_distribution"])
+    if request["include_synthetic"]:
+        known |= {ex["task_type"] for ex in synthetic_examples()}
+    if task not in known:
+        invalid(
+            "out_of_scope_task",
+            f"{task!r} is the task type of no stored interaction ({len(known)} task types are)",
+        )
+
+
+def create_fine_tuning(request: dict) -> tuple | Response:
+    """Check a loaded JobInSchema request, store the job and queue it (POST /v1/jobs, the
+    pages' new-job form): the job and 202, or a 429 problem; 400, 422 or 503 are raised."""
+    check_model(request)
+    check_out_of_scope_task(request)
+    total = progress_total(request["hyperparameters"]["n_epochs"])
+    return create_and_queue(request, FINE_TUNING, total)
+
+
+def create_and_queue(request: dict, kind: str, total: int) -> tuple | Response:
     """Store a job of kind for the calling key in its project (within the project's quotas),
     queue it, answer 202."""
     svc = services()

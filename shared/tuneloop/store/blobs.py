@@ -2,12 +2,17 @@
 
 import json
 import uuid
+from collections.abc import Iterator
 
 from redis import Redis
 
 CHUNK_BYTES = 4 * 1024 * 1024  # no Redis value over a few MB
 MANIFEST_MARK = '{"blob": 1'  # how every manifest starts (a plain value never does)
 _MARK = MANIFEST_MARK.encode()
+
+
+class BlobGoneError(RuntimeError):
+    """A streamed value's chunk was gone when its turn came."""
 
 
 class BlobStore:
@@ -58,6 +63,24 @@ class BlobStore:
             if all(p is not None for p in parts):
                 return b"".join(parts)
         raise RuntimeError(f"blob {key} kept changing while it was read")
+
+    def stream(self, key: str) -> tuple[int, Iterator[bytes]] | None:
+        """Return the value's size and its chunks read one at a time, or None when absent.
+
+        A chunk deleted meanwhile (the value deleted or replaced mid-read) raises BlobGoneError.
+        """
+        manifest = self._manifest(key)
+        if manifest is None:
+            return None
+
+        def chunks() -> Iterator[bytes]:
+            for name in manifest["chunks"]:
+                part = self.raw.get(name)
+                if part is None:
+                    raise BlobGoneError(f"blob {key} was deleted or replaced while it was read")
+                yield part
+
+        return manifest["size"], chunks()
 
     def delete(self, *keys: str) -> None:
         """Remove values and their chunks."""

@@ -12,13 +12,12 @@ from tuneloop.schemas.autopilots import (
 )
 from tuneloop.store.autopilots import ACTIVE, MAX_RUNS, PAUSED, TooManyAutopilots
 from tuneloop_gateway import prefixed
-from tuneloop_gateway.api.jobs import check_out_of_scope_task
 from tuneloop_gateway.auth import JOBS, current_key, current_project, requires
 from tuneloop_gateway.blueprint import Blueprint
 from tuneloop_gateway.errors import problem
 from tuneloop_gateway.extensions import project_store
 from tuneloop_gateway.idempotency import idempotent
-from tuneloop_gateway.jobs_service import check_model
+from tuneloop_gateway.jobs_service import check_model, check_out_of_scope_task
 
 blp = Blueprint(
     "autopilots",

@@ -6,9 +6,6 @@ from flask import request as sent
 from flask.views import MethodView
 from flask_smorest import abort
 
-from tuneloop.errors import StageError
-from tuneloop.graph import FINE_TUNING, progress_total
-from tuneloop.pipeline import data
 from tuneloop.schemas.jobs import (
     EVAL_SET_INCLUDE,
     CaseQuerySchema,
@@ -22,10 +19,8 @@ from tuneloop.schemas.jobs import (
     JobSchema,
 )
 from tuneloop.schemas.results import CasePageSchema
-from tuneloop.stages.collect import synthetic_examples
-from tuneloop.stages.prepare import chat_lines
-from tuneloop.store.interactions import SnapshotGoneError
 from tuneloop_gateway import prefixed
+from tuneloop_gateway.api.downloads import training_file_lines
 from tuneloop_gateway.auth import JOBS, current_project, requires
 from tuneloop_gateway.blueprint import Blueprint
 from tuneloop_gateway.extensions import project_store, services
@@ -33,12 +28,10 @@ from tuneloop_gateway.idempotency import idempotent
 from tuneloop_gateway.jobs_service import (
     cancel_job,
     check_cases_kept,
-    check_model,
     conditional,
-    create_and_queue,
+    create_fine_tuning,
     delete_job,
     get_job_or_404,
-    invalid,
     job_body,
     no_job,
     pause_job,
@@ -69,10 +62,7 @@ class Jobs(MethodView):
     @idempotent(blp)
     def post(self, request: dict) -> tuple:
         """Create a job over the interactions stored now, and queue its stages."""
-        check_model(request)
-        check_out_of_scope_task(request)
-        total = progress_total(request["hyperparameters"]["n_epochs"])
-        return create_and_queue(request, FINE_TUNING, total)
+        return create_fine_tuning(request)
 
     @requires(blp, JOBS)
     @blp.arguments(JobQuerySchema, location="query")
@@ -99,21 +89,6 @@ def listed_jobs(query: dict) -> tuple[list[dict], bool]:
         store.jobs.get,
         lambda j: status in (None, j["status"]) and kind in (None, j["kind"]),
     )
-
-
-def check_out_of_scope_task(request: dict) -> None:
-    """Answer 422 unless the out-of-scope task is a task type of the data the job collects."""
-    task = request.get("out_of_scope_task")
-    if task is None:
-        return
-    known = set(project_store().interactions.stats()["task_distribution"])
-    if request["include_synthetic"]:
-        known |= {ex["task_type"] for ex in synthetic_examples()}
-    if task not in known:
-        invalid(
-            "out_of_scope_task",
-            f"{task!r} is the task type of no stored interaction ({len(known)} task types are)",
-        )
 
 
 # Report parts that grow with the eval set or the task types: only GET /v1/jobs/{id} has them.
@@ -255,15 +230,5 @@ class TrainingFile(MethodView):
     @blp.alt_response(409, response="CONFLICT", description="the job's data was never prepared")
     def get(self, job_id: str) -> Response:
         """Download the training split as chat-format JSONL, regenerated from the snapshot."""
-        job, store = get_job_or_404(job_id), project_store()
-        if "prepare" not in store.jobs.steps_done(job_id):
-            abort(409, message=f"the training data of job {job_id} was never prepared")
-        try:
-            rows = data.training_rows(store, job)  # reads the filter's mask first
-        except SnapshotGoneError:
-            abort(409, message=f"interactions job {job_id} trained on were edited or deleted since")
-        except KeyError:  # a job from before the mask was kept
-            abort(409, message=f"job {job_id} has no record of its kept rows any more")
-        except StageError as exc:  # its training file was deleted since
-            abort(409, message=f"{exc.message}: its training split cannot be regenerated")
-        return Response(stream_with_context(chat_lines(rows)), mimetype="application/jsonl")
+        lines = training_file_lines(job_id)
+        return Response(stream_with_context(lines), mimetype="application/jsonl")

@@ -5,17 +5,20 @@ small script that refreshes a running job's progress. A visitor logs in with an 
 session cookie then stands for that key: the same scopes, the same rate limit.
 """
 
-from flask import Flask
+from flask import Flask, redirect, url_for
 from werkzeug.exceptions import HTTPException
 
 from tuneloop_gateway import limits
 from tuneloop_gateway.pages import (  # noqa: F401 - the routes
     autopilots,
     compare,
+    downloads,
     interactions,
     jobs,
     login,
     models,
+    new_job,
+    workers,
 )
 from tuneloop_gateway.pages.site import authenticate, bp, page_error
 from tuneloop_gateway.pages.throttle import SETTING, SignInThrottle
@@ -36,3 +39,12 @@ def register(app: Flask) -> None:
     app.extensions[login.THROTTLE] = SignInThrottle(services.store.redis, limit)
     app.before_request(authenticate)
     app.register_blueprint(bp)
+    app.add_url_rule("/", ROOT, site_root)
+
+
+ROOT = "site_root"  # the gateway's root: public (auth.PUBLIC_ENDPOINTS), no key needed
+
+
+def site_root() -> object:
+    """Send a visitor of the gateway's root to the pages (which ask for a login)."""
+    return redirect(url_for("pages.home"), 302)
