@@ -267,6 +267,30 @@ def test_the_job_pages_include_links_every_download(stack: Stack, finished_job: 
     }
 
 
+def test_the_job_page_links_its_clone_compare_and_downloads(
+    web: ApiClient, finished_job: dict
+) -> None:
+    job_id, model_id = finished_job["id"], finished_job["result"]["model_id"]
+    page = web.get(f"/ui/jobs/{job_id}")
+    assert page.status_code == 200, page.text[:500]
+    tags = re.findall(r"<a [^>]*>", page.text)
+    links = {
+        re.search(r'id="([^"]+)"', tag).group(1): html.unescape(
+            re.search(r'href="([^"]+)"', tag).group(1)
+        )
+        for tag in tags
+        if 'id="' in tag and 'href="' in tag
+    }
+    assert links["clone-link"] == f"/ui/jobs/new?from={job_id}"
+    assert links["compare-link"] == f"/ui/compare?a={job_id}"
+    assert links["download-model"] == f"/ui/models/{model_id}/download"
+    assert links["download-report-md"] == f"/ui/jobs/{job_id}/download/report.md"
+    clone = web.get(links["clone-link"])
+    assert clone.status_code == 200 and 'value="forms-src"' in clone.text
+    listed = web.get("/ui/jobs")
+    assert 'id="new-job-link"' in listed.text
+
+
 def assert_markdown_holds_the_metrics(text: str, result: dict) -> None:
     """Each headline metric's row shows both values, intervals and the change of the result."""
     base, tuned, change = (

@@ -7,6 +7,7 @@ as a download and the `tuneloop` CLI prints it (`tuneloop report JOB --markdown`
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from tuneloop.report.format import p_value
 from tuneloop.report_metrics import HEADLINE, LANGUAGE, interval, num, percent, signed
 
 Job = Mapping[str, Any]
@@ -25,9 +26,6 @@ def table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
     return lines
 
 
-def p_value(p: float) -> str:
-    """A p-value as the reports write it (a p that underflowed to 0 is below 1e-300)."""
-    return "p < 1e-300" if p == 0 else f"p = {p:.3g}"
 
 
 def heading(job: Job) -> list[str]:
