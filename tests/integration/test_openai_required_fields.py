@@ -32,7 +32,7 @@ from .support import API_KEY, JOB_TIMEOUT, gateway_app, upload_checked, wait_unt
 BANKING77 = Path(__file__).resolve().parents[1] / "fixtures" / "banking77-4"
 ROWS = 15  # rows of each of the fixture's four intents: enough for a holdout and a model
 LONG_EPOCHS = 200  # the most a job may ask for: still running when paused, resumed, cancelled
-MODELS_PREFIX = "/v1/models"  # OpenAI's models API: list and retrieve (GET)
+SDK_MODEL_ROUTES = ("/v1/models", "/v1/models/<model_id>")  # OpenAI's models API: list, retrieve
 PAUSE_STATUSES = ("paused", "pausing")  # paused while queued, pausing while it runs
 
 
@@ -154,7 +154,8 @@ def openai_routes(stack: Stack) -> set[tuple[str, str]]:
     routes = set()
     for rule in rules:
         for method in rule.methods - {"HEAD", "OPTIONS"}:
-            models = rule.rule.startswith(MODELS_PREFIX) and method == "GET"
+            # The SDK's models.list and models.retrieve (not our model's content download).
+            models = plain_rule(rule.rule) in SDK_MODEL_ROUTES and method == "GET"
             if is_openai_route(rule.rule) or models:
                 routes.add((plain_rule(rule.rule), method))
     return routes

@@ -5,6 +5,8 @@ first, sortable and filterable per-task table, charts readable on a phone), its 
 the evaluation's page naming both models. Screenshots: pages-{jobs,job,cases,evaluation}-WIDTH.
 """
 
+import random
+import secrets
 from pathlib import Path
 
 import pytest
@@ -16,7 +18,6 @@ from .support import (
     Stack,
     create_job,
     evaluate_model,
-    seed_interactions,
     training_items,
     wait_for_job,
 )
@@ -27,15 +28,39 @@ SECTIONS = ["verdict", "setup", "losses", "metrics", "tasks", "confusions", "cal
 MIN_TEXT_PX = 11.0  # no chart text smaller than this on screen
 
 
+TAG = secrets.token_hex(3)
+NOISE = 0.3  # the share of training rows given another task type: what the model overfits
+
+
+def noisy_items() -> list[dict]:
+    """The seed's items under task types of this module's own, a share relabelled (seeded)."""
+    items = [{**i, "task_type": f"{i['task_type']}{TAG}"} for i in training_items(16)]
+    types, draw = sorted({i["task_type"] for i in items}), random.Random(0)
+    for item in items:
+        if draw.random() < NOISE:
+            item["task_type"] = draw.choice([t for t in types if t != item["task_type"]])
+    return items
+
+
 @pytest.fixture(scope="module")
 def tuned(client: ApiClient, stack: Stack) -> dict:
-    """A real fine-tuning job with a gate, a suffix and held-out cases, run past its best epoch."""
-    seed_interactions(client)
+    """A real fine-tuning job with a gate, a suffix and held-out cases, run past its best epoch.
+
+    Its rows and task types are the module's own (no other module's rows reach it), and a
+    third of them carry the wrong label: memorising those raises the validation loss.
+    """
+    items = noisy_items()
+    stored = client.post("/v1/interactions/batch", json={"items": items})
+    assert stored.status_code == 201, stored.text
     gate = [{"metric": "task_accuracy", "min_delta": 0.0}]
-    # Only the seed's task types: rows other modules store on the session stack change nothing.
-    types = sorted({item["task_type"] for item in training_items(1)})
     job_id = create_job(
-        client, 20, holdout_fraction=0.25, suffix="report", promote_if=gate, task_types=types
+        client,
+        30,
+        holdout_fraction=0.25,
+        suffix="report",
+        promote_if=gate,
+        lab_eval_set=False,
+        task_types=sorted({i["task_type"] for i in items}),
     )
     job = wait_for_job(client, stack, job_id)
     epochs = job["result"]["epochs"]
