@@ -48,3 +48,30 @@ def test_a_project_at_its_quotas_gets_429_and_other_projects_do_not() -> None:
         stored = assert_problem(post_job(admin), 429)  # 3 stored: the other quota
         assert "stored jobs" in stored["detail"], stored
         assert stack.store.jobs.count() == 4
+
+
+def test_at_the_quota_an_idempotent_post_gets_429_and_its_key_stays_free() -> None:
+    key = {"Idempotency-Key": f"quota-{secrets.token_hex(8)}"}
+    with (
+        fault_stack(workers=(), gateway_env={"TUNELOOP_MAX_ACTIVE_JOBS": "1"}) as stack,
+        client_for(stack) as admin,
+    ):
+        first = post_job(admin)
+        assert first.status_code == 202, first.text[:300]
+        refused = admin.post("/v1/jobs", json=JOB, headers=key)
+        assert "not yet ended" in assert_problem(refused, 429)["detail"]
+        assert refused.headers["Retry-After"] == "30"
+        assert stack.store.jobs.count() == 1  # the refused job was not stored
+        again = admin.post("/v1/jobs", json=JOB, headers=key)  # released: not a 409 later
+        assert "not yet ended" in assert_problem(again, 429)["detail"]
+        assert "Idempotent-Replayed" not in again.headers
+        cancel = admin.post(
+            f"/v1/jobs/{first.json()['id']}/cancel", headers={"Content-Type": "application/json"}
+        )
+        assert cancel.status_code == 200, cancel.text[:300]
+        created = admin.post("/v1/jobs", json=JOB, headers=key)  # room again: the key runs
+        assert created.status_code == 202, created.text[:300]
+        replayed = admin.post("/v1/jobs", json=JOB, headers=key)
+        assert replayed.json()["id"] == created.json()["id"]
+        assert replayed.headers["Idempotent-Replayed"] == "true"
+        assert stack.store.jobs.count() == 2

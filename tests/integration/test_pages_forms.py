@@ -195,6 +195,28 @@ def test_field_errors_are_shown_by_their_fields_with_the_values_kept_and_nothing
     assert job_ids(client) == before
 
 
+def test_at_the_job_quota_the_form_shows_the_quota_error_and_a_resubmission_too() -> None:
+    # No worker: the one job stays queued, so the project is at its 1 job not yet ended.
+    quota = {"TUNELOOP_MAX_ACTIVE_JOBS": "1"}
+    with (
+        fault_stack(workers=(), gateway_env=quota) as stack,
+        client_for(stack) as api,
+        ApiClient(stack.base_url) as web,
+    ):
+        assert api.post("/v1/jobs", json={"lab_eval_set": True}).status_code == 202
+        assert login(web, stack.base_url).status_code == 303
+        page = new_form(web)
+        refused = submit(web, page, GOOD_FORM)
+        assert refused.status_code == 429, refused.text[:2000]
+        shown = error_of(refused.text, "_form")
+        assert "'default'" in shown and "not yet ended" in shown, refused.text[:2000]
+        assert value_of(refused.text, "suffix") == "from-form"  # the values are kept
+        assert stack.store.jobs.count() == 1  # nothing stored
+        again = submit(web, page, GOOD_FORM)  # the claim was released: refused again at once
+        assert again.status_code == 429 and "not yet ended" in error_of(again.text, "_form")
+        assert stack.store.jobs.count() == 1
+
+
 def test_clone_fills_the_form_from_the_jobs_request(web: ApiClient, finished_job: dict) -> None:
     request = finished_job["request"]
     page = new_form(web, f"?from={finished_job['id']}")

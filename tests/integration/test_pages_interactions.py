@@ -108,6 +108,16 @@ def test_a_bad_filter_is_shown_by_field_and_lists_nothing(web: ApiClient, rows: 
     assert shown_ids(page.text, rows) == []
 
 
+def test_a_bad_cursor_is_shown_as_the_after_fields_error_and_lists_nothing(
+    web: ApiClient, rows: dict
+) -> None:
+    page = web.get("/ui/interactions", params={"after": "x" * 65, "model": rows["model"]})
+    assert page.status_code == 200, page.text[:500]
+    shown = html.unescape(page.text)
+    assert "after: Length must be between 1 and 64." in shown, shown[:3000]
+    assert shown_ids(page.text, rows) == []
+
+
 def test_an_interaction_page_shows_its_text_scores_versions_and_trail(
     web: ApiClient, rows: dict
 ) -> None:

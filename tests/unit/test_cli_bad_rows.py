@@ -1,6 +1,6 @@
 """Bad rows grouped by problem: the offending values once each, the lines in order."""
 
-from tuneloop_cli.bad_rows import Bad, group, render, summary
+from tuneloop_cli.bad_rows import VALUES_COUNTED, Bad, group, render, summary
 from tuneloop_cli.batches import item_errors
 from tuneloop_cli.rows import Row
 
@@ -45,3 +45,32 @@ def test_more_than_three_values_are_named_three_and_how_many_others() -> None:
     bad = [Bad(n, RATING, f"'v{n}'") for n in range(1, 6)]
     (line,) = [render(g) for g in group(bad)]
     assert "— 'v1', 'v2', 'v3' and 2 other values (lines 1, 2, 3, 4 and 5)" in line, line
+
+
+def test_200k_bad_rows_are_counted_by_line_with_their_first_lines_and_values() -> None:
+    rows = 200_000
+    bad = [Bad(n, RATING, f"'v{n % 4}'") for n in range(2, rows + 2)]
+    bad += [Bad(n, RATING, f"'v{n % 4}'") for n in range(2, rows + 2, 10)]  # twice on a line
+    bad += [Bad(n, "id: taken", f"'id{n}'") for n in range(3, rows + 2, 2)]  # all distinct
+    bad += [Bad(n, "input: blank") for n in range(7, rows + 2, 1000)]
+    head, rating, taken, blank = summary(bad[::-1])  # out of order: grouped by line anyway
+    assert head == f"{rows:,} bad rows, 3 problems:"
+    more = rows - 5
+    assert (
+        rating
+        == f"  {RATING} — 'v2', 'v3', 'v0' and 1 other values (lines 2, 3, 4, 5, 6 and {more} more)"
+    )
+    others = VALUES_COUNTED - 3
+    assert taken == (
+        f"  id: taken — 'id3', 'id5', 'id7' and at least {others} other values"
+        f" (lines 3, 5, 7, 9, 11 and {rows // 2 - 5} more)"
+    )
+    assert blank == f"  input: blank (lines 7, 1007, 2007, 3007, 4007 and {rows // 1000 - 5} more)"
+
+
+def test_a_group_with_exactly_the_counted_values_says_how_many_not_at_least() -> None:
+    bad = [Bad(n, RATING, f"'v{n}'") for n in range(VALUES_COUNTED)]
+    (group_of,) = group(bad)
+    assert render(group_of).startswith(
+        f"{RATING} — 'v0', 'v1', 'v2' and {VALUES_COUNTED - 3} other"
+    )

@@ -1,6 +1,6 @@
 """The Markdown report: a pure function of the job document."""
 
-from tuneloop.report import markdown
+from tuneloop.report import markdown, significance
 
 
 def job(result: dict | None, status: str = "succeeded") -> dict:
@@ -53,3 +53,18 @@ def test_a_job_without_a_result_says_its_status() -> None:
     text = markdown.render(job(None, "running"))
     assert text.startswith("# Report of job `ftjob-1`")
     assert "No report yet: the job is running." in text and "## Metrics" not in text
+
+
+def test_a_verdict_that_gives_mcnemars_p_is_not_followed_by_it_again() -> None:
+    _, sentence = significance.verdict(40, 0.3, [0.1, 0.5], 0.0)
+    sig = {"conclusive": True, "verdict": sentence, "mcnemar": {"p_value": 0.0}}
+    text = markdown.render(job({**RESULT, "significance": sig}))
+    assert f"{sentence} (conclusive)" in text
+    assert text.count("McNemar") == 1 and text.count("p < 1e-300") == 1
+
+
+def test_a_verdict_without_mcnemars_test_says_only_whether_it_is_conclusive() -> None:
+    sig = {"conclusive": False, "verdict": "The held-out likelihood changed too little."}
+    text = markdown.render(job({**RESULT, "significance": sig}))
+    assert "The held-out likelihood changed too little. (not conclusive)" in text
+    assert "McNemar" not in text

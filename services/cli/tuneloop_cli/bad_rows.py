@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 LINES_SHOWN = 5  # line numbers a group names before "and N more"
 VALUES_SHOWN = 3  # distinct offending values a group quotes
 VALUE_CHARS = 40  # a quoted value longer than this is shortened
+VALUES_COUNTED = 10_000  # distinct values a group counts; past this it says "at least"
 
 
 @dataclass(frozen=True)
@@ -21,11 +22,31 @@ class Bad:
 
 @dataclass
 class Group:
-    """The rows with one problem: their distinct offending values and their lines."""
+    """The rows with one problem: how many, their first lines and first distinct values."""
 
     message: str
-    values: list[str]
-    lines: list[int]
+    values: list[str] = field(default_factory=list)  # the first VALUES_SHOWN distinct ones
+    lines: list[int] = field(default_factory=list)  # the first LINES_SHOWN lines
+    rows: int = 0  # lines with the problem
+    last: int | None = None  # the last line counted
+    seen: set[str] = field(default_factory=set, repr=False)  # distinct values, capped
+    capped: bool = False  # a value came that seen had no room for
+
+    def add(self, item: Bad) -> None:
+        """Count one problem; problems come in line order, so a repeated line is the last."""
+        if item.value is not None and item.value not in self.seen:
+            if len(self.seen) < VALUES_COUNTED:
+                self.seen.add(item.value)
+            else:
+                self.capped = True
+            if len(self.values) < VALUES_SHOWN:
+                self.values.append(item.value)
+        if self.last == item.line:
+            return
+        self.rows += 1
+        self.last = item.line
+        if len(self.lines) < LINES_SHOWN:
+            self.lines.append(item.line)
 
 
 def quoted(value: object) -> str:
@@ -38,18 +59,17 @@ def group(bad: Iterable[Bad]) -> list[Group]:
     """Group problems by message, in the order each first appears (lines ascending)."""
     groups: dict[str, Group] = {}
     for item in sorted(bad, key=lambda b: b.line):
-        found = groups.setdefault(item.message, Group(item.message, [], []))
-        if item.value is not None and item.value not in found.values:
-            found.values.append(item.value)
-        if item.line not in found.lines:
-            found.lines.append(item.line)
+        found = groups.get(item.message)
+        if found is None:
+            found = groups[item.message] = Group(item.message)
+        found.add(item)
     return list(groups.values())
 
 
-def listed(words: list[str], more: int, noun: str) -> str:
-    """ "a, b and c", or "a, b, c and 7 more" / "and 7 other {noun}"."""
+def listed(words: list[str], more: int, noun: str, at_least: str = "") -> str:
+    """ "a, b and c", or "a, b, c and 7 more" / "and 7 other values" / "and at least 7 …"."""
     if more:
-        return f"{', '.join(words)} and {more} {noun}"
+        return f"{', '.join(words)} and {at_least}{more} {noun}"
     if len(words) == 1:
         return words[0]
     return f"{', '.join(words[:-1])} and {words[-1]}"
@@ -57,14 +77,13 @@ def listed(words: list[str], more: int, noun: str) -> str:
 
 def render(item: Group) -> str:
     """One group as a line: `field: problem — 'v1', 'v2' (lines 3, 17, 40 and 12 more)`."""
-    lines = listed(
-        [str(n) for n in item.lines[:LINES_SHOWN]], max(len(item.lines) - LINES_SHOWN, 0), "more"
-    )
-    where = f"line{'s' if len(item.lines) > 1 else ''} {lines}"
+    lines = listed([str(n) for n in item.lines], item.rows - len(item.lines), "more")
+    where = f"line{'s' if item.rows > 1 else ''} {lines}"
     if not item.values:
         return f"{item.message} ({where})"
-    extra = len(item.values) - VALUES_SHOWN
-    values = listed(item.values[:VALUES_SHOWN], max(extra, 0), "other values")
+    extra = len(item.seen) - len(item.values)
+    at_least = "at least " if item.capped else ""
+    values = listed(item.values, extra, "other values", at_least)
     return f"{item.message} — {values} ({where})"
 
 

@@ -40,7 +40,8 @@ def interactions_until(api: Api, task_type: str | None, until: int) -> Iterator[
             yield item
         if not page["has_more"]:
             return
-        after = page["data"][-1]["id"]
+        # A filtered page may be short, even empty: next_after says where the next one starts.
+        after = page.get("next_after") or page["data"][-1]["id"]
 
 
 def write_lines(lines: Iterator[str], output: IO[str]) -> int:

@@ -1,6 +1,7 @@
 """`make demo`: start the stack, post rated interactions, fine-tune, print the lab's report."""
 
 import contextlib
+import math
 import os
 import secrets
 import signal
@@ -95,8 +96,10 @@ def hold_seconds(env: Mapping[str, str]) -> float:
     try:
         seconds = float(raw) if raw else 0.0
     except ValueError:
-        sys.exit(f"{HOLD_SETTING} must be a number of seconds, not {raw!r}")
-    return max(seconds, 0.0)
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds < 0:  # nan, inf: time.sleep would fail or hang
+        sys.exit(f"{HOLD_SETTING} must be a finite number of seconds, 0 or more, not {raw!r}")
+    return seconds
 
 
 def hold_for_viewing(stack: Stack, job_id: str | None, env: Mapping[str, str] = os.environ) -> None:

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from flask import request
+from flask import Response, request
 from flask_smorest import Blueprint, abort
 from redis.exceptions import RedisError
 
@@ -40,6 +40,8 @@ KEY_FORMAT = re.compile(r"[!-~]{1,255}")  # 1-255 visible ASCII characters
 LEASE_SECONDS = 60  # a claim whose request died (process killed) frees itself after this
 WAIT_SECONDS = 20.0  # a duplicate waits this long for the first request's answer (< gunicorn's)
 POLL_SECONDS = 0.05
+UNSTORABLE = object()  # _unpack's body of a Response that is not JSON: answered, not stored
+UNREPLAYED = {"content-length"}  # a replay's body is serialized again
 
 HEADER_DOC = {
     "in": "header",
@@ -138,8 +140,8 @@ def _run_claimed(claim: Claim, run: Callable[[], Any], ttl: int) -> Any:
         _release(claim)
         raise
     body, status, headers = _unpack(result)
-    if status is not None and not 200 <= status < 300:
-        _release(claim)
+    if (status is not None and not 200 <= status < 300) or body is UNSTORABLE:
+        _release(claim)  # a refusal (a 429 problem, say) is answered as is, and may be retried
         return result
     response = {"body": body, "status": status, "headers": headers}
     try:
@@ -158,7 +160,12 @@ def _release(claim: Claim) -> None:
 
 
 def _unpack(result: Any) -> tuple[Any, int | None, dict]:
-    """Split a view's return value into body, status (None: the default) and headers."""
+    """Split a view's return value into body, status (None: the default) and headers; a
+    ready Response gives its JSON body (UNSTORABLE when it has none), status and headers."""
+    if isinstance(result, Response):
+        body = result.get_json(silent=True)
+        headers = {k: v for k, v in result.headers.items() if k.lower() not in UNREPLAYED}
+        return UNSTORABLE if body is None else body, result.status_code, headers
     if type(result) is not tuple:
         return result, None, {}
     if len(result) == 3:

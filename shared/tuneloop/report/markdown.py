@@ -26,8 +26,6 @@ def table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
     return lines
 
 
-
-
 def heading(job: Job) -> list[str]:
     """The title and the job's facts."""
     result, request = job.get("result") or {}, job.get("request") or {}
@@ -48,12 +46,20 @@ def heading(job: Job) -> list[str]:
     return lines
 
 
+def verdict_note(sig: Mapping) -> str:
+    """Whether the verdict is conclusive, and McNemar's p when the sentence does not say it."""
+    mark = "conclusive" if sig["conclusive"] else "not conclusive"
+    test = sig.get("mcnemar")  # a likelihood (LLM) evaluation has none
+    if test is None or "McNemar" in sig["verdict"]:
+        return mark
+    return f"{mark}; McNemar {p_value(test['p_value'])}"
+
+
 def verdict(result: Mapping) -> list[str]:
     """The significance verdict, the per-case outcomes and the promotion decision."""
     lines = ["", "## Verdict", ""]
     if sig := result.get("significance"):
-        mark = "conclusive" if sig["conclusive"] else "not conclusive"
-        lines.append(f"{sig['verdict']} ({mark}; McNemar {p_value(sig['mcnemar']['p_value'])})")
+        lines.append(f"{sig['verdict']} ({verdict_note(sig)})")
     if cases := result.get("cases"):
         lines += ["", f"Cases: {cases['improved']} improved, {cases['regressed']} regressed."]
     if promotion := result.get("promotion"):

@@ -39,11 +39,11 @@ EDITABLE = ("rating", "task_type")
 def interactions() -> object:
     """List interactions that pass the filter form's fields, as GET /v1/interactions does."""
     asked = {k: v.strip() for k, v in request.args.items() if k in FILTERS and v.strip()}
-    after = request.args.get("after") or None
+    cursor = {"after": after} if (after := request.args.get("after")) else {}
     errors, page = {}, {"data": [], "has_more": False}
-    try:
-        query = InteractionQuerySchema().load({**asked, "limit": PAGE}, unknown=EXCLUDE)
-        page = list_page({**query, **({"after": after} if after else {})})
+    try:  # the cursor is checked as the API checks it: a bad one is its field's error
+        query = InteractionQuerySchema().load({**asked, **cursor, "limit": PAGE}, unknown=EXCLUDE)
+        page = list_page(query)
     except ValidationError as exc:
         errors = exc.normalized_messages()
     tasks = sorted(project_store().interactions.stats()["task_distribution"])
