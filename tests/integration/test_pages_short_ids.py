@@ -12,9 +12,10 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tuneloop.store import keys, prefixes
+from tuneloop.store import prefixes
 
 from .support import API_KEY, ApiClient, AppClient, Stack, assert_problem, wait_until
+from .support.jobs import crowded_job_index
 from .support.pages import csrf_of, login
 
 pytestmark = pytest.mark.integration
@@ -95,16 +96,9 @@ def test_the_pages_json_and_forms_take_only_whole_ids(
 
 @pytest.fixture
 def crowded(stack: Stack) -> Iterator[str]:
-    """MAX_MATCHES + 1 ids in the project's job index sharing a prefix (index entries only,
-    no records: a prefix lookup never reads them); removed after."""
-    redis, index = stack.store.redis, keys.Space(keys.DEFAULT_PROJECT).jobs
-    prefix = f"ftjob-{TAG}"
-    fake = {f"{prefix}{i:018x}": float(i) for i in range(prefixes.MAX_MATCHES + 1)}
-    redis.zadd(index, fake)
-    try:
+    """MAX_MATCHES + 1 ids in the project's job index sharing a prefix, removed after."""
+    with crowded_job_index(stack.store, f"ftjob-{TAG}", prefixes.MAX_MATCHES + 1) as prefix:
         yield prefix
-    finally:
-        redis.zrem(index, *fake)
 
 
 def test_an_id_prefix_list_matching_more_than_max_matches_is_a_422_naming_it(
