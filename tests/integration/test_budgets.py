@@ -1,6 +1,7 @@
 """Byte budgets: a project's stored bytes are counted where they are written and deleted, and
 a write past TUNELOOP_MAX_PROJECT_BYTES is refused whole, naming the budget and the figures."""
 
+import contextlib
 import io
 import json
 import secrets
@@ -24,7 +25,13 @@ from .support import (
     gateway_app,
     wait_until,
 )
-from .support.faults import create_job, seed_interactions, training_items, wait_job_status
+from .support.faults import (
+    create_job,
+    describe_job,
+    seed_interactions,
+    training_items,
+    wait_job_status,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -32,10 +39,12 @@ BUDGET = 40_000  # bytes: the seeded interactions and one job's outputs fit, not
 KEY_A = f"budget-a-{secrets.token_hex(16)}"
 KEY_B = f"budget-b-{secrets.token_hex(16)}"
 KEY_D = f"budget-d-{secrets.token_hex(16)}"
+KEY_E = f"budget-e-{secrets.token_hex(16)}"
 SETTINGS = {
     "TUNELOOP_MAX_PROJECT_BYTES": str(BUDGET),
     "TUNELOOP_API_KEYS": (
-        f"alice:{KEY_A}:admin:team-a,bob:{KEY_B}:admin:team-b,dave:{KEY_D}:admin:team-d"
+        f"alice:{KEY_A}:admin:team-a,bob:{KEY_B}:admin:team-b,dave:{KEY_D}:admin:team-d,"
+        f"erin:{KEY_E}:admin:team-e"
     ),
 }
 
@@ -242,3 +251,51 @@ def test_an_upload_that_cannot_fit_is_refused_before_a_byte_of_it_is_stored(
         )
     assert refused.status_code == 429, refused.get_data(as_text=True)
     assert refused.get_json()["error"]["code"] == "insufficient_quota"
+
+
+def list_bytes(redis: Redis, key: str) -> int:
+    """The bytes of a list's elements, as the case store counts them."""
+    return sum(len(raw.encode()) for raw in redis.lrange(key, 0, -1))
+
+
+@contextlib.contextmanager
+def budgeted_worker(stack: Stack) -> Iterator[None]:
+    """Run the stack's jobs on a worker that counts the budget too (w1 knows none), then
+    give w1 back."""
+    stack.remove("w1")
+    stack.start_worker("w-budget", env=SETTINGS)
+    try:
+        yield
+    finally:
+        stack.remove("w-budget")
+        stack.start_worker("w1")
+
+
+def test_a_job_whose_both_wrong_cases_do_not_fit_succeeds_without_them_and_says_why(
+    stack: Stack,
+) -> None:
+    # Large cases of a task neither agent knows (both get them wrong): their records take the
+    # project past its budget, the regressed and improved ones fit.
+    unknown = [{"input": f"{i} " + "q" * 2000, "expected_type": "unknown"} for i in range(6)]
+    with budgeted_worker(stack), client_for(stack, KEY_E) as e:
+        seed_interactions(e)
+        job_id = create_job(e, 2, eval_set=unknown)
+        job = wait_job_status(e, stack, job_id, ("succeeded", "failed"), 120.0)
+        assert job["status"] == "succeeded", describe_job(stack, job_id)
+        cases = job["result"]["cases"]
+        assert "wrong" not in cases and set(cases) == {"regressed", "improved"}, cases
+        redis = stack.store.redis
+        assert redis.llen(keys.job_cases(job_id, "both_wrong")) == 0
+        kept = sum(list_bytes(redis, keys.job_cases(job_id, o)) for o in ("regressed", "improved"))
+        assert redis.hget(keys.job(job_id), "cases_bytes") == str(kept)
+        assert usage(e)["bytes"] + 6 * 2000 > BUDGET  # the both-wrong records did not fit
+        warned = [
+            ev
+            for ev in e.get(f"/v1/jobs/{job_id}/events").json()["data"]
+            if ev["level"] == "warning" and "both agents got wrong" in ev["message"]
+        ]
+        assert warned and "byte budget" in warned[0]["message"], warned
+        wrong = e.get(f"/v1/jobs/{job_id}/cases", params={"outcome": "wrong"})
+        assert_problem(wrong, 409)
+        assert "did not fit its project's byte budget" in wrong.json()["detail"]
+        assert e.get(f"/v1/jobs/{job_id}/cases", params={"outcome": "regressed"}).status_code == 200

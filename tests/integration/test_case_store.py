@@ -1,11 +1,13 @@
-"""A job's regressed and improved cases in Redis: replaced whole, paged by index, deleted."""
+"""A job's regressed, improved and both-wrong cases in Redis: replaced whole, paged, deleted."""
 
+import json
 from collections.abc import Iterable, Iterator
 
 import pytest
 from redis import Redis
 
 from tuneloop.store import keys
+from tuneloop.store.budget import Budget, BudgetExceeded
 from tuneloop.store.cases import CaseStore
 
 from .support import private_stack
@@ -166,3 +168,48 @@ def test_wrong_pages_merge_regressed_and_both_wrong_by_index_to_the_end(redis):
         after = got[-1]["index"] if got else after
     assert seen == sorted(regressed + both_wrong)
     assert cases.page(JID, "wrong", 3, after=1) == ([record(3), record(4), record(6)], True)
+
+
+def test_a_second_replace_overwrites_a_non_empty_both_wrong_list(redis):
+    cases = CaseStore(redis, chunk=2)
+    cases.replace(JID, stream([1], [2], [3, 4, 5, 6, 7]))
+    assert cases.count(JID, "both_wrong") == 5
+    assert cases.replace(JID, stream([1], [2], [9])) == {
+        "regressed": 1,
+        "improved": 1,
+        "both_wrong": 1,
+    }
+    assert cases.page(JID, "both_wrong", 10) == ([record(9)], False)
+    assert cases.page(JID, "wrong", 10) == ([record(1), record(9)], False)
+
+
+def bytes_of(outcomes: Iterable[tuple[str, dict]]) -> int:
+    """The bytes the case store counts for records."""
+    return sum(len(json.dumps(r).encode()) for _, r in outcomes)
+
+
+def test_both_wrong_past_the_budget_is_left_out_the_same_way_on_every_redelivery(redis):
+    changed = bytes_of(stream([1], [2]))
+    budget = Budget(changed + bytes_of(stream([], [], [3])) // 2)  # the changed fit, not all
+    cases = CaseStore(redis, chunk=2, budget=budget)
+    CaseStore(redis).replace(JID, stream([], [], [7, 8]))  # an earlier run's, kept before
+    usage = keys.Space("default").usage
+    for _ in range(2):  # a redelivered compare: the same lists, the same bytes counted
+        assert cases.replace(JID, stream([1], [2], [3]), "runner") == {
+            "regressed": 1,
+            "improved": 1,
+        }
+        assert cases.page(JID, "wrong", 10) == ([record(1)], False)
+        assert cases.count(JID, "both_wrong") == 0  # nor the earlier run's
+        assert redis.hget(keys.job(JID), "cases_bytes") == str(changed)
+        assert redis.hget(usage, "bytes") == str(changed)
+    assert not redis.keys(f"*{JID}:cases:*staging*")
+
+
+def test_changed_cases_past_the_budget_still_refuse_and_keep_the_earlier_lists(redis):
+    CaseStore(redis).replace(JID, stream([5], []))
+    cases = CaseStore(redis, budget=Budget(bytes_of(stream([1], [2])) - 1))
+    with pytest.raises(BudgetExceeded):
+        cases.replace(JID, stream([1], [2], [3]))
+    assert cases.page(JID, "wrong", 10) == ([record(5)], False)
+    assert not redis.keys(f"*{JID}:cases:*staging*")

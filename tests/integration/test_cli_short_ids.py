@@ -14,7 +14,10 @@ import subprocess
 
 import pytest
 
+from tuneloop.store import prefixes
+
 from .support import ApiClient, Stack, wait_until
+from .support.jobs import crowded_job_index
 from .test_cli import CLI_TIMEOUT, TUNELOOP, cli_env, ok
 
 pytestmark = pytest.mark.integration
@@ -125,3 +128,13 @@ def test_a_model_prefix_asks_that_model(stack: Stack) -> None:
         ok(run(stack, "ask", "tuneloop-keyword-baseline", "Rain in Oslo?", "--json"))
     )
     assert answer == plain
+
+
+def test_a_prefix_matching_more_than_max_matches_exits_1_asking_for_more_characters(
+    stack: Stack,
+) -> None:
+    with crowded_job_index(stack.store, f"ftjob-{TAG}", prefixes.MAX_MATCHES + 1) as prefix:
+        result = run(stack, "jobs", "show", prefix)
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert "422" in result.stderr and "id_prefix" in result.stderr, result.stderr
+    assert "give more characters" in result.stderr, result.stderr

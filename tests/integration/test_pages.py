@@ -318,8 +318,8 @@ def test_a_job_compared_before_wrong_cases_were_kept_answers_409_naming_it(
         regressed = client.get(f"/v1/jobs/{job_id}/cases", params={"outcome": "regressed"})
     finally:
         redis.hset(keys.job(job_id), "result", stored)
-    assert api.status_code == 409 and "before its wrong cases were kept" in api.json()["detail"]
-    assert page.status_code == 409 and "before its wrong cases were kept" in page.text
+    assert api.status_code == 409 and "did not keep its wrong cases" in api.json()["detail"]
+    assert page.status_code == 409 and "did not keep its wrong cases" in page.text
     assert regressed.status_code == 200
 
 

@@ -80,7 +80,8 @@ def check_cases_kept(job: dict, outcome: str) -> None:
     if outcome not in counts:
         abort(
             409,
-            message=f"job {job['id']} was compared before its {outcome} cases were kept: only "
+            message=f"job {job['id']} did not keep its {outcome} cases (compared before they "
+            "were kept, or they did not fit its project's byte budget: see its events): only "
             f"{' and '.join(sorted(counts))} are listed (evaluate its model again, POST "
             "/v1/evaluations, to list every case it got wrong)",
         )

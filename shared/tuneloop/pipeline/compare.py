@@ -15,6 +15,7 @@ from tuneloop.report.cases import case_records
 from tuneloop.stages import compare as cmp
 from tuneloop.store import Store
 from tuneloop.store.budget import BudgetExceeded
+from tuneloop.store.cases import OPTIONAL
 
 
 def run(store: Store, job: dict, limits: Limits) -> dict:
@@ -82,12 +83,19 @@ def evaluation_report(store: Store, job: dict, seed: int, abstention: dict | Non
     try:
         extra = evidence.additions(base, tuned, report["improvement"], base_out, tuned_out, seed)
         records = case_records(data.evaluation_cases(store, job), base_out, tuned_out)
-        counts = cmp.case_counts(store.cases.replace(jid, records, job.get("lease_holder", "")))
+        stored = store.cases.replace(jid, records, job.get("lease_holder", ""))
     except outcomes.UnpairedError as exc:
         raise StageError("evaluation_unpaired", str(exc)) from None
     except BudgetExceeded as exc:
         message = f"its cases were not kept: {exc.describe(job['project'])}"
         raise StageError(OVER_BUDGET, message) from None
+    if OPTIONAL not in stored:
+        message = (
+            f"the cases both agents got wrong were not kept: with them the case lists would "
+            f"take project {job['project']} past its byte budget; outcome=wrong is not listed"
+        )
+        store.jobs.add_event(jid, "compare:both_wrong_dropped", "message", message, level="warning")
+    counts = cmp.case_counts(stored)
     task = request_of(job).out_of_scope_task
     tuned_routes = routes.load(art.get_blob(jid, "fine_tuned_routes")) if task else None
     oos = scope.out_of_scope(task, abstention, base_out, tuned_out, tuned_routes) if task else None

@@ -39,8 +39,11 @@ def improvement(baseline: dict, fine_tuned: dict) -> dict:
 
 
 def case_counts(stored: dict[str, int]) -> dict[str, int]:
-    """Return the report's case counts per listed outcome from the stored lists' counts."""
+    """Return the report's case counts per listed outcome from the stored lists' counts (no
+    wrong when one of its lists was not kept)."""
     counts = {o: stored[o] for o in CASE_OUTCOMES if o in stored}
+    if any(o not in stored for o in WRONG_LISTS):
+        return counts
     return {**counts, "wrong": sum(stored[o] for o in WRONG_LISTS)}
 
 

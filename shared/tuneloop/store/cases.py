@@ -15,6 +15,10 @@ SWAP = scripts.source("cases_swap")
 # Seconds a staging list lives unless renamed: a writer that died mid-write leaves nothing
 # for good (as a job's artifacts, it outlives any run of compare).
 STAGING_TTL = 7 * 86400
+# The list compare may go without: when all the lists would take the project past its byte
+# budget but the others fit, they are kept and it is not (the swap step takes it last).
+OPTIONAL = "both_wrong"
+assert CASE_LISTS[-1] == OPTIONAL
 
 
 class CaseStore:
@@ -34,18 +38,19 @@ class CaseStore:
         step: a redelivered compare overwrites, never appends; two runners that overlap never
         write into one list; a reader never sees a half-written list. The lists' bytes are
         counted against the job's project's budget in that step: BudgetExceeded (the earlier
-        lists stay) when they would take it past.
+        lists stay) when the lists but OPTIONAL would take it past; when only OPTIONAL does not
+        fit, the others are kept, OPTIONAL is not (nor any earlier one), and the counts omit it.
         """
         staging = {o: keys.job_cases(jid, f"{o}:staging:{writer}") for o in CASE_LISTS}
         pending: dict[str, list[str]] = {o: [] for o in CASE_LISTS}
         counts = dict.fromkeys(CASE_LISTS, 0)
-        size = 0
+        sizes = dict.fromkeys(CASE_LISTS, 0)
         try:
             self.redis.delete(*staging.values())  # what an earlier try of this writer left
             for outcome, record in records:
                 pending[outcome].append(json.dumps(record))
                 counts[outcome] += 1
-                size += len(pending[outcome][-1].encode())
+                sizes[outcome] += len(pending[outcome][-1].encode())
                 if len(pending[outcome]) >= self.chunk:
                     self._stage(staging[outcome], pending[outcome])
                     pending[outcome].clear()
@@ -63,9 +68,16 @@ class CaseStore:
                 keys.Space(project).usage,
                 *(k for o in CASE_LISTS for k in (staging[o], keys.job_cases(jid, o))),
             ],
-            args=[self.budget.max_bytes, size, *(counts[o] for o in CASE_LISTS)],
+            args=[
+                self.budget.max_bytes,
+                sum(sizes.values()),
+                sizes[OPTIONAL],
+                *(counts[o] for o in CASE_LISTS),
+            ],
         )
         budgets.raise_if_over(outcome)
+        if outcome == "swapped_without_optional":
+            del counts[OPTIONAL]
         return counts
 
     def _stage(self, staging: str, rows: list[str]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Mapping
 
 from tuneloop_devstack.stack import Stack
@@ -186,3 +187,16 @@ def evaluate_model(client: Client, stack: Stack, model_id: str, per_task: int = 
     created = client.post("/v1/evaluations", json={"model": model_id, "eval_set": cases})
     assert created.status_code == 202, created.text
     return wait_for_job(client, stack, created.json()["id"])
+
+
+@contextlib.contextmanager
+def crowded_job_index(store: Store, prefix: str, count: int) -> Iterator[str]:
+    """Put count ids starting with prefix in the default project's job index (entries only,
+    no records: a prefix lookup never reads them); yield prefix, then remove them."""
+    index = keys.Space(keys.DEFAULT_PROJECT).jobs
+    fake = {f"{prefix}{i:018x}": float(i) for i in range(count)}
+    store.redis.zadd(index, fake)
+    try:
+        yield prefix
+    finally:
+        store.redis.zrem(index, *fake)

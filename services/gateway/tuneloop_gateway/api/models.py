@@ -17,7 +17,7 @@ from tuneloop.schemas.models import (
 )
 from tuneloop.store import prefixes
 from tuneloop.store.models import ModelInUseError
-from tuneloop_gateway import llm_chat
+from tuneloop_gateway import llm_chat, prefixed
 from tuneloop_gateway.auth import JOBS, requires
 from tuneloop_gateway.blueprint import Blueprint
 from tuneloop_gateway.extensions import project_store, services
@@ -112,7 +112,7 @@ def fine_tuned(prefix: str | None) -> list[dict]:
     models = project_store().models
     if prefix is None:
         return models.list()
-    found = models.with_prefix(prefix, cap=prefixes.MAX_MATCHES).ids
+    found = prefixed.found_or_422(models.with_prefix(prefix, cap=prefixes.MAX_MATCHES), prefix)
     return [meta for mid in reversed(found) if (meta := models.meta(mid)) is not None]
 
 

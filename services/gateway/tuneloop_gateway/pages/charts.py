@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
+from tuneloop_gateway.pages.chart_values import finite_points, not_finite_epochs, not_finite_note
 from tuneloop_gateway.pages.ticks import Scale, epoch_ticks, label
 
 SERIES = (("train", "train_loss", "train loss"), ("valid", "valid_loss", "validation loss"))
@@ -55,13 +56,18 @@ def loss_panel(epochs: Sequence[dict], best_epoch: int | None, active: bool) -> 
     if not epochs:
         text = "No epoch has finished yet." if active else "No epoch finished: training never ran."
         return Markup(f'<p class="muted" id="loss-empty">{text}</p>')
-    return both_sizes(lambda frame: loss_chart(epochs, best_epoch, frame))
+    fields = [field for _, field, _ in SERIES]
+    note = not_finite_note(not_finite_epochs(epochs, fields), "loss-not-finite")
+    if not any(finite_points(epochs, field) for field in fields):
+        text = "No finite loss to draw." if note else "No epoch logged a loss."
+        return Markup(f'<p class="muted" id="loss-empty">{text}</p>') + note
+    return both_sizes(lambda frame: loss_chart(epochs, best_epoch, frame)) + note
 
 
 def loss_chart(epochs: Sequence[dict], best_epoch: int | None, frame: Frame = WIDE) -> str:
     """Draw train and validation loss per epoch; shade the epochs after the best one."""
-    losses = [e[field] for e in epochs for _, field, _ in SERIES if e.get(field) is not None]
-    scale = Scale.of(losses, frame.y_ticks)
+    losses = [loss for _, field, _ in SERIES for _, loss in finite_points(epochs, field)]
+    scale = Scale.of(losses or [0.0, 1.0], frame.y_ticks)  # inf and NaN are not drawn
     first, last = epochs[0]["epoch"], epochs[-1]["epoch"]
     bottom_y, right_x = frame.height - frame.bottom, frame.width - frame.right
 
@@ -112,7 +118,7 @@ def loss_chart(epochs: Sequence[dict], best_epoch: int | None, frame: Frame = WI
             f'text-anchor="middle">best {best_epoch}</text>'
         )
     for series, field, name in SERIES:
-        points = [(e["epoch"], e[field]) for e in epochs if e.get(field) is not None]
+        points = finite_points(epochs, field)
         if points:
             path = " ".join(f"{x(ep):.1f},{y(loss):.1f}" for ep, loss in points)
             parts.append(f'<polyline class="line {series}" points="{path}"/>')

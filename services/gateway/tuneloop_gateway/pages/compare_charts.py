@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 
 from markupsafe import Markup
 
+from tuneloop_gateway.pages.chart_values import finite_points, not_finite_epochs, not_finite_note
 from tuneloop_gateway.pages.charts import WIDE, Frame, _scale, both_sizes
 from tuneloop_gateway.pages.ticks import linear_ticks
 
@@ -20,23 +21,30 @@ FIELDS = (
 
 def compare_loss_chart(curves: Mapping[str, Sequence[dict]]) -> Markup:
     """Draw jobs a and b's losses for a wide and a narrow screen (the stylesheet shows one)."""
-    if not any(e.get(f) is not None for s in curves.values() for e in s for _, f, _, _ in FIELDS):
-        return Markup('<p class="muted" id="compare-loss-empty">Neither job has epochs.</p>')
-    return both_sizes(lambda frame: overlaid_chart(curves, frame))
+    fields = [field for _, field, _, _ in FIELDS]
+    notes = Markup("").join(
+        not_finite_note(
+            not_finite_epochs(s, fields), f"compare-loss-not-finite-{j}", f"{j.upper()}: "
+        )
+        for j, s in curves.items()
+    )
+    if not any(finite_points(s, f) for s in curves.values() for f in fields):
+        text = "Neither job has a finite loss to draw." if notes else "Neither job has epochs."
+        return Markup(f'<p class="muted" id="compare-loss-empty">{text}</p>') + notes
+    return both_sizes(lambda frame: overlaid_chart(curves, frame)) + notes
 
 
 def overlaid_chart(curves: Mapping[str, Sequence[dict]], f: Frame = WIDE) -> str:
     """Draw jobs a and b's train and validation loss per epoch on shared axes, in frame f."""
     losses = [
-        e[field]
-        for epochs in curves.values()
-        for e in epochs
+        loss
+        for series in curves.values()
         for _, field, _, _ in FIELDS
-        if e.get(field) is not None
+        for _, loss in finite_points(series, field)  # inf and NaN are not drawn
     ]
-    epochs = [e["epoch"] for series in curves.values() for e in series]
+    epochs = [e["epoch"] for series in curves.values() for e in series] or [0]
     first, last = min(epochs), max(epochs)
-    levels = linear_ticks(0.0, max(losses), f.y_ticks)
+    levels = linear_ticks(0.0, max(losses, default=1.0), f.y_ticks)
     top, bottom_y = levels[-1] or 1.0, f.height - f.bottom
 
     def x(epoch: int) -> float:
@@ -55,7 +63,7 @@ def overlaid_chart(curves: Mapping[str, Sequence[dict]], f: Frame = WIDE) -> str
     ]
     for job, series in curves.items():
         for name, field, label, dash in FIELDS:
-            points = [(e["epoch"], e[field]) for e in series if e.get(field) is not None]
+            points = finite_points(series, field)
             key, text = f"{job}-{name}", f"{job.upper()} {label}"
             parts += _series(key, text, dash, points, x, y, f.points)
     parts.append("</svg>")

@@ -3,7 +3,8 @@
 A path parameter that is not a whole id of its kind (id_params marks it Malformed) is looked
 up among the ids of the visitor's project that start with it: one match is answered with a
 303 to the page of the whole id, several with a 300 page linking each (the first few, and
-how many matched), none with the usual 404 (id_params.refuse_malformed).
+how many matched), none with the usual 404 (id_params.refuse_malformed); a lookup cut short
+(an index past prefixes.MAX_VISITED) with a 422 page asking for the whole id.
 """
 
 from collections.abc import Callable
@@ -38,9 +39,9 @@ def resolve_short_ids() -> object:
         if isinstance(value, Malformed) and value.kind.name in INDEXED:
             store = INDEXED[value.kind.name](project_store())
             matches = store.with_prefix(str(value), CANDIDATES_SHOWN)
-            if matches.total == 1:
+            if matches.unique is not None:
                 return redirect(_page(name, matches.ids[0]), 303)
-            if matches.total > 1:
+            if matches.total > 1 or matches.cut_short:
                 return _ambiguous(value, name, matches)
     return None  # no match: refuse_malformed answers 404
 
@@ -53,7 +54,8 @@ def _page(name: str, full_id: str) -> str:
 
 
 def _ambiguous(value: Malformed, name: str, matches: prefixes.Matches) -> tuple[str, int]:
-    """A 300 page linking the ids the short id may mean."""
+    """A 300 page linking the ids the short id may mean; 422 when the lookup was cut short
+    (the index is too large to tell which ids it starts: the whole id is needed)."""
     links = [(mid, _page(name, mid)) for mid in matches.ids]
     page = render_template(
         "ambiguous.html",
@@ -62,5 +64,7 @@ def _ambiguous(value: Malformed, name: str, matches: prefixes.Matches) -> tuple[
         links=links,
         total=matches.total,
         counted_all=matches.counted_all,
+        cut_short=matches.cut_short,
+        max_visited=prefixes.MAX_VISITED,
     )
-    return page, 300
+    return page, 422 if matches.cut_short else 300

@@ -58,8 +58,10 @@ class Scale:
 
     @classmethod
     def of(cls, values: Sequence[float], count: int = 5) -> "Scale":
-        """Choose the scale for values: log when all are positive and span over a decade."""
-        low, high = min(values), max(values)
+        """Choose the scale for values: log when all are positive and span over a decade
+        (inf and NaN left out; 0 to 1 when no value is finite)."""
+        drawn = [v for v in values if math.isfinite(v)] or [0.0, 1.0]
+        low, high = min(drawn), max(drawn)
         if low > 0 and high / low > LOG_SPAN:
             return cls(log_ticks(low, high), True)
         return cls(linear_ticks(low, high, count), False)
