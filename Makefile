@@ -68,6 +68,7 @@ bench: $(STAMP)
 	$(PY) tests/benchmarks/bench_upload_loop.py
 	$(PY) tests/benchmarks/bench_budget_uploads.py
 	$(PY) tests/benchmarks/bench_webhook_latency.py
+	$(PY) tests/benchmarks/bench_interaction_filters.py
 	$(PY) tests/benchmarks/bench_gateway.py
 	$(PY) tests/benchmarks/bench_filter.py
 	$(PY) tests/benchmarks/bench_encoder.py
