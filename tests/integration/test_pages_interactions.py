@@ -5,6 +5,7 @@ read and the edit form posted as a browser does (session cookie and CSRF token).
 """
 
 import html
+import re
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -218,3 +219,24 @@ def test_the_pages_need_the_ingest_scope(
         token = csrf_of(web.get("/ui/interactions").text)
         edit = {"csrf_token": token, "rating": "0.01", "task_type": "card_arrival"}
         assert web.post(f"/ui/interactions/{iid}/edit", data=edit).status_code == 403
+
+
+NAV = ("nav-jobs", "nav-new-job", "nav-compare", "nav-autopilots", "nav-baseline")
+
+
+@pytest.mark.parametrize(
+    ("key", "shown", "hidden"),
+    [
+        (INGEST_KEY, {"nav-interactions"}, {*NAV, "nav-workers"}),
+        (JOBS_KEY, set(NAV), {"nav-interactions", "nav-workers"}),
+    ],
+)
+def test_the_nav_links_only_the_pages_the_key_may_open(
+    scoped_app: Flask, key: str, shown: set[str], hidden: set[str]
+) -> None:
+    web = scoped_app.test_client()
+    form = web.get("/ui/login")
+    web.post("/ui/login", data={"csrf_token": csrf_of(form.text), "api_key": key})
+    page = web.get("/ui/interactions").text  # a page or the 403 page: both carry the nav
+    links = set(re.findall(r'id="(nav-[a-z-]+)"', page))
+    assert shown <= links and not hidden & links, links

@@ -70,6 +70,13 @@ def csrf_token() -> str:
     return session.csrf_token()
 
 
+@bp.app_template_global()
+def may(scope: str) -> bool:
+    """Whether the visitor's key has scope: the nav links only the pages it may open."""
+    key = g.get("api_key")
+    return key is not None and key.allows(scope)
+
+
 @bp.app_template_filter("when")
 def when(seconds: int | None) -> str:
     """Format Unix seconds as a UTC time ("" when unset)."""
