@@ -20,7 +20,9 @@ import pytest
 from celery import Celery
 from flask import render_template
 
+from tuneloop.agent import registry
 from tuneloop.celery_config import PIPELINE_QUEUE, WEBHOOKS_QUEUE
+from tuneloop.llm import spec
 from tuneloop.report_metrics import HEADLINE, interval, num, signed
 
 from .support import (
@@ -311,6 +313,21 @@ def test_the_job_page_links_its_clone_compare_and_downloads(
     assert clone.status_code == 200 and 'value="forms-src"' in clone.text
     listed = web.get("/ui/jobs")
     assert 'id="new-job-link"' in listed.text
+
+
+def test_a_lora_adapter_gets_no_model_file_link(
+    stack: Stack, finished_job: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(registry.BASE_MODELS, "tiny-llm", spec.FORMAT)
+    llm_job = {**finished_job, "request": {**finished_job["request"], "model": "tiny-llm"}}
+    adapter = {"id": "ft-x-0123456789ab", "job_id": finished_job["id"], "format": spec.FORMAT}
+    with gateway_app(stack.env()) as app, app.test_request_context("/ui/jobs"):
+        job_block = render_template("_job_downloads.html", job=llm_job)
+        softmax_block = render_template("_job_downloads.html", job=finished_job)
+        model_page = render_template("model.html", model=adapter)
+    assert 'id="download-model"' not in job_block and 'id="download-report-md"' in job_block
+    assert 'id="download-model"' in softmax_block
+    assert 'id="download-model"' not in model_page and 'id="no-model-file"' in model_page
 
 
 def assert_markdown_holds_the_metrics(text: str, result: dict) -> None:

@@ -4,6 +4,8 @@ import json
 
 from flask import Response, stream_with_context
 
+from tuneloop.agent import registry
+from tuneloop.llm import spec
 from tuneloop.schemas.jobs import JobSchema
 from tuneloop_gateway.api.downloads import (
     MARKDOWN,
@@ -18,6 +20,18 @@ from tuneloop_gateway.jobs_service import get_job_or_404
 from tuneloop_gateway.pages.site import bp, requires
 
 JSONL, JSON = "application/jsonl", "application/json"
+
+
+@bp.app_template_global()
+def model_file_kept(fmt: str | None = None, base_model: str | None = None) -> bool:
+    """Whether a model (of format fmt, or trained from base_model) downloads as one file.
+
+    A LoRA adapter lives in the artifact store, not as bytes: GET /v1/models/{id}/content
+    answers 409 for it, so the pages offer no link.
+    """
+    if fmt is None and base_model is not None:
+        fmt = registry.BASE_MODELS.get(base_model)
+    return fmt != spec.FORMAT
 
 
 @bp.get("/jobs/<job:job_id>/download/training.jsonl")
