@@ -20,7 +20,7 @@ def _judgement(r: dict) -> list[str]:
     """Return the lines on significance, calibration, out-of-scope, regressions, promotion."""
     lines = []
     if sig := r.get("significance"):
-        p = p_value(sig["mcnemar"]["p_value"])
+        p = p_value((sig.get("mcnemar") or {}).get("p_value"))  # none: a likelihood evaluation
         lines.append(f"\nMcNemar {p} over {sig['n_cases']} cases. {sig['verdict']}")
     if cal := r.get("calibration"):
         eces = ", ".join(f"{who} {cal[who]['ece']:.3f}" for who in ("baseline", "fine_tuned"))
@@ -34,10 +34,7 @@ def _judgement(r: dict) -> list[str]:
             f"{num(tuned['in_scope_accuracy'])}"
         )
     if cases := r.get("cases"):
-        lines.append(
-            f"Cases: {cases['improved']} improved, {cases['regressed']} regressed "
-            "(GET /v1/jobs/{id}/cases?outcome=regressed)"
-        )
+        lines.append(f"Cases: {cases_line(cases)} (GET /v1/jobs/{{id}}/cases?outcome=wrong)")
     if promotion := r.get("promotion"):
         lines.append(f"Promotion: {promotion['reason']}")
     return lines
@@ -99,3 +96,9 @@ def _first_value(events: list[dict], field: str) -> str:
         if field in e.get("data", {}):
             return str(e["data"][field])
     return "?"
+
+
+def cases_line(cases: dict) -> str:
+    """The case counts: improved, regressed and (once kept) every case the fine-tuned got wrong."""
+    line = f"{cases['improved']} improved, {cases['regressed']} regressed"
+    return f"{line}, {cases['wrong']} wrong" if "wrong" in cases else line

@@ -94,10 +94,10 @@ def verdict(result: dict) -> RenderableType:
     parts: list[RenderableType] = []
     if sig := result.get("significance"):
         mark = "conclusive" if sig["conclusive"] else "not conclusive"
-        p = p_value(sig["mcnemar"]["p_value"])
+        p = p_value((sig.get("mcnemar") or {}).get("p_value"))  # none: a likelihood evaluation
         parts.append(Text(f"Verdict ({mark}, McNemar {p}): {sig['verdict']}"))
     if cases := result.get("cases"):
-        parts.append(Text(f"Cases: {cases['improved']} improved, {cases['regressed']} regressed"))
+        parts.append(Text(f"Cases: {lab_report.cases_line(cases)}"))
     if promotion := result.get("promotion"):
         table = Table(title=f"Promotion: {promotion['reason']}")
         for column in ("metric", "rule", "bound", "threshold", "observed", "passed"):
