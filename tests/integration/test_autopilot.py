@@ -18,11 +18,11 @@ from standardwebhooks import Webhook
 
 from tuneloop import contracts
 
-from .support import ApiClient, Stack, assert_problem, client_for, private_stack, wait_until
+from .support import ApiClient, Stack, assert_problem, client_for, wait_until
 from .support.jobs import all_events, wait_for_job
 from .support.pages import csrf_of, login
 from .support.receiver import Receiver, serve
-from .support.scheduler import wait_ticks
+from .support.scheduler import scheduled_stack, wait_ticks
 
 pytestmark = pytest.mark.integration
 
@@ -56,19 +56,10 @@ def rows(name: str = "train.csv", model: str | None = None, rating: float = 0.9)
 @pytest.fixture(scope="module")
 def running() -> Iterator[tuple[Stack, ApiClient]]:
     """The module's stack with the training split posted."""
-    with private_stack("tuneloop-autopilot-", SETTINGS) as stack:
-        stack.start_redis(appendfsync=None)
-        stack.start_worker("worker", wait=False)
-        stack.start_webhooks_worker(wait=False)
-        stack.start_beat(wait=False)
-        stack.start_gateway()
-        stack.wait_worker("worker")
-        stack.wait_worker("webhooks")
-        stack.wait_beat()
-        with client_for(stack) as client:
-            posted = client.post("/v1/interactions/batch", json={"items": rows()[:400]})
-            assert posted.status_code == 201, posted.text
-            yield stack, client
+    with scheduled_stack("tuneloop-autopilot-", SETTINGS) as stack, client_for(stack) as client:
+        posted = client.post("/v1/interactions/batch", json={"items": rows()[:400]})
+        assert posted.status_code == 201, posted.text
+        yield stack, client
 
 
 @pytest.fixture(scope="module")

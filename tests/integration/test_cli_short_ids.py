@@ -16,7 +16,7 @@ import pytest
 
 from tuneloop.store import prefixes
 
-from .support import ApiClient, Stack, wait_until
+from .support import ApiClient, Stack, failed_jobs
 from .support.jobs import crowded_job_index
 from .test_cli import CLI_TIMEOUT, TUNELOOP, cli_env, ok
 
@@ -40,19 +40,7 @@ def run(stack: Stack, *args: str, **env: str) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def jobs(client: ApiClient) -> list[str]:
     """Three jobs over a task type without data (they fail at once), oldest first."""
-    ids = []
-    for _ in range(3):
-        body = {"task_types": [f"none{TAG}"], "include_synthetic": False}
-        response = client.post("/v1/jobs", json=body)
-        assert response.status_code == 202, response.text
-        ids.append(response.json()["id"])
-    for job_id in ids:
-        wait_until(
-            lambda j=job_id: client.get(f"/v1/jobs/{j}").json()["status"] == "failed",
-            60,
-            lambda j=job_id: j,
-        )
-    return ids
+    return failed_jobs(client, 3, f"none{TAG}")
 
 
 def unique_prefix(job_id: str, others: list[str]) -> str:

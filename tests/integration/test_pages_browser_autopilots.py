@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from selenium.webdriver.common.by import By
 
-from .support import Stack, client_for, private_stack
+from .support import Stack, client_for
 from .support.browser import chromium, console_errors
+from .support.scheduler import scheduled_stack
 from .test_autopilot import SETTINGS, create, post_ratings, rows, wait_run
 from .test_pages_browser import HEIGHT, WIDTHS, emulate, fits_the_width, log_in, screenshot
 
@@ -24,20 +25,14 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def autopilot_run() -> Iterator[tuple[Stack, dict]]:
     """A private stack and an autopilot whose first run (a real job) has ended."""
-    with private_stack("tuneloop-autopilot-pages-", SETTINGS) as stack:
-        stack.start_redis(appendfsync=None)
-        stack.start_worker("worker", wait=False)
-        stack.start_webhooks_worker(wait=False)
-        stack.start_beat(wait=False)
-        stack.start_gateway()
-        stack.wait_worker("worker")
-        stack.wait_worker("webhooks")
-        stack.wait_beat()
-        with client_for(stack) as client:
-            post_ratings(client, rows()[:200])
-            made = create(client, name="banking pages", trigger={"new_ratings": 20})
-            post_ratings(client, rows("test.csv")[:20])
-            yield stack, wait_run(stack, client, made["id"])
+    with (
+        scheduled_stack("tuneloop-autopilot-pages-", SETTINGS) as stack,
+        client_for(stack) as client,
+    ):
+        post_ratings(client, rows()[:200])
+        made = create(client, name="banking pages", trigger={"new_ratings": 20})
+        post_ratings(client, rows("test.csv")[:20])
+        yield stack, wait_run(stack, client, made["id"])
 
 
 def test_the_login_page_fits_both_widths(autopilot_run: tuple[Stack, dict], tmp_path: Path) -> None:

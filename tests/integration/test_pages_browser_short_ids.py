@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from selenium.webdriver.common.by import By
 
-from .support import ApiClient, Stack, wait_until
+from .support import ApiClient, Stack, failed_jobs, wait_until
 from .support.browser import chromium, console_errors
 from .test_pages_browser import HEIGHT, WIDTHS, emulate, fits_the_width, log_in, screenshot
 
@@ -21,19 +21,7 @@ TAG = secrets.token_hex(3)
 @pytest.fixture(scope="module")
 def jobs(client: ApiClient) -> list[str]:
     """Two real jobs that fail at once (their task type has no data), oldest first."""
-    ids = []
-    for _ in range(2):
-        body = {"task_types": [f"none{TAG}"], "include_synthetic": False}
-        response = client.post("/v1/jobs", json=body)
-        assert response.status_code == 202, response.text
-        ids.append(response.json()["id"])
-    for job_id in ids:
-        wait_until(
-            lambda j=job_id: client.get(f"/v1/jobs/{j}").json()["status"] == "failed",
-            60,
-            lambda j=job_id: j,
-        )
-    return ids
+    return failed_jobs(client, 2, f"none{TAG}")
 
 
 @pytest.mark.parametrize("width", WIDTHS)

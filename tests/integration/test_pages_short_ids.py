@@ -14,7 +14,7 @@ import pytest
 
 from tuneloop.store import prefixes
 
-from .support import API_KEY, ApiClient, AppClient, Stack, assert_problem, wait_until
+from .support import API_KEY, ApiClient, AppClient, Stack, assert_problem, failed_jobs
 from .support.jobs import crowded_job_index
 from .support.pages import csrf_of, login
 
@@ -34,19 +34,7 @@ def browser(stack: Stack) -> Iterator[ApiClient]:
 @pytest.fixture(scope="module")
 def jobs(client: ApiClient) -> list[str]:
     """Two jobs that fail at once (no data), oldest first."""
-    ids = []
-    for _ in range(2):
-        body = {"task_types": [f"none{TAG}"], "include_synthetic": False}
-        response = client.post("/v1/jobs", json=body)
-        assert response.status_code == 202, response.text
-        ids.append(response.json()["id"])
-    for job_id in ids:
-        wait_until(
-            lambda j=job_id: client.get(f"/v1/jobs/{j}").json()["status"] == "failed",
-            60,
-            lambda j=job_id: j,
-        )
-    return ids
+    return failed_jobs(client, 2, f"none{TAG}")
 
 
 def shortest_unique(client: ApiClient, job_id: str) -> str:

@@ -200,3 +200,21 @@ def crowded_job_index(store: Store, prefix: str, count: int) -> Iterator[str]:
         yield prefix
     finally:
         store.redis.zrem(index, *fake)
+
+
+def failed_jobs(client: Client, count: int, task_type: str) -> list[str]:
+    """Create count real jobs over a task type without data (they fail at once), wait until
+    each has failed, and return their ids, oldest first."""
+    ids = []
+    for _ in range(count):
+        body = {"task_types": [task_type], "include_synthetic": False}
+        response = client.post("/v1/jobs", json=body)
+        assert response.status_code == 202, response.text
+        ids.append(response.json()["id"])
+    for job_id in ids:
+        wait_until(
+            lambda j=job_id: client.get(f"/v1/jobs/{j}").json()["status"] == "failed",
+            60,
+            lambda j=job_id: j,
+        )
+    return ids

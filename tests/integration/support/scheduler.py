@@ -1,10 +1,29 @@
-"""The scheduler's ticks as the worker logs them."""
+"""A stack with the scheduler, and the scheduler's ticks as the worker logs them."""
+
+import contextlib
+from collections.abc import Iterator, Mapping
 
 from tuneloop_devstack.stack import Stack
 
 from tuneloop import contracts
 
 from .polling import wait_until
+from .stacks import private_stack
+
+
+@contextlib.contextmanager
+def scheduled_stack(prefix: str, env: Mapping[str, str]) -> Iterator[Stack]:
+    """A private stack: Redis, a pipeline worker, the webhooks worker, the scheduler, a gateway."""
+    with private_stack(prefix, env) as stack:
+        stack.start_redis(appendfsync=None)
+        stack.start_worker("worker", wait=False)
+        stack.start_webhooks_worker(wait=False)
+        stack.start_beat(wait=False)
+        stack.start_gateway()
+        stack.wait_worker("worker")
+        stack.wait_worker("webhooks")
+        stack.wait_beat()
+        yield stack
 
 
 def ticks_done(stack: Stack, worker: str = "webhooks") -> int:
