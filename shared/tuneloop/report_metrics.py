@@ -43,3 +43,17 @@ def percent(value: float | None) -> str:
 def interval(pair: list[float] | None, digits: int = DIGITS) -> str:
     """Render a 95% interval, or nothing when it is undefined."""
     return f"[{pair[0]:.{digits}f}, {pair[1]:.{digits}f}]" if pair else ""
+
+
+def metric_cells(result: dict, name: str) -> tuple[str, ...]:
+    """One metric's baseline, its interval, fine-tuned, its interval, the change, its interval."""
+    base, tuned = result.get("baseline_metrics") or {}, result.get("fine_tuned_metrics") or {}
+    change = (result.get("improvement") or {}).get(name) or {}
+    return (
+        num(base.get(name)),
+        interval((base.get("ci95") or {}).get(name)),
+        num(tuned.get(name)),
+        interval((tuned.get("ci95") or {}).get(name)),
+        signed(change.get("absolute")),
+        interval(change.get("absolute_ci95")),
+    )

@@ -9,7 +9,7 @@ from rich.text import Text
 
 from tuneloop.report import markdown
 from tuneloop.report.format import p_value
-from tuneloop.report_metrics import HEADLINE, interval, num, signed
+from tuneloop.report_metrics import HEADLINE, metric_cells, num
 from tuneloop_cli import lab_report
 from tuneloop_cli.client import Api, part
 from tuneloop_cli.output import out, print_json
@@ -18,23 +18,14 @@ from tuneloop_cli.short_ids import job_argument
 
 def metrics_table(result: dict) -> Table:
     """Baseline vs fine-tuned per metric, each with its 95% interval, and the change."""
-    base, tuned = result["baseline_metrics"], result["fine_tuned_metrics"]
+    base = result["baseline_metrics"]
     table = Table(title=f"Metrics ({base['n_cases']} evaluation cases, 95% CI)")
     for column in ("metric", "baseline", "95% CI", "fine-tuned", "95% CI", "change", "95% CI"):
         table.add_column(column, justify="left" if column == "metric" else "right")
     for name in HEADLINE:
         if name not in base:
             continue
-        change = (result.get("improvement") or {}).get(name) or {}
-        table.add_row(
-            name,
-            num(base.get(name)),
-            interval((base.get("ci95") or {}).get(name)),
-            num(tuned.get(name)),
-            interval((tuned.get("ci95") or {}).get(name)),
-            signed(change.get("absolute")),
-            interval(change.get("absolute_ci95")),
-        )
+        table.add_row(name, *metric_cells(result, name))
     return table
 
 

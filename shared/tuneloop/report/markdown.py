@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from tuneloop.report.format import p_value
-from tuneloop.report_metrics import HEADLINE, LANGUAGE, interval, num, percent, signed
+from tuneloop.report_metrics import HEADLINE, LANGUAGE, metric_cells, num, percent
 
 Job = Mapping[str, Any]
 
@@ -85,21 +85,15 @@ def metrics(result: Mapping) -> list[str]:
     names = [m for m in dict.fromkeys(HEADLINE + LANGUAGE) if m in base or m in tuned]
     if not names:
         return []
-    rows = []
-    for name in names:
-        change = (result.get("improvement") or {}).get(name) or {}
-        rows.append(
-            (
-                name,
-                num(base.get(name)),
-                interval((base.get("ci95") or {}).get(name)),
-                num(tuned.get(name)),
-                interval((tuned.get("ci95") or {}).get(name)),
-                signed(change.get("absolute")),
-                interval(change.get("absolute_ci95")),
-                percent(change.get("relative")),
-            )
+    improvement = result.get("improvement") or {}
+    rows = [
+        (
+            name,
+            *metric_cells(result, name),
+            percent((improvement.get(name) or {}).get("relative")),
         )
+        for name in names
+    ]
     header = ("metric", "baseline", "95% CI", "fine-tuned", "95% CI", "change", "95% CI", "rel.")
     title = f"## Metrics ({base.get('n_cases', tuned.get('n_cases', '?'))} evaluation cases)"
     return ["", title, "", *table(header, rows)]
