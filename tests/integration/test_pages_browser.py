@@ -81,6 +81,19 @@ def fits_the_width(driver: WebDriver) -> bool:
     )
 
 
+def fits_at(driver: WebDriver, width: int) -> bool:
+    """Whether the page is laid out at width px (a phone's viewport widens to fit a page wider
+    than the screen) without sideways scrolling."""
+    return driver.execute_script("return window.innerWidth") == width and fits_the_width(driver)
+
+
+def fill(driver: WebDriver, element_id: str, value: str) -> None:
+    """Type value into a form field, replacing what it held."""
+    field = driver.find_element(By.ID, element_id)
+    field.clear()
+    field.send_keys(value)
+
+
 def points(driver: WebDriver, series: str) -> int:
     """How many points of a series the loss chart shows."""
     return len(driver.find_elements(By.CSS_SELECTOR, f'#loss-chart circle[data-series="{series}"]'))

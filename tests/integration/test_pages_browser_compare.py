@@ -15,7 +15,7 @@ from .support import ApiClient, Stack, wait_until
 from .support.browser import chromium, console_errors
 from .support.pages import login
 from .test_job_compare import create_pair
-from .test_pages_browser import HEIGHT, WIDTHS, emulate, fits_the_width, log_in, screenshot
+from .test_pages_browser import HEIGHT, WIDTHS, emulate, fill, fits_the_width, log_in, screenshot
 
 pytestmark = pytest.mark.integration
 
@@ -34,13 +34,6 @@ def drawn(driver: WebDriver, series: str) -> tuple[int, int]:
     lines = driver.find_elements(By.CSS_SELECTOR, f'{chart} polyline[data-series="{series}"]')
     points = driver.find_elements(By.CSS_SELECTOR, f'{chart} circle[data-series="{series}"]')
     return len(lines), len(points)
-
-
-def fill(driver: WebDriver, field: str, value: str) -> None:
-    """Type value into a form field, replacing what it held."""
-    box = driver.find_element(By.ID, field)
-    box.clear()
-    box.send_keys(value)
 
 
 @pytest.mark.parametrize("width", WIDTHS)

@@ -15,7 +15,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from .support import ApiClient, Stack, wait_until
 from .support.banking77_rows import post_rows, varied_rows
 from .support.browser import chromium, console_errors
-from .test_pages_browser import HEIGHT, WIDTHS, emulate, fits_the_width, log_in, screenshot, text_of
+from .test_pages_browser import HEIGHT, WIDTHS, emulate, fill, fits_at, log_in, screenshot, text_of
 
 pytestmark = pytest.mark.integration
 
@@ -34,17 +34,6 @@ def listed(driver: WebDriver) -> list[str] | None:
         return [row.get_attribute("data-interaction-id") for row in rows]
     except StaleElementReferenceException:
         return None
-
-
-def fits(driver: WebDriver, width: int) -> bool:
-    """No sideways scroll: a phone's viewport would grow to a too-wide page, so check it too."""
-    return driver.execute_script("return window.innerWidth") == width and fits_the_width(driver)
-
-
-def fill(driver: WebDriver, element_id: str, value: str) -> None:
-    field = driver.find_element(By.ID, element_id)
-    field.clear()
-    field.send_keys(value)
 
 
 @pytest.mark.parametrize("width", WIDTHS)
@@ -72,7 +61,7 @@ def test_filter_open_and_edit_an_interaction(
             15,
             lambda: f"{driver.current_url}: {listed(driver)} != {wanted}",
         )
-        assert fits(driver, width), f"the interactions list scrolls sideways at {width} px"
+        assert fits_at(driver, width), f"the interactions list scrolls sideways at {width} px"
         if width >= 1280:  # a laptop sees every column without scrolling the table either
             assert driver.execute_script(
                 "const box = document.querySelector('.scroll');"
@@ -85,7 +74,7 @@ def test_filter_open_and_edit_an_interaction(
         target = before["id"]
         driver.find_element(By.CSS_SELECTOR, f'a[href="/ui/interactions/{target}"]').click()
         wait_until(lambda: driver.find_elements(By.ID, "edit-form"), 15, lambda: driver.current_url)
-        assert fits(driver, width), f"the interaction page scrolls sideways at {width} px"
+        assert fits_at(driver, width), f"the interaction page scrolls sideways at {width} px"
         new_rating = 0.05 if before["rating"] != 0.05 else 0.95
         fill(driver, "edit-rating", str(new_rating))
         driver.find_element(By.ID, "save").click()
@@ -99,7 +88,7 @@ def test_filter_open_and_edit_an_interaction(
             By.CSS_SELECTOR, '#events-table tr[data-type="interaction.updated"]'
         )
         assert client.get(f"/v1/interactions/{target}").json()["rating"] == new_rating
-        assert fits(driver, width), f"the interaction page scrolls sideways at {width} px"
+        assert fits_at(driver, width), f"the interaction page scrolls sideways at {width} px"
         screenshot(driver, f"pages-interaction-{width}", width)
 
         assert console_errors(driver) == []
@@ -108,7 +97,7 @@ def test_filter_open_and_edit_an_interaction(
         driver.find_element(By.ID, "save").click()
         wait_until(lambda: text_of(driver, "error-rating"), 15, lambda: driver.page_source[:500])
         assert client.get(f"/v1/interactions/{target}").json()["rating"] == new_rating
-        assert fits(driver, width), f"the form's error scrolls sideways at {width} px"
+        assert fits_at(driver, width), f"the form's error scrolls sideways at {width} px"
         # Chromium logs the form's 422 answer as a failed load; nothing else may be logged.
         logged = console_errors(driver)
         assert len(logged) == 1 and f"/ui/interactions/{target}/edit" in logged[0], logged

@@ -27,7 +27,7 @@ from .support import (
     wait_until,
 )
 from .support.browser import chromium, console_errors
-from .test_pages_browser import HEIGHT, WIDTHS, emulate, fits_the_width, log_in, screenshot
+from .test_pages_browser import HEIGHT, WIDTHS, emulate, fill, fits_at, log_in, screenshot
 
 pytestmark = pytest.mark.integration
 
@@ -48,26 +48,18 @@ def finished_job(client: ApiClient, stack: Stack) -> dict:
     return wait_for_job(client, stack, create_job(client, 4, holdout_fraction=0.25))
 
 
-def fits(driver: WebDriver, width: int) -> bool:
-    """Whether the page is laid out at width px (a mobile viewport widens to fit a page
-    wider than the screen) without sideways scrolling."""
-    return driver.execute_script("return window.innerWidth") == width and fits_the_width(driver)
-
-
-def fill(driver: WebDriver, name: str, text: str) -> None:
+def fill_field(driver: WebDriver, name: str, text: str) -> None:
     """Replace the text of the form's input name."""
-    field = driver.find_element(By.ID, f"field-{name}")
-    field.clear()
-    field.send_keys(text)
+    fill(driver, f"field-{name}", text)
 
 
 def fill_the_form(driver: WebDriver, suffix: str) -> None:
     """Fill the new-job form as a user would: a suffix, a slow job, a promotion rule."""
-    fill(driver, "suffix", suffix)
-    fill(driver, "n_epochs", "60")
-    fill(driver, "early_stopping_patience", "never")
-    fill(driver, "min_score", "0.5")
-    fill(driver, "seed", "11")
+    fill_field(driver, "suffix", suffix)
+    fill_field(driver, "n_epochs", "60")
+    fill_field(driver, "early_stopping_patience", "never")
+    fill_field(driver, "min_score", "0.5")
+    fill_field(driver, "seed", "11")
     driver.find_element(By.ID, "field-lab_eval_set").click()
     Select(driver.find_element(By.ID, "promote_metric_0")).select_by_value("task_accuracy")
     driver.find_element(By.ID, "promote_threshold_0").send_keys("0.01")
@@ -82,7 +74,7 @@ def test_a_job_made_in_the_form_runs_and_the_workers_page_shows_its_stage(
         emulate(driver, width)
         log_in(driver, base, "/ui/jobs/new")
         fill_the_form(driver, f"browser-{width}")
-        assert fits(driver, width), f"the new-job form scrolls sideways at {width} px"
+        assert fits_at(driver, width), f"the new-job form scrolls sideways at {width} px"
         screenshot(driver, f"pages-new-job-{width}", width)
         driver.find_element(By.ID, "create-job").click()
         wait_until(
@@ -105,7 +97,7 @@ def test_a_job_made_in_the_form_runs_and_the_workers_page_shows_its_stage(
         assert [w.get_attribute("data-worker").split("@")[0] for w in workers] == ["w1"]
         row = driver.find_element(By.CSS_SELECTOR, f'#running-table tr[data-job-id="{job_id}"]')
         assert row.find_element(By.CSS_SELECTOR, ".stage").text == "fine_tune"
-        assert fits(driver, width), f"the workers page scrolls sideways at {width} px"
+        assert fits_at(driver, width), f"the workers page scrolls sideways at {width} px"
         screenshot(driver, f"pages-workers-{width}", width)
         assert console_errors(driver) == []
         api.post(f"/v1/jobs/{job_id}/cancel")
@@ -131,6 +123,6 @@ def test_the_model_page_offers_its_downloads(
             "download-report-json": f"{stack.base_url}/ui/jobs/{job_id}/download/report.json",
             "download-training": f"{stack.base_url}/ui/jobs/{job_id}/download/training.jsonl",
         }
-        assert fits(driver, width), f"the model page scrolls sideways at {width} px"
+        assert fits_at(driver, width), f"the model page scrolls sideways at {width} px"
         screenshot(driver, f"pages-model-{width}", width)
         assert console_errors(driver) == []
