@@ -125,5 +125,8 @@ def test_a_short_id_lookup_cut_short_is_a_422_page_asking_for_the_whole_id(
     page = app_client.get(f"/ui/jobs/{short}")
     assert page.status_code == 422, page.text[:300]
     assert "Give the whole id" in page.text and "more than 1 ids" in page.text
+    compared = app_client.get(f"/ui/compare?a={short}&b={jobs[1]}")  # the form's fields too
+    assert compared.status_code == 300, compared.text[:300]
+    assert "give the whole id" in html.unescape(compared.text)
     api = client.get("/v1/jobs", params={"id_prefix": short})  # gunicorn: the real bound
     assert api.status_code == 200 and [j["id"] for j in api.json()["data"]] == [jobs[0]]

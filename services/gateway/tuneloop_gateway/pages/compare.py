@@ -51,14 +51,18 @@ def compare() -> object:
 
 
 def whole_id(text: str) -> str | tuple[str]:
-    """The job id a field names (a whole id, or a unique prefix); a 1-tuple message if several."""
+    """The job id a field names (a whole id, or a unique prefix); a 1-tuple message if not."""
     if checks.is_id(ids.JOB, text):
         return text
     matches = project_store().jobs.with_prefix(text, CANDIDATES_SHOWN)
-    if matches.total == 1:
-        return matches.ids[0]
+    if matches.unique is not None:
+        return matches.unique
+    if matches.cut_short:  # the index is larger than one lookup searches: never told unique
+        return (f"{text!r} cannot be told unique among this project's jobs: give the whole id",)
     if matches.total > 1:
-        more = "" if len(matches.ids) == matches.total else f", the newest {len(matches.ids)}"
+        count = f"{matches.total}{'' if matches.counted_all else '+'}"
+        newest = matches.complete and len(matches.ids) < matches.total
+        more = f", the newest {len(matches.ids)}" if newest else ""
         listed = ", ".join(matches.ids)
-        return (f"{text!r} starts {matches.total} job ids{more}: {listed}",)
+        return (f"{text!r} starts {count} job ids{more}: {listed}",)
     return text  # no match: the comparison answers 404 naming the field
